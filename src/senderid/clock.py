@@ -1,0 +1,34 @@
+"""The one source of "now".
+
+Everything that needs the time takes a :class:`Clock`; tests pass a
+:class:`FrozenClock` and move it forward instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+
+
+class Clock:
+    """Wall-clock time in UTC."""
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+
+class FrozenClock(Clock):
+    """A clock that only moves when told to (thread-safe)."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime(2026, 1, 1, tzinfo=timezone.utc)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float = 0, **kwargs: float) -> datetime:
+        with self._lock:
+            self._now += timedelta(seconds=seconds, **kwargs)
+            return self._now

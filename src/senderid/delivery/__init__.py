@@ -1,0 +1,1 @@
+"""Everything that leaves the process: the outbox, the worker, SMS providers."""

@@ -1,0 +1,131 @@
+"""Domain errors, each knowing its HTTP status and the words the caller sees.
+
+The API renders every one of them into the contract's envelope in one place
+(:mod:`senderid.api.envelope`); the CLI prints ``message``. Texts quoted from
+the contract (``SPEC.md`` §1.3) are reproduced exactly, typos included.
+
+Hierarchy::
+
+    SenderIdError                 400, status false, show_message 1
+      InvalidRequest              400 (a body that is not what the endpoint takes)
+      NotFound                    404
+      Conflict                    409
+      RateLimited                 429 + Retry-After
+      -- the documented answers of the contract --
+      NameRequired                add: name missing/empty/not a string
+      MobileNumberRequired        add: number missing/empty
+      MobileNumberInvalid         add: number not a valid mobile
+      NumberAlreadyExists         add: number already active (status *true*, sic)
+      VerifyNameRequired          verify: name missing (HTTP *200*, sic)
+      VerifyNumberRequired        verify: number missing
+      OtpVerificationFailed       verify: otp missing, wrong, expired, used up, unknown
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class SenderIdError(Exception):
+    http_status: int = 400
+    status: bool = False
+    show_message: int = 1
+    message: str = "The request could not be completed"
+
+    def __init__(self, message: str | None = None) -> None:
+        if message is not None:
+            self.message = message
+        super().__init__(self.message)
+
+    @property
+    def data(self) -> Any:
+        return {}
+
+    @property
+    def error(self) -> dict[str, Any]:
+        return {"error": self.message}
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {}
+
+
+class InvalidRequest(SenderIdError):
+    pass
+
+
+class NotFound(SenderIdError):
+    http_status = 404
+    message = "Not found"
+
+
+class Conflict(SenderIdError):
+    http_status = 409
+
+
+class RateLimited(SenderIdError):
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+# -- POST /api/v1/customNumber/add -----------------------------------------------------
+
+
+class NameRequired(SenderIdError):
+    show_message = 0
+    message = "Name is required"
+
+    @property
+    def error(self) -> dict[str, Any]:
+        return {"error": "name is not valid"}
+
+
+class MobileNumberRequired(SenderIdError):
+    show_message = 0
+    message = "Mobile number is required"
+
+    @property
+    def error(self) -> dict[str, Any]:
+        return {"email": "Mobile number is not valie"}  # sic: the documented body
+
+
+class MobileNumberInvalid(SenderIdError):
+    show_message = 0
+    message = "Mobile number is not valid"
+
+
+class NumberAlreadyExists(SenderIdError):
+    status = True  # sic: the documented body says true on this error
+    show_message = 0
+    message = "Number already exist in system"
+
+    @property
+    def data(self) -> Any:
+        return {"invalid_token": 0, "refresh_token": "", "app_type": "web", "app_version": "1.0"}
+
+    @property
+    def error(self) -> dict[str, Any]:
+        return {}
+
+
+# -- POST /api/v1/customNumber/verifyCustomNumber --------------------------------------
+
+
+class VerifyNameRequired(SenderIdError):
+    http_status = 200  # sic: the documented answer is a 200 with status false
+    message = "Name is Required"
+
+
+class VerifyNumberRequired(SenderIdError):
+    message = "Number is Required"
+
+
+class OtpVerificationFailed(SenderIdError):
+    message = "OTP verification failed"

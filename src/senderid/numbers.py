@@ -1,0 +1,104 @@
+"""Parse, normalise and validate phone numbers (pure functions over phonenumbers).
+
+Accepted input for an Australian mobile: ``+61400000000``, ``61400000000``,
+``0400000000``, ``400000000``, with spaces, dashes, dots or parentheses
+between digits (``0400 000 000``, ``+61 (0)400-000-000``). JSON integers
+are accepted as their digits. Everything is stored and shown in E.164.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberType
+
+MAX_INPUT_LENGTH = 32
+# Digits, an optional leading "+", and the separators people type between digits.
+_SHAPE = re.compile(r"^\+?[0-9(][0-9 \-.()]*[0-9]$|^\+?[0-9]$")
+_SEPARATORS = re.compile(r"[ \-.()]")
+_TRUNK_IN_PARENS = re.compile(r"\(0\)")
+_MOBILE_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
+_VOICE_TYPES = _MOBILE_TYPES | {PhoneNumberType.FIXED_LINE, PhoneNumberType.VOIP}
+
+
+class InvalidNumber(ValueError):
+    """The input is not an acceptable number; the text says why (for people, not callers)."""
+
+
+def _as_text(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise InvalidNumber("a number must be a string of digits")
+    text = str(value).strip() if isinstance(value, str) else str(value)
+    if len(text) > MAX_INPUT_LENGTH:
+        raise InvalidNumber(f"a number has at most {MAX_INPUT_LENGTH} characters")
+    if not _SHAPE.match(text):
+        raise InvalidNumber("a number holds only digits, a leading +, spaces, dashes, dots or parentheses")
+    return text
+
+
+def _parse(value: object, regions: tuple[str, ...]) -> phonenumbers.PhoneNumber:
+    text = _TRUNK_IN_PARENS.sub("", _as_text(value), count=1)
+    digits = _SEPARATORS.sub("", text)
+    try:
+        if digits.startswith("+"):
+            parsed = phonenumbers.parse(digits, None)
+        else:
+            parsed = _parse_national(digits, regions)
+    except NumberParseException as exc:
+        raise InvalidNumber("not a phone number") from exc
+    if not phonenumbers.is_valid_number(parsed):
+        raise InvalidNumber("not a valid phone number")
+    if phonenumbers.region_code_for_number(parsed) not in regions:
+        raise InvalidNumber("numbers from that country are not accepted")
+    return parsed
+
+
+def _parse_national(digits: str, regions: tuple[str, ...]) -> phonenumbers.PhoneNumber:
+    """Digits without "+": national with or without the trunk 0, or international without "+"."""
+    candidates: list[phonenumbers.PhoneNumber] = []
+    for region in regions:
+        code = str(phonenumbers.country_code_for_region(region))
+        forms = [digits]
+        if digits.startswith(code):
+            forms.append("+" + digits)
+        for form in forms:
+            try:
+                number = phonenumbers.parse(form, region)
+            except NumberParseException:
+                continue
+            if phonenumbers.is_valid_number(number):
+                return number
+            candidates.append(number)
+    if candidates:
+        return candidates[0]
+    raise NumberParseException(NumberParseException.NOT_A_NUMBER, "unparseable")
+
+
+def parse_mobile(value: object, regions: Iterable[str] = ("AU",)) -> str:
+    """The E.164 form of a valid, SMS-capable mobile number in one of ``regions``."""
+    parsed = _parse(value, tuple(regions))
+    if phonenumbers.number_type(parsed) not in _MOBILE_TYPES:
+        raise InvalidNumber("not a mobile number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def parse_contact(value: object, regions: Iterable[str] = ("AU",)) -> str:
+    """The E.164 form of a number a person can answer (mobile, landline or VoIP)."""
+    parsed = _parse(value, tuple(regions))
+    if phonenumbers.number_type(parsed) not in _VOICE_TYPES:
+        raise InvalidNumber("not a number a person can answer (mobile or landline)")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def national_significant(e164: str) -> str:
+    """``+61400000000`` -> ``400000000`` (the form the gateway answers with)."""
+    return str(phonenumbers.parse(e164, None).national_number)
+
+
+def mask(e164: str) -> str:
+    """A number shortened for logs: ``+61400000000`` -> ``+614000***00``."""
+    if len(e164) < 8:
+        return "***"
+    return e164[:-5] + "***" + e164[-2:]

@@ -1,0 +1,228 @@
+"""Every ``SENDERID_*`` setting, typed, documented and validated at start.
+
+Settings are built once (``Settings()`` reads the environment) and passed
+down explicitly; nothing reads the environment anywhere else. Each field's
+description is the text of the configuration table in the README (a test
+keeps the two in step).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+log = logging.getLogger("senderid.settings")
+
+DEFAULT_DATABASE_URL = "sqlite:///./senderid.db"
+DEFAULT_OTP_TEMPLATE = (
+    "Your senderid code is {code}. It registers {number} as an SMS sender. "
+    "It expires in {minutes} minutes."
+)
+_PLACEHOLDER_SECRETS = {"changeme", "change-me", "changethis", "secret", "password", "dev"}
+MIN_SECRET_LENGTH = 32
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the text says which and why."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SENDERID_", extra="ignore", frozen=True)
+
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        description="SQLAlchemy URL of the database. `sqlite:///path` or "
+        "`postgresql://user@host/db` (the psycopg driver is chosen for you).",
+    )
+    secret_key: str | None = Field(
+        None,
+        description="Server secret for OTP hashes (at least 32 characters). Required on "
+        "PostgreSQL; on SQLite one is generated beside the database file when unset.",
+    )
+    sms_provider: str = Field(
+        "devinbox", description="Where SMS go: `devinbox`, `cellcast`, `twilio`, `smpp` or `webhook`."
+    )
+    otp_sender: str = Field(
+        "senderid", description="The sender the OTP SMS goes out as (number or alpha ID)."
+    )
+    otp_template: str = Field(
+        DEFAULT_OTP_TEMPLATE,
+        description="Text of the OTP SMS; `{code}`, `{number}` and `{minutes}` are filled in.",
+    )
+    otp_ttl_seconds: int = Field(600, ge=60, description="How long an OTP stays valid.")
+    otp_max_attempts: int = Field(5, ge=1, description="Wrong tries after which an OTP is dead.")
+    otp_resend_cooldown_seconds: int = Field(
+        60, ge=0, description="Minimum wait between two OTP SMS for one account and number."
+    )
+    otp_max_per_account_number_per_hour: int = Field(
+        5, ge=1, description="OTP SMS per account and number in any hour."
+    )
+    otp_max_per_number_per_hour: int = Field(
+        20, ge=1, description="OTP SMS to one number in any hour, across all accounts."
+    )
+    otp_max_per_account_per_hour: int = Field(
+        100, ge=1, description="OTP SMS per account in any hour, across all numbers."
+    )
+    test_otps: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description="Fixed codes for test numbers, e.g. `+61491570156:123456,+6140*:111111`; "
+        "matching numbers get that code and no SMS. Empty by default; never set in production.",
+    )
+    allowed_regions: Annotated[tuple[str, ...], NoDecode] = Field(
+        ("AU",),
+        description="Comma-separated ISO regions whose mobile numbers are accepted; the "
+        "first is the region assumed for national-format input.",
+    )
+    max_body_bytes: int = Field(
+        65536, ge=1024, description="Largest request body accepted (bytes); larger is a 413."
+    )
+    worker_in_process: bool = Field(
+        True, description="Run the delivery worker inside `senderid serve`."
+    )
+    worker_poll_seconds: float = Field(
+        0.5, gt=0, description="How often an idle worker looks for due messages."
+    )
+    worker_batch_size: int = Field(20, ge=1, description="Messages a worker claims at once.")
+    worker_lease_seconds: int = Field(
+        30, ge=5, description="How long a claimed message is reserved before another worker may retry it."
+    )
+    delivery_max_attempts: int = Field(
+        8, ge=1, description="Send attempts before a message is marked dead."
+    )
+    delivery_backoff_seconds: float = Field(
+        2.0, gt=0, description="First retry delay; doubles per attempt, with jitter."
+    )
+    delivery_backoff_max_seconds: float = Field(
+        300.0, gt=0, description="Longest retry delay."
+    )
+    log_level: str = Field("INFO", description="Python log level of the server.")
+
+    # -- SMS providers (each configured by its own SENDERID_<PROVIDER>_* settings) --------
+    cellcast_base_url: str = Field(
+        "https://api.cellcast.com", description="`cellcast` provider: base URL of the gateway."
+    )
+    cellcast_api_key: str | None = Field(None, description="`cellcast` provider: API key.")
+    twilio_base_url: str = Field(
+        "https://api.twilio.com", description="`twilio` provider: base URL of the REST API."
+    )
+    twilio_account_sid: str | None = Field(None, description="`twilio` provider: account SID.")
+    twilio_auth_token: str | None = Field(None, description="`twilio` provider: auth token.")
+    twilio_from: str | None = Field(
+        None, description="`twilio` provider: default From number or Messaging Service SID."
+    )
+    smpp_host: str | None = Field(None, description="`smpp` provider: SMSC host.")
+    smpp_port: int = Field(2775, ge=1, le=65535, description="`smpp` provider: SMSC port.")
+    smpp_system_id: str | None = Field(None, description="`smpp` provider: bind system_id.")
+    smpp_password: str | None = Field(None, description="`smpp` provider: bind password.")
+    webhook_provider_url: str | None = Field(
+        None, description="`webhook` provider: URL each SMS is POSTed to as signed JSON."
+    )
+    webhook_provider_secret: str | None = Field(
+        None, description="`webhook` provider: signing secret (Standard Webhooks, `whsec_...`)."
+    )
+
+    @field_validator("test_otps", mode="before")
+    @classmethod
+    def _parse_test_otps(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        parsed: dict[str, str] = {}
+        for entry in filter(None, (part.strip() for part in value.split(","))):
+            pattern, sep, code = entry.partition(":")
+            pattern, code = pattern.strip(), code.strip()
+            if not sep or not code.isdigit() or len(code) != 6:
+                raise ValueError(f"entry {entry!r} must be NUMBER:6-DIGIT-CODE")
+            if not pattern.startswith("+") or not pattern.rstrip("*")[1:].isdigit():
+                raise ValueError(
+                    f"entry {entry!r}: the number must be E.164 (+61...) or a prefix ending in *"
+                )
+            parsed[pattern] = code
+        return parsed
+
+    @field_validator("allowed_regions", mode="before")
+    @classmethod
+    def _parse_regions(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip().upper() for part in value.split(",") if part.strip()]
+        if not value:
+            raise ValueError("at least one region is required")
+        return tuple(value)
+
+    @field_validator("sms_provider")
+    @classmethod
+    def _known_provider(cls, value: str) -> str:
+        from senderid.delivery.providers import PROVIDERS
+
+        if value not in PROVIDERS:
+            raise ValueError(f"unknown provider {value!r}; choose one of {', '.join(PROVIDERS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _check_secret(self) -> "Settings":
+        if self.secret_key is not None:
+            if self.secret_key.strip().lower() in _PLACEHOLDER_SECRETS:
+                raise ValueError("SENDERID_SECRET_KEY is a placeholder; generate one with "
+                                 "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`")
+            if len(self.secret_key) < MIN_SECRET_LENGTH:
+                raise ValueError(f"SENDERID_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters")
+        return self
+
+    # -- derived values ---------------------------------------------------------------
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def default_region(self) -> str:
+        return self.allowed_regions[0]
+
+    def test_otp_for(self, number: str) -> str | None:
+        """The fixed code for a test number, or None for a real one."""
+        if not self.test_otps:
+            return None
+        exact = self.test_otps.get(number)
+        if exact is not None:
+            return exact
+        for pattern, code in self.test_otps.items():
+            if pattern.endswith("*") and number.startswith(pattern[:-1]):
+                return code
+        return None
+
+    def sqlite_path(self) -> Path | None:
+        """Path of the SQLite database file, or None (PostgreSQL, in-memory)."""
+        if not self.is_sqlite:
+            return None
+        from sqlalchemy.engine import make_url
+
+        database = make_url(self.database_url).database
+        if not database or database == ":memory:":
+            return None
+        return Path(database)
+
+    def resolved_secret(self) -> bytes:
+        """The server secret, generating a dev one beside the SQLite file if needed."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.sqlite_path()
+        if path is None:
+            raise SettingsError(
+                "SENDERID_SECRET_KEY is required when the database is not a SQLite file "
+                "(all server processes must share one secret)"
+            )
+        secret_file = path.with_name(path.name + ".secret")
+        if not secret_file.exists():
+            secret_file.parent.mkdir(parents=True, exist_ok=True)
+            secret_file.write_text(secrets.token_urlsafe(48))
+            secret_file.chmod(0o600)
+            log.warning(
+                "SENDERID_SECRET_KEY is not set: generated a development secret in %s", secret_file
+            )
+        else:
+            log.warning("SENDERID_SECRET_KEY is not set: using the development secret in %s", secret_file)
+        return secret_file.read_text().strip().encode()

@@ -1,0 +1,165 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations build the same thing.
+
+Ids are 24 hex characters (:mod:`senderid.ids`). Times are UTC.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+from senderid.store.coltypes import UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+ID = 24  # length of an id
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("otp_required", Boolean, nullable=False, server_default=text("true")),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("account_id", String(ID), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("key_hash", String(64), nullable=False, unique=True),  # sha256 of the key
+    Column("prefix", String(16), nullable=False),  # shown in listings to recognise a key
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+)
+
+# One row per registration of a number by an account. A registration moves
+# pending -> active -> deleted, or pending -> cancelled; ended rows are kept.
+custom_numbers = Table(
+    "custom_numbers",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("account_id", String(ID), ForeignKey("accounts.id"), nullable=False),
+    Column("number", String(20), nullable=False),  # E.164
+    Column("name", String(100), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("otp_hash", String(64)),  # HMAC-SHA256 of the current code
+    Column("otp_expires_at", UTCDateTime),
+    Column("otp_attempts", Integer, nullable=False, server_default=text("0")),
+    Column("otp_sent_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("verified_at", UTCDateTime),
+    Column("ended_at", UTCDateTime),
+    # A number is active for at most one account: enforced by the database.
+    Index(
+        "uq_custom_numbers_active_number",
+        "number",
+        unique=True,
+        sqlite_where=text("status = 'active'"),
+        postgresql_where=text("status = 'active'"),
+    ),
+    # An account has at most one pending registration of a number.
+    Index(
+        "uq_custom_numbers_pending_account_number",
+        "account_id",
+        "number",
+        unique=True,
+        sqlite_where=text("status = 'pending'"),
+        postgresql_where=text("status = 'pending'"),
+    ),
+    Index("ix_custom_numbers_number_status", "number", "status"),
+    Index("ix_custom_numbers_account_status_created", "account_id", "status", "created_at"),
+)
+
+# One row per OTP SMS requested: the sliding windows of the sending limits.
+otp_sends = Table(
+    "otp_sends",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(ID), nullable=False),
+    Column("number", String(20), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_otp_sends_account_number_created", "account_id", "number", "created_at"),
+    Index("ix_otp_sends_number_created", "number", "created_at"),
+    Index("ix_otp_sends_account_created", "account_id", "created_at"),
+)
+
+# The outbox: every SMS leaves through here, written in the transaction that
+# caused it and handed to the provider by a worker.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("kind", String(16), nullable=False),  # otp | sms
+    Column("account_id", String(ID)),
+    Column("custom_number_id", String(ID)),
+    Column("to_number", String(20), nullable=False),
+    Column("sender", String(20), nullable=False),
+    Column("body", Text, nullable=False),
+    # What `body` becomes once handed off (the OTP blanked out); NULL keeps the body.
+    Column("redacted_body", Text),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime),
+    Column("claimed_by", String(64)),
+    Column("expires_at", UTCDateTime),  # not worth sending after this (an expired OTP)
+    Column("provider", String(32)),
+    Column("provider_message_id", String(128)),
+    Column("last_error", String(500)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),
+    Index("ix_outbox_custom_number", "custom_number_id"),
+)
+
+# The devinbox provider's own store: what a developer sees at /dev/inbox.
+dev_inbox = Table(
+    "dev_inbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", String(ID), nullable=False, unique=True),
+    Column("to_number", String(20), nullable=False),
+    Column("sender", String(20), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),  # key:<id>, cli, system, ...
+    Column("ip", String(64)),
+    Column("account_id", String(ID)),
+    Column("action", String(64), nullable=False),
+    Column("subject", String(64)),
+    Column("details", JSON, nullable=False),
+    Index("ix_audit_events_account_at", "account_id", "at"),
+    Index("ix_audit_events_action_at", "action", "at"),
+)
