@@ -31,6 +31,7 @@ class SenderIdError(Exception):
     status: bool = False
     show_message: int = 1
     message: str = "The request could not be completed"
+    omit_keys: tuple[str, ...] = ()  # envelope keys a documented body does not have
 
     def __init__(self, message: str | None = None) -> None:
         if message is not None:
@@ -105,6 +106,7 @@ class NumberAlreadyExists(SenderIdError):
     status = True  # sic: the documented body says true on this error
     show_message = 0
     message = "Number already exist in system"
+    omit_keys = ("app_type", "app_version")  # sic: they sit inside `data` instead
 
     @property
     def data(self) -> Any:

@@ -1,0 +1,1 @@
+"""The ``senderid`` command line."""

@@ -1,0 +1,141 @@
+"""``senderid``: run the server and the worker, manage the database, accounts and keys.
+
+Commands that print a value for scripts (``account create``, ``key create``)
+print it alone on stdout; everything else a person reads goes to stderr.
+Exit codes: 0 done, 1 refused (not found, invalid), 2 usage.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Optional
+
+import typer
+
+from senderid.cli.common import context, fail
+from senderid.domain import accounts
+from senderid.domain.context import CLI
+from senderid.errors import SenderIdError
+
+app = typer.Typer(
+    name="senderid",
+    help="senderid: a self-hostable Sender ID service for SMS platforms.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+account_app = typer.Typer(help="Accounts.", no_args_is_help=True)
+key_app = typer.Typer(help="API keys.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(account_app, name="account")
+app.add_typer(key_app, name="key")
+
+
+@contextmanager
+def refusals() -> Iterator[None]:
+    """Turn a domain refusal into its message on stderr and exit code 1."""
+    try:
+        yield
+    except SenderIdError as exc:
+        fail(exc.message)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    demo: Annotated[bool, typer.Option("--demo", help="Create a demo account and key, and print them.")] = False,
+) -> None:
+    """Run the API (and, unless SENDERID_WORKER_IN_PROCESS=false, the delivery worker)."""
+    from senderid.cli.serve import run_server
+
+    run_server(host=host, port=port, demo=demo)
+
+
+@app.command()
+def worker() -> None:
+    """Run a delivery worker on its own (several may share one PostgreSQL database)."""
+    from senderid.cli.serve import run_worker
+
+    run_worker()
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every database migration."""
+    from senderid.store.migrate import upgrade
+
+    ctx = context()
+    upgrade(ctx.db)
+    typer.echo("database is up to date", err=True)
+
+
+@account_app.command("create")
+def account_create(
+    name: str,
+    no_otp: Annotated[bool, typer.Option("--no-otp", help="Numbers become active without an OTP.")] = False,
+) -> None:
+    """Create an account; prints its id alone on stdout."""
+    with refusals():
+        account = accounts.create_account(context(), name, otp_required=not no_otp, actor=CLI)
+    typer.echo(account.id)
+
+
+@account_app.command("set")
+def account_set(
+    account_id: str,
+    otp_required: Annotated[
+        Optional[bool],
+        typer.Option("--otp-required/--no-otp-required", help="Whether adding a number sends an OTP."),
+    ] = None,
+) -> None:
+    """Change an account's settings."""
+    if otp_required is None:
+        fail("nothing to change: give --otp-required or --no-otp-required", code=2)
+    with refusals():
+        account = accounts.set_otp_required(context(), account_id, bool(otp_required), actor=CLI)
+    typer.echo(f"account {account.id}: otp_required={str(account.otp_required).lower()}", err=True)
+
+
+@key_app.command("create")
+def key_create(
+    account_id: str,
+    expires_in_days: Annotated[Optional[int], typer.Option(help="Days until the key stops working.")] = None,
+) -> None:
+    """Create an API key; prints the key alone on stdout. It is shown only this once."""
+    with refusals():
+        _record, key = accounts.create_key(context(), account_id, expires_in_days=expires_in_days, actor=CLI)
+    typer.echo(key)
+
+
+@key_app.command("revoke")
+def key_revoke(key_or_key_id: str) -> None:
+    """Revoke a key, given the key itself or its id."""
+    with refusals():
+        key = accounts.revoke_key(context(), key_or_key_id, actor=CLI)
+    typer.echo(f"revoked key {key.id} ({key.prefix}...)", err=True)
+
+
+@key_app.command("list")
+def key_list(account_id: str) -> None:
+    """List an account's keys (never the keys themselves)."""
+    ctx = context()
+    with refusals():
+        accounts.get_account(ctx, account_id)
+        keys = accounts.list_keys(ctx, account_id)
+    now = ctx.clock.now()
+    typer.echo(f"{'ID':<24}  {'PREFIX':<12}  {'STATUS':<8}  {'CREATED':<20}  EXPIRES")
+    for key in keys:
+        status = "revoked" if key.revoked_at else ("active" if key.is_usable(now) else "expired")
+        typer.echo(
+            f"{key.id:<24}  {key.prefix:<12}  {status:<8}  {key.created_at:%Y-%m-%d %H:%M:%S}  "
+            f"{key.expires_at.strftime('%Y-%m-%d %H:%M:%S') if key.expires_at else '-'}"
+        )
+
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,84 @@
+"""``senderid serve`` and ``senderid worker``."""
+
+from __future__ import annotations
+
+import shlex
+import signal
+import threading
+
+import typer
+
+from senderid import logs
+from senderid.cli.common import context, fail
+from senderid.domain import accounts
+from senderid.domain.context import CLI, Context
+from senderid.runtime import build_worker, warn_about_settings
+from senderid.store import migrate
+
+DEMO_ACCOUNT = "demo"
+DEMO_NUMBER = "+61491570156"  # ACMA's range for fiction and examples
+
+
+def _prepare(ctx: Context) -> None:
+    logs.configure(ctx.settings.log_level)
+    warn_about_settings(ctx.settings)
+    if ctx.db.is_sqlite:
+        migrate.upgrade(ctx.db)
+    elif not migrate.is_current(ctx.db):
+        fail("the database schema is not up to date: run `senderid db upgrade` first", code=1)
+
+
+def run_server(*, host: str, port: int, demo: bool) -> None:
+    import uvicorn
+
+    from senderid.api.app import create_app
+
+    ctx = context()
+    _prepare(ctx)
+    if demo:
+        _print_demo(ctx, host, port)
+    app = create_app(ctx.settings, context=ctx)
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, server_header=False)
+
+
+def run_worker() -> None:
+    ctx = context()
+    _prepare(ctx)
+    worker = build_worker(ctx)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: (stop.set(), worker.wake()))
+    try:
+        worker.run(stop)
+    finally:
+        worker.provider.close()
+
+
+def _print_demo(ctx: Context, host: str, port: int) -> None:
+    """A demo account (OTP required) and a fresh key for it, printed with commands that work."""
+    account = accounts.find_account_by_name(ctx, DEMO_ACCOUNT)
+    if account is None:
+        account = accounts.create_account(ctx, DEMO_ACCOUNT, otp_required=True, actor=CLI)
+    _record, key = accounts.create_key(ctx, account.id, actor=CLI)
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    base = f"http://{shown_host}:{port}"
+    auth = shlex.quote(f"Authorization: Bearer {key}")
+    add_body = shlex.quote(f'{{"name": "Demo", "number": "{DEMO_NUMBER}"}}')
+    verify_body = shlex.quote(f'{{"name": "Demo", "number": "{DEMO_NUMBER}", "otp": "CODE"}}')
+    typer.echo(
+        f"""
+senderid demo
+  account  {account.id} ({DEMO_ACCOUNT}, OTP required)
+  API key  {key}
+
+Check the key:
+  curl -s {base}/api/v1/user/token/verify -H {auth}
+
+Register a number (an OTP goes to the developer inbox, {base}/dev/inbox):
+  curl -s {base}/api/v1/customNumber/add -H {auth} -H 'Content-Type: application/json' -d {add_body}
+
+Verify it with the code from {base}/dev/inbox.json:
+  curl -s {base}/api/v1/customNumber/verifyCustomNumber -H {auth} -H 'Content-Type: application/json' -d {verify_body}
+""",
+        err=False,
+    )

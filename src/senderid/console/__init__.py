@@ -1,0 +1,1 @@
+"""Server-rendered pages: the developer inbox (and, later, the operator console)."""

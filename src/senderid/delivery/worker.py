@@ -1,0 +1,158 @@
+"""The delivery worker: claim due messages, hand them to the provider, record the outcome.
+
+Each message is handled in three short steps, never holding a transaction
+open across the network call::
+
+    1. claim (one write transaction): status sending, lease, attempts + 1
+    2. provider.send()            (no transaction)
+    3. record (one write transaction): sent | retry later | failed | dead
+
+A crash between 1 and 3 leaves a leased message that the next claim takes
+again after the lease: nothing is lost. A crash between the provider's
+acceptance and step 3 sends that SMS twice, with the same text (the code is
+drawn once, when the message is queued), so the user never gets two codes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+from datetime import timedelta
+
+from senderid.clock import Clock
+from senderid.delivery import outbox
+from senderid.delivery.providers.base import (
+    OutgoingSms,
+    PermanentError,
+    Provider,
+    ProviderError,
+    TransientError,
+)
+from senderid.settings import Settings
+from senderid.store.db import Database
+
+log = logging.getLogger("senderid.worker")
+
+
+def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
+    """Exponential backoff with jitter: about base·2^(attempt-1), between half and all of it."""
+    ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
+    return ceiling * (0.5 + 0.5 * (rng or random).random())
+
+
+class Worker:
+    def __init__(
+        self, db: Database, settings: Settings, provider: Provider, clock: Clock,
+        name: str | None = None,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.provider = provider
+        self.clock = clock
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+        self._wake = threading.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def run_once(self) -> int:
+        """Claim one batch and handle it. Returns how many messages were handled."""
+        with self.db.write() as conn:
+            batch = outbox.claim(
+                conn, now=self.clock.now(), worker=self.name,
+                lease_seconds=self.settings.worker_lease_seconds,
+                limit=self.settings.worker_batch_size,
+            )
+        for message in batch:
+            self._deliver(message)
+        return len(batch)
+
+    def run(self, stop: threading.Event) -> None:
+        """Work until ``stop`` is set; sleep between empty polls unless woken."""
+        log.info("worker started", extra={"worker": self.name, "provider": self.provider.name})
+        while not stop.is_set():
+            try:
+                handled = self.run_once()
+            except Exception:
+                log.exception("worker loop failed; retrying")
+                handled = 0
+            if handled == 0:
+                self._wake.wait(self.settings.worker_poll_seconds)
+                self._wake.clear()
+        log.info("worker stopped", extra={"worker": self.name})
+
+    def _deliver(self, message: outbox.Claimed) -> None:
+        now = self.clock.now()
+        if message.expires_at is not None and message.expires_at <= now:
+            self._record(message, outbox.CANCELLED, "expired before it could be delivered")
+            return
+        sms = OutgoingSms(message.id, message.to, message.sender, message.body)
+        try:
+            result = self.provider.send(sms)
+        except PermanentError as exc:
+            self._record(message, outbox.FAILED, exc.reason)
+            return
+        except TransientError as exc:
+            self._retry_or_die(message, exc)
+            return
+        except Exception as exc:  # a provider bug: never lose the message over it
+            log.exception("provider %s raised unexpectedly", self.provider.name)
+            self._retry_or_die(message, TransientError(f"unexpected {type(exc).__name__}"))
+            return
+        with self.db.write() as conn:
+            outbox.mark_sent(
+                conn, message.id, now=self.clock.now(), provider=self.provider.name,
+                provider_message_id=result.provider_message_id,
+            )
+        log.info("sms sent", extra={"message_id": message.id, "attempts": message.attempts})
+
+    def _retry_or_die(self, message: outbox.Claimed, error: ProviderError) -> None:
+        if message.attempts >= self.settings.delivery_max_attempts:
+            self._record(message, outbox.DEAD, f"gave up after {message.attempts} attempts: {error.reason}")
+            return
+        delay = backoff_delay(
+            message.attempts, self.settings.delivery_backoff_seconds,
+            self.settings.delivery_backoff_max_seconds,
+        )
+        if error.retry_after is not None:
+            delay = max(delay, error.retry_after)
+        now = self.clock.now()
+        with self.db.write() as conn:
+            outbox.mark_retry(
+                conn, message.id, now=now, next_attempt_at=now + timedelta(seconds=delay),
+                error=error.reason,
+            )
+        log.warning(
+            "sms send failed; will retry",
+            extra={"message_id": message.id, "attempts": message.attempts, "error": error.reason},
+        )
+
+    def _record(self, message: outbox.Claimed, status: str, error: str) -> None:
+        with self.db.write() as conn:
+            outbox.mark_ended(conn, message.id, now=self.clock.now(), status=status, error=error)
+        log.warning(
+            "sms not delivered",
+            extra={"message_id": message.id, "status": status, "error": error},
+        )
+
+
+class WorkerThread:
+    """A worker running in a daemon thread of the server process."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=worker.run, args=(self._stop,), name="senderid-worker", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10) -> None:
+        self._stop.set()
+        self.worker.wake()
+        self._thread.join(timeout)
+
+

@@ -1,0 +1,1 @@
+"""The rules of senderid, one module per aggregate. No web framework here."""

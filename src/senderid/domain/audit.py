@@ -1,0 +1,61 @@
+"""Audit events: who did what, when, from where. Never an OTP, a key or a message body."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from senderid.domain.context import Actor
+from senderid.store.tables import audit_events
+
+# Keys that must never reach an audit record, whatever a caller passes.
+_FORBIDDEN = frozenset({"otp", "code", "key", "api_key", "token", "secret", "body", "password"})
+
+
+def record(
+    conn: Connection,
+    *,
+    at: datetime,
+    actor: Actor,
+    action: str,
+    account_id: str | None = None,
+    subject: str | None = None,
+    **details: Any,
+) -> None:
+    leaked = _FORBIDDEN.intersection(details)
+    if leaked:
+        raise ValueError(f"audit details may not hold {sorted(leaked)}")
+    conn.execute(
+        insert(audit_events).values(
+            at=at,
+            actor=actor.name,
+            ip=actor.ip,
+            account_id=account_id,
+            action=action,
+            subject=subject,
+            details=details,
+        )
+    )
+
+
+def events(
+    conn: Connection,
+    *,
+    account_id: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    query = select(audit_events).order_by(audit_events.c.id.desc()).limit(limit)
+    if account_id is not None:
+        query = query.where(audit_events.c.account_id == account_id)
+    if action is not None:
+        query = query.where(audit_events.c.action == action)
+    if since is not None:
+        query = query.where(audit_events.c.at >= since)
+    if until is not None:
+        query = query.where(audit_events.c.at < until)
+    return [dict(row._mapping) for row in conn.execute(query)]

@@ -1,0 +1,383 @@
+"""Custom numbers: register a number as a sender, prove it with an OTP.
+
+The rules (SPEC §3):
+
+* a registration is ``pending`` until its OTP is verified, then ``active``;
+  it ends ``cancelled`` (another account verified the number first) or
+  ``deleted``;
+* a number is active for at most one account (a partial unique index says
+  so too); while it is only pending, several accounts may hold a pending
+  registration, so nobody can squat a number they do not own: the first to
+  verify wins and the others are cancelled in the same transaction;
+* OTP SMS are limited per account and number (cooldown and hourly), per
+  number across accounts, and per account; one account's sends never use up
+  another account's allowance for the same number;
+* a registration and its OTP SMS are written in one transaction (the outbox).
+
+Work on one number is serialised by :meth:`Database.lock`, so the checks and
+the writes that follow them see the same state on PostgreSQL too.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+
+from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from senderid import ids, otp
+from senderid.delivery import outbox
+from senderid.domain import audit
+from senderid.domain.accounts import Account
+from senderid.domain.context import Actor, Context
+from senderid.errors import (
+    InvalidRequest,
+    MobileNumberInvalid,
+    MobileNumberRequired,
+    NameRequired,
+    NumberAlreadyExists,
+    OtpVerificationFailed,
+    RateLimited,
+    VerifyNameRequired,
+    VerifyNumberRequired,
+)
+from senderid.numbers import InvalidNumber, parse_mobile
+from senderid.store.tables import custom_numbers, otp_sends
+
+PENDING, ACTIVE, CANCELLED, DELETED = "pending", "active", "cancelled", "deleted"
+MAX_NAME_LENGTH = 100
+HOUR = timedelta(hours=1)
+
+
+class AddOutcome(Enum):
+    CREATED = "created"  # active at once (account does not require OTP)
+    OTP_SENT = "otp_sent"
+
+
+@dataclass(frozen=True, slots=True)
+class AddResult:
+    outcome: AddOutcome
+    id: str
+    number: str
+
+
+# -- input ---------------------------------------------------------------------------
+
+
+def _is_blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _clean_name(value: object, missing: type[Exception]) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise missing()
+    name = value.strip()
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidRequest(f"Name must be at most {MAX_NAME_LENGTH} characters")
+    if not name.isprintable():
+        raise InvalidRequest("Name must not contain control characters")
+    return name
+
+
+def _clean_otp(value: object) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**otp.CODE_LENGTH:
+        value = f"{value:0{otp.CODE_LENGTH}d}"
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return None
+
+
+# -- add -----------------------------------------------------------------------------
+
+
+def add(ctx: Context, account: Account, *, name: object, number: object, actor: Actor) -> AddResult:
+    """Register ``number`` for ``account``: at once, or by sending an OTP to it."""
+    clean_name = _clean_name(name, NameRequired)
+    if _is_blank(number):
+        raise MobileNumberRequired()
+    try:
+        e164 = parse_mobile(number, ctx.settings.allowed_regions)
+    except InvalidNumber:
+        raise MobileNumberInvalid() from None
+
+    try:
+        with ctx.db.write() as conn:
+            ctx.db.lock(conn, f"number:{e164}")
+            active = conn.execute(
+                select(custom_numbers.c.id).where(
+                    custom_numbers.c.number == e164, custom_numbers.c.status == ACTIVE
+                )
+            ).first()
+            if active is not None:
+                raise NumberAlreadyExists()
+            if not account.otp_required:
+                result = _create_active(ctx, conn, account, clean_name, e164, actor)
+            else:
+                result = _send_otp(ctx, conn, account, clean_name, e164, actor)
+    except IntegrityError:
+        # Another transaction activated the number between our check and our write
+        # (only possible without the lock); the unique index had the last word.
+        raise NumberAlreadyExists() from None
+    if result.outcome is AddOutcome.OTP_SENT:
+        ctx.on_enqueue()
+    return result
+
+
+def _create_active(
+    ctx: Context, conn: Connection, account: Account, name: str, number: str, actor: Actor
+) -> AddResult:
+    now = ctx.clock.now()
+    registration_id = ids.new_id()
+    conn.execute(
+        insert(custom_numbers).values(
+            id=registration_id, account_id=account.id, number=number, name=name, status=ACTIVE,
+            created_at=now, updated_at=now, verified_at=now,
+        )
+    )
+    audit.record(
+        conn, at=now, actor=actor, action="custom_number.created", account_id=account.id,
+        subject=registration_id, number=number, otp_required=False,
+    )
+    _cancel_other_pending(ctx, conn, number, keep=registration_id, now=now, actor=actor)
+    return AddResult(AddOutcome.CREATED, registration_id, number)
+
+
+def _send_otp(
+    ctx: Context, conn: Connection, account: Account, name: str, number: str, actor: Actor
+) -> AddResult:
+    now = ctx.clock.now()
+    ctx.db.lock(conn, f"account:{account.id}")
+    _check_send_limits(ctx, conn, account.id, number, now)
+
+    test_code = ctx.settings.test_otp_for(number)
+    code = test_code or otp.generate_code()
+    expires_at = now + timedelta(seconds=ctx.settings.otp_ttl_seconds)
+    otp_fields = dict(
+        otp_hash=otp.hash_code(ctx.secret, number, code),
+        otp_expires_at=expires_at,
+        otp_attempts=0,
+        otp_sent_at=now,
+        updated_at=now,
+    )
+    pending = conn.execute(
+        select(custom_numbers.c.id).where(
+            custom_numbers.c.account_id == account.id,
+            custom_numbers.c.number == number,
+            custom_numbers.c.status == PENDING,
+        )
+    ).first()
+    if pending is not None:
+        registration_id = pending.id
+        conn.execute(
+            update(custom_numbers)
+            .where(custom_numbers.c.id == registration_id)
+            .values(name=name, **otp_fields)
+        )
+        outbox.cancel_queued_otps(conn, registration_id, now)
+        action = "custom_number.otp_resent"
+    else:
+        registration_id = ids.new_id()
+        conn.execute(
+            insert(custom_numbers).values(
+                id=registration_id, account_id=account.id, number=number, name=name,
+                status=PENDING, created_at=now, **otp_fields,
+            )
+        )
+        action = "custom_number.otp_sent"
+    conn.execute(insert(otp_sends).values(account_id=account.id, number=number, created_at=now))
+    if test_code is None:
+        minutes = math.ceil(ctx.settings.otp_ttl_seconds / 60)
+        template = ctx.settings.otp_template
+        outbox.enqueue(
+            conn,
+            now=now,
+            kind="otp",
+            to=number,
+            sender=ctx.settings.otp_sender,
+            body=template.format(code=code, number=number, minutes=minutes),
+            redacted_body=template.format(code="*" * otp.CODE_LENGTH, number=number, minutes=minutes),
+            account_id=account.id,
+            custom_number_id=registration_id,
+            expires_at=expires_at,
+        )
+    audit.record(
+        conn, at=now, actor=actor, action=action, account_id=account.id,
+        subject=registration_id, number=number, test_number=test_code is not None,
+    )
+    return AddResult(AddOutcome.OTP_SENT, registration_id, number)
+
+
+def _check_send_limits(ctx: Context, conn: Connection, account_id: str, number: str, now: datetime) -> None:
+    """Raise RateLimited when another OTP SMS would break a sending limit."""
+    s = ctx.settings
+    since = now - HOUR
+    mine = (otp_sends.c.account_id == account_id) & (otp_sends.c.number == number)
+
+    last = conn.execute(select(func.max(otp_sends.c.created_at)).where(mine)).scalar()
+    if last is not None:
+        # func.max loses the column type on some dialects: normalise to aware UTC.
+        last = _as_utc(last)
+        wait = (last + timedelta(seconds=s.otp_resend_cooldown_seconds) - now).total_seconds()
+        if wait > 0:
+            raise RateLimited(
+                f"A code was sent to this number moments ago; wait {math.ceil(wait)} seconds "
+                "before asking for another",
+                math.ceil(wait),
+            )
+    windows = (
+        (mine, s.otp_max_per_account_number_per_hour,
+         "Too many codes sent to this number for your account in the last hour"),
+        (otp_sends.c.number == number, s.otp_max_per_number_per_hour,
+         "Too many codes sent to this number in the last hour"),
+        (otp_sends.c.account_id == account_id, s.otp_max_per_account_per_hour,
+         "Your account has sent too many codes in the last hour"),
+    )
+    for where, limit, message in windows:
+        times = conn.execute(
+            select(otp_sends.c.created_at)
+            .where(where, otp_sends.c.created_at > since)
+            .order_by(otp_sends.c.created_at.desc())
+            .limit(limit)
+        ).scalars().all()
+        if len(times) >= limit:
+            # The window frees up when the oldest of the last `limit` sends is an hour old.
+            retry_after = math.ceil((times[-1] + HOUR - now).total_seconds())
+            raise RateLimited(f"{message}; try again in {retry_after} seconds", retry_after)
+
+
+def _as_utc(value: datetime | str) -> datetime:
+    from datetime import timezone
+
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+
+
+def _cancel_other_pending(
+    ctx: Context, conn: Connection, number: str, *, keep: str, now: datetime, actor: Actor
+) -> None:
+    """The number is now active for one registration: every other pending one ends."""
+    others = conn.execute(
+        select(custom_numbers.c.id, custom_numbers.c.account_id).where(
+            custom_numbers.c.number == number,
+            custom_numbers.c.status == PENDING,
+            custom_numbers.c.id != keep,
+        )
+    ).all()
+    for other in others:
+        conn.execute(
+            update(custom_numbers)
+            .where(custom_numbers.c.id == other.id)
+            .values(status=CANCELLED, ended_at=now, updated_at=now, otp_hash=None)
+        )
+        outbox.cancel_queued_otps(conn, other.id, now)
+        audit.record(
+            conn, at=now, actor=actor, action="custom_number.cancelled",
+            account_id=other.account_id, subject=other.id, number=number,
+            reason="verified by another account",
+        )
+
+
+# -- verify --------------------------------------------------------------------------
+
+
+def verify(
+    ctx: Context, account: Account, *, name: object, number: object, code: object, actor: Actor
+) -> str:
+    """Check the OTP of a pending registration and activate it. Returns its id.
+
+    Every failure is the same OtpVerificationFailed, so a caller learns nothing
+    about which part was wrong.
+    """
+    clean_name = _clean_name(name, VerifyNameRequired)
+    if _is_blank(number):
+        raise VerifyNumberRequired()
+    clean_code = _clean_otp(code)
+    if clean_code is None:
+        raise OtpVerificationFailed()
+    try:
+        e164 = parse_mobile(number, ctx.settings.allowed_regions)
+    except InvalidNumber:
+        raise OtpVerificationFailed() from None
+
+    verified_id: str | None = None
+    try:
+        with ctx.db.write() as conn:
+            ctx.db.lock(conn, f"number:{e164}")
+            verified_id = _verify_locked(ctx, conn, account, clean_name, e164, clean_code, actor)
+    except IntegrityError:
+        verified_id = None
+    if verified_id is None:
+        raise OtpVerificationFailed()
+    return verified_id
+
+
+def _verify_locked(
+    ctx: Context, conn: Connection, account: Account, name: str, number: str, code: str, actor: Actor
+) -> str | None:
+    now = ctx.clock.now()
+    row = conn.execute(
+        select(custom_numbers)
+        .where(
+            custom_numbers.c.account_id == account.id,
+            custom_numbers.c.number == number,
+            custom_numbers.c.status.in_([PENDING, ACTIVE]),
+        )
+        .order_by(custom_numbers.c.created_at.desc())
+        .limit(1)
+    ).first()
+    if row is None or row.otp_expires_at is None or row.otp_expires_at <= now:
+        return None
+
+    if row.status == ACTIVE:
+        # A repeated, successful verify (a client retrying): same answer, no new state.
+        if not otp.check_code(ctx.secret, number, code, row.otp_hash):
+            return None
+        if row.name != name:
+            conn.execute(
+                update(custom_numbers).where(custom_numbers.c.id == row.id).values(name=name, updated_at=now)
+            )
+        return row.id
+
+    # Count the try before comparing, atomically: parallel guesses can never
+    # get more than otp_max_attempts comparisons.
+    counted = conn.execute(
+        update(custom_numbers)
+        .where(
+            custom_numbers.c.id == row.id,
+            custom_numbers.c.status == PENDING,
+            custom_numbers.c.otp_attempts < ctx.settings.otp_max_attempts,
+        )
+        .values(otp_attempts=custom_numbers.c.otp_attempts + 1)
+        .returning(custom_numbers.c.otp_attempts)
+    ).first()
+    if counted is None:
+        return None
+    if not otp.check_code(ctx.secret, number, code, row.otp_hash):
+        audit.record(
+            conn, at=now, actor=actor, action="custom_number.otp_failed", account_id=account.id,
+            subject=row.id, number=number, attempts=counted.otp_attempts,
+        )
+        return None
+
+    if conn.execute(
+        select(custom_numbers.c.id).where(
+            custom_numbers.c.number == number, custom_numbers.c.status == ACTIVE
+        )
+    ).first() is not None:
+        return None  # another account holds it already
+    conn.execute(
+        update(custom_numbers)
+        .where(custom_numbers.c.id == row.id)
+        .values(status=ACTIVE, name=name, verified_at=now, updated_at=now)
+    )
+    audit.record(
+        conn, at=now, actor=actor, action="custom_number.verified", account_id=account.id,
+        subject=row.id, number=number,
+    )
+    _cancel_other_pending(ctx, conn, number, keep=row.id, now=now, actor=actor)
+    return row.id

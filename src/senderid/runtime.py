@@ -1,0 +1,41 @@
+"""Build the pieces a process needs (database, context, provider) from settings.
+
+The server, the worker command and the CLI all start here, so they cannot
+drift in how they read settings or connect.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from senderid.clock import Clock
+from senderid.delivery.providers import build_provider
+from senderid.delivery.worker import Worker
+from senderid.domain.context import Context
+from senderid.settings import Settings
+from senderid.store.db import Database
+
+log = logging.getLogger("senderid")
+
+
+def build_context(settings: Settings, *, clock: Clock | None = None, db: Database | None = None) -> Context:
+    database = db or Database(settings.database_url)
+    if database.is_sqlite and settings.sqlite_path() is not None:
+        settings.sqlite_path().parent.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
+    return Context(db=database, settings=settings, clock=clock or Clock(), secret=settings.resolved_secret())
+
+
+def build_worker(ctx: Context, name: str | None = None) -> Worker:
+    provider = build_provider(ctx.settings, ctx.db, ctx.clock)
+    return Worker(ctx.db, ctx.settings, provider, ctx.clock, name=name)
+
+
+def warn_about_settings(settings: Settings) -> None:
+    """Loud warnings for settings that must not reach production unnoticed."""
+    if settings.test_otps:
+        log.warning(
+            "SENDERID_TEST_OTPS is set: %d test number pattern(s) get fixed codes and no SMS",
+            len(settings.test_otps),
+        )
+    if settings.sms_provider == "devinbox":
+        log.warning("SENDERID_SMS_PROVIDER is devinbox: no SMS leaves this server (see /dev/inbox)")
