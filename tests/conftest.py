@@ -1,0 +1,169 @@
+"""Fixtures: every storage test runs on a real SQLite file and on a real PostgreSQL.
+
+PostgreSQL is reached at ``SENDERID_TEST_POSTGRES_URL`` (default
+``postgresql://postgres@127.0.0.1:5432/test``). Each test session makes its
+own database there and drops it at the end; each test starts from empty
+tables. Without PostgreSQL the PostgreSQL half is skipped, with the reason;
+under ``CI=true`` it fails instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from senderid.api.app import create_app
+from senderid.clock import FrozenClock
+from senderid.domain import accounts
+from senderid.domain.accounts import Account
+from senderid.domain.context import CLI, Context
+from senderid.settings import Settings
+from senderid.store import migrate
+from senderid.store.db import Database, normalise_url
+from senderid.store.tables import metadata
+
+POSTGRES_URL = os.environ.get("SENDERID_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+TEST_SECRET = "test-secret-" + "x" * 40
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(autouse=True)
+def _no_senderid_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests build their own settings; the developer's environment must not leak in."""
+    for name in list(os.environ):
+        if name.startswith(("SENDERID_", "CELLCAST_")) and name != "SENDERID_TEST_POSTGRES_URL":
+            monkeypatch.delenv(name)
+
+
+# -- databases -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (faster than migrating each time)."""
+    path = tmp_path_factory.mktemp("template") / "senderid.db"
+    db = Database(f"sqlite:///{path}")
+    migrate.upgrade(db)
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    admin_url = normalise_url(POSTGRES_URL)
+    try:
+        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        message = f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc.__class__.__name__}"
+        if IN_CI:
+            pytest.fail(message + " (required under CI=true)")
+        pytest.skip(message)
+    name = f"senderid_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    db = Database(url)
+    migrate.upgrade(db)
+    db.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        path = tmp_path / "senderid.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("postgres_database")
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+        conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url, pool_size=25)
+    yield database
+    database.dispose()
+
+
+# -- the service -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, object]:
+    """Override in a test module to change settings for its tests."""
+    return {}
+
+
+@pytest.fixture
+def settings(database_url: str, settings_overrides: dict[str, object]) -> Settings:
+    values: dict[str, object] = {"database_url": database_url, "secret_key": TEST_SECRET}
+    values.update(settings_overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def ctx(settings: Settings, db: Database, clock: FrozenClock) -> Context:
+    return Context(db=db, settings=settings, clock=clock, secret=settings.resolved_secret())
+
+
+@pytest.fixture
+def app_client(ctx: Context) -> Iterator[TestClient]:
+    """The API in-process, without the background worker (tests run the worker themselves)."""
+    app = create_app(ctx.settings, context=ctx, run_worker=False)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+@dataclass
+class Customer:
+    account: Account
+    key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+@pytest.fixture
+def make_customer(ctx: Context):  # type: ignore[no-untyped-def]
+    def make(name: str = "Acme", *, otp_required: bool = True) -> Customer:
+        account = accounts.create_account(ctx, name, otp_required=otp_required, actor=CLI)
+        _record, key = accounts.create_key(ctx, account.id, actor=CLI)
+        return Customer(account, key)
+
+    return make
+
+
+@pytest.fixture
+def customer(make_customer) -> Customer:  # type: ignore[no-untyped-def]
+    return make_customer("Acme")
+
+
+@pytest.fixture
+def no_otp_customer(make_customer) -> Customer:  # type: ignore[no-untyped-def]
+    return make_customer("Direct", otp_required=False)

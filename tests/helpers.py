@@ -1,0 +1,42 @@
+"""Small helpers shared by tests."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from senderid.delivery.providers.devinbox import list_messages
+from senderid.domain.context import Context
+from senderid.runtime import build_worker
+from senderid.store.tables import custom_numbers
+
+_CODE = re.compile(r"\b(\d{6})\b")
+
+
+def deliver_all(ctx: Context) -> int:
+    """Run a devinbox worker until the outbox has nothing due."""
+    worker = build_worker(ctx, name="test-worker")
+    total = 0
+    while handled := worker.run_once():
+        total += handled
+    return total
+
+
+def latest_code(ctx: Context, to: str) -> str:
+    """Deliver what is queued, then read the newest code sent to ``to`` from the dev inbox."""
+    deliver_all(ctx)
+    for message in list_messages(ctx.db):
+        if message["to"] == to:
+            match = _CODE.search(message["body"])
+            assert match, message["body"]
+            return match.group(1)
+    raise AssertionError(f"no SMS to {to} in the dev inbox")
+
+
+def registrations(ctx: Context, number: str) -> list[dict[str, object]]:
+    with ctx.db.read() as conn:
+        rows = conn.execute(
+            select(custom_numbers).where(custom_numbers.c.number == number).order_by(custom_numbers.c.created_at)
+        ).all()
+    return [dict(r._mapping) for r in rows]
