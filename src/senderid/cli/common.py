@@ -36,3 +36,10 @@ def context() -> Context:
         return build_context(settings)
     except SettingsError as exc:
         fail(str(exc), code=2)
+
+
+def reset_context() -> None:
+    """Forget the cached context and close its connections (tests run many commands in one process)."""
+    if context.cache_info().currsize:
+        context().db.dispose()
+    context.cache_clear()

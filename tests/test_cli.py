@@ -1,0 +1,74 @@
+"""The CLI forms other tools script against, run in-process against a real database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from typer.testing import CliRunner
+
+from senderid.cli import common
+from senderid.cli.main import app
+from senderid.domain import accounts
+from tests.conftest import TEST_SECRET
+
+
+@pytest.fixture
+def run(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator:  # type: ignore[type-arg]
+    monkeypatch.setenv("SENDERID_DATABASE_URL", database_url)
+    monkeypatch.setenv("SENDERID_SECRET_KEY", TEST_SECRET)
+    common.reset_context()
+    runner = CliRunner()
+
+    def invoke(*args: str):  # type: ignore[no-untyped-def]
+        common.reset_context()
+        return runner.invoke(app, list(args))
+
+    yield invoke
+    common.reset_context()
+
+
+def test_account_and_key_lifecycle(run) -> None:  # type: ignore[no-untyped-def]
+    created = run("account", "create", "Acme Pty Ltd", "--no-otp")
+    assert created.exit_code == 0, created.output
+    account_id = created.stdout.strip()
+    assert len(account_id) == 24 and created.stdout == account_id + "\n"
+
+    key_result = run("key", "create", account_id, "--expires-in-days", "30")
+    assert key_result.exit_code == 0
+    key = key_result.stdout.strip()
+    assert key.startswith("sid_") and key_result.stdout == key + "\n"
+
+    ctx = common.context()
+    caller = accounts.authenticate(ctx, key)
+    assert caller is not None and caller.account.id == account_id
+    assert caller.account.otp_required is False
+
+    assert run("account", "set", account_id, "--otp-required").exit_code == 0
+    assert accounts.get_account(common.context(), account_id).otp_required is True
+
+    listing = run("key", "list", account_id)
+    assert listing.exit_code == 0 and key[:12] in listing.stdout and key not in listing.stdout
+    assert "active" in listing.stdout
+
+    assert run("key", "revoke", key).exit_code == 0
+    assert accounts.authenticate(common.context(), key) is None
+    assert "revoked" in run("key", "list", account_id).stdout
+
+    second = run("key", "create", account_id).stdout.strip()
+    key_id = accounts.list_keys(common.context(), account_id)[-1].id
+    assert run("key", "revoke", key_id).exit_code == 0
+    assert accounts.authenticate(common.context(), second) is None
+
+
+def test_refusals_exit_1_and_usage_exits_2(run) -> None:  # type: ignore[no-untyped-def]
+    missing = run("key", "create", "0" * 24)
+    assert missing.exit_code == 1 and "No account" in missing.output
+    assert run("key", "revoke", "sid_nope").exit_code == 1
+    assert run("account", "set", "0" * 24).exit_code == 2
+    assert run("account", "create").exit_code == 2
+
+
+def test_db_upgrade_is_idempotent(run) -> None:  # type: ignore[no-untyped-def]
+    assert run("db", "upgrade").exit_code == 0
+    assert run("db", "upgrade").exit_code == 0
