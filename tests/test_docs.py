@@ -8,7 +8,7 @@ from pathlib import Path
 import typer.main
 
 from senderid.cli.main import app
-from senderid.settings import Settings
+from senderid.settings import Settings, markdown_table
 
 README = (Path(__file__).parents[1] / "README.md").read_text()
 
@@ -23,6 +23,11 @@ def test_every_setting_is_in_the_configuration_table() -> None:
     documented = set(re.findall(r"^\| `(SENDERID_[A-Z0-9_]+)` \|", README, re.MULTILINE))
     expected = {f"SENDERID_{name.upper()}" for name in Settings.model_fields}
     assert documented == expected
+
+
+def test_configuration_table_is_the_generated_one() -> None:
+    """Regenerate with `python -m senderid.settings` when a setting changes."""
+    assert markdown_table() in README
 
 
 def _commands(group: typer.main.TyperGroup, prefix: str = "senderid") -> set[str]:  # type: ignore[name-defined]

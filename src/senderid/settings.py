@@ -101,6 +101,33 @@ class Settings(BaseSettings):
         300.0, gt=0, description="Longest retry delay."
     )
     log_level: str = Field("INFO", description="Python log level of the server.")
+    admin_token: str | None = Field(
+        None,
+        description="Bearer token of the admin API (`/admin/v1`) and the console; both are "
+        "off when unset. At least 32 characters.",
+    )
+    shared_sender: str = Field(
+        "",
+        description="What the gateway's shared sender (`#SharedNum#` or an empty `sender`) "
+        "goes out as; empty means the provider's default.",
+    )
+    send_max_per_account_per_minute: int = Field(
+        600, ge=1, description="Messages an account may queue through `/api/v1/gateway` per minute."
+    )
+    message_max_parts: int = Field(
+        10, ge=1, le=255, description="Longest message accepted by the gateway, in SMS parts."
+    )
+    webhook_allow_private: bool = Field(
+        False,
+        description="Allow account webhook URLs that resolve to private, loopback or link-local "
+        "addresses (for tests and closed networks only).",
+    )
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, description="How long the worker waits for a webhook receiver to answer."
+    )
+    idempotency_ttl_hours: int = Field(
+        24, ge=1, description="How long an `Idempotency-Key` and its first response are kept."
+    )
 
     # -- SMS providers (each configured by its own SENDERID_<PROVIDER>_* settings) --------
     cellcast_base_url: str = Field(
@@ -170,6 +197,8 @@ class Settings(BaseSettings):
                                  "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`")
             if len(self.secret_key) < MIN_SECRET_LENGTH:
                 raise ValueError(f"SENDERID_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters")
+        if self.admin_token is not None and len(self.admin_token) < MIN_SECRET_LENGTH:
+            raise ValueError(f"SENDERID_ADMIN_TOKEN must be at least {MIN_SECRET_LENGTH} characters")
         return self
 
     # -- derived values ---------------------------------------------------------------
@@ -226,3 +255,21 @@ class Settings(BaseSettings):
         else:
             log.warning("SENDERID_SECRET_KEY is not set: using the development secret in %s", secret_file)
         return secret_file.read_text().strip().encode()
+
+
+def markdown_table() -> str:
+    """The README's configuration table, generated from the fields above."""
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
+        if isinstance(default, tuple):
+            default = ",".join(default)
+        elif isinstance(default, bool):
+            default = str(default).lower()
+        shown = "—" if default is None else ("(empty)" if default in ("", {}) else f"`{default}`")
+        lines.append(f"| `SENDERID_{name.upper()}` | {shown} | {field.description} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python -m senderid.settings > table.md
+    print(markdown_table())

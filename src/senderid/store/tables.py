@@ -39,6 +39,8 @@ accounts = Table(
     Column("id", String(ID), primary_key=True),
     Column("name", String(200), nullable=False),
     Column("otp_required", Boolean, nullable=False, server_default=text("true")),
+    Column("webhook_url", String(2000)),
+    Column("webhook_secret", String(100)),  # whsec_...; needed in clear to sign events
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
@@ -135,6 +137,7 @@ outbox = Table(
     Column("sent_at", UTCDateTime),
     Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),
     Index("ix_outbox_custom_number", "custom_number_id"),
+    Index("ix_outbox_account_created", "account_id", "created_at"),
 )
 
 # The devinbox provider's own store: what a developer sees at /dev/inbox.
@@ -162,4 +165,70 @@ audit_events = Table(
     Column("details", JSON, nullable=False),
     Index("ix_audit_events_account_at", "account_id", "at"),
     Index("ix_audit_events_action_at", "action", "at"),
+)
+
+# Business names (alpha sender IDs): requested by an account, approved or
+# rejected by an operator. Ended requests are kept.
+business_names = Table(
+    "business_names",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("account_id", String(ID), ForeignKey("accounts.id"), nullable=False),
+    Column("businessname", String(11), nullable=False),
+    Column("name_key", String(11), nullable=False),  # lower case, for comparisons
+    Column("customer_contact", String(20)),  # E.164
+    Column("status", String(16), nullable=False),  # REQUESTED | APPROVED | REJECTED | WITHDRAWN
+    Column("reason", String(500)),
+    Column("created_by", String(64), nullable=False),
+    Column("decided_by", String(64)),
+    Column("requested_at", UTCDateTime, nullable=False),
+    Column("decided_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    # One account holds a name once (while requested or approved).
+    Index(
+        "uq_business_names_live_account_name",
+        "account_id",
+        "name_key",
+        unique=True,
+        sqlite_where=text("status IN ('REQUESTED', 'APPROVED')"),
+        postgresql_where=text("status IN ('REQUESTED', 'APPROVED')"),
+    ),
+    Index("ix_business_names_status_created", "status", "created_at"),
+    Index("ix_business_names_account_created", "account_id", "created_at"),
+)
+
+# Events for an account's webhook, delivered by the worker (an outbox of their own).
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("id", String(ID), primary_key=True),  # also the webhook-id header
+    Column("account_id", String(ID), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(16), nullable=False),  # queued | sending | delivered | dead
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime),
+    Column("last_error", String(500)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime),
+    Index("ix_webhook_events_status_next_attempt", "status", "next_attempt_at"),
+    Index("ix_webhook_events_account_created", "account_id", "created_at"),
+)
+
+# Idempotency-Key replays: the first response to a key, per account, for 24 h.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("account_id", String(ID), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("request_hash", String(64), nullable=False),  # sha256 of method, path and body
+    Column("status_code", Integer),  # NULL while the first request is still running
+    Column("response_body", Text),
+    Column("response_headers", JSON),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_idempotency_keys_expires", "expires_at"),
 )
