@@ -29,7 +29,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from senderid import ids, otp
-from senderid.delivery import outbox
+from senderid.delivery import events, outbox
 from senderid.domain import audit
 from senderid.domain.accounts import Account
 from senderid.domain.context import Actor, Context
@@ -142,6 +142,8 @@ def _create_active(
         conn, at=now, actor=actor, action="custom_number.created", account_id=account.id,
         subject=registration_id, number=number, otp_required=False,
     )
+    events.emit(conn, now=now, account_id=account.id, type="custom_number.verified",
+                data=_event_data(registration_id, number, name, ACTIVE))
     _cancel_other_pending(ctx, conn, number, keep=registration_id, now=now, actor=actor)
     return AddResult(AddOutcome.CREATED, registration_id, number)
 
@@ -249,6 +251,13 @@ def _check_send_limits(ctx: Context, conn: Connection, account_id: str, number: 
             raise RateLimited(f"{message}; try again in {retry_after} seconds", retry_after)
 
 
+def _event_data(registration_id: str, number: str, name: str | None, status: str) -> dict[str, object]:
+    data: dict[str, object] = {"id": registration_id, "number": number, "status": status}
+    if name is not None:
+        data["name"] = name
+    return data
+
+
 def _as_utc(value: datetime | str) -> datetime:
     from datetime import timezone
 
@@ -280,6 +289,9 @@ def _cancel_other_pending(
             account_id=other.account_id, subject=other.id, number=number,
             reason="verified by another account",
         )
+        events.emit(conn, now=now, account_id=other.account_id, type="custom_number.cancelled",
+                    data={**_event_data(other.id, number, None, CANCELLED),
+                          "reason": "verified by another account"})
 
 
 # -- verify --------------------------------------------------------------------------
@@ -379,5 +391,7 @@ def _verify_locked(
         conn, at=now, actor=actor, action="custom_number.verified", account_id=account.id,
         subject=row.id, number=number,
     )
+    events.emit(conn, now=now, account_id=account.id, type="custom_number.verified",
+                data=_event_data(row.id, number, name, ACTIVE))
     _cancel_other_pending(ctx, conn, number, keep=row.id, now=now, actor=actor)
     return row.id

@@ -202,7 +202,7 @@ business_names = Table(
 webhook_events = Table(
     "webhook_events",
     metadata,
-    Column("id", String(ID), primary_key=True),  # also the webhook-id header
+    Column("id", String(32), primary_key=True),  # msg_<id>: also the webhook-id header
     Column("account_id", String(ID), nullable=False),
     Column("type", String(64), nullable=False),
     Column("payload", JSON, nullable=False),

@@ -38,7 +38,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_idempotency_keys_expires', ['expires_at'], unique=False)
 
     op.create_table('webhook_events',
-    sa.Column('id', sa.String(length=24), nullable=False),
+    sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('account_id', sa.String(length=24), nullable=False),
     sa.Column('type', sa.String(length=64), nullable=False),
     sa.Column('payload', sa.JSON(), nullable=False),
