@@ -32,3 +32,10 @@ class FrozenClock(Clock):
         with self._lock:
             self._now += timedelta(seconds=seconds, **kwargs)
             return self._now
+
+
+def iso_ms(value: datetime | None) -> str | None:
+    """``2026-01-01T00:00:00.000Z``: the wire format's timestamps (UTC, milliseconds, Z)."""
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

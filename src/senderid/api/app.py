@@ -20,7 +20,7 @@ import senderid
 from senderid.api import envelope
 from senderid.api.auth import AuthError
 from senderid.api.middleware import AccessLog, BodyLimit
-from senderid.api.routes import custom_numbers, devinbox, ops, token
+from senderid.api.routes import custom_numbers, devinbox, gateway, ops, token
 from senderid.clock import Clock
 from senderid.delivery.worker import WorkerThread
 from senderid.domain.context import Context
@@ -75,6 +75,7 @@ def create_app(
 
     app.include_router(token.router)
     app.include_router(custom_numbers.router)
+    app.include_router(gateway.router)
     app.include_router(ops.router)
     if settings.sms_provider == "devinbox":
         app.include_router(devinbox.router)

@@ -40,6 +40,7 @@ class Claimed:
     body: str
     attempts: int  # including this one
     expires_at: datetime | None
+    account_id: str | None = None
 
 
 def enqueue(
@@ -104,7 +105,7 @@ def claim(
     )
     rows = conn.execute(
         select(outbox.c.id, outbox.c.kind, outbox.c.to_number, outbox.c.sender, outbox.c.body,
-               outbox.c.attempts, outbox.c.expires_at)
+               outbox.c.attempts, outbox.c.expires_at, outbox.c.account_id)
         .where(due)
         .order_by(outbox.c.next_attempt_at)
         .limit(limit)
@@ -124,7 +125,8 @@ def claim(
         )
     )
     return [
-        Claimed(row.id, row.kind, row.to_number, row.sender, row.body, row.attempts + 1, row.expires_at)
+        Claimed(row.id, row.kind, row.to_number, row.sender, row.body, row.attempts + 1, row.expires_at,
+                row.account_id)
         for row in rows
     ]
 

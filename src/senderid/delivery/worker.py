@@ -20,10 +20,12 @@ import os
 import random
 import socket
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection
 
 from senderid.clock import Clock
-from senderid.delivery import outbox
+from senderid.delivery import events, outbox
 from senderid.delivery.providers.base import (
     OutgoingSms,
     PermanentError,
@@ -103,10 +105,12 @@ class Worker:
             self._retry_or_die(message, TransientError(f"unexpected {type(exc).__name__}"))
             return
         with self.db.write() as conn:
+            now = self.clock.now()
             outbox.mark_sent(
-                conn, message.id, now=self.clock.now(), provider=self.provider.name,
+                conn, message.id, now=now, provider=self.provider.name,
                 provider_message_id=result.provider_message_id,
             )
+            self._emit(conn, message, "message.sent", now)
         log.info("sms sent", extra={"message_id": message.id, "attempts": message.attempts})
 
     def _retry_or_die(self, message: outbox.Claimed, error: ProviderError) -> None:
@@ -132,11 +136,22 @@ class Worker:
 
     def _record(self, message: outbox.Claimed, status: str, error: str) -> None:
         with self.db.write() as conn:
-            outbox.mark_ended(conn, message.id, now=self.clock.now(), status=status, error=error)
+            now = self.clock.now()
+            outbox.mark_ended(conn, message.id, now=now, status=status, error=error)
+            if status in (outbox.FAILED, outbox.DEAD):
+                self._emit(conn, message, "message.failed", now, status=status, error=error)
         log.warning(
             "sms not delivered",
             extra={"message_id": message.id, "status": status, "error": error},
         )
+
+    @staticmethod
+    def _emit(conn: Connection, message: outbox.Claimed, type: str, now: datetime, **extra: str) -> None:
+        """Tell the account's webhook about a gateway message (not about OTP SMS)."""
+        if message.kind != "sms" or message.account_id is None:
+            return
+        events.emit(conn, now=now, account_id=message.account_id, type=type,
+                    data={"id": message.id, "to": message.to, "sender": message.sender, **extra})
 
 
 class WorkerThread:

@@ -34,7 +34,9 @@ from senderid.domain import audit
 from senderid.domain.accounts import Account
 from senderid.domain.context import Actor, Context
 from senderid.errors import (
+    Conflict,
     InvalidRequest,
+    NotFound,
     MobileNumberInvalid,
     MobileNumberRequired,
     NameRequired,
@@ -292,6 +294,123 @@ def _cancel_other_pending(
         events.emit(conn, now=now, account_id=other.account_id, type="custom_number.cancelled",
                     data={**_event_data(other.id, number, None, CANCELLED),
                           "reason": "verified by another account"})
+
+
+
+# -- management ----------------------------------------------------------------------
+
+EXPIRED = "expired"  # a pending registration whose code ran out (derived, never stored)
+READABLE_STATUSES = (PENDING, EXPIRED, ACTIVE, CANCELLED, DELETED)
+
+
+def _view(row: object, now: datetime) -> dict[str, object]:
+    m = row._mapping  # type: ignore[attr-defined]
+    status = m["status"]
+    if status == PENDING and (m["otp_expires_at"] is None or m["otp_expires_at"] <= now):
+        status = EXPIRED
+    return {
+        "id": m["id"],
+        "account_id": m["account_id"],
+        "name": m["name"],
+        "number": m["number"],
+        "status": status,
+        "otp_expires_at": m["otp_expires_at"] if status == PENDING else None,
+        "created_at": m["created_at"],
+        "updated_at": m["updated_at"],
+        "verified_at": m["verified_at"],
+        "ended_at": m["ended_at"],
+    }
+
+
+def _status_filter(status: str, now: datetime):  # type: ignore[no-untyped-def]
+    if status not in READABLE_STATUSES:
+        raise InvalidRequest(f"status must be one of {', '.join(READABLE_STATUSES)}")
+    if status == PENDING:
+        return (custom_numbers.c.status == PENDING) & (custom_numbers.c.otp_expires_at > now)
+    if status == EXPIRED:
+        return (custom_numbers.c.status == PENDING) & (custom_numbers.c.otp_expires_at <= now)
+    return custom_numbers.c.status == status
+
+
+def get_registration(ctx: Context, account_id: str, registration_id: str) -> dict[str, object]:
+    with ctx.db.read() as conn:
+        row = conn.execute(
+            select(custom_numbers).where(
+                custom_numbers.c.id == registration_id, custom_numbers.c.account_id == account_id
+            )
+        ).first()
+    if row is None:
+        raise NotFound(f"No custom number with id {registration_id} in your account")
+    return _view(row, ctx.clock.now())
+
+
+def list_registrations(
+    ctx: Context, account_id: str, *, status: str | None = None, limit: int = 50, offset: int = 0
+) -> tuple[list[dict[str, object]], int]:
+    """One page, newest first (ties broken by id, so pages are stable), and the total."""
+    now = ctx.clock.now()
+    where = custom_numbers.c.account_id == account_id
+    if status:
+        where = where & _status_filter(status, now)
+    with ctx.db.read() as conn:
+        total = conn.execute(select(func.count()).select_from(custom_numbers).where(where)).scalar_one()
+        rows = conn.execute(
+            select(custom_numbers)
+            .where(where)
+            .order_by(custom_numbers.c.created_at.desc(), custom_numbers.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        ).all()
+    return [_view(row, now) for row in rows], total
+
+
+def delete(ctx: Context, account: Account, registration_id: str, *, actor: Actor) -> dict[str, object]:
+    """End a pending or active registration: the number is free for others. Idempotent."""
+    with ctx.db.write() as conn:
+        row = _owned(conn, account.id, registration_id)
+        ctx.db.lock(conn, f"number:{row.number}")
+        row = _owned(conn, account.id, registration_id)  # as it is now that we hold the lock
+        now = ctx.clock.now()
+        if row.status == CANCELLED:
+            raise Conflict("This registration was cancelled (another account verified the number first)")
+        if row.status != DELETED:
+            conn.execute(
+                update(custom_numbers)
+                .where(custom_numbers.c.id == row.id)
+                .values(status=DELETED, ended_at=now, updated_at=now)
+            )
+            outbox.cancel_queued_otps(conn, row.id, now)
+            audit.record(
+                conn, at=now, actor=actor, action="custom_number.deleted", account_id=account.id,
+                subject=row.id, number=row.number, previous_status=row.status,
+            )
+            events.emit(conn, now=now, account_id=account.id, type="custom_number.deleted",
+                        data=_event_data(row.id, row.number, row.name, DELETED))
+    return get_registration(ctx, account.id, registration_id)
+
+
+def resend(ctx: Context, account: Account, registration_id: str, *, actor: Actor) -> dict[str, object]:
+    """A fresh code for a pending (or expired) registration; cooldown and limits apply."""
+    with ctx.db.write() as conn:
+        row = _owned(conn, account.id, registration_id)
+        ctx.db.lock(conn, f"number:{row.number}")
+        row = _owned(conn, account.id, registration_id)  # as it is now that we hold the lock
+        if row.status != PENDING:
+            raise Conflict(f"Only a pending registration can get a new code; this one is {row.status}")
+        _send_otp(ctx, conn, account, row.name, row.number, actor)
+    ctx.on_enqueue()
+    return get_registration(ctx, account.id, registration_id)
+
+
+def _owned(conn: Connection, account_id: str, registration_id: str):  # type: ignore[no-untyped-def]
+    row = conn.execute(
+        select(custom_numbers).where(
+            custom_numbers.c.id == registration_id, custom_numbers.c.account_id == account_id
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"No custom number with id {registration_id} in your account")
+    return row
 
 
 # -- verify --------------------------------------------------------------------------

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from senderid.api import convertors as _convertors  # noqa: F401  (registers {id:objectid})
 from senderid.api import envelope
+from senderid.api.paging import Limit, Offset, page
 from senderid.api.auth import actor
 from senderid.api.body import json_object
 from senderid.api.deps import caller, context
+from senderid.clock import iso_ms
 from senderid.domain import custom_numbers
 from senderid.domain.accounts import Caller
 
@@ -51,3 +56,62 @@ async def verify(request: Request, who: Caller = Depends(caller)) -> Response:
         actor=actor(request, who),
     )
     return envelope.ok(VERIFIED)
+
+
+# -- management (ours, beyond the Cellcast contract) ---------------------------------------
+
+
+def registration_body(view: dict[str, object]) -> dict[str, object]:
+    return {
+        "_id": view["id"],
+        "name": view["name"],
+        "number": view["number"],
+        "status": view["status"],
+        "otpExpiresAt": iso_ms(view["otp_expires_at"]),  # type: ignore[arg-type]
+        "createdAt": iso_ms(view["created_at"]),  # type: ignore[arg-type]
+        "updatedAt": iso_ms(view["updated_at"]),  # type: ignore[arg-type]
+        "verifiedAt": iso_ms(view["verified_at"]),  # type: ignore[arg-type]
+        "endedAt": iso_ms(view["ended_at"]),  # type: ignore[arg-type]
+    }
+
+
+@router.get("/list")
+async def list_numbers(
+    request: Request,
+    who: Caller = Depends(caller),
+    status: Annotated[str | None, Query(description="pending, expired, active, cancelled or deleted")] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Response:
+    """The account's registrations, newest first."""
+    items, total = await run_in_threadpool(
+        custom_numbers.list_registrations, context(request), who.account.id,
+        status=status, limit=limit, offset=offset,
+    )
+    return envelope.ok("Custom numbers", page([registration_body(i) for i in items], total, limit, offset))
+
+
+@router.get("/{registration_id:objectid}")
+async def get_number(registration_id: str, request: Request, who: Caller = Depends(caller)) -> Response:
+    view = await run_in_threadpool(
+        custom_numbers.get_registration, context(request), who.account.id, registration_id
+    )
+    return envelope.ok("Custom number", registration_body(view))
+
+
+@router.delete("/{registration_id:objectid}")
+async def delete_number(registration_id: str, request: Request, who: Caller = Depends(caller)) -> Response:
+    """End a registration; the number is free for other accounts. The record stays readable."""
+    view = await run_in_threadpool(
+        custom_numbers.delete, context(request), who.account, registration_id, actor=actor(request, who)
+    )
+    return envelope.ok("Custom number deleted", registration_body(view))
+
+
+@router.post("/{registration_id:objectid}/resend")
+async def resend_code(registration_id: str, request: Request, who: Caller = Depends(caller)) -> Response:
+    """A fresh OTP for a pending registration (cooldown and hourly limits apply)."""
+    view = await run_in_threadpool(
+        custom_numbers.resend, context(request), who.account, registration_id, actor=actor(request, who)
+    )
+    return envelope.ok(OTP_SENT, registration_body(view), show_message=1)

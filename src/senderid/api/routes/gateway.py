@@ -1,0 +1,69 @@
+"""POST /api/v1/gateway (send SMS) and GET /api/v1/senderId/check (SPEC §6)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from senderid.api import envelope
+from senderid.api.auth import actor
+from senderid.api.body import json_object
+from senderid.api.deps import caller, context
+from senderid.domain import messages
+from senderid.domain.accounts import Caller
+from senderid.numbers import national_significant
+
+router = APIRouter(prefix="/api/v1", tags=["sending"])
+
+QUEUED = "Message added to queue."
+
+
+@router.post("/gateway")
+async def send(request: Request, who: Caller = Depends(caller)) -> Response:
+    body = await json_object(request)
+    outcome = await run_in_threadpool(
+        messages.send,
+        context(request),
+        who.account,
+        message=body.get("message"),
+        contacts=body.get("contacts"),
+        sender=body.get("sender"),
+        actor=actor(request, who),
+    )
+    data = {
+        "queueResponse": [
+            {"Contact": national_significant(q.number), "MessageId": q.message_id, "Result": QUEUED,
+             "Number": q.given}
+            for q in outcome.queued
+        ],
+        "message": "success register all valid contacts to queue",
+        "invalidContacts": outcome.invalid,
+        "unsubscribeContacts": [],
+        "totalValidContact": len(outcome.queued),
+        "totalInvalidContact": len(outcome.invalid),
+        "totalUnsubscribeContact": 0,
+        "encoding": outcome.encoding,
+        "messageParts": outcome.parts,
+    }
+    return envelope.ok("Request is being processed", data)
+
+
+@router.get("/senderId/check")
+def check(
+    request: Request,
+    sender: Annotated[str, Query(max_length=messages.MAX_SENDER_LENGTH, description="Number, business name or #SharedNum#")] = "",
+    who: Caller = Depends(caller),
+) -> Response:
+    """May the calling account send as ``sender``? Read-only and cheap: gateways call it per message."""
+    resolved = messages.check_sender(context(request), who.account, sender)
+    data = {
+        "sender": sender,
+        "allowed": resolved is not None,
+        "type": resolved.kind if resolved else None,
+        "sendAs": resolved.value if resolved else None,
+    }
+    return envelope.ok("Sender allowed" if resolved else "Sender not allowed", data)

@@ -1,0 +1,194 @@
+"""Sending SMS through the gateway, and who may send as which sender (SPEC §6).
+
+A sender is allowed when it is
+
+* empty or ``#SharedNum#``: the platform's shared number;
+* a custom number that is ``active`` for the calling account, in any accepted form;
+* a business name ``APPROVED`` for the calling account, in any case.
+
+Anything else is refused and nothing is queued. Accepted messages go through
+the same outbox and provider as OTP SMS, one row per contact.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Connection, func, select
+
+from senderid.delivery import outbox
+from senderid.delivery.providers._segments import DATA_CODING_GSM7, MessageTooLong, split
+from senderid.domain import audit
+from senderid.domain.accounts import Account
+from senderid.domain.context import Actor, Context
+from senderid.errors import InvalidRequest, RateLimited, SenderIdError
+from senderid.numbers import InvalidNumber, parse_mobile
+from senderid.store.tables import business_names, custom_numbers
+from senderid.store.tables import outbox as outbox_table
+
+SHARED = "#SharedNum#"
+MAX_CONTACTS = 1000
+MAX_SENDER_LENGTH = 32
+
+
+class SenderNotAllowed(SenderIdError):
+    http_status = 403
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    kind: str  # shared | custom_number | business_name
+    value: str  # what the SMS goes out as ("" = the provider's default)
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    given: object  # the contact as the caller wrote it
+    number: str  # E.164
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendOutcome:
+    queued: list[Queued]
+    invalid: list[object]
+    encoding: str  # GSM-7 | UCS-2
+    parts: int  # SMS parts per message
+
+
+def _resolve(conn: Connection, ctx: Context, account_id: str, sender: str) -> Sender | None:
+    """What ``sender`` stands for in this account, or None when the account may not use it."""
+    if sender in ("", SHARED):
+        return Sender("shared", ctx.settings.shared_sender)
+    try:
+        number = parse_mobile(sender, ctx.settings.allowed_regions)
+    except InvalidNumber:
+        number = None
+    if number is not None:
+        found = conn.execute(
+            select(custom_numbers.c.id).where(
+                custom_numbers.c.account_id == account_id,
+                custom_numbers.c.number == number,
+                custom_numbers.c.status == "active",
+            )
+        ).first()
+        return Sender("custom_number", number) if found else None
+    name = conn.execute(
+        select(business_names.c.businessname).where(
+            business_names.c.account_id == account_id,
+            business_names.c.name_key == sender.strip().lower(),
+            business_names.c.status == "APPROVED",
+        )
+    ).scalar()
+    return Sender("business_name", name) if name else None
+
+
+def _clean_sender(sender: object) -> str:
+    if sender is None:
+        return ""
+    if not isinstance(sender, (str, int)) or isinstance(sender, bool):
+        raise InvalidRequest("sender must be a string: a number, a business name or #SharedNum#")
+    text = str(sender).strip()
+    if len(text) > MAX_SENDER_LENGTH:
+        raise InvalidRequest(f"sender must be at most {MAX_SENDER_LENGTH} characters")
+    return text
+
+
+def check_sender(ctx: Context, account: Account, sender: object) -> Sender | None:
+    """Read-only: what the account would send as, or None when it may not use ``sender``."""
+    text = _clean_sender(sender)
+    with ctx.db.read() as conn:
+        return _resolve(conn, ctx, account.id, text)
+
+
+def measure(text: str, max_parts: int) -> tuple[str, int]:
+    """(encoding, parts) of a message, refusing one longer than ``max_parts`` parts."""
+    try:
+        segments = split(text, 0)
+    except MessageTooLong:
+        segments = None
+    if segments is None or len(segments.parts) > max_parts:
+        raise InvalidRequest(f"The message is too long: at most {max_parts} SMS parts")
+    encoding = "GSM-7" if segments.data_coding == DATA_CODING_GSM7 else "UCS-2"
+    return encoding, len(segments.parts)
+
+
+def send(
+    ctx: Context, account: Account, *, message: object, contacts: object, sender: object, actor: Actor
+) -> SendOutcome:
+    if not isinstance(message, str) or not message.strip():
+        raise InvalidRequest("message is required: the text of the SMS")
+    encoding, parts = measure(message, ctx.settings.message_max_parts)
+    if not isinstance(contacts, list) or not 1 <= len(contacts) <= MAX_CONTACTS:
+        raise InvalidRequest(f"contacts must be a list of 1 to {MAX_CONTACTS} mobile numbers")
+    sender_text = _clean_sender(sender)
+
+    valid: list[tuple[object, str]] = []
+    invalid: list[object] = []
+    seen: set[str] = set()
+    for contact in contacts:
+        try:
+            number = parse_mobile(contact, ctx.settings.allowed_regions)
+        except InvalidNumber:
+            invalid.append(contact)
+            continue
+        if number not in seen:  # one SMS per phone, however often it is listed
+            seen.add(number)
+            valid.append((contact, number))
+    if not valid:
+        raise InvalidRequest("None of the contacts is a valid mobile number")
+
+    with ctx.db.write() as conn:
+        resolved = _resolve(conn, ctx, account.id, sender_text)
+        if resolved is None:
+            raise SenderNotAllowed(
+                f"You may not send as {sender_text!r}: it is not an active custom number or an "
+                "approved business name of your account"
+            )
+        now = ctx.clock.now()
+        _check_send_rate(ctx, conn, account.id, len(valid), now)
+        queued = [
+            Queued(given, number, outbox.enqueue(
+                conn, now=now, kind="sms", to=number, sender=resolved.value, body=message,
+                account_id=account.id,
+            ))
+            for given, number in valid
+        ]
+        audit.record(
+            conn, at=now, actor=actor, action="message.queued", account_id=account.id,
+            sender=resolved.value or SHARED, sender_kind=resolved.kind, contacts=len(queued),
+            parts=parts,
+        )
+    ctx.on_enqueue()
+    return SendOutcome(queued, invalid, encoding, parts)
+
+
+def _check_send_rate(ctx: Context, conn: Connection, account_id: str, count: int, now) -> None:  # type: ignore[no-untyped-def]
+    ctx.db.lock(conn, f"account:{account_id}")
+    limit = ctx.settings.send_max_per_account_per_minute
+    if count > limit:
+        raise InvalidRequest(f"At most {limit} messages per minute: send fewer contacts per call")
+    since = now - timedelta(minutes=1)
+    recent = conn.execute(
+        select(func.count()).select_from(outbox_table).where(
+            outbox_table.c.account_id == account_id,
+            outbox_table.c.kind == "sms",
+            outbox_table.c.created_at > since,
+        )
+    ).scalar_one()
+    if recent + count > limit:
+        oldest = conn.execute(
+            select(outbox_table.c.created_at)
+            .where(outbox_table.c.account_id == account_id, outbox_table.c.kind == "sms",
+                   outbox_table.c.created_at > since)
+            .order_by(outbox_table.c.created_at)
+            .limit(1)
+        ).scalar()
+        wait = math.ceil(((oldest or now) + timedelta(minutes=1) - now).total_seconds())
+        raise RateLimited(
+            f"Your account may queue {limit} messages per minute; try again in {wait} seconds", wait
+        )
+
+
