@@ -79,12 +79,17 @@ def enqueue(
 
 
 def cancel_queued_otps(conn: Connection, custom_number_id: str, now: datetime) -> int:
-    """Stop OTP SMS of a registration that were not handed off yet (a newer code replaced them)."""
+    """Stop OTP SMS of a registration that were not handed off yet (a newer code replaced them).
+
+    That includes one a worker holds (``sending``): if that worker died, its lease
+    would otherwise let the dead code be sent after the fresh one; if it is alive
+    and the provider accepts the SMS, :func:`mark_sent` still records the truth.
+    """
     result = conn.execute(
         _finish(now, CANCELLED, "superseded").where(
             outbox.c.custom_number_id == custom_number_id,
             outbox.c.kind == "otp",
-            outbox.c.status == QUEUED,
+            outbox.c.status.in_([QUEUED, SENDING]),
         )
     )
     return result.rowcount
@@ -147,14 +152,14 @@ def mark_sent(
 ) -> None:
     conn.execute(
         _finish(now, SENT)
-        .where(outbox.c.id == message_id)
+        .where(outbox.c.id == message_id, outbox.c.status.in_([SENDING, CANCELLED]))
         .values(provider=provider, provider_message_id=provider_message_id, sent_at=now)
     )
 
 
 def mark_ended(conn: Connection, message_id: str, *, now: datetime, status: str, error: str) -> None:
-    """End a message as failed, dead or cancelled."""
-    conn.execute(_finish(now, status, error).where(outbox.c.id == message_id))
+    """End a message as failed, dead or cancelled (unless it was cancelled meanwhile)."""
+    conn.execute(_finish(now, status, error).where(outbox.c.id == message_id, outbox.c.status == SENDING))
 
 
 def mark_retry(
@@ -162,7 +167,7 @@ def mark_retry(
 ) -> None:
     conn.execute(
         update(outbox)
-        .where(outbox.c.id == message_id)
+        .where(outbox.c.id == message_id, outbox.c.status == SENDING)  # not a cancelled one
         .values(
             status=QUEUED,
             next_attempt_at=next_attempt_at,

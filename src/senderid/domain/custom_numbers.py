@@ -216,22 +216,23 @@ def _send_otp(
 
 
 def _check_send_limits(ctx: Context, conn: Connection, account_id: str, number: str, now: datetime) -> None:
-    """Raise RateLimited when another OTP SMS would break a sending limit."""
+    """Raise RateLimited when another OTP SMS would break a sending limit.
+
+    When several limits refuse, the answer names the one that lasts longest and
+    Retry-After is when a retry can succeed (waiting out a shorter one would only
+    earn another 429).
+    """
     s = ctx.settings
     since = now - HOUR
     mine = (otp_sends.c.account_id == account_id) & (otp_sends.c.number == number)
+    refusals: list[tuple[int, str]] = []
 
     last = conn.execute(select(func.max(otp_sends.c.created_at)).where(mine)).scalar()
     if last is not None:
-        # func.max loses the column type on some dialects: normalise to aware UTC.
-        last = _as_utc(last)
-        wait = (last + timedelta(seconds=s.otp_resend_cooldown_seconds) - now).total_seconds()
+        wait = math.ceil((last + timedelta(seconds=s.otp_resend_cooldown_seconds) - now).total_seconds())
         if wait > 0:
-            raise RateLimited(
-                f"A code was sent to this number moments ago; wait {math.ceil(wait)} seconds "
-                "before asking for another",
-                math.ceil(wait),
-            )
+            refusals.append((wait, f"A code was sent to this number moments ago; wait {wait} seconds "
+                                   "before asking for another"))
     windows = (
         (mine, s.otp_max_per_account_number_per_hour,
          "Too many codes sent to this number for your account in the last hour"),
@@ -249,8 +250,11 @@ def _check_send_limits(ctx: Context, conn: Connection, account_id: str, number: 
         ).scalars().all()
         if len(times) >= limit:
             # The window frees up when the oldest of the last `limit` sends is an hour old.
-            retry_after = math.ceil((times[-1] + HOUR - now).total_seconds())
-            raise RateLimited(f"{message}; try again in {retry_after} seconds", retry_after)
+            wait = math.ceil((times[-1] + HOUR - now).total_seconds())
+            refusals.append((wait, f"{message}; try again in {wait} seconds"))
+    if refusals:
+        wait, message = max(refusals)
+        raise RateLimited(message, wait)
 
 
 def _event_data(registration_id: str, number: str, name: str | None, status: str) -> dict[str, object]:
@@ -258,14 +262,6 @@ def _event_data(registration_id: str, number: str, name: str | None, status: str
     if name is not None:
         data["name"] = name
     return data
-
-
-def _as_utc(value: datetime | str) -> datetime:
-    from datetime import timezone
-
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
 
 
 def _cancel_other_pending(
@@ -472,6 +468,10 @@ def _verify_locked(
             conn.execute(
                 update(custom_numbers).where(custom_numbers.c.id == row.id).values(name=name, updated_at=now)
             )
+            audit.record(
+                conn, at=now, actor=actor, action="custom_number.renamed", account_id=account.id,
+                subject=row.id, number=number, name=name,
+            )
         return row.id
 
     # Count the try before comparing, atomically: parallel guesses can never
@@ -514,3 +514,43 @@ def _verify_locked(
                 data=_event_data(row.id, number, name, ACTIVE))
     _cancel_other_pending(ctx, conn, number, keep=row.id, now=now, actor=actor)
     return row.id
+
+
+# -- search across accounts (operators) ------------------------------------------------
+
+
+def search(
+    ctx: Context,
+    *,
+    number: object = None,
+    status: str | None = None,
+    account_id: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[dict[str, object]], int]:
+    """Registrations of every account, for operators: one page (newest first) and the total.
+
+    ``number`` is any accepted input form (``0491 570 156``, ``+61491570156``, ...);
+    ``status`` as in :func:`list_registrations`. Read-only.
+    """
+    now = ctx.clock.now()
+    where = []
+    if number is not None and not _is_blank(number):
+        try:
+            where.append(custom_numbers.c.number == parse_mobile(number, ctx.settings.allowed_regions))
+        except InvalidNumber:
+            raise InvalidRequest("number is not a valid mobile number") from None
+    if status:
+        where.append(_status_filter(status, now))
+    if account_id is not None:
+        where.append(custom_numbers.c.account_id == account_id)
+    with ctx.db.read() as conn:
+        total = conn.execute(select(func.count()).select_from(custom_numbers).where(*where)).scalar_one()
+        rows = conn.execute(
+            select(custom_numbers)
+            .where(*where)
+            .order_by(custom_numbers.c.created_at.desc(), custom_numbers.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        ).all()
+    return [_view(row, now) for row in rows], total

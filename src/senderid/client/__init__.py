@@ -1,0 +1,69 @@
+"""senderid.client: a typed Python client for the senderid / Cellcast v1 Sender ID API.
+
+    from senderid.client import Client
+
+    with Client() as client:          # key from SENDERID_API_KEY or CELLCAST_API_KEY
+        result = client.add_custom_number(name="Support line", number="+61491570156")
+
+``AsyncClient`` is the ``async`` twin. Every error is a :class:`SenderIdError`; the
+hierarchy is documented in ``senderid.client._exceptions`` and ``docs/client.md``.
+"""
+
+from ._base import DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
+from ._client import AsyncClient, Client
+from ._exceptions import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    ConflictError,
+    MissingAPIKeyError,
+    NotFoundError,
+    NumberAlreadyExistsError,
+    OTPVerificationError,
+    PermissionDeniedError,
+    RateLimitError,
+    SenderIdError,
+    ServerError,
+    UnexpectedResponseError,
+    ValidationError,
+)
+from ._models import (
+    AddResult,
+    BusinessNameRequest,
+    QueuedMessage,
+    SenderCheck,
+    SendResult,
+    TokenInfo,
+    VerifyResult,
+)
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_TIMEOUT",
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AddResult",
+    "AsyncClient",
+    "AuthenticationError",
+    "BusinessNameRequest",
+    "Client",
+    "ConflictError",
+    "MissingAPIKeyError",
+    "NotFoundError",
+    "NumberAlreadyExistsError",
+    "OTPVerificationError",
+    "PermissionDeniedError",
+    "QueuedMessage",
+    "RateLimitError",
+    "SendResult",
+    "SenderCheck",
+    "SenderIdError",
+    "ServerError",
+    "TokenInfo",
+    "UnexpectedResponseError",
+    "ValidationError",
+    "VerifyResult",
+]

@@ -1,0 +1,268 @@
+"""``Client`` and ``AsyncClient``: the same API, blocking and ``async``.
+
+Both inherit everything from :class:`._base.BaseClient` and differ only in how a
+request is sent and how a retry waits; each public method is one line that hands an
+:mod:`._endpoints` call to ``_request``. POST methods take ``idempotency_key``:
+``True`` (default) sends a fresh uuid4 ``Idempotency-Key`` reused across that call's
+retries, a string sends that key, ``False``/``None`` sends none, and then the POST is
+never retried.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from types import TracebackType
+from typing import TypeVar
+
+import anyio
+import httpx
+
+from . import _endpoints as ep
+from ._base import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, BaseClient
+from ._endpoints import IdempotencyKey
+from ._models import (
+    AddResult,
+    BusinessNameRequest,
+    SenderCheck,
+    SendResult,
+    TokenInfo,
+    VerifyResult,
+)
+from ._retry import RetryPolicy
+
+R = TypeVar("R")
+
+
+class Client(BaseClient):
+    """Blocking client. Use as a context manager, or call :meth:`close`.
+
+    Args:
+        api_key: the API key; falls back to ``SENDERID_API_KEY``, then ``CELLCAST_API_KEY``.
+        base_url: the server; falls back to ``SENDERID_BASE_URL``, then Cellcast's.
+        timeout: seconds (or an :class:`httpx.Timeout`) per attempt; ``None`` waits forever.
+        max_retries: retries after the first attempt; ``0`` sends each request once.
+        http_client: an :class:`httpx.Client` to send through; the caller closes it.
+    """
+
+    _http: httpx.Client
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        http_client: httpx.Client | None = None,
+        _retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        if http_client is not None and not isinstance(http_client, httpx.Client):
+            raise TypeError(
+                "http_client must be an httpx.Client (use AsyncClient for httpx.AsyncClient)"
+            )
+        super().__init__(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            retry_policy=_retry_policy,
+        )
+        self._owns_http = http_client is None
+        self._http = http_client if http_client is not None else httpx.Client()
+
+    def close(self) -> None:
+        """Close the connection pool (not a caller-supplied ``http_client``)."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _request(self, call: ep.Call[R]) -> R:
+        request = self._build_request(call)
+        retries_done = 0
+        while True:
+            try:
+                response = self._http.send(request)
+            except httpx.RequestError as exc:
+                wait = self._wait_after_error(request, exc, retries_done)
+            else:
+                next_wait = self._wait_after_response(request, response, retries_done)
+                if next_wait is None:
+                    return self._process_response(call, response)
+                wait = next_wait
+            time.sleep(wait)
+            retries_done += 1
+
+    def verify_token(self) -> TokenInfo:
+        """``GET /api/v1/user/token/verify``: check that the API key is accepted."""
+        return self._request(ep.verify_token())
+
+    def add_custom_number(
+        self, *, name: str, number: str, idempotency_key: IdempotencyKey = True
+    ) -> AddResult:
+        """``POST /api/v1/customNumber/add``: register a number you own as a sender."""
+        return self._request(
+            ep.add_custom_number(name=name, number=number, idempotency_key=idempotency_key)
+        )
+
+    def verify_custom_number(
+        self, *, name: str, number: str, otp: str, idempotency_key: IdempotencyKey = True
+    ) -> VerifyResult:
+        """``POST /api/v1/customNumber/verifyCustomNumber``: confirm the code sent to the number."""
+        return self._request(
+            ep.verify_custom_number(
+                name=name, number=number, otp=otp, idempotency_key=idempotency_key
+            )
+        )
+
+    def add_business_name(
+        self, *, name: str, contact: str | None = None, idempotency_key: IdempotencyKey = True
+    ) -> BusinessNameRequest:
+        """``POST /api/v1/business/add``: request a business name (alpha ID) as a sender."""
+        return self._request(
+            ep.add_business_name(name=name, contact=contact, idempotency_key=idempotency_key)
+        )
+
+    def send_sms(
+        self,
+        *,
+        message: str,
+        contacts: Sequence[str] | str,
+        sender: str | None = None,
+        idempotency_key: IdempotencyKey = True,
+    ) -> SendResult:
+        """``POST /api/v1/gateway``: queue ``message`` to ``contacts`` from ``sender``."""
+        return self._request(
+            ep.send_sms(
+                message=message, contacts=contacts, sender=sender, idempotency_key=idempotency_key
+            )
+        )
+
+    def check_sender(self, *, sender: str) -> SenderCheck:
+        """``GET /api/v1/senderId/check``: may this account send as ``sender``?"""
+        return self._request(ep.check_sender(sender=sender))
+
+
+class AsyncClient(BaseClient):
+    """``async`` twin of :class:`Client`: same arguments, methods and errors.
+
+    Use ``async with AsyncClient() as client``, or ``await client.aclose()``.
+    ``http_client`` must be an :class:`httpx.AsyncClient`.
+    """
+
+    _http: httpx.AsyncClient
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        http_client: httpx.AsyncClient | None = None,
+        _retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
+            raise TypeError(
+                "http_client must be an httpx.AsyncClient (use Client for httpx.Client)"
+            )
+        super().__init__(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            retry_policy=_retry_policy,
+        )
+        self._owns_http = http_client is None
+        self._http = http_client if http_client is not None else httpx.AsyncClient()
+
+    async def aclose(self) -> None:
+        """Close the connection pool (not a caller-supplied ``http_client``)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def _request(self, call: ep.Call[R]) -> R:
+        request = self._build_request(call)
+        retries_done = 0
+        while True:
+            try:
+                response = await self._http.send(request)
+            except httpx.RequestError as exc:
+                wait = self._wait_after_error(request, exc, retries_done)
+            else:
+                next_wait = self._wait_after_response(request, response, retries_done)
+                if next_wait is None:
+                    return self._process_response(call, response)
+                wait = next_wait
+            await anyio.sleep(wait)
+            retries_done += 1
+
+    async def verify_token(self) -> TokenInfo:
+        """``GET /api/v1/user/token/verify``: check that the API key is accepted."""
+        return await self._request(ep.verify_token())
+
+    async def add_custom_number(
+        self, *, name: str, number: str, idempotency_key: IdempotencyKey = True
+    ) -> AddResult:
+        """``POST /api/v1/customNumber/add``: register a number you own as a sender."""
+        return await self._request(
+            ep.add_custom_number(name=name, number=number, idempotency_key=idempotency_key)
+        )
+
+    async def verify_custom_number(
+        self, *, name: str, number: str, otp: str, idempotency_key: IdempotencyKey = True
+    ) -> VerifyResult:
+        """``POST /api/v1/customNumber/verifyCustomNumber``: confirm the code sent to the number."""
+        return await self._request(
+            ep.verify_custom_number(
+                name=name, number=number, otp=otp, idempotency_key=idempotency_key
+            )
+        )
+
+    async def add_business_name(
+        self, *, name: str, contact: str | None = None, idempotency_key: IdempotencyKey = True
+    ) -> BusinessNameRequest:
+        """``POST /api/v1/business/add``: request a business name (alpha ID) as a sender."""
+        return await self._request(
+            ep.add_business_name(name=name, contact=contact, idempotency_key=idempotency_key)
+        )
+
+    async def send_sms(
+        self,
+        *,
+        message: str,
+        contacts: Sequence[str] | str,
+        sender: str | None = None,
+        idempotency_key: IdempotencyKey = True,
+    ) -> SendResult:
+        """``POST /api/v1/gateway``: queue ``message`` to ``contacts`` from ``sender``."""
+        return await self._request(
+            ep.send_sms(
+                message=message, contacts=contacts, sender=sender, idempotency_key=idempotency_key
+            )
+        )
+
+    async def check_sender(self, *, sender: str) -> SenderCheck:
+        """``GET /api/v1/senderId/check``: may this account send as ``sender``?"""
+        return await self._request(ep.check_sender(sender=sender))

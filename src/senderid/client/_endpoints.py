@@ -1,0 +1,124 @@
+"""One function per API endpoint: what to send, and how to read the answer.
+
+Each function turns a method's keyword arguments into a :class:`Call` (HTTP method,
+path, query, JSON body, idempotency key, result parser). ``Client`` and
+``AsyncClient`` hand the call to their shared base, so request shapes live here once.
+
+Adding an endpoint: a result class in ``_models.py``, a function here, and a one-line
+method with the same signature on both ``Client`` and ``AsyncClient`` (a test checks
+that the two clients' methods and signatures match).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Generic, TypeVar
+
+from ._models import (
+    AddResult,
+    BusinessNameRequest,
+    SenderCheck,
+    SendResult,
+    TokenInfo,
+    VerifyResult,
+)
+
+R = TypeVar("R")
+
+#: A per-call ``idempotency_key`` argument: ``True`` (the default) sends a fresh uuid4,
+#: a string sends that key, ``False`` or ``None`` sends none (and disables retries).
+IdempotencyKey = str | bool | None
+
+
+@dataclass(frozen=True)
+class Call(Generic[R]):
+    """One logical API call; retries send the same request again."""
+
+    method: str
+    path: str
+    parse: Callable[[dict[str, Any]], R]
+    params: dict[str, str] | None = None
+    body: dict[str, Any] | None = None
+    idempotency_key: str | None = None
+
+
+def _key(value: IdempotencyKey) -> str | None:
+    if value is True:
+        return str(uuid.uuid4())
+    if value is False or value is None:
+        return None
+    if isinstance(value, str) and value.strip():
+        return value
+    raise ValueError("idempotency_key must be True, False, None or a non-empty string")
+
+
+def _post(
+    path: str,
+    parse: Callable[[dict[str, Any]], R],
+    body: dict[str, Any],
+    idempotency_key: IdempotencyKey,
+) -> Call[R]:
+    return Call("POST", path, parse, body=body, idempotency_key=_key(idempotency_key))
+
+
+def verify_token() -> Call[TokenInfo]:
+    return Call("GET", "/api/v1/user/token/verify", TokenInfo.from_envelope)
+
+
+def add_custom_number(
+    *, name: str, number: str, idempotency_key: IdempotencyKey
+) -> Call[AddResult]:
+    return _post(
+        "/api/v1/customNumber/add",
+        AddResult.from_envelope,
+        {"name": name, "number": number},
+        idempotency_key,
+    )
+
+
+def verify_custom_number(
+    *, name: str, number: str, otp: str, idempotency_key: IdempotencyKey
+) -> Call[VerifyResult]:
+    return _post(
+        "/api/v1/customNumber/verifyCustomNumber",
+        VerifyResult.from_envelope,
+        {"name": name, "number": number, "otp": otp},
+        idempotency_key,
+    )
+
+
+def add_business_name(
+    *, name: str, contact: str | None, idempotency_key: IdempotencyKey
+) -> Call[BusinessNameRequest]:
+    body: dict[str, Any] = {"businessname": name}
+    if contact is not None:
+        body["customerContact"] = contact
+    return _post("/api/v1/business/add", BusinessNameRequest.from_envelope, body, idempotency_key)
+
+
+def send_sms(
+    *,
+    message: str,
+    contacts: Sequence[str] | str,
+    sender: str | None,
+    idempotency_key: IdempotencyKey,
+) -> Call[SendResult]:
+    body: dict[str, Any] = {
+        "message": message,
+        "contacts": [contacts] if isinstance(contacts, str) else list(contacts),
+    }
+    if sender is not None:
+        body["sender"] = sender
+    return _post("/api/v1/gateway", SendResult.from_envelope, body, idempotency_key)
+
+
+def check_sender(*, sender: str) -> Call[SenderCheck]:
+    return Call(
+        "GET",
+        "/api/v1/senderId/check",
+        partial(SenderCheck.from_envelope, sender=sender),
+        params={"sender": sender},
+    )

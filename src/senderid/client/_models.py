@@ -1,0 +1,242 @@
+"""Typed results of the client's calls.
+
+Each result is a frozen dataclass built from the response envelope by its
+``from_envelope`` class method, and keeps that envelope, untouched, as ``.envelope``
+(left out of ``repr``, equality and hashing). Parsing is lenient: a missing or
+mistyped field becomes an empty value rather than an exception, so a server that
+adds fields, or a Cellcast answer that differs in a detail, does not break callers;
+whatever the typed fields miss is still in ``.envelope``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+__all__ = [
+    "AddResult",
+    "BusinessNameRequest",
+    "QueuedMessage",
+    "SendResult",
+    "SenderCheck",
+    "TokenInfo",
+    "VerifyResult",
+]
+
+Envelope = dict[str, Any]
+
+
+def _data(envelope: Envelope) -> dict[str, Any]:
+    data = envelope.get("data")
+    return data if isinstance(data, dict) else {}
+
+
+def _str(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return "" if value is None or isinstance(value, (dict, list)) else str(value)
+
+
+def _opt_str(value: Any) -> str | None:
+    return _str(value) or None
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else 0
+    try:
+        return int(str(value))
+    except ValueError:
+        return 0
+
+
+def _datetime(value: Any) -> datetime | None:
+    """ISO-8601 (``2024-05-01T10:00:00.000Z``) to an aware datetime; ``None`` if not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(_str(item) for item in value)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TokenInfo:
+    """``GET /api/v1/user/token/verify``: the key the server accepted."""
+
+    token: str
+    envelope: Envelope = field(repr=False, compare=False)
+
+    @classmethod
+    def from_envelope(cls, envelope: Envelope) -> TokenInfo:
+        return cls(token=_str(_data(envelope).get("token")), envelope=envelope)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AddResult:
+    """``POST /api/v1/customNumber/add``.
+
+    ``otp_sent`` is true when the account requires verification and a code is on its
+    way (verify it with ``verify_custom_number``); false when the number was created
+    active at once.
+    """
+
+    otp_sent: bool
+    message: str
+    envelope: Envelope = field(repr=False, compare=False)
+
+    @classmethod
+    def from_envelope(cls, envelope: Envelope) -> AddResult:
+        message = _str(envelope.get("message"))
+        detail = _str(_data(envelope).get("message"))
+        otp_sent = any("otp sent" in text.casefold() for text in (message, detail))
+        return cls(otp_sent=otp_sent, message=message, envelope=envelope)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class VerifyResult:
+    """``POST /api/v1/customNumber/verifyCustomNumber``: the number is now active."""
+
+    message: str
+    envelope: Envelope = field(repr=False, compare=False)
+
+    @classmethod
+    def from_envelope(cls, envelope: Envelope) -> VerifyResult:
+        return cls(message=_str(envelope.get("message")), envelope=envelope)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BusinessNameRequest:
+    """``POST /api/v1/business/add``: the request record (``status`` starts ``REQUESTED``)."""
+
+    id: str
+    businessname: str
+    status: str
+    requested_at: datetime | None
+    user: str
+    created_by: str
+    created_at: datetime | None
+    updated_at: datetime | None
+    is_default: bool
+    is_deleted: bool
+    message: str
+    envelope: Envelope = field(repr=False, compare=False)
+
+    @classmethod
+    def from_envelope(cls, envelope: Envelope) -> BusinessNameRequest:
+        data = _data(envelope)
+        return cls(
+            id=_str(data.get("_id")),
+            businessname=_str(data.get("businessname")),
+            status=_str(data.get("status")),
+            requested_at=_datetime(data.get("requestedAt")),
+            user=_str(data.get("user")),
+            created_by=_str(data.get("createdBy")),
+            created_at=_datetime(data.get("createdAt")),
+            updated_at=_datetime(data.get("updatedAt")),
+            is_default=data.get("isDefault") is True,
+            is_deleted=data.get("isDeleted") is True,
+            message=_str(envelope.get("message")),
+            envelope=envelope,
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class QueuedMessage:
+    """One entry of the gateway's ``queueResponse``."""
+
+    contact: str
+    message_id: str
+    result: str
+    number: str
+
+    @classmethod
+    def from_wire(cls, item: Any) -> QueuedMessage:
+        item = item if isinstance(item, dict) else {}
+        return cls(
+            contact=_str(item.get("Contact")),
+            message_id=_str(item.get("MessageId")),
+            result=_str(item.get("Result")),
+            number=_str(item.get("Number")),
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SendResult:
+    """``POST /api/v1/gateway``: what was queued and which contacts were refused.
+
+    ``encoding`` (``GSM-7`` or ``UCS-2``) and ``message_parts`` (SMS segments per
+    contact) are senderid extras; ``None`` from a server that does not send them.
+    """
+
+    queued: tuple[QueuedMessage, ...]
+    invalid_contacts: tuple[str, ...]
+    unsubscribed_contacts: tuple[str, ...]
+    total_valid: int
+    total_invalid: int
+    total_unsubscribed: int
+    encoding: str | None
+    message_parts: int | None
+    message: str
+    envelope: Envelope = field(repr=False, compare=False)
+
+    @classmethod
+    def from_envelope(cls, envelope: Envelope) -> SendResult:
+        data = _data(envelope)
+        queue = data.get("queueResponse")
+        return cls(
+            queued=tuple(QueuedMessage.from_wire(item) for item in queue)
+            if isinstance(queue, list)
+            else (),
+            invalid_contacts=_strings(data.get("invalidContacts")),
+            unsubscribed_contacts=_strings(data.get("unsubscribeContacts")),
+            total_valid=_int(data.get("totalValidContact")),
+            total_invalid=_int(data.get("totalInvalidContact")),
+            total_unsubscribed=_int(data.get("totalUnsubscribeContact")),
+            encoding=_opt_str(data.get("encoding")),
+            message_parts=_int(data["messageParts"]) if "messageParts" in data else None,
+            message=_str(envelope.get("message")),
+            envelope=envelope,
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SenderCheck:
+    """``GET /api/v1/senderId/check``: may the calling account send as ``sender``?
+
+    Read from ``data``: ``allowed`` (a boolean; anything else reads as *not* allowed, so
+    a surprise in the answer never grants a sender), ``type`` as ``kind`` (which kind of
+    sender matched, e.g. a custom number or a business name) and ``sendAs`` as
+    ``send_as`` (the sender as the server will use it, e.g. the number in E.164);
+    ``kind`` and ``send_as`` are ``None`` when the sender is not allowed.
+    """
+
+    sender: str
+    allowed: bool
+    kind: str | None
+    send_as: str | None
+    message: str
+    envelope: Envelope = field(repr=False, compare=False)
+
+    @classmethod
+    def from_envelope(cls, envelope: Envelope, *, sender: str = "") -> SenderCheck:
+        data = _data(envelope)
+        return cls(
+            sender=_str(data.get("sender")) or sender,
+            allowed=data.get("allowed") is True,
+            kind=_opt_str(data.get("type")),
+            send_as=_opt_str(data.get("sendAs")),
+            message=_str(envelope.get("message")),
+            envelope=envelope,
+        )

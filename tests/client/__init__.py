@@ -1,0 +1,1 @@
+"""Tests of senderid.client, against live local HTTP servers."""
