@@ -142,10 +142,16 @@ class Settings(BaseSettings):
     twilio_from: str | None = Field(
         None, description="`twilio` provider: default From number or Messaging Service SID."
     )
+    twilio_status_callback_url: str | None = Field(
+        None,
+        description="`twilio` provider: public URL of this server's "
+        "`/providers/twilio/status` route, for delivery receipts (none when unset).",
+    )
     smpp_host: str | None = Field(None, description="`smpp` provider: SMSC host.")
     smpp_port: int = Field(2775, ge=1, le=65535, description="`smpp` provider: SMSC port.")
     smpp_system_id: str | None = Field(None, description="`smpp` provider: bind system_id.")
     smpp_password: str | None = Field(None, description="`smpp` provider: bind password.")
+    smpp_system_type: str = Field("", description="`smpp` provider: bind system_type, if the SMSC wants one.")
     webhook_provider_url: str | None = Field(
         None, description="`webhook` provider: URL each SMS is POSTed to as signed JSON."
     )
@@ -197,6 +203,12 @@ class Settings(BaseSettings):
                                  "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`")
             if len(self.secret_key) < MIN_SECRET_LENGTH:
                 raise ValueError(f"SENDERID_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters")
+        from senderid.delivery.providers import REQUIRED_SETTINGS
+
+        missing = [f"SENDERID_{name.upper()}" for name in REQUIRED_SETTINGS[self.sms_provider]
+                   if not getattr(self, name)]
+        if missing:
+            raise ValueError(f"the {self.sms_provider} provider needs {', '.join(missing)}")
         if self.admin_token is not None and len(self.admin_token) < MIN_SECRET_LENGTH:
             raise ValueError(f"SENDERID_ADMIN_TOKEN must be at least {MIN_SECRET_LENGTH} characters")
         return self

@@ -23,7 +23,8 @@ def settings_or_exit() -> Settings:
         return Settings()
     except ValidationError as exc:
         lines = [
-            f"  SENDERID_{'_'.join(str(p) for p in err['loc']).upper() or '?'}: {err['msg']}"
+            f"  SENDERID_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            if err["loc"] else f"  {err['msg'].removeprefix('Value error, ')}"
             for err in exc.errors()
         ]
         fail("invalid settings:\n" + "\n".join(lines), code=2)

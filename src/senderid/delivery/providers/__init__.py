@@ -1,7 +1,13 @@
-"""SMS providers, chosen by ``SENDERID_SMS_PROVIDER``."""
+"""SMS providers, chosen by ``SENDERID_SMS_PROVIDER``, each configured by its own settings.
+
+Delivery receipts (SMPP ``deliver_sm``, Twilio status callbacks) come back to
+:func:`receipt_recorder`, which updates the outbox: providers themselves never
+touch the database.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -10,12 +16,61 @@ if TYPE_CHECKING:
     from senderid.settings import Settings
     from senderid.store.db import Database
 
-PROVIDERS = ("devinbox",)
+PROVIDERS = ("devinbox", "cellcast", "twilio", "smpp", "webhook")
+
+# Settings each provider cannot start without.
+REQUIRED_SETTINGS: dict[str, tuple[str, ...]] = {
+    "devinbox": (),
+    "cellcast": ("cellcast_api_key",),
+    "twilio": ("twilio_account_sid", "twilio_auth_token", "twilio_from"),
+    "smpp": ("smpp_host", "smpp_system_id", "smpp_password"),
+    "webhook": ("webhook_provider_url", "webhook_provider_secret"),
+}
+
+
+def receipt_recorder(db: "Database", clock: "Clock", provider: str) -> Callable[[str, str], bool]:
+    """A callback that records a delivery receipt: (provider message id, status) -> matched."""
+    from senderid.delivery import outbox
+
+    def record(provider_message_id: str, status: str) -> bool:
+        with db.write() as conn:
+            return outbox.record_receipt(
+                conn, provider=provider, provider_message_id=provider_message_id, status=status,
+                now=clock.now(),
+            )
+
+    return record
 
 
 def build_provider(settings: "Settings", db: "Database", clock: "Clock") -> "Provider":
-    if settings.sms_provider == "devinbox":
+    name = settings.sms_provider
+    if name == "devinbox":
         from senderid.delivery.providers.devinbox import DevInboxProvider
 
         return DevInboxProvider(db, clock)
-    raise ValueError(f"unknown provider {settings.sms_provider!r}")
+    if name == "cellcast":
+        from senderid.delivery.providers.cellcast import CellcastProvider
+
+        return CellcastProvider(settings.cellcast_base_url, settings.cellcast_api_key or "")
+    if name == "twilio":
+        from senderid.delivery.providers.twilio import TwilioProvider
+
+        return TwilioProvider(
+            settings.twilio_base_url, settings.twilio_account_sid or "", settings.twilio_auth_token or "",
+            settings.twilio_from or "", status_callback_url=settings.twilio_status_callback_url,
+        )
+    if name == "smpp":
+        from senderid.delivery.providers.smpp import SmppProvider
+
+        return SmppProvider(
+            settings.smpp_host or "", settings.smpp_port, settings.smpp_system_id or "",
+            settings.smpp_password or "", system_type=settings.smpp_system_type,
+            on_receipt=receipt_recorder(db, clock, "smpp"),
+        )
+    if name == "webhook":
+        from senderid.delivery.providers.webhook import WebhookProvider
+
+        return WebhookProvider(
+            settings.webhook_provider_url or "", settings.webhook_provider_secret or "", clock=clock
+        )
+    raise ValueError(f"unknown provider {name!r}")

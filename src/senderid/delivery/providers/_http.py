@@ -1,0 +1,79 @@
+"""What the HTTP providers share: one way to POST and one way to judge the answer.
+
+* network trouble (timeouts, refused or dropped connections) is a
+  :class:`TransientError`;
+* HTTP 408, 425, 429 and 5xx are transient too, with ``Retry-After`` honoured;
+* every other 4xx is a :class:`PermanentError`.
+
+Reasons are built from the status and a short upstream text with the message
+body cut out, so an OTP never reaches a log or the database.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from typing import Any
+
+import httpx
+
+from senderid.delivery.providers.base import PermanentError, ProviderError, TransientError
+
+MAX_DETAIL = 200
+TRANSIENT_STATUSES = frozenset({408, 425, 429})
+
+
+def redact(text: str, body: str) -> str:
+    """``text`` shortened, and without any copy of the message ``body``."""
+    if body.strip():
+        text = text.replace(body, "[message]")
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 1] + "…"
+
+
+def post(
+    client: httpx.Client, provider: str, url: str, *, body: str, **kwargs: Any
+) -> httpx.Response:
+    """POST, turning every transport failure into a :class:`TransientError`."""
+    try:
+        return client.post(url, **kwargs)
+    except httpx.TimeoutException as exc:
+        raise TransientError(f"{provider}: no answer in time ({type(exc).__name__})") from None
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+        raise PermanentError(f"{provider}: unusable URL ({redact(str(exc), body)})") from None
+    except httpx.HTTPError as exc:  # refused, reset, dropped, broken answers
+        detail = redact(str(exc), body) or "no details"
+        raise TransientError(f"{provider}: connection failed ({type(exc).__name__}: {detail})") from None
+
+
+def retry_after(response: httpx.Response, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date)."""
+    value = response.headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def status_error(provider: str, response: httpx.Response, detail: str) -> ProviderError:
+    """The error for a non-2xx answer; ``detail`` must already be redacted."""
+    code = response.status_code
+    reason = f"{provider}: HTTP {code}" + (f": {detail}" if detail else "")
+    if code in TRANSIENT_STATUSES or code >= 500:
+        return TransientError(reason, retry_after=retry_after(response))
+    return PermanentError(reason)
+
+
+def json_or_none(response: httpx.Response) -> Any:
+    """The decoded JSON body, or None when there is none."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
