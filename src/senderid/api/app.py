@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 import senderid
-from senderid.api import envelope
+from senderid.api import envelope, openapi
 from senderid.api.auth import AuthError
 from senderid.api.middleware import AccessLog, BodyLimit
 from senderid.api.routes import custom_numbers, devinbox, gateway, ops, token
@@ -80,6 +80,7 @@ def create_app(
     if settings.sms_provider == "devinbox":
         app.include_router(devinbox.router)
 
+    openapi.install(app)
     _install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLog)
