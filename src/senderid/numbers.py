@@ -30,10 +30,13 @@ class InvalidNumber(ValueError):
 def _as_text(value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise InvalidNumber("a number must be a string of digits")
-    text = str(value).strip() if isinstance(value, str) else str(value)
+    text = str(value)
     if len(text) > MAX_INPUT_LENGTH:
         raise InvalidNumber(f"a number has at most {MAX_INPUT_LENGTH} characters")
-    if not _SHAPE.match(text):
+    if not text.isprintable():
+        raise InvalidNumber("a number must not contain control characters")
+    text = text.strip(" ")
+    if not _SHAPE.fullmatch(text) or "()" in re.sub(r"[ .\-]", "", text):
         raise InvalidNumber("a number holds only digits, a leading +, spaces, dashes, dots or parentheses")
     return text
 
