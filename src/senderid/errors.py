@@ -131,3 +131,26 @@ class VerifyNumberRequired(SenderIdError):
 
 class OtpVerificationFailed(SenderIdError):
     message = "OTP verification failed"
+
+
+# -- POST /api/v1/business/add -----------------------------------------------------------
+
+
+class BusinessNameRequired(SenderIdError):
+    """business/add without a name: the documented body (HTTP 400, status *true*, data 400)."""
+
+    status = True  # sic: the documented body
+    show_message = 0
+    message = "Busniess Name is required!"  # sic: the documented text
+
+    @property
+    def data(self) -> Any:
+        return 400  # sic: the integer
+
+    @property
+    def error(self) -> dict[str, Any]:
+        return {}
+
+
+class BusinessNameInvalid(InvalidRequest):
+    """A business name that breaks a rule of SPEC §5; the message names the rule."""

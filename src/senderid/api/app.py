@@ -20,7 +20,7 @@ import senderid
 from senderid.api import envelope, openapi
 from senderid.api.auth import AuthError
 from senderid.api.middleware import AccessLog, BodyLimit
-from senderid.api.routes import custom_numbers, devinbox, gateway, ops, token
+from senderid.api.routes import admin, business, custom_numbers, devinbox, gateway, ops, receipts, token
 from senderid.clock import Clock
 from senderid.delivery.worker import WorkerThread
 from senderid.domain.context import Context
@@ -75,10 +75,15 @@ def create_app(
 
     app.include_router(token.router)
     app.include_router(custom_numbers.router)
+    app.include_router(business.router)
+    if settings.admin_token:  # off (unknown routes) without a token
+        app.include_router(admin.router)
     app.include_router(gateway.router)
     app.include_router(ops.router)
     if settings.sms_provider == "devinbox":
         app.include_router(devinbox.router)
+    if settings.sms_provider == "twilio":
+        app.include_router(receipts.router)
 
     openapi.install(app)
     _install_error_handlers(app)

@@ -18,7 +18,8 @@ class BodyTooLarge(Exception):
 
 
 class BodyLimit:
-    """Refuse bodies over ``max_bytes`` with a 413 in the envelope, before reading them all."""
+    """Refuse bodies over ``max_bytes`` with a 413 in the envelope, before reading them all,
+    and NUL characters in the query string (no database column can hold them)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -27,6 +28,9 @@ class BodyLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if b"%00" in scope.get("query_string", b""):
+            await envelope.failure("The query string must not contain NUL characters", 400)(scope, receive, send)
             return
         for name, value in scope["headers"]:
             if name == b"content-length":

@@ -115,6 +115,25 @@ REQUESTS: dict[tuple[str, str], Schema] = {
             "customerContact": _NUMBER_INPUT}},
         {"businessname": "Acme", "customerContact": "0491 570 156"},
     ),
+    # The admin API (/admin/v1, SENDERID_ADMIN_TOKEN).
+    ("post", "/admin/v1/accounts"): _body(
+        {"type": "object", "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 200},
+            "otp_required": {"type": "boolean", "default": True}}},
+        {"name": "Acme Pty Ltd", "otp_required": True},
+    ),
+    ("patch", "/admin/v1/accounts/{account_id}"): _body(
+        {"type": "object", "properties": {"otp_required": {"type": "boolean"}}},
+        {"otp_required": False},
+    ),
+    ("post", "/admin/v1/accounts/{account_id}/keys"): _body(
+        {"type": "object", "properties": {"expires_in_days": {"type": "integer", "minimum": 1}}},
+        {"expires_in_days": 90},
+    ),
+    ("post", "/admin/v1/business-names/{name_id}/reject"): _body(
+        {"type": "object", "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 500}}},
+        {"reason": "The name belongs to a bank"},
+    ),
 }
 
 _ENVELOPE_BASE = {"app_type": "web", "app_version": "1.0", "maintainence": 0, "new_version": 0,

@@ -1,7 +1,8 @@
 """``senderid``: run the server and the worker, manage the database, accounts and keys.
 
-Commands that print a value for scripts (``account create``, ``key create``)
-print it alone on stdout; everything else a person reads goes to stderr.
+Commands that print a value for scripts (``account create``, ``key create``,
+``account webhook-secret``, and ``account set`` when it creates a webhook's
+signing secret) print it alone on stdout; everything else a person reads goes to stderr.
 Exit codes: 0 done, 1 refused (not found, invalid), 2 usage.
 """
 
@@ -14,6 +15,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from senderid.cli.api import api_app
+from senderid.cli.business import business_app
 from senderid.cli.common import context, fail
 from senderid.domain import accounts
 from senderid.domain.context import CLI
@@ -32,6 +35,8 @@ key_app = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(account_app, name="account")
 app.add_typer(key_app, name="key")
+app.add_typer(business_app, name="business")
+app.add_typer(api_app, name="api")
 
 
 @contextmanager
@@ -91,13 +96,35 @@ def account_set(
         Optional[bool],
         typer.Option("--otp-required/--no-otp-required", help="Whether adding a number sends an OTP."),
     ] = None,
+    webhook_url: Annotated[
+        Optional[str],
+        typer.Option("--webhook-url", help="Where the account's events are POSTed; '' stops them."),
+    ] = None,
 ) -> None:
-    """Change an account's settings."""
-    if otp_required is None:
-        fail("nothing to change: give --otp-required or --no-otp-required", code=2)
+    """Change an account's settings. Setting the first webhook URL prints its signing secret."""
+    if otp_required is None and webhook_url is None:
+        fail("nothing to change: give --otp-required, --no-otp-required or --webhook-url", code=2)
+    ctx = context()
     with refusals():
-        account = accounts.set_otp_required(context(), account_id, bool(otp_required), actor=CLI)
-    typer.echo(f"account {account.id}: otp_required={str(account.otp_required).lower()}", err=True)
+        if webhook_url is not None:  # first: a refused URL leaves everything unchanged
+            change = accounts.set_webhook_url(ctx, account_id, webhook_url, actor=CLI)
+            typer.echo(f"account {account_id}: webhook_url={change.url or '(none)'}", err=True)
+            if change.new_secret:
+                typer.echo(change.new_secret)
+                typer.echo("the webhook signing secret above is shown only this once "
+                           "(`senderid account webhook-secret` makes a new one)", err=True)
+        if otp_required is not None:
+            account = accounts.set_otp_required(ctx, account_id, otp_required, actor=CLI)
+            typer.echo(f"account {account.id}: otp_required={str(account.otp_required).lower()}", err=True)
+
+
+@account_app.command("webhook-secret")
+def account_webhook_secret(account_id: str) -> None:
+    """Make a new webhook signing secret; prints it alone on stdout, only this once."""
+    with refusals():
+        secret = accounts.rotate_webhook_secret(context(), account_id, actor=CLI)
+    typer.echo(secret)
+    typer.echo("events are signed with this secret from now on; the old one no longer verifies", err=True)
 
 
 @key_app.command("create")

@@ -30,7 +30,10 @@ from ._exceptions import (
 )
 from ._models import (
     AddResult,
+    BusinessNamePage,
     BusinessNameRequest,
+    CustomNumber,
+    CustomNumberPage,
     QueuedMessage,
     SenderCheck,
     SendResult,
@@ -48,9 +51,12 @@ __all__ = [
     "AddResult",
     "AsyncClient",
     "AuthenticationError",
+    "BusinessNamePage",
     "BusinessNameRequest",
     "Client",
     "ConflictError",
+    "CustomNumber",
+    "CustomNumberPage",
     "MissingAPIKeyError",
     "NotFoundError",
     "NumberAlreadyExistsError",

@@ -23,7 +23,10 @@ from ._base import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, BaseClient
 from ._endpoints import IdempotencyKey
 from ._models import (
     AddResult,
+    BusinessNamePage,
     BusinessNameRequest,
+    CustomNumber,
+    CustomNumberPage,
     SenderCheck,
     SendResult,
     TokenInfo,
@@ -152,6 +155,40 @@ class Client(BaseClient):
         """``GET /api/v1/senderId/check``: may this account send as ``sender``?"""
         return self._request(ep.check_sender(sender=sender))
 
+    # -- management (senderid extras; Cellcast v1 documents no such routes) ---------------
+
+    def list_custom_numbers(
+        self, *, status: str | None = None, limit: int = 50, offset: int = 0
+    ) -> CustomNumberPage:
+        """``GET /api/v1/customNumber/list``: the account's registrations, newest first."""
+        return self._request(ep.list_custom_numbers(status=status, limit=limit, offset=offset))
+
+    def get_custom_number(self, *, id: str) -> CustomNumber:
+        """``GET /api/v1/customNumber/{id}``: one registration of the account."""
+        return self._request(ep.get_custom_number(id=id))
+
+    def delete_custom_number(self, *, id: str) -> CustomNumber:
+        """``DELETE /api/v1/customNumber/{id}``: end a registration (it stays readable)."""
+        return self._request(ep.delete_custom_number(id=id))
+
+    def resend_otp(self, *, id: str, idempotency_key: IdempotencyKey = True) -> CustomNumber:
+        """``POST /api/v1/customNumber/{id}/resend``: a fresh code for a pending registration."""
+        return self._request(ep.resend_otp(id=id, idempotency_key=idempotency_key))
+
+    def list_business_names(
+        self, *, status: str | None = None, limit: int = 50, offset: int = 0
+    ) -> BusinessNamePage:
+        """``GET /api/v1/business/list``: the account's business names, oldest first."""
+        return self._request(ep.list_business_names(status=status, limit=limit, offset=offset))
+
+    def get_business_name(self, *, id: str) -> BusinessNameRequest:
+        """``GET /api/v1/business/{id}``: one business name request of the account."""
+        return self._request(ep.get_business_name(id=id))
+
+    def withdraw_business_name(self, *, id: str) -> BusinessNameRequest:
+        """``DELETE /api/v1/business/{id}``: withdraw a request still ``REQUESTED``."""
+        return self._request(ep.withdraw_business_name(id=id))
+
 
 class AsyncClient(BaseClient):
     """``async`` twin of :class:`Client`: same arguments, methods and errors.
@@ -266,3 +303,41 @@ class AsyncClient(BaseClient):
     async def check_sender(self, *, sender: str) -> SenderCheck:
         """``GET /api/v1/senderId/check``: may this account send as ``sender``?"""
         return await self._request(ep.check_sender(sender=sender))
+
+    # -- management (senderid extras; Cellcast v1 documents no such routes) ---------------
+
+    async def list_custom_numbers(
+        self, *, status: str | None = None, limit: int = 50, offset: int = 0
+    ) -> CustomNumberPage:
+        """``GET /api/v1/customNumber/list``: the account's registrations, newest first."""
+        return await self._request(
+            ep.list_custom_numbers(status=status, limit=limit, offset=offset)
+        )
+
+    async def get_custom_number(self, *, id: str) -> CustomNumber:
+        """``GET /api/v1/customNumber/{id}``: one registration of the account."""
+        return await self._request(ep.get_custom_number(id=id))
+
+    async def delete_custom_number(self, *, id: str) -> CustomNumber:
+        """``DELETE /api/v1/customNumber/{id}``: end a registration (it stays readable)."""
+        return await self._request(ep.delete_custom_number(id=id))
+
+    async def resend_otp(self, *, id: str, idempotency_key: IdempotencyKey = True) -> CustomNumber:
+        """``POST /api/v1/customNumber/{id}/resend``: a fresh code for a pending registration."""
+        return await self._request(ep.resend_otp(id=id, idempotency_key=idempotency_key))
+
+    async def list_business_names(
+        self, *, status: str | None = None, limit: int = 50, offset: int = 0
+    ) -> BusinessNamePage:
+        """``GET /api/v1/business/list``: the account's business names, oldest first."""
+        return await self._request(
+            ep.list_business_names(status=status, limit=limit, offset=offset)
+        )
+
+    async def get_business_name(self, *, id: str) -> BusinessNameRequest:
+        """``GET /api/v1/business/{id}``: one business name request of the account."""
+        return await self._request(ep.get_business_name(id=id))
+
+    async def withdraw_business_name(self, *, id: str) -> BusinessNameRequest:
+        """``DELETE /api/v1/business/{id}``: withdraw a request still ``REQUESTED``."""
+        return await self._request(ep.withdraw_business_name(id=id))

@@ -16,10 +16,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Generic, TypeVar
+from urllib.parse import quote
 
 from ._models import (
     AddResult,
+    BusinessNamePage,
     BusinessNameRequest,
+    CustomNumber,
+    CustomNumberPage,
     SenderCheck,
     SendResult,
     TokenInfo,
@@ -58,7 +62,7 @@ def _key(value: IdempotencyKey) -> str | None:
 def _post(
     path: str,
     parse: Callable[[dict[str, Any]], R],
-    body: dict[str, Any],
+    body: dict[str, Any] | None,
     idempotency_key: IdempotencyKey,
 ) -> Call[R]:
     return Call("POST", path, parse, body=body, idempotency_key=_key(idempotency_key))
@@ -122,3 +126,68 @@ def check_sender(*, sender: str) -> Call[SenderCheck]:
         partial(SenderCheck.from_envelope, sender=sender),
         params={"sender": sender},
     )
+
+
+# -- management (senderid extras; Cellcast v1 documents no such routes) --------------------
+
+
+def _segment(id: str) -> str:
+    """``id`` as one path segment: percent-encoded, so it can never reach another route."""
+    if not isinstance(id, str) or not id.strip() or id in (".", ".."):
+        raise ValueError("id must be a non-empty string (the record's _id)")
+    return quote(id, safe="")
+
+
+def _page_params(status: str | None, limit: int, offset: int) -> dict[str, str]:
+    for name, value in (("limit", limit), ("offset", offset)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an int")
+    params = {"limit": str(limit), "offset": str(offset)}
+    if status is not None:
+        params["status"] = status
+    return params
+
+
+def list_custom_numbers(*, status: str | None, limit: int, offset: int) -> Call[CustomNumberPage]:
+    return Call(
+        "GET",
+        "/api/v1/customNumber/list",
+        CustomNumberPage.from_envelope,
+        params=_page_params(status, limit, offset),
+    )
+
+
+def get_custom_number(*, id: str) -> Call[CustomNumber]:
+    return Call("GET", f"/api/v1/customNumber/{_segment(id)}", CustomNumber.from_envelope)
+
+
+def delete_custom_number(*, id: str) -> Call[CustomNumber]:
+    return Call("DELETE", f"/api/v1/customNumber/{_segment(id)}", CustomNumber.from_envelope)
+
+
+def resend_otp(*, id: str, idempotency_key: IdempotencyKey) -> Call[CustomNumber]:
+    return _post(
+        f"/api/v1/customNumber/{_segment(id)}/resend",
+        CustomNumber.from_envelope,
+        None,
+        idempotency_key,
+    )
+
+
+def list_business_names(
+    *, status: str | None, limit: int, offset: int
+) -> Call[BusinessNamePage]:
+    return Call(
+        "GET",
+        "/api/v1/business/list",
+        BusinessNamePage.from_envelope,
+        params=_page_params(status, limit, offset),
+    )
+
+
+def get_business_name(*, id: str) -> Call[BusinessNameRequest]:
+    return Call("GET", f"/api/v1/business/{_segment(id)}", BusinessNameRequest.from_envelope)
+
+
+def withdraw_business_name(*, id: str) -> Call[BusinessNameRequest]:
+    return Call("DELETE", f"/api/v1/business/{_segment(id)}", BusinessNameRequest.from_envelope)

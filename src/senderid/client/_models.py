@@ -5,7 +5,9 @@ Each result is a frozen dataclass built from the response envelope by its
 (left out of ``repr``, equality and hashing). Parsing is lenient: a missing or
 mistyped field becomes an empty value rather than an exception, so a server that
 adds fields, or a Cellcast answer that differs in a detail, does not break callers;
-whatever the typed fields miss is still in ``.envelope``.
+whatever the typed fields miss is still in ``.envelope``. An item of a page
+(``CustomNumberPage.items``, ``BusinessNamePage.items``) keeps the envelope of the
+page it came in.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ from typing import Any
 
 __all__ = [
     "AddResult",
+    "BusinessNamePage",
     "BusinessNameRequest",
+    "CustomNumber",
+    "CustomNumberPage",
     "QueuedMessage",
     "SendResult",
     "SenderCheck",
@@ -63,6 +68,15 @@ def _datetime(value: Any) -> datetime | None:
         return datetime.fromisoformat(value)
     except ValueError:
         return None
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _next_offset(offset: int, count: int, total: int) -> int | None:
+    following = offset + count
+    return following if count and following < total else None
 
 
 def _strings(value: Any) -> tuple[str, ...]:
@@ -118,7 +132,13 @@ class VerifyResult:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class BusinessNameRequest:
-    """``POST /api/v1/business/add``: the request record (``status`` starts ``REQUESTED``)."""
+    """A business name (alpha ID) request record, as ``business/add``, ``business/list``,
+    ``business/{id}`` and its ``DELETE`` return it.
+
+    ``status`` is ``REQUESTED``, then ``APPROVED`` or ``REJECTED`` (an operator's
+    decision, with ``reason``), or ``WITHDRAWN`` (by the account; ``is_deleted`` is then
+    true). ``customer_contact`` and ``reason`` are ``None`` when the record has none.
+    """
 
     id: str
     businessname: str
@@ -130,12 +150,19 @@ class BusinessNameRequest:
     updated_at: datetime | None
     is_default: bool
     is_deleted: bool
+    customer_contact: str | None = None
+    reason: str | None = None
     message: str
     envelope: Envelope = field(repr=False, compare=False)
 
     @classmethod
     def from_envelope(cls, envelope: Envelope) -> BusinessNameRequest:
-        data = _data(envelope)
+        return cls.from_record(_data(envelope), envelope)
+
+    @classmethod
+    def from_record(cls, record: Any, envelope: Envelope) -> BusinessNameRequest:
+        """One record (``data``, or an item of a list's ``data.items``)."""
+        data = record if isinstance(record, dict) else {}
         return cls(
             id=_str(data.get("_id")),
             businessname=_str(data.get("businessname")),
@@ -147,6 +174,118 @@ class BusinessNameRequest:
             updated_at=_datetime(data.get("updatedAt")),
             is_default=data.get("isDefault") is True,
             is_deleted=data.get("isDeleted") is True,
+            customer_contact=_opt_str(data.get("customerContact")),
+            reason=_opt_str(data.get("reason")),
+            message=_str(envelope.get("message")),
+            envelope=envelope,
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BusinessNamePage:
+    """``GET /api/v1/business/list``: one page of the account's business names, oldest
+    first. ``total`` counts every match; ``next_offset`` is where the next page starts
+    (``None`` on the last page)."""
+
+    items: tuple[BusinessNameRequest, ...]
+    total: int
+    limit: int
+    offset: int
+    message: str
+    envelope: Envelope = field(repr=False, compare=False)
+
+    @property
+    def next_offset(self) -> int | None:
+        return _next_offset(self.offset, len(self.items), self.total)
+
+    @classmethod
+    def from_envelope(cls, envelope: Envelope) -> BusinessNamePage:
+        data = _data(envelope)
+        return cls(
+            items=tuple(
+                BusinessNameRequest.from_record(item, envelope) for item in _list(data.get("items"))
+            ),
+            total=_int(data.get("total")),
+            limit=_int(data.get("limit")),
+            offset=_int(data.get("offset")),
+            message=_str(envelope.get("message")),
+            envelope=envelope,
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CustomNumber:
+    """A custom number registration, as ``customNumber/list``, ``customNumber/{id}``, its
+    ``DELETE`` and ``customNumber/{id}/resend`` return it (senderid extras; Cellcast v1
+    documents no such routes).
+
+    ``status`` is ``pending`` (a code is out, until ``otp_expires_at``), ``expired`` (a
+    pending registration whose code ran out; ``resend_otp`` revives it), ``active``
+    (usable as a sender), ``cancelled`` (another account verified the number first) or
+    ``deleted``. ``number`` is E.164. ``otp_expires_at`` is set only while pending;
+    ``verified_at`` once it was verified; ``ended_at`` once cancelled or deleted.
+    """
+
+    id: str
+    name: str
+    number: str
+    status: str
+    otp_expires_at: datetime | None
+    created_at: datetime | None
+    updated_at: datetime | None
+    verified_at: datetime | None
+    ended_at: datetime | None
+    message: str
+    envelope: Envelope = field(repr=False, compare=False)
+
+    @classmethod
+    def from_envelope(cls, envelope: Envelope) -> CustomNumber:
+        return cls.from_record(_data(envelope), envelope)
+
+    @classmethod
+    def from_record(cls, record: Any, envelope: Envelope) -> CustomNumber:
+        """One record (``data``, or an item of a list's ``data.items``)."""
+        data = record if isinstance(record, dict) else {}
+        return cls(
+            id=_str(data.get("_id")),
+            name=_str(data.get("name")),
+            number=_str(data.get("number")),
+            status=_str(data.get("status")),
+            otp_expires_at=_datetime(data.get("otpExpiresAt")),
+            created_at=_datetime(data.get("createdAt")),
+            updated_at=_datetime(data.get("updatedAt")),
+            verified_at=_datetime(data.get("verifiedAt")),
+            ended_at=_datetime(data.get("endedAt")),
+            message=_str(envelope.get("message")),
+            envelope=envelope,
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CustomNumberPage:
+    """``GET /api/v1/customNumber/list``: one page of the account's registrations, newest
+    first. ``total`` counts every match; ``next_offset`` is where the next page starts
+    (``None`` on the last page)."""
+
+    items: tuple[CustomNumber, ...]
+    total: int
+    limit: int
+    offset: int
+    message: str
+    envelope: Envelope = field(repr=False, compare=False)
+
+    @property
+    def next_offset(self) -> int | None:
+        return _next_offset(self.offset, len(self.items), self.total)
+
+    @classmethod
+    def from_envelope(cls, envelope: Envelope) -> CustomNumberPage:
+        data = _data(envelope)
+        return cls(
+            items=tuple(CustomNumber.from_record(i, envelope) for i in _list(data.get("items"))),
+            total=_int(data.get("total")),
+            limit=_int(data.get("limit")),
+            offset=_int(data.get("offset")),
             message=_str(envelope.get("message")),
             envelope=envelope,
         )

@@ -2,8 +2,9 @@
 
 What is retried
     A connection failure (refused, reset, DNS, TLS, timeout), HTTP 429 and HTTP 5xx,
-    and only when the request is safe to send again: a GET/HEAD/OPTIONS, or a request
-    that carries an ``Idempotency-Key`` header. Every other 4xx is final. A POST
+    and only when the request is safe to send again: a GET/HEAD/OPTIONS, a DELETE
+    (idempotent by HTTP's definition: deleting twice leaves what deleting once leaves),
+    or a request that carries an ``Idempotency-Key`` header. Every other 4xx is final. A POST
     without the header is sent once, whatever happens.
 
 How long to wait
@@ -31,6 +32,8 @@ import httpx
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Methods whose repetition has the effect of one request (RFC 9110 §9.2.2).
+IDEMPOTENT_METHODS = SAFE_METHODS | {"DELETE"}
 
 
 def _full_jitter(ceiling: float) -> float:
@@ -64,7 +67,7 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
 
 def is_replayable(request: httpx.Request) -> bool:
     """True when sending ``request`` twice cannot do the work twice."""
-    return request.method in SAFE_METHODS or IDEMPOTENCY_HEADER in request.headers
+    return request.method in IDEMPOTENT_METHODS or IDEMPOTENCY_HEADER in request.headers
 
 
 def is_retryable_status(status_code: int) -> bool:

@@ -11,6 +11,9 @@ A crash between 1 and 3 leaves a leased message that the next claim takes
 again after the lease: nothing is lost. A crash between the provider's
 acceptance and step 3 sends that SMS twice, with the same text (the code is
 drawn once, when the message is queued), so the user never gets two codes.
+
+Each round also delivers one batch of account webhook events the same way
+(:mod:`senderid.delivery.webhooks`), so every worker handles both.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection
 
 from senderid.clock import Clock
-from senderid.delivery import events, outbox
+from senderid.delivery import events, outbox, webhooks
 from senderid.delivery.providers.base import (
     OutgoingSms,
     PermanentError,
@@ -56,12 +59,16 @@ class Worker:
         self.clock = clock
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
         self._wake = threading.Event()
+        self.webhooks = webhooks.Dispatcher(db, settings, clock, backoff=backoff_delay)
 
     def wake(self) -> None:
         self._wake.set()
 
     def run_once(self) -> int:
-        """Claim one batch and handle it. Returns how many messages were handled."""
+        """Claim one batch of SMS and one of account webhook events, and handle them.
+
+        Returns how many messages and events were handled.
+        """
         with self.db.write() as conn:
             batch = outbox.claim(
                 conn, now=self.clock.now(), worker=self.name,
@@ -70,7 +77,7 @@ class Worker:
             )
         for message in batch:
             self._deliver(message)
-        return len(batch)
+        return len(batch) + self.webhooks.run_once()
 
     def run(self, stop: threading.Event) -> None:
         """Work until ``stop`` is set; sleep between empty polls unless woken."""

@@ -14,9 +14,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 
 from senderid import ids
+from senderid.delivery import signing, webhooks
 from senderid.domain import audit
 from senderid.domain.context import Actor, Context
 from senderid.errors import InvalidRequest, NotFound
@@ -79,8 +80,8 @@ def _api_key(row: object) -> ApiKey:
 
 def create_account(ctx: Context, name: str, *, otp_required: bool = True, actor: Actor) -> Account:
     name = name.strip()
-    if not name or len(name) > MAX_ACCOUNT_NAME:
-        raise InvalidRequest(f"An account name is 1 to {MAX_ACCOUNT_NAME} characters")
+    if not name or len(name) > MAX_ACCOUNT_NAME or not name.isprintable():
+        raise InvalidRequest(f"An account name is 1 to {MAX_ACCOUNT_NAME} printable characters")
     now = ctx.clock.now()
     account = Account(id=ids.new_id(), name=name, otp_required=otp_required, created_at=now)
     with ctx.db.write() as conn:
@@ -110,6 +111,16 @@ def find_account_by_name(ctx: Context, name: str) -> Account | None:
             select(accounts).where(accounts.c.name == name).order_by(accounts.c.created_at).limit(1)
         ).first()
     return None if row is None else _account(row)
+
+
+def list_accounts(ctx: Context, *, limit: int = 50, offset: int = 0) -> tuple[list[Account], int]:
+    """One page of accounts, oldest first (ties broken by id, so pages are stable), and the total."""
+    with ctx.db.read() as conn:
+        total = conn.execute(select(func.count()).select_from(accounts)).scalar_one()
+        rows = conn.execute(
+            select(accounts).order_by(accounts.c.created_at, accounts.c.id).limit(limit).offset(offset)
+        ).all()
+    return [_account(row) for row in rows], total
 
 
 def set_otp_required(ctx: Context, account_id: str, otp_required: bool, *, actor: Actor) -> Account:
@@ -220,3 +231,76 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+# -- webhooks ------------------------------------------------------------------------------
+# An account may name one URL that receives its events (custom_number.verified, ...), signed
+# with the account's secret (Standard Webhooks, ``whsec_...``). The secret is kept in clear
+# (it is needed to sign) and shown only when created; audit records never hold it, nor the
+# URL's query string (which may carry a receiver's token).
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookChange:
+    """What :func:`set_webhook_url` did: the URL now set, and a secret it had to create."""
+
+    url: str | None
+    new_secret: str | None  # set only when the account had no secret yet: shown this once
+
+
+def set_webhook_url(ctx: Context, account_id: str, url: str | None, *, actor: Actor) -> WebhookChange:
+    """Point the account's events at ``url`` (None or blank: stop sending them).
+
+    The URL must be http(s), name a host and carry no credentials; unless
+    ``webhook_allow_private``, its host must resolve to public addresses only (checked
+    again at every delivery). An account without a signing secret gets one here, so
+    every event is signed; it is returned once, in ``new_secret``.
+    """
+    clean = (url or "").strip() or None
+    if clean is not None:
+        try:  # before the transaction: resolving a name can take a while
+            webhooks.check_url(clean, allow_private=ctx.settings.webhook_allow_private)
+        except webhooks.UnsafeUrl as exc:
+            raise InvalidRequest(str(exc)) from None
+    now = ctx.clock.now()
+    new_secret = None
+    with ctx.db.write() as conn:
+        row = conn.execute(
+            select(accounts.c.webhook_secret).where(accounts.c.id == account_id)
+        ).first()
+        if row is None:
+            raise NotFound(f"No account with id {account_id}")
+        values: dict[str, object] = {"webhook_url": clean, "updated_at": now}
+        if clean is not None and not row.webhook_secret:
+            new_secret = values["webhook_secret"] = signing.generate_secret()
+        conn.execute(update(accounts).where(accounts.c.id == account_id).values(**values))
+        audit.record(
+            conn, at=now, actor=actor, action="account.webhook_updated", account_id=account_id,
+            subject=account_id, webhook_url=None if clean is None else webhooks.without_query(clean),
+            signing_secret_created=new_secret is not None,
+        )
+    return WebhookChange(clean, new_secret)
+
+
+def rotate_webhook_secret(ctx: Context, account_id: str, *, actor: Actor) -> str:
+    """A new signing secret for the account's webhook, returned once; the old one stops at once."""
+    secret = signing.generate_secret()
+    now = ctx.clock.now()
+    with ctx.db.write() as conn:
+        result = conn.execute(
+            update(accounts).where(accounts.c.id == account_id).values(webhook_secret=secret, updated_at=now)
+        )
+        if result.rowcount == 0:
+            raise NotFound(f"No account with id {account_id}")
+        audit.record(
+            conn, at=now, actor=actor, action="account.webhook_secret_rotated", account_id=account_id,
+            subject=account_id,
+        )
+    return secret
+
+
+def get_webhook_url(ctx: Context, account_id: str) -> str | None:
+    """The account's webhook URL, or None (the secret is never read back)."""
+    with ctx.db.read() as conn:
+        row = conn.execute(select(accounts.c.webhook_url).where(accounts.c.id == account_id)).first()
+    if row is None:
+        raise NotFound(f"No account with id {account_id}")
+    return row.webhook_url

@@ -91,6 +91,8 @@ def _clean_sender(sender: object) -> str:
     if not isinstance(sender, (str, int)) or isinstance(sender, bool):
         raise InvalidRequest("sender must be a string: a number, a business name or #SharedNum#")
     text = str(sender).strip()
+    if not text.isprintable():
+        raise InvalidRequest("sender must not contain control characters")
     if len(text) > MAX_SENDER_LENGTH:
         raise InvalidRequest(f"sender must be at most {MAX_SENDER_LENGTH} characters")
     return text
@@ -120,6 +122,8 @@ def send(
 ) -> SendOutcome:
     if not isinstance(message, str) or not message.strip():
         raise InvalidRequest("message is required: the text of the SMS")
+    if "\x00" in message:
+        raise InvalidRequest("message must not contain NUL characters")
     encoding, parts = measure(message, ctx.settings.message_max_parts)
     if not isinstance(contacts, list) or not 1 <= len(contacts) <= MAX_CONTACTS:
         raise InvalidRequest(f"contacts must be a list of 1 to {MAX_CONTACTS} mobile numbers")

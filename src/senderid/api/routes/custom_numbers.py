@@ -15,6 +15,7 @@ from senderid.api.paging import Limit, Offset, page
 from senderid.api.auth import actor
 from senderid.api.body import json_object
 from senderid.api.deps import caller, context
+from senderid.api.idempotency import idempotent
 from senderid.clock import iso_ms
 from senderid.domain import custom_numbers
 from senderid.domain.accounts import Caller
@@ -28,6 +29,7 @@ VERIFIED = "OTP Verified Successfully!"
 
 
 @router.post("/add")
+@idempotent
 async def add(request: Request, who: Caller = Depends(caller)) -> Response:
     body = await json_object(request)
     result = await run_in_threadpool(
@@ -44,6 +46,7 @@ async def add(request: Request, who: Caller = Depends(caller)) -> Response:
 
 
 @router.post("/verifyCustomNumber")
+@idempotent
 async def verify(request: Request, who: Caller = Depends(caller)) -> Response:
     body = await json_object(request)
     await run_in_threadpool(
@@ -109,6 +112,7 @@ async def delete_number(registration_id: str, request: Request, who: Caller = De
 
 
 @router.post("/{registration_id:objectid}/resend")
+@idempotent
 async def resend_code(registration_id: str, request: Request, who: Caller = Depends(caller)) -> Response:
     """A fresh OTP for a pending registration (cooldown and hourly limits apply)."""
     view = await run_in_threadpool(

@@ -13,6 +13,7 @@ from senderid.api import envelope
 from senderid.api.auth import actor
 from senderid.api.body import json_object
 from senderid.api.deps import caller, context
+from senderid.api.idempotency import idempotent
 from senderid.domain import messages
 from senderid.domain.accounts import Caller
 from senderid.numbers import national_significant
@@ -23,6 +24,7 @@ QUEUED = "Message added to queue."
 
 
 @router.post("/gateway")
+@idempotent
 async def send(request: Request, who: Caller = Depends(caller)) -> Response:
     body = await json_object(request)
     outcome = await run_in_threadpool(

@@ -1,0 +1,286 @@
+"""The operators' API under ``/admin/v1`` (ours, beyond the Cellcast contract).
+
+Mounted only when ``SENDERID_ADMIN_TOKEN`` is set; without it every path here is
+an unknown route (404). Every request carries ``Authorization: Bearer <admin
+token>``, compared in constant time; a missing or wrong token is the contract's
+401 body. Answers are in the envelope. Each endpoint calls the same domain
+function as the CLI; the audit log names the actor ``admin-api`` and the
+caller's IP.
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime, timezone
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from senderid.api import convertors as _convertors  # noqa: F401  (registers {id:objectid})
+from senderid.api import envelope
+from senderid.api.auth import AuthError, bearer_key
+from senderid.api.body import json_object
+from senderid.api.deps import context
+from senderid.api.paging import Limit, Offset, page
+from senderid.api.routes.business import record
+from senderid.api.routes.custom_numbers import registration_body
+from senderid.clock import iso_ms
+from senderid.domain import accounts, audit, business_names, custom_numbers
+from senderid.domain.accounts import Account, ApiKey
+from senderid.domain.business_names import BusinessName
+from senderid.domain.context import Actor, Context
+from senderid.errors import InvalidRequest, NotFound
+
+ACTOR_NAME = "admin-api"
+
+
+async def require_admin(request: Request) -> None:
+    token = request.app.state.settings.admin_token
+    if not token:  # not mounted without a token; refuse anyway if it ever is
+        raise NotFound(f"No such endpoint: {request.method} {request.url.path}")
+    given = bearer_key(request)  # AuthError "Authorization token is required"
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        raise AuthError(envelope.TOKEN_EXPIRED)
+
+
+router = APIRouter(prefix="/admin/v1", tags=["admin"], dependencies=[Depends(require_admin)])
+
+
+def _actor(request: Request) -> Actor:
+    return Actor(ACTOR_NAME, request.client.host if request.client else None)
+
+
+# -- shapes ----------------------------------------------------------------------------------
+
+
+def account_body(account: Account) -> dict[str, Any]:
+    return {
+        "id": account.id,
+        "name": account.name,
+        "otp_required": account.otp_required,
+        "created_at": iso_ms(account.created_at),
+    }
+
+
+def key_body(key: ApiKey, now: datetime) -> dict[str, Any]:
+    status = "revoked" if key.revoked_at else ("active" if key.is_usable(now) else "expired")
+    return {
+        "id": key.id,
+        "account_id": key.account_id,
+        "prefix": key.prefix,
+        "status": status,
+        "created_at": iso_ms(key.created_at),
+        "expires_at": iso_ms(key.expires_at),
+        "revoked_at": iso_ms(key.revoked_at),
+    }
+
+
+def business_body(name: BusinessName) -> dict[str, Any]:
+    return {**record(name), "decidedBy": name.decided_by, "decidedAt": iso_ms(name.decided_at)}
+
+
+def _bool(body: dict[str, Any], field: str, default: bool | None = None) -> bool | None:
+    value = body.get(field, default)
+    if value is not None and not isinstance(value, bool):
+        raise InvalidRequest(f"{field} must be true or false")
+    return value
+
+
+# -- accounts ----------------------------------------------------------------------------------
+
+
+@router.post("/accounts")
+async def create_account(request: Request) -> Response:
+    body = await json_object(request)
+    name = body.get("name")
+    if not isinstance(name, str):
+        raise InvalidRequest("name is required: a string of 1 to 200 characters")
+    otp_required = _bool(body, "otp_required", True)
+    account = await run_in_threadpool(
+        accounts.create_account, context(request), name, otp_required=bool(otp_required),
+        actor=_actor(request),
+    )
+    return envelope.ok("Account created", account_body(account))
+
+
+@router.get("/accounts")
+async def list_accounts(request: Request, limit: Limit = 50, offset: Offset = 0) -> Response:
+    items, total = await run_in_threadpool(
+        accounts.list_accounts, context(request), limit=limit, offset=offset
+    )
+    return envelope.ok("Accounts", page([account_body(a) for a in items], total, limit, offset))
+
+
+@router.get("/accounts/{account_id:objectid}")
+async def get_account(account_id: str, request: Request) -> Response:
+    account = await run_in_threadpool(accounts.get_account, context(request), account_id)
+    return envelope.ok("Account", account_body(account))
+
+
+@router.patch("/accounts/{account_id:objectid}")
+async def update_account(account_id: str, request: Request) -> Response:
+    body = await json_object(request)
+    otp_required = _bool(body, "otp_required")
+    if otp_required is None:
+        raise InvalidRequest("Nothing to change: give otp_required (true or false)")
+    account = await run_in_threadpool(
+        accounts.set_otp_required, context(request), account_id, otp_required, actor=_actor(request)
+    )
+    return envelope.ok("Account updated", account_body(account))
+
+
+# -- keys ----------------------------------------------------------------------------------------
+
+
+@router.post("/accounts/{account_id:objectid}/keys")
+async def create_key(account_id: str, request: Request) -> Response:
+    """A new key; it is in ``data.key`` this once and never again."""
+    body = await json_object(request)
+    days = body.get("expires_in_days")
+    if days is not None and (not isinstance(days, int) or isinstance(days, bool)):
+        raise InvalidRequest("expires_in_days must be a whole number of days")
+    ctx = context(request)
+    key, secret = await run_in_threadpool(
+        accounts.create_key, ctx, account_id, expires_in_days=days, actor=_actor(request)
+    )
+    return envelope.ok(
+        "Key created; it is shown only this once", {**key_body(key, ctx.clock.now()), "key": secret}
+    )
+
+
+def _keys(ctx: Context, account_id: str) -> list[ApiKey]:
+    accounts.get_account(ctx, account_id)  # NotFound for an unknown account
+    return accounts.list_keys(ctx, account_id)
+
+
+@router.get("/accounts/{account_id:objectid}/keys")
+async def list_keys(account_id: str, request: Request) -> Response:
+    ctx = context(request)
+    keys = await run_in_threadpool(_keys, ctx, account_id)
+    now = ctx.clock.now()
+    return envelope.ok("Keys", {"items": [key_body(k, now) for k in keys], "total": len(keys)})
+
+
+@router.delete("/keys/{key_id:objectid}")
+async def revoke_key(key_id: str, request: Request) -> Response:
+    """Revoke a key by its id (never by the key itself: it would land in access logs)."""
+    ctx = context(request)
+    key = await run_in_threadpool(accounts.revoke_key, ctx, key_id, actor=_actor(request))
+    return envelope.ok("Key revoked", key_body(key, ctx.clock.now()))
+
+
+# -- business names --------------------------------------------------------------------------------
+
+
+@router.get("/business-names")
+async def list_business_names(
+    request: Request,
+    status: Annotated[str | None, Query(description="REQUESTED, APPROVED, REJECTED or WITHDRAWN")] = None,
+    account_id: Annotated[str | None, Query(description="Only this account's names.")] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Response:
+    """Every account's business names, oldest first: ``?status=REQUESTED`` is the review queue."""
+    items, total = await run_in_threadpool(
+        business_names.list_, context(request), account_id=account_id or None, status=status,
+        limit=limit, offset=offset,
+    )
+    return envelope.ok("Business names", page([business_body(n) for n in items], total, limit, offset))
+
+
+@router.get("/business-names/{name_id:objectid}")
+async def get_business_name(name_id: str, request: Request) -> Response:
+    name = await run_in_threadpool(business_names.get, context(request), name_id)
+    return envelope.ok("Business name", business_body(name))
+
+
+@router.post("/business-names/{name_id:objectid}/approve")
+async def approve_business_name(name_id: str, request: Request) -> Response:
+    name = await run_in_threadpool(
+        business_names.approve, context(request), name_id, actor=_actor(request)
+    )
+    return envelope.ok("Business name approved", business_body(name))
+
+
+@router.post("/business-names/{name_id:objectid}/reject")
+async def reject_business_name(name_id: str, request: Request) -> Response:
+    body = await json_object(request)
+    name = await run_in_threadpool(
+        business_names.reject, context(request), name_id, reason=body.get("reason"),
+        actor=_actor(request),
+    )
+    return envelope.ok("Business name rejected", business_body(name))
+
+
+# -- custom numbers --------------------------------------------------------------------------------
+
+
+@router.get("/custom-numbers")
+async def search_custom_numbers(
+    request: Request,
+    number: Annotated[str | None, Query(description="Any accepted form, e.g. 0491 570 156.")] = None,
+    status: Annotated[
+        str | None, Query(description="pending, expired, active, cancelled or deleted")
+    ] = None,
+    account_id: Annotated[str | None, Query(description="Only this account's registrations.")] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Response:
+    """Registrations across accounts, newest first (read-only)."""
+    items, total = await run_in_threadpool(
+        custom_numbers.search, context(request), number=number, status=status,
+        account_id=account_id or None, limit=limit, offset=offset,
+    )
+    bodies = [{**registration_body(i), "user": i["account_id"]} for i in items]
+    return envelope.ok("Custom numbers", page(bodies, total, limit, offset))
+
+
+# -- audit ---------------------------------------------------------------------------------------------
+
+
+def _when(value: str | None, field: str) -> datetime | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidRequest(f"{field} must be an ISO-8601 time, e.g. 2026-01-01T00:00:00Z") from None
+    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+
+
+def _audit_events(ctx: Context, **filters: Any) -> list[dict[str, Any]]:
+    with ctx.db.read() as conn:
+        return audit.events(conn, **filters)
+
+
+@router.get("/audit")
+async def audit_events(
+    request: Request,
+    account_id: Annotated[str | None, Query(description="Only this account's events.")] = None,
+    action: Annotated[str | None, Query(description="e.g. business_name.approved")] = None,
+    since: Annotated[str | None, Query(description="ISO-8601; events at or after.")] = None,
+    until: Annotated[str | None, Query(description="ISO-8601; events before.")] = None,
+    limit: Limit = 100,
+) -> Response:
+    """Audit events, newest first."""
+    rows = await run_in_threadpool(
+        _audit_events, context(request), account_id=account_id or None, action=action or None,
+        since=_when(since, "since"), until=_when(until, "until"), limit=limit,
+    )
+    items = [
+        {
+            "id": row["id"],
+            "at": iso_ms(row["at"]),
+            "actor": row["actor"],
+            "ip": row["ip"],
+            "account_id": row["account_id"],
+            "action": row["action"],
+            "subject": row["subject"],
+            "details": row["details"],
+        }
+        for row in rows
+    ]
+    return envelope.ok("Audit events", {"items": items, "limit": limit})

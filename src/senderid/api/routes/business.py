@@ -1,0 +1,102 @@
+"""POST /api/v1/business/add (SPEC §1.3, §5), and the account's own list, get and withdraw."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from senderid.api import convertors as _convertors  # noqa: F401  (registers {id:objectid})
+from senderid.api import envelope
+from senderid.api.auth import actor
+from senderid.api.body import json_object
+from senderid.api.deps import caller, context
+from senderid.api.idempotency import idempotent
+from senderid.api.paging import Limit, Offset, page
+from senderid.clock import iso_ms
+from senderid.domain import business_names
+from senderid.domain.accounts import Caller
+from senderid.domain.business_names import BusinessName
+
+router = APIRouter(prefix="/api/v1/business", tags=["business names"])
+
+ADDED = "Request added successfully for business name!"
+
+
+def record(name: BusinessName) -> dict[str, Any]:
+    """The request record in Cellcast's shape; ``customerContact`` only when given,
+    ``reason`` only when rejected. ``createdBy`` names the account, as ``user`` does."""
+    body: dict[str, Any] = {
+        "isDeleted": name.status == business_names.WITHDRAWN,
+        "isDefault": False,
+        "_id": name.id,
+        "businessname": name.businessname,
+    }
+    if name.customer_contact is not None:
+        body["customerContact"] = name.customer_contact
+    body.update({
+        "user": name.account_id,
+        "requestedAt": iso_ms(name.requested_at),
+        "status": name.status,
+        "createdBy": name.account_id,
+        "createdAt": iso_ms(name.created_at),
+        "updatedAt": iso_ms(name.updated_at),
+        "__v": 0,
+    })
+    if name.status == business_names.REJECTED:
+        body["reason"] = name.reason
+    return body
+
+
+@router.post("/add")
+@idempotent
+async def add(request: Request, who: Caller = Depends(caller)) -> Response:
+    body = await json_object(request)
+    name = await run_in_threadpool(
+        business_names.request,
+        context(request),
+        who.account,
+        businessname=body.get("businessname"),
+        customer_contact=body.get("customerContact"),
+        actor=actor(request, who),
+    )
+    return envelope.ok(ADDED, record(name))
+
+
+# -- management (ours, beyond the Cellcast contract) ---------------------------------------
+
+
+@router.get("/list")
+async def list_names(
+    request: Request,
+    who: Caller = Depends(caller),
+    status: Annotated[
+        str | None, Query(description="REQUESTED, APPROVED, REJECTED or WITHDRAWN (any case)")
+    ] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Response:
+    """The account's business names, oldest first."""
+    items, total = await run_in_threadpool(
+        business_names.list_, context(request), account_id=who.account.id,
+        status=status, limit=limit, offset=offset,
+    )
+    return envelope.ok("Business names", page([record(i) for i in items], total, limit, offset))
+
+
+@router.get("/{name_id:objectid}")
+async def get_name(name_id: str, request: Request, who: Caller = Depends(caller)) -> Response:
+    name = await run_in_threadpool(business_names.get, context(request), name_id, who.account.id)
+    return envelope.ok("Business name", record(name))
+
+
+@router.delete("/{name_id:objectid}")
+async def withdraw_name(name_id: str, request: Request, who: Caller = Depends(caller)) -> Response:
+    """Withdraw a request still awaiting a decision. The record stays readable."""
+    name = await run_in_threadpool(
+        business_names.withdraw, context(request), who.account, name_id, actor=actor(request, who)
+    )
+    return envelope.ok("Business name request withdrawn", record(name))

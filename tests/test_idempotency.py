@@ -1,0 +1,272 @@
+"""Idempotency-Key on POST /api/v1: a retried request acts once, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+import httpx
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+from sqlalchemy import func, insert, select
+
+from senderid.api.app import create_app
+from senderid.domain import custom_numbers as cn
+from senderid.domain import idempotency
+from senderid.domain.context import Context
+from senderid.store.tables import custom_numbers, idempotency_keys, otp_sends, outbox
+
+ADD = "/api/v1/customNumber/add"
+VERIFY = "/api/v1/customNumber/verifyCustomNumber"
+NUMBER = "+61491570156"
+BODY = {"name": "Shop", "number": NUMBER}
+
+
+def count(ctx: Context, table, *where) -> int:  # type: ignore[no-untyped-def]
+    with ctx.db.read() as conn:
+        return conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
+
+
+def keyed(customer, key: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {**customer.headers, "Idempotency-Key": key}
+
+
+def test_a_replay_is_the_first_response_and_acts_once(app_client: TestClient, customer, ctx) -> None:  # type: ignore[no-untyped-def]
+    first = app_client.post(ADD, json=BODY, headers=keyed(customer, "order-1"))
+    again = app_client.post(ADD, json=BODY, headers=keyed(customer, "order-1"))
+    assert first.status_code == again.status_code == 200
+    assert again.content == first.content
+    assert again.headers["content-type"] == first.headers["content-type"]
+    assert again.headers["idempotent-replayed"] == "true" and "idempotent-replayed" not in first.headers
+    assert count(ctx, custom_numbers) == 1
+    assert count(ctx, outbox) == 1 and count(ctx, otp_sends) == 1  # one OTP SMS
+    # Without the key the same request acts again (here: the resend cooldown answers).
+    assert app_client.post(ADD, json=BODY, headers=customer.headers).status_code == 429
+
+
+def test_a_different_request_with_a_used_key_is_409(app_client: TestClient, customer, ctx) -> None:  # type: ignore[no-untyped-def]
+    assert app_client.post(ADD, json=BODY, headers=keyed(customer, "k")).status_code == 200
+    for path, body in ((ADD, {**BODY, "name": "Other"}),
+                       (VERIFY, {**BODY, "otp": "123456"})):
+        r = app_client.post(path, json=body, headers=keyed(customer, "k"))
+        assert r.status_code == 409
+        assert r.json()["status"] is False and r.json()["show_message"] == 1
+        assert "already used with a different request" in r.json()["message"]
+        assert set(r.json()) >= {"app_type", "maintainence", "data", "error"}
+    assert count(ctx, custom_numbers) == 1 and count(ctx, outbox) == 1
+
+
+def test_keys_belong_to_one_account(app_client: TestClient, make_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+    one, two = make_customer("One"), make_customer("Two")
+    for who in (one, two):
+        r = app_client.post(ADD, json=BODY, headers=keyed(who, "shared-key"))
+        assert r.status_code == 200 and "idempotent-replayed" not in r.headers
+    assert count(ctx, custom_numbers) == 2 and count(ctx, outbox) == 2
+
+
+def test_4xx_answers_are_replayed_too(app_client: TestClient, customer, ctx) -> None:  # type: ignore[no-untyped-def]
+    bad = {"name": "Shop", "number": "not a number"}
+    first = app_client.post(ADD, json=bad, headers=keyed(customer, "bad"))
+    again = app_client.post(ADD, json=bad, headers=keyed(customer, "bad"))
+    assert first.status_code == again.status_code == 400
+    assert again.content == first.content and again.headers["idempotent-replayed"] == "true"
+    # The documented "verify: name missing" answer is an HTTP 200 with status false: kept as is.
+    nameless = {"number": NUMBER, "otp": "123456"}
+    a = app_client.post(VERIFY, json=nameless, headers=keyed(customer, "v"))
+    b = app_client.post(VERIFY, json=nameless, headers=keyed(customer, "v"))
+    assert a.status_code == b.status_code == 200 and a.content == b.content
+    assert a.json()["status"] is False
+
+
+def test_a_rate_limited_request_is_not_stored(app_client: TestClient, customer, ctx, clock) -> None:  # type: ignore[no-untyped-def]
+    """429 says nothing was done, come back later: the retry with the same key must act."""
+    assert app_client.post(ADD, json=BODY, headers=customer.headers).status_code == 200
+    limited = app_client.post(ADD, json=BODY, headers=keyed(customer, "retry-me"))
+    assert limited.status_code == 429 and limited.headers["retry-after"]
+    clock.advance(seconds=61)
+    retried = app_client.post(ADD, json=BODY, headers=keyed(customer, "retry-me"))
+    assert retried.status_code == 200 and "idempotent-replayed" not in retried.headers
+    assert count(ctx, outbox) == 2
+
+
+def test_a_crash_frees_the_key(app_client: TestClient, customer, ctx, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    real_add = cn.add
+    calls = []
+
+    def flaky(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("database went away")
+        return real_add(*args, **kwargs)
+
+    monkeypatch.setattr(cn, "add", flaky)
+    crashed = app_client.post(ADD, json=BODY, headers=keyed(customer, "k"))
+    assert crashed.status_code == 500
+    assert count(ctx, idempotency_keys) == 0
+    retried = app_client.post(ADD, json=BODY, headers=keyed(customer, "k"))
+    assert retried.status_code == 200 and len(calls) == 2
+    assert count(ctx, custom_numbers) == 1
+
+
+def test_keys_expire_after_the_ttl(app_client: TestClient, customer, ctx, clock) -> None:  # type: ignore[no-untyped-def]
+    assert app_client.post(ADD, json=BODY, headers=keyed(customer, "daily")).status_code == 200
+    clock.advance(hours=ctx.settings.idempotency_ttl_hours, seconds=-1)
+    replay = app_client.post(ADD, json=BODY, headers=keyed(customer, "daily"))
+    assert replay.headers.get("idempotent-replayed") == "true"
+    clock.advance(seconds=2)
+    fresh = app_client.post(ADD, json={**BODY, "name": "New"}, headers=keyed(customer, "daily"))
+    assert fresh.status_code == 200 and "idempotent-replayed" not in fresh.headers
+    assert count(ctx, outbox) == 2 and count(ctx, idempotency_keys) == 1
+
+
+def test_new_keys_purge_expired_ones(app_client: TestClient, customer, ctx, clock) -> None:  # type: ignore[no-untyped-def]
+    for i in range(3):
+        app_client.post(ADD, json={"name": "x", "number": "nope"}, headers=keyed(customer, f"old-{i}"))
+    assert count(ctx, idempotency_keys) == 3
+    clock.advance(hours=ctx.settings.idempotency_ttl_hours, seconds=1)
+    app_client.post(ADD, json={"name": "x", "number": "nope"}, headers=keyed(customer, "new"))
+    with ctx.db.read() as conn:
+        assert conn.execute(select(idempotency_keys.c.key)).scalars().all() == ["new"]
+    assert idempotency.purge_expired(ctx) == 0
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["x" * 256, "", "has space", "tab\there", "ключ".encode(), "café".encode()],
+    ids=["too long", "empty", "space", "control", "cyrillic", "latin-1"],
+)
+def test_a_bad_key_is_400(app_client: TestClient, customer, ctx, key: str | bytes) -> None:  # type: ignore[no-untyped-def]
+    r = app_client.post(ADD, json=BODY, headers={**customer.headers, "Idempotency-Key": key})  # type: ignore[dict-item]
+    assert r.status_code == 400
+    assert r.json()["status"] is False and "Idempotency-Key" in r.json()["message"]
+    assert count(ctx, custom_numbers) == 0
+
+
+def test_the_longest_key_and_punctuation_are_fine(app_client: TestClient, customer) -> None:  # type: ignore[no-untyped-def]
+    for key in ("k" * 255, "order:2026/01/01#7!~"):
+        assert app_client.post(ADD, json=BODY, headers=keyed(customer, key)).status_code in (200, 429)
+
+
+def test_two_headers_are_400(app_client: TestClient, customer) -> None:  # type: ignore[no-untyped-def]
+    headers = [("Authorization", customer.headers["Authorization"]),
+               ("Idempotency-Key", "a"), ("Idempotency-Key", "b")]
+    assert app_client.post(ADD, json=BODY, headers=headers).status_code == 400
+
+
+def test_a_key_still_in_progress_is_409_after_the_wait(
+    app_client: TestClient, customer, ctx, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    raw = b'{"name":"Shop","number":"+61491570156"}'
+    held = idempotency.begin(ctx, customer.account.id, "busy", idempotency.request_hash("POST", ADD, raw))
+    assert isinstance(held, idempotency.Claim)
+    monkeypatch.setattr(idempotency, "WAIT_SECONDS", 0.3)
+    started = time.monotonic()
+    r = app_client.post(ADD, content=raw, headers={**keyed(customer, "busy"), "Content-Type": "application/json"})
+    assert r.status_code == 409 and r.headers["retry-after"] == "1"
+    assert "still being processed" in r.json()["message"]
+    assert 0.3 <= time.monotonic() - started < 5
+    # A different request with that key does not wait.
+    r = app_client.post(ADD, json={**BODY, "name": "Else"}, headers=keyed(customer, "busy"))
+    assert r.status_code == 409 and "different request" in r.json()["message"]
+    assert count(ctx, custom_numbers) == 0
+
+
+def test_a_waiting_repeat_gets_the_first_response(ctx, customer) -> None:  # type: ignore[no-untyped-def]
+    h = idempotency.request_hash("POST", ADD, b"{}")
+    claim = idempotency.begin(ctx, customer.account.id, "k", h)
+    assert isinstance(claim, idempotency.Claim)
+    answer = idempotency.StoredResponse(200, b'{"ok":1}', {"content-type": "application/json"})
+    threading.Timer(0.2, idempotency.complete, (ctx, claim, answer)).start()
+    assert idempotency.begin(ctx, customer.account.id, "k", h, wait_seconds=5) == answer
+
+
+def test_an_abandoned_key_is_taken_over(ctx, customer, clock) -> None:  # type: ignore[no-untyped-def]
+    h = idempotency.request_hash("POST", ADD, b"{}")
+    first = idempotency.begin(ctx, customer.account.id, "k", h)
+    assert isinstance(first, idempotency.Claim)  # ... and its process died
+    with pytest.raises(idempotency.StillInProgress):
+        idempotency.begin(ctx, customer.account.id, "k", h, wait_seconds=0)
+    clock.advance(seconds=idempotency.ABANDONED_AFTER.total_seconds() + 1)
+    second = idempotency.begin(ctx, customer.account.id, "k", h, wait_seconds=0)
+    assert isinstance(second, idempotency.Claim) and second.created_at > first.created_at
+    # The first one's late outcome cannot overwrite the second's row.
+    idempotency.complete(ctx, first, idempotency.StoredResponse(200, b"late", {}))
+    idempotency.abandon(ctx, first)
+    with ctx.db.read() as conn:
+        row = conn.execute(select(idempotency_keys)).one()
+    assert row.status_code is None and row.created_at == second.created_at
+
+
+def test_routes_without_a_request_or_caller_cannot_opt_in() -> None:
+    from senderid.api.idempotency import idempotent
+
+    async def no_caller(request) -> None:  # type: ignore[no-untyped-def]
+        return None
+
+    def not_async() -> None:
+        return None
+
+    with pytest.raises(TypeError):
+        idempotent(no_caller)
+    with pytest.raises(TypeError):
+        idempotent(not_async)
+
+
+# -- ten at once, through a real server -------------------------------------------------
+
+
+@contextmanager
+def live_server(ctx: Context) -> Iterator[str]:
+    """The app under uvicorn on a free loopback port, in a thread."""
+    app = create_app(ctx.settings, context=ctx, run_worker=False)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", loop="asyncio",
+                            http="h11", ws="none")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def test_ten_parallel_posts_with_one_key_act_once(ctx, customer) -> None:  # type: ignore[no-untyped-def]
+    barrier = threading.Barrier(10)
+
+    def post(base: str) -> httpx.Response:
+        with httpx.Client(base_url=base, timeout=30, trust_env=False) as client:
+            barrier.wait(timeout=10)
+            return client.post(ADD, json=BODY, headers=keyed(customer, "together"))
+
+    with live_server(ctx) as base, ThreadPoolExecutor(max_workers=10) as pool:
+        responses = list(pool.map(lambda _: post(base), range(10)))
+
+    assert [r.status_code for r in responses] == [200] * 10, [r.text for r in responses]
+    assert len({r.content for r in responses}) == 1
+    assert sum("idempotent-replayed" not in r.headers for r in responses) == 1
+    assert count(ctx, custom_numbers) == 1
+    assert count(ctx, outbox) == 1 and count(ctx, otp_sends) == 1
+
+
+def test_expired_rows_never_block_a_new_first_request(ctx, customer, clock) -> None:  # type: ignore[no-untyped-def]
+    now = clock.now()
+    with ctx.db.write() as conn:
+        conn.execute(insert(idempotency_keys).values(
+            account_id=customer.account.id, key="k", request_hash="0" * 64, created_at=now,
+            expires_at=now))
+    claim = idempotency.begin(ctx, customer.account.id, "k", "1" * 64, wait_seconds=0)
+    assert isinstance(claim, idempotency.Claim)
