@@ -6,7 +6,7 @@
 #   bash examples/walkthrough.sh        (after `make run` has built .venv once)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PATH="$PWD/.venv/bin:$PATH"
+[ -x .venv/bin/senderid ] && PATH="$PWD/.venv/bin:$PATH"
 
 work=$(mktemp -d)
 export SENDERID_DATABASE_URL="sqlite:///$work/senderid.db"
