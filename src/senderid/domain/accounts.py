@@ -14,13 +14,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 
 from senderid import ids
 from senderid.delivery import signing, webhooks
 from senderid.domain import audit
 from senderid.domain.context import Actor, Context
 from senderid.errors import InvalidRequest, NotFound
+from senderid.store.coltypes import UTCDateTime
 from senderid.store.tables import accounts, api_keys
 
 KEY_PREFIX = "sid_"
@@ -206,22 +207,25 @@ def list_keys(ctx: Context, account_id: str) -> list[ApiKey]:
     return [_api_key(row) for row in rows]
 
 
+# Built once: the hot path of every request only binds the key's hash and the time.
+_AUTHENTICATE = (
+    select(api_keys.c.id.label("key_id"), accounts.c.id, accounts.c.name, accounts.c.otp_required,
+           accounts.c.created_at)
+    .join(accounts, accounts.c.id == api_keys.c.account_id)
+    .where(
+        api_keys.c.key_hash == bindparam("key_hash"),
+        api_keys.c.revoked_at.is_(None),
+        or_(api_keys.c.expires_at.is_(None), api_keys.c.expires_at > bindparam("now", type_=UTCDateTime)),
+    )
+)
+
+
 def authenticate(ctx: Context, key: str) -> Caller | None:
     """The caller a key belongs to, or None for an unknown, revoked or expired key."""
     if not key.startswith(KEY_PREFIX) or len(key) > 100:
         return None
-    now = ctx.clock.now()
-    query = (
-        select(api_keys.c.id.label("key_id"), accounts)
-        .join(accounts, accounts.c.id == api_keys.c.account_id)
-        .where(
-            api_keys.c.key_hash == hash_key(key),
-            api_keys.c.revoked_at.is_(None),
-            or_(api_keys.c.expires_at.is_(None), api_keys.c.expires_at > now),
-        )
-    )
     with ctx.db.read() as conn:
-        row = conn.execute(query).first()
+        row = conn.execute(_AUTHENTICATE, {"key_hash": hash_key(key), "now": ctx.clock.now()}).first()
     if row is None:
         return None
     return Caller(account=_account(row), key_id=row.key_id)

@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from senderid.delivery import outbox
 from senderid.delivery.providers._segments import DATA_CODING_GSM7, MessageTooLong, split
@@ -58,6 +58,19 @@ class SendOutcome:
     parts: int  # SMS parts per message
 
 
+# Built once: checking a sender binds values into these, nothing more.
+_ACTIVE_NUMBER = select(custom_numbers.c.id).where(
+    custom_numbers.c.account_id == bindparam("account_id"),
+    custom_numbers.c.number == bindparam("number"),
+    custom_numbers.c.status == "active",
+)
+_APPROVED_NAME = select(business_names.c.businessname).where(
+    business_names.c.account_id == bindparam("account_id"),
+    business_names.c.name_key == bindparam("name_key"),
+    business_names.c.status == "APPROVED",
+)
+
+
 def _resolve(conn: Connection, ctx: Context, account_id: str, sender: str) -> Sender | None:
     """What ``sender`` stands for in this account, or None when the account may not use it."""
     if sender in ("", SHARED):
@@ -67,21 +80,9 @@ def _resolve(conn: Connection, ctx: Context, account_id: str, sender: str) -> Se
     except InvalidNumber:
         number = None
     if number is not None:
-        found = conn.execute(
-            select(custom_numbers.c.id).where(
-                custom_numbers.c.account_id == account_id,
-                custom_numbers.c.number == number,
-                custom_numbers.c.status == "active",
-            )
-        ).first()
+        found = conn.execute(_ACTIVE_NUMBER, {"account_id": account_id, "number": number}).first()
         return Sender("custom_number", number) if found else None
-    name = conn.execute(
-        select(business_names.c.businessname).where(
-            business_names.c.account_id == account_id,
-            business_names.c.name_key == sender.strip().lower(),
-            business_names.c.status == "APPROVED",
-        )
-    ).scalar()
+    name = conn.execute(_APPROVED_NAME, {"account_id": account_id, "name_key": sender.lower()}).scalar()
     return Sender("business_name", name) if name else None
 
 

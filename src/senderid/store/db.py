@@ -51,8 +51,13 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
+        """Reads. On SQLite each statement runs on its own WAL snapshot (no BEGIN/COMMIT
+        round trip): reads here never need two statements to agree exactly."""
+        with self.engine.connect() as conn:
+            if self.is_sqlite:
+                conn = conn.execution_options(sqlite_autocommit=True)
+            with conn.begin():
+                yield conn
 
     def lock(self, conn: Connection, key: str) -> None:
         """Hold a lock on ``key`` until ``conn``'s transaction ends."""
@@ -101,7 +106,9 @@ def _create_engine(url: str, pool_size: int) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get("sqlite_immediate", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = conn.get_execution_options()
+        if options.get("sqlite_autocommit", False):
+            return  # the sqlite3 module runs each statement in its own transaction
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("sqlite_immediate", False) else "BEGIN")
 
     return engine
