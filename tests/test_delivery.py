@@ -166,7 +166,9 @@ def test_gives_up_after_max_attempts_and_wipes_the_code(ctx, clock, customer) ->
         row = message(ctx, queued["id"])
         if attempt < max_attempts:
             assert (row["status"], row["attempts"]) == ("queued", attempt)
-            clock.advance((row["next_attempt_at"] - clock.now()).total_seconds())
+            # due again, and past the circuit breaker's cool-off once it opened (5 failures)
+            due = max(row["next_attempt_at"], w.breaker.reopens_at)
+            clock.advance((due - clock.now()).total_seconds())
     row = message(ctx, queued["id"])
     assert (row["status"], row["attempts"]) == ("dead", max_attempts)
     assert row["last_error"] == f"gave up after {max_attempts} attempts: upstream down"

@@ -19,7 +19,7 @@ log = logging.getLogger("senderid")
 
 
 def build_context(settings: Settings, *, clock: Clock | None = None, db: Database | None = None) -> Context:
-    database = db or Database(settings.database_url)
+    database = db or Database(settings.database_url, pool_size=settings.api_threads + 2)
     if database.is_sqlite and settings.sqlite_path() is not None:
         settings.sqlite_path().parent.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
     return Context(db=database, settings=settings, clock=clock or Clock(), secret=settings.resolved_secret())

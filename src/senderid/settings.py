@@ -78,6 +78,16 @@ class Settings(BaseSettings):
         description="Comma-separated ISO regions whose mobile numbers are accepted; the "
         "first is the region assumed for national-format input.",
     )
+    auth_cache_seconds: float = Field(
+        2.0, ge=0,
+        description="How long a server process remembers a valid API key. A key revoked through "
+        "this process stops at once; through another one (e.g. the CLI), within this time. 0 turns it off.",
+    )
+    api_threads: int = Field(
+        8, ge=1, le=256,
+        description="Threads each server process runs database work on (its connection pool "
+        "is sized to match).",
+    )
     max_body_bytes: int = Field(
         65536, ge=1024, description="Largest request body accepted (bytes); larger is a 413."
     )
@@ -99,6 +109,16 @@ class Settings(BaseSettings):
     )
     delivery_backoff_max_seconds: float = Field(
         300.0, gt=0, description="Longest retry delay."
+    )
+    delivery_breaker_failures: int = Field(
+        5, ge=1,
+        description="Consecutive transient failures of the SMS provider after which the worker "
+        "stops calling it for a cool-off (the circuit breaker opens).",
+    )
+    delivery_breaker_seconds: float = Field(
+        30.0, gt=0,
+        description="First cool-off of an open circuit breaker; doubles while the trial send "
+        "keeps failing, up to `SENDERID_DELIVERY_BACKOFF_MAX_SECONDS`.",
     )
     log_level: str = Field("INFO", description="Python log level of the server.")
     admin_token: str | None = Field(
@@ -127,6 +147,9 @@ class Settings(BaseSettings):
     )
     idempotency_ttl_hours: int = Field(
         24, ge=1, description="How long an `Idempotency-Key` and its first response are kept."
+    )
+    metrics_enabled: bool = Field(
+        True, description="Serve Prometheus metrics at `GET /metrics` (no key needed)."
     )
 
     # -- SMS providers (each configured by its own SENDERID_<PROVIDER>_* settings) --------

@@ -10,6 +10,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
@@ -20,8 +21,20 @@ import senderid
 from senderid.api import envelope, openapi
 from senderid.api.auth import AuthError
 from senderid.api.middleware import AccessLog, BodyLimit
-from senderid.api.routes import admin, business, custom_numbers, devinbox, gateway, ops, receipts, token
+from senderid.api.routes import (
+    admin,
+    business,
+    custom_numbers,
+    devinbox,
+    gateway,
+    metrics,
+    ops,
+    receipts,
+    token,
+)
 from senderid.clock import Clock
+from senderid.console import assets as console_assets
+from senderid.console import routes as console_routes
 from senderid.delivery.worker import WorkerThread
 from senderid.domain.context import Context
 from senderid.errors import SenderIdError
@@ -51,6 +64,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Database work runs on this many threads: more would only contend for the GIL
+        # and the connection pool.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
         thread = None
         if run_worker:
             worker = build_worker(ctx)
@@ -78,12 +94,17 @@ def create_app(
     app.include_router(business.router)
     if settings.admin_token:  # off (unknown routes) without a token
         app.include_router(admin.router)
+        app.include_router(console_routes.router)
+    if settings.admin_token or settings.sms_provider == "devinbox":
+        app.include_router(console_assets.router)
     app.include_router(gateway.router)
     app.include_router(ops.router)
     if settings.sms_provider == "devinbox":
         app.include_router(devinbox.router)
     if settings.sms_provider == "twilio":
         app.include_router(receipts.router)
+    if settings.metrics_enabled:
+        app.include_router(metrics.router)
 
     openapi.install(app)
     _install_error_handlers(app)

@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from senderid import metrics
 from senderid.api import envelope
 
 access_log = logging.getLogger("senderid.access")
@@ -95,6 +96,8 @@ class AccessLog:
             await self.app(scope, receive, send_wrapper)
         finally:
             state: dict[str, Any] = scope.get("state", {})
+            route = getattr(scope.get("route"), "path", None)  # the template, never the raw path
+            metrics.observe_request(scope["method"], route, status, time.perf_counter() - started)
             access_log.info(
                 "request",
                 extra={

@@ -18,6 +18,7 @@ import typer
 from senderid.cli.api import api_app
 from senderid.cli.business import business_app
 from senderid.cli.common import context, fail
+from senderid.cli.outbox import outbox_app
 from senderid.domain import accounts
 from senderid.domain.context import CLI
 from senderid.errors import SenderIdError
@@ -37,6 +38,7 @@ app.add_typer(account_app, name="account")
 app.add_typer(key_app, name="key")
 app.add_typer(business_app, name="business")
 app.add_typer(api_app, name="api")
+app.add_typer(outbox_app, name="outbox")
 
 
 @contextmanager

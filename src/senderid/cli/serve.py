@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import shlex
 import signal
 import threading
@@ -38,6 +39,7 @@ def run_server(*, host: str, port: int, demo: bool) -> None:
     if demo:
         _print_demo(ctx, host, port)
     app = create_app(ctx.settings, context=ctx)
+    gc.freeze()  # what start-up built lives for good: keep it out of every collection
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, server_header=False)
 
 

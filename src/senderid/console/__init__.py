@@ -1,1 +1,1 @@
-"""Server-rendered pages: the developer inbox (and, later, the operator console)."""
+"""Server-rendered pages: the operator console (``/console``) and the developer inbox (``/dev/inbox``)."""

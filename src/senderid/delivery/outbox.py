@@ -12,17 +12,27 @@ A claim is a lease: a worker that dies while holding one leaves the message
 crash loses nothing. Once a message leaves ``queued``/``sending`` for good,
 an OTP in its body is blanked out (``redacted_body``): codes are not kept at
 rest after hand-off.
+
+Delivery receipts (:func:`record_receipt`) move a sent message to delivered or
+failed. A receipt can beat the worker's own write of ``sent`` (the SMSC sends it
+right after accepting the message, before the worker has recorded the provider's
+message id); such an *early* receipt is kept in ``early_receipts`` and applied by
+:func:`apply_early_receipts` in the transaction that records the message as sent.
+Both sides take the same per-message lock first, so one of them always sees the
+other's write.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Update, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Update, and_, delete, func, insert, or_, select, text, update
 
 from senderid import ids
-from senderid.store.tables import outbox
+from senderid.delivery import events
+from senderid.store.tables import early_receipts, outbox
 
 QUEUED, SENDING, SENT, DELIVERED, FAILED, DEAD, CANCELLED = (
     "queued", "sending", "sent", "delivered", "failed", "dead", "cancelled",
@@ -150,6 +160,10 @@ def _finish(now: datetime, status: str, error: str | None = None) -> Update:
 def mark_sent(
     conn: Connection, message_id: str, *, now: datetime, provider: str, provider_message_id: str | None
 ) -> None:
+    """Record the provider's acceptance (then call :func:`apply_early_receipts` in the same
+    transaction: the lock taken here keeps a racing receipt from slipping in between)."""
+    if provider_message_id:
+        _lock_receipts(conn, provider, provider_message_id)
     conn.execute(
         _finish(now, SENT)
         .where(outbox.c.id == message_id, outbox.c.status.in_([SENDING, CANCELLED]))
@@ -178,20 +192,96 @@ def mark_retry(
     )
 
 
+def release(conn: Connection, message_id: str, *, now: datetime, next_attempt_at: datetime) -> None:
+    """Put a claimed message back, unsent, without counting the attempt (the circuit
+    breaker is open: the provider was not called)."""
+    conn.execute(
+        update(outbox)
+        .where(outbox.c.id == message_id, outbox.c.status == SENDING)
+        .values(
+            status=QUEUED,
+            attempts=outbox.c.attempts - 1,  # the claim counted it
+            next_attempt_at=next_attempt_at,
+            lease_until=None,
+            updated_at=now,
+        )
+    )
+
+
+# -- delivery receipts ---------------------------------------------------------------------
+
+RECEIPT_STATUSES = (SENT, DELIVERED, FAILED)  # what a receipt says; also where it finds a message
+EARLY_RECEIPT_TTL = timedelta(days=1)  # an early receipt no message claimed by then is dropped
+
+
 def record_receipt(
     conn: Connection, *, provider: str, provider_message_id: str, status: str, now: datetime
 ) -> bool:
-    """A delivery receipt: sent -> delivered or failed. True when a message matched."""
-    result = conn.execute(
-        update(outbox)
-        .where(
-            outbox.c.provider == provider,
-            outbox.c.provider_message_id == provider_message_id,
-            outbox.c.status.in_([SENT, DELIVERED, FAILED]),
+    """A delivery receipt: sent -> delivered or failed. True when a message matched.
+
+    A ``sent`` receipt (still on its way) never moves a delivered or failed message
+    back. A final one (``delivered``, ``failed``) that matches nothing yet is kept as an
+    early receipt for :func:`apply_early_receipts`. A gateway message that fails this
+    way tells its account's webhook (``message.failed``).
+    """
+    if status not in RECEIPT_STATUSES:
+        raise ValueError(f"unknown receipt status {status!r}")
+    _lock_receipts(conn, provider, provider_message_id)
+    matched = _apply(conn, provider, provider_message_id, status, now)
+    if not matched and status != SENT:
+        conn.execute(delete(early_receipts).where(early_receipts.c.received_at < now - EARLY_RECEIPT_TTL))
+        conn.execute(
+            insert(early_receipts).values(
+                provider=provider, provider_message_id=provider_message_id, status=status, received_at=now,
+            )
         )
-        .values(status=status, updated_at=now)
-    )
-    return result.rowcount > 0
+    return matched
+
+
+def apply_early_receipts(conn: Connection, *, provider: str, provider_message_id: str, now: datetime) -> int:
+    """Apply (and forget) the receipts that came before the message was recorded as sent.
+
+    Call it in the transaction of :func:`mark_sent`, after it. Returns how many applied.
+    """
+    rows = conn.execute(
+        select(early_receipts.c.id, early_receipts.c.status)
+        .where(early_receipts.c.provider == provider,
+               early_receipts.c.provider_message_id == provider_message_id)
+        .order_by(early_receipts.c.id)
+    ).all()
+    for row in rows:
+        _apply(conn, provider, provider_message_id, row.status, now)
+    if rows:
+        conn.execute(delete(early_receipts).where(early_receipts.c.id.in_([row.id for row in rows])))
+    return len(rows)
+
+
+def _apply(conn: Connection, provider: str, provider_message_id: str, status: str, now: datetime) -> bool:
+    rows = conn.execute(
+        select(outbox.c.id, outbox.c.kind, outbox.c.account_id, outbox.c.to_number, outbox.c.sender,
+               outbox.c.status)
+        .where(outbox.c.provider_message_id == provider_message_id, outbox.c.provider == provider,
+               outbox.c.status.in_(RECEIPT_STATUSES))
+    ).all()
+    for row in rows:
+        if status == SENT or row.status == status:
+            continue  # nothing new (and "on its way" never undoes a final word)
+        conn.execute(update(outbox).where(outbox.c.id == row.id).values(status=status, updated_at=now))
+        if status == FAILED and row.kind == "sms" and row.account_id is not None:
+            events.emit(conn, now=now, account_id=row.account_id, type="message.failed",
+                        data={"id": row.id, "to": row.to_number, "sender": row.sender, "status": FAILED,
+                              "error": f"{provider}: the delivery receipt says the SMS was not delivered"})
+    return bool(rows)
+
+
+def _lock_receipts(conn: Connection, provider: str, provider_message_id: str) -> None:
+    """Serialise the receipts and the sent-record of one provider message (PostgreSQL; on
+    SQLite a write transaction already excludes every other writer)."""
+    if conn.dialect.name != "postgresql":
+        return
+    key = f"receipt:{provider}:{provider_message_id}".encode()
+    digest = int.from_bytes(hashlib.sha256(key).digest()[:8], "big", signed=True)
+    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": digest})
 
 
 def get(conn: Connection, message_id: str) -> dict[str, object] | None:

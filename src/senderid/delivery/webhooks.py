@@ -43,6 +43,7 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy import Connection, and_, or_, select, update
 
+from senderid import metrics
 from senderid.clock import Clock
 from senderid.delivery import signing
 from senderid.settings import Settings
@@ -363,6 +364,7 @@ class Dispatcher:
             return
         with self.db.write() as conn:
             mark_delivered(conn, event.id, now=self.clock.now())
+        metrics.WEBHOOK_DELIVERIES.labels("delivered").inc()
         log.info("webhook delivered", extra={"event_id": event.id, "type": event.type,
                                              "attempts": event.attempts})
 
@@ -373,6 +375,7 @@ class Dispatcher:
             reason = error.reason if error.final else f"gave up after {event.attempts} attempts: {error.reason}"
             with self.db.write() as conn:
                 mark_dead(conn, event.id, now=now, error=reason)
+            metrics.WEBHOOK_DELIVERIES.labels("dead").inc()
             log.warning("webhook not delivered", extra={"event_id": event.id, "status": DEAD, "error": reason})
             return
         delay = self._backoff(event.attempts, s.delivery_backoff_seconds, s.delivery_backoff_max_seconds)
@@ -381,5 +384,6 @@ class Dispatcher:
         with self.db.write() as conn:
             mark_retry(conn, event.id, now=now, next_attempt_at=now + timedelta(seconds=delay),
                        error=error.reason)
+        metrics.WEBHOOK_DELIVERIES.labels("retry").inc()
         log.warning("webhook delivery failed; will retry",
                     extra={"event_id": event.id, "attempts": event.attempts, "error": error.reason})

@@ -14,6 +14,11 @@ drawn once, when the message is queued), so the user never gets two codes.
 
 Each round also delivers one batch of account webhook events the same way
 (:mod:`senderid.delivery.webhooks`), so every worker handles both.
+
+A circuit breaker (:mod:`senderid.delivery.breaker`) sits in front of the
+provider: after ``SENDERID_DELIVERY_BREAKER_FAILURES`` transient failures in a
+row the worker stops claiming SMS for a cool-off, and puts back the ones it
+holds, unsent and without using an attempt.
 """
 
 from __future__ import annotations
@@ -23,12 +28,14 @@ import os
 import random
 import socket
 import threading
+import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 
+from senderid import metrics
 from senderid.clock import Clock
-from senderid.delivery import events, outbox, webhooks
+from senderid.delivery import breaker, events, outbox, webhooks
 from senderid.delivery.providers.base import (
     OutgoingSms,
     PermanentError,
@@ -60,6 +67,14 @@ class Worker:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
         self._wake = threading.Event()
         self.webhooks = webhooks.Dispatcher(db, settings, clock, backoff=backoff_delay)
+        self.breaker = breaker.CircuitBreaker(
+            clock,
+            failures=settings.delivery_breaker_failures,
+            cool_off=settings.delivery_breaker_seconds,
+            max_cool_off=settings.delivery_backoff_max_seconds,
+            on_change=self._breaker_changed,
+        )
+        metrics.BREAKER_STATE.labels(provider.name).set(breaker.STATE_VALUES[breaker.CLOSED])
 
     def wake(self) -> None:
         self._wake.set()
@@ -67,14 +82,18 @@ class Worker:
     def run_once(self) -> int:
         """Claim one batch of SMS and one of account webhook events, and handle them.
 
-        Returns how many messages and events were handled.
+        Returns how many messages and events were handled. While the circuit breaker
+        is open no SMS is claimed; once it half-opens, one (the trial).
         """
-        with self.db.write() as conn:
-            batch = outbox.claim(
-                conn, now=self.clock.now(), worker=self.name,
-                lease_seconds=self.settings.worker_lease_seconds,
-                limit=self.settings.worker_batch_size,
-            )
+        state = self.breaker.state
+        batch: list[outbox.Claimed] = []
+        if state != breaker.OPEN:
+            with self.db.write() as conn:
+                batch = outbox.claim(
+                    conn, now=self.clock.now(), worker=self.name,
+                    lease_seconds=self.settings.worker_lease_seconds,
+                    limit=1 if state == breaker.HALF_OPEN else self.settings.worker_batch_size,
+                )
         for message in batch:
             self._deliver(message)
         return len(batch) + self.webhooks.run_once()
@@ -95,34 +114,73 @@ class Worker:
 
     def _deliver(self, message: outbox.Claimed) -> None:
         now = self.clock.now()
+        provider = self.provider.name
         if message.expires_at is not None and message.expires_at <= now:
             self._record(message, outbox.CANCELLED, "expired before it could be delivered")
+            metrics.SMS_SENDS.labels(provider, "cancelled").inc()
+            return
+        if not self.breaker.allow():
+            self._defer(message)
             return
         sms = OutgoingSms(message.id, message.to, message.sender, message.body)
+        started = time.perf_counter()
         try:
-            result = self.provider.send(sms)
+            try:
+                result = self.provider.send(sms)
+            finally:
+                metrics.SMS_SEND_SECONDS.labels(provider).observe(time.perf_counter() - started)
         except PermanentError as exc:
+            self.breaker.record_success()  # it answered: refused for good, but up
             self._record(message, outbox.FAILED, exc.reason)
+            metrics.SMS_SENDS.labels(provider, "permanent_error").inc()
             return
         except TransientError as exc:
+            self.breaker.record_failure()
             self._retry_or_die(message, exc)
             return
         except Exception as exc:  # a provider bug: never lose the message over it
-            log.exception("provider %s raised unexpectedly", self.provider.name)
+            log.exception("provider %s raised unexpectedly", provider)
+            self.breaker.record_failure()
             self._retry_or_die(message, TransientError(f"unexpected {type(exc).__name__}"))
             return
+        self.breaker.record_success()
         with self.db.write() as conn:
             now = self.clock.now()
             outbox.mark_sent(
-                conn, message.id, now=now, provider=self.provider.name,
+                conn, message.id, now=now, provider=provider,
                 provider_message_id=result.provider_message_id,
             )
             self._emit(conn, message, "message.sent", now)
+            if result.provider_message_id:
+                # a receipt that came before this write (the SMSC was quicker than us)
+                outbox.apply_early_receipts(
+                    conn, provider=provider, provider_message_id=result.provider_message_id, now=now,
+                )
+        metrics.SMS_SENDS.labels(provider, "sent").inc()
         log.info("sms sent", extra={"message_id": message.id, "attempts": message.attempts})
+
+    def _defer(self, message: outbox.Claimed) -> None:
+        """The breaker is open: put the message back for when it half-opens, attempt unused."""
+        with self.db.write() as conn:
+            outbox.release(conn, message.id, now=self.clock.now(), next_attempt_at=self.breaker.reopens_at)
+        metrics.SMS_DEFERRED.labels(self.provider.name).inc()
+
+    def _breaker_changed(self, state: str) -> None:
+        provider = self.provider.name
+        metrics.BREAKER_STATE.labels(provider).set(breaker.STATE_VALUES[state])
+        if state == breaker.OPEN:
+            metrics.BREAKER_OPENED.labels(provider).inc()
+            log.warning(
+                "sms provider keeps failing: circuit breaker open",
+                extra={"provider": provider, "cool_off_seconds": self.breaker.cool_off},
+            )
+        else:
+            log.info("circuit breaker %s", state.replace("_", "-"), extra={"provider": provider})
 
     def _retry_or_die(self, message: outbox.Claimed, error: ProviderError) -> None:
         if message.attempts >= self.settings.delivery_max_attempts:
             self._record(message, outbox.DEAD, f"gave up after {message.attempts} attempts: {error.reason}")
+            metrics.SMS_SENDS.labels(self.provider.name, "dead").inc()
             return
         delay = backoff_delay(
             message.attempts, self.settings.delivery_backoff_seconds,
@@ -136,6 +194,7 @@ class Worker:
                 conn, message.id, now=now, next_attempt_at=now + timedelta(seconds=delay),
                 error=error.reason,
             )
+        metrics.SMS_SENDS.labels(self.provider.name, "transient_error").inc()
         log.warning(
             "sms send failed; will retry",
             extra={"message_id": message.id, "attempts": message.attempts, "error": error.reason},

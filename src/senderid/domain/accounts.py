@@ -138,6 +138,7 @@ def set_otp_required(ctx: Context, account_id: str, otp_required: bool, *, actor
             conn, at=now, actor=actor, action="account.updated", account_id=account_id,
             subject=account_id, otp_required=otp_required,
         )
+    ctx.auth_cache.clear()  # cached callers carry the account's settings
     return get_account(ctx, account_id)
 
 
@@ -196,6 +197,7 @@ def revoke_key(ctx: Context, key_or_id: str, *, actor: Actor) -> ApiKey:
                 subject=key.id, prefix=key.prefix,
             )
             key = ApiKey(key.id, key.account_id, key.prefix, key.created_at, key.expires_at, now)
+    ctx.auth_cache.clear()  # after the commit: this process stops accepting the key at once
     return key
 
 
@@ -209,8 +211,8 @@ def list_keys(ctx: Context, account_id: str) -> list[ApiKey]:
 
 # Built once: the hot path of every request only binds the key's hash and the time.
 _AUTHENTICATE = (
-    select(api_keys.c.id.label("key_id"), accounts.c.id, accounts.c.name, accounts.c.otp_required,
-           accounts.c.created_at)
+    select(api_keys.c.id.label("key_id"), api_keys.c.expires_at, accounts.c.id, accounts.c.name,
+           accounts.c.otp_required, accounts.c.created_at)
     .join(accounts, accounts.c.id == api_keys.c.account_id)
     .where(
         api_keys.c.key_hash == bindparam("key_hash"),
@@ -224,11 +226,17 @@ def authenticate(ctx: Context, key: str) -> Caller | None:
     """The caller a key belongs to, or None for an unknown, revoked or expired key."""
     if not key.startswith(KEY_PREFIX) or len(key) > 100:
         return None
+    key_hash, now = hash_key(key), ctx.clock.now()
+    cached = ctx.auth_cache.get(key_hash, now)
+    if cached is not None:
+        return cached
     with ctx.db.read() as conn:
-        row = conn.execute(_AUTHENTICATE, {"key_hash": hash_key(key), "now": ctx.clock.now()}).first()
+        row = conn.execute(_AUTHENTICATE, {"key_hash": key_hash, "now": now}).first()
     if row is None:
         return None
-    return Caller(account=_account(row), key_id=row.key_id)
+    caller = Caller(account=_account(row), key_id=row.key_id)
+    ctx.auth_cache.put(key_hash, caller, row.expires_at)
+    return caller
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -48,8 +48,15 @@ def events(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = 100,
+    subject: str | None = None,
+    before_id: int | None = None,
 ) -> list[dict[str, Any]]:
+    """Newest first. ``before_id`` pages on: the events older than that one."""
     query = select(audit_events).order_by(audit_events.c.id.desc()).limit(limit)
+    if subject is not None:
+        query = query.where(audit_events.c.subject == subject)
+    if before_id is not None:
+        query = query.where(audit_events.c.id < before_id)
     if account_id is not None:
         query = query.where(audit_events.c.account_id == account_id)
     if action is not None:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from senderid.clock import Clock
+from senderid.domain.authcache import AuthCache
 from senderid.settings import Settings
 from senderid.store.db import Database
 
@@ -30,3 +31,7 @@ class Context:
     secret: bytes
     # Called after a commit that queued a message, so an in-process worker wakes up.
     on_enqueue: Callable[[], None] = field(default=lambda: None)
+    auth_cache: AuthCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.auth_cache = AuthCache(self.settings.auth_cache_seconds)

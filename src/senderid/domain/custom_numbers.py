@@ -23,9 +23,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from enum import Enum
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, Select, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from senderid import ids, otp
@@ -47,6 +48,7 @@ from senderid.errors import (
     VerifyNumberRequired,
 )
 from senderid.numbers import InvalidNumber, parse_mobile
+from senderid.store.coltypes import UTCDateTime
 from senderid.store.tables import custom_numbers, otp_sends
 
 PENDING, ACTIVE, CANCELLED, DELETED = "pending", "active", "cancelled", "deleted"
@@ -215,6 +217,31 @@ def _send_otp(
     return AddResult(AddOutcome.OTP_SENT, registration_id, number)
 
 
+_MINE = (otp_sends.c.account_id == bindparam("account_id")) & (otp_sends.c.number == bindparam("number"))
+_LAST_SEND = select(func.max(otp_sends.c.created_at)).where(_MINE)
+_WINDOWS = (
+    ("otp_max_per_account_number_per_hour", _MINE,
+     "Too many codes sent to this number for your account in the last hour"),
+    ("otp_max_per_number_per_hour", otp_sends.c.number == bindparam("number"),
+     "Too many codes sent to this number in the last hour"),
+    ("otp_max_per_account_per_hour", otp_sends.c.account_id == bindparam("account_id"),
+     "Your account has sent too many codes in the last hour"),
+)
+
+
+@lru_cache(maxsize=32)
+def _nth_newest_send(window: int, limit: int) -> Select[tuple[datetime]]:
+    """The ``limit``-th newest send inside the hour, if there is one (an index range scan)."""
+    where = _WINDOWS[window][1]
+    return (
+        select(otp_sends.c.created_at)
+        .where(where, otp_sends.c.created_at > bindparam("since", type_=UTCDateTime))
+        .order_by(otp_sends.c.created_at.desc())
+        .limit(1)
+        .offset(limit - 1)
+    )
+
+
 def _check_send_limits(ctx: Context, conn: Connection, account_id: str, number: str, now: datetime) -> None:
     """Raise RateLimited when another OTP SMS would break a sending limit.
 
@@ -223,34 +250,21 @@ def _check_send_limits(ctx: Context, conn: Connection, account_id: str, number: 
     earn another 429).
     """
     s = ctx.settings
-    since = now - HOUR
-    mine = (otp_sends.c.account_id == account_id) & (otp_sends.c.number == number)
+    params = {"account_id": account_id, "number": number, "since": now - HOUR}
     refusals: list[tuple[int, str]] = []
 
-    last = conn.execute(select(func.max(otp_sends.c.created_at)).where(mine)).scalar()
+    last = conn.execute(_LAST_SEND, params).scalar()
     if last is not None:
         wait = math.ceil((last + timedelta(seconds=s.otp_resend_cooldown_seconds) - now).total_seconds())
         if wait > 0:
             refusals.append((wait, f"A code was sent to this number moments ago; wait {wait} seconds "
                                    "before asking for another"))
-    windows = (
-        (mine, s.otp_max_per_account_number_per_hour,
-         "Too many codes sent to this number for your account in the last hour"),
-        (otp_sends.c.number == number, s.otp_max_per_number_per_hour,
-         "Too many codes sent to this number in the last hour"),
-        (otp_sends.c.account_id == account_id, s.otp_max_per_account_per_hour,
-         "Your account has sent too many codes in the last hour"),
-    )
-    for where, limit, message in windows:
-        times = conn.execute(
-            select(otp_sends.c.created_at)
-            .where(where, otp_sends.c.created_at > since)
-            .order_by(otp_sends.c.created_at.desc())
-            .limit(limit)
-        ).scalars().all()
-        if len(times) >= limit:
+    for window, (setting, _where, message) in enumerate(_WINDOWS):
+        limit = getattr(s, setting)
+        nth = conn.execute(_nth_newest_send(window, limit), params).scalar()
+        if nth is not None:
             # The window frees up when the oldest of the last `limit` sends is an hour old.
-            wait = math.ceil((times[-1] + HOUR - now).total_seconds())
+            wait = math.ceil((nth + HOUR - now).total_seconds())
             refusals.append((wait, f"{message}; try again in {wait} seconds"))
     if refusals:
         wait, message = max(refusals)

@@ -15,6 +15,7 @@ nothing on SQLite, where a write transaction already excludes all others.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -40,12 +41,18 @@ class Database:
         self.engine = _create_engine(self.url, pool_size)
         self.dialect = self.engine.dialect.name
         self.is_sqlite = self.dialect == "sqlite"
+        self._sqlite_writer = threading.RLock()
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            if self.is_sqlite:
-                conn = conn.execution_options(sqlite_immediate=True)
+        if not self.is_sqlite:
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+            return
+        # SQLite has one writer at a time anyway: queueing this process's writers on a lock
+        # is fairer and cheaper than letting them spin in sqlite3's busy-timeout back-off.
+        with self._sqlite_writer, self.engine.connect() as conn:
+            conn = conn.execution_options(sqlite_immediate=True)
             with conn.begin():
                 yield conn
 

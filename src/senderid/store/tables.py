@@ -138,6 +138,22 @@ outbox = Table(
     Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),
     Index("ix_outbox_custom_number", "custom_number_id"),
     Index("ix_outbox_account_created", "account_id", "created_at"),
+    Index("ix_outbox_provider_message", "provider_message_id"),  # delivery receipts
+)
+
+# Delivery receipts that came before the worker recorded their message as sent (the
+# provider answered the send and the receipt raced the worker's write). The worker
+# applies them when it records the message; unclaimed ones are dropped after a day.
+early_receipts = Table(
+    "early_receipts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("provider", String(32), nullable=False),
+    Column("provider_message_id", String(128), nullable=False),
+    Column("status", String(16), nullable=False),  # delivered | failed
+    Column("received_at", UTCDateTime, nullable=False),
+    Index("ix_early_receipts_provider_message", "provider", "provider_message_id"),
+    Index("ix_early_receipts_received", "received_at"),
 )
 
 # The devinbox provider's own store: what a developer sees at /dev/inbox.

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from senderid.api import envelope
 from senderid.api.auth import actor
 from senderid.api.body import json_object
-from senderid.api.deps import caller, context
+from senderid.api.deps import as_caller, caller, context
 from senderid.api.idempotency import idempotent
 from senderid.domain import messages
 from senderid.domain.accounts import Caller
@@ -55,13 +55,13 @@ async def send(request: Request, who: Caller = Depends(caller)) -> Response:
 
 
 @router.get("/senderId/check")
-def check(
+async def check(
     request: Request,
-    sender: Annotated[str, Query(max_length=messages.MAX_SENDER_LENGTH, description="Number, business name or #SharedNum#")] = "",
-    who: Caller = Depends(caller),
+    sender: Annotated[str, Query(description="Number, business name or #SharedNum# (at most 32 characters)")] = "",
 ) -> Response:
     """May the calling account send as ``sender``? Read-only and cheap: gateways call it per message."""
-    resolved = messages.check_sender(context(request), who.account, sender)
+    ctx = context(request)
+    resolved = await as_caller(request, lambda who: messages.check_sender(ctx, who.account, sender))
     data = {
         "sender": sender,
         "allowed": resolved is not None,

@@ -30,14 +30,19 @@ REQUIRED_SETTINGS: dict[str, tuple[str, ...]] = {
 
 def receipt_recorder(db: "Database", clock: "Clock", provider: str) -> Callable[[str, str], bool]:
     """A callback that records a delivery receipt: (provider message id, status) -> matched."""
+    from senderid import metrics
     from senderid.delivery import outbox
 
     def record(provider_message_id: str, status: str) -> bool:
+        """True when a message matched; a final receipt that matched nothing yet is kept
+        until the worker records its message as sent (see outbox.record_receipt)."""
         with db.write() as conn:
-            return outbox.record_receipt(
+            matched = outbox.record_receipt(
                 conn, provider=provider, provider_message_id=provider_message_id, status=status,
                 now=clock.now(),
             )
+        metrics.SMS_RECEIPTS.labels(provider, status).inc()
+        return matched
 
     return record
 

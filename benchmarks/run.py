@@ -1,0 +1,576 @@
+"""Load benchmarks of senderid against the framework's ceiling (``make bench``).
+
+    python -m benchmarks.run [--quick] [--database sqlite|postgresql|both]
+                             [--scale 1k,1m] [--duration 5] [--warmup 1]
+
+For each database and each scale (custom numbers already stored, written by
+``benchmarks/load.py``), starts ``senderid serve`` and ``benchmarks/ceiling.py``
+(the same server stack answering the same JSON without a database) on loopback
+ports, and drives each with wrk from a separate process (Lua scripts in
+``benchmarks/lua/``):
+
+* ``GET /api/v1/user/token/verify`` (authentication only);
+* ``GET /api/v1/senderId/check?sender=...`` for an active number of the account;
+* ``POST /api/v1/customNumber/add`` on an account without OTPs, a new number each time;
+* the add -> verify flow on OTP accounts (test numbers: fixed code, no SMS; limits
+  raised), counted in flows (one add plus one verify) per second.
+
+Each row runs senderid then the ceiling back to back (a warm-up, then the
+measured run), so the ratio compares the two under the same conditions. The
+table goes to stdout and to ``benchmarks/out/results.md`` (raw numbers in
+``results.json``). Needs wrk (installed with apt when missing and run as root)
+and, for the PostgreSQL half, a server at ``SENDERID_BENCH_POSTGRES_URL``
+(default ``postgresql://postgres@127.0.0.1:5432/test``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager, nullcontext
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks import harness, load
+
+HERE = Path(__file__).resolve().parent
+LUA = HERE / "lua"
+DEFAULT_OUT = HERE / "out" / "results.md"
+
+CHECK_NUMBER = "0491570156"  # ACMA's range for fiction; active for the plain account
+PREFIX_ADD, PREFIX_FLOW, PREFIX_PREFLIGHT = "+6141", "+6142", "+6143"  # load.py uses +6140
+NUMBER_SPACE = 10_000_000  # 7 digits after a prefix
+MAX_RATE = 50_000  # requests/s no run reaches: sizes each thread's slice of numbers
+
+P99_TARGET_MS = 50.0
+RSS_TARGET_MIB = 150.0
+SCALE_P50_FACTOR = 1.3
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    label: str
+    script: str
+    path: str
+    account: str  # "plain" (no OTP), "otp"
+    method: str = "GET"
+    prefix: str | None = None  # numbers for writes
+    one_connection_per_thread: bool = False
+    targets: dict[str, float] = field(default_factory=dict)  # database -> minimal ratio to the ceiling
+    unit: str = "req/s"
+
+
+ROWS: tuple[Row, ...] = (
+    Row("token", "GET user/token/verify", "static.lua", "/api/v1/user/token/verify", "plain",
+        targets={"sqlite": 0.8, "postgresql": 0.8}),
+    Row("check", "GET senderId/check", "static.lua", f"/api/v1/senderId/check?sender={CHECK_NUMBER}", "plain",
+        targets={"sqlite": 0.8, "postgresql": 0.8}),
+    Row("add", "POST customNumber/add (no OTP)", "add.lua", "/api/v1/customNumber/add", "plain",
+        method="POST", prefix=PREFIX_ADD),
+    Row("flow", "add → verify flow (OTP)", "flow.lua", "/", "otp", method="POST", prefix=PREFIX_FLOW,
+        one_connection_per_thread=True, targets={"sqlite": 0.5, "postgresql": 0.4}, unit="flows/s"),
+)
+
+
+# -- options ---------------------------------------------------------------------------
+
+
+@dataclass
+class Options:
+    databases: list[str]
+    scales: list[int]
+    duration: int
+    warmup: int
+    connections: int = 64
+    threads: int = 2
+    flow_accounts: int = 64
+    out: Path = DEFAULT_OUT
+    rows: tuple[str, ...] = tuple(row.key for row in ROWS)
+    log: Callable[[str], None] = field(default=lambda line: print(line, file=sys.stderr, flush=True))
+
+
+def parse_args(argv: Sequence[str] | None = None) -> Options:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true",
+                        help="1 s per row, 1k stored numbers, SQLite only (each can still be overridden)")
+    parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default=None)
+    parser.add_argument("--scale", default=None, help="stored custom numbers per run, e.g. 1k,1m (default 1k,1m)")
+    parser.add_argument("--duration", type=int, default=None, help="measured seconds per row and server (default 5)")
+    parser.add_argument("--warmup", type=int, default=1, help="warm-up seconds before each measured run (0: none)")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (the flow row uses one per connection)")
+    parser.add_argument("--flow-accounts", type=int, default=64,
+                        help="OTP accounts the flow row spreads over (one per wrk thread by default)")
+    parser.add_argument("--rows", default=",".join(row.key for row in ROWS),
+                        help=f"which rows, from {','.join(row.key for row in ROWS)}")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"markdown table (default {DEFAULT_OUT})")
+    args = parser.parse_args(argv)
+
+    database = args.database or ("sqlite" if args.quick else "both")
+    scale = args.scale or ("1k" if args.quick else "1k,1m")
+    duration = args.duration if args.duration is not None else (1 if args.quick else 5)
+    rows = tuple(r.strip() for r in args.rows.split(",") if r.strip())
+    unknown = set(rows) - {row.key for row in ROWS}
+    if unknown:
+        parser.error(f"unknown rows: {', '.join(sorted(unknown))}")
+    if duration < 1 or args.warmup < 0:
+        parser.error("--duration is at least 1 second (wrk counts whole seconds), --warmup at least 0")
+    if args.connections < args.threads or args.connections < 1:
+        parser.error("--connections must be at least --threads")
+    try:
+        scales = [load.parse_count(s) for s in scale.split(",") if s.strip()]
+    except ValueError:
+        parser.error(f"--scale: not a list of counts: {scale!r}")
+    return Options(
+        databases=["sqlite", "postgresql"] if database == "both" else [database],
+        scales=scales,
+        duration=duration,
+        warmup=args.warmup,
+        connections=args.connections,
+        threads=args.threads,
+        flow_accounts=max(1, args.flow_accounts),
+        out=args.out,
+        rows=rows,
+    )
+
+
+# -- wrk -------------------------------------------------------------------------------
+
+
+def ensure_wrk() -> str:
+    """The path of wrk, installing Debian's package when missing and running as root."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        print("wrk is not installed: installing it with apt-get", file=sys.stderr)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        if subprocess.run(["apt-get", "install", "-y", "wrk"], env=env).returncode != 0:
+            subprocess.run(["apt-get", "update"], env=env)
+            subprocess.run(["apt-get", "install", "-y", "wrk"], env=env)
+        found = shutil.which("wrk")
+        if found:
+            return found
+    sys.exit("benchmarks need wrk (https://github.com/wg/wrk), the HTTP load generator:\n"
+             "  Debian/Ubuntu: sudo apt-get install -y wrk\n"
+             "  macOS:         brew install wrk\n"
+             "then run `make bench` again")
+
+
+def wrk_version(wrk: str) -> str:
+    result = subprocess.run([wrk, "--version"], capture_output=True, text=True)
+    match = re.search(r"wrk\s+(\S+)", result.stdout + result.stderr)
+    return match.group(1) if match else "unknown"
+
+
+@dataclass
+class Measurement:
+    rate: float  # per second: requests, or flows for the flow row
+    requests: int
+    duration_s: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    non_2xx: int
+    socket_errors: int
+    statuses: dict[str, int]
+    counters: dict[str, int]
+    cpu_s: float | None = None  # CPU time the server used during the run (user + system)
+
+    @property
+    def errors(self) -> int:
+        return self.non_2xx + self.socket_errors
+
+    @property
+    def cpu_ms_per_op(self) -> float | None:
+        """Server CPU per request (per flow for the flow row): steadier than rates on a busy machine."""
+        done = self.rate * self.duration_s
+        return None if self.cpu_s is None or not done else 1000 * self.cpu_s / done
+
+
+class Numbers:
+    """Hands each wrk run against one server its own slice of numbers per prefix."""
+
+    def __init__(self) -> None:
+        self.next: dict[str, int] = {}
+
+    def slice(self, prefix: str, threads: int, seconds: int) -> tuple[int, int]:
+        span = max(1000, MAX_RATE * (seconds + 2) // threads)
+        base = self.next.get(prefix, 0)
+        if base + threads * span > NUMBER_SPACE:
+            raise RuntimeError(f"the numbers under {prefix} are used up: use a shorter --duration")
+        self.next[prefix] = base + threads * span
+        return base, span
+
+
+def run_wrk(wrk: str, base_url: str, row: Row, key: str, seconds: int, options: Options, numbers: Numbers,
+            flow_keys: Sequence[str] = (), pid: int | None = None) -> Measurement:
+    """One wrk run; with ``pid``, also the CPU time that server process used meanwhile."""
+    threads = options.connections if row.one_connection_per_thread else options.threads
+    argv = [wrk, "-t", str(threads), "-c", str(options.connections), "-d", f"{seconds}s", "--timeout", "5s",
+            "-H", f"Authorization: Bearer {key}", "-s", str(LUA / row.script)]
+    if row.method == "POST":
+        argv += ["-H", "Content-Type: application/json"]
+    argv.append(base_url + row.path)
+    script_args = []
+    if row.prefix:
+        base, span = numbers.slice(row.prefix, threads, seconds)
+        script_args += [f"prefix={row.prefix}", f"base={base}", f"span={span}"]
+    if row.key == "flow":
+        script_args += [f"otp={harness.TEST_CODE}"]
+        if flow_keys:
+            script_args.append("keys=" + ",".join(flow_keys))
+    if script_args:
+        argv += ["--", *script_args]
+    cpu_before = harness.cpu_seconds(pid) if pid else None
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
+    cpu_s = harness.cpu_seconds(pid) - cpu_before if pid and cpu_before is not None else None
+    line = next((ln for ln in result.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
+    if result.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({result.returncode}): {' '.join(argv[:8])} ...\n"
+                           f"{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    data = json.loads(line.removeprefix("BENCH_JSON "))
+    statuses = {str(k): int(v) for k, v in data["status"].items()}
+    counters = {str(k): int(v) for k, v in (data.get("counters") or {}).items()}
+    duration = float(data["duration_s"]) or float(seconds)
+    requests = int(data["requests"])
+    done = counters.get("flows", 0) if row.key == "flow" else requests
+    pct = data["latency_ms"]["p"]
+    return Measurement(
+        rate=done / duration,
+        requests=requests,
+        duration_s=duration,
+        p50_ms=float(pct["50"]),
+        p90_ms=float(pct["90"]),
+        p99_ms=float(pct["99"]),
+        max_ms=float(data["latency_ms"]["max"]),
+        non_2xx=sum(n for code, n in statuses.items() if not code.startswith("2")),
+        socket_errors=sum(int(v) for v in data["socket_errors"].values()),
+        statuses=statuses,
+        counters=counters,
+        cpu_s=cpu_s,
+    )
+
+
+# -- one database, one scale ---------------------------------------------------------------
+
+
+@dataclass
+class Fixture:
+    plain_key: str
+    otp_keys: list[str]
+
+
+def set_up(database_url: str, flow_accounts: int) -> Fixture:
+    """The benchmark's own accounts, on top of the loaded data."""
+    from senderid.domain import custom_numbers
+    from senderid.domain.accounts import get_account
+    from senderid.domain.context import CLI
+
+    with harness.domain_context(database_url) as ctx:
+        plain_id, plain_key = harness.create_account(ctx, "bench-plain", otp_required=False)
+        custom_numbers.add(ctx, get_account(ctx, plain_id), name="Support line", number=CHECK_NUMBER, actor=CLI)
+        otp_keys = [harness.create_account(ctx, f"bench-otp-{i:02d}")[1] for i in range(flow_accounts)]
+    return Fixture(plain_key=plain_key, otp_keys=otp_keys)
+
+
+def preflight(senderid: harness.Server, ceiling: harness.Server, fixture: Fixture, rows: Sequence[Row]) -> None:
+    """Each benchmarked request answers 200, and the ceiling answers exactly what senderid does."""
+    counter = iter(range(NUMBER_SPACE))
+
+    def number() -> str:
+        return f"{PREFIX_PREFLIGHT}{next(counter):07d}"
+
+    def exchange(client: httpx.Client, base: str, row: Row) -> list[tuple[int, bytes]]:
+        key = fixture.otp_keys[0] if row.account == "otp" else fixture.plain_key
+        headers = {"Authorization": f"Bearer {key}"}
+        if row.key == "flow":
+            n = number()
+            add = client.post(f"{base}/api/v1/customNumber/add", headers=headers,
+                              json={"name": "bench", "number": n})
+            verify = client.post(f"{base}/api/v1/customNumber/verifyCustomNumber", headers=headers,
+                                 json={"name": "bench", "number": n, "otp": harness.TEST_CODE})
+            return [(add.status_code, add.content), (verify.status_code, verify.content)]
+        if row.method == "POST":
+            r = client.post(f"{base}{row.path}", headers=headers, json={"name": "bench", "number": number()})
+        else:
+            r = client.get(f"{base}{row.path}", headers=headers)
+        return [(r.status_code, r.content)]
+
+    with httpx.Client(timeout=10) as client:
+        for row in rows:
+            ours = exchange(client, senderid.base, row)
+            theirs = exchange(client, ceiling.base, row)
+            for (status, body), (c_status, c_body) in zip(ours, theirs):
+                if status != 200:
+                    raise RuntimeError(f"{row.label}: senderid answered {status}: {body[:300]!r}")
+                if (status, json.loads(body)) != (c_status, json.loads(c_body)):
+                    raise RuntimeError(f"{row.label}: the ceiling does not answer what senderid does:\n"
+                                       f"  senderid {status} {body[:300]!r}\n  ceiling  {c_status} {c_body[:300]!r}")
+
+
+@dataclass
+class Result:
+    database: str
+    scale: int
+    row: str
+    senderid: Measurement
+    ceiling: Measurement
+    rss_mib: float
+    processes: int
+    checks: dict[str, bool | None] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float:
+        return self.senderid.rate / self.ceiling.rate if self.ceiling.rate else 0.0
+
+
+@contextmanager
+def servers(database_url: str, fixture: Fixture, logs: Path, name: str) -> Iterator[tuple[harness.Server, harness.Server]]:
+    with ExitStack() as stack:
+        senderid = stack.enter_context(harness.senderid_server(database_url, log_path=logs / f"{name}-senderid.log"))
+        ceiling = stack.enter_context(harness.ceiling_server(
+            {"BENCH_CEILING_OTP_KEYS": ",".join(fixture.otp_keys)}, log_path=logs / f"{name}-ceiling.log"))
+        yield senderid, ceiling
+
+
+def bench_one(wrk: str, kind: str, scale: int, options: Options, logs: Path) -> list[Result]:
+    log = options.log
+    rows = [row for row in ROWS if row.key in options.rows]
+    results: list[Result] = []
+    with harness.database(kind) as url:
+        started = time.perf_counter()
+        harness.prepare(url)
+        loaded = load.load(url, scale)
+        fixture = set_up(url, options.flow_accounts)
+        log(f"[{kind} {load.count_label(scale)}] schema, {load.count_label(scale)} stored numbers "
+            f"(loaded in {loaded.seconds:.1f} s) and accounts in {time.perf_counter() - started:.1f} s")
+        name = f"{kind}-{load.count_label(scale)}"
+        with servers(url, fixture, logs, name) as (senderid, ceiling):
+            preflight(senderid, ceiling, fixture, rows)
+            numbers = {"senderid": Numbers(), "ceiling": Numbers()}
+            for row in rows:
+                key = fixture.otp_keys[0] if row.account == "otp" else fixture.plain_key
+                flow_keys = fixture.otp_keys if row.key == "flow" else ()
+                measured: dict[str, Measurement] = {}
+                rss = harness.RssSampler(senderid.pid)
+                for server in (senderid, ceiling):
+                    if options.warmup:
+                        run_wrk(wrk, server.base, row, key, options.warmup, options, numbers[server.name], flow_keys)
+                    with rss if server is senderid else nullcontext():
+                        measured[server.name] = run_wrk(wrk, server.base, row, key, options.duration, options,
+                                                        numbers[server.name], flow_keys, pid=server.pid)
+                    if server.proc.poll() is not None:
+                        raise RuntimeError(f"{server.name} died during {row.label}:\n{server.log_tail()}")
+                result = Result(kind, scale, row.key, measured["senderid"], measured["ceiling"],
+                                rss.max_mib, rss.processes)
+                results.append(result)
+                exhausted = result.senderid.counters.get("exhausted", 0)
+                if exhausted:
+                    log(f"  warning: {row.label}: numbers repeated ({exhausted} times); raise MAX_RATE")
+                log(f"  {row.label:<32} {result.senderid.rate:8.0f} {row.unit:<7} ceiling "
+                    f"{result.ceiling.rate:8.0f}  {result.ratio:6.1%}  p50 {result.senderid.p50_ms:6.1f} ms  "
+                    f"p99 {result.senderid.p99_ms:6.1f} ms  errors {result.senderid.errors}  "
+                    f"CPU {_ms(result.senderid.cpu_ms_per_op)} ({_ms(result.ceiling.cpu_ms_per_op)}) ms/op  "
+                    f"RSS {result.rss_mib:.0f} MiB")
+    return results
+
+
+# -- checks and the table ----------------------------------------------------------------
+
+
+def evaluate(results: list[Result]) -> None:
+    rows = {row.key: row for row in ROWS}
+    by_key = {(r.database, r.scale, r.row): r for r in results}
+    smallest = {db: min(r.scale for r in results if r.database == db) for db in {r.database for r in results}}
+    for r in results:
+        target = rows[r.row].targets.get(r.database)
+        r.checks["ratio"] = None if target is None else r.ratio >= target
+        r.checks["p99"] = r.senderid.p99_ms < P99_TARGET_MS
+        r.checks["errors"] = r.senderid.errors == 0
+        r.checks["rss"] = r.rss_mib < RSS_TARGET_MIB
+        base = by_key.get((r.database, smallest[r.database], r.row))
+        if r.scale >= 1_000_000 and base is not None and base is not r:
+            r.checks["scale"] = r.senderid.p50_ms <= SCALE_P50_FACTOR * base.senderid.p50_ms
+        else:
+            r.checks["scale"] = None
+
+
+def _mark(ok: bool | None) -> str:
+    return "" if ok is None else ("✓" if ok else "✗")
+
+
+def _ms(value: float | None) -> str:
+    return "?" if value is None else f"{value:.2f}"
+
+
+def table(results: list[Result]) -> str:
+    rows = {row.key: row for row in ROWS}
+    by_key = {(r.database, r.scale, r.row): r for r in results}
+    smallest = {db: min(r.scale for r in results if r.database == db) for db in {r.database for r in results}}
+    lines = [
+        "| database | stored | request | senderid | ceiling | % of ceiling | p50 ms | p99 ms | "
+        "ceiling p50 / p99 ms | errors | server CPU ms/op (ceiling) | RSS MiB | checks |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in results:
+        row = rows[r.row]
+        target = row.targets.get(r.database)
+        ratio = f"{r.ratio:.0%}" + (f" (≥ {target:.0%}) {_mark(r.checks['ratio'])}" if target is not None else "")
+        p50 = f"{r.senderid.p50_ms:.1f}"
+        base = by_key.get((r.database, smallest[r.database], r.row))
+        if r.checks.get("scale") is not None and base is not None:
+            p50 += f" ({r.senderid.p50_ms / base.senderid.p50_ms:.2f}× {load.count_label(base.scale)}) " \
+                   f"{_mark(r.checks['scale'])}"
+        errors = str(r.senderid.errors)
+        if r.senderid.errors:
+            detail = ", ".join(f"{code}: {n}" for code, n in sorted(r.senderid.statuses.items())
+                               if not code.startswith("2"))
+            if r.senderid.socket_errors:
+                detail = ", ".join(filter(None, [detail, f"socket: {r.senderid.socket_errors}"]))
+            errors += f" ({detail})"
+        failed = [name for name, ok in r.checks.items() if ok is False]
+        checks = "✓" if not failed else "✗ " + ", ".join(failed)
+        lines.append(
+            f"| {r.database} | {load.count_label(r.scale)} | {row.label} | "
+            f"{r.senderid.rate:,.0f} {row.unit} | {r.ceiling.rate:,.0f} | {ratio} | {p50} | "
+            f"{r.senderid.p99_ms:.1f} {_mark(r.checks['p99'])} | "
+            f"{r.ceiling.p50_ms:.1f} / {r.ceiling.p99_ms:.1f} | {errors} | "
+            f"{_ms(r.senderid.cpu_ms_per_op)} ({_ms(r.ceiling.cpu_ms_per_op)}) | "
+            f"{r.rss_mib:.0f} {_mark(r.checks['rss'])} | {checks} |"
+        )
+    return "\n".join(lines)
+
+
+def machine(databases: Sequence[str], wrk: str) -> dict[str, str]:
+    info: dict[str, str] = {}
+    info["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    info["nproc"] = str(os.cpu_count())
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+        model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
+        info["cpu"] = model.group(1).strip() if model else platform.processor() or "unknown"
+        meminfo = Path("/proc/meminfo").read_text()
+        total = re.search(r"^MemTotal:\s*(\d+)", meminfo, re.MULTILINE)
+        info["memory"] = f"{int(total.group(1)) / 1024 / 1024:.1f} GiB" if total else "unknown"
+    except OSError:
+        info["cpu"] = platform.processor() or "unknown"
+    info["os"] = platform.platform()
+    info["python"] = platform.python_version()
+    info["sqlite"] = sqlite3.sqlite_version
+    if "postgresql" in databases:
+        info["postgresql"] = _postgres_version()
+    info["wrk"] = wrk_version(wrk)
+    from importlib.metadata import PackageNotFoundError, version
+
+    packages = []
+    for name in ("fastapi", "starlette", "uvicorn", "uvloop", "httptools", "SQLAlchemy", "psycopg", "orjson"):
+        try:
+            packages.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            packages.append(f"{name} (not installed)")
+    info["packages"] = ", ".join(packages)
+    return info
+
+
+def _postgres_version() -> str:
+    import sqlalchemy as sa
+
+    from senderid.store.db import normalise_url
+
+    engine = sa.create_engine(normalise_url(harness.POSTGRES_ADMIN))
+    try:
+        with engine.connect() as conn:
+            return str(conn.execute(sa.text("SHOW server_version")).scalar())
+    finally:
+        engine.dispose()
+
+
+def _load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
+def report(results: list[Result], options: Options, info: dict[str, str], elapsed_s: float,
+           load_before: str, load_after: str, argv: Sequence[str]) -> str:
+    machine_lines = "\n".join(f"- {key}: {value}" for key, value in info.items())
+    return f"""# senderid benchmarks
+
+`{' '.join(['python -m benchmarks.run', *argv])}`: {elapsed_s / 60:.1f} minutes; {options.duration} s measured per row and
+server after a {options.warmup} s warm-up; {options.connections} connections; wrk with {options.threads} threads
+(the flow row: one thread per connection, so each response is matched to its request). Load average
+before / after: {load_before} / {load_after}.
+
+{machine_lines}
+
+{table(results)}
+
+Rates are per second over the measured run: requests, or for the flow row complete flows (one add and
+one verify, each a request). p50/p99 are per request, measured by wrk; errors are non-2xx responses plus
+socket errors and timeouts (5 s). The ceiling is `benchmarks/ceiling.py`: the same server stack (uvicorn,
+same options) parsing the same request and answering the same JSON, without a database. RSS is the
+largest VmRSS of the senderid server process during the measured run. Server CPU is the user + system
+time of the server process per request (per flow) during the measured run, which a busy machine
+disturbs less than rates (on PostgreSQL it leaves out the database's own processes). Writes add rows as they run: the
+later rows of a block see a few thousand more registrations than the stored count.
+
+Targets: flow ≥ 50 % of the ceiling on SQLite and ≥ 40 % on PostgreSQL; token/verify and senderId/check
+≥ 80 %; p99 < {P99_TARGET_MS:.0f} ms; no errors; RSS < {RSS_TARGET_MIB:.0f} MiB; with 1M stored numbers,
+p50 ≤ {SCALE_P50_FACTOR} × the figure with the smallest stored count.
+"""
+
+
+def run(options: Options, argv: Sequence[str] = ()) -> tuple[list[Result], str]:
+    started = time.perf_counter()
+    wrk = ensure_wrk()
+    if "postgresql" in options.databases:
+        problem = harness.postgres_problem()
+        if problem:
+            sys.exit(f"{problem}\nStart PostgreSQL, point SENDERID_BENCH_POSTGRES_URL at an admin URL, "
+                     "or run with --database sqlite")
+    info = machine(options.databases, wrk)
+    load_before = _load_average()
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="senderid-bench-logs-") as tmp:
+        for kind in options.databases:
+            for scale in options.scales:
+                results += bench_one(wrk, kind, scale, options, Path(tmp))
+    evaluate(results)
+    text = report(results, options, info, time.perf_counter() - started, load_before, _load_average(), argv)
+    options.out.parent.mkdir(parents=True, exist_ok=True)
+    options.out.write_text(text)
+    options.out.with_suffix(".json").write_text(json.dumps(
+        {"machine": info, "results": [asdict(r) | {"ratio": r.ratio} for r in results]}, indent=2))
+    return results, text
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    options = parse_args(argv)
+    _results, text = run(options, argv)
+    print(text)
+    print(f"written to {options.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

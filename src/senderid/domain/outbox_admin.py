@@ -1,0 +1,203 @@
+"""Operators' view of the outbox: list messages, retry a dead or failed one, purge old dead ones.
+
+Used by ``senderid outbox ...``; an admin API or console can call the same functions.
+Nothing here returns or records a message body (it may hold an OTP).
+
+Retrying an OTP SMS draws a **fresh code**: once an OTP SMS ends, the code in its
+body is blanked out (only its HMAC is kept, on the registration), so the old text
+cannot be sent again. The registration must still be pending with this message's
+code as its current one (no newer code was sent since) and the code must not have
+expired; the fresh code replaces the old one and keeps its expiry, so a retry never
+extends how long a registration can be verified.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, delete, func, select, update
+
+from senderid import numbers, otp
+from senderid.delivery import outbox as ob
+from senderid.domain import audit
+from senderid.domain.context import Actor, Context
+from senderid.errors import Conflict, InvalidRequest, NotFound
+from senderid.store.tables import custom_numbers, outbox
+
+RETRYABLE = (ob.DEAD, ob.FAILED)
+MAX_LIST = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """One outbox row as an operator sees it: everything but the body."""
+
+    id: str
+    kind: str  # otp | sms
+    account_id: str | None
+    to: str  # E.164
+    sender: str
+    status: str
+    attempts: int
+    provider: str | None
+    provider_message_id: str | None
+    last_error: str | None
+    next_attempt_at: datetime
+    expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    sent_at: datetime | None
+
+    @property
+    def masked_to(self) -> str:
+        return numbers.mask(self.to)
+
+
+_COLUMNS = (
+    outbox.c.id, outbox.c.kind, outbox.c.account_id, outbox.c.to_number, outbox.c.sender,
+    outbox.c.status, outbox.c.attempts, outbox.c.provider, outbox.c.provider_message_id,
+    outbox.c.last_error, outbox.c.next_attempt_at, outbox.c.expires_at, outbox.c.created_at,
+    outbox.c.updated_at, outbox.c.sent_at,
+)
+
+
+def _message(row: object) -> OutboxMessage:
+    return OutboxMessage(*tuple(row))  # type: ignore[call-overload]
+
+
+def list_messages(
+    ctx: Context, *, statuses: list[str] | tuple[str, ...] | None = None, limit: int = 50
+) -> list[OutboxMessage]:
+    """Messages, most recently changed first, optionally only in some statuses."""
+    unknown = set(statuses or ()) - set(ob.STATUSES)
+    if unknown:
+        raise InvalidRequest(f"Unknown status {sorted(unknown)[0]!r}; choose from {', '.join(ob.STATUSES)}")
+    if not 1 <= limit <= MAX_LIST:
+        raise InvalidRequest(f"limit must be between 1 and {MAX_LIST}")
+    query = select(*_COLUMNS).order_by(outbox.c.updated_at.desc(), outbox.c.id.desc()).limit(limit)
+    if statuses:
+        query = query.where(outbox.c.status.in_(list(statuses)))
+    with ctx.db.read() as conn:
+        return [_message(row) for row in conn.execute(query)]
+
+
+def get_message(ctx: Context, message_id: str) -> OutboxMessage:
+    with ctx.db.read() as conn:
+        row = conn.execute(select(*_COLUMNS).where(outbox.c.id == message_id)).first()
+    if row is None:
+        raise NotFound(f"No outbox message with id {message_id}")
+    return _message(row)
+
+
+def counts(ctx: Context) -> dict[str, int]:
+    """How many messages are in each status (every status, zeros included)."""
+    with ctx.db.read() as conn:
+        found = dict(conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status)).all())
+    return {status: int(found.get(status, 0)) for status in ob.STATUSES}
+
+
+def retry(ctx: Context, message_id: str, *, actor: Actor) -> OutboxMessage:
+    """Queue a dead or failed message again, due now, with its attempts reset.
+
+    Refused (Conflict) for any other status, and for an OTP whose code expired or
+    is no longer the registration's current one. An OTP gets a fresh code (see above).
+    """
+    with ctx.db.write() as conn:
+        number = conn.execute(select(outbox.c.to_number).where(outbox.c.id == message_id)).scalar()
+        if number is None:
+            raise NotFound(f"No outbox message with id {message_id}")
+        ctx.db.lock(conn, f"number:{number}")  # first, as add and verify do (an OTP may change)
+        row = _locked(conn, message_id)
+        if row.status not in RETRYABLE:
+            raise Conflict(f"Only a dead or failed message can be retried; {message_id} is {row.status}")
+        now = ctx.clock.now()
+        values: dict[str, object] = {}
+        if row.kind == "otp":
+            values = _fresh_otp(ctx, conn, row, now)
+        result = conn.execute(
+            update(outbox)
+            .where(outbox.c.id == message_id, outbox.c.status.in_(RETRYABLE))
+            .values(
+                status=ob.QUEUED, attempts=0, next_attempt_at=now, lease_until=None, claimed_by=None,
+                provider=None, provider_message_id=None, sent_at=None, updated_at=now, **values,
+            )
+        )
+        if result.rowcount != 1:  # pragma: no cover - the row is locked above
+            raise Conflict(f"{message_id} changed meanwhile; try again")
+        audit.record(
+            conn, at=now, actor=actor, action="outbox.retried", account_id=row.account_id,
+            subject=message_id, kind=row.kind, previous_status=row.status,
+            previous_attempts=row.attempts, fresh_code=row.kind == "otp",
+        )
+    ctx.on_enqueue()
+    return get_message(ctx, message_id)
+
+
+def purge_dead(ctx: Context, *, older_than_days: int, actor: Actor) -> int:
+    """Delete dead messages that ended more than ``older_than_days`` days ago. Returns how many."""
+    if older_than_days < 0:
+        raise InvalidRequest("older_than_days must be 0 or more")
+    with ctx.db.write() as conn:
+        now = ctx.clock.now()
+        cutoff = now - timedelta(days=older_than_days)
+        deleted = conn.execute(
+            delete(outbox).where(outbox.c.status == ob.DEAD, outbox.c.updated_at < cutoff)
+        ).rowcount
+        audit.record(
+            conn, at=now, actor=actor, action="outbox.purged", status=ob.DEAD,
+            older_than_days=older_than_days, deleted=deleted,
+        )
+    return int(deleted)
+
+
+# -- internals -----------------------------------------------------------------------------
+
+
+def _locked(conn: Connection, message_id: str):  # type: ignore[no-untyped-def]
+    row = conn.execute(
+        select(outbox.c.id, outbox.c.kind, outbox.c.account_id, outbox.c.custom_number_id,
+               outbox.c.to_number, outbox.c.status, outbox.c.attempts, outbox.c.expires_at)
+        .where(outbox.c.id == message_id)
+        .with_for_update()
+    ).first()
+    if row is None:
+        raise NotFound(f"No outbox message with id {message_id}")
+    return row
+
+
+def _fresh_otp(ctx: Context, conn: Connection, message, now: datetime) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """Draw a new code for a retried OTP SMS: the registration's hash and the message's text."""
+    if message.expires_at is None or message.expires_at <= now:
+        raise Conflict(
+            f"The code of OTP {message.id} has expired; the customer must ask for a new one "
+            "(POST /api/v1/customNumber/{id}/resend)"
+        )
+    registration = conn.execute(
+        select(custom_numbers.c.id, custom_numbers.c.number, custom_numbers.c.status,
+               custom_numbers.c.otp_expires_at)
+        .where(custom_numbers.c.id == message.custom_number_id)
+    ).first()
+    if (
+        registration is None
+        or registration.status != "pending"
+        or registration.otp_expires_at != message.expires_at
+    ):
+        raise Conflict(
+            f"OTP {message.id} is no longer the registration's current code "
+            "(it was verified, ended, or a newer code was sent); nothing to retry"
+        )
+    code = otp.generate_code()
+    conn.execute(
+        update(custom_numbers)
+        .where(custom_numbers.c.id == registration.id)
+        .values(otp_hash=otp.hash_code(ctx.secret, registration.number, code), updated_at=now)
+    )
+    minutes = max(1, math.ceil((message.expires_at - now).total_seconds() / 60))
+    template = ctx.settings.otp_template
+    return {
+        "body": template.format(code=code, number=registration.number, minutes=minutes),
+        "redacted_body": template.format(code="*" * otp.CODE_LENGTH, number=registration.number,
+                                         minutes=minutes),
+    }

@@ -1,0 +1,140 @@
+"""Read-only views for operators (the console): counts at a glance, the outbox, the audit log.
+
+Nothing here changes anything; actions go through the aggregates' own modules
+(accounts, business_names, custom_numbers, the outbox's retry).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select
+
+from senderid.delivery import outbox as outbox_states
+from senderid.domain import audit
+from senderid.domain.business_names import STATUSES as BUSINESS_STATUSES
+from senderid.domain.context import Context
+from senderid.domain.custom_numbers import EXPIRED, PENDING, READABLE_STATUSES
+from senderid.errors import InvalidRequest
+from senderid.store.tables import business_names, custom_numbers, outbox
+
+MAX_LIMIT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    custom_numbers: dict[str, int]  # pending, expired, active, cancelled, deleted
+    business_names: dict[str, int]  # REQUESTED, APPROVED, REJECTED, WITHDRAWN
+    sent_24h: int  # SMS handed to the provider in the last 24 hours
+    failed_24h: int  # SMS that ended failed or dead in the last 24 hours
+    dead: int  # every dead SMS (they wait for an operator's retry)
+    queued: int  # waiting or being sent now
+
+
+def counts(ctx: Context) -> Counts:
+    now = ctx.clock.now()
+    day_ago = now - timedelta(hours=24)
+    numbers = dict.fromkeys(READABLE_STATUSES, 0)
+    names = dict.fromkeys(BUSINESS_STATUSES, 0)
+    with ctx.db.read() as conn:
+        for status, count in conn.execute(
+            select(custom_numbers.c.status, func.count()).group_by(custom_numbers.c.status)
+        ):
+            numbers[status] = numbers.get(status, 0) + count
+        # "expired" is derived: a pending registration whose code ran out
+        numbers[EXPIRED] = conn.execute(
+            select(func.count()).select_from(custom_numbers).where(
+                custom_numbers.c.status == PENDING,
+                or_(custom_numbers.c.otp_expires_at.is_(None), custom_numbers.c.otp_expires_at <= now),
+            )
+        ).scalar_one()
+        numbers[PENDING] -= numbers[EXPIRED]
+        for status, count in conn.execute(
+            select(business_names.c.status, func.count()).group_by(business_names.c.status)
+        ):
+            names[status] = count
+        sent = conn.execute(
+            select(func.count()).select_from(outbox).where(
+                outbox.c.status.in_([outbox_states.SENT, outbox_states.DELIVERED]),
+                outbox.c.sent_at >= day_ago,
+            )
+        ).scalar_one()
+        failed = conn.execute(
+            select(func.count()).select_from(outbox).where(
+                outbox.c.status.in_([outbox_states.FAILED, outbox_states.DEAD]),
+                outbox.c.updated_at >= day_ago,
+            )
+        ).scalar_one()
+        by_status = dict(
+            conn.execute(
+                select(outbox.c.status, func.count())
+                .where(outbox.c.status.in_([outbox_states.DEAD, outbox_states.QUEUED, outbox_states.SENDING]))
+                .group_by(outbox.c.status)
+            ).all()
+        )
+    return Counts(
+        custom_numbers=numbers,
+        business_names=names,
+        sent_24h=sent,
+        failed_24h=failed,
+        dead=by_status.get(outbox_states.DEAD, 0),
+        queued=by_status.get(outbox_states.QUEUED, 0) + by_status.get(outbox_states.SENDING, 0),
+    )
+
+
+def messages(
+    ctx: Context,
+    *,
+    status: str | None = None,
+    account_id: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of the outbox, newest first, and the total. Never a message's text."""
+    if not 1 <= limit <= MAX_LIMIT or offset < 0:
+        raise InvalidRequest(f"limit is 1 to {MAX_LIMIT} and offset is 0 or more")
+    where = []
+    if status:
+        if status not in outbox_states.STATUSES:
+            raise InvalidRequest(f"status must be one of {', '.join(outbox_states.STATUSES)}")
+        where.append(outbox.c.status == status)
+    if account_id:
+        where.append(outbox.c.account_id == account_id)
+    columns = [
+        outbox.c.id, outbox.c.kind, outbox.c.account_id, outbox.c.custom_number_id, outbox.c.to_number,
+        outbox.c.sender, outbox.c.status, outbox.c.attempts, outbox.c.next_attempt_at, outbox.c.provider,
+        outbox.c.last_error, outbox.c.created_at, outbox.c.updated_at, outbox.c.sent_at,
+    ]
+    with ctx.db.read() as conn:
+        total = conn.execute(select(func.count()).select_from(outbox).where(*where)).scalar_one()
+        rows = conn.execute(
+            select(*columns)
+            .where(*where)
+            .order_by(outbox.c.created_at.desc(), outbox.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        ).all()
+    return [dict(row._mapping) for row in rows], total
+
+
+def audit_page(
+    ctx: Context,
+    *,
+    account_id: str | None = None,
+    action: str | None = None,
+    subject: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before_id: int | None = None,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
+    """Audit events, newest first; ``before_id`` (the last id of a page) gives the next page."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidRequest(f"limit is 1 to {MAX_LIMIT}")
+    with ctx.db.read() as conn:
+        return audit.events(
+            conn, account_id=account_id, action=action, subject=subject, since=since, until=until,
+            before_id=before_id, limit=limit,
+        )

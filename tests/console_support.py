@@ -1,0 +1,36 @@
+"""Helpers shared by the console tests (TestClient and browser)."""
+
+from __future__ import annotations
+
+import re
+
+from senderid.delivery import outbox
+from senderid.domain.context import Context
+
+ADMIN_TOKEN = "console-admin-token-" + "k" * 30
+CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
+
+
+def csrf_of(html: str) -> str:
+    found = CSRF.search(html)
+    assert found, "no CSRF field on the page"
+    return found.group(1)
+
+
+def dead_message(
+    ctx: Context, *, to: str = "+61491570157", sender: str = "Acme", account_id: str | None = None,
+    body: str = "Your parcel is on its way",
+) -> str:
+    """An SMS that ran out of attempts, put there through the outbox's own functions.
+
+    Nothing else may be due: the claim takes the oldest due message.
+    """
+    with ctx.db.write() as conn:
+        now = ctx.clock.now()
+        message_id = outbox.enqueue(conn, now=now, kind="sms", to=to, sender=sender, body=body,
+                                    account_id=account_id)
+        claimed = outbox.claim(conn, now=now, worker="test", lease_seconds=30, limit=1)
+        assert [c.id for c in claimed] == [message_id]
+        outbox.mark_ended(conn, message_id, now=now, status=outbox.DEAD,
+                          error="gave up after 8 attempts: provider unreachable")
+    return message_id

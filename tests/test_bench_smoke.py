@@ -1,0 +1,70 @@
+"""The benchmark harness runs end to end (a second per row, SQLite, 1k stored numbers).
+
+No timing is asserted: this only proves that `make bench` works — servers start,
+the ceiling answers what senderid answers, every wrk script drives its row, numbers
+never collide (no 4xx), and the table is written. It needs wrk; CI installs it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from benchmarks import run
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def wrk() -> str:
+    found = shutil.which("wrk")
+    if found is None:
+        pytest.skip("wrk is not installed (apt-get install -y wrk); the benchmark harness needs it")
+    return found
+
+
+def test_quick_benchmark_measures_every_row(wrk: str, tmp_path: Path) -> None:
+    out = tmp_path / "results.md"
+    options = run.parse_args(["--quick", "--warmup", "0", "--out", str(out)])
+    assert (options.databases, options.scales, options.duration) == (["sqlite"], [1000], 1)
+
+    results, text = run.run(options)
+
+    assert [r.row for r in results] == [row.key for row in run.ROWS]
+    for result in results:
+        for server, measured in (("senderid", result.senderid), ("ceiling", result.ceiling)):
+            assert measured.requests > 0, f"{result.row}: no requests reached {server}"
+            assert measured.rate > 0, f"{result.row}: nothing completed on {server}"
+            assert measured.non_2xx == 0, f"{result.row} on {server}: {measured.statuses}"
+        assert result.rss_mib > 0
+    flow = next(r for r in results if r.row == "flow")
+    assert flow.senderid.counters["flows"] <= flow.senderid.counters["adds_ok"]
+    assert out.read_text() == text
+    assert out.with_suffix(".json").exists()
+    for row in run.ROWS:
+        assert row.label in text
+
+
+def test_options() -> None:
+    options = run.parse_args(["--database", "postgresql", "--scale", "1k,1m", "--duration", "3"])
+    assert (options.databases, options.scales, options.duration, options.warmup) == (
+        ["postgresql"], [1000, 1_000_000], 3, 1)
+    assert run.parse_args([]).databases == ["sqlite", "postgresql"]
+    assert run.parse_args(["--quick", "--database", "both"]).databases == ["sqlite", "postgresql"]
+    with pytest.raises(SystemExit):
+        run.parse_args(["--rows", "nope"])
+
+
+def test_benchmark_numbers_are_valid_mobiles_that_never_collide() -> None:
+    from benchmarks import load
+    from senderid.numbers import parse_mobile
+
+    prefixes = [load.NUMBER_PREFIX, run.PREFIX_ADD, run.PREFIX_FLOW, run.PREFIX_PREFLIGHT]
+    assert len(set(prefixes)) == len(prefixes)
+    for prefix in prefixes:
+        for value in (0, run.NUMBER_SPACE - 1):
+            number = f"{prefix}{value:07d}"
+            assert parse_mobile(number, ("AU",)) == number
+    assert parse_mobile(run.CHECK_NUMBER, ("AU",)).startswith("+61")

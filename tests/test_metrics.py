@@ -1,0 +1,161 @@
+"""``GET /metrics``: Prometheus text of this process, counting sends, receipts, webhooks, requests.
+
+Metrics are process-wide (one registry), so each test compares before and after.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
+
+from senderid.api.app import create_app
+from senderid.delivery import events, outbox
+from senderid.delivery.providers import receipt_recorder
+from senderid.delivery.providers.base import PermanentError, TransientError
+from senderid.delivery.worker import Worker
+from senderid.domain import accounts
+from senderid.domain import custom_numbers as cn
+from senderid.domain.context import CLI, Actor, Context
+from tests.fake_providers import ScriptedProvider
+from tests.peers.http import HttpPeer, Request, Response
+
+NUMBER = "+61491570156"
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, object]:
+    return {"delivery_max_attempts": 2, "webhook_allow_private": True, "webhook_timeout_seconds": 2.0}
+
+
+def value(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def scrape(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    samples = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def test_metrics_are_served_without_a_key_in_the_text_format(app_client: TestClient, customer) -> None:  # type: ignore[no-untyped-def]
+    response = app_client.get("/metrics")
+    assert response.status_code == 200
+    assert "# TYPE senderid_sms_sends_total counter" in response.text
+    assert "# TYPE senderid_sms_send_duration_seconds histogram" in response.text
+    assert "# TYPE senderid_http_requests_total counter" in response.text
+    assert "/metrics" not in app_client.get("/openapi.json").text
+
+
+@pytest.mark.parametrize("settings_overrides", [{"metrics_enabled": False}])
+def test_metrics_can_be_turned_off(app_client: TestClient) -> None:
+    assert app_client.get("/metrics").status_code == 404
+
+
+def test_http_requests_are_counted_by_route_template_and_status(app_client: TestClient, customer) -> None:  # type: ignore[no-untyped-def]
+    route = "/api/v1/customNumber/{registration_id:objectid}"
+    labels = {"method": "GET", "route": route, "status": "404"}
+    before = value("senderid_http_requests_total", **labels)
+    unmatched_before = value("senderid_http_requests_total", method="GET", route="unmatched", status="404")
+    ok_before = value("senderid_http_requests_total", method="GET", route="/api/v1/user/token/verify",
+                      status="200")
+
+    for _ in range(3):
+        assert app_client.get(f"/api/v1/customNumber/{'a' * 24}", headers=customer.headers).status_code == 404
+    app_client.get("/no/such/path/0491570156?token=abc")
+    app_client.get("/api/v1/user/token/verify", headers=customer.headers)
+
+    samples = scrape(app_client)
+    assert samples[("senderid_http_requests_total", tuple(sorted(labels.items())))] == before + 3
+    assert value("senderid_http_requests_total", method="GET", route="unmatched", status="404") == unmatched_before + 1
+    assert value("senderid_http_requests_total", method="GET", route="/api/v1/user/token/verify",
+                 status="200") == ok_before + 1
+    assert value("senderid_http_request_duration_seconds_count", method="GET", route=route) >= 3
+    text = app_client.get("/metrics").text
+    assert "0491570156" not in text and "token=abc" not in text and "a" * 24 not in text
+    assert customer.key not in text
+
+
+def test_sends_are_counted_by_provider_and_outcome(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+    def count(outcome: str) -> float:
+        return value("senderid_sms_sends_total", provider="fake", outcome=outcome)
+
+    before = {outcome: count(outcome) for outcome in ("sent", "transient_error", "permanent_error", "dead",
+                                                         "cancelled")}
+    latency_before = value("senderid_sms_send_duration_seconds_count", provider="fake")
+    with ctx.db.write() as conn:
+        for i in range(4):
+            outbox.enqueue(conn, now=clock.now(), kind="sms", to=f"+6149157010{i}", sender="Acme", body=f"m{i}")
+    cn.add(ctx, customer.account, name="Mine", number=NUMBER, actor=Actor("key:test"))
+    clock.advance(ctx.settings.otp_ttl_seconds)  # the OTP expires before any worker runs
+    # m0 sent; m1 transient then sent; m2 permanent; m3 transient twice: dead
+    down, refused = TransientError("HTTP 503"), PermanentError("HTTP 400")
+    provider = ScriptedProvider([None, down, refused, down, None, down])
+    worker = Worker(ctx.db, ctx.settings, provider, clock, name="w")
+    worker.run_once()
+    clock.advance(ctx.settings.delivery_backoff_max_seconds)
+    worker.run_once()
+
+    assert {outcome: count(outcome) - before[outcome] for outcome in before} == {
+        "sent": 2, "transient_error": 2, "permanent_error": 1, "dead": 1, "cancelled": 1,
+    }
+    assert value("senderid_sms_send_duration_seconds_count", provider="fake") - latency_before == 6
+
+
+def test_receipts_are_counted(ctx) -> None:  # type: ignore[no-untyped-def]
+    before = value("senderid_sms_receipts_total", provider="smpp", status="delivered")
+    receipt_recorder(ctx.db, ctx.clock, "smpp")("0A1B2C", "delivered")
+    assert value("senderid_sms_receipts_total", provider="smpp", status="delivered") == before + 1
+
+
+class Receiver(HttpPeer):
+    def handle(self, request: Request) -> Response:
+        return Response(204)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver() as peer:
+        yield peer
+
+
+def test_webhook_deliveries_are_counted_by_outcome(ctx: Context, no_otp_customer, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+    accounts.set_webhook_url(ctx, no_otp_customer.account.id, receiver.url + "/hook", actor=CLI)
+    delivered, retry = (value("senderid_webhook_deliveries_total", outcome=o) for o in ("delivered", "retry"))
+    with ctx.db.write() as conn:
+        for _ in range(2):
+            events.emit(conn, now=ctx.clock.now(), account_id=no_otp_customer.account.id,
+                        type="message.sent", data={"id": "x"})
+    receiver.fail(1, 500)
+    worker = Worker(ctx.db, ctx.settings, ScriptedProvider(), ctx.clock, name="w")
+    assert worker.run_once() == 2
+    assert value("senderid_webhook_deliveries_total", outcome="delivered") == delivered + 1
+    assert value("senderid_webhook_deliveries_total", outcome="retry") == retry + 1
+
+
+def test_no_number_code_or_body_reaches_the_metrics(ctx, clock, customer, app_client: TestClient) -> None:  # type: ignore[no-untyped-def]
+    cn.add(ctx, customer.account, name="Mine", number=NUMBER, actor=Actor("key:test"))
+    provider = ScriptedProvider()
+    Worker(ctx.db, ctx.settings, provider, clock, name="w").run_once()
+    [sms] = provider.calls
+    code = re.search(r"\b(\d{6})\b", sms.body).group(1)  # type: ignore[union-attr]
+    text = app_client.get("/metrics").text
+    for secret in (NUMBER, NUMBER[1:], "491570156", code, sms.body, sms.message_id, customer.key,
+                   customer.account.id):
+        assert secret not in text
+
+
+def test_a_second_app_in_the_same_process_shares_the_registry(ctx) -> None:  # type: ignore[no-untyped-def]
+    # Several apps (tests, or a server restarted in-process) must not register metrics twice.
+    for _ in range(2):
+        with TestClient(create_app(ctx.settings, context=ctx, run_worker=False)) as client:
+            assert client.get("/metrics").status_code == 200
