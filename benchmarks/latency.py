@@ -1,4 +1,5 @@
-"""Sequential request latency of add and verify on one server (p50/p90/p99, ms).
+"""Sequential request latency of add, verify, token/verify and senderId/check on one server
+(p50/p90/p99, ms).
 
     python -m benchmarks.latency [--database sqlite|postgresql] [-n 300]
 
@@ -27,7 +28,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def run(kind: str, n: int) -> dict[str, list[float]]:
-    timings: dict[str, list[float]] = {"add": [], "verify": []}
+    timings: dict[str, list[float]] = {"add": [], "verify": [], "token": [], "check": []}
     with database(kind) as url, server(url, QUIET) as (base, headers), httpx.Client(base_url=base, headers=headers) as client:
         for i in range(n):
             number = f"+614000{i:05d}"
@@ -40,6 +41,15 @@ def run(kind: str, n: int) -> dict[str, list[float]]:
                             json={"name": "bench", "number": number, "otp": "111111"})
             timings["verify"].append((time.perf_counter() - started) * 1000)
             assert r.status_code == 200, r.text
+        # The read paths, on the same server in the same run: a sender check for a number
+        # that is now active, next to authentication alone.
+        for i in range(n):
+            for name, path in (("token", "/api/v1/user/token/verify"),
+                               ("check", f"/api/v1/senderId/check?sender=%2B614000{i:05d}")):
+                started = time.perf_counter()
+                r = client.get(path)
+                timings[name].append((time.perf_counter() - started) * 1000)
+                assert r.status_code == 200 and r.json()["status"] is True, r.text
     return timings
 
 
