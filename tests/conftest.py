@@ -167,3 +167,28 @@ def customer(make_customer) -> Customer:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def no_otp_customer(make_customer) -> Customer:  # type: ignore[no-untyped-def]
     return make_customer("Direct", otp_required=False)
+
+
+# -- the command line ------------------------------------------------------------------
+
+
+@pytest.fixture
+def run(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator:  # type: ignore[type-arg]
+    """``run("account", "create", "Acme")``: the ``senderid`` CLI in-process against the test
+    database, each command with a fresh context (so settings set in between apply)."""
+    from typer.testing import CliRunner
+
+    from senderid.cli import common
+    from senderid.cli.main import app
+
+    monkeypatch.setenv("SENDERID_DATABASE_URL", database_url)
+    monkeypatch.setenv("SENDERID_SECRET_KEY", TEST_SECRET)
+    common.reset_context()
+    runner = CliRunner()
+
+    def invoke(*args: str):  # type: ignore[no-untyped-def]
+        common.reset_context()
+        return runner.invoke(app, list(args))
+
+    yield invoke
+    common.reset_context()

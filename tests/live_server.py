@@ -1,7 +1,7 @@
 """A real senderid server on a loopback port, for the client and ``senderid api`` tests.
 
 ``live_server`` serves ``create_app(settings, context=ctx, run_worker=True)`` with
-uvicorn in a thread, on the test database of ``ctx`` (SQLite and PostgreSQL, through
+uvicorn in a thread (:func:`tests.live.serve`), on the test database of ``ctx`` (SQLite and PostgreSQL, through
 the ``database_url`` fixture), with the delivery worker running, so an OTP reaches
 ``GET /dev/inbox.json`` the way it does under ``senderid serve``. The clock is the
 test's ``FrozenClock``: a test moves it forward (``clock.advance``) to leave a
@@ -16,16 +16,15 @@ import functools
 import re
 import socket
 import ssl
-import threading
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 
 from senderid.api.app import create_app
 from senderid.domain.context import Context
+from tests.live import serve
 
 _CODE = re.compile(r"\bcode is (\d{6})\b")
 
@@ -41,39 +40,8 @@ def tls() -> ssl.SSLContext:
 def live_server(ctx: Context) -> Iterator[str]:
     """The base URL (``http://127.0.0.1:<port>``) of a server running on ``ctx``."""
     app = create_app(ctx.settings, context=ctx, run_worker=True)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        loop="asyncio",
-        ws="none",
-        timeout_graceful_shutdown=5,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="live-server", daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            pytest.fail("the live server did not start")
-        time.sleep(0.005)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-        assert not thread.is_alive(), "the live server did not stop"
+    with serve(app, loop="asyncio", ws="none", timeout_graceful_shutdown=5) as base_url:
+        yield base_url
 
 
 def codes(base_url: str, number: str) -> list[str]:

@@ -3,22 +3,17 @@ lifecycle, the audit trail, webhook events and the operator's CLI."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 
-from senderid.cli import common
-from senderid.cli.main import app as cli_app
 from senderid.domain import accounts as accounts_domain
 from senderid.domain import business_names
 from senderid.domain.context import CLI, Actor
 from senderid.errors import Conflict, InvalidRequest, NotFound
 from senderid.store.tables import accounts, audit_events, business_names as business_table, webhook_events
-from tests.conftest import TEST_SECRET
 from tests.test_contract import documented
 
 ADD = "/api/v1/business/add"
@@ -411,21 +406,6 @@ def test_list_filters_pages_and_keeps_to_the_account(app_client: TestClient, cus
 
 
 # -- the operator's CLI -----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def run(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator:  # type: ignore[type-arg]
-    monkeypatch.setenv("SENDERID_DATABASE_URL", database_url)
-    monkeypatch.setenv("SENDERID_SECRET_KEY", TEST_SECRET)
-    common.reset_context()
-    runner = CliRunner()
-
-    def invoke(*args: str):  # type: ignore[no-untyped-def]
-        common.reset_context()
-        return runner.invoke(cli_app, list(args))
-
-    yield invoke
-    common.reset_context()
 
 
 def test_cli_list_approve_reject(run, customer, make_customer, ctx, clock) -> None:  # type: ignore[no-untyped-def]

@@ -2,30 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from typer.testing import CliRunner
 
 from senderid.cli import common
-from senderid.cli.main import app
 from senderid.domain import accounts
-from tests.conftest import TEST_SECRET
-
-
-@pytest.fixture
-def run(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator:  # type: ignore[type-arg]
-    monkeypatch.setenv("SENDERID_DATABASE_URL", database_url)
-    monkeypatch.setenv("SENDERID_SECRET_KEY", TEST_SECRET)
-    common.reset_context()
-    runner = CliRunner()
-
-    def invoke(*args: str):  # type: ignore[no-untyped-def]
-        common.reset_context()
-        return runner.invoke(app, list(args))
-
-    yield invoke
-    common.reset_context()
 
 
 def test_account_and_key_lifecycle(run) -> None:  # type: ignore[no-untyped-def]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -11,7 +10,6 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import func, insert, select
 
@@ -20,6 +18,7 @@ from senderid.domain import custom_numbers as cn
 from senderid.domain import idempotency
 from senderid.domain.context import Context
 from senderid.store.tables import custom_numbers, idempotency_keys, otp_sends, outbox
+from tests.live import serve
 
 ADD = "/api/v1/customNumber/add"
 VERIFY = "/api/v1/customNumber/verifyCustomNumber"
@@ -222,26 +221,10 @@ def test_routes_without_a_request_or_caller_cannot_opt_in() -> None:
 
 @contextmanager
 def live_server(ctx: Context) -> Iterator[str]:
-    """The app under uvicorn on a free loopback port, in a thread."""
+    """The app under uvicorn on a free loopback port, in a thread (no worker)."""
     app = create_app(ctx.settings, context=ctx, run_worker=False)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", loop="asyncio",
-                            http="h11", ws="none")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    with serve(app, loop="asyncio", http="h11", ws="none") as base_url:
+        yield base_url
 
 
 def test_ten_parallel_posts_with_one_key_act_once(ctx, customer) -> None:  # type: ignore[no-untyped-def]

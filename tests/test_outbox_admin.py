@@ -7,16 +7,13 @@ on the test's FrozenClock.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
 
 from senderid import otp
-from senderid.cli import common
-from senderid.cli.main import app
 from senderid.delivery import outbox
 from senderid.delivery.providers.base import PermanentError, TransientError
 from senderid.delivery.worker import Worker
@@ -25,7 +22,6 @@ from senderid.domain import custom_numbers as cn
 from senderid.domain.context import CLI, Actor, Context
 from senderid.errors import Conflict, NotFound, OtpVerificationFailed
 from senderid.store.tables import custom_numbers
-from tests.conftest import TEST_SECRET
 from tests.fake_providers import ScriptedProvider, always
 
 NUMBER = "+61491570156"
@@ -229,18 +225,10 @@ def test_purge_deletes_only_dead_messages_older_than_the_cutoff(ctx, clock) -> N
 
 
 @pytest.fixture
-def run(ctx: Context, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator:  # type: ignore[type-arg]
-    monkeypatch.setenv("SENDERID_DATABASE_URL", database_url)
-    monkeypatch.setenv("SENDERID_SECRET_KEY", TEST_SECRET)
-    monkeypatch.setattr("senderid.runtime.Clock", lambda: ctx.clock)  # the test's FrozenClock
-    runner = CliRunner()
-
-    def invoke(*args: str):  # type: ignore[no-untyped-def]
-        common.reset_context()
-        return runner.invoke(app, list(args))
-
-    yield invoke
-    common.reset_context()
+def run(run: Callable[..., Any], ctx: Context, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+    """The CLI (conftest's ``run``) on the test's FrozenClock."""
+    monkeypatch.setattr("senderid.runtime.Clock", lambda: ctx.clock)
+    return run
 
 
 def test_cli_list_masks_numbers_and_never_prints_a_body(ctx, customer, run) -> None:  # type: ignore[no-untyped-def]

@@ -22,10 +22,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 
 from senderid.cli import common
-from senderid.cli.main import app as cli_app
 from senderid.delivery import webhooks
 from senderid.domain import accounts
 from senderid.domain import custom_numbers as cn
@@ -33,7 +31,6 @@ from senderid.domain.context import CLI, Actor, Context
 from senderid.errors import InvalidRequest, NotFound, OtpVerificationFailed
 from senderid.runtime import build_worker
 from senderid.store.tables import audit_events, webhook_events
-from tests.conftest import TEST_SECRET
 from tests.helpers import latest_code
 
 NUMBER = "+61491570156"
@@ -474,18 +471,10 @@ def test_the_audit_has_no_secret(ctx, customer) -> None:  # type: ignore[no-unty
 
 
 @pytest.fixture
-def cli(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Any]]:
-    monkeypatch.setenv("SENDERID_DATABASE_URL", database_url)
-    monkeypatch.setenv("SENDERID_SECRET_KEY", TEST_SECRET)
+def cli(run: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+    """The CLI (conftest's ``run``) with private webhook addresses allowed."""
     monkeypatch.setenv("SENDERID_WEBHOOK_ALLOW_PRIVATE", "true")
-    runner = CliRunner()
-
-    def invoke(*args: str):  # type: ignore[no-untyped-def]
-        common.reset_context()
-        return runner.invoke(cli_app, list(args))
-
-    yield invoke
-    common.reset_context()
+    return run
 
 
 def test_cli_forms(cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -36,9 +36,11 @@ import typer
 from senderid.client import (
     APIConnectionError,
     APIStatusError,
+    BusinessNamePage,
     BusinessNameRequest,
     Client,
     CustomNumber,
+    CustomNumberPage,
     MissingAPIKeyError,
     RateLimitError,
 )
@@ -218,13 +220,39 @@ def _names_table(items: Sequence[BusinessNameRequest]) -> None:
     )
 
 
-def _page_note(shown: int, total: int, offset: int, next_offset: int | None) -> None:
-    note = f"{shown} of {total}" if shown else f"none of {total}"
-    if next_offset is not None:
-        note += f"; the next page: --offset {next_offset}"
-    elif shown == 0 and offset:
-        note += f" at offset {offset}"
+def _page_note(page: CustomNumberPage | BusinessNamePage) -> None:
+    shown = len(page.items)
+    note = f"{shown} of {page.total}" if shown else f"none of {page.total}"
+    if page.next_offset is not None:
+        note += f"; the next page: --offset {page.next_offset}"
+    elif shown == 0 and page.offset:
+        note += f" at offset {page.offset}"
     typer.echo(note, err=True)
+
+
+def _list(
+    ctx: typer.Context,
+    op: Callable[[Client], CustomNumberPage | BusinessNamePage],
+    json_output: bool,
+    table: Callable[[Sequence[Any]], None],
+) -> None:
+    """A ``list`` command: the page's items as a table on stdout, the page note on stderr."""
+    page, as_json = _call(ctx, op, json_output)
+    if not as_json:
+        table(page.items)
+        _page_note(page)
+
+
+def _show(
+    ctx: typer.Context,
+    op: Callable[[Client], R],
+    json_output: bool,
+    table: Callable[[Sequence[R]], None],
+) -> None:
+    """A ``get`` command: the one record as a table."""
+    record, as_json = _call(ctx, op, json_output)
+    if not as_json:
+        table([record])
 
 
 # -- commands --------------------------------------------------------------------------
@@ -319,24 +347,20 @@ def numbers_list(
     json_output: JsonFlag = False,
 ) -> None:
     """List your numbers, newest first."""
-    page, as_json = _call(
+    _list(
         ctx,
         lambda c: c.list_custom_numbers(
             status=status.value if status else None, limit=limit, offset=offset
         ),
         json_output,
+        _numbers_table,
     )
-    if not as_json:
-        _numbers_table(page.items)
-        _page_note(len(page.items), page.total, page.offset, page.next_offset)
 
 
 @numbers_app.command("get")
 def numbers_get(ctx: typer.Context, id: RecordId, json_output: JsonFlag = False) -> None:
     """Show one of your numbers."""
-    number, as_json = _call(ctx, lambda c: c.get_custom_number(id=id), json_output)
-    if not as_json:
-        _numbers_table([number])
+    _show(ctx, lambda c: c.get_custom_number(id=id), json_output, _numbers_table)
 
 
 @numbers_app.command("delete")
@@ -386,24 +410,20 @@ def business_list(
     json_output: JsonFlag = False,
 ) -> None:
     """List your business names, oldest first."""
-    page, as_json = _call(
+    _list(
         ctx,
         lambda c: c.list_business_names(
             status=status.value if status else None, limit=limit, offset=offset
         ),
         json_output,
+        _names_table,
     )
-    if not as_json:
-        _names_table(page.items)
-        _page_note(len(page.items), page.total, page.offset, page.next_offset)
 
 
 @business_app.command("get")
 def business_get(ctx: typer.Context, id: RecordId, json_output: JsonFlag = False) -> None:
     """Show one of your business names (with the reason, when rejected)."""
-    request, as_json = _call(ctx, lambda c: c.get_business_name(id=id), json_output)
-    if not as_json:
-        _names_table([request])
+    _show(ctx, lambda c: c.get_business_name(id=id), json_output, _names_table)
 
 
 @business_app.command("withdraw")

@@ -7,17 +7,14 @@ reason), 2 usage. They call the same domain functions as the admin API.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import Enum
 from typing import Annotated, Optional
 
 import typer
 
-from senderid.cli.common import context, fail
+from senderid.cli.common import context, refusals
 from senderid.domain import business_names
 from senderid.domain.context import CLI
-from senderid.errors import SenderIdError
 
 business_app = typer.Typer(help="Business names (alpha sender IDs): review requests.", no_args_is_help=True)
 
@@ -31,14 +28,6 @@ class Status(str, Enum):
     WITHDRAWN = business_names.WITHDRAWN
 
 
-@contextmanager
-def _refusals() -> Iterator[None]:
-    try:
-        yield
-    except SenderIdError as exc:
-        fail(exc.message)
-
-
 @business_app.command("list")
 def list_names(
     status: Annotated[
@@ -49,7 +38,7 @@ def list_names(
     """List business names, oldest first (all of them, or those in one status)."""
     ctx = context()
     rows: list[business_names.BusinessName] = []
-    with _refusals():
+    with refusals():
         while True:
             page, total = business_names.list_(
                 ctx, account_id=account, status=status.value if status else None,
@@ -69,7 +58,7 @@ def list_names(
 @business_app.command("approve")
 def approve(name_id: Annotated[str, typer.Argument(metavar="ID", help="The request's 24-hex _id.")]) -> None:
     """Approve a REQUESTED business name: it becomes usable as the account's sender."""
-    with _refusals():
+    with refusals():
         name = business_names.approve(context(), name_id, actor=CLI)
     typer.echo(f"approved {name.businessname!r} ({name.id}) for account {name.account_id}", err=True)
 
@@ -80,6 +69,6 @@ def reject(
     reason: Annotated[str, typer.Option("--reason", help="Why, in words the customer can act on.")],
 ) -> None:
     """Reject a REQUESTED business name, with a reason."""
-    with _refusals():
+    with refusals():
         name = business_names.reject(context(), name_id, reason=reason, actor=CLI)
     typer.echo(f"rejected {name.businessname!r} ({name.id}) for account {name.account_id}", err=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import NoReturn
 
@@ -9,6 +11,7 @@ import typer
 from pydantic import ValidationError
 
 from senderid.domain.context import Context
+from senderid.errors import SenderIdError
 from senderid.runtime import build_context
 from senderid.settings import Settings, SettingsError
 
@@ -16,6 +19,15 @@ from senderid.settings import Settings, SettingsError
 def fail(message: str, code: int = 1) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+@contextmanager
+def refusals() -> Iterator[None]:
+    """Turn a domain refusal into its message on stderr and exit code 1."""
+    try:
+        yield
+    except SenderIdError as exc:
+        fail(exc.message)
 
 
 def settings_or_exit() -> Settings:

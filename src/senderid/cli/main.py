@@ -9,19 +9,16 @@ Exit codes: 0 done, 1 refused (not found, invalid), 2 usage.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Optional
 
 import typer
 
 from senderid.cli.api import api_app
 from senderid.cli.business import business_app
-from senderid.cli.common import context, fail
+from senderid.cli.common import context, fail, refusals
 from senderid.cli.outbox import outbox_app
 from senderid.domain import accounts
 from senderid.domain.context import CLI
-from senderid.errors import SenderIdError
 
 app = typer.Typer(
     name="senderid",
@@ -39,15 +36,6 @@ app.add_typer(key_app, name="key")
 app.add_typer(business_app, name="business")
 app.add_typer(api_app, name="api")
 app.add_typer(outbox_app, name="outbox")
-
-
-@contextmanager
-def refusals() -> Iterator[None]:
-    """Turn a domain refusal into its message on stderr and exit code 1."""
-    try:
-        yield
-    except SenderIdError as exc:
-        fail(exc.message)
 
 
 @app.command()

@@ -9,19 +9,16 @@ retried), 2 usage. They call the domain functions of
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from enum import Enum
 from typing import Annotated, Optional
 
 import typer
 
-from senderid.cli.common import context, fail
+from senderid.cli.common import context, fail, refusals
 from senderid.delivery import outbox
 from senderid.domain import outbox_admin
 from senderid.domain.context import CLI
-from senderid.errors import SenderIdError
 
 outbox_app = typer.Typer(help="The SMS outbox: list, retry and purge messages.", no_args_is_help=True)
 
@@ -35,14 +32,6 @@ class Status(str, Enum):
     FAILED = outbox.FAILED
     DEAD = outbox.DEAD
     CANCELLED = outbox.CANCELLED
-
-
-@contextmanager
-def _refusals() -> Iterator[None]:
-    try:
-        yield
-    except SenderIdError as exc:
-        fail(exc.message)
 
 
 def _when(value: datetime | None) -> str:
@@ -59,7 +48,7 @@ def list_messages(
                                        help="At most this many, most recently changed first.")] = 50,
 ) -> None:
     """List messages, most recently changed first (never their text)."""
-    with _refusals():
+    with refusals():
         rows = outbox_admin.list_messages(
             context(), statuses=[s.value for s in status] if status else None, limit=limit
         )
@@ -76,7 +65,7 @@ def list_messages(
 @outbox_app.command("stats")
 def stats() -> None:
     """How many messages are in each status."""
-    with _refusals():
+    with refusals():
         found = outbox_admin.counts(context())
     for status, count in found.items():
         typer.echo(f"{status:<9}  {count}")
@@ -85,7 +74,7 @@ def stats() -> None:
 @outbox_app.command("retry")
 def retry(message_id: Annotated[str, typer.Argument(metavar="ID", help="The message's 24-hex id.")]) -> None:
     """Queue a dead or failed message again, now, with its attempts reset (an OTP gets a fresh code)."""
-    with _refusals():
+    with refusals():
         message = outbox_admin.retry(context(), message_id, actor=CLI)
     fresh = " with a fresh code" if message.kind == "otp" else ""
     typer.echo(f"queued {message.id} ({message.kind} to {message.masked_to}) again{fresh}", err=True)
@@ -104,7 +93,7 @@ def purge(
         fail("say what to purge: --dead", code=2)
     if older_than is None:
         fail("give --older-than DAYS", code=2)
-    with _refusals():
+    with refusals():
         deleted = outbox_admin.purge_dead(context(), older_than_days=older_than, actor=CLI)
     typer.echo(str(deleted))
     typer.echo(f"purged {deleted} dead message(s) older than {older_than} day(s)", err=True)

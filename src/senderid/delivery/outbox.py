@@ -28,10 +28,11 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Update, and_, delete, func, insert, or_, select, text, update
+from sqlalchemy import Connection, Update, delete, func, insert, select, text, update
 
 from senderid import ids
 from senderid.delivery import events
+from senderid.delivery.lease import claim_due
 from senderid.store.tables import early_receipts, outbox
 
 QUEUED, SENDING, SENT, DELIVERED, FAILED, DEAD, CANCELLED = (
@@ -114,30 +115,15 @@ def claim(
     never take the same row; on SQLite the caller's write transaction already
     excludes other writers.
     """
-    due = or_(
-        and_(outbox.c.status == QUEUED, outbox.c.next_attempt_at <= now),
-        and_(outbox.c.status == SENDING, outbox.c.lease_until <= now),
-    )
-    rows = conn.execute(
-        select(outbox.c.id, outbox.c.kind, outbox.c.to_number, outbox.c.sender, outbox.c.body,
-               outbox.c.attempts, outbox.c.expires_at, outbox.c.account_id)
-        .where(due)
-        .order_by(outbox.c.next_attempt_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
-    if not rows:
-        return []
-    conn.execute(
-        update(outbox)
-        .where(outbox.c.id.in_([row.id for row in rows]))
-        .values(
-            status=SENDING,
-            attempts=outbox.c.attempts + 1,
-            lease_until=now + timedelta(seconds=lease_seconds),
-            claimed_by=worker,
-            updated_at=now,
-        )
+    rows = claim_due(
+        conn,
+        outbox,
+        (outbox.c.id, outbox.c.kind, outbox.c.to_number, outbox.c.sender, outbox.c.body,
+         outbox.c.attempts, outbox.c.expires_at, outbox.c.account_id),
+        now=now,
+        lease_seconds=lease_seconds,
+        limit=limit,
+        claimed_by=worker,
     )
     return [
         Claimed(row.id, row.kind, row.to_number, row.sender, row.body, row.attempts + 1, row.expires_at,

@@ -41,11 +41,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, select, update
 
 from senderid import metrics
 from senderid.clock import Clock
 from senderid.delivery import signing
+from senderid.delivery.lease import claim_due
 from senderid.settings import Settings
 from senderid.store.db import Database
 from senderid.store.tables import accounts, webhook_events
@@ -179,33 +180,20 @@ class Claimed:
 def claim(conn: Connection, *, now: datetime, lease_seconds: int, limit: int) -> list[Claimed]:
     """Take up to ``limit`` due events (queued, or sending with an expired lease).
 
-    SKIP LOCKED on PostgreSQL, as in :func:`senderid.delivery.outbox.claim`, so
+    SKIP LOCKED on PostgreSQL (:func:`senderid.delivery.lease.claim_due`), so
     several workers never take the same event.
     """
-    due = or_(
-        and_(webhook_events.c.status == QUEUED, webhook_events.c.next_attempt_at <= now),
-        and_(webhook_events.c.status == SENDING, webhook_events.c.lease_until <= now),
+    rows = claim_due(
+        conn,
+        webhook_events,
+        (webhook_events.c.id, webhook_events.c.account_id, webhook_events.c.type,
+         webhook_events.c.payload, webhook_events.c.attempts),
+        now=now,
+        lease_seconds=lease_seconds,
+        limit=limit,
     )
-    rows = conn.execute(
-        select(webhook_events.c.id, webhook_events.c.account_id, webhook_events.c.type,
-               webhook_events.c.payload, webhook_events.c.attempts)
-        .where(due)
-        .order_by(webhook_events.c.next_attempt_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
     if not rows:
         return []
-    conn.execute(
-        update(webhook_events)
-        .where(webhook_events.c.id.in_([row.id for row in rows]))
-        .values(
-            status=SENDING,
-            attempts=webhook_events.c.attempts + 1,
-            lease_until=now + timedelta(seconds=lease_seconds),
-            updated_at=now,
-        )
-    )
     hooks = {
         row.id: (row.webhook_url, row.webhook_secret)
         for row in conn.execute(

@@ -1,0 +1,62 @@
+"""The claim shared by the SMS outbox and the webhook queue: a lease on due rows.
+
+Both tables hold work items with ``status`` (``queued``/``sending``/...),
+``next_attempt_at``, ``lease_until``, ``attempts`` and ``updated_at``. A row is
+due when it is queued and its time has come, or when it is being sent under a
+lease that has run out (its worker died). Claiming one sets it ``sending`` under
+a fresh lease and counts the attempt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Column, Connection, Row, Table, and_, or_, select, update
+
+QUEUED, SENDING = "queued", "sending"
+
+
+def claim_due(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[Column[Any]],
+    *,
+    now: datetime,
+    lease_seconds: int,
+    limit: int,
+    **claim_values: Any,
+) -> Sequence[Row[Any]]:
+    """Take up to ``limit`` due rows of ``table`` (oldest due first) and return ``columns`` of them
+    as they were before the claim (``attempts`` not yet counted).
+
+    On PostgreSQL the rows are locked with SKIP LOCKED so concurrent workers
+    never take the same row; on SQLite the caller's write transaction already
+    excludes other writers. ``claim_values`` are further columns set on the
+    claimed rows (such as who claimed them).
+    """
+    due = or_(
+        and_(table.c.status == QUEUED, table.c.next_attempt_at <= now),
+        and_(table.c.status == SENDING, table.c.lease_until <= now),
+    )
+    rows = conn.execute(
+        select(*columns)
+        .where(due)
+        .order_by(table.c.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if rows:
+        conn.execute(
+            update(table)
+            .where(table.c.id.in_([row.id for row in rows]))
+            .values(
+                status=SENDING,
+                attempts=table.c.attempts + 1,
+                lease_until=now + timedelta(seconds=lease_seconds),
+                **claim_values,
+                updated_at=now,
+            )
+        )
+    return rows
