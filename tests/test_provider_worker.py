@@ -41,6 +41,10 @@ NETWORKS = PROVIDERS[1:]  # the devinbox cannot fail
 _CODE = re.compile(r"\b(\d{6})\b")
 
 
+# What an OTP's sender is at each network when SENDERID_OTP_SENDER is empty (the default).
+DEFAULT_SENDERS = {"devinbox": "senderid", "cellcast": "", "twilio": "+61491570199", "smpp": "", "webhook": ""}
+
+
 @dataclass(frozen=True)
 class Delivered:
     to: str
@@ -139,7 +143,8 @@ def test_an_otp_reaches_the_provider_through_the_worker(network: Network, ctx, c
     [sms] = network.delivered()
     code = _CODE.search(sms.body).group(1)  # type: ignore[union-attr]
     assert sms.body == DEFAULT_OTP_TEMPLATE.format(code=code, number=NUMBER, minutes=10)
-    assert (sms.to, sms.sender) == (NUMBER, ctx.settings.otp_sender)
+    # SENDERID_OTP_SENDER is empty by default: each network's own default sender
+    assert (sms.to, sms.sender) == (NUMBER, DEFAULT_SENDERS[network.name])
     assert registrations(ctx, NUMBER)[0]["otp_hash"] == otp.hash_code(ctx.secret, NUMBER, code)
     sent = row(ctx, message_id)
     assert (sent["status"], sent["attempts"], sent["provider"]) == ("sent", 1, network.name)

@@ -48,7 +48,10 @@ class Settings(BaseSettings):
         "devinbox", description="Where SMS go: `devinbox`, `cellcast`, `twilio`, `smpp` or `webhook`."
     )
     otp_sender: str = Field(
-        "senderid", description="The sender the OTP SMS goes out as (number or alpha ID)."
+        "",
+        description="The sender the OTP SMS goes out as (number or alpha ID). Empty: the provider's "
+        "default sender (`SENDERID_TWILIO_FROM`, the Cellcast account's default, the SMSC's); the "
+        "developer inbox shows `senderid`.",
     )
     otp_template: str = Field(
         DEFAULT_OTP_TEMPLATE,
@@ -97,7 +100,19 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(
         0.5, gt=0, description="How often an idle worker looks for due messages."
     )
-    worker_batch_size: int = Field(20, ge=1, description="Messages a worker claims at once.")
+    worker_batch_size: int = Field(
+        20, ge=1, description="Webhook events a worker claims at once (and SMS per `run_once` round)."
+    )
+    delivery_concurrency: int = Field(
+        64, ge=1, le=1024,
+        description="SMS a worker keeps in flight to the provider at once (its window). The SMPP "
+        "provider caps it at `SENDERID_SMPP_WINDOW` × `SENDERID_SMPP_BINDS`.",
+    )
+    provider_max_per_second: float = Field(
+        0, ge=0,
+        description="Most SMS parts per second handed to the provider, across every worker of the "
+        "deployment (the TPS a carrier or SMSC sells you). 0: no cap.",
+    )
     worker_lease_seconds: int = Field(
         30, ge=5, description="How long a claimed message is reserved before another worker may retry it."
     )

@@ -35,24 +35,34 @@ EVENT_TYPES = (
 
 def emit(conn: Connection, *, now: datetime, account_id: str, type: str, data: dict[str, Any]) -> str | None:
     """Queue an event for the account's webhook; None when it has no webhook."""
-    if type not in EVENT_TYPES:
-        raise ValueError(f"unknown event type {type!r}")
-    url = conn.execute(select(accounts.c.webhook_url).where(accounts.c.id == account_id)).scalar()
-    if not url:
-        return None
-    event_id = "msg_" + ids.new_id()
-    conn.execute(
-        insert(webhook_events).values(
-            id=event_id,
-            account_id=account_id,
-            type=type,
-            payload={"type": type, "timestamp": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                     "data": data},
-            status="queued",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-            updated_at=now,
-        )
-    )
+    [event_id] = emit_many(conn, now=now, events=[(account_id, type, data)])
     return event_id
+
+
+def emit_many(
+    conn: Connection, *, now: datetime, events: list[tuple[str, str, dict[str, Any]]]
+) -> list[str | None]:
+    """Queue ``(account id, type, data)`` events (one read of the accounts' webhook URLs,
+    one insert); for each, its id, or None when its account has no webhook."""
+    for _, type, _ in events:
+        if type not in EVENT_TYPES:
+            raise ValueError(f"unknown event type {type!r}")
+    wanted = {account_id for account_id, _, _ in events}
+    with_webhook = set(
+        conn.execute(
+            select(accounts.c.id).where(accounts.c.id.in_(wanted), accounts.c.webhook_url.is_not(None),
+                                        accounts.c.webhook_url != "")
+        ).scalars()
+    )
+    timestamp = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    event_ids = ["msg_" + ids.new_id() if account_id in with_webhook else None for account_id, _, _ in events]
+    rows = [
+        {"id": event_id, "account_id": account_id, "type": type,
+         "payload": {"type": type, "timestamp": timestamp, "data": data},
+         "status": "queued", "attempts": 0, "next_attempt_at": now, "created_at": now, "updated_at": now}
+        for event_id, (account_id, type, data) in zip(event_ids, events, strict=True)
+        if event_id is not None
+    ]
+    if rows:
+        conn.execute(insert(webhook_events), rows)
+    return event_ids

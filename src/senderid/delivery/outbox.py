@@ -28,11 +28,10 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Update, delete, func, insert, select, text, update
+from sqlalchemy import Connection, Update, bindparam, delete, func, insert, or_, select, text, update
 
 from senderid import ids
-from senderid.delivery import events
-from senderid.delivery.lease import claim_due
+from senderid.delivery import events, lanes
 from senderid.store.tables import early_receipts, outbox
 
 QUEUED, SENDING, SENT, DELIVERED, FAILED, DEAD, CANCELLED = (
@@ -107,26 +106,19 @@ def cancel_queued_otps(conn: Connection, custom_number_id: str, now: datetime) -
 
 
 def claim(
-    conn: Connection, *, now: datetime, worker: str, lease_seconds: int, limit: int
+    conn: Connection, *, now: datetime, worker: str, lease_seconds: int, limit: int,
+    cursor: lanes.FairCursor | None = None,
 ) -> list[Claimed]:
-    """Take up to ``limit`` due messages (queued, or sending with an expired lease).
+    """Take up to ``limit`` due messages (queued, or sending with an expired lease): OTP
+    first, then bulk SMS shared fairly between accounts (see :mod:`.lanes`).
 
     On PostgreSQL the rows are locked with SKIP LOCKED so concurrent workers
     never take the same row; on SQLite the caller's write transaction already
     excludes other writers.
     """
-    rows = claim_due(
-        conn,
-        outbox,
-        (outbox.c.id, outbox.c.kind, outbox.c.to_number, outbox.c.sender, outbox.c.body,
-         outbox.c.attempts, outbox.c.expires_at, outbox.c.account_id),
-        now=now,
-        lease_seconds=lease_seconds,
-        limit=limit,
-        claimed_by=worker,
-    )
+    rows = lanes.claim(conn, now=now, worker=worker, lease_seconds=lease_seconds, limit=limit, cursor=cursor)
     return [
-        Claimed(row.id, row.kind, row.to_number, row.sender, row.body, row.attempts + 1, row.expires_at,
+        Claimed(row.id, row.kind, row.to_number, row.sender, row.body, row.attempts, row.expires_at,
                 row.account_id)
         for row in rows
     ]
@@ -143,55 +135,109 @@ def _finish(now: datetime, status: str, error: str | None = None) -> Update:
     )
 
 
+# -- outcomes, recorded in batches ----------------------------------------------------------
+# Each kind of outcome is one executemany statement, whatever the batch size; the
+# worker records every outcome its window produced since the last record in one
+# transaction.
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one claimed message."""
+
+    message: Claimed
+    status: str  # SENT, QUEUED (try again later), FAILED, DEAD, CANCELLED, or DEFERRED
+    error: str | None = None
+    next_attempt_at: datetime | None = None  # QUEUED and DEFERRED
+    provider_message_id: str | None = None  # SENT
+
+
+DEFERRED = "deferred"  # put back unsent, the attempt not counted (the circuit breaker is open)
+
+# Ending a message blanks an OTP out of its body and drops the lease.
+_REDACTED = update(outbox).values(body=func.coalesce(outbox.c.redacted_body, outbox.c.body), lease_until=None)
+_SENT = _REDACTED.where(
+    outbox.c.id == bindparam("b_id"), or_(outbox.c.status == SENDING, outbox.c.status == CANCELLED)
+).values(
+    status=SENT, last_error=None, provider=bindparam("b_provider"),
+    provider_message_id=bindparam("b_provider_message_id"), sent_at=bindparam("b_now"),
+    updated_at=bindparam("b_now"),
+)
+_ENDED = _REDACTED.where(outbox.c.id == bindparam("b_id"), outbox.c.status == SENDING).values(
+    status=bindparam("b_status"), last_error=bindparam("b_error"), updated_at=bindparam("b_now"),
+)
+_RETRY = (
+    update(outbox)
+    .where(outbox.c.id == bindparam("b_id"), outbox.c.status == SENDING)  # not a cancelled one
+    .values(status=QUEUED, next_attempt_at=bindparam("b_next"), lease_until=None,
+            last_error=bindparam("b_error"), updated_at=bindparam("b_now"))
+)
+_RELEASE = (
+    update(outbox)
+    .where(outbox.c.id == bindparam("b_id"), outbox.c.status == SENDING)
+    .values(status=QUEUED, attempts=outbox.c.attempts - 1,  # the claim counted it
+            next_attempt_at=bindparam("b_next"), lease_until=None, updated_at=bindparam("b_now"))
+)
+
+
+def record(conn: Connection, outcomes: list[Outcome], *, now: datetime, provider: str) -> None:
+    """Record a batch of outcomes (and the account webhook events they cause)."""
+    sent = [o for o in outcomes if o.status == SENT]
+    if sent:
+        mark_sent_many(conn, [(o.message.id, o.provider_message_id) for o in sent], now=now, provider=provider)
+    ended = [o for o in outcomes if o.status in (FAILED, DEAD, CANCELLED)]
+    if ended:
+        conn.execute(_ENDED, [{"b_id": o.message.id, "b_status": o.status, "b_error": _error(o.error),
+                               "b_now": now} for o in ended])
+    retry = [o for o in outcomes if o.status == QUEUED]
+    if retry:
+        conn.execute(_RETRY, [{"b_id": o.message.id, "b_next": o.next_attempt_at, "b_error": _error(o.error),
+                               "b_now": now} for o in retry])
+    deferred = [o for o in outcomes if o.status == DEFERRED]
+    if deferred:
+        conn.execute(_RELEASE, [{"b_id": o.message.id, "b_next": o.next_attempt_at, "b_now": now}
+                                for o in deferred])
+    told = [
+        (o.message.account_id, "message.sent" if o.status == SENT else "message.failed",
+         {"id": o.message.id, "to": o.message.to, "sender": o.message.sender,
+          **({} if o.status == SENT else {"status": o.status, "error": o.error or ""})})
+        for o in sent + [o for o in ended if o.status != CANCELLED]
+        if o.message.kind == "sms" and o.message.account_id is not None  # gateway messages only
+    ]
+    if told:
+        events.emit_many(conn, now=now, events=told)  # type: ignore[arg-type]
+
+
+def _error(error: str | None) -> str | None:
+    return error[:MAX_ERROR_LENGTH] if error else None
+
+
+def mark_sent_many(
+    conn: Connection, sent: list[tuple[str, str | None]], *, now: datetime, provider: str
+) -> None:
+    """Record the provider's acceptance of ``(message id, provider message id)`` pairs, and
+    apply the receipts that came before (the lock taken first keeps a racing receipt from
+    slipping in between)."""
+    provider_ids = sorted({pid for _, pid in sent if pid})
+    _lock_receipts(conn, provider, provider_ids)
+    conn.execute(_SENT, [{"b_id": mid, "b_provider": provider, "b_provider_message_id": pid, "b_now": now}
+                         for mid, pid in sent])
+    if provider_ids:
+        _apply_early_receipts(conn, provider, provider_ids, now)
+
+
 def mark_sent(
     conn: Connection, message_id: str, *, now: datetime, provider: str, provider_message_id: str | None
 ) -> None:
-    """Record the provider's acceptance (then call :func:`apply_early_receipts` in the same
-    transaction: the lock taken here keeps a racing receipt from slipping in between)."""
-    if provider_message_id:
-        _lock_receipts(conn, provider, provider_message_id)
-    conn.execute(
-        _finish(now, SENT)
-        .where(outbox.c.id == message_id, outbox.c.status.in_([SENDING, CANCELLED]))
-        .values(provider=provider, provider_message_id=provider_message_id, sent_at=now)
-    )
+    """Record the provider's acceptance of one message (then call :func:`apply_early_receipts`
+    in the same transaction: the lock taken here keeps a racing receipt from slipping in)."""
+    _lock_receipts(conn, provider, [provider_message_id] if provider_message_id else [])
+    conn.execute(_SENT, {"b_id": message_id, "b_provider": provider,
+                         "b_provider_message_id": provider_message_id, "b_now": now})
 
 
 def mark_ended(conn: Connection, message_id: str, *, now: datetime, status: str, error: str) -> None:
     """End a message as failed, dead or cancelled (unless it was cancelled meanwhile)."""
-    conn.execute(_finish(now, status, error).where(outbox.c.id == message_id, outbox.c.status == SENDING))
-
-
-def mark_retry(
-    conn: Connection, message_id: str, *, now: datetime, next_attempt_at: datetime, error: str
-) -> None:
-    conn.execute(
-        update(outbox)
-        .where(outbox.c.id == message_id, outbox.c.status == SENDING)  # not a cancelled one
-        .values(
-            status=QUEUED,
-            next_attempt_at=next_attempt_at,
-            lease_until=None,
-            last_error=error[:MAX_ERROR_LENGTH],
-            updated_at=now,
-        )
-    )
-
-
-def release(conn: Connection, message_id: str, *, now: datetime, next_attempt_at: datetime) -> None:
-    """Put a claimed message back, unsent, without counting the attempt (the circuit
-    breaker is open: the provider was not called)."""
-    conn.execute(
-        update(outbox)
-        .where(outbox.c.id == message_id, outbox.c.status == SENDING)
-        .values(
-            status=QUEUED,
-            attempts=outbox.c.attempts - 1,  # the claim counted it
-            next_attempt_at=next_attempt_at,
-            lease_until=None,
-            updated_at=now,
-        )
-    )
+    conn.execute(_ENDED, {"b_id": message_id, "b_status": status, "b_error": _error(error), "b_now": now})
 
 
 # -- delivery receipts ---------------------------------------------------------------------
@@ -212,7 +258,7 @@ def record_receipt(
     """
     if status not in RECEIPT_STATUSES:
         raise ValueError(f"unknown receipt status {status!r}")
-    _lock_receipts(conn, provider, provider_message_id)
+    _lock_receipts(conn, provider, [provider_message_id])
     matched = _apply(conn, provider, provider_message_id, status, now)
     if not matched and status != SENT:
         conn.execute(delete(early_receipts).where(early_receipts.c.received_at < now - EARLY_RECEIPT_TTL))
@@ -229,14 +275,18 @@ def apply_early_receipts(conn: Connection, *, provider: str, provider_message_id
 
     Call it in the transaction of :func:`mark_sent`, after it. Returns how many applied.
     """
+    return _apply_early_receipts(conn, provider, [provider_message_id], now)
+
+
+def _apply_early_receipts(conn: Connection, provider: str, provider_message_ids: list[str], now: datetime) -> int:
     rows = conn.execute(
-        select(early_receipts.c.id, early_receipts.c.status)
+        select(early_receipts.c.id, early_receipts.c.provider_message_id, early_receipts.c.status)
         .where(early_receipts.c.provider == provider,
-               early_receipts.c.provider_message_id == provider_message_id)
+               early_receipts.c.provider_message_id.in_(provider_message_ids))
         .order_by(early_receipts.c.id)
     ).all()
     for row in rows:
-        _apply(conn, provider, provider_message_id, row.status, now)
+        _apply(conn, provider, row.provider_message_id, row.status, now)
     if rows:
         conn.execute(delete(early_receipts).where(early_receipts.c.id.in_([row.id for row in rows])))
     return len(rows)
@@ -260,14 +310,20 @@ def _apply(conn: Connection, provider: str, provider_message_id: str, status: st
     return bool(rows)
 
 
-def _lock_receipts(conn: Connection, provider: str, provider_message_id: str) -> None:
-    """Serialise the receipts and the sent-record of one provider message (PostgreSQL; on
-    SQLite a write transaction already excludes every other writer)."""
-    if conn.dialect.name != "postgresql":
+_LOCK_MANY = text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k")
+
+
+def _lock_receipts(conn: Connection, provider: str, provider_message_ids: list[str]) -> None:
+    """Serialise the receipts and the sent-record of provider messages (PostgreSQL, one
+    statement, keys in order so two batches never deadlock; on SQLite a write transaction
+    already excludes every other writer)."""
+    if conn.dialect.name != "postgresql" or not provider_message_ids:
         return
-    key = f"receipt:{provider}:{provider_message_id}".encode()
-    digest = int.from_bytes(hashlib.sha256(key).digest()[:8], "big", signed=True)
-    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": digest})
+    keys = sorted(
+        int.from_bytes(hashlib.sha256(f"receipt:{provider}:{pid}".encode()).digest()[:8], "big", signed=True)
+        for pid in provider_message_ids
+    )
+    conn.execute(_LOCK_MANY, {"keys": keys})
 
 
 def get(conn: Connection, message_id: str) -> dict[str, object] | None:

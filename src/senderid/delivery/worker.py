@@ -1,41 +1,50 @@
-"""The delivery worker: claim due messages, hand them to the provider, record the outcome.
+"""The delivery worker: claim due messages, hand them to the provider, record the outcomes.
 
-Each message is handled in three short steps, never holding a transaction
-open across the network call::
+A worker keeps a *window* of sends in flight — up to ``SENDERID_DELIVERY_CONCURRENCY``
+(and no more than the provider can use, e.g. SMPP's window × binds) — and never holds a
+transaction open across a network call::
 
-    1. claim (one write transaction): status sending, lease, attempts + 1
-    2. provider.send()            (no transaction)
-    3. record (one write transaction): sent | retry later | failed | dead
+    claim (one write transaction: the free slots' worth, OTP lane first; see lanes.py)
+      -> each message to a send thread: provider.send()            (no transaction)
+      -> outcomes collected; all that finished since the last record are
+         recorded in one write transaction: sent | retry later | failed | dead
 
-A crash between 1 and 3 leaves a leased message that the next claim takes
-again after the lease: nothing is lost. A crash between the provider's
-acceptance and step 3 sends that SMS twice, with the same text (the code is
-drawn once, when the message is queued), so the user never gets two codes.
+A crash between the claim and the record leaves leased messages that the next claim
+takes again once the lease runs out: nothing is lost. A crash after the provider
+accepted a message but before its record hands that SMS over again (same id, same
+text: the code is drawn once, when the message is queued): delivery is
+*at-least-once*, and the message id lets a provider or receiver drop the repeat.
 
-Each round also delivers one batch of account webhook events the same way
-(:mod:`senderid.delivery.webhooks`), so every worker handles both.
+A circuit breaker (:mod:`senderid.delivery.breaker`) sits in front of the provider:
+after ``SENDERID_DELIVERY_BREAKER_FAILURES`` transient failures in a row the worker
+stops claiming SMS for a cool-off, and messages it already holds but has not handed
+over go back to the queue without using an attempt (sends already on the wire finish
+and are recorded as they come back).
 
-A circuit breaker (:mod:`senderid.delivery.breaker`) sits in front of the
-provider: after ``SENDERID_DELIVERY_BREAKER_FAILURES`` transient failures in a
-row the worker stops claiming SMS for a cool-off, and puts back the ones it
-holds, unsent and without using an attempt.
+Account webhook events are delivered by the same worker on a thread of their own
+(:mod:`senderid.delivery.webhooks`), so a slow webhook receiver never delays SMS.
+
+:meth:`Worker.run_once` is one deterministic round (claim a batch, send one at a time,
+record), for tests and tools; :meth:`Worker.run` is the concurrent loop.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import queue
 import random
 import socket
 import threading
 import time
-from datetime import datetime, timedelta
-
-from sqlalchemy import Connection
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from senderid import metrics
 from senderid.clock import Clock
-from senderid.delivery import breaker, events, outbox, webhooks
+from senderid.delivery import breaker, lanes, outbox, webhooks
+from senderid.delivery.outbox import DEFERRED, Claimed, Outcome
+from senderid.delivery.providers._segments import MessageTooLong, split
 from senderid.delivery.providers.base import (
     OutgoingSms,
     PermanentError,
@@ -48,11 +57,21 @@ from senderid.store.db import Database
 
 log = logging.getLogger("senderid.worker")
 
+RETRY_RECORD_SECONDS = 1.0  # after a failed record (database trouble), try again this soon
+
 
 def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
     """Exponential backoff with jitter: about base·2^(attempt-1), between half and all of it."""
     ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
     return ceiling * (0.5 + 0.5 * (rng or random).random())
+
+
+def parts_of(body: str) -> int:
+    """SMS parts a text goes out as (what a carrier's TPS counts)."""
+    try:
+        return len(split(body, 0).parts)
+    except MessageTooLong:
+        return 1
 
 
 class Worker:
@@ -65,7 +84,17 @@ class Worker:
         self.provider = provider
         self.clock = clock
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+        own_limit = getattr(provider, "max_in_flight", None)
+        self.window = max(1, min(settings.delivery_concurrency, own_limit or settings.delivery_concurrency))
+        self._claim_at_least = max(1, self.window // 4)  # claim in batches, not one slot at a time
         self._wake = threading.Event()
+        self._webhooks_wake = threading.Event()
+        self._cursor = lanes.FairCursor()
+        self._bucket = (
+            lanes.RateBucket(provider.name, settings.provider_max_per_second)
+            if settings.provider_max_per_second > 0 else None
+        )
+        self._rate_wait_until = 0.0  # time.monotonic(): the rate bucket is empty until then
         self.webhooks = webhooks.Dispatcher(db, settings, clock, backoff=backoff_delay)
         self.breaker = breaker.CircuitBreaker(
             clock,
@@ -77,51 +106,139 @@ class Worker:
         metrics.BREAKER_STATE.labels(provider.name).set(breaker.STATE_VALUES[breaker.CLOSED])
 
     def wake(self) -> None:
+        """Something was queued: look now rather than at the next poll."""
         self._wake.set()
+        self._webhooks_wake.set()
+
+    # -- one round (tests, tools) ----------------------------------------------------------
 
     def run_once(self) -> int:
-        """Claim one batch of SMS and one of account webhook events, and handle them.
+        """Claim one batch of SMS and one of account webhook events, and handle them, one
+        message at a time, recording the batch's outcomes in one transaction.
 
         Returns how many messages and events were handled. While the circuit breaker
         is open no SMS is claimed; once it half-opens, one (the trial).
         """
-        state = self.breaker.state
-        batch: list[outbox.Claimed] = []
-        if state != breaker.OPEN:
-            with self.db.write() as conn:
-                batch = outbox.claim(
-                    conn, now=self.clock.now(), worker=self.name,
-                    lease_seconds=self.settings.worker_lease_seconds,
-                    limit=1 if state == breaker.HALF_OPEN else self.settings.worker_batch_size,
-                )
-        for message in batch:
-            self._deliver(message)
+        batch = self._claim(self.settings.worker_batch_size)
+        if batch:
+            self._record([self._attempt(message) for message in batch])
         return len(batch) + self.webhooks.run_once()
 
+    # -- the concurrent loop -----------------------------------------------------------------
+
     def run(self, stop: threading.Event) -> None:
-        """Work until ``stop`` is set; sleep between empty polls unless woken."""
-        log.info("worker started", extra={"worker": self.name, "provider": self.provider.name})
-        while not stop.is_set():
-            try:
-                handled = self.run_once()
-            except Exception:
-                log.exception("worker loop failed; retrying")
-                handled = 0
-            if handled == 0:
-                self._wake.wait(self.settings.worker_poll_seconds)
-                self._wake.clear()
+        """Work until ``stop`` is set, keeping up to ``window`` sends in flight. On stop,
+        the sends in flight finish and are recorded."""
+        log.info("worker started", extra={"worker": self.name, "provider": self.provider.name,
+                                          "window": self.window})
+        hooks = threading.Thread(target=self._run_webhooks, args=(stop,), name="senderid-webhooks", daemon=True)
+        hooks.start()
+        finished: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
+        unrecorded: list[Outcome] = []
+        in_flight = 0
+
+        def send(message: Claimed) -> None:
+            finished.put(self._attempt(message))
+            self._wake.set()
+
+        with ThreadPoolExecutor(self.window, thread_name_prefix="senderid-send") as pool:
+            while True:
+                stopping = stop.is_set()
+                progressed = False
+                while not finished.empty():
+                    unrecorded.append(finished.get())
+                    in_flight -= 1
+                if unrecorded:
+                    try:
+                        self._record(unrecorded)
+                        progressed = True
+                    except Exception:
+                        if stopping:  # give up: their leases run out and they are sent again
+                            log.exception("recording outcomes failed while stopping")
+                            break
+                        log.exception("recording outcomes failed; trying again")
+                        time.sleep(RETRY_RECORD_SECONDS)
+                        continue  # the outcomes stay in hand, so a lease does not resend them
+                    unrecorded = []
+                if stopping:
+                    if in_flight == 0:
+                        break
+                else:
+                    free = self.window - in_flight
+                    if free >= self._claim_at_least or (free > 0 and in_flight == 0):
+                        try:
+                            batch = self._claim(free, in_flight=in_flight)
+                        except Exception:
+                            log.exception("claiming messages failed; retrying")
+                            batch = []
+                        for message in batch:
+                            in_flight += 1
+                            pool.submit(send, message)
+                        progressed = progressed or bool(batch)
+                if not progressed:
+                    self._wake.wait(self._idle_wait(in_flight))
+                    self._wake.clear()
+        hooks.join(self.settings.webhook_timeout_seconds * 4 + 5)
         log.info("worker stopped", extra={"worker": self.name})
 
-    def _deliver(self, message: outbox.Claimed) -> None:
-        now = self.clock.now()
+    def _idle_wait(self, in_flight: int) -> float:
+        wait = self.settings.worker_poll_seconds
+        if self._rate_wait_until:
+            wait = min(wait, max(0.001, self._rate_wait_until - time.monotonic()))
+        if in_flight == 0 and self.breaker.state == breaker.OPEN:
+            until = (self.breaker.reopens_at - self.clock.now()).total_seconds()
+            wait = min(wait, max(0.001, until))
+        return wait
+
+    def _run_webhooks(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                handled = self.webhooks.run_once()
+            except Exception:
+                log.exception("webhook loop failed; retrying")
+                handled = 0
+            if handled == 0:
+                self._webhooks_wake.wait(self.settings.worker_poll_seconds)
+                self._webhooks_wake.clear()
+
+    # -- the steps ---------------------------------------------------------------------------
+
+    def _claim(self, limit: int, in_flight: int = 0) -> list[Claimed]:
+        state = self.breaker.state
+        if state == breaker.OPEN:
+            return []
+        if state == breaker.HALF_OPEN:
+            if in_flight:
+                return []  # the trial goes alone
+            limit = 1
+        if self._bucket is not None and time.monotonic() < self._rate_wait_until:
+            return []
+        with self.db.write() as conn:
+            now = self.clock.now()
+            if self._bucket is None:
+                return outbox.claim(conn, now=now, worker=self.name, lease_seconds=self.settings.worker_lease_seconds,
+                                    limit=limit, cursor=self._cursor)
+            tokens = self._bucket.available(conn, now)
+            if tokens < 1:
+                self._rate_wait_until = time.monotonic() + self._bucket.wait_for(tokens)
+                return []
+            batch = outbox.claim(conn, now=now, worker=self.name, lease_seconds=self.settings.worker_lease_seconds,
+                                 limit=min(limit, int(tokens)), cursor=self._cursor)
+            used = sum(parts_of(message.body) for message in batch)
+            self._bucket.spend(conn, now, tokens, used)
+            self._rate_wait_until = 0.0 if tokens - used >= 1 else (
+                time.monotonic() + self._bucket.wait_for(tokens - used))
+            return batch
+
+    def _attempt(self, message: Claimed) -> Outcome:
+        """Hand one message to the provider (no transaction held); say what became of it."""
         provider = self.provider.name
-        if message.expires_at is not None and message.expires_at <= now:
-            self._record(message, outbox.CANCELLED, "expired before it could be delivered")
+        if message.expires_at is not None and message.expires_at <= self.clock.now():
             metrics.SMS_SENDS.labels(provider, "cancelled").inc()
-            return
+            return Outcome(message, outbox.CANCELLED, "expired before it could be delivered")
         if not self.breaker.allow():
-            self._defer(message)
-            return
+            metrics.SMS_DEFERRED.labels(provider).inc()
+            return Outcome(message, DEFERRED, next_attempt_at=self.breaker.reopens_at)
         sms = OutgoingSms(message.id, message.to, message.sender, message.body)
         started = time.perf_counter()
         try:
@@ -131,39 +248,45 @@ class Worker:
                 metrics.SMS_SEND_SECONDS.labels(provider).observe(time.perf_counter() - started)
         except PermanentError as exc:
             self.breaker.record_success()  # it answered: refused for good, but up
-            self._record(message, outbox.FAILED, exc.reason)
             metrics.SMS_SENDS.labels(provider, "permanent_error").inc()
-            return
+            return Outcome(message, outbox.FAILED, exc.reason)
         except TransientError as exc:
             self.breaker.record_failure()
-            self._retry_or_die(message, exc)
-            return
+            return self._retry_or_die(message, exc)
         except Exception as exc:  # a provider bug: never lose the message over it
             log.exception("provider %s raised unexpectedly", provider)
             self.breaker.record_failure()
-            self._retry_or_die(message, TransientError(f"unexpected {type(exc).__name__}"))
-            return
+            return self._retry_or_die(message, TransientError(f"unexpected {type(exc).__name__}"))
         self.breaker.record_success()
-        with self.db.write() as conn:
-            now = self.clock.now()
-            outbox.mark_sent(
-                conn, message.id, now=now, provider=provider,
-                provider_message_id=result.provider_message_id,
-            )
-            self._emit(conn, message, "message.sent", now)
-            if result.provider_message_id:
-                # a receipt that came before this write (the SMSC was quicker than us)
-                outbox.apply_early_receipts(
-                    conn, provider=provider, provider_message_id=result.provider_message_id, now=now,
-                )
         metrics.SMS_SENDS.labels(provider, "sent").inc()
-        log.info("sms sent", extra={"message_id": message.id, "attempts": message.attempts})
+        return Outcome(message, outbox.SENT, provider_message_id=result.provider_message_id)
 
-    def _defer(self, message: outbox.Claimed) -> None:
-        """The breaker is open: put the message back for when it half-opens, attempt unused."""
+    def _retry_or_die(self, message: Claimed, error: ProviderError) -> Outcome:
+        if message.attempts >= self.settings.delivery_max_attempts:
+            metrics.SMS_SENDS.labels(self.provider.name, "dead").inc()
+            return Outcome(message, outbox.DEAD, f"gave up after {message.attempts} attempts: {error.reason}")
+        delay = backoff_delay(
+            message.attempts, self.settings.delivery_backoff_seconds,
+            self.settings.delivery_backoff_max_seconds,
+        )
+        if error.retry_after is not None:
+            delay = max(delay, error.retry_after)
+        metrics.SMS_SENDS.labels(self.provider.name, "transient_error").inc()
+        return Outcome(message, outbox.QUEUED, error.reason,
+                       next_attempt_at=self.clock.now() + timedelta(seconds=delay))
+
+    def _record(self, outcomes: list[Outcome]) -> None:
         with self.db.write() as conn:
-            outbox.release(conn, message.id, now=self.clock.now(), next_attempt_at=self.breaker.reopens_at)
-        metrics.SMS_DEFERRED.labels(self.provider.name).inc()
+            outbox.record(conn, outcomes, now=self.clock.now(), provider=self.provider.name)
+        self._webhooks_wake.set()  # message.sent / message.failed events may be waiting
+        for o in outcomes:
+            extra = {"message_id": o.message.id, "attempts": o.message.attempts}
+            if o.status == outbox.SENT:
+                log.debug("sms sent", extra=extra)
+            elif o.status == outbox.QUEUED:
+                log.warning("sms send failed; will retry", extra={**extra, "error": o.error})
+            elif o.status != DEFERRED:
+                log.warning("sms not delivered", extra={**extra, "status": o.status, "error": o.error})
 
     def _breaker_changed(self, state: str) -> None:
         provider = self.provider.name
@@ -176,48 +299,8 @@ class Worker:
             )
         else:
             log.info("circuit breaker %s", state.replace("_", "-"), extra={"provider": provider})
-
-    def _retry_or_die(self, message: outbox.Claimed, error: ProviderError) -> None:
-        if message.attempts >= self.settings.delivery_max_attempts:
-            self._record(message, outbox.DEAD, f"gave up after {message.attempts} attempts: {error.reason}")
-            metrics.SMS_SENDS.labels(self.provider.name, "dead").inc()
-            return
-        delay = backoff_delay(
-            message.attempts, self.settings.delivery_backoff_seconds,
-            self.settings.delivery_backoff_max_seconds,
-        )
-        if error.retry_after is not None:
-            delay = max(delay, error.retry_after)
-        now = self.clock.now()
-        with self.db.write() as conn:
-            outbox.mark_retry(
-                conn, message.id, now=now, next_attempt_at=now + timedelta(seconds=delay),
-                error=error.reason,
-            )
-        metrics.SMS_SENDS.labels(self.provider.name, "transient_error").inc()
-        log.warning(
-            "sms send failed; will retry",
-            extra={"message_id": message.id, "attempts": message.attempts, "error": error.reason},
-        )
-
-    def _record(self, message: outbox.Claimed, status: str, error: str) -> None:
-        with self.db.write() as conn:
-            now = self.clock.now()
-            outbox.mark_ended(conn, message.id, now=now, status=status, error=error)
-            if status in (outbox.FAILED, outbox.DEAD):
-                self._emit(conn, message, "message.failed", now, status=status, error=error)
-        log.warning(
-            "sms not delivered",
-            extra={"message_id": message.id, "status": status, "error": error},
-        )
-
-    @staticmethod
-    def _emit(conn: Connection, message: outbox.Claimed, type: str, now: datetime, **extra: str) -> None:
-        """Tell the account's webhook about a gateway message (not about OTP SMS)."""
-        if message.kind != "sms" or message.account_id is None:
-            return
-        events.emit(conn, now=now, account_id=message.account_id, type=type,
-                    data={"id": message.id, "to": message.to, "sender": message.sender, **extra})
+        if state != breaker.OPEN:
+            self._wake.set()
 
 
 class WorkerThread:
@@ -235,5 +318,3 @@ class WorkerThread:
         self._stop.set()
         self.worker.wake()
         self._thread.join(timeout)
-
-

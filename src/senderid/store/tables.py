@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     Boolean,
+    Float,
     Column,
     ForeignKey,
     Index,
@@ -135,7 +136,9 @@ outbox = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
-    Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),
+    # The claim's lanes (delivery/lanes.py): OTP first in due order; bulk SMS per account.
+    Index("ix_outbox_status_kind_next_attempt", "status", "kind", "next_attempt_at"),
+    Index("ix_outbox_status_kind_account_next_attempt", "status", "kind", "account_id", "next_attempt_at"),
     Index("ix_outbox_custom_number", "custom_number_id"),
     Index("ix_outbox_account_created", "account_id", "created_at"),
     Index("ix_outbox_provider_message", "provider_message_id"),  # delivery receipts
@@ -213,6 +216,17 @@ business_names = Table(
     Index("ix_business_names_status_created", "status", "created_at"),
     Index("ix_business_names_account_created", "account_id", "created_at"),
 )
+
+# A token bucket per provider, shared by every worker of a deployment, so the provider's
+# rate cap (SENDERID_PROVIDER_MAX_PER_SECOND) holds however many workers run.
+rate_buckets = Table(
+    "rate_buckets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
 
 # Events for an account's webhook, delivered by the worker (an outbox of their own).
 webhook_events = Table(

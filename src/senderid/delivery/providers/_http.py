@@ -31,6 +31,11 @@ def redact(text: str, body: str) -> str:
     return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 1] + "…"
 
 
+def pool_limits(size: int) -> httpx.Limits:
+    """One keep-alive connection per send the worker keeps in flight."""
+    return httpx.Limits(max_connections=size, max_keepalive_connections=size)
+
+
 def post(
     client: httpx.Client, provider: str, url: str, *, body: str, **kwargs: Any
 ) -> httpx.Response:

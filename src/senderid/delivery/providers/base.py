@@ -49,7 +49,12 @@ class PermanentError(ProviderError):
 
 
 class Provider(Protocol):
+    """``send`` must be thread-safe: the worker calls it from up to
+    ``SENDERID_DELIVERY_CONCURRENCY`` threads at once. A provider that can use fewer
+    sends in flight (an SMPP window) says so in ``max_in_flight`` (None: no limit)."""
+
     name: str
+    max_in_flight: int | None
 
     def send(self, sms: OutgoingSms) -> SendResult: ...
 

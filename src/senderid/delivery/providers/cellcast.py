@@ -21,11 +21,12 @@ NAME = "cellcast"
 
 class CellcastProvider:
     name = NAME
+    max_in_flight: int | None = None  # as many as the worker keeps in flight
 
-    def __init__(self, base_url: str, api_key: str, timeout: float = 10.0) -> None:
+    def __init__(self, base_url: str, api_key: str, timeout: float = 10.0, pool_size: int = 64) -> None:
         self._url = base_url.rstrip("/") + "/api/v1/gateway"
         self._client = httpx.Client(
-            timeout=timeout,
+            timeout=timeout, limits=_http.pool_limits(pool_size),
             headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json"},
         )
 

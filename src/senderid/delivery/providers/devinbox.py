@@ -1,5 +1,8 @@
 """The ``devinbox`` provider: SMS go nowhere but a table a developer can read.
 
+A message with no sender (the provider's default, e.g. an OTP when
+``SENDERID_OTP_SENDER`` is empty) shows as ``senderid``.
+
 Like a mail catcher for SMS: what would have been sent is kept in the
 ``dev_inbox`` table (this provider's own "network") and shown at
 ``/dev/inbox`` and ``/dev/inbox.json``. For development and tests only.
@@ -18,8 +21,12 @@ from senderid.store.db import Database
 from senderid.store.tables import dev_inbox
 
 
+DEFAULT_SENDER = "senderid"  # what the inbox shows for the provider's default sender
+
+
 class DevInboxProvider:
     name = "devinbox"
+    max_in_flight: int | None = None
 
     def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
@@ -30,7 +37,7 @@ class DevInboxProvider:
             with self._db.write() as conn:
                 conn.execute(
                     insert(dev_inbox).values(
-                        message_id=sms.message_id, to_number=sms.to, sender=sms.sender,
+                        message_id=sms.message_id, to_number=sms.to, sender=sms.sender or DEFAULT_SENDER,
                         body=sms.body, created_at=self._clock.now(),
                     )
                 )

@@ -48,6 +48,7 @@ _STATUS = {
 
 class TwilioProvider:
     name = NAME
+    max_in_flight: int | None = None  # as many as the worker keeps in flight
 
     def __init__(
         self,
@@ -57,12 +58,14 @@ class TwilioProvider:
         default_from: str,
         status_callback_url: str | None = None,
         timeout: float = 10.0,
+        pool_size: int = 64,
     ) -> None:
         self._url = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
         self._default_from = default_from
         self._status_callback_url = status_callback_url
         self._client = httpx.Client(
-            timeout=timeout, auth=(account_sid, auth_token), headers={"Accept": "application/json"}
+            timeout=timeout, limits=_http.pool_limits(pool_size), auth=(account_sid, auth_token),
+            headers={"Accept": "application/json"},
         )
 
     def send(self, sms: OutgoingSms) -> SendResult:

@@ -30,15 +30,17 @@ EVENT_TYPE = "sms.send"
 
 class WebhookProvider:
     name = NAME
+    max_in_flight: int | None = None  # as many as the worker keeps in flight
 
     def __init__(
-        self, url: str, secret: str, timeout: float = 10.0, clock: Clock | None = None
+        self, url: str, secret: str, timeout: float = 10.0, clock: Clock | None = None,
+        pool_size: int = 64,
     ) -> None:
         signing.secret_key(secret)  # refuse a malformed secret at start, not on first send
         self._url = url
         self._secret = secret
         self._clock = clock or Clock()
-        self._client = httpx.Client(timeout=timeout)
+        self._client = httpx.Client(timeout=timeout, limits=_http.pool_limits(pool_size))
 
     def send(self, sms: OutgoingSms) -> SendResult:
         now = self._clock.now()
