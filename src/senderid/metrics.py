@@ -2,8 +2,7 @@
 
 Every process (each ``senderid serve``, each ``senderid worker``) counts its own and
 exposes its own; Prometheus adds them up across processes (``sum by (...)``). A
-``senderid worker`` has no HTTP server, so its delivery counters are seen only where a
-worker runs in-process (``senderid serve``, the default): scrape the servers.
+standalone ``senderid worker`` serves them with ``--metrics-port``.
 
 Labels are small closed sets (provider names, outcomes, route templates, status
 codes): never a number, an id, an account, a body or a code.
@@ -11,7 +10,22 @@ codes): never a number, an id, an account, a body or a code.
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
+from prometheus_client.core import GaugeMetricFamily
+
+log = logging.getLogger("senderid.metrics")
 
 __all__ = ["CONTENT_TYPE_LATEST", "exposition"]
 
@@ -90,3 +104,68 @@ def observe_request(method: str, route: str | None, status: int, seconds: float)
 def exposition() -> bytes:
     """Every metric of this process in the Prometheus text format."""
     return generate_latest(REGISTRY)
+
+
+# -- the outbox queue (read from the database at each scrape) --------------------------------
+
+QueueReader = Callable[[], Iterable[tuple[str, str, int, float | None]]]
+
+
+class _OutboxQueue:
+    """Messages in the outbox by status and lane, and the age of the oldest queued one per
+    lane: read from the database when Prometheus scrapes, so every process shows the whole
+    deployment's queue (use ``max``, not ``sum``, across processes)."""
+
+    def __init__(self) -> None:
+        self.read: QueueReader | None = None
+
+    def describe(self) -> list[Any]:
+        return []  # no fixed series: a scrape without a reader shows none
+
+    def collect(self) -> Iterator[Any]:
+        if self.read is None:
+            return
+        try:
+            rows = list(self.read())
+        except Exception:  # a scrape must not fail because the database does
+            log.warning("reading the outbox queue for /metrics failed", exc_info=True)
+            return
+        depth = GaugeMetricFamily(
+            "senderid_outbox_messages",
+            "Messages in the outbox by status (queued, sending, dead) and lane (priority: OTP; "
+            "bulk: gateway SMS).",
+            labels=["status", "lane"],
+        )
+        oldest = GaugeMetricFamily(
+            "senderid_outbox_oldest_queued_seconds",
+            "Age of the oldest queued message, by lane (0 when none is queued).",
+            labels=["lane"],
+        )
+        ages = {lane: 0.0 for lane in OUTBOX_LANES}
+        counts = {(status, lane): 0 for status in OUTBOX_STATUSES for lane in OUTBOX_LANES}
+        for status, lane, count, age in rows:
+            counts[(status, lane)] = counts.get((status, lane), 0) + count
+            if status == "queued" and age is not None:
+                ages[lane] = max(ages.get(lane, 0.0), age)
+        for (status, lane), count in counts.items():
+            depth.add_metric([status, lane], count)
+        for lane, age in ages.items():
+            oldest.add_metric([lane], age)
+        yield depth
+        yield oldest
+
+
+OUTBOX_STATUSES = ("queued", "sending", "dead")
+OUTBOX_LANES = ("priority", "bulk")
+_OUTBOX_QUEUE = _OutboxQueue()
+REGISTRY.register(_OUTBOX_QUEUE)  # type: ignore[arg-type]
+
+
+def watch_outbox(read: QueueReader) -> None:
+    """Report the outbox queue read by ``read`` (the latest process-wide reader wins)."""
+    _OUTBOX_QUEUE.read = read
+
+
+def serve(port: int, host: str = "127.0.0.1") -> None:
+    """Serve ``/metrics`` on a port of its own (a standalone ``senderid worker``)."""
+    start_http_server(port, addr=host, registry=REGISTRY)

@@ -30,6 +30,18 @@ def build_worker(ctx: Context, name: str | None = None) -> Worker:
     return Worker(ctx.db, ctx.settings, provider, ctx.clock, name=name)
 
 
+def watch_queue(ctx: Context) -> None:
+    """Show this deployment's outbox queue in this process's metrics."""
+    from senderid import metrics
+    from senderid.delivery import outbox
+
+    def read() -> list[tuple[str, str, int, float | None]]:
+        with ctx.db.read() as conn:
+            return outbox.queue_depth(conn, ctx.clock.now())
+
+    metrics.watch_outbox(read)
+
+
 def warn_about_settings(settings: Settings) -> None:
     """Loud warnings for settings that must not reach production unnoticed."""
     if settings.test_otps:

@@ -38,7 +38,7 @@ from senderid.console import routes as console_routes
 from senderid.delivery.worker import WorkerThread
 from senderid.domain.context import Context
 from senderid.errors import SenderIdError
-from senderid.runtime import build_context, build_worker
+from senderid.runtime import build_context, build_worker, watch_queue
 from senderid.settings import Settings
 from senderid.store.db import Database
 
@@ -105,6 +105,7 @@ def create_app(
         app.include_router(receipts.router)
     if settings.metrics_enabled:
         app.include_router(metrics.router)
+        watch_queue(ctx)
 
     openapi.install(app)
     _install_error_handlers(app)

@@ -51,11 +51,18 @@ def serve(
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    metrics_port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Serve Prometheus /metrics on this port.")
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="Address for --metrics-port (0.0.0.0 to be scraped from elsewhere).")
+    ] = "127.0.0.1",
+) -> None:
     """Run a delivery worker on its own (several may share one PostgreSQL database)."""
     from senderid.cli.serve import run_worker
 
-    run_worker()
+    run_worker(metrics_port=metrics_port, metrics_host=metrics_host)
 
 
 @db_app.command("upgrade")

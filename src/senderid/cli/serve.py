@@ -13,7 +13,7 @@ from senderid import logs
 from senderid.cli.common import context, fail
 from senderid.domain import accounts
 from senderid.domain.context import CLI, Context
-from senderid.runtime import build_worker, warn_about_settings
+from senderid.runtime import build_worker, warn_about_settings, watch_queue
 from senderid.store import migrate
 
 DEMO_ACCOUNT = "demo"
@@ -43,10 +43,15 @@ def run_server(*, host: str, port: int, demo: bool) -> None:
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, server_header=False)
 
 
-def run_worker() -> None:
+def run_worker(*, metrics_port: int | None = None, metrics_host: str = "127.0.0.1") -> None:
     ctx = context()
     _prepare(ctx)
     worker = build_worker(ctx)
+    if metrics_port is not None:
+        from senderid import metrics
+
+        watch_queue(ctx)
+        metrics.serve(metrics_port, metrics_host)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: (stop.set(), worker.wake()))

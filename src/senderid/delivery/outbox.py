@@ -329,3 +329,19 @@ def _lock_receipts(conn: Connection, provider: str, provider_message_ids: list[s
 def get(conn: Connection, message_id: str) -> dict[str, object] | None:
     row = conn.execute(select(outbox).where(outbox.c.id == message_id)).first()
     return None if row is None else dict(row._mapping)
+
+
+def queue_depth(conn: Connection, now: datetime) -> list[tuple[str, str, int, float | None]]:
+    """``(status, lane, count, age of the oldest in seconds)`` of the messages still to
+    deliver (queued, sending) and of the dead ones: what the queue metrics show."""
+    rows = conn.execute(
+        select(outbox.c.status, outbox.c.kind, outbox.c.account_id.is_(None).label("no_account"),
+               func.count(), func.min(outbox.c.created_at))
+        .where(outbox.c.status.in_([QUEUED, SENDING, DEAD]))
+        .group_by(outbox.c.status, outbox.c.kind, outbox.c.account_id.is_(None))
+    ).all()
+    return [
+        (status, lanes.lane_of(kind, None if no_account else "account"), count,
+         (now - oldest).total_seconds() if oldest is not None else None)
+        for status, kind, no_account, count, oldest in rows
+    ]

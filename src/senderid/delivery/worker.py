@@ -38,7 +38,7 @@ import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from senderid import metrics
 from senderid.clock import Clock
@@ -94,7 +94,7 @@ class Worker:
             lanes.RateBucket(provider.name, settings.provider_max_per_second)
             if settings.provider_max_per_second > 0 else None
         )
-        self._rate_wait_until = 0.0  # time.monotonic(): the rate bucket is empty until then
+        self._rate_wait_until: datetime | None = None  # the rate bucket is empty until then
         self.webhooks = webhooks.Dispatcher(db, settings, clock, backoff=backoff_delay)
         self.breaker = breaker.CircuitBreaker(
             clock,
@@ -183,8 +183,8 @@ class Worker:
 
     def _idle_wait(self, in_flight: int) -> float:
         wait = self.settings.worker_poll_seconds
-        if self._rate_wait_until:
-            wait = min(wait, max(0.001, self._rate_wait_until - time.monotonic()))
+        if self._rate_wait_until is not None:
+            wait = min(wait, max(0.001, (self._rate_wait_until - self.clock.now()).total_seconds()))
         if in_flight == 0 and self.breaker.state == breaker.OPEN:
             until = (self.breaker.reopens_at - self.clock.now()).total_seconds()
             wait = min(wait, max(0.001, until))
@@ -211,7 +211,7 @@ class Worker:
             if in_flight:
                 return []  # the trial goes alone
             limit = 1
-        if self._bucket is not None and time.monotonic() < self._rate_wait_until:
+        if self._rate_wait_until is not None and self.clock.now() < self._rate_wait_until:
             return []
         with self.db.write() as conn:
             now = self.clock.now()
@@ -220,14 +220,14 @@ class Worker:
                                     limit=limit, cursor=self._cursor)
             tokens = self._bucket.available(conn, now)
             if tokens < 1:
-                self._rate_wait_until = time.monotonic() + self._bucket.wait_for(tokens)
+                self._rate_wait_until = now + timedelta(seconds=self._bucket.wait_for(tokens))
                 return []
             batch = outbox.claim(conn, now=now, worker=self.name, lease_seconds=self.settings.worker_lease_seconds,
                                  limit=min(limit, int(tokens)), cursor=self._cursor)
             used = sum(parts_of(message.body) for message in batch)
             self._bucket.spend(conn, now, tokens, used)
-            self._rate_wait_until = 0.0 if tokens - used >= 1 else (
-                time.monotonic() + self._bucket.wait_for(tokens - used))
+            left = tokens - used
+            self._rate_wait_until = None if left >= 1 else now + timedelta(seconds=self._bucket.wait_for(left))
             return batch
 
     def _attempt(self, message: Claimed) -> Outcome:
