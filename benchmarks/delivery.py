@@ -171,7 +171,7 @@ def steady_rate(times: Sequence[float], fraction: float = STEADY) -> float | Non
     n = len(ordered)
     if n < 5:
         return None
-    cut = int(n * (1 - fraction) / 2)
+    cut = round(n * (1 - fraction) / 2)
     first, last = cut, n - 1 - cut
     span = ordered[last] - ordered[first]
     return (last - first) / span if span > 0 else None
@@ -410,15 +410,38 @@ def queue_backlog(url: str, env: Mapping[str, str], count: int, numbers: Numbers
         return queue_bulk(api.base, bulk_key, count, numbers)
 
 
+FIRST_TIMEOUT_S = 60.0
+
+
 def wait_for(control: PeerControl, count: int, deadline_s: float, alive: Callable[[], None]) -> float:
-    """Until the peer has ``count`` hand-offs or ``deadline_s`` passed; the seconds waited."""
+    """Until the peer has ``count`` hand-offs, or ``deadline_s`` after the first one (so a slow
+    start-up does not eat the measured time); the seconds from the first hand-off."""
     started = time.monotonic()
-    while time.monotonic() - started < deadline_s:
+    while control.handoffs() == 0:
+        alive()
+        if time.monotonic() - started > FIRST_TIMEOUT_S:
+            raise RuntimeError(f"nothing reached the peer within {FIRST_TIMEOUT_S:.0f} s")
+        time.sleep(0.05)
+    first = time.monotonic()
+    while time.monotonic() - first < deadline_s:
         if control.handoffs() >= count:
             break
         alive()
         time.sleep(0.2)
-    return time.monotonic() - started
+    return time.monotonic() - first
+
+
+def wait_idle(pids: Sequence[int], timeout_s: float = 30.0) -> None:
+    """Until each process has finished starting: its CPU time stops growing (it waits for work)."""
+    deadline = time.monotonic() + timeout_s
+    last = {pid: harness.cpu_seconds(pid) for pid in pids}
+    quiet = dict.fromkeys(pids, 0)
+    while time.monotonic() < deadline and min(quiet.values()) < 3:
+        time.sleep(0.2)
+        for pid in pids:
+            now = harness.cpu_seconds(pid)
+            quiet[pid] = quiet[pid] + 1 if now - last[pid] < 0.02 else 0
+            last[pid] = now
 
 
 def _alive(server: harness.Server) -> Callable[[], None]:
@@ -531,6 +554,8 @@ def row_otp(options: Options, logs: Path, log: Callable[[str], None]) -> Result:
             sent_at = time.time()
             added = client.add_custom_number(name="OTP behind bulk", number=number)
             answered_s = time.time() - sent_at
+            if not added.otp_sent:
+                raise RuntimeError(f"the add did not send an OTP: {added.message}")
             seen_at, index = None, None
             alive = _alive(server)
             while time.time() - sent_at < options.otp_timeout_s:
@@ -547,7 +572,6 @@ def row_otp(options: Options, logs: Path, log: Callable[[str], None]) -> Result:
                     queued=options.otp_bulk + 1)
     _counted(result, stats)
     result.details = {"queued_in_s": round(queued_s, 2), "add_answered_in_s": round(answered_s, 3),
-                      "add_outcome": str(getattr(added, "status", "")) or None,
                       "bulk_handed_before_add": before,
                       "bulk_handed_before_otp": index if index is not None else stats["handoffs"]}
     if waited is None:
@@ -605,7 +629,6 @@ def row_scale(options: Options, logs: Path, log: Callable[[str], None]) -> Resul
                 url = new_database("postgresql", stack)
                 bulk_key, _ = accounts(url)
                 api = stack.enter_context(harness.senderid_server(url, env, log_path=logs / f"scale{count}-api.log"))
-                queued_s = queue_bulk(api.base, bulk_key, options.scale_backlog, numbers)
                 control.reset()
                 with _workers(count, url, env, logs, f"scale{count}") as procs:
                     def alive() -> None:
@@ -613,6 +636,10 @@ def row_scale(options: Options, logs: Path, log: Callable[[str], None]) -> Resul
                             if proc.poll() is not None:
                                 raise RuntimeError(f"a senderid worker exited with {proc.returncode}; "
                                                    f"see {logs}/scale{count}-worker*.log")
+                    # every worker up and waiting before the backlog arrives, so all of them share it
+                    wait_idle([proc.pid for proc in procs])
+                    alive()
+                    queued_s = queue_bulk(api.base, bulk_key, options.scale_backlog, numbers)
                     waited = wait_for(control, options.scale_backlog, options.deadline_s, alive)
                 stats = control.stats()  # after the workers stopped: a hand-off at shutdown counts too
             rates[count] = steady_rate(stats["times"])
