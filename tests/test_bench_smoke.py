@@ -2,7 +2,10 @@
 
 No timing is asserted: this only proves that `make bench` works — servers start,
 the ceiling answers what senderid answers, every wrk script drives its row, numbers
-never collide (no 4xx), and the table is written. It needs wrk; CI installs it.
+never collide (no 4xx), and the table is written. The delivery rows run with tiny
+backlogs: the peers count hand-offs, none twice. It needs wrk; CI installs it (the smpp
+row also needs node and npm, scale-out PostgreSQL; without them those rows are left out
+or skipped).
 """
 
 from __future__ import annotations
