@@ -45,7 +45,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks import harness, load
+from benchmarks import delivery, harness, load
 
 HERE = Path(__file__).resolve().parent
 LUA = HERE / "lua"
@@ -101,6 +101,7 @@ class Options:
     flow_accounts: int = 64
     out: Path = DEFAULT_OUT
     rows: tuple[str, ...] = tuple(row.key for row in ROWS)
+    delivery: delivery.Options = field(default_factory=delivery.Options)
     log: Callable[[str], None] = field(default=lambda line: print(line, file=sys.stderr, flush=True))
 
 
@@ -118,16 +119,19 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (the flow row uses one per connection)")
     parser.add_argument("--flow-accounts", type=int, default=64,
                         help="OTP accounts the flow row spreads over (one per wrk thread by default)")
-    parser.add_argument("--rows", default=",".join(row.key for row in ROWS),
-                        help=f"which rows, from {','.join(row.key for row in ROWS)}")
+    parser.add_argument("--rows", default=",".join(row.key for row in ROWS) + "," + ",".join(delivery.ROW_KEYS),
+                        help=f"which rows, from {','.join(row.key for row in ROWS)},{','.join(delivery.ROW_KEYS)}")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"markdown table (default {DEFAULT_OUT})")
+    delivery.add_arguments(parser)
     args = parser.parse_args(argv)
 
     database = args.database or ("sqlite" if args.quick else "both")
     scale = args.scale or ("1k" if args.quick else "1k,1m")
     duration = args.duration if args.duration is not None else (1 if args.quick else 5)
     rows = tuple(r.strip() for r in args.rows.split(",") if r.strip())
-    unknown = set(rows) - {row.key for row in ROWS}
+    if args.delivery_only:
+        rows = delivery.ROW_KEYS
+    unknown = set(rows) - {row.key for row in ROWS} - set(delivery.ROW_KEYS)
     if unknown:
         parser.error(f"unknown rows: {', '.join(sorted(unknown))}")
     if duration < 1 or args.warmup < 0:
@@ -148,6 +152,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         flow_accounts=max(1, args.flow_accounts),
         out=args.out,
         rows=rows,
+        delivery=delivery.options_from(args, rows, args.warmup),
     )
 
 
@@ -552,15 +557,21 @@ def run(options: Options, argv: Sequence[str] = ()) -> tuple[list[Result], str]:
     load_before = _load_average()
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="senderid-bench-logs-") as tmp:
-        for kind in options.databases:
-            for scale in options.scales:
-                results += bench_one(wrk, kind, scale, options, Path(tmp))
+        if any(row.key in options.rows for row in ROWS):
+            for kind in options.databases:
+                for scale in options.scales:
+                    results += bench_one(wrk, kind, scale, options, Path(tmp))
+        delivered = delivery.run_rows(options.delivery, wrk, Path(tmp), options.log)
     evaluate(results)
-    text = report(results, options, info, time.perf_counter() - started, load_before, _load_average(), argv)
+    elapsed = time.perf_counter() - started
+    text = (report(results, options, info, elapsed, load_before, _load_average(), argv) if results
+            else delivery.header(argv, elapsed, info, load_before, _load_average()))
+    text += delivery.markdown(delivered)
     options.out.parent.mkdir(parents=True, exist_ok=True)
     options.out.write_text(text)
     options.out.with_suffix(".json").write_text(json.dumps(
-        {"machine": info, "results": [asdict(r) | {"ratio": r.ratio} for r in results]}, indent=2))
+        {"machine": info, "results": [asdict(r) | {"ratio": r.ratio} for r in results],
+         "delivery": delivery.as_json(delivered)}, indent=2))
     return results, text
 
 
