@@ -24,13 +24,14 @@ how many SMS parts are claimed per second (a carrier's TPS counts parts).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Integer,
     Row,
     and_,
     bindparam,
@@ -80,20 +81,8 @@ def claim(
     """Claim up to ``limit`` due messages, priority lane first, then a fair share of bulk SMS."""
     if limit <= 0:
         return []
-    claim_values = {
-        "status": SENDING,
-        "attempts": outbox.c.attempts + 1,
-        "lease_until": now + timedelta(seconds=lease_seconds),
-        "claimed_by": worker,
-        "updated_at": now,
-    }
-    due = and_(outbox.c.status == QUEUED, outbox.c.next_attempt_at <= now)
-    priority = or_(
-        and_(due, outbox.c.kind == OTP),
-        and_(due, outbox.c.kind == SMS, outbox.c.account_id.is_(None)),
-        and_(outbox.c.status == SENDING, outbox.c.lease_until <= now),  # its worker died
-    )
-    rows = list(_take(conn, _oldest(priority, limit), claim_values))
+    values: dict[str, Any] = {"now": now, "lease_until": now + timedelta(seconds=lease_seconds), "worker": worker}
+    rows = list(conn.execute(_PRIORITY_CLAIM, {**values, "n": limit}).all())
     free = limit - len(rows)
     if free <= 0:
         return _ordered(rows)
@@ -108,16 +97,9 @@ def claim(
     # Round-robin: next time start after the last account served, or from the top
     # when this claim reached every account that had something due.
     cursor.after = accounts[-1] if len(accounts) == free else ""
-    bulk_due = and_(due, outbox.c.kind == SMS)
-    arms = [
-        select(arm.c.id)
-        for arm in (
-            _oldest(and_(bulk_due, outbox.c.account_id == account), share).subquery()
-            for account, share in zip(accounts, shares(free, len(accounts)), strict=True)
-        )
-    ]
-    ids = arms[0] if len(arms) == 1 else union_all(*arms)
-    return _ordered(rows + list(_take(conn, ids, claim_values)))
+    for i, (account, share) in enumerate(zip(accounts, shares(free, len(accounts)), strict=True)):
+        values[f"a{i}"], values[f"k{i}"] = account, share
+    return _ordered(rows + list(conn.execute(_bulk_claim(len(accounts)), values).all()))
 
 
 def shares(slots: int, accounts: int) -> list[int]:
@@ -126,7 +108,20 @@ def shares(slots: int, accounts: int) -> list[int]:
     return [base + (1 if i < rest else 0) for i in range(accounts)]
 
 
-def _oldest(where: Any, limit: int) -> Any:
+# The claim's statements are built once (per number of accounts for the bulk lane), so
+# executing one costs no statement building, cache-key generation or compilation.
+_NOW = bindparam("now", type_=UTCDateTime())
+_DUE = and_(outbox.c.status == QUEUED, outbox.c.next_attempt_at <= _NOW)
+_CLAIM_VALUES = {
+    "status": SENDING,
+    "attempts": outbox.c.attempts + 1,
+    "lease_until": bindparam("lease_until", type_=UTCDateTime()),
+    "claimed_by": bindparam("worker"),
+    "updated_at": _NOW,
+}
+
+
+def _oldest(where: Any, limit: Any) -> Any:
     return (
         select(outbox.c.id)
         .where(where)
@@ -136,8 +131,29 @@ def _oldest(where: Any, limit: int) -> Any:
     )
 
 
-def _take(conn: Connection, ids: Any, values: dict[str, Any]) -> Sequence[Row[Any]]:
-    return conn.execute(update(outbox).where(outbox.c.id.in_(ids)).values(**values).returning(*COLUMNS)).all()
+def _claiming(ids: Any) -> Any:
+    return update(outbox).where(outbox.c.id.in_(ids)).values(**_CLAIM_VALUES).returning(*COLUMNS)
+
+
+_PRIORITY_CLAIM = _claiming(_oldest(or_(
+    and_(_DUE, outbox.c.kind == OTP),
+    and_(_DUE, outbox.c.kind == SMS, outbox.c.account_id.is_(None)),
+    and_(outbox.c.status == SENDING, outbox.c.lease_until <= _NOW),  # its worker died
+), bindparam("n", type_=Integer())))
+
+
+@functools.cache
+def _bulk_claim(accounts: int) -> Any:
+    """The bulk lane's claim for ``accounts`` accounts: the oldest ``k{i}`` due of account ``a{i}``."""
+    arms = [
+        select(arm.c.id)
+        for arm in (
+            _oldest(and_(_DUE, outbox.c.kind == SMS, outbox.c.account_id == bindparam(f"a{i}")),
+                    bindparam(f"k{i}", type_=Integer())).subquery()
+            for i in range(accounts)
+        )
+    ]
+    return _claiming(arms[0] if accounts == 1 else union_all(*arms))
 
 
 def _ordered(rows: list[Row[Any]]) -> list[Row[Any]]:

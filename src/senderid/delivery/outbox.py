@@ -179,8 +179,9 @@ _RELEASE = (
 )
 
 
-def record(conn: Connection, outcomes: list[Outcome], *, now: datetime, provider: str) -> None:
-    """Record a batch of outcomes (and the account webhook events they cause)."""
+def record(conn: Connection, outcomes: list[Outcome], *, now: datetime, provider: str) -> int:
+    """Record a batch of outcomes (and the account webhook events they cause); returns how
+    many webhook events were queued."""
     sent = [o for o in outcomes if o.status == SENT]
     if sent:
         mark_sent_many(conn, [(o.message.id, o.provider_message_id) for o in sent], now=now, provider=provider)
@@ -203,8 +204,9 @@ def record(conn: Connection, outcomes: list[Outcome], *, now: datetime, provider
         for o in sent + [o for o in ended if o.status != CANCELLED]
         if o.message.kind == "sms" and o.message.account_id is not None  # gateway messages only
     ]
-    if told:
-        events.emit_many(conn, now=now, events=told)  # type: ignore[arg-type]
+    if not told:
+        return 0
+    return sum(1 for event_id in events.emit_many(conn, now=now, events=told) if event_id)  # type: ignore[arg-type]
 
 
 def _error(error: str | None) -> str | None:

@@ -58,6 +58,7 @@ from senderid.store.db import Database
 log = logging.getLogger("senderid.worker")
 
 RETRY_RECORD_SECONDS = 1.0  # after a failed record (database trouble), try again this soon
+RECORD_LINGER_SECONDS = 0.02  # an outcome waits at most this long for others to share its record
 
 
 def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
@@ -86,7 +87,8 @@ class Worker:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
         own_limit = getattr(provider, "max_in_flight", None)
         self.window = max(1, min(settings.delivery_concurrency, own_limit or settings.delivery_concurrency))
-        self._claim_at_least = max(1, self.window // 4)  # claim in batches, not one slot at a time
+        # Claims and records in batches, not one slot or one outcome at a time.
+        self._batch = max(1, self.window // 2)
         self._wake = threading.Event()
         self._webhooks_wake = threading.Event()
         self._cursor = lanes.FairCursor()
@@ -135,6 +137,7 @@ class Worker:
         hooks.start()
         finished: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
         unrecorded: list[Outcome] = []
+        first_unrecorded = 0.0  # time.monotonic() of the oldest outcome not recorded yet
         in_flight = 0
 
         def send(message: Claimed) -> None:
@@ -146,9 +149,12 @@ class Worker:
                 stopping = stop.is_set()
                 progressed = False
                 while not finished.empty():
+                    if not unrecorded:
+                        first_unrecorded = time.monotonic()
                     unrecorded.append(finished.get())
                     in_flight -= 1
-                if unrecorded:
+                if unrecorded and (stopping or in_flight == 0 or len(unrecorded) >= self._batch
+                                   or time.monotonic() - first_unrecorded >= RECORD_LINGER_SECONDS):
                     try:
                         self._record(unrecorded)
                         progressed = True
@@ -165,7 +171,7 @@ class Worker:
                         break
                 else:
                     free = self.window - in_flight
-                    if free >= self._claim_at_least or (free > 0 and in_flight == 0):
+                    if free >= self._batch or (free > 0 and in_flight == 0):
                         try:
                             batch = self._claim(free, in_flight=in_flight)
                         except Exception:
@@ -176,7 +182,10 @@ class Worker:
                             pool.submit(send, message)
                         progressed = progressed or bool(batch)
                 if not progressed:
-                    self._wake.wait(self._idle_wait(in_flight))
+                    wait = self._idle_wait(in_flight)
+                    if unrecorded:
+                        wait = min(wait, max(0.001, first_unrecorded + RECORD_LINGER_SECONDS - time.monotonic()))
+                    self._wake.wait(wait)
                     self._wake.clear()
         hooks.join(self.settings.webhook_timeout_seconds * 4 + 5)
         log.info("worker stopped", extra={"worker": self.name})
@@ -277,8 +286,9 @@ class Worker:
 
     def _record(self, outcomes: list[Outcome]) -> None:
         with self.db.write() as conn:
-            outbox.record(conn, outcomes, now=self.clock.now(), provider=self.provider.name)
-        self._webhooks_wake.set()  # message.sent / message.failed events may be waiting
+            queued_events = outbox.record(conn, outcomes, now=self.clock.now(), provider=self.provider.name)
+        if queued_events:
+            self._webhooks_wake.set()  # message.sent / message.failed events to deliver
         for o in outcomes:
             extra = {"message_id": o.message.id, "attempts": o.message.attempts}
             if o.status == outbox.SENT:

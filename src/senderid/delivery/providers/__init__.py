@@ -56,15 +56,13 @@ def build_provider(settings: "Settings", db: "Database", clock: "Clock") -> "Pro
     if name == "cellcast":
         from senderid.delivery.providers.cellcast import CellcastProvider
 
-        return CellcastProvider(settings.cellcast_base_url, settings.cellcast_api_key or "",
-                                pool_size=settings.delivery_concurrency)
+        return CellcastProvider(settings.cellcast_base_url, settings.cellcast_api_key or "")
     if name == "twilio":
         from senderid.delivery.providers.twilio import TwilioProvider
 
         return TwilioProvider(
             settings.twilio_base_url, settings.twilio_account_sid or "", settings.twilio_auth_token or "",
             settings.twilio_from or "", status_callback_url=settings.twilio_status_callback_url,
-            pool_size=settings.delivery_concurrency,
         )
     if name == "smpp":
         from senderid.delivery.providers.smpp import SmppProvider
@@ -79,6 +77,5 @@ def build_provider(settings: "Settings", db: "Database", clock: "Clock") -> "Pro
 
         return WebhookProvider(
             settings.webhook_provider_url or "", settings.webhook_provider_secret or "", clock=clock,
-            pool_size=settings.delivery_concurrency,
         )
     raise ValueError(f"unknown provider {name!r}")

@@ -12,6 +12,7 @@ body cut out, so an OTP never reaches a log or the database.
 from __future__ import annotations
 
 import email.utils
+import threading
 import time
 from typing import Any
 
@@ -31,9 +32,33 @@ def redact(text: str, body: str) -> str:
     return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 1] + "…"
 
 
-def pool_limits(size: int) -> httpx.Limits:
-    """One keep-alive connection per send the worker keeps in flight."""
-    return httpx.Limits(max_connections=size, max_keepalive_connections=size)
+class Clients:
+    """One ``httpx.Client`` per sending thread, each keeping its own keep-alive connection.
+
+    The worker calls ``send`` from many threads at once; a single shared pool would make
+    them queue on its lock for every request and response. A thread sends one request at
+    a time, so its client needs one connection, which it keeps between sends.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        self._options = {"limits": httpx.Limits(max_connections=1, max_keepalive_connections=1), **options}
+        self._local = threading.local()
+        self._all: list[httpx.Client] = []
+        self._lock = threading.Lock()
+
+    def get(self) -> httpx.Client:
+        client: httpx.Client | None = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = httpx.Client(**self._options)
+            with self._lock:
+                self._all.append(client)
+        return client
+
+    def close(self) -> None:
+        with self._lock:
+            clients, self._all = self._all, []
+        for client in clients:
+            client.close()
 
 
 def post(

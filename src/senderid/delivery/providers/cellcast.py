@@ -23,10 +23,10 @@ class CellcastProvider:
     name = NAME
     max_in_flight: int | None = None  # as many as the worker keeps in flight
 
-    def __init__(self, base_url: str, api_key: str, timeout: float = 10.0, pool_size: int = 64) -> None:
+    def __init__(self, base_url: str, api_key: str, timeout: float = 10.0) -> None:
         self._url = base_url.rstrip("/") + "/api/v1/gateway"
-        self._client = httpx.Client(
-            timeout=timeout, limits=_http.pool_limits(pool_size),
+        self._clients = _http.Clients(
+            timeout=timeout,
             headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json"},
         )
 
@@ -34,7 +34,7 @@ class CellcastProvider:
         payload: dict[str, Any] = {"message": sms.body, "contacts": [sms.to]}
         if sms.sender:
             payload["sender"] = sms.sender
-        response = _http.post(self._client, NAME, self._url, body=sms.body, json=payload)
+        response = _http.post(self._clients.get(), NAME, self._url, body=sms.body, json=payload)
         envelope = _http.json_or_none(response)
         if not response.is_success:
             raise _http.status_error(NAME, response, _http.redact(_describe(envelope), sms.body))
@@ -44,7 +44,7 @@ class CellcastProvider:
         return SendResult(_message_id(envelope.get("data"), sms.to))
 
     def close(self) -> None:
-        self._client.close()
+        self._clients.close()
 
 
 def _message_id(data: Any, to: str) -> str:

@@ -58,14 +58,12 @@ class TwilioProvider:
         default_from: str,
         status_callback_url: str | None = None,
         timeout: float = 10.0,
-        pool_size: int = 64,
     ) -> None:
         self._url = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
         self._default_from = default_from
         self._status_callback_url = status_callback_url
-        self._client = httpx.Client(
-            timeout=timeout, limits=_http.pool_limits(pool_size), auth=(account_sid, auth_token),
-            headers={"Accept": "application/json"},
+        self._clients = _http.Clients(
+            timeout=timeout, auth=(account_sid, auth_token), headers={"Accept": "application/json"}
         )
 
     def send(self, sms: OutgoingSms) -> SendResult:
@@ -77,7 +75,7 @@ class TwilioProvider:
             form["From"] = sender
         if self._status_callback_url:
             form["StatusCallback"] = self._status_callback_url
-        response = _http.post(self._client, NAME, self._url, body=sms.body, data=form)
+        response = _http.post(self._clients.get(), NAME, self._url, body=sms.body, data=form)
         resource = _http.json_or_none(response)
         if not response.is_success:
             raise _error(response, resource, sms.body)
@@ -86,7 +84,7 @@ class TwilioProvider:
         return SendResult(str(resource["sid"]))
 
     def close(self) -> None:
-        self._client.close()
+        self._clients.close()
 
 
 def _is_messaging_service(sender: str) -> bool:

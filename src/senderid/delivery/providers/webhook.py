@@ -33,14 +33,13 @@ class WebhookProvider:
     max_in_flight: int | None = None  # as many as the worker keeps in flight
 
     def __init__(
-        self, url: str, secret: str, timeout: float = 10.0, clock: Clock | None = None,
-        pool_size: int = 64,
+        self, url: str, secret: str, timeout: float = 10.0, clock: Clock | None = None
     ) -> None:
         signing.secret_key(secret)  # refuse a malformed secret at start, not on first send
         self._url = url
         self._secret = secret
         self._clock = clock or Clock()
-        self._client = httpx.Client(timeout=timeout, limits=_http.pool_limits(pool_size))
+        self._clients = _http.Clients(timeout=timeout)
 
     def send(self, sms: OutgoingSms) -> SendResult:
         now = self._clock.now()
@@ -58,7 +57,7 @@ class WebhookProvider:
             "webhook-signature": signing.sign(self._secret, sms.message_id, timestamp, payload),
         }
         response = _http.post(
-            self._client, NAME, self._url, body=sms.body, content=payload, headers=headers
+            self._clients.get(), NAME, self._url, body=sms.body, content=payload, headers=headers
         )
         if not response.is_success:
             # The receiver's own text may echo the payload: report the status only.
@@ -68,4 +67,4 @@ class WebhookProvider:
         return SendResult(provider_id if isinstance(provider_id, str) and provider_id else None)
 
     def close(self) -> None:
-        self._client.close()
+        self._clients.close()
