@@ -49,8 +49,23 @@ class PermanentError(ProviderError):
 
 
 class Provider(Protocol):
+    """``send`` is synchronous and thread-safe: the worker calls it from many threads.
+
+    ``max_in_flight`` (optional) is how many sends the provider can serve at once (the
+    SMPP provider: window x binds); a caller keeps no more threads blocked on it than
+    that. None, or no such attribute, means no limit of its own: read it with
+    :func:`max_in_flight`.
+    """
+
     name: str
+    max_in_flight: int | None
 
     def send(self, sms: OutgoingSms) -> SendResult: ...
 
     def close(self) -> None: ...
+
+
+def max_in_flight(provider: object) -> int | None:
+    """The provider's own limit on concurrent sends, or None when it has none."""
+    limit = getattr(provider, "max_in_flight", None)
+    return limit if isinstance(limit, int) and limit >= 1 else None
