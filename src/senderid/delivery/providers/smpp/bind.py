@@ -11,6 +11,11 @@ effective size follows the SMSC (additive increase, multiplicative decrease):
 * each ``ESME_ROK`` grows it by ``1/size`` (about one slot per window of accepted
   submits) back up to the configured ``window``, and a success submitted after the
   pause ends the back-off sequence.
+
+Slots are handed out first come, first served (a send waits behind at most
+``window x binds`` others when the caller keeps to ``max_in_flight``), except that a
+message already under way (its next part, or a part submitted again after a throttle)
+goes to the front, so that started messages finish first.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import logging
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +38,14 @@ log = logging.getLogger("senderid.delivery.smpp")
 
 SessionFactory = Callable[[socket.socket, str], Session]
 Binder = Callable[[Session], None]  # sends bind_transceiver; raises ProviderError
+
+
+class _Ticket:
+    __slots__ = ("event", "granted")
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.granted = False
 
 
 class Bind:
@@ -55,10 +69,10 @@ class Bind:
         self.window = window
         self._backoff_base = backoff
         self._backoff_max = backoff_max
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()  # the window's state
         self._limit = float(window)  # the effective window (AIMD)
         self.in_flight = 0
-        self.waiting = 0
+        self._queue: deque[_Ticket] = deque()
         self._paused_until = 0.0
         self._episode_started = float("-inf")  # when the current throttle pause began
         self._backoff = 0.0  # the last pause; 0 once a submit after it was accepted
@@ -78,6 +92,10 @@ class Bind:
     @property
     def effective_window(self) -> int:
         return max(1, int(self._limit))
+
+    @property
+    def waiting(self) -> int:
+        return len(self._queue)
 
     def load(self) -> float:
         """How busy the bind is: slots in use or wanted per usable slot; paused binds last."""
@@ -122,9 +140,10 @@ class Bind:
         return session
 
     def close(self, grace: float) -> None:
-        with self._cond:
+        with self._lock:
             self.closed = True
-            self._cond.notify_all()
+            for ticket in self._queue:
+                ticket.event.set()
         with self._connect_lock:
             session, self.session = self.session, None
         if session is not None:
@@ -132,28 +151,47 @@ class Bind:
 
     # the window -----------------------------------------------------------------------
 
-    def acquire(self, deadline: float) -> bool:
-        """Take a window slot, waiting until ``deadline`` (monotonic); False if none came."""
-        with self._cond:
-            self.waiting += 1
-            try:
-                while True:
+    def acquire(self, deadline: float, urgent: bool = False) -> bool:
+        """Take a window slot, waiting until ``deadline`` (monotonic); False if none came.
+
+        ``urgent`` (a message under way) queues at the front instead of the back.
+        """
+        ticket = _Ticket()
+        with self._lock:
+            if self.closed:
+                raise TransientError(f"{NAME}: the provider is closed")
+            if urgent:
+                self._queue.appendleft(ticket)
+            else:
+                self._queue.append(ticket)
+            self._grant()
+        while True:
+            ticket.event.wait(max(deadline - time.monotonic(), 0.0))
+            with self._lock:
+                if ticket.granted:
+                    if self.closed:
+                        self.in_flight -= 1
+                        raise TransientError(f"{NAME}: the provider is closed")
+                    return True
+                if self.closed or time.monotonic() >= deadline:
+                    self._queue.remove(ticket)
                     if self.closed:
                         raise TransientError(f"{NAME}: the provider is closed")
-                    now = time.monotonic()
-                    if now >= self._paused_until and self.in_flight < self.effective_window:
-                        self.in_flight += 1
-                        return True
-                    if now >= deadline:
-                        return False
-                    wake = deadline if now >= self._paused_until else min(deadline, self._paused_until)
-                    self._cond.wait(wake - now)
-            finally:
-                self.waiting -= 1
+                    return False
+
+    def _grant(self) -> None:
+        """Hand free slots to the queue's head (with ``_lock`` held)."""
+        if self.closed or time.monotonic() < self._paused_until:
+            return
+        while self._queue and self.in_flight < self.effective_window:
+            ticket = self._queue.popleft()
+            ticket.granted = True
+            self.in_flight += 1
+            ticket.event.set()
 
     def release(self, status: int | None, sent_at: float) -> None:
         """Give the slot back with the submit_sm_resp's status (None: no response)."""
-        with self._cond:
+        with self._lock:
             self.in_flight -= 1
             if status in THROTTLE_STATUSES:
                 self._throttled(sent_at)
@@ -161,7 +199,7 @@ class Bind:
                 self._limit = min(float(self.window), self._limit + 1.0 / self._limit)
                 if sent_at >= self._paused_until:
                     self._backoff = 0.0
-            self._cond.notify_all()
+            self._grant()
 
     def _throttled(self, sent_at: float) -> None:
         if sent_at < self._episode_started:
@@ -172,12 +210,19 @@ class Bind:
         self._episode_started = now
         self._paused_until = now + self._backoff
         self._limit = max(1.0, self._limit / 2)
+        resume = threading.Timer(self._backoff, self._resume)
+        resume.daemon = True
+        resume.start()
         log.info("SMSC throttled bind %d: pausing %.2fs, window %d", self.index, self._backoff,
                  self.effective_window)
 
+    def _resume(self) -> None:
+        with self._lock:
+            self._grant()
+
     def state(self) -> dict[str, Any]:
         """A snapshot for logs and tests."""
-        with self._cond:
+        with self._lock:
             return {"index": self.index, "alive": self.alive, "in_flight": self.in_flight,
                     "waiting": self.waiting, "window": self.effective_window,
                     "paused_for": max(0.0, self._paused_until - time.monotonic())}

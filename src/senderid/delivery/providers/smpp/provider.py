@@ -23,10 +23,11 @@ from senderid.delivery.providers.base import (
 from senderid.delivery.providers.smpp.bind import Bind
 from senderid.delivery.providers.smpp.protocol import (
     NAME,
-    REGISTERED_DELIVERY_RECEIPT,
     THROTTLE_STATUSES,
+    SubmitSm,
     address,
     status_error,
+    submit_sm_body,
     text,
 )
 from senderid.delivery.providers.smpp.receipts import (
@@ -133,12 +134,14 @@ class SmppProvider:
         last_status = consts.SMPP_ESME_RTHROTTLED
         ids: list[str] = []
         for part in segments.parts:  # one after another, in order, on this one bind
+            body = submit_sm_body(source, destination, segments.esm_class, segments.data_coding,
+                                  part)
             while True:
                 now = time.monotonic()
                 deadline = now + self._timeout
                 if throttled_since is not None:
                     deadline = min(deadline, throttled_since + self._throttle_limit)
-                if not bind.acquire(deadline):
+                if not bind.acquire(deadline, urgent=bool(ids) or throttled_since is not None):
                     if throttled_since is not None:
                         raise self._still_throttled(last_status)
                     raise TransientError(
@@ -149,18 +152,7 @@ class SmppProvider:
                         session = bind.ensure_session()
                     elif not session.alive:
                         raise TransientError(f"{NAME}: the connection to the SMSC was lost")
-                    pdu = session.make(
-                        "submit_sm",
-                        service_type="",
-                        source_addr_ton=source[0], source_addr_npi=source[1],
-                        source_addr=source[2],
-                        dest_addr_ton=destination[0], dest_addr_npi=destination[1],
-                        destination_addr=destination[2],
-                        esm_class=segments.esm_class,
-                        registered_delivery=REGISTERED_DELIVERY_RECEIPT,
-                        data_coding=segments.data_coding,
-                        short_message=part,
-                    )
+                    pdu = SubmitSm(session.next_sequence(), body)
                     response = session.request(pdu, self._timeout, note_part)
                     status = response.status
                 finally:

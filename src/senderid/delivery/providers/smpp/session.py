@@ -27,7 +27,12 @@ from typing import Any
 from smpplib import consts, exceptions, smpp
 
 from senderid.delivery.providers.base import ProviderError, TransientError
-from senderid.delivery.providers.smpp.protocol import MAX_PDU_LENGTH, NAME
+from senderid.delivery.providers.smpp.protocol import (
+    MAX_PDU_LENGTH,
+    NAME,
+    SUBMIT_SM_RESP,
+    SubmitSmResp,
+)
 
 log = logging.getLogger("senderid.delivery.smpp")
 
@@ -84,6 +89,9 @@ class Session:
 
     def make(self, command: str, **fields: Any) -> Any:
         return smpp.make_pdu(command, client=self._sequences, **fields)
+
+    def next_sequence(self) -> int:
+        return self._sequences.next_sequence()
 
     def request(
         self, pdu: Any, timeout: float, on_response: Callable[[Any], None] | None = None
@@ -215,9 +223,12 @@ class Session:
         return raw
 
     def _dispatch(self, raw: bytes) -> None:
-        _, command_id, _, sequence = struct.unpack(">IIII", raw[:16])
+        _, command_id, _, sequence = struct.unpack_from(">IIII", raw)
         try:
-            pdu = smpp.parse_pdu(raw, client=self._parse_sequences, allow_unknown_opt_params=True)
+            if command_id == SUBMIT_SM_RESP:
+                pdu = SubmitSmResp.parse(raw)
+            else:
+                pdu = smpp.parse_pdu(raw, client=self._parse_sequences, allow_unknown_opt_params=True)
         except (exceptions.UnknownCommandError, struct.error, IndexError, ValueError):
             pdu = None
         if command_id & 0x80000000:  # a response: wake whoever waits for it
