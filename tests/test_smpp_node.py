@@ -122,3 +122,13 @@ def test_a_long_message_on_node_smpp(smsc: NodeSmsc, provider: SmppProvider, rec
     for part in parts:
         assert smsc.send_receipt(part["message_id"], "DELIVRD") == 0
     assert receipts.wait_for(1) == [(result.provider_message_id, "delivered")]
+
+
+def test_the_benchmark_runs(node: NodeSmsc) -> None:
+    """benchmarks/smpp_peer.py end to end, small (no timing is asserted)."""
+    from benchmarks import smpp_peer
+
+    result = smpp_peer.measure(messages=200, threads=16, window=4, binds=2, delay_ms=5, warmup=20)
+
+    assert result["messages"] == 200 and result["per_second"] > 0
+    assert result["binds"] == 2 and 1 < result["max_outstanding_per_bind"] <= 4
