@@ -188,8 +188,9 @@ def test_providers_without_a_limit_have_none() -> None:
 def test_a_throttled_spell_delays_messages_but_loses_none(
         smsc: TestSmsc, make: Callable[..., SmppProvider]) -> None:
     smsc.answer_delay = 0.01
-    smsc.throttle_for(0.4)
     provider = make(window=5, throttle_limit=10.0, throttle_backoff=0.02, throttle_backoff_max=0.2)
+    provider.connect()
+    smsc.throttle_for(1.0)
     messages = [sms(n) for n in range(20)]
 
     results = send_all(provider, messages)
@@ -247,7 +248,7 @@ def test_other_refusals_still_fail_at_once(smsc: TestSmsc, make: Callable[..., S
 def test_a_missing_response_fails_that_send_only(smsc: TestSmsc, make: Callable[..., SmppProvider]) -> None:
     smsc.answer_delay = 0.05
     smsc.ignore(1)  # the first submit_sm is never answered; the SMSC stays responsive
-    provider = make(window=4, timeout=1.0)
+    provider = make(window=4, timeout=2.0)
     first = threading.Thread(target=lambda: errors.append(_try(provider, sms(0))))
     errors: list[ProviderError | None] = []
     first.start()
@@ -255,7 +256,7 @@ def test_a_missing_response_fails_that_send_only(smsc: TestSmsc, make: Callable[
     others = send_all(provider, [sms(n) for n in range(1, 9)])
     first.join()
 
-    assert isinstance(errors[0], TransientError) and "no submit_sm_resp within 1s" in errors[0].reason
+    assert isinstance(errors[0], TransientError) and "no submit_sm_resp within 2s" in errors[0].reason
     assert all(isinstance(r, SendResult) for r in others)
     assert provider.binds_state()[0]["alive"] and len(smsc.binds) == 1  # the bind was kept
     assert provider.send(sms(9)).provider_message_id
