@@ -99,8 +99,8 @@ class Harness:
             self.peer.fail(times, 500)
 
     def throttle(self) -> None:
-        if isinstance(self.peer, TestSmsc):
-            self.peer.refuse(consts.SMPP_ESME_RTHROTTLED)
+        if isinstance(self.peer, TestSmsc):  # one throttle is absorbed: it must last
+            self.peer.throttle_for(60)
         else:
             self.peer.throttle(retry_after=7)
 
@@ -123,6 +123,8 @@ class Harness:
 
 
 TWILIO_FROM = "+61491570199"
+SMPP_THROTTLE_LIMIT = 0.3  # seconds an SMPP send may stay throttled before it gives up
+SMPP_RETRY_AFTER = 0.2  # its longest back-off, given as retry_after
 WEBHOOK_SECRET = signing.generate_secret()
 
 
@@ -141,7 +143,8 @@ def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
             receipts: list[tuple[str, str]] = []
             yield from _run(Harness(name, smsc, lambda t: SmppProvider(
                 "127.0.0.1", smsc.port, "senderid", "secret", timeout=t,
-                on_receipt=lambda *r: receipts.append(r)), None, receipts))
+                on_receipt=lambda *r: receipts.append(r), throttle_limit=SMPP_THROTTLE_LIMIT,
+                throttle_backoff_max=SMPP_RETRY_AFTER), SMPP_RETRY_AFTER, receipts))
     else:
         with WebhookPeer() as peer:
             yield from _run(Harness(name, peer, lambda t: WebhookProvider(
@@ -510,9 +513,28 @@ def test_smpp_a_failed_part_fails_the_message(smpp: Smpp) -> None:
 
 @pytest.mark.parametrize("status", [consts.SMPP_ESME_RMSGQFUL, consts.SMPP_ESME_RTHROTTLED])
 def test_smpp_busy_statuses_are_transient(smpp: Smpp, status: int) -> None:
-    smpp.smsc.refuse(status)
-    with pytest.raises(TransientError, match=f"0x{status:08X}"):
-        smpp.provider.send(sms())
+    provider = SmppProvider("127.0.0.1", smpp.smsc.port, "senderid", "secret", timeout=2.0,
+                            throttle_limit=0.2, throttle_backoff_max=0.1)
+    smpp.smsc.throttle_for(60, status)  # busy for longer than the provider waits
+    try:
+        with pytest.raises(TransientError, match=f"0x{status:08X}") as caught:
+            provider.send(sms())
+    finally:
+        provider.close()
+    assert caught.value.retry_after == 0.1
+    assert_safe(caught.value)
+    assert len(smpp.smsc.submits) >= 2  # it was submitted again before giving up
+
+
+@pytest.mark.parametrize("status", [consts.SMPP_ESME_RMSGQFUL, consts.SMPP_ESME_RTHROTTLED])
+def test_smpp_a_short_busy_spell_is_absorbed(smpp: Smpp, status: int) -> None:
+    smpp.smsc.refuse(status, times=2)
+
+    result = smpp.provider.send(sms())
+
+    assert [s.status for s in smpp.smsc.submits] == [status, status, 0]
+    assert result.provider_message_id == smpp.smsc.submits[-1].message_id
+    assert [m.text for m in smpp.smsc.messages] == [BODY]
 
 
 @pytest.mark.parametrize("status", [consts.SMPP_ESME_RINVSRCADR, consts.SMPP_ESME_RINVDSTADR])

@@ -190,6 +190,16 @@ class Settings(BaseSettings):
     smpp_system_id: str | None = Field(None, description="`smpp` provider: bind system_id.")
     smpp_password: str | None = Field(None, description="`smpp` provider: bind password.")
     smpp_system_type: str = Field("", description="`smpp` provider: bind system_type, if the SMSC wants one.")
+    smpp_window: int = Field(
+        10, ge=1, le=1000,
+        description="`smpp` provider: `submit_sm` outstanding at once on each bind (the window); "
+        "throughput is about window / SMSC response time, per bind.",
+    )
+    smpp_binds: int = Field(
+        1, ge=1, le=64,
+        description="`smpp` provider: transceiver sessions kept open in parallel; messages go to "
+        "the least loaded. Only as many as the SMSC account allows.",
+    )
     webhook_provider_url: str | None = Field(
         None, description="`webhook` provider: URL each SMS is POSTed to as signed JSON."
     )

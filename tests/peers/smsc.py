@@ -22,6 +22,13 @@ checks, per the SMPP 3.4 specification (Issue 1.2):
 
 Faults: ``refuse(status)`` (a submit_sm_resp error), ``stall(seconds)``, ``drop()``
 (close on the next submit_sm without answering) and ``disconnect_all()`` (idle drop).
+
+Windowing: with ``answer_delay`` each ``submit_sm_resp`` is sent that many seconds after
+its ``submit_sm`` while the connection keeps reading, so many submits are outstanding at
+once; ``max_outstanding`` records the most seen on one connection. ``max_window`` makes
+the SMSC refuse, with ``ESME_RMSGQFUL``, a submit beyond that many outstanding;
+``throttle_for(seconds)`` answers ``ESME_RTHROTTLED`` to every submit for a while;
+``ignore(times)`` reads the next submits and never answers them (the connection stays).
 Segments are reassembled into :class:`Message` objects (text decoded with smpplib's own
 GSM table, independent from the provider's encoder).
 """
@@ -32,6 +39,7 @@ import contextlib
 import socket
 import socketserver
 import struct
+import heapq
 import threading
 import time
 from collections import deque
@@ -59,6 +67,8 @@ class Submit:
     short_message: bytes
     message_id: str | None = None
     status: int = 0
+    connection: int = 0  # which ESME connection (bind) it came on, in order of connecting
+    answered: bool = True
 
 
 @dataclass
@@ -96,15 +106,47 @@ def decode_text(data_coding: int, data: bytes) -> str:
 
 
 class _Connection:
-    """One ESME connection, served by its own thread."""
+    """One ESME connection, served by its own thread (and one for delayed answers)."""
 
-    def __init__(self, smsc: "TestSmsc", sock: socket.socket) -> None:
+    def __init__(self, smsc: "TestSmsc", sock: socket.socket, number: int) -> None:
         self.smsc = smsc
         self.sock = sock
+        self.number = number
         self.bound = False
         self.finished = threading.Event()
+        self.outstanding = 0  # submit_sm read and not answered yet
+        self.max_outstanding = 0
         self._write_lock = threading.Lock()
         self._waiting: dict[int, list[Any]] = {}  # sequence -> [event, response]
+        self._later: list[tuple[float, int, Any]] = []  # (due, order, action): a heap
+        self._later_cond = threading.Condition()
+        self._later_order = 0
+        self._later_thread: threading.Thread | None = None
+
+    def later(self, delay: float, action: Any) -> None:
+        """Run ``action()`` after ``delay`` seconds on this connection's answer thread."""
+        with self._later_cond:
+            self._later_order += 1
+            heapq.heappush(self._later, (time.monotonic() + delay, self._later_order, action))
+            if self._later_thread is None:
+                self._later_thread = threading.Thread(target=self._run_later, daemon=True)
+                self._later_thread.start()
+            self._later_cond.notify()
+
+    def _run_later(self) -> None:
+        while True:
+            with self._later_cond:
+                while True:
+                    if self.finished.is_set() and not self._later:
+                        return
+                    now = time.monotonic()
+                    if self._later and self._later[0][0] <= now:
+                        _, _, action = heapq.heappop(self._later)
+                        break
+                    wait = self._later[0][0] - now if self._later else 0.2
+                    self._later_cond.wait(wait)
+            with contextlib.suppress(OSError):
+                action()
 
     def write(self, data: bytes) -> None:
         with self._write_lock:
@@ -144,6 +186,8 @@ class _Connection:
             return
         finally:
             self.finished.set()
+            with self._later_cond:
+                self._later_cond.notify()
 
     def answer(self, sequence: int, pdu: Any) -> None:
         slot = self._waiting.get(sequence)
@@ -197,6 +241,12 @@ class TestSmsc:
         self.submits: list[Submit] = []
         self.messages: list[Message] = []
         self.enquire_links = 0
+        self.answer_delay = 0.0  # seconds before each submit_sm_resp (0: at once)
+        self.max_window: int | None = None  # refuse submits beyond this many outstanding
+        self.max_outstanding = 0  # the most submit_sm outstanding on one connection
+        self._throttle_until = 0.0
+        self._throttle_status = consts.SMPP_ESME_RTHROTTLED
+        self._ignore = 0
         self.errors: list[str] = []  # protocol violations seen (a test expects none)
         self._parts: dict[tuple[str, str, int], dict[int, Submit]] = {}
         self._faults: deque[tuple[str, float]] = deque()
@@ -219,8 +269,8 @@ class TestSmsc:
 
         class Handler(socketserver.BaseRequestHandler):
             def handle(self) -> None:
-                connection = _Connection(smsc, self.request)
                 with smsc._lock:
+                    connection = _Connection(smsc, self.request, len(smsc._connections))
                     smsc._connections.append(connection)
                 connection.serve()
 
@@ -254,6 +304,23 @@ class TestSmsc:
     def drop(self, times: int = 1) -> None:
         with self._lock:
             self._faults.extend([("drop", 0.0)] * times)
+
+    def throttle_for(self, seconds: float, status: int = consts.SMPP_ESME_RTHROTTLED) -> None:
+        """Answer ``status`` (ESME_RTHROTTLED) to every submit_sm for ``seconds``."""
+        with self._lock:
+            self._throttle_until = time.monotonic() + seconds
+            self._throttle_status = status
+
+    def ignore(self, times: int = 1) -> None:
+        """Read the next ``times`` submit_sm and never answer them."""
+        with self._lock:
+            self._ignore += times
+
+    @property
+    def connections(self) -> int:
+        """How many ESME connections were bound so far."""
+        with self._lock:
+            return sum(1 for c in self._connections if c.bound)
 
     def disconnect_all(self) -> None:
         with self._lock:
@@ -351,14 +418,31 @@ class TestSmsc:
             pdu.source_addr_ton or 0, pdu.source_addr_npi or 0, _text(pdu.source_addr),
             pdu.dest_addr_ton or 0, pdu.dest_addr_npi or 0, _text(pdu.destination_addr),
             pdu.esm_class or 0, pdu.data_coding or 0, pdu.registered_delivery or 0,
-            pdu.short_message or b"")
+            pdu.short_message or b"", connection=connection.number)
         if pdu.sm_length != len(submit.short_message):
             self.errors.append("sm_length does not match short_message")
         with self._lock:
             fault = self._faults.popleft() if self._faults else None
+            busy = self.max_window is not None and connection.outstanding >= self.max_window
+            throttled = time.monotonic() < self._throttle_until
+            ignored = self._ignore > 0
+            self._ignore -= 1 if ignored else 0
+            connection.outstanding += 1
+            connection.max_outstanding = max(connection.max_outstanding, connection.outstanding)
+            self.max_outstanding = max(self.max_outstanding, connection.outstanding)
         status = consts.SMPP_ESME_RINVBNDSTS if not connection.bound else self._check(submit)
         if fault and fault[0] == "status":
             status = int(fault[1])
+        elif busy:
+            status = consts.SMPP_ESME_RMSGQFUL
+        elif throttled:
+            status = self._throttle_status
+        if ignored:
+            submit.status, submit.answered = -1, False
+            with self._lock:
+                self.submits.append(submit)
+                self._lock.notify_all()
+            return True
         if status == consts.SMPP_ESME_ROK:
             with self._lock:
                 self._ids += 1
@@ -374,12 +458,21 @@ class TestSmsc:
             self._assemble(submit)
         if fault and fault[0] == "stall":
             self._release.wait(fault[1])
+        if self.answer_delay > 0:
+            connection.later(self.answer_delay, lambda: self._answer(connection, sequence, submit))
+        else:
+            self._answer(connection, sequence, submit)
+        return True
+
+    def _answer(self, connection: _Connection, sequence: int, submit: Submit) -> None:
+        with self._lock:
+            connection.outstanding -= 1
+        status = submit.status
         connection.reply(sequence, "submit_sm_resp", status, message_id=submit.message_id)
         wants_receipt = self.auto_receipt and submit.registered_delivery & 0x01
         if status == consts.SMPP_ESME_ROK and wants_receipt and submit.message_id:
             connection.request("deliver_sm", None,
                                **self._receipt_fields(submit.message_id, "DELIVRD", submit))
-        return True
 
     def _check(self, s: Submit) -> int:
         if s.source_addr_ton == consts.SMPP_TON_ALNUM:

@@ -51,6 +51,7 @@ from senderid.delivery.providers.base import (
     Provider,
     ProviderError,
     TransientError,
+    max_in_flight,
 )
 from senderid.settings import Settings
 from senderid.store.db import Database
@@ -85,7 +86,7 @@ class Worker:
         self.provider = provider
         self.clock = clock
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
-        own_limit = getattr(provider, "max_in_flight", None)
+        own_limit = max_in_flight(provider)
         self.window = max(1, min(settings.delivery_concurrency, own_limit or settings.delivery_concurrency))
         # Claims and records in batches, not one slot or one outcome at a time.
         self._batch = max(1, self.window // 2)

@@ -71,6 +71,7 @@ def build_provider(settings: "Settings", db: "Database", clock: "Clock") -> "Pro
             settings.smpp_host or "", settings.smpp_port, settings.smpp_system_id or "",
             settings.smpp_password or "", system_type=settings.smpp_system_type,
             on_receipt=receipt_recorder(db, clock, "smpp"),
+            window=settings.smpp_window, binds=settings.smpp_binds,
         )
     if name == "webhook":
         from senderid.delivery.providers.webhook import WebhookProvider

@@ -49,9 +49,14 @@ class PermanentError(ProviderError):
 
 
 class Provider(Protocol):
-    """``send`` must be thread-safe: the worker calls it from up to
-    ``SENDERID_DELIVERY_CONCURRENCY`` threads at once. A provider that can use fewer
-    sends in flight (an SMPP window) says so in ``max_in_flight`` (None: no limit)."""
+    """``send`` is synchronous and thread-safe: the worker calls it from up to
+    ``SENDERID_DELIVERY_CONCURRENCY`` threads at once.
+
+    ``max_in_flight`` (optional) is how many sends the provider can serve at once (the
+    SMPP provider: window x binds); a caller keeps no more threads blocked on it than
+    that. None, or no such attribute, means no limit of its own: read it with
+    :func:`max_in_flight`.
+    """
 
     name: str
     max_in_flight: int | None
@@ -59,3 +64,9 @@ class Provider(Protocol):
     def send(self, sms: OutgoingSms) -> SendResult: ...
 
     def close(self) -> None: ...
+
+
+def max_in_flight(provider: object) -> int | None:
+    """The provider's own limit on concurrent sends, or None when it has none."""
+    limit = getattr(provider, "max_in_flight", None)
+    return limit if isinstance(limit, int) and limit >= 1 else None

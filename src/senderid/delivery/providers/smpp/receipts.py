@@ -1,0 +1,80 @@
+"""Delivery receipts (SMPP 3.4 Appendix B) and the folding of a long message's parts."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+
+_RECEIPT_ID = re.compile(r"(?:^|\s)id:(\S+)", re.IGNORECASE)
+_RECEIPT_STAT = re.compile(r"(?:^|\s)stat:(\S+)", re.IGNORECASE)
+_RECEIPT_TEXT = re.compile(r"\stext:", re.IGNORECASE)
+_FINAL_STATES = {"DELIV": "delivered", "EXPIR": "failed", "DELET": "failed",
+                 "UNDEL": "failed", "REJEC": "failed"}
+MESSAGE_STATES = {2: "delivered", 3: "failed", 4: "failed", 5: "failed", 8: "failed"}
+
+
+def receipt_status(stat: str) -> str:
+    """Our status for a receipt ``stat`` (DELIVRD, UNDELIV, ...): sent/delivered/failed."""
+    return _FINAL_STATES.get(stat.upper()[:5], "sent")
+
+
+def parse_receipt(short_message: bytes | str) -> tuple[str, str]:
+    """``(message_id, status)`` of a receipt text ``id:... sub:... stat:DELIVRD ...``.
+
+    Raises ValueError when the text is not a delivery receipt.
+    """
+    text = short_message.decode("latin-1") if isinstance(short_message, bytes) else short_message
+    head = _RECEIPT_TEXT.split(text, maxsplit=1)[0]
+    found_id, found_stat = _RECEIPT_ID.search(head), _RECEIPT_STAT.search(head)
+    if not found_id or not found_stat:
+        raise ValueError("not a delivery receipt")
+    return found_id.group(1), receipt_status(found_stat.group(1))
+
+
+class PartGroup:
+    """The parts of one long message, as their submit_sm_resp come in."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.head: str | None = None  # the first part's id: the message's id
+        self.delivered: set[str] = set()
+        self.done = False
+
+
+class ReceiptBook:
+    """Folds the receipts of a long message's parts into one receipt for its first id.
+
+    Shared by every bind: an SMSC may send a part's receipt on another transceiver
+    session than the one that submitted it.
+    """
+
+    def __init__(self, limit: int = 50_000) -> None:
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._parts: OrderedDict[str, PartGroup] = OrderedDict()
+
+    def add_part(self, group: PartGroup, part_id: str) -> None:
+        with self._lock:
+            group.head = group.head or part_id
+            self._parts[part_id] = group
+            while len(self._parts) > self._limit:
+                self._parts.popitem(last=False)
+
+    def resolve(self, part_id: str, status: str) -> tuple[str, str] | None:
+        """The receipt to report for a part's receipt, or None while parts are pending."""
+        with self._lock:
+            group = self._parts.get(part_id)
+            if group is None:
+                return part_id, status
+            if group.done or group.head is None:
+                return None
+            if status == "failed":
+                group.done = True
+                return group.head, "failed"
+            if status == "delivered":
+                group.delivered.add(part_id)
+                if len(group.delivered) == group.total:
+                    group.done = True
+                    return group.head, "delivered"
+            return None
