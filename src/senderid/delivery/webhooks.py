@@ -46,6 +46,7 @@ from sqlalchemy import Connection, select, update
 from senderid import metrics
 from senderid.clock import Clock
 from senderid.delivery import signing
+from senderid.delivery.providers import _http
 from senderid.delivery.lease import claim_due
 from senderid.settings import Settings
 from senderid.store.db import Database
@@ -330,7 +331,7 @@ class Dispatcher:
         if not batch:
             return 0
         with httpx.Client(timeout=self.settings.webhook_timeout_seconds, trust_env=False,
-                          follow_redirects=False) as client:
+                          follow_redirects=False, verify=_http.tls_context()) as client:
             if len(batch) == 1:
                 self._deliver(client, batch[0])
             else:

@@ -37,6 +37,7 @@ import random
 import socket
 import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -130,13 +131,19 @@ class Worker:
     # -- the concurrent loop -----------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
-        """Work until ``stop`` is set, keeping up to ``window`` sends in flight. On stop,
-        the sends in flight finish and are recorded."""
+        """Work until ``stop`` is set, keeping up to ``window`` sends in flight.
+
+        The loop holds up to one more window of claimed messages ready (OTP ones first),
+        so a slot that frees is filled at once rather than after the next claim's round
+        trip. On stop, the sends in flight finish and are recorded; messages held ready
+        but not sent go back to the queue without using an attempt.
+        """
         log.info("worker started", extra={"worker": self.name, "provider": self.provider.name,
                                           "window": self.window})
         hooks = threading.Thread(target=self._run_webhooks, args=(stop,), name="senderid-webhooks", daemon=True)
         hooks.start()
         finished: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
+        ready: deque[Claimed] = deque()  # claimed, not handed to a send thread yet
         unrecorded: list[Outcome] = []
         first_unrecorded = 0.0  # time.monotonic() of the oldest outcome not recorded yet
         in_flight = 0
@@ -149,11 +156,18 @@ class Worker:
             while True:
                 stopping = stop.is_set()
                 progressed = False
+                if stopping and ready:  # not handed over: back to the queue, attempt unused
+                    now = self.clock.now()
+                    unrecorded += [Outcome(m, DEFERRED, next_attempt_at=now) for m in ready]
+                    ready.clear()
                 while not finished.empty():
                     if not unrecorded:
                         first_unrecorded = time.monotonic()
                     unrecorded.append(finished.get())
                     in_flight -= 1
+                while ready and in_flight < self.window:
+                    in_flight += 1
+                    pool.submit(send, ready.popleft())
                 if unrecorded and (stopping or in_flight == 0 or len(unrecorded) >= self._batch
                                    or time.monotonic() - first_unrecorded >= RECORD_LINGER_SECONDS):
                     try:
@@ -171,16 +185,20 @@ class Worker:
                     if in_flight == 0:
                         break
                 else:
-                    free = self.window - in_flight
-                    if free >= self._batch or (free > 0 and in_flight == 0):
+                    held = in_flight + len(ready)
+                    room = 2 * self.window - held
+                    if room >= self._batch or (held == 0 and room > 0):
                         try:
-                            batch = self._claim(free, in_flight=in_flight)
+                            batch = self._claim(room, in_flight=held)
                         except Exception:
                             log.exception("claiming messages failed; retrying")
                             batch = []
-                        for message in batch:
+                        priority = [m for m in batch if lanes.lane_of(m.kind, m.account_id) == "priority"]
+                        ready.extendleft(reversed(priority))  # ahead of bulk already held
+                        ready.extend(m for m in batch if lanes.lane_of(m.kind, m.account_id) != "priority")
+                        while ready and in_flight < self.window:
                             in_flight += 1
-                            pool.submit(send, message)
+                            pool.submit(send, ready.popleft())
                         progressed = progressed or bool(batch)
                 if not progressed:
                     wait = self._idle_wait(in_flight)

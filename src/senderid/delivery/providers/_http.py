@@ -12,10 +12,13 @@ body cut out, so an OTP never reaches a log or the database.
 from __future__ import annotations
 
 import email.utils
+import functools
+import ssl
 import threading
 import time
 from typing import Any
 
+import certifi
 import httpx
 
 from senderid.delivery.providers.base import PermanentError, ProviderError, TransientError
@@ -32,6 +35,13 @@ def redact(text: str, body: str) -> str:
     return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 1] + "…"
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The TLS settings every HTTP client of the process shares (the system's defaults with
+    certifi's CA bundle, as httpx's own). Building one costs tens of milliseconds: built once."""
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 class Clients:
     """One ``httpx.Client`` per sending thread, each keeping its own keep-alive connection.
 
@@ -41,7 +51,8 @@ class Clients:
     """
 
     def __init__(self, **options: Any) -> None:
-        self._options = {"limits": httpx.Limits(max_connections=1, max_keepalive_connections=1), **options}
+        self._options = {"limits": httpx.Limits(max_connections=1, max_keepalive_connections=1),
+                         "verify": tls_context(), **options}
         self._local = threading.local()
         self._all: list[httpx.Client] = []
         self._lock = threading.Lock()
