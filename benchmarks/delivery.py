@@ -105,9 +105,9 @@ class Options:
     backlog: int = 6000  # messages queued per throughput row
     otp_bulk: int = 5000  # messages queued ahead of the OTP
     scale_backlog: int = 1200  # per scale-out run
-    deadline_s: float = 15.0  # longest delivery phase of a throughput row
+    deadline_s: float = 10.0  # longest delivery phase of a throughput row (after the first hand-off)
     otp_timeout_s: float = 30.0
-    peer_seconds: int = 5  # wrk against a peer (after a 1 s warm-up unless warmup is 0)
+    peer_seconds: int = 3  # wrk against a peer (after a 1 s warm-up unless warmup is 0)
     warmup: int = 1
 
 
@@ -121,7 +121,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--otp-bulk", type=int, default=None,
                        help="gateway messages queued ahead of the OTP (default 5000; --quick 300)")
     group.add_argument("--delivery-deadline", type=float, default=None,
-                       help="longest delivery phase per throughput run, seconds (default 15; --quick 4)")
+                       help="longest delivery phase per throughput run after the first hand-off, seconds "
+                            "(default 10; --quick 4)")
     group.add_argument("--otp-timeout", type=float, default=None,
                        help="how long to wait for the OTP at the peer, seconds (default 30; --quick 10)")
 
@@ -135,9 +136,9 @@ def options_from(args: argparse.Namespace, rows: Sequence[str], warmup: int) -> 
         backlog=max(50, pick(args.backlog, 6000, 300)),
         otp_bulk=max(0, pick(args.otp_bulk, 5000, 300)),
         scale_backlog=pick(None, 1200, 120),
-        deadline_s=pick(args.delivery_deadline, 15.0, 4.0),
+        deadline_s=pick(args.delivery_deadline, 10.0, 4.0),
         otp_timeout_s=pick(args.otp_timeout, 30.0, 10.0),
-        peer_seconds=1 if quick else 5,
+        peer_seconds=1 if quick else 3,
         warmup=0 if quick else min(warmup, 1),
     )
 
