@@ -4,7 +4,8 @@ Part of ``python -m benchmarks.run`` (``make bench``); ``--delivery-only`` runs 
 alone, ``--rows delivery-twilio,otp-behind-bulk`` picks some. Every row counts hand-offs
 **at the provider peer** (its arrival time of each request, keyed by destination number or,
 for ``webhook``, by the ``webhook-id`` = senderid's message id) and takes the rate over the
-steady part: the middle 80 % of the hand-offs it saw.
+steady part: the middle 80 % of the hand-offs it saw. A throughput run ends when the backlog
+is delivered or ``--delivery-deadline`` seconds (10) after the first hand-off.
 
 The load is what a client sends: a bulk account with an API key queues the backlog through
 ``POST /api/v1/gateway`` with :class:`senderid.client.Client` (up to 1,000 fresh numbers per
@@ -30,8 +31,10 @@ SMS. The peers (``benchmarks/peers/``) answer each SMS after a fixed latency:
   for the API, and 1 then 2 ``senderid worker`` processes (``SENDERID_DELIVERY_CONCURRENCY=8``
   each) against a twilio peer answering after 200 ms: a window of 8 × 200 ms per worker
   (40 SMS/s) is far below what the CPU and the peer allow on 2 vCPUs, so the window, not the
-  machine, is the limit, and a second worker should double it. Target: 2 workers ≥ 1.6 × one,
-  and no destination handed over twice (each message has its own fresh number).
+  machine, is the limit, and a second worker should double it. The workers are started and
+  left to settle (their CPU time stops growing) before the backlog is queued through the API,
+  so every worker shares it from the start. Target: 2 workers ≥ 1.6 × one, and no
+  destination handed over twice (each message has its own fresh number).
 
 Settings unknown to a senderid version (``SENDERID_SMPP_WINDOW`` …) are ignored by it, so
 the rows run against any version.
