@@ -4,7 +4,8 @@ Part of ``python -m benchmarks.run`` (``make bench``); ``--delivery-only`` runs 
 alone, ``--rows delivery-twilio,otp-behind-bulk`` picks some. Every row counts hand-offs
 **at the provider peer** (its arrival time of each request, keyed by destination number or,
 for ``webhook``, by the ``webhook-id`` = senderid's message id) and takes the rate over the
-steady part: the middle 80 % of the hand-offs it saw.
+steady part: the middle 80 % of the hand-offs it saw. A throughput run ends when the backlog
+is delivered or ``--delivery-deadline`` seconds (10) after the first hand-off.
 
 The load is what a client sends: a bulk account with an API key queues the backlog through
 ``POST /api/v1/gateway`` with :class:`senderid.client.Client` (up to 1,000 fresh numbers per
@@ -30,8 +31,10 @@ SMS. The peers (``benchmarks/peers/``) answer each SMS after a fixed latency:
   for the API, and 1 then 2 ``senderid worker`` processes (``SENDERID_DELIVERY_CONCURRENCY=8``
   each) against a twilio peer answering after 200 ms: a window of 8 × 200 ms per worker
   (40 SMS/s) is far below what the CPU and the peer allow on 2 vCPUs, so the window, not the
-  machine, is the limit, and a second worker should double it. Target: 2 workers ≥ 1.6 × one,
-  and no destination handed over twice (each message has its own fresh number).
+  machine, is the limit, and a second worker should double it. The workers are started and
+  left to settle (their CPU time stops growing) before the backlog is queued through the API,
+  so every worker shares it from the start. Target: 2 workers ≥ 1.6 × one, and no
+  destination handed over twice (each message has its own fresh number).
 
 Settings unknown to a senderid version (``SENDERID_SMPP_WINDOW`` …) are ignored by it, so
 the rows run against any version.
@@ -105,9 +108,9 @@ class Options:
     backlog: int = 6000  # messages queued per throughput row
     otp_bulk: int = 5000  # messages queued ahead of the OTP
     scale_backlog: int = 1200  # per scale-out run
-    deadline_s: float = 15.0  # longest delivery phase of a throughput row
+    deadline_s: float = 10.0  # longest delivery phase of a throughput row (after the first hand-off)
     otp_timeout_s: float = 30.0
-    peer_seconds: int = 5  # wrk against a peer (after a 1 s warm-up unless warmup is 0)
+    peer_seconds: int = 3  # wrk against a peer (after a 1 s warm-up unless warmup is 0)
     warmup: int = 1
 
 
@@ -121,7 +124,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--otp-bulk", type=int, default=None,
                        help="gateway messages queued ahead of the OTP (default 5000; --quick 300)")
     group.add_argument("--delivery-deadline", type=float, default=None,
-                       help="longest delivery phase per throughput run, seconds (default 15; --quick 4)")
+                       help="longest delivery phase per throughput run after the first hand-off, seconds "
+                            "(default 10; --quick 4)")
     group.add_argument("--otp-timeout", type=float, default=None,
                        help="how long to wait for the OTP at the peer, seconds (default 30; --quick 10)")
 
@@ -135,9 +139,9 @@ def options_from(args: argparse.Namespace, rows: Sequence[str], warmup: int) -> 
         backlog=max(50, pick(args.backlog, 6000, 300)),
         otp_bulk=max(0, pick(args.otp_bulk, 5000, 300)),
         scale_backlog=pick(None, 1200, 120),
-        deadline_s=pick(args.delivery_deadline, 15.0, 4.0),
+        deadline_s=pick(args.delivery_deadline, 10.0, 4.0),
         otp_timeout_s=pick(args.otp_timeout, 30.0, 10.0),
-        peer_seconds=1 if quick else 5,
+        peer_seconds=1 if quick else 3,
         warmup=0 if quick else min(warmup, 1),
     )
 
