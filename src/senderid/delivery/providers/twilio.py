@@ -62,8 +62,11 @@ class TwilioProvider:
         self._url = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
         self._default_from = default_from
         self._status_callback_url = status_callback_url
+        basic = base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode("ascii")
+        # HTTP basic auth as a fixed header: the same bytes as httpx's auth=, without its
+        # per-request auth flow
         self._clients = _http.Clients(
-            timeout=timeout, auth=(account_sid, auth_token), headers={"Accept": "application/json"}
+            timeout=timeout, headers={"Accept": "application/json", "Authorization": f"Basic {basic}"}
         )
 
     def send(self, sms: OutgoingSms) -> SendResult:
