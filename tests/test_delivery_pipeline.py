@@ -21,7 +21,7 @@ from senderid.delivery import lanes, outbox
 from senderid.delivery.providers.base import OutgoingSms, TransientError
 from senderid.delivery.worker import Worker
 from senderid.domain.context import Context
-from senderid.runtime import watch_queue
+from senderid.runtime import unwatch_queue, watch_queue
 from senderid.store.tables import outbox as outbox_table
 from tests.fake_providers import ScriptedProvider, always
 
@@ -295,6 +295,4 @@ def test_the_queue_metrics_show_depth_by_status_and_lane_and_the_oldest_age(ctx,
         assert value("senderid_outbox_oldest_queued_seconds", {"lane": "bulk"}) == 30
         assert value("senderid_outbox_oldest_queued_seconds", {"lane": "priority"}) == 0
     finally:
-        from senderid import metrics
-
-        metrics.watch_outbox(lambda: [])
+        unwatch_queue()

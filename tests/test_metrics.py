@@ -159,3 +159,39 @@ def test_a_second_app_in_the_same_process_shares_the_registry(ctx) -> None:  # t
     for _ in range(2):
         with TestClient(create_app(ctx.settings, context=ctx, run_worker=False)) as client:
             assert client.get("/metrics").status_code == 200
+
+
+def test_a_standalone_worker_serves_metrics_on_its_own_port(database_url: str, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("SENDERID_")},
+           "SENDERID_DATABASE_URL": database_url, "SENDERID_SECRET_KEY": settings.secret_key,
+           "SENDERID_LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen([sys.executable, "-m", "senderid.cli.main", "worker", "--metrics-port", str(port)],
+                            env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stderr.read().decode()  # type: ignore[union-attr]
+                assert time.monotonic() < deadline, "the worker's /metrics never answered"
+                time.sleep(0.1)
+        assert answer.status_code == 200
+        assert 'senderid_outbox_messages{lane="priority",status="queued"} 0.0' in answer.text
+        assert 'senderid_outbox_oldest_queued_seconds{lane="bulk"} 0.0' in answer.text
+        assert "senderid_provider_breaker_state" in answer.text
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=15)

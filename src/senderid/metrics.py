@@ -161,8 +161,9 @@ _OUTBOX_QUEUE = _OutboxQueue()
 REGISTRY.register(_OUTBOX_QUEUE)  # type: ignore[arg-type]
 
 
-def watch_outbox(read: QueueReader) -> None:
-    """Report the outbox queue read by ``read`` (the latest process-wide reader wins)."""
+def watch_outbox(read: QueueReader | None) -> None:
+    """Report the outbox queue read by ``read`` (the latest process-wide reader wins;
+    None: report none)."""
     _OUTBOX_QUEUE.read = read
 
 

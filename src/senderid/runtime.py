@@ -42,6 +42,12 @@ def watch_queue(ctx: Context) -> None:
     metrics.watch_outbox(read)
 
 
+def unwatch_queue() -> None:
+    from senderid import metrics
+
+    metrics.watch_outbox(None)
+
+
 def warn_about_settings(settings: Settings) -> None:
     """Loud warnings for settings that must not reach production unnoticed."""
     if settings.test_otps:

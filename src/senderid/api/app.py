@@ -38,7 +38,7 @@ from senderid.console import routes as console_routes
 from senderid.delivery.worker import WorkerThread
 from senderid.domain.context import Context
 from senderid.errors import SenderIdError
-from senderid.runtime import build_context, build_worker, watch_queue
+from senderid.runtime import build_context, build_worker, unwatch_queue, watch_queue
 from senderid.settings import Settings
 from senderid.store.db import Database
 
@@ -68,6 +68,8 @@ def create_app(
         # and the connection pool.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
         thread = None
+        if settings.metrics_enabled:
+            watch_queue(ctx)
         if run_worker:
             worker = build_worker(ctx)
             ctx.on_enqueue = worker.wake
@@ -76,6 +78,8 @@ def create_app(
         try:
             yield
         finally:
+            if settings.metrics_enabled:
+                unwatch_queue()
             if thread is not None:
                 thread.stop()
                 thread.worker.provider.close()
@@ -105,7 +109,6 @@ def create_app(
         app.include_router(receipts.router)
     if settings.metrics_enabled:
         app.include_router(metrics.router)
-        watch_queue(ctx)
 
     openapi.install(app)
     _install_error_handlers(app)
