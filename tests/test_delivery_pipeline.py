@@ -296,3 +296,31 @@ def test_the_queue_metrics_show_depth_by_status_and_lane_and_the_oldest_age(ctx,
         assert value("senderid_outbox_oldest_queued_seconds", {"lane": "priority"}) == 0
     finally:
         unwatch_queue()
+
+
+@pytest.mark.parametrize("settings_overrides", [{"delivery_concurrency": 4}])
+def test_an_otp_overtakes_the_bulk_the_loop_already_holds(ctx) -> None:  # type: ignore[no-untyped-def]
+    queue_bulk(ctx, "acct-a", 400)
+    provider = SlowProvider(0.02)
+    w = Worker(ctx.db, ctx.settings, provider, ctx.clock, name="w")
+    stop = threading.Event()
+    thread = threading.Thread(target=w.run, args=(stop,))
+    thread.start()
+    try:
+        while len(provider.calls) < 20:
+            time.sleep(0.005)
+        before = len(provider.calls)
+        otp_id = queue_otp_row(ctx)
+        w.wake()  # what a commit that queued something does
+        deadline = time.monotonic() + 10
+        while otp_id not in provider.ids and time.monotonic() < deadline:
+            time.sleep(0.005)
+        position = provider.ids.index(otp_id)
+    finally:
+        stop.set()
+        w.wake()
+        thread.join(30)
+    # in flight and in hand when it was queued: at most the window and the batch ready
+    # behind it; the OTP went ahead of the rest of the 400
+    assert position - before <= 3 * w.window, (before, position)
+    assert statuses(ctx)["queued"] > 0  # bulk was still waiting: the OTP did not wait for it
