@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from senderid.delivery.providers.devinbox import list_messages
 from senderid.domain.context import Context
 from senderid.runtime import build_worker
-from senderid.store.tables import custom_numbers
+from senderid.store.tables import custom_numbers, outbox
 
 _CODE = re.compile(r"\b(\d{6})\b")
 
@@ -40,3 +40,9 @@ def registrations(ctx: Context, number: str) -> list[dict[str, object]]:
             select(custom_numbers).where(custom_numbers.c.number == number).order_by(custom_numbers.c.created_at)
         ).all()
     return [dict(r._mapping) for r in rows]
+
+
+def outbox_row(conn: Connection, message_id: str) -> dict[str, object] | None:
+    """One outbox message as stored, or None."""
+    row = conn.execute(select(outbox).where(outbox.c.id == message_id)).first()
+    return None if row is None else dict(row._mapping)

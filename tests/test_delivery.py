@@ -25,7 +25,7 @@ from senderid.domain import custom_numbers as cn
 from senderid.domain.context import Actor, Context
 from senderid.store.tables import outbox as outbox_table
 from tests.fake_providers import ScriptedProvider, always
-from tests.helpers import registrations
+from tests.helpers import outbox_row, registrations
 
 NUMBER = "+61491570156"
 WHO = Actor("key:test", "127.0.0.1")
@@ -45,7 +45,7 @@ def queue_otp(ctx: Context, customer, number: str = NUMBER) -> dict[str, Any]:  
 
 def message(ctx: Context, message_id: str) -> dict[str, Any]:
     with ctx.db.read() as conn:
-        found = outbox.get(conn, message_id)
+        found = outbox_row(conn, message_id)
     assert found is not None
     return found
 

@@ -23,6 +23,7 @@ from senderid.domain.context import CLI, Actor, Context
 from senderid.errors import Conflict, NotFound, OtpVerificationFailed
 from senderid.store.tables import custom_numbers
 from tests.fake_providers import ScriptedProvider, always
+from tests.helpers import outbox_row
 
 NUMBER = "+61491570156"
 WHO = Actor("key:test", "127.0.0.1")
@@ -61,7 +62,7 @@ def kill(ctx: Context, provider_error: Exception = TransientError("HTTP 503")) -
 
 def row(ctx: Context, message_id: str) -> dict[str, Any]:
     with ctx.db.read() as conn:
-        found = outbox.get(conn, message_id)
+        found = outbox_row(conn, message_id)
     assert found is not None
     return found
 

@@ -27,7 +27,7 @@ from senderid.delivery.worker import Worker
 from senderid.domain import custom_numbers as cn
 from senderid.domain.context import Actor, Context
 from senderid.settings import DEFAULT_OTP_TEMPLATE
-from tests.helpers import registrations
+from tests.helpers import outbox_row, registrations
 from tests.peers.cellcast import CellcastPeer
 from tests.peers.smsc import TestSmsc
 from tests.peers.twilio import TwilioPeer
@@ -124,7 +124,7 @@ def queue_otp(ctx: Context, customer, number: str = NUMBER) -> str:  # type: ign
 
 def row(ctx: Context, message_id: str) -> dict[str, Any]:
     with ctx.db.read() as conn:
-        found = outbox.get(conn, message_id)
+        found = outbox_row(conn, message_id)
     assert found is not None
     return found
 

@@ -39,6 +39,7 @@ from senderid.store.db import Database
 from senderid.store.tables import early_receipts, webhook_events
 from tests.conftest import TEST_SECRET
 from tests.fake_providers import ScriptedProvider
+from tests.helpers import outbox_row
 from tests.live import free_port, serve
 from tests.peers.http import HttpPeer, Request, Response
 from tests.peers.smsc import TestSmsc
@@ -52,7 +53,7 @@ WHO = Actor("key:test", "127.0.0.1")
 
 def row(ctx: Context, message_id: str) -> dict[str, Any]:
     with ctx.db.read() as conn:
-        found = outbox.get(conn, message_id)
+        found = outbox_row(conn, message_id)
     assert found is not None
     return found
 

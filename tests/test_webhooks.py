@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from senderid.cli import common
-from senderid.delivery import webhooks
+from senderid import webhook_urls
 from senderid.domain import accounts
 from senderid.domain import custom_numbers as cn
 from senderid.domain.context import CLI, Actor, Context
@@ -423,18 +423,18 @@ def test_dns_rebinding_is_caught_at_delivery(ctx, no_otp_customer, receiver, mon
     assert receiver.deliveries == []
 
     # Any private answer among several is refused too.
-    assert webhooks.forbidden_reason("93.184.215.14") is None
+    assert webhook_urls.forbidden_reason("93.184.215.14") is None
     answers["hooks.example.com"] = ["93.184.215.14", "10.0.0.7"]
-    with pytest.raises(webhooks.UnsafeUrl, match="10.0.0.7, a private address"):
-        webhooks.check_url("https://hooks.example.com/x", allow_private=False)
+    with pytest.raises(webhook_urls.UnsafeUrl, match="10.0.0.7, a private address"):
+        webhook_urls.check_url("https://hooks.example.com/x", allow_private=False)
 
 
 @pytest.mark.parametrize("settings_overrides", [{}])
 def test_delivery_connects_to_the_checked_address(ctx, no_otp_customer, receiver, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """The name is resolved once per delivery; the POST goes to that address, Host names the name."""
     fake_dns(monkeypatch, {"hooks.example.com": ["127.0.0.1"]})
-    real_reason = webhooks.forbidden_reason
-    monkeypatch.setattr(webhooks, "forbidden_reason",
+    real_reason = webhook_urls.forbidden_reason
+    monkeypatch.setattr(webhook_urls, "forbidden_reason",
                         lambda a: None if a == "127.0.0.1" else real_reason(a))
     secret = hook(ctx, no_otp_customer.account.id, f"http://hooks.example.com:{receiver.port}/hook")
     cn.add(ctx, no_otp_customer.account, name="Shop", number=NUMBER, actor=WHO)

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Column, Connection, Row, Table, and_, or_, select, update
 
 QUEUED, SENDING = "queued", "sending"
+MAX_ERROR_LENGTH = 500  # last_error columns of both tables
 
 
 def claim_due(

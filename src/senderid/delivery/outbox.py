@@ -32,13 +32,13 @@ from sqlalchemy import Connection, Update, bindparam, delete, func, insert, or_,
 
 from senderid import ids
 from senderid.delivery import events, lanes
+from senderid.delivery.lease import MAX_ERROR_LENGTH
 from senderid.store.tables import early_receipts, outbox
 
 QUEUED, SENDING, SENT, DELIVERED, FAILED, DEAD, CANCELLED = (
     "queued", "sending", "sent", "delivered", "failed", "dead", "cancelled",
 )
 STATUSES = (QUEUED, SENDING, SENT, DELIVERED, FAILED, DEAD, CANCELLED)
-MAX_ERROR_LENGTH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,11 +326,6 @@ def _lock_receipts(conn: Connection, provider: str, provider_message_ids: list[s
         for pid in provider_message_ids
     )
     conn.execute(_LOCK_MANY, {"keys": keys})
-
-
-def get(conn: Connection, message_id: str) -> dict[str, object] | None:
-    row = conn.execute(select(outbox).where(outbox.c.id == message_id)).first()
-    return None if row is None else dict(row._mapping)
 
 
 def queue_depth(conn: Connection, now: datetime) -> list[tuple[str, str, int, float | None]]:

@@ -45,7 +45,7 @@ from senderid import metrics
 from senderid.clock import Clock
 from senderid.delivery import breaker, lanes, outbox, webhooks
 from senderid.delivery.outbox import DEFERRED, Claimed, Outcome
-from senderid.delivery.providers._segments import MessageTooLong, split
+from senderid.sms_parts import MessageTooLong, split
 from senderid.delivery.providers.base import (
     OutgoingSms,
     PermanentError,

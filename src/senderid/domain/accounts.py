@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, func, insert, or_, select, update
 
 from senderid import ids
-from senderid.delivery import signing, webhooks
+from senderid import webhook_urls
+from senderid.delivery import signing
 from senderid.domain import audit
 from senderid.domain.context import Actor, Context
 from senderid.errors import InvalidRequest, NotFound
@@ -269,8 +270,8 @@ def set_webhook_url(ctx: Context, account_id: str, url: str | None, *, actor: Ac
     clean = (url or "").strip() or None
     if clean is not None:
         try:  # before the transaction: resolving a name can take a while
-            webhooks.check_url(clean, allow_private=ctx.settings.webhook_allow_private)
-        except webhooks.UnsafeUrl as exc:
+            webhook_urls.check_url(clean, allow_private=ctx.settings.webhook_allow_private)
+        except webhook_urls.UnsafeUrl as exc:
             raise InvalidRequest(str(exc)) from None
     now = ctx.clock.now()
     new_secret = None
@@ -286,7 +287,7 @@ def set_webhook_url(ctx: Context, account_id: str, url: str | None, *, actor: Ac
         conn.execute(update(accounts).where(accounts.c.id == account_id).values(**values))
         audit.record(
             conn, at=now, actor=actor, action="account.webhook_updated", account_id=account_id,
-            subject=account_id, webhook_url=None if clean is None else webhooks.without_query(clean),
+            subject=account_id, webhook_url=None if clean is None else webhook_urls.without_query(clean),
             signing_secret_created=new_secret is not None,
         )
     return WebhookChange(clean, new_secret)

@@ -19,7 +19,7 @@ from datetime import timedelta
 from sqlalchemy import Connection, bindparam, func, select
 
 from senderid.delivery import outbox
-from senderid.delivery.providers._segments import DATA_CODING_GSM7, MessageTooLong, split
+from senderid.sms_parts import DATA_CODING_GSM7, MessageTooLong, split
 from senderid.domain import audit
 from senderid.domain.accounts import Account
 from senderid.domain.context import Actor, Context

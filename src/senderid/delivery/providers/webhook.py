@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 
-import httpx
 
 from senderid.clock import Clock
 from senderid.delivery import signing

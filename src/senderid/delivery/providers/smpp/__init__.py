@@ -6,7 +6,7 @@ one reader thread per session takes every PDU the SMSC sends:
 * ``binds`` sessions (``bind_transceiver``) are bound lazily on first use, or by
   :meth:`SmppProvider.connect`, and kept; each binds again on its own when it dies;
 * each text becomes one or more ``submit_sm`` (GSM 7-bit or UCS-2, concatenated with
-  a UDH when long; see :mod:`.._segments`); the parts of one message go one after
+  a UDH when long; see :mod:`senderid.sms_parts`); the parts of one message go one after
   another, in order, on one bind (the least loaded when the message starts);
 * up to ``window`` ``submit_sm`` are outstanding per bind, matched to their
   ``submit_sm_resp`` by sequence number; ``ESME_RTHROTTLED``/``ESME_RMSGQFUL`` shrink

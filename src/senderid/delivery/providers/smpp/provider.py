@@ -12,7 +12,7 @@ from typing import Any
 
 from smpplib import consts
 
-from senderid.delivery.providers import _segments
+from senderid import sms_parts as _segments
 from senderid.delivery.providers.base import (
     OutgoingSms,
     PermanentError,
