@@ -16,6 +16,8 @@ from typing import Annotated
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from senderid.provider_names import PROVIDERS, REQUIRED_SETTINGS
+
 log = logging.getLogger("senderid.settings")
 
 DEFAULT_DATABASE_URL = "sqlite:///./senderid.db"
@@ -237,8 +239,6 @@ class Settings(BaseSettings):
     @field_validator("sms_provider")
     @classmethod
     def _known_provider(cls, value: str) -> str:
-        from senderid.delivery.providers import PROVIDERS
-
         if value not in PROVIDERS:
             raise ValueError(f"unknown provider {value!r}; choose one of {', '.join(PROVIDERS)}")
         return value
@@ -251,8 +251,6 @@ class Settings(BaseSettings):
                                  "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`")
             if len(self.secret_key) < MIN_SECRET_LENGTH:
                 raise ValueError(f"SENDERID_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters")
-        from senderid.delivery.providers import REQUIRED_SETTINGS
-
         missing = [f"SENDERID_{name.upper()}" for name in REQUIRED_SETTINGS[self.sms_provider]
                    if not getattr(self, name)]
         if missing:

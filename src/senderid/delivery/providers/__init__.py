@@ -10,22 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from senderid.provider_names import PROVIDERS, REQUIRED_SETTINGS
+
 if TYPE_CHECKING:
     from senderid.clock import Clock
     from senderid.delivery.providers.base import Provider
     from senderid.settings import Settings
     from senderid.store.db import Database
 
-PROVIDERS = ("devinbox", "cellcast", "twilio", "smpp", "webhook")
-
-# Settings each provider cannot start without.
-REQUIRED_SETTINGS: dict[str, tuple[str, ...]] = {
-    "devinbox": (),
-    "cellcast": ("cellcast_api_key",),
-    "twilio": ("twilio_account_sid", "twilio_auth_token", "twilio_from"),
-    "smpp": ("smpp_host", "smpp_system_id", "smpp_password"),
-    "webhook": ("webhook_provider_url", "webhook_provider_secret"),
-}
+__all__ = ["PROVIDERS", "REQUIRED_SETTINGS", "build_provider", "receipt_recorder"]
 
 
 def receipt_recorder(db: "Database", clock: "Clock", provider: str) -> Callable[[str, str], bool]:
