@@ -22,7 +22,7 @@ import pytest
 from smpplib import consts
 
 from senderid.clock import FrozenClock
-from senderid.delivery import signing
+from senderid import signing
 from senderid.delivery.providers.base import (
     OutgoingSms,
     PermanentError,
@@ -604,7 +604,7 @@ def test_parse_receipt_refuses_a_plain_message() -> None:
 
 
 def standard_webhooks_valid(secret: str, headers: dict[str, str], body: bytes) -> bool:
-    """The Standard Webhooks check, written out independently of senderid.delivery.signing."""
+    """The Standard Webhooks check, written out independently of senderid.signing."""
     key = base64.b64decode(secret.split("_", 1)[1])
     signed = b".".join([headers["webhook-id"].encode(), headers["webhook-timestamp"].encode(), body])
     expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest())

@@ -17,7 +17,7 @@ Life of an event::
 Each POST carries the Standard Webhooks headers ``webhook-id`` (the event id,
 the same on every retry, so a receiver can drop duplicates),
 ``webhook-timestamp`` (unix seconds) and ``webhook-signature``
-(:func:`senderid.delivery.signing.sign` under the account's secret).
+(:func:`senderid.signing.sign` under the account's secret).
 
 The private-address rule (:mod:`senderid.webhook_urls`) is checked again at every
 delivery, and the connection goes to the address that was checked (the host name
@@ -35,11 +35,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from senderid import metrics
+
+from senderid import metrics, signing
 from senderid.clock import Clock
-from senderid.delivery import signing
 from senderid.delivery.providers import _http
-from senderid.delivery.webhook_queue import DEAD, Claimed, claim, mark_dead, mark_delivered, mark_retry
+from senderid.delivery.webhook_queue import (
+    DEAD,
+    Claimed,
+    claim,
+    mark_dead,
+    mark_delivered,
+    mark_retry,
+)
 from senderid.settings import Settings
 from senderid.store.db import Database
 from senderid.webhook_urls import UnsafeUrl, parse_url, resolve

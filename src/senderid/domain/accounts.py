@@ -16,9 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, func, insert, or_, select, update
 
-from senderid import ids
-from senderid import webhook_urls
-from senderid.delivery import signing
+from senderid import ids, signing, webhook_urls
 from senderid.domain import audit
 from senderid.domain.context import Actor, Context
 from senderid.errors import InvalidRequest, NotFound

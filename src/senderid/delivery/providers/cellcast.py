@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 from senderid.delivery.providers import _http
 from senderid.delivery.providers.base import OutgoingSms, PermanentError, SendResult
 

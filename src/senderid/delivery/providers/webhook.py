@@ -7,7 +7,7 @@ Each SMS is one POST of the JSON
 
 with the Standard Webhooks headers ``webhook-id`` (senderid's message id, the same
 on every retry, so the receiver can drop duplicates), ``webhook-timestamp`` and
-``webhook-signature`` (see :mod:`senderid.delivery.signing`).
+``webhook-signature`` (see :mod:`senderid.signing`).
 
 A 2xx answer means accepted; a JSON answer with a string ``id`` gives the provider
 message id. 408/425/429/5xx and network trouble are retried; other 4xx are not.
@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import json
 
-
+from senderid import signing
 from senderid.clock import Clock
-from senderid.delivery import signing
 from senderid.delivery.providers import _http
 from senderid.delivery.providers.base import OutgoingSms, SendResult
 
