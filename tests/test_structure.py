@@ -1,0 +1,162 @@
+"""The shape of the package, pinned: data flows one way and nothing imports in a circle.
+
+Every ``import`` in ``src/senderid`` counts, also those inside functions (a late import
+hides a cycle, it does not remove it); only imports under ``if TYPE_CHECKING:`` are left
+out, since they never run.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).parents[1] / "src"
+PACKAGE = SRC / "senderid"
+
+# Top-level modules that hold rules or data and import no layer (only each other).
+PURE = {
+    "senderid", "senderid.clock", "senderid.errors", "senderid.ids", "senderid.numbers", "senderid.otp",
+    "senderid.sms_parts", "senderid.webhook_urls", "senderid.signing", "senderid.provider_names",
+    "senderid.settings", "senderid.logs",
+}
+LAYERS = ("api", "console", "cli", "delivery", "domain", "store", "client")
+
+pytestmark = pytest.mark.unit
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(SRC).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def imports_of(path: Path, modules: set[str]) -> set[str]:
+    """The senderid modules ``path`` imports (``from a import b`` counts ``a.b`` when that is a module)."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and _is_type_checking(child):
+                for other in child.orelse:
+                    visit(other)
+                continue
+            if isinstance(child, ast.Import):
+                found.update(alias.name for alias in child.names)
+            elif isinstance(child, ast.ImportFrom):
+                base = child.module or ""
+                if child.level:
+                    anchor = package.split(".")
+                    anchor = anchor[: len(anchor) - (child.level - 1)]
+                    base = ".".join([*anchor, base] if base else anchor)
+                found.add(base)
+                found.update(f"{base}.{alias.name}" for alias in child.names)
+            visit(child)
+
+    visit(ast.parse(path.read_text(), str(path)))
+    return {m for m in found if m in modules and m != name}
+
+
+def graph() -> dict[str, set[str]]:
+    files = sorted(PACKAGE.rglob("*.py"))
+    modules = {module_name(f) for f in files}
+    return {module_name(f): imports_of(f, modules) for f in files}
+
+
+def layer(module: str) -> str | None:
+    """``domain`` for ``senderid.domain.accounts`` (and ``senderid.domain`` itself), else None."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in LAYERS else None
+
+
+def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def connect(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in edges.get(v, ()):
+            if w not in index:
+                connect(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(edges):
+        if v not in index:
+            connect(v)
+    return found
+
+
+def without_packages(edges: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Edges to a package's own ``__init__`` from inside it are how Python loads it, not a cycle."""
+    return {m: {t for t in targets if not m.startswith(t + ".")} for m, targets in edges.items()}
+
+
+def test_no_module_imports_in_a_circle() -> None:
+    assert cycles(without_packages(graph())) == []
+
+
+def test_the_domain_imports_no_edge_and_no_delivery() -> None:
+    wrong = {
+        (m, t) for m, targets in graph().items() if layer(m) == "domain"
+        for t in targets if layer(t) in ("api", "console", "cli", "delivery")
+    }
+    assert wrong == set()
+
+
+def test_storage_imports_only_storage_and_pure_modules() -> None:
+    wrong = {
+        (m, t) for m, targets in graph().items() if layer(m) == "store"
+        for t in targets if layer(t) != "store" and t not in PURE
+    }
+    assert wrong == set()
+
+
+def test_the_client_imports_only_itself() -> None:
+    wrong = {
+        (m, t) for m, targets in graph().items() if layer(m) == "client"
+        for t in targets if layer(t) != "client" and t != "senderid"
+    }
+    assert wrong == set()
+
+
+def test_pure_modules_import_only_pure_modules() -> None:
+    edges = graph()
+    wrong = {(m, t) for m in PURE if m in edges for t in edges[m] if t not in PURE}
+    assert wrong == set()
+
+
+def test_the_checks_see_real_imports() -> None:
+    """The graph is not empty or blind to late imports: known edges are in it."""
+    edges = graph()
+    assert "senderid.delivery.outbox" in edges["senderid.delivery.worker"]
+    assert "senderid.store.db" in edges["senderid.runtime"]
+    assert cycles({"a": {"b"}, "b": {"a"}, "c": {"a"}}) == [["a", "b"]]
