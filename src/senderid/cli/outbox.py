@@ -10,28 +10,17 @@ retried), 2 usage. They call the domain functions of
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 from typing import Annotated, Optional
 
 import typer
 
 from senderid.cli.common import context, fail, refusals
-from senderid.delivery import outbox
 from senderid.domain import outbox_admin
 from senderid.domain.context import CLI
+from senderid.domain.types import OutboxStatus
 
 outbox_app = typer.Typer(help="The SMS outbox: list, retry and purge messages.", no_args_is_help=True)
 
-
-
-class Status(str, Enum):
-    QUEUED = outbox.QUEUED
-    SENDING = outbox.SENDING
-    SENT = outbox.SENT
-    DELIVERED = outbox.DELIVERED
-    FAILED = outbox.FAILED
-    DEAD = outbox.DEAD
-    CANCELLED = outbox.CANCELLED
 
 
 def _when(value: datetime | None) -> str:
@@ -41,7 +30,7 @@ def _when(value: datetime | None) -> str:
 @outbox_app.command("list")
 def list_messages(
     status: Annotated[
-        Optional[list[Status]],
+        Optional[list[OutboxStatus]],
         typer.Option("--status", case_sensitive=False, help="Only messages in this status (repeatable)."),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=outbox_admin.MAX_LIST,

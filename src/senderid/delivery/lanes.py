@@ -43,10 +43,11 @@ from sqlalchemy import (
     update,
 )
 
+from senderid.domain.types import OutboxStatus
 from senderid.store.coltypes import UTCDateTime
 from senderid.store.tables import outbox, rate_buckets
 
-QUEUED, SENDING = "queued", "sending"
+QUEUED, SENDING = OutboxStatus.QUEUED, OutboxStatus.SENDING
 OTP, SMS = "otp", "sms"
 LANES = ("priority", "bulk")
 

@@ -33,12 +33,11 @@ from sqlalchemy import Connection, Update, bindparam, delete, func, insert, or_,
 from senderid import ids
 from senderid.delivery import events, lanes
 from senderid.delivery.lease import MAX_ERROR_LENGTH
+from senderid.domain.types import OutboxStatus
 from senderid.store.tables import early_receipts, outbox
 
-QUEUED, SENDING, SENT, DELIVERED, FAILED, DEAD, CANCELLED = (
-    "queued", "sending", "sent", "delivered", "failed", "dead", "cancelled",
-)
-STATUSES = (QUEUED, SENDING, SENT, DELIVERED, FAILED, DEAD, CANCELLED)
+QUEUED, SENDING, SENT, DELIVERED, FAILED, DEAD, CANCELLED = OutboxStatus
+STATUSES = tuple(OutboxStatus)
 
 
 @dataclass(frozen=True, slots=True)

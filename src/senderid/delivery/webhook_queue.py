@@ -13,10 +13,11 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from senderid.delivery.lease import MAX_ERROR_LENGTH, claim_due
+from senderid.domain.types import WebhookStatus
 from senderid.store.tables import accounts, webhook_events
 
-QUEUED, SENDING, DELIVERED, DEAD = "queued", "sending", "delivered", "dead"
-STATUSES = (QUEUED, SENDING, DELIVERED, DEAD)
+QUEUED, SENDING, DELIVERED, DEAD = WebhookStatus
+STATUSES = tuple(WebhookStatus)
 
 
 @dataclass(frozen=True, slots=True)
