@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from smpplib import consts
 
-from senderid import otp
-from senderid.delivery import outbox, signing
+from senderid import otp, signing
+from senderid.delivery import outbox
 from senderid.delivery.providers import build_provider
 from senderid.delivery.providers.devinbox import list_messages
 from senderid.delivery.worker import Worker

@@ -143,14 +143,32 @@ class Worker:
         hooks = threading.Thread(target=self._run_webhooks, args=(stop,), name="senderid-webhooks", daemon=True)
         hooks.start()
         finished: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
-        ready: deque[Claimed] = deque()  # claimed, not handed to a send thread yet
+        ready: deque[tuple[Claimed, float]] = deque()  # claimed (when), not handed to a send thread yet
         unrecorded: list[Outcome] = []
         first_unrecorded = 0.0  # time.monotonic() of the oldest outcome not recorded yet
         in_flight = 0
 
         def send(message: Claimed) -> None:
-            finished.put(self._attempt(message))
+            try:
+                outcome = self._attempt(message)
+            except Exception:  # never leak a slot or lose the message over a bug here
+                log.exception("handling a send failed", extra={"message_id": message.id})
+                outcome = self._retry_or_die(message, TransientError("internal error while sending"))
+            finished.put(outcome)
             self._wake.set()
+
+        def hand_over() -> int:
+            """Fill free slots from the messages held ready; ones held past half their lease
+            go back to the queue instead (another worker may take them once it runs out)."""
+            started = 0
+            while ready and in_flight + started < self.window:
+                message, claimed_at = ready.popleft()
+                if time.monotonic() - claimed_at > self.settings.worker_lease_seconds / 2:
+                    unrecorded.append(Outcome(message, DEFERRED, next_attempt_at=self.clock.now()))
+                    continue
+                started += 1
+                pool.submit(send, message)
+            return started
 
         with ThreadPoolExecutor(self.window, thread_name_prefix="senderid-send") as pool:
             while True:
@@ -158,16 +176,14 @@ class Worker:
                 progressed = False
                 if stopping and ready:  # not handed over: back to the queue, attempt unused
                     now = self.clock.now()
-                    unrecorded += [Outcome(m, DEFERRED, next_attempt_at=now) for m in ready]
+                    unrecorded += [Outcome(m, DEFERRED, next_attempt_at=now) for m, _ in ready]
                     ready.clear()
                 while not finished.empty():
                     if not unrecorded:
                         first_unrecorded = time.monotonic()
                     unrecorded.append(finished.get())
                     in_flight -= 1
-                while ready and in_flight < self.window:
-                    in_flight += 1
-                    pool.submit(send, ready.popleft())
+                in_flight += hand_over()
                 if unrecorded and (stopping or in_flight == 0 or len(unrecorded) >= self._batch
                                    or time.monotonic() - first_unrecorded >= RECORD_LINGER_SECONDS):
                     try:
@@ -193,12 +209,12 @@ class Worker:
                         except Exception:
                             log.exception("claiming messages failed; retrying")
                             batch = []
-                        priority = [m for m in batch if lanes.lane_of(m.kind, m.account_id) == "priority"]
-                        ready.extendleft(reversed(priority))  # ahead of bulk already held
-                        ready.extend(m for m in batch if lanes.lane_of(m.kind, m.account_id) != "priority")
-                        while ready and in_flight < self.window:
-                            in_flight += 1
-                            pool.submit(send, ready.popleft())
+                        claimed_at = time.monotonic()
+                        lane = {m.id: lanes.lane_of(m.kind, m.account_id) for m in batch}
+                        ready.extendleft((m, claimed_at) for m in reversed(batch)  # ahead of bulk held
+                                         if lane[m.id] == "priority")
+                        ready.extend((m, claimed_at) for m in batch if lane[m.id] != "priority")
+                        in_flight += hand_over()
                         progressed = progressed or bool(batch)
                 if not progressed:
                     wait = self._idle_wait(in_flight)
