@@ -30,8 +30,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Update, delete, func, insert, select, text, update
 
-from senderid import ids
 from senderid.delivery import events
+from senderid.domain import outbox as domain_outbox
 from senderid.delivery.lease import claim_due
 from senderid.store.tables import early_receipts, outbox
 
@@ -54,39 +54,8 @@ class Claimed:
     account_id: str | None = None
 
 
-def enqueue(
-    conn: Connection,
-    *,
-    now: datetime,
-    kind: str,
-    to: str,
-    sender: str,
-    body: str,
-    redacted_body: str | None = None,
-    account_id: str | None = None,
-    custom_number_id: str | None = None,
-    expires_at: datetime | None = None,
-) -> str:
-    message_id = ids.new_id()
-    conn.execute(
-        insert(outbox).values(
-            id=message_id,
-            kind=kind,
-            account_id=account_id,
-            custom_number_id=custom_number_id,
-            to_number=to,
-            sender=sender,
-            body=body,
-            redacted_body=redacted_body,
-            status=QUEUED,
-            attempts=0,
-            next_attempt_at=now,
-            expires_at=expires_at,
-            created_at=now,
-            updated_at=now,
-        )
-    )
-    return message_id
+# Enqueueing is the domain's (in the transaction of the change): re-exported for old callers.
+enqueue = domain_outbox.enqueue
 
 
 def cancel_queued_otps(conn: Connection, custom_number_id: str, now: datetime) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +39,33 @@ def record(
             subject=subject,
             details=details,
         )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One audit record for :func:`record_many`."""
+
+    action: str
+    account_id: str | None = None
+    subject: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def record_many(conn: Connection, *, at: datetime, actor: Actor, entries: Sequence[Entry]) -> None:
+    """Several audit records of one change, with one multi-row INSERT."""
+    for entry in entries:
+        leaked = _FORBIDDEN.intersection(entry.details)
+        if leaked:
+            raise ValueError(f"audit details may not hold {sorted(leaked)}")
+    if not entries:
+        return
+    conn.execute(
+        insert(audit_events).values([
+            {"at": at, "actor": actor.name, "ip": actor.ip, "account_id": e.account_id,
+             "action": e.action, "subject": e.subject, "details": e.details}
+            for e in entries
+        ])
     )
 
 

@@ -248,3 +248,13 @@ idempotency_keys = Table(
     Column("expires_at", UTCDateTime, nullable=False),
     Index("ix_idempotency_keys_expires", "expires_at"),
 )
+
+# Change signals on SQLite (PostgreSQL uses NOTIFY; this table stays empty there): one row
+# per channel whose version triggers bump when what the channel covers changes; every
+# process polls it (senderid.store.listen).
+change_signals = Table(
+    "change_signals",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("version", Integer, nullable=False, server_default=text("0")),
+)
