@@ -29,17 +29,8 @@ def record(
     leaked = _FORBIDDEN.intersection(details)
     if leaked:
         raise ValueError(f"audit details may not hold {sorted(leaked)}")
-    conn.execute(
-        insert(audit_events).values(
-            at=at,
-            actor=actor.name,
-            ip=actor.ip,
-            account_id=account_id,
-            action=action,
-            subject=subject,
-            details=details,
-        )
-    )
+    conn.execute(_INSERT, {"at": at, "actor": actor.name, "ip": actor.ip, "account_id": account_id,
+                           "action": action, "subject": subject, "details": details})
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,13 +51,15 @@ def record_many(conn: Connection, *, at: datetime, actor: Actor, entries: Sequen
             raise ValueError(f"audit details may not hold {sorted(leaked)}")
     if not entries:
         return
-    conn.execute(
-        insert(audit_events).values([
-            {"at": at, "actor": actor.name, "ip": actor.ip, "account_id": e.account_id,
-             "action": e.action, "subject": e.subject, "details": e.details}
-            for e in entries
-        ])
-    )
+    rows = [{"at": at, "actor": actor.name, "ip": actor.ip, "account_id": e.account_id,
+             "action": e.action, "subject": e.subject, "details": e.details} for e in entries]
+    # Several rows: executemany of a RETURNING insert, which SQLAlchemy sends as one
+    # multi-row INSERT ("insertmanyvalues"); the statement is built once either way.
+    conn.execute(_INSERT if len(rows) == 1 else _INSERT_MANY, rows[0] if len(rows) == 1 else rows)
+
+
+_INSERT = insert(audit_events)
+_INSERT_MANY = insert(audit_events).returning(audit_events.c.id)
 
 
 def events(

@@ -28,6 +28,7 @@ from enum import Enum
 
 from sqlalchemy import (
     Connection,
+    String,
     Select,
     bindparam,
     case,
@@ -215,17 +216,21 @@ def _as_time(expression):  # type: ignore[no-untyped-def]
     return type_coerce(expression, UTCDateTime)
 
 
+# Built once: the writes of add bind values into these.
+_INSERT_REGISTRATION = insert(custom_numbers)
+_INSERT_SEND = insert(otp_sends)
+_NEW_CODE = update(custom_numbers).where(custom_numbers.c.id == bindparam("b_id"))
+
+
 def _create_active(
     ctx: Context, conn: Connection, account: Account, name: str, number: str, state: _State,
     now: datetime, actor: Actor,
 ) -> AddResult:
     registration_id = ids.new_id()
-    conn.execute(
-        insert(custom_numbers).values(
-            id=registration_id, account_id=account.id, number=number, name=name, status=ACTIVE,
-            created_at=now, updated_at=now, verified_at=now,
-        )
-    )
+    conn.execute(_INSERT_REGISTRATION, dict(
+        id=registration_id, account_id=account.id, number=number, name=name, status=ACTIVE,
+        created_at=now, updated_at=now, verified_at=now,
+    ))
     entries = [audit.Entry("custom_number.created", account.id, registration_id,
                            {"number": number, "otp_required": False})]
     events = [(account.id, "custom_number.verified", _event_data(registration_id, number, name, ACTIVE))]
@@ -261,23 +266,17 @@ def _send_otp(
     )
     if state.pending_id is not None:
         registration_id = state.pending_id
-        conn.execute(
-            update(custom_numbers)
-            .where(custom_numbers.c.id == registration_id)
-            .values(name=name, **otp_fields)
-        )
+        conn.execute(_NEW_CODE, {"b_id": registration_id, "name": name, **otp_fields})
         domain_outbox.cancel_otps(conn, [registration_id], now)
         action = "custom_number.otp_resent"
     else:
         registration_id = ids.new_id()
-        conn.execute(
-            insert(custom_numbers).values(
-                id=registration_id, account_id=account.id, number=number, name=name,
-                status=PENDING, created_at=now, **otp_fields,
-            )
-        )
+        conn.execute(_INSERT_REGISTRATION, dict(
+            id=registration_id, account_id=account.id, number=number, name=name,
+            status=PENDING, created_at=now, verified_at=None, **otp_fields,
+        ))
         action = "custom_number.otp_sent"
-    conn.execute(insert(otp_sends).values(account_id=account.id, number=number, created_at=now))
+    conn.execute(_INSERT_SEND, {"account_id": account.id, "number": number, "created_at": now})
     if test_code is None:
         minutes = math.ceil(ctx.settings.otp_ttl_seconds / 60)
         template = ctx.settings.otp_template
@@ -565,6 +564,24 @@ _ACTIVE_MINE = select(custom_numbers.c.id, custom_numbers.c.name, custom_numbers
 )
 
 
+_MINE_ROW = custom_numbers.c.id == bindparam("b_id")
+_B_NOW = bindparam("b_now", type_=UTCDateTime)
+_ACTIVATE = (
+    update(custom_numbers)
+    .where(custom_numbers.c.number == bindparam("b_number"),
+           _MINE_ROW | (custom_numbers.c.status == PENDING))
+    .values(
+        status=case((_MINE_ROW, ACTIVE), else_=CANCELLED),
+        name=case((_MINE_ROW, bindparam("b_name", type_=String)), else_=custom_numbers.c.name),
+        verified_at=case((_MINE_ROW, _B_NOW), else_=custom_numbers.c.verified_at),
+        ended_at=case((_MINE_ROW, custom_numbers.c.ended_at), else_=_B_NOW),
+        otp_hash=case((_MINE_ROW, custom_numbers.c.otp_hash), else_=None),
+        updated_at=_B_NOW,
+    )
+    .returning(custom_numbers.c.id, custom_numbers.c.account_id)
+)
+
+
 def _verify_locked(
     ctx: Context, conn: Connection, account: Account, name: str, number: str, code: str, actor: Actor
 ) -> str | None:
@@ -584,21 +601,7 @@ def _verify_locked(
         return None  # another account holds it already
 
     # Activate ours and cancel every other pending registration of the number, at once.
-    mine = custom_numbers.c.id == counted.id
-    rows = conn.execute(
-        update(custom_numbers)
-        .where(custom_numbers.c.number == number,
-               (custom_numbers.c.id == counted.id) | (custom_numbers.c.status == PENDING))
-        .values(
-            status=case((mine, ACTIVE), else_=CANCELLED),
-            name=case((mine, name), else_=custom_numbers.c.name),
-            verified_at=case((mine, now), else_=custom_numbers.c.verified_at),
-            ended_at=case((mine, custom_numbers.c.ended_at), else_=now),
-            otp_hash=case((mine, custom_numbers.c.otp_hash), else_=None),
-            updated_at=now,
-        )
-        .returning(custom_numbers.c.id, custom_numbers.c.account_id)
-    ).all()
+    rows = conn.execute(_ACTIVATE, {"b_id": counted.id, "b_number": number, "b_name": name, "b_now": now}).all()
     entries = [audit.Entry("custom_number.verified", account.id, counted.id, {"number": number})]
     events: list[domain_events.Event] = [
         (account.id, "custom_number.verified", _event_data(counted.id, number, name, ACTIVE))]

@@ -7,11 +7,12 @@ The payload shape and types are :mod:`senderid.delivery.events`' (the worker del
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Integer, String, insert, literal, select, union_all
+from sqlalchemy import JSON, Connection, Integer, String, bindparam, insert, literal, select, union_all
 
 from senderid import ids
 from senderid.delivery.events import EVENT_TYPES
@@ -29,18 +30,30 @@ def emit(conn: Connection, *, now: datetime, events: Sequence[Event]) -> None:
     if not events:
         return
     stamp = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    selects = []
-    for account_id, type, data in events:
+    params: dict[str, Any] = {"e_now": now}
+    for i, (account_id, type, data) in enumerate(events):
         if type not in EVENT_TYPES:
             raise ValueError(f"unknown event type {type!r}")
-        at = literal(now, UTCDateTime)
-        selects.append(
-            select(
-                literal("msg_" + ids.new_id(), String), accounts.c.id, literal(type, String),
-                literal({"type": type, "timestamp": stamp, "data": data}, JSON),
-                literal("queued", String), literal(0, Integer), at, at, at,
-            ).where(accounts.c.id == account_id, accounts.c.webhook_url.is_not(None),
-                    accounts.c.webhook_url != "")
-        )
-    source = selects[0] if len(selects) == 1 else union_all(*selects)
-    conn.execute(insert(webhook_events).from_select(list(_COLUMNS), source))
+        params.update({
+            f"e_id{i}": "msg_" + ids.new_id(), f"e_account{i}": account_id, f"e_type{i}": type,
+            f"e_payload{i}": {"type": type, "timestamp": stamp, "data": data},
+        })
+    conn.execute(_statement(len(events)), params)
+
+
+@functools.lru_cache(maxsize=16)
+def _statement(count: int) -> Any:
+    """``INSERT INTO webhook_events ... SELECT ... FROM accounts WHERE <has a webhook>``
+    for ``count`` events (UNION ALL), built once per count."""
+    at = bindparam("e_now", type_=UTCDateTime)
+    selects = [
+        select(
+            bindparam(f"e_id{i}", type_=String), accounts.c.id, bindparam(f"e_type{i}", type_=String),
+            bindparam(f"e_payload{i}", type_=JSON), literal("queued", String), literal(0, Integer),
+            at, at, at,
+        ).where(accounts.c.id == bindparam(f"e_account{i}"), accounts.c.webhook_url.is_not(None),
+                accounts.c.webhook_url != "")
+        for i in range(count)
+    ]
+    source = selects[0] if count == 1 else union_all(*selects)
+    return insert(webhook_events).from_select(list(_COLUMNS), source)

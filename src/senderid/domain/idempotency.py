@@ -41,6 +41,7 @@ Nothing here knows HTTP: a response is a status code, body bytes and headers.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import itertools
@@ -59,7 +60,6 @@ from sqlalchemy.exc import IntegrityError
 from senderid.domain.context import Context
 from senderid.errors import Conflict, InvalidRequest, SenderIdError
 from senderid.store.coltypes import UTCDateTime
-from senderid.store.db import upsert
 from senderid.store.tables import idempotency_keys
 
 R = TypeVar("R")
@@ -211,14 +211,25 @@ def _store(ctx: Context, conn: Connection, keyed: Keyed, now: datetime, response
         account_id=keyed.account_id, key=keyed.key, request_hash=keyed.request_hash, created_at=now,
         expires_at=now + timedelta(hours=ctx.settings.idempotency_ttl_hours),
         status_code=response.status_code, response_body=text, response_headers=response.headers,
+        now=now, abandoned=now - ABANDONED_AFTER,
     )
-    statement = upsert(conn, idempotency_keys).values(**values)
-    statement = statement.on_conflict_do_update(
+    return conn.execute(_store_statement(conn.dialect.name), values).first() is not None
+
+
+_STORED = ("request_hash", "created_at", "expires_at", "status_code", "response_body", "response_headers")
+
+
+@functools.lru_cache(maxsize=2)
+def _store_statement(dialect: str) -> Any:
+    """INSERT the key with its answer; on a conflict replace only a replaceable row (built once)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(idempotency_keys)
+    return statement.on_conflict_do_update(
         index_elements=[idempotency_keys.c.account_id, idempotency_keys.c.key],
-        set_={name: getattr(statement.excluded, name) for name in values if name not in ("account_id", "key")},
+        set_={name: getattr(statement.excluded, name) for name in _STORED},
         where=_REPLACEABLE,
     ).returning(idempotency_keys.c.created_at)
-    return conn.execute(statement, {"now": now, "abandoned": now - ABANDONED_AFTER}).first() is not None
 
 
 # The row in the table may be replaced: it expired, or its two-step holder never finished.
@@ -359,8 +370,12 @@ def _mine(claim: Claim) -> tuple[Any, ...]:
             idempotency_keys.c.created_at == claim.created_at)
 
 
+_ROW = select(idempotency_keys).where(
+    idempotency_keys.c.account_id == bindparam("b_account_id"), idempotency_keys.c.key == bindparam("b_key"))
+
+
 def _row(conn: Connection, account_id: str, key: str) -> Any:
-    return conn.execute(select(idempotency_keys).where(*_pk(account_id, key))).first()
+    return conn.execute(_ROW, {"b_account_id": account_id, "b_key": key}).first()
 
 
 def _replaceable(row: Any, now: datetime) -> bool:

@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, func, insert, update
+from sqlalchemy import Connection, bindparam, func, insert, update
 
 from senderid import ids
+from senderid.store.coltypes import UTCDateTime
 from senderid.store.tables import outbox
 
 QUEUED, SENDING, CANCELLED = "queued", "sending", "cancelled"
@@ -62,8 +63,7 @@ def enqueue_many(conn: Connection, *, now: datetime, kind: str, messages: Sequen
     if not messages:
         return []
     message_ids = [ids.new_id() for _ in messages]
-    conn.execute(
-        insert(outbox).values([
+    rows = [
             {
                 "id": message_id, "kind": kind, "account_id": m.account_id,
                 "custom_number_id": m.custom_number_id, "to_number": m.to, "sender": m.sender,
@@ -71,9 +71,15 @@ def enqueue_many(conn: Connection, *, now: datetime, kind: str, messages: Sequen
                 "next_attempt_at": now, "expires_at": m.expires_at, "created_at": now, "updated_at": now,
             }
             for message_id, m in zip(message_ids, messages, strict=True)
-        ])
-    )
+    ]
+    # One row: a plain INSERT. Many: executemany of a RETURNING insert, which SQLAlchemy
+    # sends as multi-row INSERTs of up to 1,000 rows ("insertmanyvalues"). Built once.
+    conn.execute(_INSERT if len(rows) == 1 else _INSERT_MANY, rows[0] if len(rows) == 1 else rows)
     return message_ids
+
+
+_INSERT = insert(outbox)
+_INSERT_MANY = insert(outbox).returning(outbox.c.id)
 
 
 def cancel_otps(conn: Connection, custom_number_ids: Sequence[str], now: datetime) -> int:
@@ -84,19 +90,22 @@ def cancel_otps(conn: Connection, custom_number_ids: Sequence[str], now: datetim
     worker still records the truth."""
     if not custom_number_ids:
         return 0
-    result = conn.execute(
-        update(outbox)
-        .where(
-            outbox.c.custom_number_id.in_(list(custom_number_ids)),
-            outbox.c.kind == "otp",
-            outbox.c.status.in_([QUEUED, SENDING]),
-        )
-        .values(
-            status=CANCELLED,
-            body=func.coalesce(outbox.c.redacted_body, outbox.c.body),
-            lease_until=None,
-            last_error="superseded",
-            updated_at=now,
-        )
-    )
+    result = conn.execute(_CANCEL_OTPS, {"b_ids": list(custom_number_ids), "b_now": now})
     return result.rowcount
+
+
+_CANCEL_OTPS = (
+    update(outbox)
+    .where(
+        outbox.c.custom_number_id.in_(bindparam("b_ids", expanding=True)),
+        outbox.c.kind == "otp",
+        outbox.c.status.in_([QUEUED, SENDING]),
+    )
+    .values(
+        status=CANCELLED,
+        body=func.coalesce(outbox.c.redacted_body, outbox.c.body),
+        lease_until=None,
+        last_error="superseded",
+        updated_at=bindparam("b_now", type_=UTCDateTime),
+    )
+)

@@ -31,6 +31,7 @@ pool-wait, statement, lock and idle-in-transaction times are bounded.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 from collections.abc import Callable, Iterator
@@ -204,8 +205,7 @@ class Database:
         """Hold locks on ``keys`` (in that order) until ``conn``'s transaction ends."""
         if self.is_sqlite or not keys:
             return
-        calls = ", ".join(f"pg_advisory_xact_lock(:k{i})" for i in range(len(keys)))
-        conn.execute(text(f"SELECT {calls}"), {f"k{i}": lock_key(key) for i, key in enumerate(keys)})
+        conn.execute(_lock_statement(len(keys)), {f"k{i}": lock_key(key) for i, key in enumerate(keys)})
 
     # -- the rest ----------------------------------------------------------------------
 
@@ -229,6 +229,11 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@functools.lru_cache(maxsize=4)
+def _lock_statement(count: int) -> Any:
+    return text("SELECT " + ", ".join(f"pg_advisory_xact_lock(:k{i})" for i in range(count)))
 
 
 def _create_engine(url: str, pool_size: int) -> Engine:
