@@ -155,33 +155,42 @@ class _State:
     others_pending: bool  # other accounts have pending registrations of it
     last_send: datetime | None  # this account's last OTP SMS to it
     nth_newest: tuple[datetime | None, ...]  # per window of _WINDOWS: the limit-th send in the hour
+    positions: tuple[int, ...]  # per window: the position of the newest send in its scope (0: none)
 
 
 def _state(ctx: Context, conn: Connection, account_id: str, number: str, now: datetime) -> _State:
     s = ctx.settings
-    limits = tuple(getattr(s, setting) for setting, _where, _message in _WINDOWS)
+    limits = tuple(getattr(s, setting) for setting, _column, _message in _WINDOWS)
     row = conn.execute(
         _state_query(limits), {"account_id": account_id, "number": number, "since": now - HOUR}
     ).one()
+    m = row._mapping
     return _State(row.active_id, row.pending_id, row.others_pending is not None, row.last_send,
-                  tuple(row._mapping[f"nth_{i}"] for i in range(len(_WINDOWS))))
+                  tuple(m[f"nth_{i}"] for i in range(len(_WINDOWS))),
+                  tuple(m[f"last_{i}"] or 0 for i in range(len(_WINDOWS))))
 
 
-_MINE = (otp_sends.c.account_id == bindparam("account_id")) & (otp_sends.c.number == bindparam("number"))
+# The windows of the sending limits: setting, the column numbering sends in its scope, message.
 _WINDOWS = (
-    ("otp_max_per_account_number_per_hour", _MINE,
+    ("otp_max_per_account_number_per_hour", otp_sends.c.account_number_seq,
      "Too many codes sent to this number for your account in the last hour"),
-    ("otp_max_per_number_per_hour", otp_sends.c.number == bindparam("number"),
+    ("otp_max_per_number_per_hour", otp_sends.c.number_seq,
      "Too many codes sent to this number in the last hour"),
-    ("otp_max_per_account_per_hour", otp_sends.c.account_id == bindparam("account_id"),
+    ("otp_max_per_account_per_hour", otp_sends.c.account_seq,
      "Your account has sent too many codes in the last hour"),
+)
+_SCOPES = (
+    lambda t: (t.c.account_id == bindparam("account_id")) & (t.c.number == bindparam("number")),
+    lambda t: t.c.number == bindparam("number"),
+    lambda t: t.c.account_id == bindparam("account_id"),
 )
 
 
 @lru_cache(maxsize=8)
 def _state_query(limits: tuple[int, ...]) -> Select:  # type: ignore[type-arg]
-    """One SELECT of scalar subqueries, each an index lookup or a short index range scan
-    (the limit-th newest send of a window walks at most ``limit`` index entries)."""
+    """One SELECT of scalar subqueries, each one or two index lookups whatever the limits:
+    the newest send's position in each scope (a max over an index), and the send at
+    position newest - limit + 1, if it is inside the hour (a point lookup)."""
     number, account_id = bindparam("number"), bindparam("account_id")
     active = select(custom_numbers.c.id).where(
         custom_numbers.c.number == number, custom_numbers.c.status == ACTIVE).limit(1)
@@ -191,23 +200,22 @@ def _state_query(limits: tuple[int, ...]) -> Select:  # type: ignore[type-arg]
     others = select(custom_numbers.c.id).where(
         custom_numbers.c.number == number, custom_numbers.c.status == PENDING,
         custom_numbers.c.account_id != account_id).limit(1)
-    last = select(func.max(otp_sends.c.created_at)).where(_MINE)
-    nth = [
-        _as_time(select(otp_sends.c.created_at)
-        .where(where, otp_sends.c.created_at > bindparam("since", type_=UTCDateTime))
-        .order_by(otp_sends.c.created_at.desc())
-        .limit(1)
-        .offset(limit - 1)
-        .scalar_subquery()
-        ).label(f"nth_{i}")
-        for i, ((_setting, where, _message), limit) in enumerate(zip(_WINDOWS, limits, strict=True))
-    ]
+    last = select(func.max(otp_sends.c.created_at)).where(_SCOPES[0](otp_sends))
+    columns = []
+    for i, ((_setting, column, _message), limit, scope) in enumerate(zip(_WINDOWS, limits, _SCOPES, strict=True)):
+        newest = select(func.max(column)).where(scope(otp_sends)).scalar_subquery()
+        alias = otp_sends.alias(f"w{i}")
+        nth = select(alias.c.created_at).where(
+            scope(alias), alias.c[column.name] == newest - (limit - 1),
+            alias.c.created_at > bindparam("since", type_=UTCDateTime),
+        ).limit(1).scalar_subquery()
+        columns += [_as_time(nth).label(f"nth_{i}"), newest.label(f"last_{i}")]
     return select(
         active.scalar_subquery().label("active_id"),
         pending.scalar_subquery().label("pending_id"),
         others.scalar_subquery().label("others_pending"),
         _as_time(last.scalar_subquery()).label("last_send"),
-        *nth,
+        *columns,
     )
 
 
@@ -276,7 +284,9 @@ def _send_otp(
             status=PENDING, created_at=now, verified_at=None, **otp_fields,
         ))
         action = "custom_number.otp_sent"
-    conn.execute(_INSERT_SEND, {"account_id": account.id, "number": number, "created_at": now})
+    positions = {column.name: position + 1
+                 for (_setting, column, _message), position in zip(_WINDOWS, state.positions, strict=True)}
+    conn.execute(_INSERT_SEND, {"account_id": account.id, "number": number, "created_at": now, **positions})
     if test_code is None:
         minutes = math.ceil(ctx.settings.otp_ttl_seconds / 60)
         template = ctx.settings.otp_template
@@ -315,7 +325,7 @@ def _check_send_limits(ctx: Context, state: _State, now: datetime) -> None:
         if wait > 0:
             refusals.append((wait, f"A code was sent to this number moments ago; wait {wait} seconds "
                                    "before asking for another"))
-    for (_setting, _where, message), nth in zip(_WINDOWS, state.nth_newest, strict=True):
+    for (_setting, _column, message), nth in zip(_WINDOWS, state.nth_newest, strict=True):
         if nth is not None:
             # The window frees up when the oldest of the last `limit` sends is an hour old.
             wait = math.ceil((nth + HOUR - now).total_seconds())

@@ -1,4 +1,5 @@
-"""change signals: triggers that tell every process when keys, accounts or senders change
+"""change signals: triggers that tell every process when keys, accounts or senders change;
+positions of OTP sends in their limit windows
 
 Channels: ``senderid_senders`` (an account's active custom numbers or approved business
 names changed) and ``senderid_keys`` (an API key or an account changed).
@@ -47,7 +48,30 @@ def _channel(table: str) -> str:
     return KEYS if table in ("api_keys", "accounts") else SENDERS
 
 
+SEQUENCES = (
+    ("account_number_seq", ("account_id", "number")),
+    ("number_seq", ("number",)),
+    ("account_seq", ("account_id",)),
+)
+
+
+def _send_positions() -> None:
+    """Each OTP send's position in its scopes, numbered in id order (existing rows too)."""
+    with op.batch_alter_table('otp_sends', schema=None) as batch_op:
+        for column, _scope in SEQUENCES:
+            batch_op.add_column(sa.Column(column, sa.Integer(), nullable=True))
+    for column, scope in SEQUENCES:
+        same = " AND ".join(f"o.{c} = otp_sends.{c}" for c in scope)
+        op.execute(f"UPDATE otp_sends SET {column} = "
+                   f"(SELECT count(*) FROM otp_sends o WHERE {same} AND o.id <= otp_sends.id)")
+    with op.batch_alter_table('otp_sends', schema=None) as batch_op:
+        batch_op.create_index('ix_otp_sends_account_number_seq', ['account_id', 'number', 'account_number_seq'], unique=False)
+        batch_op.create_index('ix_otp_sends_number_seq', ['number', 'number_seq'], unique=False)
+        batch_op.create_index('ix_otp_sends_account_seq', ['account_id', 'account_seq'], unique=False)
+
+
 def upgrade() -> None:
+    _send_positions()
     op.create_table(
         'change_signals',
         sa.Column('channel', sa.String(length=64), nullable=False),
@@ -97,3 +121,9 @@ def downgrade() -> None:
     if postgres:
         op.execute("DROP FUNCTION IF EXISTS senderid_signal()")
     op.drop_table('change_signals')
+    with op.batch_alter_table('otp_sends', schema=None) as batch_op:
+        batch_op.drop_index('ix_otp_sends_account_seq')
+        batch_op.drop_index('ix_otp_sends_number_seq')
+        batch_op.drop_index('ix_otp_sends_account_number_seq')
+        for column, _scope in SEQUENCES:
+            batch_op.drop_column(column)
