@@ -8,6 +8,8 @@ are accepted as their digits. Everything is stored and shown in E.164.
 
 from __future__ import annotations
 
+import functools
+
 import re
 from collections.abc import Iterable
 
@@ -81,10 +83,30 @@ def _parse_national(digits: str, regions: tuple[str, ...]) -> phonenumbers.Phone
 
 def parse_mobile(value: object, regions: Iterable[str] = ("AU",)) -> str:
     """The E.164 form of a valid, SMS-capable mobile number in one of ``regions``."""
-    parsed = _parse(value, tuple(regions))
+    if (type(value) is str and len(value) <= MAX_INPUT_LENGTH) or type(value) is int:
+        # the common inputs, short and hashable: remembered
+        result = _parse_mobile_remembered(value, tuple(regions))
+        if isinstance(result, InvalidNumber):
+            raise InvalidNumber(str(result))
+        return result
+    return _parse_mobile(value, tuple(regions))
+
+
+def _parse_mobile(value: object, regions: tuple[str, ...]) -> str:
+    parsed = _parse(value, regions)
     if phonenumbers.number_type(parsed) not in _MOBILE_TYPES:
         raise InvalidNumber("not a mobile number")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_mobile_remembered(value: str | int, regions: tuple[str, ...]) -> str | InvalidNumber:
+    """:func:`_parse_mobile`, remembered (a pure function; senders and contacts repeat),
+    with the refusal as a value so that it is remembered too."""
+    try:
+        return _parse_mobile(value, regions)
+    except InvalidNumber as exc:
+        return exc
 
 
 def parse_contact(value: object, regions: Iterable[str] = ("AU",)) -> str:

@@ -1,4 +1,4 @@
-"""Build the pieces a process needs (database, context, provider) from settings.
+"""Build the pieces a process needs (database, context, listener, provider) from settings.
 
 The server, the worker command and the CLI all start here, so they cannot
 drift in how they read settings or connect.
@@ -14,6 +14,7 @@ from senderid.delivery.worker import Worker
 from senderid.domain.context import Context
 from senderid.settings import Settings
 from senderid.store.db import Database
+from senderid.store.listen import Listener
 
 log = logging.getLogger("senderid")
 
@@ -23,6 +24,16 @@ def build_context(settings: Settings, *, clock: Clock | None = None, db: Databas
     if database.is_sqlite and settings.sqlite_path() is not None:
         settings.sqlite_path().parent.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
     return Context(db=database, settings=settings, clock=clock or Clock(), secret=settings.resolved_secret())
+
+
+def start_listener(ctx: Context) -> Listener:
+    """This process's listener for change signals, with the key and sender cache on it
+    (other subscribers, e.g. a worker's wake-up, subscribe to the same one)."""
+    listener = Listener(ctx.db)
+    ctx.senders.attach(listener)
+    listener.start()
+    ctx.listener = listener
+    return listener
 
 
 def build_worker(ctx: Context, name: str | None = None) -> Worker:

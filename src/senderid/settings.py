@@ -84,9 +84,12 @@ class Settings(BaseSettings):
         "first is the region assumed for national-format input.",
     )
     auth_cache_seconds: float = Field(
-        2.0, ge=0,
-        description="How long a server process remembers a valid API key. A key revoked through "
-        "this process stops at once; through another one (e.g. the CLI), within this time. 0 turns it off.",
+        300.0, ge=0,
+        description="Longest a server process keeps a valid API key, and an account's allowed "
+        "senders, in memory. Any change (a key revoked, a number deleted, a name approved), made "
+        "through any process or the CLI, applies in every process within 100 ms regardless: the "
+        "database signals it (LISTEN/NOTIFY on PostgreSQL, a polled change counter on SQLite). "
+        "0 turns the memory off.",
     )
     api_threads: int = Field(
         8, ge=1, le=256,
@@ -149,7 +152,11 @@ class Settings(BaseSettings):
         "goes out as; empty means the provider's default.",
     )
     send_max_per_account_per_minute: int = Field(
-        600, ge=1, description="Messages an account may queue through `/api/v1/gateway` per minute."
+        5000, ge=1,
+        description="Messages an account may queue through `/api/v1/gateway` per minute. The "
+        "default lets five full calls (1,000 contacts each, the most one call may carry) through "
+        "per minute; lower it to cap a runaway client, but not below 1,000 or a documented call "
+        "is refused.",
     )
     message_max_parts: int = Field(
         10, ge=1, le=255, description="Longest message accepted by the gateway, in SMS parts."

@@ -38,7 +38,7 @@ from senderid.console import routes as console_routes
 from senderid.delivery.worker import WorkerThread
 from senderid.domain.context import Context
 from senderid.errors import SenderIdError
-from senderid.runtime import build_context, build_worker, unwatch_queue, watch_queue
+from senderid.runtime import build_context, build_worker, start_listener, unwatch_queue, watch_queue
 from senderid.settings import Settings
 from senderid.store.db import Database
 
@@ -67,6 +67,10 @@ def create_app(
         # Database work runs on this many threads: more would only contend for the GIL
         # and the connection pool.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
+        listener = None
+        if ctx.listener is None:  # keys and senders are served from memory while it hears changes
+            listener = start_listener(ctx)
+            await anyio.to_thread.run_sync(listener.wait_live, 2.0)
         thread = None
         if settings.metrics_enabled:
             watch_queue(ctx)
@@ -83,6 +87,9 @@ def create_app(
             if thread is not None:
                 thread.stop()
                 thread.worker.provider.close()
+            if listener is not None:
+                listener.stop()
+                ctx.listener = None
 
     app = FastAPI(
         title="senderid",

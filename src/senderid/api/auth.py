@@ -28,11 +28,20 @@ def bearer_key(request: Request) -> str:
 
 
 def authenticate(ctx: Context, request: Request) -> Caller:
-    """Runs in a worker thread (it reads the database)."""
+    """Runs in a worker thread (it may read the database)."""
     caller = accounts.authenticate(ctx, bearer_key(request))
     if caller is None:
         raise AuthError(TOKEN_EXPIRED)
     request.state.account_id = caller.account.id
+    return caller
+
+
+def cached_caller(ctx: Context, request: Request) -> Caller | None:
+    """The caller when its key is in memory (no database work: safe on the event loop);
+    None when it must be looked up. A missing or malformed header raises AuthError."""
+    caller = accounts.cached_caller(ctx, bearer_key(request))
+    if caller is not None:
+        request.state.account_id = caller.account.id
     return caller
 
 

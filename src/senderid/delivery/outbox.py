@@ -28,11 +28,11 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Update, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, text, update
 
-from senderid import ids
 from senderid.delivery import events, lanes
 from senderid.delivery.lease import MAX_ERROR_LENGTH
+from senderid.domain import outbox as domain_outbox
 from senderid.domain.types import OutboxStatus
 from senderid.store.tables import early_receipts, outbox
 
@@ -52,56 +52,8 @@ class Claimed:
     account_id: str | None = None
 
 
-def enqueue(
-    conn: Connection,
-    *,
-    now: datetime,
-    kind: str,
-    to: str,
-    sender: str,
-    body: str,
-    redacted_body: str | None = None,
-    account_id: str | None = None,
-    custom_number_id: str | None = None,
-    expires_at: datetime | None = None,
-) -> str:
-    message_id = ids.new_id()
-    conn.execute(
-        insert(outbox).values(
-            id=message_id,
-            kind=kind,
-            account_id=account_id,
-            custom_number_id=custom_number_id,
-            to_number=to,
-            sender=sender,
-            body=body,
-            redacted_body=redacted_body,
-            status=QUEUED,
-            attempts=0,
-            next_attempt_at=now,
-            expires_at=expires_at,
-            created_at=now,
-            updated_at=now,
-        )
-    )
-    return message_id
-
-
-def cancel_queued_otps(conn: Connection, custom_number_id: str, now: datetime) -> int:
-    """Stop OTP SMS of a registration that were not handed off yet (a newer code replaced them).
-
-    That includes one a worker holds (``sending``): if that worker died, its lease
-    would otherwise let the dead code be sent after the fresh one; if it is alive
-    and the provider accepts the SMS, :func:`mark_sent` still records the truth.
-    """
-    result = conn.execute(
-        _finish(now, CANCELLED, "superseded").where(
-            outbox.c.custom_number_id == custom_number_id,
-            outbox.c.kind == "otp",
-            outbox.c.status.in_([QUEUED, SENDING]),
-        )
-    )
-    return result.rowcount
+# Enqueueing is the domain's (in the transaction of the change): re-exported for old callers.
+enqueue = domain_outbox.enqueue
 
 
 def claim(
@@ -121,17 +73,6 @@ def claim(
                 row.account_id)
         for row in rows
     ]
-
-
-def _finish(now: datetime, status: str, error: str | None = None) -> Update:
-    """An UPDATE that ends a message: body redacted, lease dropped."""
-    return update(outbox).values(
-        status=status,
-        body=func.coalesce(outbox.c.redacted_body, outbox.c.body),
-        lease_until=None,
-        last_error=error[:MAX_ERROR_LENGTH] if error else None,
-        updated_at=now,
-    )
 
 
 # -- outcomes, recorded in batches ----------------------------------------------------------

@@ -133,11 +133,11 @@ def set_otp_required(ctx: Context, account_id: str, otp_required: bool, *, actor
         )
         if result.rowcount == 0:
             raise NotFound(f"No account with id {account_id}")
+        ctx.db.after_commit(lambda: ctx.senders.forget(account_id))  # cached callers carry it
         audit.record(
             conn, at=now, actor=actor, action="account.updated", account_id=account_id,
             subject=account_id, otp_required=otp_required,
         )
-    ctx.auth_cache.clear()  # cached callers carry the account's settings
     return get_account(ctx, account_id)
 
 
@@ -196,7 +196,9 @@ def revoke_key(ctx: Context, key_or_id: str, *, actor: Actor) -> ApiKey:
                 subject=key.id, prefix=key.prefix,
             )
             key = ApiKey(key.id, key.account_id, key.prefix, key.created_at, key.expires_at, now)
-    ctx.auth_cache.clear()  # after the commit: this process stops accepting the key at once
+        # After the commit this process stops accepting the key at once; the others when
+        # the database's change signal reaches them (within 100 ms).
+        ctx.db.after_commit(lambda: ctx.senders.forget(key.account_id))
     return key
 
 
@@ -221,20 +223,28 @@ _AUTHENTICATE = (
 )
 
 
+def cached_caller(ctx: Context, key: str) -> Caller | None:
+    """The caller of ``key`` if this process has it in memory (no database work), else None."""
+    if not key.startswith(KEY_PREFIX) or len(key) > 100:
+        return None
+    return ctx.senders.caller(hash_key(key), ctx.clock.now())
+
+
 def authenticate(ctx: Context, key: str) -> Caller | None:
     """The caller a key belongs to, or None for an unknown, revoked or expired key."""
     if not key.startswith(KEY_PREFIX) or len(key) > 100:
         return None
     key_hash, now = hash_key(key), ctx.clock.now()
-    cached = ctx.auth_cache.get(key_hash, now)
+    cached = ctx.senders.caller(key_hash, now)
     if cached is not None:
         return cached
+    generation = ctx.senders.generation()
     with ctx.db.read() as conn:
         row = conn.execute(_AUTHENTICATE, {"key_hash": key_hash, "now": now}).first()
     if row is None:
         return None
     caller = Caller(account=_account(row), key_id=row.key_id)
-    ctx.auth_cache.put(key_hash, caller, row.expires_at)
+    ctx.senders.put_caller(key_hash, caller, row.expires_at, generation)
     return caller
 
 

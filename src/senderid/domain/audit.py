@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -27,17 +29,37 @@ def record(
     leaked = _FORBIDDEN.intersection(details)
     if leaked:
         raise ValueError(f"audit details may not hold {sorted(leaked)}")
-    conn.execute(
-        insert(audit_events).values(
-            at=at,
-            actor=actor.name,
-            ip=actor.ip,
-            account_id=account_id,
-            action=action,
-            subject=subject,
-            details=details,
-        )
-    )
+    conn.execute(_INSERT, {"at": at, "actor": actor.name, "ip": actor.ip, "account_id": account_id,
+                           "action": action, "subject": subject, "details": details})
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One audit record for :func:`record_many`."""
+
+    action: str
+    account_id: str | None = None
+    subject: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def record_many(conn: Connection, *, at: datetime, actor: Actor, entries: Sequence[Entry]) -> None:
+    """Several audit records of one change, with one multi-row INSERT."""
+    for entry in entries:
+        leaked = _FORBIDDEN.intersection(entry.details)
+        if leaked:
+            raise ValueError(f"audit details may not hold {sorted(leaked)}")
+    if not entries:
+        return
+    rows = [{"at": at, "actor": actor.name, "ip": actor.ip, "account_id": e.account_id,
+             "action": e.action, "subject": e.subject, "details": e.details} for e in entries]
+    # Several rows: executemany of a RETURNING insert, which SQLAlchemy sends as one
+    # multi-row INSERT ("insertmanyvalues"); the statement is built once either way.
+    conn.execute(_INSERT if len(rows) == 1 else _INSERT_MANY, rows[0] if len(rows) == 1 else rows)
+
+
+_INSERT = insert(audit_events)
+_INSERT_MANY = insert(audit_events).returning(audit_events.c.id)
 
 
 def events(

@@ -239,6 +239,8 @@ def _decide(ctx: Context, id: str, status: str, *, reason: str | None, actor: Ac
         if decided is None:
             current = _row(conn, id).status
             raise Conflict(f"Only a REQUESTED business name can be {verb}; this one is {current}")
+        if status == APPROVED:  # a new sender: this process forgets the account's at commit
+            ctx.db.after_commit(lambda: ctx.senders.forget_senders(row.account_id))
         reason_field: dict[str, Any] = {} if reason is None else {"reason": reason}
         audit.record(
             conn, at=now, actor=actor, action=f"business_name.{verb}", account_id=row.account_id,

@@ -1,14 +1,16 @@
-"""What every domain function is given: the database, settings, clock, secret."""
+"""What every domain function is given: the database, settings, clock, secret, caches."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from senderid.clock import Clock
-from senderid.domain.authcache import AuthCache
+from senderid.domain.senders import SenderCache
 from senderid.settings import Settings
 from senderid.store.db import Database
+from senderid.store.listen import Listener
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +33,9 @@ class Context:
     secret: bytes
     # Called after a commit that queued a message, so an in-process worker wakes up.
     on_enqueue: Callable[[], None] = field(default=lambda: None)
-    auth_cache: AuthCache = field(init=False)
+    senders: SenderCache = field(init=False)  # keys and allowed senders in memory
+    idempotency_purged_at: datetime | None = None  # when this process last purged expired keys
+    listener: Listener | None = None  # change signals from the database (runtime.start_listener)
 
     def __post_init__(self) -> None:
-        self.auth_cache = AuthCache(self.settings.auth_cache_seconds)
+        self.senders = SenderCache(self.settings.auth_cache_seconds)

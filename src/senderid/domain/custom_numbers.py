@@ -26,12 +26,24 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from enum import Enum
 
-from sqlalchemy import Connection, Select, bindparam, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    String,
+    Select,
+    bindparam,
+    case,
+    func,
+    insert,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from senderid import ids, otp
-from senderid.delivery import events, outbox
 from senderid.domain import audit
+from senderid.domain import events as domain_events
+from senderid.domain import outbox as domain_outbox
 from senderid.domain.accounts import Account
 from senderid.domain.context import Actor, Context
 from senderid.errors import (
@@ -99,7 +111,12 @@ def _clean_otp(value: object) -> str | None:
 
 
 def add(ctx: Context, account: Account, *, name: object, number: object, actor: Actor) -> AddResult:
-    """Register ``number`` for ``account``: at once, or by sending an OTP to it."""
+    """Register ``number`` for ``account``: at once, or by sending an OTP to it.
+
+    Statements (PostgreSQL; SQLite has no lock statement): the locks, one read of the
+    number's state and the sending limits, the registration, the send, the SMS, the
+    audit record.
+    """
     clean_name = _clean_name(name, NameRequired)
     if _is_blank(number):
         raise MobileNumberRequired()
@@ -110,54 +127,140 @@ def add(ctx: Context, account: Account, *, name: object, number: object, actor: 
 
     try:
         with ctx.db.write() as conn:
-            ctx.db.lock(conn, f"number:{e164}")
-            active = conn.execute(
-                select(custom_numbers.c.id).where(
-                    custom_numbers.c.number == e164, custom_numbers.c.status == ACTIVE
-                )
-            ).first()
-            if active is not None:
+            now = ctx.clock.now()
+            if account.otp_required:
+                ctx.db.lock(conn, f"number:{e164}", f"account:{account.id}")
+            else:
+                ctx.db.lock(conn, f"number:{e164}")
+            state = _state(ctx, conn, account.id, e164, now)
+            if state.active_id is not None:
                 raise NumberAlreadyExists()
             if not account.otp_required:
-                result = _create_active(ctx, conn, account, clean_name, e164, actor)
+                result = _create_active(ctx, conn, account, clean_name, e164, state, now, actor)
             else:
-                result = _send_otp(ctx, conn, account, clean_name, e164, actor)
+                result = _send_otp(ctx, conn, account, clean_name, e164, state, now, actor)
     except IntegrityError:
         # Another transaction activated the number between our check and our write
         # (only possible without the lock); the unique index had the last word.
         raise NumberAlreadyExists() from None
-    if result.outcome is AddOutcome.OTP_SENT:
-        ctx.on_enqueue()
     return result
 
 
+@dataclass(frozen=True, slots=True)
+class _State:
+    """What add and resend need to know about a number, read in one statement."""
+
+    active_id: str | None  # the registration that holds the number, any account
+    pending_id: str | None  # this account's pending registration of it
+    others_pending: bool  # other accounts have pending registrations of it
+    last_send: datetime | None  # this account's last OTP SMS to it
+    nth_newest: tuple[datetime | None, ...]  # per window of _WINDOWS: the limit-th send in the hour
+    positions: tuple[int, ...]  # per window: the position of the newest send in its scope (0: none)
+
+
+def _state(ctx: Context, conn: Connection, account_id: str, number: str, now: datetime) -> _State:
+    s = ctx.settings
+    limits = tuple(getattr(s, setting) for setting, _column, _message in _WINDOWS)
+    row = conn.execute(
+        _state_query(limits), {"account_id": account_id, "number": number, "since": now - HOUR}
+    ).one()
+    m = row._mapping
+    return _State(row.active_id, row.pending_id, row.others_pending is not None, row.last_send,
+                  tuple(m[f"nth_{i}"] for i in range(len(_WINDOWS))),
+                  tuple(m[f"last_{i}"] or 0 for i in range(len(_WINDOWS))))
+
+
+# The windows of the sending limits: setting, the column numbering sends in its scope, message.
+_WINDOWS = (
+    ("otp_max_per_account_number_per_hour", otp_sends.c.account_number_seq,
+     "Too many codes sent to this number for your account in the last hour"),
+    ("otp_max_per_number_per_hour", otp_sends.c.number_seq,
+     "Too many codes sent to this number in the last hour"),
+    ("otp_max_per_account_per_hour", otp_sends.c.account_seq,
+     "Your account has sent too many codes in the last hour"),
+)
+_SCOPES = (
+    lambda t: (t.c.account_id == bindparam("account_id")) & (t.c.number == bindparam("number")),
+    lambda t: t.c.number == bindparam("number"),
+    lambda t: t.c.account_id == bindparam("account_id"),
+)
+
+
+@lru_cache(maxsize=8)
+def _state_query(limits: tuple[int, ...]) -> Select:  # type: ignore[type-arg]
+    """One SELECT of scalar subqueries, each one or two index lookups whatever the limits:
+    the newest send's position in each scope (a max over an index), and the send at
+    position newest - limit + 1, if it is inside the hour (a point lookup)."""
+    number, account_id = bindparam("number"), bindparam("account_id")
+    active = select(custom_numbers.c.id).where(
+        custom_numbers.c.number == number, custom_numbers.c.status == ACTIVE).limit(1)
+    pending = select(custom_numbers.c.id).where(
+        custom_numbers.c.account_id == account_id, custom_numbers.c.number == number,
+        custom_numbers.c.status == PENDING).limit(1)
+    others = select(custom_numbers.c.id).where(
+        custom_numbers.c.number == number, custom_numbers.c.status == PENDING,
+        custom_numbers.c.account_id != account_id).limit(1)
+    last = select(func.max(otp_sends.c.created_at)).where(_SCOPES[0](otp_sends))
+    columns = []
+    for i, ((_setting, column, _message), limit, scope) in enumerate(zip(_WINDOWS, limits, _SCOPES, strict=True)):
+        newest = select(func.max(column)).where(scope(otp_sends)).scalar_subquery()
+        alias = otp_sends.alias(f"w{i}")
+        nth = select(alias.c.created_at).where(
+            scope(alias), alias.c[column.name] == newest - (limit - 1),
+            alias.c.created_at > bindparam("since", type_=UTCDateTime),
+        ).limit(1).scalar_subquery()
+        columns += [_as_time(nth).label(f"nth_{i}"), newest.label(f"last_{i}")]
+    return select(
+        active.scalar_subquery().label("active_id"),
+        pending.scalar_subquery().label("pending_id"),
+        others.scalar_subquery().label("others_pending"),
+        _as_time(last.scalar_subquery()).label("last_send"),
+        *columns,
+    )
+
+
+def _as_time(expression):  # type: ignore[no-untyped-def]
+    """Read a subquery's value back as an aware UTC datetime."""
+    return type_coerce(expression, UTCDateTime)
+
+
+# Built once: the writes of add bind values into these.
+_INSERT_REGISTRATION = insert(custom_numbers)
+_INSERT_SEND = insert(otp_sends)
+_NEW_CODE = update(custom_numbers).where(custom_numbers.c.id == bindparam("b_id"))
+
+
 def _create_active(
-    ctx: Context, conn: Connection, account: Account, name: str, number: str, actor: Actor
+    ctx: Context, conn: Connection, account: Account, name: str, number: str, state: _State,
+    now: datetime, actor: Actor,
 ) -> AddResult:
-    now = ctx.clock.now()
     registration_id = ids.new_id()
-    conn.execute(
-        insert(custom_numbers).values(
-            id=registration_id, account_id=account.id, number=number, name=name, status=ACTIVE,
-            created_at=now, updated_at=now, verified_at=now,
-        )
-    )
-    audit.record(
-        conn, at=now, actor=actor, action="custom_number.created", account_id=account.id,
-        subject=registration_id, number=number, otp_required=False,
-    )
-    events.emit(conn, now=now, account_id=account.id, type="custom_number.verified",
-                data=_event_data(registration_id, number, name, ACTIVE))
-    _cancel_other_pending(ctx, conn, number, keep=registration_id, now=now, actor=actor)
+    conn.execute(_INSERT_REGISTRATION, dict(
+        id=registration_id, account_id=account.id, number=number, name=name, status=ACTIVE,
+        created_at=now, updated_at=now, verified_at=now,
+    ))
+    entries = [audit.Entry("custom_number.created", account.id, registration_id,
+                           {"number": number, "otp_required": False})]
+    events = [(account.id, "custom_number.verified", _event_data(registration_id, number, name, ACTIVE))]
+    if state.others_pending:
+        _cancel_other_pending(conn, number, keep=registration_id, now=now, entries=entries, events=events)
+    audit.record_many(conn, at=now, actor=actor, entries=entries)
+    domain_events.emit(conn, now=now, events=events)
+    _senders_changed(ctx, account.id)
     return AddResult(AddOutcome.CREATED, registration_id, number)
 
 
+def _senders_changed(ctx: Context, account_id: str) -> None:
+    """This process forgets the account's senders once the change commits (the others
+    hear of it from the database)."""
+    ctx.db.after_commit(lambda: ctx.senders.forget_senders(account_id))
+
+
 def _send_otp(
-    ctx: Context, conn: Connection, account: Account, name: str, number: str, actor: Actor
+    ctx: Context, conn: Connection, account: Account, name: str, number: str, state: _State,
+    now: datetime, actor: Actor,
 ) -> AddResult:
-    now = ctx.clock.now()
-    ctx.db.lock(conn, f"account:{account.id}")
-    _check_send_limits(ctx, conn, account.id, number, now)
+    _check_send_limits(ctx, state, now)
 
     test_code = ctx.settings.test_otp_for(number)
     code = test_code or otp.generate_code()
@@ -169,36 +272,25 @@ def _send_otp(
         otp_sent_at=now,
         updated_at=now,
     )
-    pending = conn.execute(
-        select(custom_numbers.c.id).where(
-            custom_numbers.c.account_id == account.id,
-            custom_numbers.c.number == number,
-            custom_numbers.c.status == PENDING,
-        )
-    ).first()
-    if pending is not None:
-        registration_id = pending.id
-        conn.execute(
-            update(custom_numbers)
-            .where(custom_numbers.c.id == registration_id)
-            .values(name=name, **otp_fields)
-        )
-        outbox.cancel_queued_otps(conn, registration_id, now)
+    if state.pending_id is not None:
+        registration_id = state.pending_id
+        conn.execute(_NEW_CODE, {"b_id": registration_id, "name": name, **otp_fields})
+        domain_outbox.cancel_otps(conn, [registration_id], now)
         action = "custom_number.otp_resent"
     else:
         registration_id = ids.new_id()
-        conn.execute(
-            insert(custom_numbers).values(
-                id=registration_id, account_id=account.id, number=number, name=name,
-                status=PENDING, created_at=now, **otp_fields,
-            )
-        )
+        conn.execute(_INSERT_REGISTRATION, dict(
+            id=registration_id, account_id=account.id, number=number, name=name,
+            status=PENDING, created_at=now, verified_at=None, **otp_fields,
+        ))
         action = "custom_number.otp_sent"
-    conn.execute(insert(otp_sends).values(account_id=account.id, number=number, created_at=now))
+    positions = {column.name: position + 1
+                 for (_setting, column, _message), position in zip(_WINDOWS, state.positions, strict=True)}
+    conn.execute(_INSERT_SEND, {"account_id": account.id, "number": number, "created_at": now, **positions})
     if test_code is None:
         minutes = math.ceil(ctx.settings.otp_ttl_seconds / 60)
         template = ctx.settings.otp_template
-        outbox.enqueue(
+        domain_outbox.enqueue(
             conn,
             now=now,
             kind="otp",
@@ -210,6 +302,7 @@ def _send_otp(
             custom_number_id=registration_id,
             expires_at=expires_at,
         )
+        ctx.db.after_commit(ctx.on_enqueue)
     audit.record(
         conn, at=now, actor=actor, action=action, account_id=account.id,
         subject=registration_id, number=number, test_number=test_code is not None,
@@ -217,32 +310,7 @@ def _send_otp(
     return AddResult(AddOutcome.OTP_SENT, registration_id, number)
 
 
-_MINE = (otp_sends.c.account_id == bindparam("account_id")) & (otp_sends.c.number == bindparam("number"))
-_LAST_SEND = select(func.max(otp_sends.c.created_at)).where(_MINE)
-_WINDOWS = (
-    ("otp_max_per_account_number_per_hour", _MINE,
-     "Too many codes sent to this number for your account in the last hour"),
-    ("otp_max_per_number_per_hour", otp_sends.c.number == bindparam("number"),
-     "Too many codes sent to this number in the last hour"),
-    ("otp_max_per_account_per_hour", otp_sends.c.account_id == bindparam("account_id"),
-     "Your account has sent too many codes in the last hour"),
-)
-
-
-@lru_cache(maxsize=32)
-def _nth_newest_send(window: int, limit: int) -> Select[tuple[datetime]]:
-    """The ``limit``-th newest send inside the hour, if there is one (an index range scan)."""
-    where = _WINDOWS[window][1]
-    return (
-        select(otp_sends.c.created_at)
-        .where(where, otp_sends.c.created_at > bindparam("since", type_=UTCDateTime))
-        .order_by(otp_sends.c.created_at.desc())
-        .limit(1)
-        .offset(limit - 1)
-    )
-
-
-def _check_send_limits(ctx: Context, conn: Connection, account_id: str, number: str, now: datetime) -> None:
+def _check_send_limits(ctx: Context, state: _State, now: datetime) -> None:
     """Raise RateLimited when another OTP SMS would break a sending limit.
 
     When several limits refuse, the answer names the one that lasts longest and
@@ -250,18 +318,14 @@ def _check_send_limits(ctx: Context, conn: Connection, account_id: str, number: 
     earn another 429).
     """
     s = ctx.settings
-    params = {"account_id": account_id, "number": number, "since": now - HOUR}
     refusals: list[tuple[int, str]] = []
-
-    last = conn.execute(_LAST_SEND, params).scalar()
-    if last is not None:
-        wait = math.ceil((last + timedelta(seconds=s.otp_resend_cooldown_seconds) - now).total_seconds())
+    if state.last_send is not None:
+        wait = math.ceil(
+            (state.last_send + timedelta(seconds=s.otp_resend_cooldown_seconds) - now).total_seconds())
         if wait > 0:
             refusals.append((wait, f"A code was sent to this number moments ago; wait {wait} seconds "
                                    "before asking for another"))
-    for window, (setting, _where, message) in enumerate(_WINDOWS):
-        limit = getattr(s, setting)
-        nth = conn.execute(_nth_newest_send(window, limit), params).scalar()
+    for (_setting, _column, message), nth in zip(_WINDOWS, state.nth_newest, strict=True):
         if nth is not None:
             # The window frees up when the oldest of the last `limit` sends is an hour old.
             wait = math.ceil((nth + HOUR - now).total_seconds())
@@ -278,33 +342,38 @@ def _event_data(registration_id: str, number: str, name: str | None, status: str
     return data
 
 
-def _cancel_other_pending(
-    ctx: Context, conn: Connection, number: str, *, keep: str, now: datetime, actor: Actor
-) -> None:
-    """The number is now active for one registration: every other pending one ends."""
-    others = conn.execute(
-        select(custom_numbers.c.id, custom_numbers.c.account_id).where(
-            custom_numbers.c.number == number,
-            custom_numbers.c.status == PENDING,
-            custom_numbers.c.id != keep,
-        )
-    ).all()
-    for other in others:
-        conn.execute(
-            update(custom_numbers)
-            .where(custom_numbers.c.id == other.id)
-            .values(status=CANCELLED, ended_at=now, updated_at=now, otp_hash=None)
-        )
-        outbox.cancel_queued_otps(conn, other.id, now)
-        audit.record(
-            conn, at=now, actor=actor, action="custom_number.cancelled",
-            account_id=other.account_id, subject=other.id, number=number,
-            reason="verified by another account",
-        )
-        events.emit(conn, now=now, account_id=other.account_id, type="custom_number.cancelled",
-                    data={**_event_data(other.id, number, None, CANCELLED),
-                          "reason": "verified by another account"})
+CANCELLED_REASON = "verified by another account"
 
+
+def _cancel_other_pending(
+    conn: Connection, number: str, *, keep: str, now: datetime,
+    entries: list[audit.Entry], events: list[domain_events.Event],
+) -> None:
+    """The number is now active for one registration: every other pending one ends (one
+    UPDATE, then their queued codes in one more); their audit records and events are
+    added to ``entries`` and ``events``."""
+    others = conn.execute(
+        update(custom_numbers)
+        .where(custom_numbers.c.number == number, custom_numbers.c.status == PENDING,
+               custom_numbers.c.id != keep)
+        .values(status=CANCELLED, ended_at=now, updated_at=now, otp_hash=None)
+        .returning(custom_numbers.c.id, custom_numbers.c.account_id)
+    ).all()
+    _ended_others(conn, number, [(o.id, o.account_id) for o in others], now, entries, events)
+
+
+def _ended_others(
+    conn: Connection, number: str, others: list[tuple[str, str]], now: datetime,
+    entries: list[audit.Entry], events: list[domain_events.Event],
+) -> None:
+    if not others:
+        return
+    domain_outbox.cancel_otps(conn, [other_id for other_id, _ in others], now)
+    for other_id, other_account in others:
+        entries.append(audit.Entry("custom_number.cancelled", other_account, other_id,
+                                   {"number": number, "reason": CANCELLED_REASON}))
+        events.append((other_account, "custom_number.cancelled",
+                       {**_event_data(other_id, number, None, CANCELLED), "reason": CANCELLED_REASON}))
 
 
 # -- management ----------------------------------------------------------------------
@@ -378,38 +447,53 @@ def delete(ctx: Context, account: Account, registration_id: str, *, actor: Actor
     """End a pending or active registration: the number is free for others. Idempotent."""
     with ctx.db.write() as conn:
         row = _owned(conn, account.id, registration_id)
-        ctx.db.lock(conn, f"number:{row.number}")
-        row = _owned(conn, account.id, registration_id)  # as it is now that we hold the lock
+        if not ctx.db.is_sqlite:  # SQLite's writer lock already excludes every other writer
+            ctx.db.lock(conn, f"number:{row.number}")
+            row = _owned(conn, account.id, registration_id)  # as it is now that we hold the lock
         now = ctx.clock.now()
         if row.status == CANCELLED:
             raise Conflict("This registration was cancelled (another account verified the number first)")
+        view = dict(row._mapping)
         if row.status != DELETED:
             conn.execute(
                 update(custom_numbers)
                 .where(custom_numbers.c.id == row.id)
                 .values(status=DELETED, ended_at=now, updated_at=now)
             )
-            outbox.cancel_queued_otps(conn, row.id, now)
+            domain_outbox.cancel_otps(conn, [row.id], now)
             audit.record(
                 conn, at=now, actor=actor, action="custom_number.deleted", account_id=account.id,
                 subject=row.id, number=row.number, previous_status=row.status,
             )
-            events.emit(conn, now=now, account_id=account.id, type="custom_number.deleted",
-                        data=_event_data(row.id, row.number, row.name, DELETED))
-    return get_registration(ctx, account.id, registration_id)
+            domain_events.emit(conn, now=now, events=[
+                (account.id, "custom_number.deleted", _event_data(row.id, row.number, row.name, DELETED))])
+            if row.status == ACTIVE:
+                _senders_changed(ctx, account.id)
+            view.update(status=DELETED, ended_at=now, updated_at=now)
+    return _view_of(view, now)
 
 
 def resend(ctx: Context, account: Account, registration_id: str, *, actor: Actor) -> dict[str, object]:
     """A fresh code for a pending (or expired) registration; cooldown and limits apply."""
     with ctx.db.write() as conn:
         row = _owned(conn, account.id, registration_id)
-        ctx.db.lock(conn, f"number:{row.number}")
-        row = _owned(conn, account.id, registration_id)  # as it is now that we hold the lock
+        if not ctx.db.is_sqlite:
+            ctx.db.lock(conn, f"number:{row.number}", f"account:{account.id}")
+            row = _owned(conn, account.id, registration_id)  # as it is now that we hold the lock
         if row.status != PENDING:
             raise Conflict(f"Only a pending registration can get a new code; this one is {row.status}")
-        _send_otp(ctx, conn, account, row.name, row.number, actor)
-    ctx.on_enqueue()
-    return get_registration(ctx, account.id, registration_id)
+        now = ctx.clock.now()
+        state = _state(ctx, conn, account.id, row.number, now)
+        _send_otp(ctx, conn, account, row.name, row.number, state, now, actor)
+        view = dict(row._mapping)
+        view.update(otp_expires_at=now + timedelta(seconds=ctx.settings.otp_ttl_seconds), updated_at=now)
+    return _view_of(view, now)
+
+
+def _view_of(values: dict[str, object], now: datetime) -> dict[str, object]:
+    class _Row:
+        _mapping = values
+    return _view(_Row(), now)
 
 
 def _owned(conn: Connection, account_id: str, registration_id: str):  # type: ignore[no-untyped-def]
@@ -432,7 +516,9 @@ def verify(
     """Check the OTP of a pending registration and activate it. Returns its id.
 
     Every failure is the same OtpVerificationFailed, so a caller learns nothing
-    about which part was wrong.
+    about which part was wrong. Statements of a success (PostgreSQL): the number's
+    lock, the counted try, the activation (which cancels other accounts' pending
+    registrations in the same UPDATE), the audit records, the events.
     """
     clean_name = _clean_name(name, VerifyNameRequired)
     if _is_blank(number):
@@ -457,76 +543,103 @@ def verify(
     return verified_id
 
 
+# Count the try before comparing, atomically, in the statement that finds the pending
+# registration: parallel guesses can never get more than otp_max_attempts comparisons.
+# `taken` says whether another registration holds the number already.
+_HOLDER = custom_numbers.alias("holder")
+_COUNT_TRY = (
+    update(custom_numbers)
+    .where(
+        custom_numbers.c.account_id == bindparam("b_account_id"),
+        custom_numbers.c.number == bindparam("b_number"),
+        custom_numbers.c.status == PENDING,
+        custom_numbers.c.otp_attempts < bindparam("b_max_attempts"),
+        custom_numbers.c.otp_expires_at > bindparam("b_now", type_=UTCDateTime),
+    )
+    .values(otp_attempts=custom_numbers.c.otp_attempts + 1)
+    .returning(
+        custom_numbers.c.id, custom_numbers.c.otp_hash, custom_numbers.c.otp_attempts,
+        select(_HOLDER.c.id)
+        .where(_HOLDER.c.number == bindparam("b_number"), _HOLDER.c.status == ACTIVE)
+        .limit(1)
+        .scalar_subquery()
+        .label("taken"),
+    )
+)
+_ACTIVE_MINE = select(custom_numbers.c.id, custom_numbers.c.name, custom_numbers.c.otp_hash).where(
+    custom_numbers.c.account_id == bindparam("b_account_id"),
+    custom_numbers.c.number == bindparam("b_number"),
+    custom_numbers.c.status == ACTIVE,
+    custom_numbers.c.otp_expires_at > bindparam("b_now", type_=UTCDateTime),
+)
+
+
+_MINE_ROW = custom_numbers.c.id == bindparam("b_id")
+_B_NOW = bindparam("b_now", type_=UTCDateTime)
+_ACTIVATE = (
+    update(custom_numbers)
+    .where(custom_numbers.c.number == bindparam("b_number"),
+           _MINE_ROW | (custom_numbers.c.status == PENDING))
+    .values(
+        status=case((_MINE_ROW, ACTIVE), else_=CANCELLED),
+        name=case((_MINE_ROW, bindparam("b_name", type_=String)), else_=custom_numbers.c.name),
+        verified_at=case((_MINE_ROW, _B_NOW), else_=custom_numbers.c.verified_at),
+        ended_at=case((_MINE_ROW, custom_numbers.c.ended_at), else_=_B_NOW),
+        otp_hash=case((_MINE_ROW, custom_numbers.c.otp_hash), else_=None),
+        updated_at=_B_NOW,
+    )
+    .returning(custom_numbers.c.id, custom_numbers.c.account_id)
+)
+
+
 def _verify_locked(
     ctx: Context, conn: Connection, account: Account, name: str, number: str, code: str, actor: Actor
 ) -> str | None:
     now = ctx.clock.now()
-    row = conn.execute(
-        select(custom_numbers)
-        .where(
-            custom_numbers.c.account_id == account.id,
-            custom_numbers.c.number == number,
-            custom_numbers.c.status.in_([PENDING, ACTIVE]),
-        )
-        .order_by(custom_numbers.c.created_at.desc())
-        .limit(1)
-    ).first()
-    if row is None or row.otp_expires_at is None or row.otp_expires_at <= now:
-        return None
-
-    if row.status == ACTIVE:
-        # A repeated, successful verify (a client retrying): same answer, no new state.
-        if not otp.check_code(ctx.secret, number, code, row.otp_hash):
-            return None
-        if row.name != name:
-            conn.execute(
-                update(custom_numbers).where(custom_numbers.c.id == row.id).values(name=name, updated_at=now)
-            )
-            audit.record(
-                conn, at=now, actor=actor, action="custom_number.renamed", account_id=account.id,
-                subject=row.id, number=number, name=name,
-            )
-        return row.id
-
-    # Count the try before comparing, atomically: parallel guesses can never
-    # get more than otp_max_attempts comparisons.
-    counted = conn.execute(
-        update(custom_numbers)
-        .where(
-            custom_numbers.c.id == row.id,
-            custom_numbers.c.status == PENDING,
-            custom_numbers.c.otp_attempts < ctx.settings.otp_max_attempts,
-        )
-        .values(otp_attempts=custom_numbers.c.otp_attempts + 1)
-        .returning(custom_numbers.c.otp_attempts)
-    ).first()
+    params = {"b_account_id": account.id, "b_number": number, "b_now": now,
+              "b_max_attempts": ctx.settings.otp_max_attempts}
+    counted = conn.execute(_COUNT_TRY, params).first()
     if counted is None:
-        return None
-    if not otp.check_code(ctx.secret, number, code, row.otp_hash):
+        return _verify_again(ctx, conn, account, name, number, code, now, actor, params)
+    if not otp.check_code(ctx.secret, number, code, counted.otp_hash):
         audit.record(
             conn, at=now, actor=actor, action="custom_number.otp_failed", account_id=account.id,
-            subject=row.id, number=number, attempts=counted.otp_attempts,
+            subject=counted.id, number=number, attempts=counted.otp_attempts,
         )
         return None
-
-    if conn.execute(
-        select(custom_numbers.c.id).where(
-            custom_numbers.c.number == number, custom_numbers.c.status == ACTIVE
-        )
-    ).first() is not None:
+    if counted.taken is not None:
         return None  # another account holds it already
-    conn.execute(
-        update(custom_numbers)
-        .where(custom_numbers.c.id == row.id)
-        .values(status=ACTIVE, name=name, verified_at=now, updated_at=now)
-    )
-    audit.record(
-        conn, at=now, actor=actor, action="custom_number.verified", account_id=account.id,
-        subject=row.id, number=number,
-    )
-    events.emit(conn, now=now, account_id=account.id, type="custom_number.verified",
-                data=_event_data(row.id, number, name, ACTIVE))
-    _cancel_other_pending(ctx, conn, number, keep=row.id, now=now, actor=actor)
+
+    # Activate ours and cancel every other pending registration of the number, at once.
+    rows = conn.execute(_ACTIVATE, {"b_id": counted.id, "b_number": number, "b_name": name, "b_now": now}).all()
+    entries = [audit.Entry("custom_number.verified", account.id, counted.id, {"number": number})]
+    events: list[domain_events.Event] = [
+        (account.id, "custom_number.verified", _event_data(counted.id, number, name, ACTIVE))]
+    others = [(r.id, r.account_id) for r in rows if r.id != counted.id]
+    _ended_others(conn, number, others, now, entries, events)
+    audit.record_many(conn, at=now, actor=actor, entries=entries)
+    domain_events.emit(conn, now=now, events=events)
+    _senders_changed(ctx, account.id)
+    return counted.id
+
+
+def _verify_again(
+    ctx: Context, conn: Connection, account: Account, name: str, number: str, code: str,
+    now: datetime, actor: Actor, params: dict[str, object],
+) -> str | None:
+    """No try to count: a repeated, successful verify (a client retrying) answers the same,
+    with no new state; anything else (no registration, expired, out of tries) fails."""
+    row = conn.execute(_ACTIVE_MINE, params).first()
+    if row is None or not otp.check_code(ctx.secret, number, code, row.otp_hash):
+        return None
+    if row.name != name:
+        conn.execute(
+            update(custom_numbers).where(custom_numbers.c.id == row.id).values(name=name, updated_at=now)
+        )
+        audit.record(
+            conn, at=now, actor=actor, action="custom_number.renamed", account_id=account.id,
+            subject=row.id, number=number, name=name,
+        )
     return row.id
 
 

@@ -1,7 +1,24 @@
 """Idempotency keys: a POST sent twice with one ``Idempotency-Key`` acts once.
 
 Per account, a key remembers the hash of the first request (method, path and
-raw body) and, once it has finished, its response. The life of a key::
+raw body) and its response.
+
+The request path uses :func:`run`: the key is looked up, the request acts and its
+response is stored **in one write transaction**, the domain's own (the domain's
+``ctx.db.write()`` joins it). So a key costs two statements and no transaction of
+its own, and a crash can never leave a claimed key without its effect, or an effect
+without its key: both commit together or neither does. Concurrent first requests
+with one key: on SQLite writers are serialised, so the second sees the first's row;
+on PostgreSQL the second's final insert finds the first's committed row, its own
+transaction rolls back (its effect with it) and it replays the first's response.
+An answer that is final but comes from a refused domain write (a 4xx raised inside
+the transaction, which therefore rolls back) is stored by a second, short
+transaction.
+
+The older two-step API below (:func:`begin`, then :func:`complete` or
+:func:`abandon`) is kept for callers that cannot put their effect in our
+transaction; its "in progress" rows are honoured by :func:`run` (it waits). The
+life of a key there::
 
     begin -> (no row)            insert "in progress" (status_code NULL), own short
                                  transaction; the caller acts, then
@@ -24,6 +41,7 @@ Nothing here knows HTTP: a response is a status code, body bytes and headers.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import itertools
@@ -33,12 +51,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, tuple_, update
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from senderid.domain.context import Context
-from senderid.errors import Conflict, InvalidRequest
+from senderid.errors import Conflict, InvalidRequest, SenderIdError
+from senderid.store.coltypes import UTCDateTime
 from senderid.store.tables import idempotency_keys
+
+R = TypeVar("R")
+PURGE_EVERY = timedelta(minutes=1)  # how often :func:`run` purges expired keys (per process)
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
@@ -81,6 +106,138 @@ class Claim:
     account_id: str
     key: str
     created_at: datetime  # tells our row from a later one that replaced it
+
+
+@dataclass(frozen=True, slots=True)
+class Keyed:
+    """A request that carries an Idempotency-Key."""
+
+    account_id: str
+    key: str
+    request_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fresh(Generic[R]):
+    """:func:`run` acted: the response (stored when final)."""
+
+    response: R
+
+
+class _Busy(Exception):
+    """Another request holds the key with an "in progress" row (two-step API)."""
+
+
+class _Taken(Exception):
+    """A concurrent first request committed the key before us."""
+
+
+class _Refused(Exception):
+    def __init__(self, error: SenderIdError) -> None:
+        self.error = error
+
+
+def run(
+    ctx: Context,
+    keyed: Keyed,
+    act: Callable[[], R],
+    describe: Callable[[R], StoredResponse],
+    render: Callable[[SenderIdError], R],
+) -> Fresh[R] | StoredResponse | None:
+    """Act at most once per key, in one transaction with the key (see the module's text).
+
+    ``act`` does the work (its ``ctx.db.write()`` joins ours) and returns a response;
+    ``describe`` turns a response into what is stored; ``render`` is the response to a
+    domain error. Returns :class:`Fresh`, the stored response to replay, or None while a
+    two-step holder keeps the key "in progress" (the caller waits and calls again).
+    Raises KeyReused.
+    """
+    now = ctx.clock.now()
+    try:
+        with ctx.db.write() as conn:
+            row = _row(conn, keyed.account_id, keyed.key)
+            if row is not None and not _replaceable(row, now):
+                replay = _judge(row, keyed.request_hash)
+                if replay is None:
+                    raise _Busy()
+                return replay
+            try:
+                response = act()
+            except SenderIdError as error:
+                if ctx.db.rollback_only:
+                    raise _Refused(error) from None
+                response = render(error)
+            stored = describe(response)
+            if should_store(stored.status_code) and not _store(ctx, conn, keyed, now, stored):
+                raise _Taken()
+            return Fresh(response)
+    except _Busy:
+        return None
+    except _Taken:
+        return _look_again(ctx, keyed)
+    except _Refused as refused:
+        response = render(refused.error)
+        stored = describe(response)
+        if should_store(stored.status_code):
+            with ctx.db.write() as conn:
+                if _store(ctx, conn, keyed, now, stored):
+                    return Fresh(response)
+            return _look_again(ctx, keyed)
+        again = _look_again(ctx, keyed)
+        return Fresh(response) if again is None else again
+
+
+def _look_again(ctx: Context, keyed: Keyed) -> StoredResponse | None:
+    """The response a concurrent request committed for the key (KeyReused when it was another
+    request), or None when there is none to replay (yet)."""
+    with ctx.db.read() as conn:
+        row = _row(conn, keyed.account_id, keyed.key)
+    if row is None or row.status_code is None or _replaceable(row, ctx.clock.now()):
+        return None
+    return _judge(row, keyed.request_hash)
+
+
+def _store(ctx: Context, conn: Connection, keyed: Keyed, now: datetime, response: StoredResponse) -> bool:
+    """Insert the key with its response (replacing an expired or abandoned row); False when
+    a live row of another request is there."""
+    try:
+        text = response.body.decode()
+    except UnicodeDecodeError:  # not ours to replay faithfully in a text column
+        return True
+    if ctx.idempotency_purged_at is None or ctx.idempotency_purged_at <= now - PURGE_EVERY:
+        ctx.idempotency_purged_at = now
+        _purge(conn, now)
+    values = dict(
+        account_id=keyed.account_id, key=keyed.key, request_hash=keyed.request_hash, created_at=now,
+        expires_at=now + timedelta(hours=ctx.settings.idempotency_ttl_hours),
+        status_code=response.status_code, response_body=text, response_headers=response.headers,
+        now=now, abandoned=now - ABANDONED_AFTER,
+    )
+    return conn.execute(_store_statement(conn.dialect.name), values).first() is not None
+
+
+_STORED = ("request_hash", "created_at", "expires_at", "status_code", "response_body", "response_headers")
+
+
+@functools.lru_cache(maxsize=2)
+def _store_statement(dialect: str) -> Any:
+    """INSERT the key with its answer; on a conflict replace only a replaceable row (built once)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(idempotency_keys)
+    return statement.on_conflict_do_update(
+        index_elements=[idempotency_keys.c.account_id, idempotency_keys.c.key],
+        set_={name: getattr(statement.excluded, name) for name in _STORED},
+        where=_REPLACEABLE,
+    ).returning(idempotency_keys.c.created_at)
+
+
+# The row in the table may be replaced: it expired, or its two-step holder never finished.
+_REPLACEABLE = or_(
+    idempotency_keys.c.expires_at <= bindparam("now", type_=UTCDateTime),
+    and_(idempotency_keys.c.status_code.is_(None),
+         idempotency_keys.c.created_at <= bindparam("abandoned", type_=UTCDateTime)),
+)
 
 
 def check_key(value: str) -> str:
@@ -213,8 +370,12 @@ def _mine(claim: Claim) -> tuple[Any, ...]:
             idempotency_keys.c.created_at == claim.created_at)
 
 
+_ROW = select(idempotency_keys).where(
+    idempotency_keys.c.account_id == bindparam("b_account_id"), idempotency_keys.c.key == bindparam("b_key"))
+
+
 def _row(conn: Connection, account_id: str, key: str) -> Any:
-    return conn.execute(select(idempotency_keys).where(*_pk(account_id, key))).first()
+    return conn.execute(_ROW, {"b_account_id": account_id, "b_key": key}).first()
 
 
 def _replaceable(row: Any, now: datetime) -> bool:

@@ -16,9 +16,10 @@ import math
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, bindparam, func, literal, select, union_all
 
-from senderid.delivery import outbox
+from senderid.domain import outbox as domain_outbox
+from senderid.domain.senders import MISS, AllowedSenders, Miss
 from senderid.sms_parts import DATA_CODING_GSM7, MessageTooLong, split
 from senderid.domain import audit
 from senderid.domain.accounts import Account
@@ -69,20 +70,76 @@ _APPROVED_NAME = select(business_names.c.businessname).where(
     business_names.c.name_key == bindparam("name_key"),
     business_names.c.status == "APPROVED",
 )
+_ALL_SENDERS = union_all(
+    select(literal("n").label("kind"), custom_numbers.c.number.label("value"),
+           custom_numbers.c.number.label("name_key")).where(
+        custom_numbers.c.account_id == bindparam("account_id"), custom_numbers.c.status == "active"),
+    select(literal("b"), business_names.c.businessname, business_names.c.name_key).where(
+        business_names.c.account_id == bindparam("account_id"), business_names.c.status == "APPROVED"),
+)
 
 
-def _resolve(conn: Connection, ctx: Context, account_id: str, sender: str) -> Sender | None:
-    """What ``sender`` stands for in this account, or None when the account may not use it."""
+def allowed_senders(ctx: Context, account_id: str) -> AllowedSenders:
+    """The account's active numbers and approved names: from memory, or one query (kept in
+    memory when the cache is live)."""
+    cached = ctx.senders.senders(account_id)
+    if cached is not None:
+        return cached
+    generation = ctx.senders.generation()
+    with ctx.db.read() as conn:
+        rows = conn.execute(_ALL_SENDERS, {"account_id": account_id}).all()
+    allowed = AllowedSenders(
+        numbers=frozenset(r.value for r in rows if r.kind == "n"),
+        names={r.name_key: r.value for r in rows if r.kind == "b"},
+    )
+    ctx.senders.put_senders(account_id, allowed, generation)
+    return allowed
+
+
+def _from_memory(ctx: Context, account_id: str, sender: str, number: str | None) -> Sender | None | Miss:
     if sender in ("", SHARED):
         return Sender("shared", ctx.settings.shared_sender)
-    try:
-        number = parse_mobile(sender, ctx.settings.allowed_regions)
-    except InvalidNumber:
-        number = None
+    allowed = ctx.senders.senders(account_id)
+    return MISS if allowed is None else _among(allowed, sender, number)
+
+
+def _among(allowed: AllowedSenders, sender: str, number: str | None) -> Sender | None:
     if number is not None:
-        found = conn.execute(_ACTIVE_NUMBER, {"account_id": account_id, "number": number}).first()
-        return Sender("custom_number", number) if found else None
-    name = conn.execute(_APPROVED_NAME, {"account_id": account_id, "name_key": sender.lower()}).scalar()
+        return Sender("custom_number", number) if number in allowed.numbers else None
+    name = allowed.names.get(sender.lower())
+    return Sender("business_name", name) if name else None
+
+
+def _number(ctx: Context, sender: str) -> str | None:
+    try:
+        return parse_mobile(sender, ctx.settings.allowed_regions)
+    except InvalidNumber:
+        return None
+
+
+def check_sender_from_memory(ctx: Context, account: Account, sender: object) -> Sender | None | Miss:
+    """:func:`check_sender` without the database: MISS when memory cannot answer."""
+    text = _clean_sender(sender)
+    return _from_memory(ctx, account.id, text, _number(ctx, text))
+
+
+def _resolve(ctx: Context, account_id: str, sender: str) -> Sender | None:
+    """What ``sender`` stands for in this account, or None when the account may not use it.
+
+    From memory when this process holds the account's senders (no statement); otherwise
+    one query: all of them when the cache is live (to keep them), else just the one asked.
+    """
+    number = None if sender in ("", SHARED) else _number(ctx, sender)
+    known = _from_memory(ctx, account_id, sender, number)
+    if known is not MISS:
+        return known  # type: ignore[return-value]
+    if ctx.senders.enabled:
+        return _among(allowed_senders(ctx, account_id), sender, number)
+    with ctx.db.read() as conn:
+        if number is not None:
+            found = conn.execute(_ACTIVE_NUMBER, {"account_id": account_id, "number": number}).first()
+            return Sender("custom_number", number) if found else None
+        name = conn.execute(_APPROVED_NAME, {"account_id": account_id, "name_key": sender.lower()}).scalar()
     return Sender("business_name", name) if name else None
 
 
@@ -101,9 +158,7 @@ def _clean_sender(sender: object) -> str:
 
 def check_sender(ctx: Context, account: Account, sender: object) -> Sender | None:
     """Read-only: what the account would send as, or None when it may not use ``sender``."""
-    text = _clean_sender(sender)
-    with ctx.db.read() as conn:
-        return _resolve(conn, ctx, account.id, text)
+    return _resolve(ctx, account.id, _clean_sender(sender))
 
 
 def measure(text: str, max_parts: int) -> tuple[str, int]:
@@ -145,28 +200,27 @@ def send(
     if not valid:
         raise InvalidRequest("None of the contacts is a valid mobile number")
 
+    resolved = _resolve(ctx, account.id, sender_text)
+    if resolved is None:
+        raise SenderNotAllowed(
+            f"You may not send as {sender_text!r}: it is not an active custom number or an "
+            "approved business name of your account"
+        )
     with ctx.db.write() as conn:
-        resolved = _resolve(conn, ctx, account.id, sender_text)
-        if resolved is None:
-            raise SenderNotAllowed(
-                f"You may not send as {sender_text!r}: it is not an active custom number or an "
-                "approved business name of your account"
-            )
         now = ctx.clock.now()
         _check_send_rate(ctx, conn, account.id, len(valid), now)
-        queued = [
-            Queued(given, number, outbox.enqueue(
-                conn, now=now, kind="sms", to=number, sender=resolved.value, body=message,
-                account_id=account.id,
-            ))
-            for given, number in valid
-        ]
+        message_ids = domain_outbox.enqueue_many(conn, now=now, kind="sms", messages=[
+            domain_outbox.Message(to=number, sender=resolved.value, body=message, account_id=account.id)
+            for _given, number in valid
+        ])
         audit.record(
             conn, at=now, actor=actor, action="message.queued", account_id=account.id,
-            sender=resolved.value or SHARED, sender_kind=resolved.kind, contacts=len(queued),
+            sender=resolved.value or SHARED, sender_kind=resolved.kind, contacts=len(valid),
             parts=parts,
         )
-    ctx.on_enqueue()
+        ctx.db.after_commit(ctx.on_enqueue)
+    queued = [Queued(given, number, message_id)
+              for (given, number), message_id in zip(valid, message_ids, strict=True)]
     return SendOutcome(queued, invalid, encoding, parts)
 
 

@@ -5,26 +5,51 @@ Two kinds of transaction:
 * :meth:`Database.write` takes the write lock up front on SQLite
   (``BEGIN IMMEDIATE``), so concurrent writers queue on the busy timeout
   instead of failing with "database is locked" half-way through;
-* :meth:`Database.read` is a plain transaction (WAL readers never block).
+* :meth:`Database.read` runs without a transaction of its own: each statement
+  reads the latest committed state (autocommit on PostgreSQL, per-statement WAL
+  snapshots on SQLite), so a single read costs one round trip and no BEGIN/COMMIT.
 
-:meth:`Database.lock` serialises work on one key (a number, an account)
-across processes: a transaction-scoped advisory lock on PostgreSQL, and
-nothing on SQLite, where a write transaction already excludes all others.
+Transactions nest by joining: a ``write()`` or ``read()`` opened while this thread
+already holds a write transaction runs inside it. That is how one request makes
+one transaction (the Idempotency-Key row, the domain's writes and the stored
+response commit together, see :mod:`senderid.domain.idempotency`). Work that must
+wait for the commit (waking the worker, forgetting cached senders) is handed to
+:meth:`Database.after_commit`.
+
+:meth:`Database.lock` serialises work on keys (a number, an account) across
+processes: transaction-scoped advisory locks on PostgreSQL, taken in one
+statement; nothing on SQLite, where a write transaction already excludes all others.
+
+:meth:`Database.count` counts the statements and transactions run, for the query
+budget tests (``tests/test_query_budget.py``).
+
+PostgreSQL connections are not pinged before use: a connection the server or
+network dropped is noticed locally at checkout (psycopg marks it closed or broken)
+and replaced; connections are recycled every :data:`PG_RECYCLE_SECONDS`; connect,
+pool-wait, statement, lock and idle-in-transaction times are bounded.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, create_engine, event, text
+from sqlalchemy import Connection, create_engine, event, exc, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import StaticPool
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+PG_CONNECT_TIMEOUT_SECONDS = 5
+PG_POOL_TIMEOUT_SECONDS = 10
+PG_STATEMENT_TIMEOUT_MS = 30_000
+PG_LOCK_TIMEOUT_MS = 15_000
+PG_IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
+PG_RECYCLE_SECONDS = 1800
 
 
 def normalise_url(url: str) -> str:
@@ -35,6 +60,45 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def upsert(conn: Connection, table: Any) -> Any:
+    """``INSERT`` with this dialect's ``ON CONFLICT`` clauses (the two spell it the same)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
+
+
+def lock_key(key: str) -> int:
+    """The 64-bit advisory lock number of ``key``."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+
+
+@dataclass
+class Counts:
+    """Statements (BEGIN/COMMIT/ROLLBACK excluded) and transactions seen while counting."""
+
+    statements: list[str] = field(default_factory=list)
+    transactions: int = 0  # write transactions opened (joined ones are not new)
+    reads: int = 0  # read blocks run outside a write transaction
+
+    @property
+    def total(self) -> int:
+        return len(self.statements)
+
+
+_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK")
+
+
+class _Local(threading.local):
+    def __init__(self) -> None:
+        self.conn: Connection | None = None  # this thread's open write transaction
+        self.after: list[Callable[[], None]] = []
+        self.failed = False  # a joined block raised: the transaction must not commit
+
+
 class Database:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = normalise_url(url)
@@ -42,36 +106,118 @@ class Database:
         self.dialect = self.engine.dialect.name
         self.is_sqlite = self.dialect == "sqlite"
         self._sqlite_writer = threading.RLock()
+        self._local = _Local()
+        self._counting: list[Counts] = []
+
+        @event.listens_for(self.engine, "before_cursor_execute")
+        def _count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            if self._counting and not statement.lstrip().upper().startswith(_CONTROL):
+                for counts in self._counting:
+                    counts.statements.append(statement)
+
+    # -- transactions -------------------------------------------------------------------
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._local.conn is not None
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        if not self.is_sqlite:
-            with self.engine.connect() as conn, conn.begin():
-                yield conn
+        """One write transaction; inside another one of this thread, that one."""
+        outer = self._local.conn
+        if outer is not None:
+            with self._joined(outer):
+                yield outer
             return
-        # SQLite has one writer at a time anyway: queueing this process's writers on a lock
-        # is fairer and cheaper than letting them spin in sqlite3's busy-timeout back-off.
-        with self._sqlite_writer, self.engine.connect() as conn:
-            conn = conn.execution_options(sqlite_immediate=True)
-            with conn.begin():
+        for counts in self._counting:
+            counts.transactions += 1
+        if self.is_sqlite:
+            # SQLite has one writer at a time anyway: queueing this process's writers on a
+            # lock is fairer and cheaper than letting them spin in sqlite3's busy back-off.
+            with self._sqlite_writer, self.engine.connect() as conn:
+                conn = conn.execution_options(sqlite_immediate=True)
+                with self._open(conn):
+                    yield conn
+        else:
+            with self.engine.connect() as conn, self._open(conn):
                 yield conn
+        self._run_after_commit()
+
+    @property
+    def rollback_only(self) -> bool:
+        """True when a block that joined this thread's transaction failed: whatever the
+        caller makes of the error, that transaction must roll back."""
+        return self._local.failed
+
+    @contextmanager
+    def _joined(self, conn: Connection) -> Iterator[None]:
+        try:
+            yield
+        except BaseException:
+            self._local.failed = True
+            raise
+
+    @contextmanager
+    def _open(self, conn: Connection) -> Iterator[None]:
+        self._local.conn, self._local.after, self._local.failed = conn, [], False
+        try:
+            with conn.begin():
+                yield
+        except BaseException:
+            self._local.after = []
+            raise
+        finally:
+            self._local.conn, self._local.failed = None, False
+
+    def _run_after_commit(self) -> None:
+        callbacks, self._local.after = self._local.after, []
+        for callback in callbacks:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once this thread's write transaction commits (at once outside
+        one; never when it rolls back)."""
+        if self._local.conn is None:
+            callback()
+        elif callback not in self._local.after:
+            self._local.after.append(callback)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """Reads. On SQLite each statement runs on its own WAL snapshot (no BEGIN/COMMIT
-        round trip): reads here never need two statements to agree exactly."""
+        """Reads, each statement seeing the latest committed state (or, inside a write
+        transaction of this thread, that transaction's state)."""
+        outer = self._local.conn
+        if outer is not None:
+            with self._joined(outer):
+                yield outer
+            return
+        for counts in self._counting:
+            counts.reads += 1
         with self.engine.connect() as conn:
             if self.is_sqlite:
                 conn = conn.execution_options(sqlite_autocommit=True)
-            with conn.begin():
-                yield conn
+                with conn.begin():
+                    yield conn
+            else:
+                yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
-    def lock(self, conn: Connection, key: str) -> None:
-        """Hold a lock on ``key`` until ``conn``'s transaction ends."""
-        if self.is_sqlite:
+    def lock(self, conn: Connection, *keys: str) -> None:
+        """Hold locks on ``keys`` (in that order) until ``conn``'s transaction ends."""
+        if self.is_sqlite or not keys:
             return
-        digest = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": digest})
+        conn.execute(_lock_statement(len(keys)), {f"k{i}": lock_key(key) for i, key in enumerate(keys)})
+
+    # -- the rest ----------------------------------------------------------------------
+
+    @contextmanager
+    def count(self) -> Iterator[Counts]:
+        """Count what runs on this database (every thread) inside the block."""
+        counts = Counts()
+        self._counting.append(counts)
+        try:
+            yield counts
+        finally:
+            self._counting.remove(counts)
 
     def ping(self) -> bool:
         try:
@@ -85,12 +231,15 @@ class Database:
         self.engine.dispose()
 
 
+@functools.lru_cache(maxsize=4)
+def _lock_statement(count: int) -> Any:
+    return text("SELECT " + ", ".join(f"pg_advisory_xact_lock(:k{i})" for i in range(count)))
+
+
 def _create_engine(url: str, pool_size: int) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
-        )
+        return _create_pg_engine(url, pool_size)
     kwargs: dict[str, Any] = {
         "connect_args": {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     }
@@ -117,5 +266,30 @@ def _create_engine(url: str, pool_size: int) -> Engine:
         if options.get("sqlite_autocommit", False):
             return  # the sqlite3 module runs each statement in its own transaction
         conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("sqlite_immediate", False) else "BEGIN")
+
+    return engine
+
+
+def _create_pg_engine(url: str, pool_size: int) -> Engine:
+    options = (
+        f"-c statement_timeout={PG_STATEMENT_TIMEOUT_MS} -c lock_timeout={PG_LOCK_TIMEOUT_MS} "
+        f"-c idle_in_transaction_session_timeout={PG_IDLE_IN_TRANSACTION_TIMEOUT_MS}"
+    )
+    engine = create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=False,
+        pool_recycle=PG_RECYCLE_SECONDS,
+        pool_timeout=PG_POOL_TIMEOUT_SECONDS,
+        connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS, "options": options},
+    )
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        # No round trip: psycopg knows locally when a connection was closed or broke
+        # (the pool then opens a fresh one).
+        if dbapi_conn.closed or getattr(dbapi_conn, "broken", False):
+            raise exc.DisconnectionError("connection closed")
 
     return engine

@@ -97,7 +97,10 @@ custom_numbers = Table(
     Index("ix_custom_numbers_account_status_created", "account_id", "status", "created_at"),
 )
 
-# One row per OTP SMS requested: the sliding windows of the sending limits.
+# One row per OTP SMS requested: the sliding windows of the sending limits. Each row
+# carries its position in each window's scope (1, 2, 3, ... per account and number, per
+# number, per account), so "the limit-th newest send" is one index lookup at position
+# last - limit + 1, whatever the limit (no walk over the window).
 otp_sends = Table(
     "otp_sends",
     metadata,
@@ -105,9 +108,15 @@ otp_sends = Table(
     Column("account_id", String(ID), nullable=False),
     Column("number", String(20), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("account_number_seq", Integer),
+    Column("number_seq", Integer),
+    Column("account_seq", Integer),
     Index("ix_otp_sends_account_number_created", "account_id", "number", "created_at"),
     Index("ix_otp_sends_number_created", "number", "created_at"),
     Index("ix_otp_sends_account_created", "account_id", "created_at"),
+    Index("ix_otp_sends_account_number_seq", "account_id", "number", "account_number_seq"),
+    Index("ix_otp_sends_number_seq", "number", "number_seq"),
+    Index("ix_otp_sends_account_seq", "account_id", "account_seq"),
 )
 
 # The outbox: every SMS leaves through here, written in the transaction that
@@ -261,4 +270,14 @@ idempotency_keys = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
     Index("ix_idempotency_keys_expires", "expires_at"),
+)
+
+# Change signals on SQLite (PostgreSQL uses NOTIFY; this table stays empty there): one row
+# per channel whose version triggers bump when what the channel covers changes; every
+# process polls it (senderid.store.listen).
+change_signals = Table(
+    "change_signals",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("version", Integer, nullable=False, server_default=text("0")),
 )

@@ -12,9 +12,7 @@ from starlette.responses import Response
 from senderid.api import convertors as _convertors  # noqa: F401  (registers {id:objectid})
 from senderid.api import envelope
 from senderid.api.auth import actor
-from senderid.api.body import json_object
-from senderid.api.deps import caller, context
-from senderid.api.idempotency import idempotent
+from senderid.api.deps import caller, context, posted
 from senderid.api.paging import Limit, Offset, page
 from senderid.clock import iso_ms
 from senderid.domain import business_names
@@ -52,18 +50,15 @@ def record(name: BusinessName) -> dict[str, Any]:
 
 
 @router.post("/add")
-@idempotent
-async def add(request: Request, who: Caller = Depends(caller)) -> Response:
-    body = await json_object(request)
-    name = await run_in_threadpool(
-        business_names.request,
-        context(request),
-        who.account,
-        businessname=body.get("businessname"),
-        customer_contact=body.get("customerContact"),
-        actor=actor(request, who),
-    )
-    return envelope.ok(ADDED, record(name))
+async def add(request: Request) -> Response:
+    def work(who: Caller, body: dict[str, Any]) -> Response:
+        name = business_names.request(
+            context(request), who.account, businessname=body.get("businessname"),
+            customer_contact=body.get("customerContact"), actor=actor(request, who),
+        )
+        return envelope.ok(ADDED, record(name))
+
+    return await posted(request, work)
 
 
 # -- management (ours, beyond the Cellcast contract) ---------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from starlette.concurrency import run_in_threadpool
@@ -13,9 +13,7 @@ from senderid.api import convertors as _convertors  # noqa: F401  (registers {id
 from senderid.api import envelope
 from senderid.api.paging import Limit, Offset, page
 from senderid.api.auth import actor
-from senderid.api.body import json_object
-from senderid.api.deps import caller, context
-from senderid.api.idempotency import idempotent
+from senderid.api.deps import caller, context, posted
 from senderid.clock import iso_ms
 from senderid.domain import custom_numbers
 from senderid.domain.accounts import Caller
@@ -29,36 +27,29 @@ VERIFIED = "OTP Verified Successfully!"
 
 
 @router.post("/add")
-@idempotent
-async def add(request: Request, who: Caller = Depends(caller)) -> Response:
-    body = await json_object(request)
-    result = await run_in_threadpool(
-        custom_numbers.add,
-        context(request),
-        who.account,
-        name=body.get("name"),
-        number=body.get("number"),
-        actor=actor(request, who),
-    )
-    if result.outcome is custom_numbers.AddOutcome.CREATED:
-        return envelope.ok(CREATED, CREATED_DATA, show_message=1)
-    return envelope.ok(OTP_SENT, {"success": True, "message": OTP_SENT}, show_message=1)
+async def add(request: Request) -> Response:
+    def work(who: Caller, body: dict[str, Any]) -> Response:
+        result = custom_numbers.add(
+            context(request), who.account, name=body.get("name"), number=body.get("number"),
+            actor=actor(request, who),
+        )
+        if result.outcome is custom_numbers.AddOutcome.CREATED:
+            return envelope.ok(CREATED, CREATED_DATA, show_message=1)
+        return envelope.ok(OTP_SENT, {"success": True, "message": OTP_SENT}, show_message=1)
+
+    return await posted(request, work)
 
 
 @router.post("/verifyCustomNumber")
-@idempotent
-async def verify(request: Request, who: Caller = Depends(caller)) -> Response:
-    body = await json_object(request)
-    await run_in_threadpool(
-        custom_numbers.verify,
-        context(request),
-        who.account,
-        name=body.get("name"),
-        number=body.get("number"),
-        code=body.get("otp"),
-        actor=actor(request, who),
-    )
-    return envelope.ok(VERIFIED)
+async def verify(request: Request) -> Response:
+    def work(who: Caller, body: dict[str, Any]) -> Response:
+        custom_numbers.verify(
+            context(request), who.account, name=body.get("name"), number=body.get("number"),
+            code=body.get("otp"), actor=actor(request, who),
+        )
+        return envelope.ok(VERIFIED)
+
+    return await posted(request, work)
 
 
 # -- management (ours, beyond the Cellcast contract) ---------------------------------------
@@ -112,10 +103,10 @@ async def delete_number(registration_id: str, request: Request, who: Caller = De
 
 
 @router.post("/{registration_id:objectid}/resend")
-@idempotent
-async def resend_code(registration_id: str, request: Request, who: Caller = Depends(caller)) -> Response:
+async def resend_code(registration_id: str, request: Request) -> Response:
     """A fresh OTP for a pending registration (cooldown and hourly limits apply)."""
-    view = await run_in_threadpool(
-        custom_numbers.resend, context(request), who.account, registration_id, actor=actor(request, who)
-    )
-    return envelope.ok(OTP_SENT, registration_body(view), show_message=1)
+    def work(who: Caller, _body: dict[str, Any]) -> Response:
+        view = custom_numbers.resend(context(request), who.account, registration_id, actor=actor(request, who))
+        return envelope.ok(OTP_SENT, registration_body(view), show_message=1)
+
+    return await posted(request, work)

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Query
 from starlette.requests import Request
 from starlette.responses import Response
 
 from senderid.api import envelope
 from senderid.api.auth import actor
-from senderid.api.body import json_object
-from senderid.api.deps import as_caller, caller, context
-from senderid.api.idempotency import idempotent
+from senderid.api.deps import as_caller, context, posted
 from senderid.domain import messages
 from senderid.domain.accounts import Caller
 from senderid.numbers import national_significant
@@ -24,11 +21,12 @@ QUEUED = "Message added to queue."
 
 
 @router.post("/gateway")
-@idempotent
-async def send(request: Request, who: Caller = Depends(caller)) -> Response:
-    body = await json_object(request)
-    outcome = await run_in_threadpool(
-        messages.send,
+async def send(request: Request) -> Response:
+    return await posted(request, lambda who, body: _send(request, who, body))
+
+
+def _send(request: Request, who: Caller, body: dict[str, Any]) -> Response:
+    outcome = messages.send(
         context(request),
         who.account,
         message=body.get("message"),
@@ -61,7 +59,12 @@ async def check(
 ) -> Response:
     """May the calling account send as ``sender``? Read-only and cheap: gateways call it per message."""
     ctx = context(request)
-    resolved = await as_caller(request, lambda who: messages.check_sender(ctx, who.account, sender))
+
+    resolved = await as_caller(
+        request,
+        lambda who: messages.check_sender(ctx, who.account, sender),
+        from_memory=lambda who: messages.check_sender_from_memory(ctx, who.account, sender),
+    )
     data = {
         "sender": sender,
         "allowed": resolved is not None,

@@ -15,5 +15,5 @@ router = APIRouter(prefix="/api/v1/user", tags=["token"])
 
 @router.get("/token/verify")
 async def verify_token(request: Request) -> Response:
-    await as_caller(request, lambda who: who)
+    await as_caller(request, lambda who: who, from_memory=lambda who: who)
     return envelope.ok("Token verified successfully!", {"token": bearer_key(request)})

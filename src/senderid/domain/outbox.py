@@ -1,0 +1,111 @@
+"""Putting SMS in the outbox, in the caller's transaction (the worker takes them from there).
+
+A registration and its OTP SMS, or a gateway call and its messages, commit together
+or not at all: nothing is sent for a change that did not happen, and nothing that
+happened goes unsent. ``kind`` is ``otp`` (a code) or ``sms`` (a gateway message).
+The delivery side (claims, outcomes, receipts) is :mod:`senderid.delivery.outbox`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, bindparam, func, insert, update
+
+from senderid import ids
+from senderid.store.coltypes import UTCDateTime
+from senderid.store.tables import outbox
+
+QUEUED, SENDING, CANCELLED = "queued", "sending", "cancelled"
+KINDS = ("otp", "sms")
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One SMS for :func:`enqueue_many`."""
+
+    to: str
+    sender: str
+    body: str
+    redacted_body: str | None = None
+    account_id: str | None = None
+    custom_number_id: str | None = None
+    expires_at: datetime | None = None
+
+
+def enqueue(
+    conn: Connection,
+    *,
+    now: datetime,
+    kind: str,
+    to: str,
+    sender: str,
+    body: str,
+    redacted_body: str | None = None,
+    account_id: str | None = None,
+    custom_number_id: str | None = None,
+    expires_at: datetime | None = None,
+) -> str:
+    """Queue one SMS; returns its message id."""
+    [message_id] = enqueue_many(
+        conn, now=now, kind=kind,
+        messages=[Message(to, sender, body, redacted_body, account_id, custom_number_id, expires_at)],
+    )
+    return message_id
+
+
+def enqueue_many(conn: Connection, *, now: datetime, kind: str, messages: Sequence[Message]) -> list[str]:
+    """Queue many SMS with one multi-row INSERT; returns their message ids, in order."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown outbox kind {kind!r}")
+    if not messages:
+        return []
+    message_ids = [ids.new_id() for _ in messages]
+    rows = [
+            {
+                "id": message_id, "kind": kind, "account_id": m.account_id,
+                "custom_number_id": m.custom_number_id, "to_number": m.to, "sender": m.sender,
+                "body": m.body, "redacted_body": m.redacted_body, "status": QUEUED, "attempts": 0,
+                "next_attempt_at": now, "expires_at": m.expires_at, "created_at": now, "updated_at": now,
+            }
+            for message_id, m in zip(message_ids, messages, strict=True)
+    ]
+    # One row: a plain INSERT. Many: executemany of a RETURNING insert, which SQLAlchemy
+    # sends as multi-row INSERTs of up to 1,000 rows ("insertmanyvalues"). Built once.
+    conn.execute(_INSERT if len(rows) == 1 else _INSERT_MANY, rows[0] if len(rows) == 1 else rows)
+    return message_ids
+
+
+_INSERT = insert(outbox)
+_INSERT_MANY = insert(outbox).returning(outbox.c.id)
+
+
+def cancel_otps(conn: Connection, custom_number_ids: Sequence[str], now: datetime) -> int:
+    """Stop the OTP SMS of these registrations that were not handed off yet (one UPDATE):
+    a newer code replaced them, or the registration ended. That includes one a worker
+    holds (``sending``): were that worker dead, its lease would otherwise let the dead
+    code out after the fresh one; if it is alive and the provider accepts the SMS, the
+    worker still records the truth."""
+    if not custom_number_ids:
+        return 0
+    result = conn.execute(_CANCEL_OTPS, {"b_ids": list(custom_number_ids), "b_now": now})
+    return result.rowcount
+
+
+_CANCEL_OTPS = (
+    update(outbox)
+    .where(
+        outbox.c.custom_number_id.in_(bindparam("b_ids", expanding=True)),
+        outbox.c.kind == "otp",
+        outbox.c.status.in_([QUEUED, SENDING]),
+    )
+    .values(
+        status=CANCELLED,
+        body=func.coalesce(outbox.c.redacted_body, outbox.c.body),
+        lease_until=None,
+        last_error="superseded",
+        updated_at=bindparam("b_now", type_=UTCDateTime),
+    )
+)

@@ -1,0 +1,156 @@
+"""Changes reach every server process within 100 ms (issue: revocation is immediate everywhere).
+
+Two real ``senderid serve`` processes share the test database; each keeps keys and
+senders in memory. A key revoked through the CLI, or a custom number deleted through
+one server, must be refused by both within 100 ms of the commit. Every request's send
+time is recorded; the commit time is the change's audit record (written just before
+the commit, so the measured delay can only come out longer than the real one).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from senderid.domain import accounts
+from senderid.domain.context import CLI
+from senderid.store.tables import audit_events
+from tests.conftest import TEST_SECRET
+from tests.live import free_port
+
+WITHIN = 0.1  # seconds
+NUMBER = "+61491570156"
+
+
+def _env(database_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SENDERID_")}
+    env.update(SENDERID_DATABASE_URL=database_url, SENDERID_SECRET_KEY=TEST_SECRET,
+               SENDERID_WORKER_IN_PROCESS="false", SENDERID_LOG_LEVEL="WARNING")
+    return env
+
+
+@contextmanager
+def server(database_url: str, log: Path) -> Iterator[str]:
+    port = free_port()
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "senderid.cli.main", "serve", "--port", str(port)],
+            env=_env(database_url), stdout=subprocess.DEVNULL, stderr=out,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"server did not start: {log.read_text()!r}")
+            time.sleep(0.05)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+class Hammer:
+    """Sends one request after another to a server, noting (sent at, answer) for each."""
+
+    def __init__(self, base: str, path: str, headers: dict[str, str], answer) -> None:  # type: ignore[no-untyped-def]
+        self.results: list[tuple[float, object]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(base, path, headers, answer), daemon=True)
+
+    def _run(self, base: str, path: str, headers: dict[str, str], answer) -> None:  # type: ignore[no-untyped-def]
+        with httpx.Client(base_url=base, timeout=5) as client:
+            while not self._stop.is_set():
+                sent = time.time()
+                self.results.append((sent, answer(client.get(path, headers=headers))))
+
+    def __enter__(self) -> Hammer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+def committed_at(ctx, action: str) -> float:  # type: ignore[no-untyped-def]
+    with ctx.db.read() as conn:
+        at: datetime = conn.execute(
+            select(audit_events.c.at).where(audit_events.c.action == action).order_by(audit_events.c.id.desc())
+        ).scalars().first()
+    return at.replace(tzinfo=timezone.utc).timestamp()
+
+
+def judge(hammers: list[Hammer], changed_at: float, before, after) -> None:  # type: ignore[no-untyped-def]
+    for hammer in hammers:
+        early = [answer for sent, answer in hammer.results if sent < changed_at]
+        late = [answer for sent, answer in hammer.results if sent > changed_at + WITHIN]
+        assert early and early[0] == before  # the memory answered before the change
+        assert late, "no request after the change"
+        assert all(answer == after for answer in late), [
+            (round(sent - changed_at, 3), answer) for sent, answer in hammer.results
+            if sent > changed_at + WITHIN and answer != after]
+
+
+@pytest.fixture
+def real_time_ctx(settings, db):  # type: ignore[no-untyped-def]
+    """A context on the real clock: the servers' audit times and ours must agree."""
+    from senderid.domain.context import Context
+    from senderid.clock import Clock
+
+    return Context(db=db, settings=settings, clock=Clock(), secret=settings.resolved_secret())
+
+
+def test_a_key_revoked_through_the_cli_is_refused_by_every_server(database_url: str, real_time_ctx, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ctx = real_time_ctx
+    account = accounts.create_account(ctx, "Acme", actor=CLI)
+    _record, key = accounts.create_key(ctx, account.id, actor=CLI)
+    headers = {"Authorization": f"Bearer {key}"}
+    with ExitStack() as stack:
+        bases = [stack.enter_context(server(database_url, tmp_path / f"server{i}.log")) for i in range(2)]
+        hammers = [stack.enter_context(Hammer(b, "/api/v1/user/token/verify", headers, lambda r: r.status_code))
+                   for b in bases]
+        time.sleep(0.3)
+        revoked = subprocess.run([sys.executable, "-m", "senderid.cli.main", "key", "revoke", key],
+                                 env=_env(database_url), capture_output=True, timeout=60)
+        assert revoked.returncode == 0, revoked.stderr
+        time.sleep(0.5)
+    judge(hammers, committed_at(ctx, "key.revoked"), 200, 401)
+
+
+def test_a_deleted_number_is_refused_by_every_servers_sender_check(database_url: str, real_time_ctx, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ctx = real_time_ctx
+    account = accounts.create_account(ctx, "Direct", otp_required=False, actor=CLI)
+    _record, key = accounts.create_key(ctx, account.id, actor=CLI)
+    headers = {"Authorization": f"Bearer {key}"}
+    check = f"/api/v1/senderId/check?sender={NUMBER.replace('+', '%2B')}"
+    with ExitStack() as stack:
+        bases = [stack.enter_context(server(database_url, tmp_path / f"server{i}.log")) for i in range(2)]
+        r = httpx.post(f"{bases[0]}/api/v1/customNumber/add", json={"name": "n", "number": NUMBER},
+                       headers=headers, timeout=5)
+        assert r.json()["message"] == "Custom number created"
+        registration = httpx.get(f"{bases[0]}/api/v1/customNumber/list", headers=headers).json()
+        registration_id = registration["data"]["items"][0]["_id"]
+        hammers = [stack.enter_context(Hammer(b, check, headers, lambda r: r.json()["data"]["allowed"]))
+                   for b in bases]
+        time.sleep(0.3)
+        assert httpx.delete(f"{bases[1]}/api/v1/customNumber/{registration_id}", headers=headers,
+                            timeout=5).status_code == 200
+        time.sleep(0.5)
+    judge(hammers, committed_at(ctx, "custom_number.deleted"), True, False)
