@@ -373,7 +373,8 @@ def test_killed_workers_lose_nothing_and_hand_over_twice_only_across_a_crash(
                 f"no hand-off met the stalled answer\n{worker_process.logs()}")
         else:
             # the worker has claimed messages and is handing them over
-            assert wait_until(lambda: receiver.handed_over_by(worker_process.started) and fresh(claims(ctx), snapshot)), (
+            assert wait_until(lambda: receiver.handed_over_by(worker_process.started)
+                              and fresh(claims(ctx), snapshot)), (
                 f"the worker never claimed and handed over\n{worker_process.logs()}")
             time.sleep(rng.uniform(0, 0.02))
         worker_process.kill()
@@ -466,10 +467,10 @@ def test_killed_workers_lose_nothing_and_hand_over_twice_only_across_a_crash(
     for message_id, got in per_message.items():
         workers = Counter(h.worker for h in got)
         assert max(workers.values()) == 1, f"one worker handed {message_id} over twice: {workers}"
-        recorded = [w for w in workers if message_id not in held.get(w, set())]
+        died_holding = sorted(w for w in workers if message_id in held.get(w, set()))
+        recorded = [w for w in workers if w not in died_holding]
         assert len(recorded) == 1, (
-            f"{message_id} handed over by {sorted(workers)}; only workers {sorted(w for w in workers if w in held and message_id in held[w])} "
-            "died holding it")
+            f"{message_id} handed over by workers {sorted(workers)}; only {died_holding} died holding it")
     assert twice <= at_risk
     assert at_risk <= twice, "a message handed over and never recorded was not handed over again"
     assert at_risk, "no kill fell between the provider's acceptance and the record"
