@@ -69,6 +69,8 @@ class Submit:
     status: int = 0
     connection: int = 0  # which ESME connection (bind) it came on, in order of connecting
     answered: bool = True
+    system_type: str = ""  # of the bind it came on (tells apart the ESMEs of one system_id)
+    fault: str | None = None  # the injected fault this submit_sm met ("status", "stall", "drop")
 
 
 @dataclass
@@ -79,6 +81,7 @@ class Message:
     data_coding: int
     text: str
     message_ids: list[str] = field(default_factory=list)
+    system_type: str = ""  # of the bind its parts came on
 
 
 class _Sequences:
@@ -113,6 +116,7 @@ class _Connection:
         self.sock = sock
         self.number = number
         self.bound = False
+        self.system_type = ""
         self.finished = threading.Event()
         self.outstanding = 0  # submit_sm read and not answered yet
         self.max_outstanding = 0
@@ -409,6 +413,7 @@ class TestSmsc:
         if status == consts.SMPP_ESME_ROK:
             with self._lock:
                 connection.bound = True
+                connection.system_type = _text(pdu.system_type)
                 self._lock.notify_all()
         return {"status": status, "system_id": "TESTSMSC",
                 "sc_interface_version": consts.SMPP_VERSION_34}
@@ -418,7 +423,8 @@ class TestSmsc:
             pdu.source_addr_ton or 0, pdu.source_addr_npi or 0, _text(pdu.source_addr),
             pdu.dest_addr_ton or 0, pdu.dest_addr_npi or 0, _text(pdu.destination_addr),
             pdu.esm_class or 0, pdu.data_coding or 0, pdu.registered_delivery or 0,
-            pdu.short_message or b"", connection=connection.number)
+            pdu.short_message or b"", connection=connection.number,
+            system_type=connection.system_type)
         if pdu.sm_length != len(submit.short_message):
             self.errors.append("sm_length does not match short_message")
         with self._lock:
@@ -448,6 +454,7 @@ class TestSmsc:
                 self._ids += 1
                 submit.message_id = f"{self._ids:010X}"
         submit.status = status
+        submit.fault = fault[0] if fault else None
         with self._lock:
             self.submits.append(submit)
             self._lock.notify_all()
@@ -517,7 +524,7 @@ class TestSmsc:
         with self._lock:
             self.messages.append(Message(submit.source_addr_ton, submit.source_addr,
                                          submit.destination_addr,
-                                         submit.data_coding, text, ids))
+                                         submit.data_coding, text, ids, submit.system_type))
             self._lock.notify_all()
 
     def _receipt_fields(self, message_id: str, stat: str, submit: Submit | None) -> dict[str, Any]:
