@@ -9,8 +9,8 @@ wrk settings (``benchmarks/lua/dpv_flow.lua``, one connection per wrk thread, fr
 numbers), and prints senderid ÷ peer.
 
 * :func:`ensure_venv` installs ``requirements.txt`` (exact pins) into its own
-  virtualenv, ``benchmarks/out/peer-venv`` (created on first use, rebuilt when the
-  pins change; about a minute with PyPI reachable);
+  virtualenv, ``benchmarks/out/peer-venv`` (created on first use, installed again when
+  the pins change; about a minute with PyPI reachable);
 * :class:`Peer` migrates one SQLite database (WAL) with Django's ``migrate`` and
   copies it for each server, so every measurement starts from an empty table;
 * :meth:`Peer.server` runs ``dpv_site`` (this folder: settings, urls with
@@ -50,13 +50,23 @@ def _python(venv: Path) -> Path:
     return venv / ("Scripts" if os.name == "nt" else "bin") / "python"
 
 
+def _stamp(venv: Path) -> Path:
+    return venv / ".installed-requirements"
+
+
+def installed(venv: Path = VENV) -> bool:
+    """Whether ``venv`` holds exactly ``requirements.txt`` (then :func:`ensure_venv` installs nothing)."""
+    stamp = _stamp(venv)
+    return _python(venv).exists() and stamp.exists() and stamp.read_text() == REQUIREMENTS.read_text()
+
+
 def ensure_venv(venv: Path = VENV, log=lambda line: print(line, file=sys.stderr, flush=True)) -> Path:
     """The virtualenv's python, with ``requirements.txt`` installed (once per change of the pins)."""
-    wanted = REQUIREMENTS.read_text()
-    stamp = venv / ".installed-requirements"
     python = _python(venv)
-    if python.exists() and stamp.exists() and stamp.read_text() == wanted:
+    if installed(venv):
         return python
+    wanted = REQUIREMENTS.read_text()
+    stamp = _stamp(venv)
     log(f"installing {NAME} and its stack into {venv} (once)")
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
