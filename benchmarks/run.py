@@ -430,7 +430,8 @@ def bench_one(wrk: str, kind: str, scale: int, options: Options, logs: Path,
                 if row.key == "flow" and peer is not None:
                     result.peer, result.peer_workers = measure_peer(wrk, peer, options, logs, name), peer_dpv.WORKERS
                     for workers, m in result.peer.items():
-                        log(f"  {peer_dpv.NAME} ({workers} w){'':<{max(0, 11 - len(workers))}} {m.rate:8.0f} "
+                        label = f"{peer_dpv.NAME}, {workers} worker{'s' if workers != '1' else ''}"
+                        log(f"  {label:<32} {m.rate:8.0f} "
                             f"flows/s  p50 {m.p50_ms:6.1f} ms  p99 {m.p99_ms:6.1f} ms  errors {m.errors}  "
                             f"CPU {_ms(m.cpu_ms_per_op)} ms/flow")
                     log(f"  senderid ÷ {peer_dpv.NAME} ({result.peer_workers} workers): {_times(result.peer_ratio)}")
