@@ -2,6 +2,7 @@
 
     python -m benchmarks.run [--quick] [--database sqlite|postgresql|both]
                              [--scale 1k,1m] [--duration 5] [--warmup 1]
+                             [--rows token,check,add,flow] [--no-peer]
 
 For each database and each scale (custom numbers already stored, written by
 ``benchmarks/load.py``), starts ``senderid serve`` and ``benchmarks/ceiling.py``
