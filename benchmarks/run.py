@@ -2,6 +2,7 @@
 
     python -m benchmarks.run [--quick] [--database sqlite|postgresql|both]
                              [--scale 1k,1m] [--duration 5] [--warmup 1]
+                             [--rows token,check,add,flow] [--no-peer]
 
 For each database and each scale (custom numbers already stored, written by
 ``benchmarks/load.py``), starts ``senderid serve`` and ``benchmarks/ceiling.py``
@@ -13,7 +14,10 @@ ports, and drives each with wrk from a separate process (Lua scripts in
 * ``GET /api/v1/senderId/check?sender=...`` for an active number of the account;
 * ``POST /api/v1/customNumber/add`` on an account without OTPs, a new number each time;
 * the add -> verify flow on OTP accounts (test numbers: fixed code, no SMS; limits
-  raised), counted in flows (one add plus one verify) per second.
+  raised), counted in flows (one add plus one verify) per second; then the same flow
+  on django-phone-verify 3.3, the peer (``benchmarks/peer_dpv``: register -> verify on
+  DRF and gunicorn, SQLite WAL, in its own virtualenv), with gunicorn's recommended
+  worker count and with one worker (``--no-peer`` leaves it out).
 
 Each row runs senderid then the ceiling back to back (a warm-up, then the
 measured run), so the ratio compares the two under the same conditions. The
@@ -45,7 +49,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks import delivery, harness, load
+from benchmarks import delivery, harness, load, peer_dpv
 
 HERE = Path(__file__).resolve().parent
 LUA = HERE / "lua"
@@ -86,6 +90,11 @@ ROWS: tuple[Row, ...] = (
         one_connection_per_thread=True, targets={"sqlite": 0.5, "postgresql": 0.4}, unit="flows/s"),
 )
 
+# The flow row's peer: django-phone-verify's register -> verify (no key: its endpoints are public).
+PEER_ROW = Row("flow", "django-phone-verify register → verify", "dpv_flow.lua", "/", "none", method="POST",
+               prefix=PREFIX_FLOW, one_connection_per_thread=True, unit="flows/s")
+PEER_TARGET = 10.0  # senderid ÷ peer on the flow row that flow ≥ 50 % of the ceiling amounts to
+
 
 # -- options ---------------------------------------------------------------------------
 
@@ -102,6 +111,7 @@ class Options:
     out: Path = DEFAULT_OUT
     rows: tuple[str, ...] = tuple(row.key for row in ROWS)
     delivery: delivery.Options = field(default_factory=delivery.Options)
+    peer: bool = True
     log: Callable[[str], None] = field(default=lambda line: print(line, file=sys.stderr, flush=True))
 
 
@@ -121,6 +131,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
                         help="OTP accounts the flow row spreads over (one per wrk thread by default)")
     parser.add_argument("--rows", default=",".join(row.key for row in ROWS) + "," + ",".join(delivery.ROW_KEYS),
                         help=f"which rows, from {','.join(row.key for row in ROWS)},{','.join(delivery.ROW_KEYS)}")
+    parser.add_argument("--no-peer", action="store_true",
+                        help="leave out django-phone-verify, the flow row's peer (installed on first use)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"markdown table (default {DEFAULT_OUT})")
     delivery.add_arguments(parser)
     args = parser.parse_args(argv)
@@ -153,6 +165,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         out=args.out,
         rows=rows,
         delivery=delivery.options_from(args, rows, args.warmup),
+        peer=not args.no_peer,
     )
 
 
@@ -342,10 +355,17 @@ class Result:
     rss_mib: float
     processes: int
     checks: dict[str, bool | None] = field(default_factory=dict)
+    peer: dict[str, Measurement] = field(default_factory=dict)  # gunicorn workers -> the peer's flow
+    peer_workers: int = 0  # the recommended count, which senderid ÷ peer uses
 
     @property
     def ratio(self) -> float:
         return self.senderid.rate / self.ceiling.rate if self.ceiling.rate else 0.0
+
+    @property
+    def peer_ratio(self) -> float | None:
+        peer = self.peer.get(str(self.peer_workers))
+        return self.senderid.rate / peer.rate if peer is not None and peer.rate else None
 
 
 @contextmanager
@@ -357,7 +377,24 @@ def servers(database_url: str, fixture: Fixture, logs: Path, name: str) -> Itera
         yield senderid, ceiling
 
 
-def bench_one(wrk: str, kind: str, scale: int, options: Options, logs: Path) -> list[Result]:
+def measure_peer(wrk: str, peer: peer_dpv.Peer, options: Options, logs: Path, name: str) -> dict[str, Measurement]:
+    """The peer's flow with gunicorn's recommended worker count, then with one worker; each on a fresh database."""
+    measured: dict[str, Measurement] = {}
+    for workers in dict.fromkeys((peer_dpv.WORKERS, 1)):
+        numbers = Numbers()
+        with peer.server(workers, log_path=logs / f"{name}-peer-{workers}.log") as server:
+            peer_dpv.preflight(server, f"{PREFIX_PREFLIGHT}0000000")  # a fresh database for each server
+            if options.warmup:
+                run_wrk(wrk, server.base, PEER_ROW, "", options.warmup, options, numbers)
+            measured[str(workers)] = run_wrk(wrk, server.base, PEER_ROW, "", options.duration, options, numbers,
+                                             pid=server.pid)
+            if server.proc.poll() is not None:
+                raise RuntimeError(f"{server.name} died during its flow:\n{server.log_tail()}")
+    return measured
+
+
+def bench_one(wrk: str, kind: str, scale: int, options: Options, logs: Path,
+              peer: peer_dpv.Peer | None = None) -> list[Result]:
     log = options.log
     rows = [row for row in ROWS if row.key in options.rows]
     results: list[Result] = []
@@ -396,6 +433,14 @@ def bench_one(wrk: str, kind: str, scale: int, options: Options, logs: Path) -> 
                     f"p99 {result.senderid.p99_ms:6.1f} ms  errors {result.senderid.errors}  "
                     f"CPU {_ms(result.senderid.cpu_ms_per_op)} ({_ms(result.ceiling.cpu_ms_per_op)}) ms/op  "
                     f"RSS {result.rss_mib:.0f} MiB")
+                if row.key == "flow" and peer is not None:
+                    result.peer, result.peer_workers = measure_peer(wrk, peer, options, logs, name), peer_dpv.WORKERS
+                    for workers, m in result.peer.items():
+                        label = f"{peer_dpv.NAME}, {workers} worker{'s' if workers != '1' else ''}"
+                        log(f"  {label:<32} {m.rate:8.0f} "
+                            f"flows/s  p50 {m.p50_ms:6.1f} ms  p99 {m.p99_ms:6.1f} ms  errors {m.errors}  "
+                            f"CPU {_ms(m.cpu_ms_per_op)} ms/flow")
+                    log(f"  senderid ÷ {peer_dpv.NAME} ({result.peer_workers} workers): {_times(result.peer_ratio)}")
     return results
 
 
@@ -425,6 +470,10 @@ def _mark(ok: bool | None) -> str:
 
 def _ms(value: float | None) -> str:
     return "?" if value is None else f"{value:.2f}"
+
+
+def _times(value: float | None) -> str:
+    return "?" if value is None else f"{value:.1f}×"
 
 
 def table(results: list[Result]) -> str:
@@ -461,6 +510,33 @@ def table(results: list[Result]) -> str:
             f"{r.ceiling.p50_ms:.1f} / {r.ceiling.p99_ms:.1f} | {errors} | "
             f"{_ms(r.senderid.cpu_ms_per_op)} ({_ms(r.ceiling.cpu_ms_per_op)}) | "
             f"{r.rss_mib:.0f} {_mark(r.checks['rss'])} | {checks} |"
+        )
+    return "\n".join(lines)
+
+
+def peer_table(results: list[Result]) -> str:
+    """The flow rows next to their peer, django-phone-verify; empty when the peer was not measured."""
+    flows = [r for r in results if r.peer]
+    if not flows:
+        return ""
+    counts = list(flows[0].peer)
+    recommended = str(flows[0].peer_workers)
+    columns = [f"{peer_dpv.NAME} flows/s ({n} worker{'s' if n != '1' else ''})" for n in counts]
+    lines = [
+        "| database | stored | senderid flows/s | ceiling flows/s | " + " | ".join(columns) +
+        f" | senderid ÷ peer ({recommended} workers) | peer p50 / p99 ms | peer errors | peer CPU ms/flow |",
+        "|---|---|---:|---:|" + "---:|" * len(columns) + "---:|---:|---:|---:|",
+    ]
+    for r in flows:
+        main = r.peer[recommended]
+        ratio = r.peer_ratio
+        mark = _mark(None if ratio is None else ratio >= PEER_TARGET)
+        cells = " | ".join(f"{r.peer[n].rate:,.0f}" if n in r.peer else "" for n in counts)
+        errors = sum(m.errors for m in r.peer.values())
+        lines.append(
+            f"| {r.database} | {load.count_label(r.scale)} | {r.senderid.rate:,.0f} | {r.ceiling.rate:,.0f} | "
+            f"{cells} | {_times(ratio)} (≈ {PEER_TARGET:.0f}×) {mark} | {main.p50_ms:.1f} / {main.p99_ms:.1f} | "
+            f"{errors} | " + " / ".join(_ms(r.peer[n].cpu_ms_per_op) for n in counts) + " |"
         )
     return "\n".join(lines)
 
@@ -519,6 +595,21 @@ def _load_average() -> str:
 def report(results: list[Result], options: Options, info: dict[str, str], elapsed_s: float,
            load_before: str, load_after: str, argv: Sequence[str]) -> str:
     machine_lines = "\n".join(f"- {key}: {value}" for key, value in info.items())
+    peer = peer_table(results)
+    if peer:
+        peer = f"""
+## The flow row and its peer
+
+{peer}
+
+The peer is django-phone-verify (`benchmarks/peer_dpv`): its `POST /api/phone/register` for a fresh number,
+then `POST /api/phone/verify` with the `session_token` of that answer and the code, on Django REST framework
+under gunicorn (sync workers; {peer_dpv.WORKERS} is gunicorn's recommended `(2 × cores) + 1`, 1 is the like
+of senderid's single process), SQLite in WAL mode, a no-op SMS backend whose code is fixed and checked for
+real. Measured with the same wrk settings right after senderid and the ceiling, each worker count on a fresh
+database. senderid ÷ peer uses the recommended worker count; the ≈ {PEER_TARGET:.0f}× is what flow ≥ 50 % of the
+ceiling amounts to. Peer CPU is gunicorn's master and workers together, per flow.
+"""
     return f"""# senderid benchmarks
 
 `{' '.join(['python -m benchmarks.run', *argv])}`: {elapsed_s / 60:.1f} minutes; {options.duration} s measured per row and
@@ -529,7 +620,7 @@ before / after: {load_before} / {load_after}.
 {machine_lines}
 
 {table(results)}
-
+{peer}
 Rates are per second over the measured run: requests, or for the flow row complete flows (one add and
 one verify, each a request). p50/p99 are per request, measured by wrk; errors are non-2xx responses plus
 socket errors and timeouts (5 s). The ceiling is `benchmarks/ceiling.py`: the same server stack (uvicorn,
@@ -554,13 +645,17 @@ def run(options: Options, argv: Sequence[str] = ()) -> tuple[list[Result], str]:
             sys.exit(f"{problem}\nStart PostgreSQL, point SENDERID_BENCH_POSTGRES_URL at an admin URL, "
                      "or run with --database sqlite")
     info = machine(options.databases, wrk)
-    load_before = _load_average()
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="senderid-bench-logs-") as tmp:
+        peer = None
+        if options.peer and "flow" in options.rows:
+            peer = peer_dpv.Peer(Path(tmp))
+            info["peer"] = peer.versions
+        load_before = _load_average()
         if any(row.key in options.rows for row in ROWS):
             for kind in options.databases:
                 for scale in options.scales:
-                    results += bench_one(wrk, kind, scale, options, Path(tmp))
+                    results += bench_one(wrk, kind, scale, options, Path(tmp), peer)
         delivered = delivery.run_rows(options.delivery, wrk, Path(tmp), options.log)
     evaluate(results)
     elapsed = time.perf_counter() - started

@@ -6,6 +6,10 @@ never collide (no 4xx), and the table is written. The delivery rows run with tin
 backlogs: the peers count hand-offs, none twice. It needs wrk; CI installs it (the smpp
 row also needs node and npm, scale-out PostgreSQL; without them those rows are left out
 or skipped).
+
+The flow row's peer, django-phone-verify, lives in its own virtualenv that the first
+benchmark run installs from PyPI (about a minute): the quick run here leaves it out,
+and the peer's own test runs only when that virtualenv is already there.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import delivery, run
+from benchmarks import delivery, peer_dpv, run
 
 pytestmark = pytest.mark.slow
 
@@ -31,9 +35,9 @@ def wrk() -> str:
 
 def test_quick_benchmark_measures_every_row(wrk: str, tmp_path: Path) -> None:
     out = tmp_path / "results.md"
-    options = run.parse_args(["--quick", "--warmup", "0", "--out", str(out),
+    options = run.parse_args(["--quick", "--warmup", "0", "--no-peer", "--out", str(out),
                               "--rows", ",".join(row.key for row in run.ROWS)])
-    assert (options.databases, options.scales, options.duration) == (["sqlite"], [1000], 1)
+    assert (options.databases, options.scales, options.duration, options.peer) == (["sqlite"], [1000], 1, False)
 
     results, text = run.run(options)
 
@@ -50,6 +54,26 @@ def test_quick_benchmark_measures_every_row(wrk: str, tmp_path: Path) -> None:
     assert out.with_suffix(".json").exists()
     for row in run.ROWS:
         assert row.label in text
+    assert not flow.peer and peer_dpv.NAME not in text
+
+
+def test_peer_runs_beside_the_flow_row(wrk: str, tmp_path: Path) -> None:
+    if not peer_dpv.installed():
+        pytest.skip(f"the peer is not installed in {peer_dpv.VENV}: `python -m benchmarks.run --quick --rows flow` "
+                    "installs it (about a minute, from PyPI)")
+    out = tmp_path / "results.md"
+    options = run.parse_args(["--quick", "--warmup", "0", "--rows", "flow", "--out", str(out)])
+
+    [flow], text = run.run(options)
+
+    assert flow.row == "flow" and flow.peer_workers == peer_dpv.WORKERS
+    assert set(flow.peer) == {str(peer_dpv.WORKERS), "1"}
+    for workers, measured in flow.peer.items():
+        assert measured.non_2xx == 0 and measured.socket_errors == 0, f"{workers} workers: {measured.statuses}"
+        assert 0 < measured.counters["flows"] <= measured.counters["adds_ok"], measured.counters
+        assert "no_token" not in measured.counters
+    assert flow.peer_ratio is not None and flow.peer_ratio > 0
+    assert "## The flow row and its peer" in text and f"{peer_dpv.NAME} flows/s (1 worker)" in text
 
 
 def test_options() -> None:
@@ -57,6 +81,7 @@ def test_options() -> None:
     assert (options.databases, options.scales, options.duration, options.warmup) == (
         ["postgresql"], [1000, 1_000_000], 3, 1)
     assert run.parse_args([]).databases == ["sqlite", "postgresql"]
+    assert run.parse_args([]).peer and not run.parse_args(["--no-peer"]).peer
     assert run.parse_args(["--quick", "--database", "both"]).databases == ["sqlite", "postgresql"]
     with pytest.raises(SystemExit):
         run.parse_args(["--rows", "nope"])

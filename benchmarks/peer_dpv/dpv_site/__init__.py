@@ -1,0 +1,1 @@
+"""A minimal Django project serving django-phone-verify's API (see ``benchmarks/peer_dpv``)."""
