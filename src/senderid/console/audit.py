@@ -10,21 +10,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from senderid.console.plumbing import (
-    PAGE_SIZE,
-    account_choices,
-    console_router,
-    context,
-    query_int,
-    query_text,
-    signed_in,
-    view,
-)
+from senderid.console import plumbing
 from senderid.domain import overview
 from senderid.domain.context import Context
 from senderid.errors import InvalidRequest
 
-router = console_router()
+router = plumbing.console_router()
 
 
 def _utc(value: str, field_name: str) -> datetime | None:
@@ -41,33 +32,34 @@ def _audit(ctx: Context, filters: dict[str, str], before_id: int | None) -> dict
     events = overview.audit_page(
         ctx, account_id=filters["account_id"] or None, action=filters["action"] or None,
         since=_utc(filters["since"], "From"), until=_utc(filters["until"], "Until"),
-        before_id=before_id, limit=PAGE_SIZE,
+        before_id=before_id, limit=plumbing.PAGE_SIZE,
     )
     wanted = {str(e["account_id"]) for e in events if e["account_id"]}
     if filters["account_id"]:
         wanted.add(filters["account_id"])
-    return {"events": events, "names": account_choices(ctx, wanted)}
+    return {"events": events, "names": plumbing.account_choices(ctx, wanted)}
 
 
 @router.get("/audit")
 async def audit_page(request: Request) -> Response:
-    current = signed_in(request)
-    filters = {name: query_text(request, name) for name in ("account_id", "action", "since", "until")}
-    before_id = query_int(request, "before", None, minimum=1)
+    current = plumbing.signed_in(request)
+    filters = {name: plumbing.query_text(request, name) for name in ("account_id", "action", "since", "until")}
+    before_id = plumbing.query_int(request, "before", None, minimum=1)
     error = None
     try:
-        found = await run_in_threadpool(_audit, context(request), filters, before_id)
+        found = await run_in_threadpool(_audit, plumbing.context(request), filters, before_id)
     except InvalidRequest as exc:
         error = exc.message
-        found = {"events": [], "names": await run_in_threadpool(account_choices, context(request), set())}
+        names = await run_in_threadpool(plumbing.account_choices, plumbing.context(request), set())
+        found = {"events": [], "names": names}
     events = found["events"]
     kept = {k: v for k, v in filters.items() if v}
     older = (
         f"/console/audit?{urlencode({**kept, 'before': events[-1]['id']})}"
-        if len(events) == PAGE_SIZE else None
+        if len(events) == plumbing.PAGE_SIZE else None
     )
     newest = f"/console/audit?{urlencode(kept)}" if before_id else None
-    return view(
+    return plumbing.view(
         request, "audit.html", current, status_code=400 if error else 200, title="Audit log",
         active="audit", filters=filters, error=error, older=older, newest=newest,
         actions=AUDIT_ACTIONS, **found,

@@ -6,14 +6,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from senderid.console.plumbing import console_router, context, signed_in, view
+from senderid.console import plumbing
 from senderid.domain import overview
 
-router = console_router()
+router = plumbing.console_router()
 
 
 @router.get("")
 async def overview_page(request: Request) -> Response:
-    current = signed_in(request)
-    counts = await run_in_threadpool(overview.counts, context(request))
-    return view(request, "overview.html", current, title="Overview", active="overview", counts=counts)
+    current = plumbing.signed_in(request)
+    counts = await run_in_threadpool(overview.counts, plumbing.context(request))
+    return plumbing.view(request, "overview.html", current, title="Overview", active="overview", counts=counts)

@@ -15,8 +15,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from senderid.console import plumbing
 from senderid.console.pages import page
-from senderid.console.plumbing import context
 from senderid.delivery.providers import devinbox
 
 router = APIRouter(prefix="/dev", tags=["developer inbox"])
@@ -37,6 +37,6 @@ def with_code(message: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("/inbox", response_class=HTMLResponse)
 async def inbox_page(request: Request) -> Response:
-    messages = await run_in_threadpool(devinbox.list_messages, context(request).db)
+    messages = await run_in_threadpool(devinbox.list_messages, plumbing.context(request).db)
     return page("inbox.html", title="Developer inbox", session=None, inbox=True,
                 messages=[with_code(m) for m in messages])

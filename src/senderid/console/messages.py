@@ -8,50 +8,41 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from senderid.console.plumbing import (
-    PAGE_SIZE,
-    account_choices,
-    actor,
-    checked,
-    console_router,
-    context,
-    pages,
-    query_int,
-    query_text,
-    redirect,
-    signed_in,
-    view,
-)
+from senderid.console import plumbing
 from senderid.delivery import outbox
 from senderid.domain import outbox_admin
 from senderid.domain.context import Context
 
-router = console_router()
+router = plumbing.console_router()
 
 
 def _messages(ctx: Context, status: str, account_id: str, offset: int) -> dict[str, Any]:
     items, total = outbox_admin.page(
-        ctx, status=status or None, account_id=account_id or None, limit=PAGE_SIZE, offset=offset
+        ctx, status=status or None, account_id=account_id or None, limit=plumbing.PAGE_SIZE, offset=offset
     )
     wanted = {i.account_id for i in items if i.account_id} | ({account_id} if account_id else set())
-    return {"items": items, "total": total, "names": account_choices(ctx, wanted)}
+    return {"items": items, "total": total, "names": plumbing.account_choices(ctx, wanted)}
 
 
 @router.get("/messages")
 async def messages_page(request: Request) -> Response:
-    current = signed_in(request)
-    params = {"status": query_text(request, "status"), "account_id": query_text(request, "account_id")}
-    offset = query_int(request, "offset", 0) or 0
-    found = await run_in_threadpool(_messages, context(request), params["status"], params["account_id"], offset)
-    return view(
+    current = plumbing.signed_in(request)
+    params = {name: plumbing.query_text(request, name) for name in ("status", "account_id")}
+    offset = plumbing.query_int(request, "offset", 0) or 0
+    found = await run_in_threadpool(
+        _messages, plumbing.context(request), params["status"], params["account_id"], offset
+    )
+    return plumbing.view(
         request, "messages.html", current, title="Messages", active="messages", params=params,
         statuses=outbox.STATUSES, dead=outbox.DEAD,
-        pages=pages(offset, found["total"], "/console/messages", params), **found,
+        pages=plumbing.pages(offset, found["total"], "/console/messages", params), **found,
     )
 
 
 @router.post("/messages/{message_id:objectid}/retry")
 async def retry_message(message_id: str, request: Request) -> Response:
-    _current, _form_ = await checked(request)
-    await run_in_threadpool(outbox_admin.retry, context(request), message_id, actor=actor(request))
-    return redirect("/console/messages", "retried")
+    _current, _form_ = await plumbing.checked(request)
+    await run_in_threadpool(
+        outbox_admin.retry, plumbing.context(request), message_id, actor=plumbing.actor(request)
+    )
+    return plumbing.redirect("/console/messages", "retried")

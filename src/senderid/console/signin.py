@@ -7,23 +7,11 @@ import time
 from starlette.requests import Request
 from starlette.responses import Response
 
+from senderid.console import plumbing
 from senderid.console import session as sessions
 from senderid.console.pages import page
-from senderid.console.plumbing import (
-    DONE,
-    SignInNeeded,
-    checked,
-    client_ip,
-    console_router,
-    read_form,
-    redirect,
-    signed_in,
-    signing_key,
-    console_state,
-    timestamp,
-)
 
-router = console_router()
+router = plumbing.console_router()
 
 
 def _set_cookie(request: Request, response: Response, value: str, ttl: int) -> None:
@@ -38,15 +26,15 @@ def _login_page(
     headers: dict[str, str] | None = None,
 ) -> Response:
     """The sign-in form, with a pre-session (kept if the browser has a valid one) for its CSRF token."""
-    key = signing_key(request)
-    now = timestamp(request)
+    key = plumbing.signing_key(request)
+    now = plumbing.timestamp(request)
     pre = sessions.read(key, request.cookies.get(sessions.COOKIE_NAME), now=now)
     cookie = None
     if pre is None or pre.authenticated:
         cookie, pre = sessions.issue(key, now=now, authenticated=False)
     response = page(
         "login.html", status_code=status_code, headers=headers, title="Sign in", session=None,
-        csrf=pre.csrf, error=error, done=DONE.get(request.query_params.get("done", "")),
+        csrf=pre.csrf, error=error, done=plumbing.DONE.get(request.query_params.get("done", "")),
     )
     if cookie is not None:
         _set_cookie(request, response, cookie, sessions.PRE_SESSION_SECONDS)
@@ -56,25 +44,25 @@ def _login_page(
 @router.get("/login")
 async def login_form(request: Request) -> Response:
     try:
-        signed_in(request)
-    except SignInNeeded:
+        plumbing.signed_in(request)
+    except plumbing.SignInNeeded:
         return _login_page(request)
-    return redirect("/console")
+    return plumbing.redirect("/console")
 
 
 @router.post("/login")
 async def login(request: Request) -> Response:
-    key = signing_key(request)
-    now = timestamp(request)
-    form = await read_form(request)
+    key = plumbing.signing_key(request)
+    now = plumbing.timestamp(request)
+    form = await plumbing.read_form(request)
     pre = sessions.read(key, request.cookies.get(sessions.COOKIE_NAME), now=now)
     if pre is None or not sessions.csrf_ok(pre, form.get("csrf")):
         return _login_page(
             request, status_code=403,
             error="The sign-in form had expired (or cookies are off). Nothing was checked; please try again.",
         )
-    state = console_state(request)
-    client = client_ip(request)
+    state = plumbing.console_state(request)
+    client = plumbing.client_ip(request)
     wait = state.throttle.retry_after(client, now=time.monotonic())
     if wait:
         return _login_page(
@@ -86,16 +74,16 @@ async def login(request: Request) -> Response:
         return _login_page(request, status_code=401, error="That is not the admin token.")
     state.throttle.succeeded(client)
     cookie, _session = sessions.issue(key, now=now, authenticated=True)  # a new id: no fixation
-    response = redirect("/console")
+    response = plumbing.redirect("/console")
     _set_cookie(request, response, cookie, sessions.SESSION_SECONDS)
     return response
 
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
-    current, _form_ = await checked(request)
-    console_state(request).sign_outs.end(current, now=timestamp(request))
-    response = redirect("/console/login", "signed-out")
+    current, _form_ = await plumbing.checked(request)
+    plumbing.console_state(request).sign_outs.end(current, now=plumbing.timestamp(request))
+    response = plumbing.redirect("/console/login", "signed-out")
     response.delete_cookie(
         sessions.COOKIE_NAME, path=sessions.COOKIE_PATH, httponly=True, samesite="strict",
         secure=request.url.scheme == "https",
