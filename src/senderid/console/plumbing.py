@@ -79,7 +79,6 @@ def console_state(request: Request) -> ConsoleState:
     return state
 
 
-
 def signing_key(request: Request) -> bytes:
     token = request.app.state.settings.admin_token
     if not token:  # not mounted without a token; refuse anyway if it ever is
@@ -96,6 +95,7 @@ def client_ip(request: Request) -> str:
 
 
 def actor(request: Request) -> Actor:
+    """Who a console action is audited as: ``console``, from the client's address."""
     return Actor(ACTOR_NAME, request.client.host if request.client else None)
 
 
