@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 import senderid
+from senderid.api import convertors as _convertors  # noqa: F401  (registers {id:objectid} for every router below, the console's too)
 from senderid.api import envelope, openapi
 from senderid.api.auth import AuthError
 from senderid.api.middleware import AccessLog, BodyLimit
@@ -34,6 +35,7 @@ from senderid.api.routes import (
 )
 from senderid.clock import Clock
 from senderid.console import assets as console_assets
+from senderid.console import inbox as console_inbox
 from senderid.console import routes as console_routes
 from senderid.delivery.worker import WorkerThread
 from senderid.domain.context import Context
@@ -112,6 +114,7 @@ def create_app(
     app.include_router(ops.router)
     if settings.sms_provider == "devinbox":
         app.include_router(devinbox.router)
+        app.include_router(console_inbox.router)
     if settings.sms_provider == "twilio":
         app.include_router(receipts.router)
     if settings.metrics_enabled:

@@ -1,10 +1,13 @@
 """Console sessions: signed cookies, CSRF tokens and a sign-in throttle (pure: no I/O, time passed in).
 
 A session cookie is ``v1.<payload>.<signature>``: the payload is base64url JSON
-``{"sid", "exp", "auth"}`` and the signature HMAC-SHA256 over it under a key
-derived from the server secret *and* the admin token, so changing either ends
-every session at once. ``exp`` (Unix seconds) is inside the signed payload: a
-cookie kept past its time is refused whatever the browser does with Max-Age.
+``{"sid", "exp", "auth"}``, signed by :class:`itsdangerous.Signer` (HMAC-SHA256
+over ``v1.<payload>``, compared in constant time) under a key derived from the
+server secret *and* the admin token, so changing either ends every session at
+once. ``exp`` (Unix seconds) is inside the signed payload and checked against the
+injected clock: a cookie kept past its time is refused whatever the browser does
+with Max-Age. (itsdangerous's own timestamps would read the wall clock and add a
+fourth part to the cookie.)
 
 Before sign-in the browser holds a short *pre-session* (``auth: false``), which
 only exists so the sign-in form has a CSRF token too; signing in replaces it with
@@ -14,14 +17,15 @@ a new session id (no fixation). Each form carries the CSRF token of its session,
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import json
 import secrets
 from collections import deque
 from dataclasses import dataclass, field
+
+from itsdangerous import BadData, Signer
+from itsdangerous.encoding import base64_decode, base64_encode
 
 COOKIE_NAME = "senderid_console"
 COOKIE_PATH = "/console"
@@ -51,16 +55,9 @@ class Session:
     csrf: str
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _sign(key: bytes, payload: str) -> str:
-    return _b64(hmac.new(key, f"{_VERSION}.{payload}".encode("ascii"), hashlib.sha256).digest())
+def _signer(key: bytes) -> Signer:
+    # The key is derived already (derive_key): itsdangerous uses it as it is.
+    return Signer(key, key_derivation="none", digest_method=hashlib.sha256, sep=".")
 
 
 def csrf_token(key: bytes, sid: str) -> str:
@@ -75,13 +72,13 @@ def issue(key: bytes, *, now: float, authenticated: bool) -> tuple[str, Session]
     """A new session (fresh random id) and its cookie value."""
     ttl = SESSION_SECONDS if authenticated else PRE_SESSION_SECONDS
     session = _session(key, secrets.token_hex(16), int(now) + ttl, authenticated)
-    payload = _b64(
+    payload = base64_encode(
         json.dumps(
             {"sid": session.sid, "exp": session.expires_at, "auth": authenticated},
             separators=(",", ":"),
-        ).encode()
-    )
-    return f"{_VERSION}.{payload}.{_sign(key, payload)}", session
+        )
+    ).decode("ascii")
+    return _signer(key).sign(f"{_VERSION}.{payload}").decode("ascii"), session
 
 
 def read(key: bytes, cookie: str | None, *, now: float) -> Session | None:
@@ -91,12 +88,10 @@ def read(key: bytes, cookie: str | None, *, now: float) -> Session | None:
     parts = cookie.split(".")
     if len(parts) != 3 or parts[0] != _VERSION:
         return None
-    _, payload, signature = parts
     try:
-        if not hmac.compare_digest(signature.encode("ascii"), _sign(key, payload).encode("ascii")):
-            return None
-        data = json.loads(_unb64(payload))
-    except (UnicodeError, ValueError, binascii.Error):
+        signed = _signer(key).unsign(cookie).decode("ascii")
+        data = json.loads(base64_decode(signed.split(".")[1]))
+    except (BadData, UnicodeError, ValueError):  # a bad signature, base64 or JSON
         return None
     if not isinstance(data, dict):
         return None

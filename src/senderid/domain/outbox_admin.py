@@ -1,6 +1,6 @@
 """Operators' view of the outbox: list messages, retry a dead or failed one, purge old dead ones.
 
-Used by ``senderid outbox ...``; an admin API or console can call the same functions.
+Used by ``senderid outbox ...`` and the console's messages page.
 Nothing here returns or records a message body (it may hold an OTP).
 
 Retrying an OTP SMS draws a **fresh code**: once an OTP SMS ends, the code in its
@@ -28,6 +28,7 @@ from senderid.store.tables import custom_numbers, outbox
 
 RETRYABLE = (ob.DEAD, ob.FAILED)
 MAX_LIST = 1000
+MAX_PAGE = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,31 @@ def list_messages(
         return [_message(row) for row in conn.execute(query)]
 
 
+def page(
+    ctx: Context,
+    *,
+    status: str | None = None,
+    account_id: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[OutboxMessage], int]:
+    """One page of the outbox, newest first, and the total (the console's list)."""
+    if not 1 <= limit <= MAX_PAGE or offset < 0:
+        raise InvalidRequest(f"limit is 1 to {MAX_PAGE} and offset is 0 or more")
+    where = []
+    if status:
+        if status not in ob.STATUSES:
+            raise InvalidRequest(f"status must be one of {', '.join(ob.STATUSES)}")
+        where.append(outbox.c.status == status)
+    if account_id:
+        where.append(outbox.c.account_id == account_id)
+    query = select(*_COLUMNS).where(*where).order_by(outbox.c.created_at.desc(), outbox.c.id.desc())
+    with ctx.db.read() as conn:
+        total = conn.execute(select(func.count()).select_from(outbox).where(*where)).scalar_one()
+        rows = conn.execute(query.limit(limit).offset(offset)).all()
+    return [_message(row) for row in rows], total
+
+
 def get_message(ctx: Context, message_id: str) -> OutboxMessage:
     with ctx.db.read() as conn:
         row = conn.execute(select(*_COLUMNS).where(outbox.c.id == message_id)).first()
@@ -94,8 +120,16 @@ def get_message(ctx: Context, message_id: str) -> OutboxMessage:
 def counts(ctx: Context) -> dict[str, int]:
     """How many messages are in each status (every status, zeros included)."""
     with ctx.db.read() as conn:
-        found = dict(conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status)).all())
-    return {status: int(found.get(status, 0)) for status in ob.STATUSES}
+        return status_counts(conn)
+
+
+def status_counts(conn: Connection, statuses: tuple[str, ...] = ob.STATUSES) -> dict[str, int]:
+    """:func:`counts` inside a transaction the caller holds, for some statuses only if asked."""
+    query = select(outbox.c.status, func.count()).group_by(outbox.c.status)
+    if statuses != ob.STATUSES:
+        query = query.where(outbox.c.status.in_(list(statuses)))
+    found = dict(conn.execute(query).all())
+    return {status: int(found.get(status, 0)) for status in statuses}
 
 
 def retry(ctx: Context, message_id: str, *, actor: Actor) -> OutboxMessage:

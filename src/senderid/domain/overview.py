@@ -1,4 +1,6 @@
-"""Read-only views for operators (the console): counts at a glance, the outbox, the audit log.
+"""Read-only views for operators (the console): counts at a glance, the audit log, account names.
+
+The outbox's own list and counts are in :mod:`senderid.domain.outbox_admin`.
 
 Nothing here changes anything; actions go through the aggregates' own modules
 (accounts, business_names, custom_numbers, the outbox's retry).
@@ -13,12 +15,12 @@ from typing import Any
 from sqlalchemy import func, or_, select
 
 from senderid.delivery import outbox as outbox_states
-from senderid.domain import audit
+from senderid.domain import audit, outbox_admin
 from senderid.domain.business_names import STATUSES as BUSINESS_STATUSES
 from senderid.domain.context import Context
 from senderid.domain.custom_numbers import EXPIRED, PENDING, READABLE_STATUSES
 from senderid.errors import InvalidRequest
-from senderid.store.tables import business_names, custom_numbers, outbox
+from senderid.store.tables import accounts, business_names, custom_numbers, outbox
 
 MAX_LIMIT = 200
 
@@ -67,56 +69,17 @@ def counts(ctx: Context) -> Counts:
                 outbox.c.updated_at >= day_ago,
             )
         ).scalar_one()
-        by_status = dict(
-            conn.execute(
-                select(outbox.c.status, func.count())
-                .where(outbox.c.status.in_([outbox_states.DEAD, outbox_states.QUEUED, outbox_states.SENDING]))
-                .group_by(outbox.c.status)
-            ).all()
+        by_status = outbox_admin.status_counts(
+            conn, (outbox_states.DEAD, outbox_states.QUEUED, outbox_states.SENDING)
         )
     return Counts(
         custom_numbers=numbers,
         business_names=names,
         sent_24h=sent,
         failed_24h=failed,
-        dead=by_status.get(outbox_states.DEAD, 0),
-        queued=by_status.get(outbox_states.QUEUED, 0) + by_status.get(outbox_states.SENDING, 0),
+        dead=by_status[outbox_states.DEAD],
+        queued=by_status[outbox_states.QUEUED] + by_status[outbox_states.SENDING],
     )
-
-
-def messages(
-    ctx: Context,
-    *,
-    status: str | None = None,
-    account_id: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> tuple[list[dict[str, Any]], int]:
-    """One page of the outbox, newest first, and the total. Never a message's text."""
-    if not 1 <= limit <= MAX_LIMIT or offset < 0:
-        raise InvalidRequest(f"limit is 1 to {MAX_LIMIT} and offset is 0 or more")
-    where = []
-    if status:
-        if status not in outbox_states.STATUSES:
-            raise InvalidRequest(f"status must be one of {', '.join(outbox_states.STATUSES)}")
-        where.append(outbox.c.status == status)
-    if account_id:
-        where.append(outbox.c.account_id == account_id)
-    columns = [
-        outbox.c.id, outbox.c.kind, outbox.c.account_id, outbox.c.custom_number_id, outbox.c.to_number,
-        outbox.c.sender, outbox.c.status, outbox.c.attempts, outbox.c.next_attempt_at, outbox.c.provider,
-        outbox.c.last_error, outbox.c.created_at, outbox.c.updated_at, outbox.c.sent_at,
-    ]
-    with ctx.db.read() as conn:
-        total = conn.execute(select(func.count()).select_from(outbox).where(*where)).scalar_one()
-        rows = conn.execute(
-            select(*columns)
-            .where(*where)
-            .order_by(outbox.c.created_at.desc(), outbox.c.id.desc())
-            .limit(limit)
-            .offset(offset)
-        ).all()
-    return [dict(row._mapping) for row in rows], total
 
 
 def audit_page(
@@ -138,3 +101,14 @@ def audit_page(
             conn, account_id=account_id, action=action, subject=subject, since=since, until=until,
             before_id=before_id, limit=limit,
         )
+
+
+def account_names(ctx: Context, account_ids: set[str]) -> dict[str, str]:
+    """Account id -> name for the ids that exist, in one query (the console's account lists)."""
+    if not account_ids:
+        return {}
+    with ctx.db.read() as conn:
+        rows = conn.execute(
+            select(accounts.c.id, accounts.c.name).where(accounts.c.id.in_(sorted(account_ids)))
+        ).all()
+    return {row.id: row.name for row in rows}

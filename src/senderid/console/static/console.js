@@ -52,7 +52,7 @@
   var list = document.getElementById("inbox");
   if (!list) { return; }
   var statusLine = document.getElementById("inbox-status");
-  var CODE = /(?<!\d)\d{6}(?!\d)/;  // the same pattern as api/routes/devinbox.py
+  var CODE = /(?<!\d)\d{6}(?!\d)/;  // the same pattern as console/inbox.py
   var last = null;
 
   function el(tag, className, text) {

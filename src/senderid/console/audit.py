@@ -1,0 +1,77 @@
+"""The console's audit log: filters and pages, newest first."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from senderid.console import plumbing
+from senderid.domain import overview
+from senderid.domain.context import Context
+from senderid.errors import InvalidRequest
+
+router = plumbing.console_router()
+
+
+def _utc(value: str, field_name: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidRequest(f"{field_name} must be a date and time, e.g. 2026-01-01T09:30") from None
+    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+
+
+def _audit(ctx: Context, filters: dict[str, str], before_id: int | None) -> dict[str, Any]:
+    events = overview.audit_page(
+        ctx, account_id=filters["account_id"] or None, action=filters["action"] or None,
+        since=_utc(filters["since"], "From"), until=_utc(filters["until"], "Until"),
+        before_id=before_id, limit=plumbing.PAGE_SIZE,
+    )
+    wanted = {str(e["account_id"]) for e in events if e["account_id"]}
+    if filters["account_id"]:
+        wanted.add(filters["account_id"])
+    return {"events": events, "names": plumbing.account_choices(ctx, wanted)}
+
+
+@router.get("/audit")
+async def audit_page(request: Request) -> Response:
+    current = plumbing.signed_in(request)
+    filters = {name: plumbing.query_text(request, name) for name in ("account_id", "action", "since", "until")}
+    before_id = plumbing.query_int(request, "before", None, minimum=1)
+    error = None
+    try:
+        found = await run_in_threadpool(_audit, plumbing.context(request), filters, before_id)
+    except InvalidRequest as exc:
+        error = exc.message
+        names = await run_in_threadpool(plumbing.account_choices, plumbing.context(request), set())
+        found = {"events": [], "names": names}
+    events = found["events"]
+    kept = {k: v for k, v in filters.items() if v}
+    older = (
+        f"/console/audit?{urlencode({**kept, 'before': events[-1]['id']})}"
+        if len(events) == plumbing.PAGE_SIZE else None
+    )
+    newest = f"/console/audit?{urlencode(kept)}" if before_id else None
+    return plumbing.view(
+        request, "audit.html", current, status_code=400 if error else 200, title="Audit log",
+        active="audit", filters=filters, error=error, older=older, newest=newest,
+        actions=AUDIT_ACTIONS, **found,
+    )
+
+
+AUDIT_ACTIONS = (
+    "account.created", "account.updated", "account.webhook_updated", "account.webhook_secret_rotated",
+    "key.created", "key.revoked",
+    "custom_number.created", "custom_number.otp_sent", "custom_number.otp_resent",
+    "custom_number.otp_failed", "custom_number.verified", "custom_number.renamed",
+    "custom_number.cancelled", "custom_number.deleted",
+    "business_name.requested", "business_name.approved", "business_name.rejected",
+    "business_name.withdrawn", "message.queued", "outbox.retried", "outbox.purged",
+)

@@ -1,0 +1,67 @@
+"""The console's business names: the review queue, approve and reject."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from senderid.console import plumbing
+from senderid.console import session as sessions
+from senderid.domain import business_names
+from senderid.domain.context import Context
+from senderid.errors import InvalidRequest
+
+router = plumbing.console_router()
+
+
+def _business(ctx: Context, status: str, account_id: str, offset: int) -> dict[str, Any]:
+    items, total = business_names.list_(
+        ctx, status=status or None, account_id=account_id or None, limit=plumbing.PAGE_SIZE, offset=offset
+    )
+    names = plumbing.account_choices(ctx, {n.account_id for n in items} | ({account_id} if account_id else set()))
+    return {"items": items, "total": total, "names": names}
+
+
+@router.get("/business-names")
+async def business_page(request: Request) -> Response:
+    return await _business_view(request, plumbing.signed_in(request))
+
+
+async def _business_view(
+    request: Request, current: sessions.Session, *, error: str | None = None, status_code: int = 200
+) -> Response:
+    status = request.query_params.get("status", business_names.REQUESTED).strip().upper()
+    params = {"status": status, "account_id": plumbing.query_text(request, "account_id")}
+    offset = plumbing.query_int(request, "offset", 0) or 0
+    found = await run_in_threadpool(_business, plumbing.context(request), status, params["account_id"], offset)
+    title = "Business names to review" if status == business_names.REQUESTED else "Business names"
+    return plumbing.view(
+        request, "business.html", current, status_code=status_code, title=title, active="business",
+        params=params, statuses=business_names.STATUSES, error=error,
+        pages=plumbing.pages(offset, found["total"], "/console/business-names", params), **found,
+    )
+
+
+@router.post("/business-names/{name_id:objectid}/approve")
+async def approve(name_id: str, request: Request) -> Response:
+    _current, _form_ = await plumbing.checked(request)
+    await run_in_threadpool(
+        business_names.approve, plumbing.context(request), name_id, actor=plumbing.actor(request)
+    )
+    return plumbing.redirect("/console/business-names", "approved")
+
+
+@router.post("/business-names/{name_id:objectid}/reject")
+async def reject(name_id: str, request: Request) -> Response:
+    current, form = await plumbing.checked(request)
+    try:
+        await run_in_threadpool(
+            business_names.reject, plumbing.context(request), name_id, reason=form.get("reason", ""),
+            actor=plumbing.actor(request),
+        )
+    except InvalidRequest as exc:
+        return await _business_view(request, current, error=exc.message, status_code=400)
+    return plumbing.redirect("/console/business-names", "rejected")

@@ -1,0 +1,42 @@
+"""The developer inbox page: SMS kept by the devinbox provider (served only with that provider).
+
+``/dev/inbox`` refreshes itself (it polls ``/dev/inbox.json`` every 2 seconds),
+highlights the code in each SMS with a button that copies it, and clears the inbox;
+the JSON list and the clearing are in :mod:`senderid.api.routes.devinbox`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from senderid.console import plumbing
+from senderid.console.pages import page
+from senderid.delivery.providers import devinbox
+
+router = APIRouter(prefix="/dev", tags=["developer inbox"])
+
+# The code in an SMS: six digits standing alone (not part of a phone number). The page's
+# script (console/static/console.js) uses the same pattern for SMS that arrive later.
+CODE = re.compile(r"(?<!\d)\d{6}(?!\d)")
+
+
+def with_code(message: dict[str, Any]) -> dict[str, Any]:
+    """The message, and its code split out (``before``, ``code``, ``after``) when it has one."""
+    found = CODE.search(message["body"])
+    if found is None:
+        return {**message, "code": None}
+    body = message["body"]
+    return {**message, "before": body[: found.start()], "code": found.group(), "after": body[found.end():]}
+
+
+@router.get("/inbox", response_class=HTMLResponse)
+async def inbox_page(request: Request) -> Response:
+    messages = await run_in_threadpool(devinbox.list_messages, plumbing.context(request).db)
+    return page("inbox.html", title="Developer inbox", session=None, inbox=True,
+                messages=[with_code(m) for m in messages])
