@@ -14,11 +14,11 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from senderid.api.app import create_app
-from senderid.delivery import events, outbox
+from senderid.delivery import outbox
 from senderid.delivery.providers import receipt_recorder
 from senderid.delivery.providers.base import PermanentError, TransientError
 from senderid.delivery.worker import Worker
-from senderid.domain import accounts
+from senderid.domain import accounts, events
 from senderid.domain import custom_numbers as cn
 from senderid.domain.context import CLI, Actor, Context
 from tests.fake_providers import ScriptedProvider
@@ -133,8 +133,7 @@ def test_webhook_deliveries_are_counted_by_outcome(ctx: Context, no_otp_customer
     delivered, retry = (value("senderid_webhook_deliveries_total", outcome=o) for o in ("delivered", "retry"))
     with ctx.db.write() as conn:
         for _ in range(2):
-            events.emit(conn, now=ctx.clock.now(), account_id=no_otp_customer.account.id,
-                        type="message.sent", data={"id": "x"})
+            events.emit(conn, now=ctx.clock.now(), events=[(no_otp_customer.account.id, "message.sent", {"id": "x"})])
     receiver.fail(1, 500)
     worker = Worker(ctx.db, ctx.settings, ScriptedProvider(), ctx.clock, name="w")
     assert worker.run_once() == 2

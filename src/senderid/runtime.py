@@ -36,9 +36,19 @@ def start_listener(ctx: Context) -> Listener:
     return listener
 
 
+OUTBOX_CHANNEL = "senderid_outbox"  # notified by a trigger on outbox inserts (PostgreSQL)
+
+
 def build_worker(ctx: Context, name: str | None = None) -> Worker:
+    """A worker for this process, woken at once by a commit that queued something: in this
+    process through ``ctx.on_enqueue``, in any process through the listener (PostgreSQL;
+    on SQLite other processes' messages are found by the poll)."""
     provider = build_provider(ctx.settings, ctx.db, ctx.clock)
-    return Worker(ctx.db, ctx.settings, provider, ctx.clock, name=name)
+    worker = Worker(ctx.db, ctx.settings, provider, ctx.clock, name=name)
+    ctx.on_enqueue = worker.wake
+    if ctx.listener is not None:
+        ctx.listener.subscribe(OUTBOX_CHANNEL, lambda _channel, _payload: worker.wake())
+    return worker
 
 
 def watch_queue(ctx: Context) -> None:

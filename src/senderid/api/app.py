@@ -78,7 +78,6 @@ def create_app(
             watch_queue(ctx)
         if run_worker:
             worker = build_worker(ctx)
-            ctx.on_enqueue = worker.wake
             thread = WorkerThread(worker)
             thread.start()
         try:

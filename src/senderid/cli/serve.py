@@ -13,7 +13,7 @@ from senderid import logs
 from senderid.cli.common import context, fail
 from senderid.domain import accounts
 from senderid.domain.context import CLI, Context
-from senderid.runtime import build_worker, warn_about_settings, watch_queue
+from senderid.runtime import build_worker, start_listener, warn_about_settings, watch_queue
 from senderid.store import migrate
 
 DEMO_ACCOUNT = "demo"
@@ -46,6 +46,7 @@ def run_server(*, host: str, port: int, demo: bool) -> None:
 def run_worker(*, metrics_port: int | None = None, metrics_host: str = "127.0.0.1") -> None:
     ctx = context()
     _prepare(ctx)
+    listener = start_listener(ctx)
     worker = build_worker(ctx)
     if metrics_port is not None:
         from senderid import metrics
@@ -59,6 +60,7 @@ def run_worker(*, metrics_port: int | None = None, metrics_host: str = "127.0.0.
         worker.run(stop)
     finally:
         worker.provider.close()
+        listener.stop()
 
 
 def _print_demo(ctx: Context, host: str, port: int) -> None:

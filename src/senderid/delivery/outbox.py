@@ -30,8 +30,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, text, update
 
-from senderid.delivery import events, lanes
+from senderid.delivery import lanes
 from senderid.delivery.lease import MAX_ERROR_LENGTH
+from senderid.domain import events
 from senderid.domain import outbox as domain_outbox
 from senderid.domain.types import OutboxStatus
 from senderid.store.tables import early_receipts, outbox
@@ -146,7 +147,7 @@ def record(conn: Connection, outcomes: list[Outcome], *, now: datetime, provider
     ]
     if not told:
         return 0
-    return sum(1 for event_id in events.emit_many(conn, now=now, events=told) if event_id)  # type: ignore[arg-type]
+    return events.emit(conn, now=now, events=told)  # type: ignore[arg-type]
 
 
 def _error(error: str | None) -> str | None:
@@ -246,9 +247,9 @@ def _apply(conn: Connection, provider: str, provider_message_id: str, status: st
             continue  # nothing new (and "on its way" never undoes a final word)
         conn.execute(update(outbox).where(outbox.c.id == row.id).values(status=status, updated_at=now))
         if status == FAILED and row.kind == "sms" and row.account_id is not None:
-            events.emit(conn, now=now, account_id=row.account_id, type="message.failed",
-                        data={"id": row.id, "to": row.to_number, "sender": row.sender, "status": FAILED,
-                              "error": f"{provider}: the delivery receipt says the SMS was not delivered"})
+            events.emit(conn, now=now, events=[(row.account_id, "message.failed", {
+                "id": row.id, "to": row.to_number, "sender": row.sender, "status": FAILED,
+                "error": f"{provider}: the delivery receipt says the SMS was not delivered"})])
     return bool(rows)
 
 

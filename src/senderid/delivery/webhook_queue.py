@@ -1,6 +1,6 @@
 """The queue of account webhook events: claim with a lease, record each attempt.
 
-Events are queued by :mod:`senderid.delivery.events` in the transaction of the change
+Events are queued by :mod:`senderid.domain.events` in the transaction of the change
 they describe; the dispatcher (:mod:`senderid.delivery.webhooks`) takes them from here.
 """
 

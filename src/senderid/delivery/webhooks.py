@@ -1,6 +1,6 @@
 """Account webhooks: how the worker takes an account's events to its URL.
 
-Events are queued by :mod:`senderid.delivery.events` in the transaction of the
+Events are queued by :mod:`senderid.domain.events` in the transaction of the
 change they describe and claimed from :mod:`senderid.delivery.webhook_queue`. The
 worker delivers them here, in the same three short
 steps as SMS, never holding a transaction open across the network call::

@@ -31,11 +31,16 @@ from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from senderid import ids
-from senderid.delivery import events
-from senderid.domain import audit
+from senderid.domain import audit, events
 from senderid.domain.accounts import Account
 from senderid.domain.context import Actor, Context
-from senderid.errors import BusinessNameInvalid, BusinessNameRequired, Conflict, InvalidRequest, NotFound
+from senderid.errors import (
+    BusinessNameInvalid,
+    BusinessNameRequired,
+    Conflict,
+    InvalidRequest,
+    NotFound,
+)
 from senderid.numbers import InvalidNumber, parse_contact
 from senderid.store.tables import business_names
 
@@ -246,10 +251,10 @@ def _decide(ctx: Context, id: str, status: str, *, reason: str | None, actor: Ac
             conn, at=now, actor=actor, action=f"business_name.{verb}", account_id=row.account_id,
             subject=row.id, businessname=row.businessname, **reason_field,
         )
-        events.emit(
-            conn, now=now, account_id=row.account_id, type=f"business_name.{verb}",
-            data={"id": row.id, "businessname": row.businessname, "status": status, **reason_field},
-        )
+        events.emit(conn, now=now, events=[(
+            row.account_id, f"business_name.{verb}",
+            {"id": row.id, "businessname": row.businessname, "status": status, **reason_field},
+        )])
     return get(ctx, id)
 
 

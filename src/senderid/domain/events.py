@@ -1,8 +1,13 @@
 """Account webhook events, queued in the transaction of the change they describe.
 
-:func:`emit` writes any number of events with one ``INSERT ... SELECT``: the rows of
-accounts without a webhook URL simply select nothing, so the URL is not read first.
-The payload shape and types are :mod:`senderid.delivery.events`' (the worker delivers them).
+An event is written only when the account has a webhook URL; the worker delivers it
+later (never from inside a request's transaction), signed per the Standard Webhooks
+spec. Payloads name things (ids, numbers, statuses), never an OTP, a key or an SMS body.
+
+:func:`emit` writes a request's few events with one ``INSERT ... SELECT``: the rows of
+accounts without a webhook URL simply select nothing, so the URL is not read first. The
+worker's batches (one ``message.sent`` per SMS) take two statements whatever their size:
+one read of the accounts that have a webhook, one multi-row insert.
 """
 
 from __future__ import annotations
@@ -15,9 +20,19 @@ from typing import Any
 from sqlalchemy import JSON, Connection, Integer, String, bindparam, insert, literal, select, union_all
 
 from senderid import ids
-from senderid.delivery.events import EVENT_TYPES
 from senderid.store.coltypes import UTCDateTime
 from senderid.store.tables import accounts, webhook_events
+
+EVENT_TYPES = (
+    "custom_number.verified",
+    "custom_number.cancelled",
+    "custom_number.deleted",
+    "business_name.approved",
+    "business_name.rejected",
+    "message.sent",
+    "message.failed",
+)
+SMALL = 8  # up to this many events go in one INSERT ... SELECT (built once per count)
 
 Event = tuple[str, str, dict[str, Any]]  # account id, type, data
 
@@ -25,23 +40,44 @@ _COLUMNS = ("id", "account_id", "type", "payload", "status", "attempts", "next_a
             "created_at", "updated_at")
 
 
-def emit(conn: Connection, *, now: datetime, events: Sequence[Event]) -> None:
-    """Queue each event for its account's webhook (nothing for an account without one)."""
+def emit(conn: Connection, *, now: datetime, events: Sequence[Event]) -> int:
+    """Queue each event for its account's webhook (nothing for an account without one);
+    returns how many were queued."""
     if not events:
-        return
-    stamp = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    params: dict[str, Any] = {"e_now": now}
-    for i, (account_id, type, data) in enumerate(events):
+        return 0
+    for _, type, _ in events:
         if type not in EVENT_TYPES:
             raise ValueError(f"unknown event type {type!r}")
-        params.update({
-            f"e_id{i}": "msg_" + ids.new_id(), f"e_account{i}": account_id, f"e_type{i}": type,
-            f"e_payload{i}": {"type": type, "timestamp": stamp, "data": data},
-        })
-    conn.execute(_statement(len(events)), params)
+    stamp = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    rows = [
+        {"id": "msg_" + ids.new_id(), "account_id": account_id, "type": type,
+         "payload": {"type": type, "timestamp": stamp, "data": data}}
+        for account_id, type, data in events
+    ]
+    if len(rows) > SMALL:
+        return _emit_many(conn, now, rows)
+    params: dict[str, Any] = {"e_now": now}
+    for i, row in enumerate(rows):
+        params.update({f"e_id{i}": row["id"], f"e_account{i}": row["account_id"], f"e_type{i}": row["type"],
+                       f"e_payload{i}": row["payload"]})
+    return conn.execute(_statement(len(rows)), params).rowcount
 
 
-@functools.lru_cache(maxsize=16)
+def _emit_many(conn: Connection, now: datetime, rows: list[dict[str, Any]]) -> int:
+    hooked = set(
+        conn.execute(
+            select(accounts.c.id).where(accounts.c.id.in_({row["account_id"] for row in rows}),
+                                        accounts.c.webhook_url.is_not(None), accounts.c.webhook_url != "")
+        ).scalars()
+    )
+    wanted = [{**row, "status": "queued", "attempts": 0, "next_attempt_at": now, "created_at": now,
+               "updated_at": now} for row in rows if row["account_id"] in hooked]
+    if wanted:
+        conn.execute(insert(webhook_events), wanted)
+    return len(wanted)
+
+
+@functools.lru_cache(maxsize=SMALL)
 def _statement(count: int) -> Any:
     """``INSERT INTO webhook_events ... SELECT ... FROM accounts WHERE <has a webhook>``
     for ``count`` events (UNION ALL), built once per count."""

@@ -20,13 +20,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, delete, func, select, update
 
 from senderid import numbers, otp
-from senderid.delivery import outbox as ob
 from senderid.domain import audit
 from senderid.domain.context import Actor, Context
+from senderid.domain.types import OutboxStatus
 from senderid.errors import Conflict, InvalidRequest, NotFound
 from senderid.store.tables import custom_numbers, outbox
 
-RETRYABLE = (ob.DEAD, ob.FAILED)
+STATUSES = tuple(OutboxStatus)
+RETRYABLE = (OutboxStatus.DEAD, OutboxStatus.FAILED)
 MAX_LIST = 1000
 MAX_PAGE = 200
 
@@ -72,9 +73,9 @@ def list_messages(
     ctx: Context, *, statuses: list[str] | tuple[str, ...] | None = None, limit: int = 50
 ) -> list[OutboxMessage]:
     """Messages, most recently changed first, optionally only in some statuses."""
-    unknown = set(statuses or ()) - set(ob.STATUSES)
+    unknown = set(statuses or ()) - set(STATUSES)
     if unknown:
-        raise InvalidRequest(f"Unknown status {sorted(unknown)[0]!r}; choose from {', '.join(ob.STATUSES)}")
+        raise InvalidRequest(f"Unknown status {sorted(unknown)[0]!r}; choose from {', '.join(STATUSES)}")
     if not 1 <= limit <= MAX_LIST:
         raise InvalidRequest(f"limit must be between 1 and {MAX_LIST}")
     query = select(*_COLUMNS).order_by(outbox.c.updated_at.desc(), outbox.c.id.desc()).limit(limit)
@@ -97,8 +98,8 @@ def page(
         raise InvalidRequest(f"limit is 1 to {MAX_PAGE} and offset is 0 or more")
     where = []
     if status:
-        if status not in ob.STATUSES:
-            raise InvalidRequest(f"status must be one of {', '.join(ob.STATUSES)}")
+        if status not in STATUSES:
+            raise InvalidRequest(f"status must be one of {', '.join(STATUSES)}")
         where.append(outbox.c.status == status)
     if account_id:
         where.append(outbox.c.account_id == account_id)
@@ -123,10 +124,10 @@ def counts(ctx: Context) -> dict[str, int]:
         return status_counts(conn)
 
 
-def status_counts(conn: Connection, statuses: tuple[str, ...] = ob.STATUSES) -> dict[str, int]:
+def status_counts(conn: Connection, statuses: tuple[str, ...] = STATUSES) -> dict[str, int]:
     """:func:`counts` inside a transaction the caller holds, for some statuses only if asked."""
     query = select(outbox.c.status, func.count()).group_by(outbox.c.status)
-    if statuses != ob.STATUSES:
+    if statuses != STATUSES:
         query = query.where(outbox.c.status.in_(list(statuses)))
     found = dict(conn.execute(query).all())
     return {status: int(found.get(status, 0)) for status in statuses}
@@ -154,7 +155,7 @@ def retry(ctx: Context, message_id: str, *, actor: Actor) -> OutboxMessage:
             update(outbox)
             .where(outbox.c.id == message_id, outbox.c.status.in_(RETRYABLE))
             .values(
-                status=ob.QUEUED, attempts=0, next_attempt_at=now, lease_until=None, claimed_by=None,
+                status=OutboxStatus.QUEUED, attempts=0, next_attempt_at=now, lease_until=None, claimed_by=None,
                 provider=None, provider_message_id=None, sent_at=None, updated_at=now, **values,
             )
         )
@@ -177,10 +178,10 @@ def purge_dead(ctx: Context, *, older_than_days: int, actor: Actor) -> int:
         now = ctx.clock.now()
         cutoff = now - timedelta(days=older_than_days)
         deleted = conn.execute(
-            delete(outbox).where(outbox.c.status == ob.DEAD, outbox.c.updated_at < cutoff)
+            delete(outbox).where(outbox.c.status == OutboxStatus.DEAD, outbox.c.updated_at < cutoff)
         ).rowcount
         audit.record(
-            conn, at=now, actor=actor, action="outbox.purged", status=ob.DEAD,
+            conn, at=now, actor=actor, action="outbox.purged", status=OutboxStatus.DEAD,
             older_than_days=older_than_days, deleted=deleted,
         )
     return int(deleted)

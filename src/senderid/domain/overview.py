@@ -14,11 +14,11 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 
-from senderid.delivery import outbox as outbox_states
 from senderid.domain import audit, outbox_admin
 from senderid.domain.business_names import STATUSES as BUSINESS_STATUSES
 from senderid.domain.context import Context
 from senderid.domain.custom_numbers import EXPIRED, PENDING, READABLE_STATUSES
+from senderid.domain.types import OutboxStatus
 from senderid.errors import InvalidRequest
 from senderid.store.tables import accounts, business_names, custom_numbers, outbox
 
@@ -59,26 +59,26 @@ def counts(ctx: Context) -> Counts:
             names[status] = count
         sent = conn.execute(
             select(func.count()).select_from(outbox).where(
-                outbox.c.status.in_([outbox_states.SENT, outbox_states.DELIVERED]),
+                outbox.c.status.in_([OutboxStatus.SENT, OutboxStatus.DELIVERED]),
                 outbox.c.sent_at >= day_ago,
             )
         ).scalar_one()
         failed = conn.execute(
             select(func.count()).select_from(outbox).where(
-                outbox.c.status.in_([outbox_states.FAILED, outbox_states.DEAD]),
+                outbox.c.status.in_([OutboxStatus.FAILED, OutboxStatus.DEAD]),
                 outbox.c.updated_at >= day_ago,
             )
         ).scalar_one()
         by_status = outbox_admin.status_counts(
-            conn, (outbox_states.DEAD, outbox_states.QUEUED, outbox_states.SENDING)
+            conn, (OutboxStatus.DEAD, OutboxStatus.QUEUED, OutboxStatus.SENDING)
         )
     return Counts(
         custom_numbers=numbers,
         business_names=names,
         sent_24h=sent,
         failed_24h=failed,
-        dead=by_status[outbox_states.DEAD],
-        queued=by_status[outbox_states.QUEUED] + by_status[outbox_states.SENDING],
+        dead=by_status[OutboxStatus.DEAD],
+        queued=by_status[OutboxStatus.QUEUED] + by_status[OutboxStatus.SENDING],
     )
 
 
