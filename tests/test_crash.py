@@ -58,9 +58,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import select
 
-from senderid import otp
+from senderid import otp, signing
 from senderid.clock import Clock
-from senderid.delivery import signing
 from senderid.domain import accounts
 from senderid.domain import custom_numbers as cn
 from senderid.domain.context import CLI, Actor, Context
