@@ -24,7 +24,6 @@ other's write.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -35,6 +34,7 @@ from senderid.delivery.lease import MAX_ERROR_LENGTH
 from senderid.domain import events
 from senderid.domain import outbox as domain_outbox
 from senderid.domain.types import OutboxStatus
+from senderid.store.db import lock_key
 from senderid.store.tables import early_receipts, outbox
 
 QUEUED, SENDING, SENT, DELIVERED, FAILED, DEAD, CANCELLED = OutboxStatus
@@ -262,10 +262,7 @@ def _lock_receipts(conn: Connection, provider: str, provider_message_ids: list[s
     already excludes every other writer)."""
     if conn.dialect.name != "postgresql" or not provider_message_ids:
         return
-    keys = sorted(
-        int.from_bytes(hashlib.sha256(f"receipt:{provider}:{pid}".encode()).digest()[:8], "big", signed=True)
-        for pid in provider_message_ids
-    )
+    keys = sorted(lock_key(f"receipt:{provider}:{pid}") for pid in provider_message_ids)
     conn.execute(_LOCK_MANY, {"keys": keys})
 
 

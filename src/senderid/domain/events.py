@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import JSON, Connection, Integer, String, bindparam, insert, literal, select, union_all
 
 from senderid import ids
+from senderid.clock import iso_ms
 from senderid.store.coltypes import UTCDateTime
 from senderid.store.tables import accounts, webhook_events
 
@@ -48,7 +49,7 @@ def emit(conn: Connection, *, now: datetime, events: Sequence[Event]) -> int:
     for _, type, _ in events:
         if type not in EVENT_TYPES:
             raise ValueError(f"unknown event type {type!r}")
-    stamp = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    stamp = iso_ms(now)
     rows = [
         {"id": "msg_" + ids.new_id(), "account_id": account_id, "type": type,
          "payload": {"type": type, "timestamp": stamp, "data": data}}

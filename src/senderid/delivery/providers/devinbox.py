@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from senderid.clock import Clock
+from senderid.clock import Clock, iso_ms
 from senderid.delivery.providers.base import OutgoingSms, SendResult
 from senderid.store.db import Database
 from senderid.store.tables import dev_inbox
@@ -60,7 +60,7 @@ def list_messages(db: Database, limit: int = 200) -> list[dict[str, Any]]:
             "to": row.to_number,
             "sender": row.sender,
             "body": row.body,
-            "created_at": row.created_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "created_at": iso_ms(row.created_at),
         }
         for row in rows
     ]
