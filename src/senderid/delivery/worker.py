@@ -60,7 +60,7 @@ from senderid.store.db import Database
 log = logging.getLogger("senderid.worker")
 
 RETRY_RECORD_SECONDS = 1.0  # after a failed record (database trouble), try again this soon
-RECORD_LINGER_SECONDS = 0.05  # an outcome waits at most this long for others to share its record
+RECORD_LINGER_SECONDS = 0.1  # an outcome waits at most this long for others to share its record
 
 
 def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
@@ -184,7 +184,7 @@ class Worker:
                     unrecorded.append(finished.get())
                     in_flight -= 1
                 in_flight += hand_over()
-                if unrecorded and (stopping or in_flight == 0 or len(unrecorded) >= self._batch
+                if unrecorded and (stopping or in_flight == 0 or len(unrecorded) >= self.window
                                    or time.monotonic() - first_unrecorded >= RECORD_LINGER_SECONDS):
                     try:
                         self._record(unrecorded)
