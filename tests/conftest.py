@@ -13,7 +13,6 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,16 +22,13 @@ from fastapi.testclient import TestClient
 from senderid.api.app import create_app
 from senderid.clock import FrozenClock
 from senderid.domain import accounts
-from senderid.domain.accounts import Account
 from senderid.domain.context import CLI, Context
 from senderid.settings import Settings
 from senderid.store import migrate
 from senderid.store.db import Database, normalise_url
 from senderid.store.tables import metadata
+from tests.support.env import IN_CI, POSTGRES_URL, TEST_SECRET, Customer
 
-POSTGRES_URL = os.environ.get("SENDERID_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-TEST_SECRET = "test-secret-" + "x" * 40
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 @pytest.fixture(autouse=True)
@@ -137,16 +133,6 @@ def app_client(ctx: Context) -> Iterator[TestClient]:
     app = create_app(ctx.settings, context=ctx, run_worker=False)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
-
-
-@dataclass
-class Customer:
-    account: Account
-    key: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.key}"}
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The circuit breaker in front of the SMS provider, alone and inside the real worker.
 
 The worker, the outbox and the databases are real; the provider is scripted
-(tests/fake_providers.py) and time is a FrozenClock.
+(tests/support/fake_providers.py) and time is a FrozenClock.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from senderid.delivery.providers.base import PermanentError, TransientError
 from senderid.delivery.worker import Worker
 from senderid.domain.context import Context
 from senderid.store.tables import outbox as outbox_table
-from tests.fake_providers import ScriptedProvider, always
+from tests.support.fake_providers import ScriptedProvider, always
 
 # -- the breaker alone -----------------------------------------------------------------------
 

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 from senderid.cli.main import app
 from senderid.clock import FrozenClock
-from tests.conftest import Customer
-from tests.live_server import closed_port, live_server, wait_for_code
+from tests.support.env import Customer
+from tests.support.live_server import closed_port, live_server, wait_for_code
 
 __all__ = ["live_server"]  # the fixture, imported for pytest
 

@@ -27,8 +27,8 @@ from senderid.client import (
     ValidationError,
 )
 from senderid.clock import FrozenClock
-from tests.conftest import Customer
-from tests.live_server import closed_port, codes, inbox, live_server, tls, wait_for_code
+from tests.support.env import Customer
+from tests.support.live_server import closed_port, codes, inbox, live_server, tls, wait_for_code
 
 __all__ = ["live_server"]  # the fixture, imported for pytest
 

@@ -20,7 +20,7 @@ from senderid.domain import custom_numbers as cn
 from senderid.domain.context import Actor, Context
 from senderid.errors import NumberAlreadyExists, OtpVerificationFailed, RateLimited
 from senderid.store.tables import audit_events, custom_numbers, otp_sends, outbox
-from tests.helpers import latest_code, registrations
+from tests.support.helpers import latest_code, registrations
 
 NUMBER = "+61491570156"
 WHO = Actor("key:race", "127.0.0.1")

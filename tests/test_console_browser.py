@@ -24,9 +24,9 @@ from senderid.api.app import create_app
 from senderid.delivery import outbox
 from senderid.domain import accounts, business_names, custom_numbers, messages, outbox_admin
 from senderid.domain.context import CLI, Actor, Context
-from tests.conftest import IN_CI
-from tests.console_support import ADMIN_TOKEN, dead_message
-from tests.live import serve
+from tests.support.env import IN_CI
+from tests.support.console_support import ADMIN_TOKEN, dead_message
+from tests.support.live import serve
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 

@@ -23,8 +23,8 @@ from senderid.delivery import outbox
 from senderid.domain import accounts, business_names, outbox_admin
 from senderid.domain.context import CLI, Context
 from senderid.store.tables import audit_events
-from tests.console_support import ADMIN_TOKEN, csrf_of, dead_message
-from tests.helpers import deliver_all
+from tests.support.console_support import ADMIN_TOKEN, csrf_of, dead_message
+from tests.support.helpers import deliver_all
 
 XSS = "<script>alert(1)</script>"
 NUMBER = "+61491570156"

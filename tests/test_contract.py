@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from senderid.domain import accounts
 from senderid.domain.context import CLI
-from tests.helpers import latest_code
+from tests.support.helpers import latest_code
 
 NUMBER = "+61491570156"
 

@@ -4,8 +4,8 @@ A real ``senderid worker`` process is SIGKILLed 20 times at random moments while
 process keeps queueing OTPs through ``custom_numbers.add``; then a last worker drains
 what is left once the dead workers' leases have run out. The worker delivers through a
 real provider peer on 127.0.0.1 that keeps **every** hand-off it receives: the
-``webhook`` provider against :class:`tests.peers.webhook.WebhookPeer` (``webhook-id`` is
-senderid's message id) and the ``smpp`` provider against :class:`tests.peers.smsc.TestSmsc`
+``webhook`` provider against :class:`tests.support.peers.webhook.WebhookPeer` (``webhook-id`` is
+senderid's message id) and the ``smpp`` provider against :class:`tests.support.peers.smsc.TestSmsc`
 (a message is told apart by its destination: each registration has its own number). Both
 run on SQLite and on PostgreSQL.
 
@@ -64,9 +64,9 @@ from senderid.domain import accounts
 from senderid.domain import custom_numbers as cn
 from senderid.domain.context import CLI, Actor, Context
 from senderid.store.tables import custom_numbers, outbox
-from tests.peers.http import Request
-from tests.peers.smsc import TestSmsc
-from tests.peers.webhook import WebhookPeer
+from tests.support.peers.http import Request
+from tests.support.peers.smsc import TestSmsc
+from tests.support.peers.webhook import WebhookPeer
 
 pytestmark = pytest.mark.slow
 

@@ -26,8 +26,8 @@ from sqlalchemy import select
 from senderid.domain import accounts
 from senderid.domain.context import CLI
 from senderid.store.tables import audit_events
-from tests.conftest import TEST_SECRET
-from tests.live import free_port
+from tests.support.env import TEST_SECRET
+from tests.support.live import free_port
 
 WITHIN = 0.1  # seconds
 NUMBER = "+61491570156"

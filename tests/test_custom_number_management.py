@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from tests.helpers import latest_code
+from tests.support.helpers import latest_code
 
 ADD = "/api/v1/customNumber/add"
 VERIFY = "/api/v1/customNumber/verifyCustomNumber"

@@ -2,7 +2,7 @@
 
 Retries with backoff, permanent failures, giving up, expired and superseded
 OTPs, concurrent workers and expired leases. The provider is a scripted fake
-(tests/fake_providers.py); the worker and the outbox are real, on both databases.
+(tests/support/fake_providers.py); the worker and the outbox are real, on both databases.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from senderid.delivery.worker import Worker, backoff_delay
 from senderid.domain import custom_numbers as cn
 from senderid.domain.context import Actor, Context
 from senderid.store.tables import outbox as outbox_table
-from tests.fake_providers import ScriptedProvider, always
-from tests.helpers import outbox_row, registrations
+from tests.support.fake_providers import ScriptedProvider, always
+from tests.support.helpers import outbox_row, registrations
 
 NUMBER = "+61491570156"
 WHO = Actor("key:test", "127.0.0.1")

@@ -23,7 +23,7 @@ from senderid.delivery.worker import Worker
 from senderid.domain.context import Context
 from senderid.runtime import unwatch_queue, watch_queue
 from senderid.store.tables import outbox as outbox_table
-from tests.fake_providers import ScriptedProvider, always
+from tests.support.fake_providers import ScriptedProvider, always
 
 
 def queue_bulk(ctx: Context, account_id: str | None, n: int, *, prefix: str = "bulk") -> list[str]:

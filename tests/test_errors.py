@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from senderid.store.tables import otp_sends
-from tests.helpers import registrations
+from tests.support.helpers import registrations
 
 ADD = "/api/v1/customNumber/add"
 NUMBER = "+61491570156"

@@ -12,7 +12,7 @@ from senderid import ids
 from senderid.delivery.providers.devinbox import list_messages
 from senderid.domain.context import Context
 from senderid.store.tables import business_names, outbox
-from tests.helpers import deliver_all, latest_code
+from tests.support.helpers import deliver_all, latest_code
 
 GATEWAY = "/api/v1/gateway"
 CHECK = "/api/v1/senderId/check"

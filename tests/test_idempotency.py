@@ -18,7 +18,7 @@ from senderid.domain import custom_numbers as cn
 from senderid.domain import idempotency
 from senderid.domain.context import Context
 from senderid.store.tables import custom_numbers, idempotency_keys, otp_sends, outbox
-from tests.live import serve
+from tests.support.live import serve
 
 ADD = "/api/v1/customNumber/add"
 VERIFY = "/api/v1/customNumber/verifyCustomNumber"

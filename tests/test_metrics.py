@@ -21,8 +21,8 @@ from senderid.delivery.worker import Worker
 from senderid.domain import accounts, events
 from senderid.domain import custom_numbers as cn
 from senderid.domain.context import CLI, Actor, Context
-from tests.fake_providers import ScriptedProvider
-from tests.peers.http import HttpPeer, Request, Response
+from tests.support.fake_providers import ScriptedProvider
+from tests.support.peers.http import HttpPeer, Request, Response
 
 NUMBER = "+61491570156"
 

@@ -17,7 +17,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode, checks
 
 from senderid.api.app import create_app
-from tests.live import serve
+from tests.support.live import serve
 
 EXAMPLES = int(os.environ.get("SENDERID_FUZZ_EXAMPLES", "10"))
 

@@ -22,8 +22,8 @@ from senderid.domain import custom_numbers as cn
 from senderid.domain.context import CLI, Actor, Context
 from senderid.errors import Conflict, NotFound, OtpVerificationFailed
 from senderid.store.tables import custom_numbers
-from tests.fake_providers import ScriptedProvider, always
-from tests.helpers import outbox_row
+from tests.support.fake_providers import ScriptedProvider, always
+from tests.support.helpers import outbox_row
 
 NUMBER = "+61491570156"
 WHO = Actor("key:test", "127.0.0.1")

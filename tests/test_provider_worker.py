@@ -3,7 +3,7 @@
 An OTP requested with ``custom_numbers.add`` is queued in the outbox, claimed by the
 real Worker and handed to the provider that ``build_provider`` makes from settings:
 ``devinbox`` (its own table) and the four network providers, each talking to its
-local peer over loopback (tests/peers). Then the network providers meet server
+local peer over loopback (tests/support/peers). Then the network providers meet server
 errors (retried with backoff until sent) and a permanent refusal (failed at once).
 Both databases; time is a FrozenClock.
 """
@@ -27,11 +27,11 @@ from senderid.delivery.worker import Worker
 from senderid.domain import custom_numbers as cn
 from senderid.domain.context import Actor, Context
 from senderid.settings import DEFAULT_OTP_TEMPLATE
-from tests.helpers import outbox_row, registrations
-from tests.peers.cellcast import CellcastPeer
-from tests.peers.smsc import TestSmsc
-from tests.peers.twilio import TwilioPeer
-from tests.peers.webhook import WebhookPeer
+from tests.support.helpers import outbox_row, registrations
+from tests.support.peers.cellcast import CellcastPeer
+from tests.support.peers.smsc import TestSmsc
+from tests.support.peers.twilio import TwilioPeer
+from tests.support.peers.webhook import WebhookPeer
 
 NUMBER = "+61491570156"
 INVALID = "+61491570000"  # a valid mobile for senderid; every peer refuses it as invalid

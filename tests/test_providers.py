@@ -1,7 +1,7 @@
 """The delivery contract every SMS provider keeps, checked against a local peer of each.
 
 Every provider talks over real loopback sockets to a peer speaking its real protocol
-(tests/peers): a Cellcast gateway, Twilio's REST API, an SMPP 3.4 SMSC and a Standard
+(tests/support/peers): a Cellcast gateway, Twilio's REST API, an SMPP 3.4 SMSC and a Standard
 Webhooks receiver. The contract suite runs once per provider; provider-specific tests
 follow it.
 """
@@ -37,11 +37,11 @@ from senderid.delivery.providers.twilio import (
     verify_signature,
 )
 from senderid.delivery.providers.webhook import WebhookProvider
-from tests.peers.cellcast import CellcastPeer
-from tests.peers.http import HttpPeer, Request, Response
-from tests.peers.smsc import TestSmsc
-from tests.peers.twilio import TwilioPeer
-from tests.peers.webhook import WebhookPeer
+from tests.support.peers.cellcast import CellcastPeer
+from tests.support.peers.http import HttpPeer, Request, Response
+from tests.support.peers.smsc import TestSmsc
+from tests.support.peers.twilio import TwilioPeer
+from tests.support.peers.webhook import WebhookPeer
 
 TO = "+61491570156"
 INVALID_TO = "+61491570000"  # every peer refuses it as an invalid number

@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from senderid.store.db import Counts
-from tests.helpers import latest_code
+from tests.support.helpers import latest_code
 
 ADD = "/api/v1/customNumber/add"
 VERIFY = "/api/v1/customNumber/verifyCustomNumber"

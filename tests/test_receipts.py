@@ -37,13 +37,13 @@ from senderid.domain.context import CLI, Actor, Context
 from senderid.settings import Settings
 from senderid.store.db import Database
 from senderid.store.tables import early_receipts, webhook_events
-from tests.conftest import TEST_SECRET
-from tests.fake_providers import ScriptedProvider
-from tests.helpers import outbox_row
-from tests.live import free_port, serve
-from tests.peers.http import HttpPeer, Request, Response
-from tests.peers.smsc import TestSmsc
-from tests.peers.twilio import TwilioPeer
+from tests.support.env import TEST_SECRET
+from tests.support.fake_providers import ScriptedProvider
+from tests.support.helpers import outbox_row
+from tests.support.live import free_port, serve
+from tests.support.peers.http import HttpPeer, Request, Response
+from tests.support.peers.smsc import TestSmsc
+from tests.support.peers.twilio import TwilioPeer
 
 NUMBER = "+61491570156"
 OTHER = "+61491570157"

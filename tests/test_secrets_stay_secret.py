@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from senderid.logs import JsonFormatter
 from senderid.store.tables import audit_events, custom_numbers, outbox
-from tests.helpers import latest_code
+from tests.support.helpers import latest_code
 
 NUMBER = "+61491570156"
 

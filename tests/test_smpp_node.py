@@ -1,4 +1,4 @@
-"""The SMPP provider against a third-party SMSC: node-smpp (tests/peers/node_smsc).
+"""The SMPP provider against a third-party SMSC: node-smpp (tests/support/peers/node_smsc).
 
 Skipped when node or npm is missing, except under ``CI=true`` where it must run.
 """
@@ -13,9 +13,9 @@ import pytest
 
 from senderid.delivery.providers.base import OutgoingSms
 from senderid.delivery.providers.smpp import SmppProvider
-from tests.conftest import IN_CI
-from tests.peers import node_smsc
-from tests.peers.node_smsc import NodeSmsc
+from tests.support.env import IN_CI
+from tests.support.peers import node_smsc
+from tests.support.peers.node_smsc import NodeSmsc
 
 _ids = iter(range(1, 1_000_000))
 

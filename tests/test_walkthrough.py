@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live import free_port
+from tests.support.live import free_port
 
 ROOT = Path(__file__).parents[1]
 

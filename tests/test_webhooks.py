@@ -31,7 +31,7 @@ from senderid.domain.context import CLI, Actor, Context
 from senderid.errors import InvalidRequest, NotFound, OtpVerificationFailed
 from senderid.runtime import build_worker
 from senderid.store.tables import audit_events, webhook_events
-from tests.helpers import latest_code
+from tests.support.helpers import latest_code
 
 NUMBER = "+61491570156"
 WHO = Actor("key:test", "127.0.0.1")

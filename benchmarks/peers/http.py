@@ -5,7 +5,7 @@
 A raw ASGI app on uvicorn (uvloop, httptools, no access log), so that the latency, not the
 peer's own Python, sets how fast it can take SMS: each request is read, recorded, then
 answered after ``await asyncio.sleep(latency)``, with the answer the provider's API gives for an
-accepted message (the shapes of ``src/senderid/delivery/providers/`` and ``tests/peers/``):
+accepted message (the shapes of ``src/senderid/delivery/providers/`` and ``tests/support/peers/``):
 
 * ``twilio``: ``POST /2010-04-01/Accounts/{sid}/Messages.json``, basic auth, a form with
   ``To``/``Body``; 201 with a Message resource (``sid`` ``SM…``);

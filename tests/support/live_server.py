@@ -1,13 +1,13 @@
 """A real senderid server on a loopback port, for the client and ``senderid api`` tests.
 
 ``live_server`` serves ``create_app(settings, context=ctx, run_worker=True)`` with
-uvicorn in a thread (:func:`tests.live.serve`), on the test database of ``ctx`` (SQLite and PostgreSQL, through
+uvicorn in a thread (:func:`tests.support.live.serve`), on the test database of ``ctx`` (SQLite and PostgreSQL, through
 the ``database_url`` fixture), with the delivery worker running, so an OTP reaches
 ``GET /dev/inbox.json`` the way it does under ``senderid serve``. The clock is the
 test's ``FrozenClock``: a test moves it forward (``clock.advance``) to leave a
 cooldown behind, and the server sees it at once.
 
-Import the fixture into a test module with ``from tests.live_server import live_server``.
+Import the fixture into a test module with ``from tests.support.live_server import live_server``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import pytest
 
 from senderid.api.app import create_app
 from senderid.domain.context import Context
-from tests.live import serve
+from tests.support.live import serve
 
 _CODE = re.compile(r"\bcode is (\d{6})\b")
 

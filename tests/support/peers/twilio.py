@@ -22,7 +22,7 @@ import urllib.request
 from email.utils import formatdate
 from urllib.parse import urlencode
 
-from tests.peers.http import HttpPeer, Request, Response
+from tests.support.peers.http import HttpPeer, Request, Response
 
 _E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 _ALPHA = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")

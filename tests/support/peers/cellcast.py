@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from tests.peers.http import HttpPeer, Request, Response
+from tests.support.peers.http import HttpPeer, Request, Response
 
 PATH = "/api/v1/gateway"
 _NUMBER = re.compile(r"^\+?\d{8,15}$")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 
-from tests.peers.http import HttpPeer, Request, Response
+from tests.support.peers.http import HttpPeer, Request, Response
 
 REQUIRED_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 
