@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# Tests run in parallel processes (pytest-xdist), one per CPU, at most four; PYTEST_WORKERS=0 runs them in one.
+PYTEST_WORKERS ?= auto
 
 .PHONY: run test bench clean
 
@@ -18,7 +20,7 @@ run: $(STAMP)
 	$(VENV)/bin/senderid serve --demo
 
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --maxprocesses 4 $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run
