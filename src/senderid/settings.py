@@ -215,6 +215,12 @@ class Settings(BaseSettings):
         description="`twilio` provider: public URL of this server's "
         "`/providers/twilio/status` route, for delivery receipts (none when unset).",
     )
+    twilio_inbound_url: str | None = Field(
+        None,
+        description="`twilio` provider: public URL of this server's `/providers/twilio/inbound` "
+        "route as set on the Twilio number's incoming-message webhook (the signature covers it; "
+        "unset: the URL the request arrived at).",
+    )
     smpp_host: str | None = Field(None, description="`smpp` provider: SMSC host.")
     smpp_port: int = Field(2775, ge=1, le=65535, description="`smpp` provider: SMSC port.")
     smpp_system_id: str | None = Field(None, description="`smpp` provider: bind system_id.")
