@@ -57,8 +57,8 @@ def _number(ctx: Context, number: object) -> str:
 def _add(conn: Connection, ctx: Context, account_id: str, number: str, source: str, actor: Actor, now: datetime) -> bool:
     statement = upsert(conn, optouts).values(
         account_id=account_id, number=number, source=source, created_at=now,
-    ).on_conflict_do_nothing(index_elements=["account_id", "number"])
-    added = conn.execute(statement).rowcount == 1
+    ).on_conflict_do_nothing(index_elements=["account_id", "number"]).returning(optouts.c.number)
+    added = conn.execute(statement).first() is not None
     if added:
         audit.record(conn, at=now, actor=actor, action="optout.added", account_id=account_id,
                      subject=number, source=source)
