@@ -21,6 +21,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
 
 from senderid.errors import InvalidRequest
 
@@ -37,7 +38,7 @@ _CUSTOM_FIELD = re.compile(r"\{\{\s*\[[^\]]*\]\s*\}\}")
 _CUSTOM_STRING = re.compile(r"[A-Za-z0-9-]+")
 _SHORT_URL = re.compile(r"[A-Za-z0-9]{3,32}")
 _PLAIN_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+-]*:")  # http:, javascript:, mailto: (a dot: a host name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +150,8 @@ def _links(value: object, message: str, base: str | None) -> tuple[Link, ...]:
         target = long_url.strip()
         if not _SCHEME.match(target):
             target = "https://" + target
-        if not target.lower().startswith(("http://", "https://")) or not target.isprintable() or " " in target:
+        if (not target.lower().startswith(("http://", "https://")) or not target.isprintable() or " " in target
+                or not urlsplit(target).hostname):
             raise InvalidRequest("longUrl: each longUrl must be an http(s) web address")
         if any(link.short == short for link in links):
             raise InvalidRequest(f"longUrl: shortUrl {short!r} is given twice")
