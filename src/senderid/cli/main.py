@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from senderid.cli import api_gateway as _api_gateway  # noqa: F401  (registers send, cancel, optouts, usage)
 from senderid.cli.api import api_app
 from senderid.cli.business import business_app
 from senderid.cli.common import context, fail, refusals
