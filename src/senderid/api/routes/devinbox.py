@@ -35,7 +35,11 @@ async def inbox_clear(request: Request) -> Response:
     return envelope.ok(f"Cleared {cleared} messages", {"cleared": cleared})
 
 
-@router.post("/inbox/reply")
+@router.post("/inbox/reply", responses={
+    400: {"description": "Not {from, to, body} as JSON", "content": {"application/json": {}}},
+    413: {"description": "Body too large", "content": {"application/json": {}}},
+    415: {"description": "Body not sent as application/json", "content": {"application/json": {}}},
+})
 async def inbox_reply(request: Request) -> Response:
     """A phone's reply, for development: ``{"from": "+61…", "to": "<sender>", "body": "STOP"}``.
 

@@ -14,7 +14,10 @@ from senderid.domain import short_links
 router = APIRouter(tags=["short links"])
 
 
-@router.get("/s/{code}")
+@router.get("/s/{code}", status_code=302, response_class=RedirectResponse, responses={
+    302: {"description": "Redirects to the link's long URL (Location)"},
+    404: {"description": "No such link", "content": {"application/json": {}}},
+})
 async def follow(code: str, request: Request) -> Response:
     """Counts the click and redirects; an unknown code is a 404."""
     target = await run_in_threadpool(short_links.follow, context(request), code)
