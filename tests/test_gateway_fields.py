@@ -202,7 +202,7 @@ def real_time_ctx(settings, db):  # type: ignore[no-untyped-def]
     return Context(db=db, settings=settings, clock=Clock(), secret=settings.resolved_secret())
 
 
-def test_a_delayed_message_on_the_real_clock(real_time_ctx: Context, make_customer) -> None:  # type: ignore[no-untyped-def]
+def test_a_delayed_message_on_the_real_clock(real_time_ctx: Context) -> None:  # type: ignore[no-untyped-def]
     """A real server with its worker: a 1.5 s delay holds the SMS back that long, no longer than a poll more."""
     from senderid.domain import accounts
     from senderid.domain.context import CLI
