@@ -297,3 +297,23 @@ def test_audit_events(app_client: TestClient, ctx, clock) -> None:  # type: igno
 
     r = app_client.get("/admin/v1/audit", params={"since": "yesterday"}, headers=ADMIN)
     assert r.status_code == 400 and r.json()["message"].startswith("since must be an ISO-8601 time")
+
+
+def test_account_credits(app_client: TestClient, customer, ctx: Context) -> None:  # type: ignore[no-untyped-def]
+    path = f"/admin/v1/accounts/{customer.account.id}/credits"
+    assert _ok(app_client.get(path, headers=ADMIN)) == {"account_id": customer.account.id, "credits": None}
+    assert _ok(app_client.put(path, json={"credits": 12.5}, headers=ADMIN)) == {
+        "account_id": customer.account.id, "credits": 12.5}
+    r = app_client.post("/api/v1/gateway", json={"message": "x", "contacts": ["+61491570157"]},
+                        headers=customer.headers)
+    assert r.status_code == 200
+    assert _ok(app_client.get(path, headers=ADMIN))["credits"] == 11.5
+    assert _ok(app_client.put(path, json={"credits": None}, headers=ADMIN))["credits"] is None
+    for body, message in (({}, "Give credits: a number of credits, or null for unlimited"),
+                          ({"credits": "5"}, "credits must be a number of credits, or null for unlimited"),
+                          ({"credits": -1}, "credits must be a number from 0 to 1,000,000,000, or unlimited")):
+        r = app_client.put(path, json=body, headers=ADMIN)
+        assert (r.status_code, r.json()["message"]) == (400, message)
+    assert app_client.put(f"/admin/v1/accounts/{'0' * 24}/credits", json={"credits": 1},
+                          headers=ADMIN).status_code == 404
+    assert app_client.get(path).status_code == 401

@@ -52,3 +52,21 @@ def test_refusals_exit_1_and_usage_exits_2(run) -> None:  # type: ignore[no-unty
 def test_db_upgrade_is_idempotent(run) -> None:  # type: ignore[no-untyped-def]
     assert run("db", "upgrade").exit_code == 0
     assert run("db", "upgrade").exit_code == 0
+
+
+def test_account_credits(run) -> None:  # type: ignore[no-untyped-def]
+    from senderid.domain import credits
+
+    account_id = run("account", "create", "Prepaid").stdout.strip()
+    done = run("account", "set", account_id, "--credits", "250.5")
+    assert (done.exit_code, done.stderr) == (0, f"account {account_id}: credits=250.5\n")
+    assert credits.balance(common.context(), account_id) == 250.5
+    assert accounts.get_account(common.context(), account_id).prepaid is True
+    done = run("account", "set", account_id, "--credits", "unlimited")
+    assert (done.exit_code, done.stderr) == (0, f"account {account_id}: credits=unlimited\n")
+    assert credits.balance(common.context(), account_id) is None
+    bad = run("account", "set", account_id, "--credits", "lots")
+    assert bad.exit_code == 2 and "--credits must be a number of credits or 'unlimited'" in bad.stderr
+    refused = run("account", "set", account_id, "--credits", "-5")
+    assert refused.exit_code == 1 and "credits must be a number from 0" in refused.output
+    assert run("account", "set", "0" * 24, "--credits", "5").exit_code == 1

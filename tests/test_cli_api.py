@@ -5,6 +5,7 @@ and the exit codes 0 (done), 1 (refused), 2 (usage) and 3 (no answer)."""
 from __future__ import annotations
 
 import json
+import time
 import subprocess
 import sys
 from collections.abc import Callable
@@ -174,6 +175,36 @@ def test_send(run: Run) -> None:
     refused = run("send", "Hi", OTHER, "--sender", "+61491570159", code=1)  # not ours
     assert refused.stdout == ""
     assert refused.stderr.startswith("error: ") and refused.stderr.endswith(" (HTTP 403)\n")
+
+
+def test_send_with_the_gateway_fields_cancel_optouts_and_usage(run: Run, clock) -> None:  # type: ignore[no-untyped-def]
+    sent = run("send", "Later", OTHER, "--delay", "60000", "--custom-string", "crm", "--reply-stop")
+    [_, (number, message_id)] = _rows(sent)
+    assert number == OTHER and len(message_id) == 24
+    assert sent.stderr == "1 queued (GSM-7, 1 part(s) each), due 2026-01-01T00:01:00Z\n"
+    assert run("cancel", message_id).stdout == f"cancelled {message_id}\n"
+    assert run("cancel", message_id).stdout == f"cancelled {message_id}\n"
+    assert run("cancel", "0" * 24, code=1).stderr.endswith("(HTTP 404)\n")
+
+    assert run("optouts", "add", "0491 570 157").stdout == f"{OTHER} is on the opt-out list\n"
+    listed = run("optouts", "list")
+    assert _rows(listed) == [["NUMBER", "SOURCE", "SINCE"], [OTHER, "api", "2026-01-01T00:00:00Z"]]
+    list_id = listed.stderr.split("list id ")[1].strip()
+    skipped = run("send", "Sale", OTHER, "0491570158", "--optout-id", list_id, "--schedule-at", "2026-01-01 00:00:01")
+    assert skipped.stderr == ("1 queued (GSM-7, 1 part(s) each), due 2026-01-01T00:00:01Z; "
+                              f"opted out, not sent: {OTHER}\n")
+    assert run("optouts", "remove", OTHER).stdout == f"{OTHER} is off the opt-out list\n"
+    assert run("send", "x", OTHER, "--long-url", "nonsense", code=2).stderr.startswith("error: --long-url")
+    no_links = run("send", "See gosite.au/goo", OTHER, "--long-url", "goo=example.com", code=1)  # no base set
+    assert no_links.stderr.startswith("error: longUrl: short links are not enabled on this server")
+    assert run("send", "x", OTHER, "--delay", "0", code=1).stderr.endswith("(HTTP 400)\n")
+
+    clock.advance(seconds=2)
+    deadline = time.monotonic() + 10
+    while len(_rows(usage := run("usage"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _rows(usage) == [["CUSTOM_STRING", "PARTS", "CREDITS"], ["api", "1", "1"]]
+    assert usage.stderr == "page 1 of 1\n"
 
 
 def test_usage_errors_exit_2(offline: Run, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -245,3 +245,43 @@ def test_send_sms_and_check_sender_with_the_shared_sender(api: Twin) -> None:
 
     refused = api("check_sender", sender="+61491570159")
     assert (refused.allowed, refused.kind, refused.send_as) == (False, None, None)
+
+
+def test_the_gateway_fields_opt_outs_and_credit_usage(api: Twin, clock: FrozenClock) -> None:
+    from datetime import timedelta
+
+    from senderid.client import CreditUsageLine
+
+    later = clock.now() + timedelta(minutes=5)
+    scheduled = api("send_sms", message="Later", contacts=[OTHER], schedule_at=later, custom_string="crm",
+                    reply_stop_to_opt_out=True)
+    assert (scheduled.total_valid, scheduled.message_parts, scheduled.scheduled_at) == (1, 1, later)
+    cancelled = api("cancel_message", id=scheduled.queued[0].message_id)
+    assert (cancelled.message_id, cancelled.status, cancelled.scheduled_at) == (
+        scheduled.queued[0].message_id, "cancelled", later)
+    with pytest.raises(NotFoundError):
+        api("cancel_message", id="0" * 24)
+
+    added = api("add_optout", number="0491 570 157")
+    assert (added.number, added.source) == (OTHER, "api")
+    listed = api("list_optouts")
+    assert ([o.number for o in listed.items], listed.total, len(listed.optout_id)) == ([OTHER], 1, 24)
+    skipped = api("send_sms", message="Sale", contacts=[OTHER, "0491570158"], optout=True,
+                  optout_id=listed.optout_id, delay=1)
+    assert (skipped.unsubscribed_contacts, skipped.total_unsubscribed, skipped.total_valid) == ((OTHER,), 1, 1)
+    assert api("remove_optout", number=OTHER).number == OTHER
+    with pytest.raises(NotFoundError):
+        api("remove_optout", number=OTHER)
+    with pytest.raises(ValidationError) as refused:
+        api("send_sms", message="Hi {{[First Name]}}", contacts=[OTHER])
+    assert "custom fields" in refused.value.message
+    with pytest.raises(ValidationError) as refused:
+        api("send_sms", message="Hi", contacts=["12"])
+    assert refused.value.message.startswith("Contacts must either start with 61")
+
+    clock.advance(seconds=1)
+    deadline = time.monotonic() + 10
+    while not (usage := api("credit_usage")).items and time.monotonic() < deadline:
+        time.sleep(0.05)  # the worker records the send a moment after the provider took it
+    assert (usage.items, usage.total, usage.page, usage.total_pages, usage.has_next_page) == (
+        (CreditUsageLine(custom_string="api", parts=1, credits=1.0),), 1, 1, 1, False)

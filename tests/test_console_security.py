@@ -105,6 +105,10 @@ def _posts(world: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
         (f"/console/business-names/{world['name']}/approve", {}),
         (f"/console/business-names/{world['name']}/reject", {"reason": "No"}),
         (f"/console/messages/{world['message']}/retry", {}),
+        (f"/console/accounts/{a}/optouts", {"number": "0491570157"}),
+        (f"/console/accounts/{a}/optouts/remove", {"number": "0491570157"}),
+        (f"/console/accounts/{a}/credits", {"credits": "5"}),
+        (f"/console/scheduled/{'c' * 24}/cancel", {"account_id": a}),
         ("/console/logout", {}),
     ]
 
@@ -115,7 +119,7 @@ def _posts(world: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
 @pytest.mark.parametrize("path", [
     "/console", "/console/accounts", "/console/numbers", "/console/numbers?number=0491570156",
     "/console/business-names", "/console/messages", "/console/audit", f"/console/accounts/{'a' * 24}",
-    f"/console/accounts/{'a' * 24}/numbers/{'b' * 24}",
+    f"/console/accounts/{'a' * 24}/numbers/{'b' * 24}", "/console/scheduled", f"/console/accounts/{'a' * 24}/gateway",
 ])
 def test_no_page_without_a_session(console: TestClient, path: str) -> None:
     assert _goes_to_sign_in(console, path)

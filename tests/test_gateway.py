@@ -122,11 +122,11 @@ def test_check_answers_what_the_gateway_would_do(app_client: TestClient, sender_
 @pytest.mark.parametrize("body,message", [
     ({"contacts": [CONTACT]}, "message is required"),
     ({"message": "", "contacts": [CONTACT]}, "message is required"),
-    ({"message": "hi"}, "contacts must be a list"),
-    ({"message": "hi", "contacts": []}, "contacts must be a list"),
+    ({"message": "hi"}, "Contacts must either start with 61"),
+    ({"message": "hi", "contacts": []}, "Contacts must either start with 61"),
     ({"message": "hi", "contacts": CONTACT}, "contacts must be a list"),
     ({"message": "hi", "contacts": [CONTACT] * 1001}, "contacts must be a list"),
-    ({"message": "hi", "contacts": ["nope", "0298765432"]}, "None of the contacts"),
+    ({"message": "hi", "contacts": ["nope", "0298765432"]}, "Contacts must either start with 61"),
     ({"message": "x" * 1531, "contacts": [CONTACT]}, "too long"),
     ({"message": "hi", "contacts": [CONTACT], "sender": ["x"]}, "sender must be a string"),
 ])

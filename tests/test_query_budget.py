@@ -39,6 +39,8 @@ BUDGET = {
     "check, first of the account": (1, 1),
     "token/verify, cached": (0, 0),
     "gateway, 1000 contacts": (3, 4),
+    # a prepaid account: one more, the conditional UPDATE of its balance
+    "gateway, prepaid": (4, 5),
     "resend route": (7, 9),
 }
 
@@ -177,3 +179,24 @@ def test_gateway_1000_contacts_is_one_insert(app_client: TestClient, no_otp_cust
     assert r.status_code == 200, r.text[:300]
     assert r.json()["data"]["totalValidContact"] == 1000
     assert sum(s.lstrip().upper().startswith("INSERT INTO OUTBOX") for s in counts.statements) == 1
+
+
+def test_gateway_opt_outs_ride_on_the_rate_count_and_balance_costs_one(app_client: TestClient, no_otp_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+    from senderid.domain import credits, optouts
+    from senderid.domain.context import CLI
+
+    h = no_otp_customer.headers
+    optouts.add(ctx, no_otp_customer.account.id, "+61491500001", source="cli", actor=CLI)
+    settle(ctx)
+    warm(app_client, no_otp_customer)
+    contacts = [f"+614915{i:05d}" for i in range(10)]
+    with budget(ctx, "gateway, 1000 contacts"):  # the opt-out lookup adds no statement
+        r = app_client.post(GATEWAY, json={"message": "Hello", "contacts": contacts}, headers=h)
+    assert r.json()["data"]["totalUnsubscribeContact"] == 1
+    credits.set_balance(ctx, no_otp_customer.account.id, 100, actor=CLI)
+    settle(ctx)
+    warm(app_client, no_otp_customer)
+    with budget(ctx, "gateway, prepaid") as counts:
+        r = app_client.post(GATEWAY, json={"message": "Hello", "contacts": contacts}, headers=h)
+    assert r.status_code == 200, r.text
+    assert sum(s.lstrip().upper().startswith("UPDATE ACCOUNT_CREDITS") for s in counts.statements) == 1

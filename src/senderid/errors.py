@@ -19,6 +19,8 @@ Hierarchy::
       VerifyNameRequired          verify: name missing (HTTP *200*, sic)
       VerifyNumberRequired        verify: number missing
       OtpVerificationFailed       verify: otp missing, wrong, expired, used up, unknown
+      ContactsRequired            gateway: no contacts, or none valid (a bare 3-key body)
+      BalanceTooLow               gateway: the prepaid balance cannot cover the request (422)
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class SenderIdError(Exception):
     show_message: int = 1
     message: str = "The request could not be completed"
     omit_keys: tuple[str, ...] = ()  # envelope keys a documented body does not have
+    bare_body: dict[str, Any] | None = None  # a documented body that is not the envelope at all
 
     def __init__(self, message: str | None = None) -> None:
         if message is not None:
@@ -154,3 +157,31 @@ class BusinessNameRequired(SenderIdError):
 
 class BusinessNameInvalid(InvalidRequest):
     """A business name that breaks a rule of SPEC §5; the message names the rule."""
+
+
+# -- POST /api/v1/gateway ------------------------------------------------------------------
+
+
+CONTACTS_MESSAGE = (
+    "Contacts must either start with 61 or +61 and be exactly 11 digits long (e.g., 614xxxxxxxx "
+    "or +614xxxxxxxx), or be 9 digits without the area code (e.g., 4xxxxxxxx)"
+)
+
+
+class ContactsRequired(SenderIdError):
+    """gateway: ``contacts`` missing, empty, or without one valid number (the documented body)."""
+
+    message = CONTACTS_MESSAGE
+    bare_body = {"code": 400, "message": CONTACTS_MESSAGE, "stack": "APIError: Contacts are required."}
+
+
+class BalanceTooLow(SenderIdError):
+    """gateway: the account's prepaid balance cannot cover the request (the documented 422)."""
+
+    http_status = 422
+    show_message = 0
+    message = "Your balance is too low for this request, please recharge."
+
+    @property
+    def error(self) -> dict[str, Any]:
+        return {"errorMessage": self.message}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from senderid.clock import Clock
-from senderid.delivery.providers import build_provider
+from senderid.delivery.providers import build_provider, inbound_recorder
 from senderid.delivery.worker import Worker
 from senderid.domain.context import Context
 from senderid.settings import Settings
@@ -43,7 +43,8 @@ def build_worker(ctx: Context, name: str | None = None) -> Worker:
     """A worker for this process, woken at once by a commit that queued something: in this
     process through ``ctx.on_enqueue``, in any process through the listener (PostgreSQL;
     on SQLite other processes' messages are found by the poll)."""
-    provider = build_provider(ctx.settings, ctx.db, ctx.clock)
+    provider = build_provider(ctx.settings, ctx.db, ctx.clock,
+                              on_inbound=inbound_recorder(ctx, ctx.settings.sms_provider))
     worker = Worker(ctx.db, ctx.settings, provider, ctx.clock, name=name)
     ctx.on_enqueue = worker.wake
     if ctx.listener is not None:

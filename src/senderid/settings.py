@@ -161,6 +161,27 @@ class Settings(BaseSettings):
     message_max_parts: int = Field(
         10, ge=1, le=255, description="Longest message accepted by the gateway, in SMS parts."
     )
+    short_link_base: str | None = Field(
+        None,
+        description="Public base URL of this server's short links, e.g. `https://sms.example.com/s`: "
+        "the gateway's `longUrl` links become `<base>/<code>` and `GET /s/<code>` redirects. Unset: "
+        "a request with `longUrl` is refused.",
+    )
+    credits_shared_sender: float = Field(
+        1.0, ge=0, le=1000,
+        description="Credits per SMS part sent from the shared sender (`#SharedNum#` or an empty "
+        "`sender`): the usage report and prepaid balances count these.",
+    )
+    credits_custom_sender: float = Field(
+        1.3, ge=0, le=1000,
+        description="Credits per SMS part sent from a custom number or a business name.",
+    )
+    cellcast_inbound_secret: str | None = Field(
+        None,
+        description="`cellcast` provider: secret that signs inbound SMS posted to "
+        "`/providers/cellcast/inbound` (HMAC-SHA256 of the body, hex, in `X-Cellcast-Signature`); "
+        "the route refuses everything while unset.",
+    )
     webhook_allow_private: bool = Field(
         False,
         description="Allow account webhook URLs that resolve to private, loopback or link-local "
@@ -193,6 +214,12 @@ class Settings(BaseSettings):
         None,
         description="`twilio` provider: public URL of this server's "
         "`/providers/twilio/status` route, for delivery receipts (none when unset).",
+    )
+    twilio_inbound_url: str | None = Field(
+        None,
+        description="`twilio` provider: public URL of this server's `/providers/twilio/inbound` "
+        "route as set on the Twilio number's incoming-message webhook (the signature covers it; "
+        "unset: the URL the request arrived at).",
     )
     smpp_host: str | None = Field(None, description="`smpp` provider: SMSC host.")
     smpp_port: int = Field(2775, ge=1, le=65535, description="`smpp` provider: SMSC port.")
@@ -242,6 +269,17 @@ class Settings(BaseSettings):
         if not value:
             raise ValueError("at least one region is required")
         return tuple(value)
+
+    @field_validator("short_link_base")
+    @classmethod
+    def _check_short_link_base(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        scheme, sep, rest = value.partition("://")
+        if scheme.lower() not in ("http", "https") or not sep or not rest or rest.startswith("/"):
+            raise ValueError("must be an http(s) URL such as https://sms.example.com/s")
+        return value
 
     @field_validator("sms_provider")
     @classmethod

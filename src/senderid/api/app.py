@@ -30,8 +30,11 @@ from senderid.api.routes import (
     gateway,
     metrics,
     ops,
+    optouts,
     receipts,
+    short_links,
     token,
+    usage,
 )
 from senderid.clock import Clock
 from senderid.console import assets as console_assets
@@ -110,12 +113,17 @@ def create_app(
     if settings.admin_token or settings.sms_provider == "devinbox":
         app.include_router(console_assets.router)
     app.include_router(gateway.router)
+    app.include_router(optouts.router)
+    app.include_router(usage.router)
+    app.include_router(short_links.router)
     app.include_router(ops.router)
     if settings.sms_provider == "devinbox":
         app.include_router(devinbox.router)
         app.include_router(console_inbox.router)
     if settings.sms_provider == "twilio":
         app.include_router(receipts.router)
+    if settings.sms_provider == "cellcast":
+        app.include_router(receipts.cellcast_router)
     if settings.metrics_enabled:
         app.include_router(metrics.router)
 

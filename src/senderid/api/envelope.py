@@ -63,6 +63,8 @@ def failure(
 
 
 def from_error(exc: SenderIdError) -> Response:
+    if exc.bare_body is not None:  # a documented body outside the envelope (the gateway's 400)
+        return JSONBytes(exc.bare_body, exc.http_status, headers=exc.headers or None)
     content = body(
         status=exc.status, message=exc.message, data=exc.data, error=exc.error,
         show_message=exc.show_message,

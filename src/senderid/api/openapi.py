@@ -102,12 +102,57 @@ REQUESTS: dict[tuple[str, str], Schema] = {
         {"name": "Custom Number", "number": "+61400000000", "otp": "123456"},
     ),
     ("post", "/api/v1/gateway"): _body(
-        {"type": "object", "properties": {
-            "message": {"type": "string"},
-            "contacts": {"type": "array", "items": _NUMBER_INPUT, "minItems": 1, "maxItems": 1000},
-            "sender": {"type": "string", "description": "empty or #SharedNum#, an active custom number, "
-                       "or an approved business name of the account"}}},
-        {"message": "Your order is ready", "contacts": ["0491 570 157"], "sender": "+61491570156"},
+        {"type": "object", "required": ["message", "contacts"], "properties": {
+            "message": {"type": "string", "description": "The text. Custom fields such as {{[First Name]}} are "
+                        "refused (400): senderid keeps no contact book."},
+            "contacts": {"type": "array", "items": _NUMBER_INPUT, "minItems": 1, "maxItems": 1000,
+                         "description": "Missing, empty or without one valid number: the documented 400 "
+                         "{code, message, stack} body. Numbers on the account's opt-out list are not sent "
+                         "and come back in unsubscribeContacts."},
+            "sender": {"type": "string", "description": "empty or #SharedNum# (any case), an active custom "
+                       "number, or an approved business name of the account"},
+            "countryCode": {"anyOf": [{"type": "integer", "enum": [61]}, {"type": "string", "enum": ["61"]}],
+                            "description": "Only 61."},
+            "scheduleAt": {"type": "string", "description": "Send at this time: ISO-8601 UTC "
+                           "(2024-08-14T14:58:00.981Z) or Y-m-d H:i:s read as UTC; in the future, at most a "
+                           "year ahead. Not with delay.", "examples": ["2024-08-14T14:58:00.981Z"]},
+            "delay": {"type": "integer", "minimum": 1, "maximum": 86400000,
+                      "description": "Send this many milliseconds from now. Not with scheduleAt."},
+            "replyStopToOptOut": {"type": "boolean", "description": "Add the line 'Reply STOP to opt out' "
+                                  "(counted in the parts)."},
+            "optout": {"type": "boolean", "description": "Honour the opt-out list named by optoutId (the "
+                       "account's own list is always honoured)."},
+            "optoutId": {"type": "string", "description": "The account's opt-out list id (GET /api/v1/optouts, "
+                         "data.optoutId); any other value is a 400."},
+            "longUrl": {"type": "array", "maxItems": 10, "items": {
+                "type": "object", "required": ["longUrl", "shortUrl"], "properties": {
+                    "longUrl": {"type": "string", "maxLength": 2000, "description": "http(s); https:// is "
+                                "added when there is no scheme"},
+                    "shortUrl": {"type": "string", "pattern": "^[A-Za-z0-9]{3,32}$",
+                                 "description": "gosite.au/<shortUrl> in the message becomes a short link "
+                                 "under SENDERID_SHORT_LINK_BASE (400 when unset)"}}}},
+            "customString": {"type": "string", "pattern": "^[A-Za-z0-9-]{1,64}$",
+                             "description": "Kept with each message; the credit usage report sums by it."}}},
+        {"message": "Your order is ready: gosite.au/goo", "contacts": ["0491 570 157"], "sender": "+61491570156",
+         "longUrl": [{"longUrl": "www.example.com/orders", "shortUrl": "goo"}], "customString": "shop",
+         "replyStopToOptOut": True},
+    ),
+    ("post", "/dev/inbox/reply"): _body(
+        {"type": "object", "required": ["from", "to", "body"], "properties": {
+            "from": {"type": "string", "description": "the phone that replies"},
+            "to": {"type": "string", "description": "the sender it replies to (senderid: the shared sender)"},
+            "body": {"type": "string", "description": "STOP, STOP ALL, UNSUBSCRIBE or OPTOUT opt it out"}}},
+        {"from": "+61491570157", "to": "+61491570156", "body": "STOP"},
+    ),
+    ("post", "/api/v1/optouts"): _body(
+        {"type": "object", "required": ["number"], "properties": {"number": _NUMBER_INPUT}},
+        {"number": "0491 570 157"},
+    ),
+    ("put", "/admin/v1/accounts/{account_id}/credits"): _body(
+        {"type": "object", "required": ["credits"], "properties": {
+            "credits": {"anyOf": [{"type": "number", "minimum": 0, "maximum": 1e9}, {"type": "null"}],
+                        "description": "a prepaid balance in credits; null: unlimited"}}},
+        {"credits": 500},
     ),
     ("post", "/api/v1/business/add"): _body(
         {"type": "object", "properties": {
@@ -146,6 +191,22 @@ def _example(status: bool, show: int, message: str, data: Any, error: Any) -> Sc
                       "data": data, "error": error}}
 
 
+CONTACTS_EXAMPLE = {"code": 400, "message": "Contacts must either start with 61 or +61 and be exactly 11 digits "
+                    "long (e.g., 614xxxxxxxx or +614xxxxxxxx), or be 9 digits without the area code (e.g., "
+                    "4xxxxxxxx)", "stack": "APIError: Contacts are required."}
+BALANCE_TOO_LOW = "Your balance is too low for this request, please recharge."
+CONTACTS_REQUIRED: Schema = {
+    "type": "object",
+    "required": ["code", "message", "stack"],
+    "additionalProperties": False,
+    "properties": {
+        "code": {"type": "integer", "enum": [400]},
+        "message": {"type": "string"},
+        "stack": {"type": "string", "enum": ["APIError: Contacts are required."]},
+    },
+}
+
+
 # Documented answers of SPEC §1.3, shown as examples.
 EXAMPLES: dict[tuple[str, str], dict[str, dict[str, Schema]]] = {
     ("post", "/api/v1/customNumber/add"): {
@@ -182,8 +243,23 @@ EXAMPLES: dict[tuple[str, str], dict[str, dict[str, Schema]]] = {
     ("get", "/api/v1/user/token/verify"): {
         "200": {"verified": _example(True, 0, "Token verified successfully!", {"token": "sid_..."}, {})},
     },
+    ("post", "/api/v1/gateway"): {
+        "200": {"queued": _example(True, 0, "Request is being processed", {
+            "queueResponse": [{"Contact": "400000000", "MessageId": "6752c2575e08b2d1eca6d294",
+                               "Result": "Message added to queue.", "Number": "+61400000000"}],
+            "message": "success register all valid contacts to queue", "invalidContacts": [],
+            "unsubscribeContacts": [], "totalValidContact": 1, "totalInvalidContact": 0,
+            "totalUnsubscribeContact": 0, "encoding": "GSM-7", "messageParts": 1}, {})},
+        "422": {"balance_too_low": _example(False, 0, BALANCE_TOO_LOW, {}, {"errorMessage": BALANCE_TOO_LOW})},
+    },
+    ("get", "/api/v2/report/message/quick-api-credit-usage"): {
+        "200": {"usage": _example(True, 0, "Success", {
+            "items": [{"_id": "zapier", "total": 11, "totalCreditAmount": 11},
+                      {"_id": "api", "total": 7, "totalCreditAmount": 9.1}],
+            "total": 2, "limit": 10, "current": 1, "totalPages": 1, "pagingCounter": 1, "hasPrevPage": False,
+            "hasNextPage": False, "offset": 0, "prevPage": None, "nextPage": None}, {})},
+    },
 }
-
 
 IDEMPOTENCY_KEY: Schema = {
     "name": "Idempotency-Key", "in": "header", "required": False,
@@ -224,6 +300,11 @@ def _rewrite(document: Schema) -> Schema:
                 )
                 if not responses[code]["headers"]:
                     del responses[code]["headers"]
+            if key == ("post", "/api/v1/gateway"):  # the documented 400 and 422 bodies
+                responses["400"]["content"] = _json({"anyOf": [envelope(), CONTACTS_REQUIRED]}, {
+                    "contacts_required": {"value": {**CONTACTS_EXAMPLE}}})
+                responses["422"] = {"description": "The prepaid balance cannot cover the request (nothing queued)",
+                                    "content": _json(envelope(), examples.get("422"))}
             operation["security"] = [{"bearer": []}]
             if method == "post":
                 operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)

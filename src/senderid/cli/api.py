@@ -267,36 +267,6 @@ def token(ctx: typer.Context, json_output: JsonFlag = False) -> None:
         typer.echo(f"{message} ({_options(ctx).base_url})")
 
 
-@api_app.command("send")
-def send(
-    ctx: typer.Context,
-    message: Annotated[str, typer.Argument(help="The text of the SMS.")],
-    contacts: Annotated[list[str], typer.Argument(metavar="CONTACT...", help="Mobile numbers.")],
-    sender: Annotated[
-        Optional[str],
-        typer.Option(
-            "--sender",
-            help="Your active custom number, your approved business name, or #SharedNum# "
-            "(the default: the platform's shared number).",
-        ),
-    ] = None,
-    json_output: JsonFlag = False,
-) -> None:
-    """Send an SMS to one or more contacts; prints each queued message's id."""
-    result, as_json = _call(
-        ctx, lambda c: c.send_sms(message=message, contacts=contacts, sender=sender), json_output
-    )
-    if as_json:
-        return
-    _table(("NUMBER", "MESSAGE_ID"), [(q.number, q.message_id) for q in result.queued])
-    note = f"{result.total_valid} queued"
-    if result.encoding and result.message_parts:
-        note += f" ({result.encoding}, {result.message_parts} part(s) each)"
-    if result.invalid_contacts:
-        note += f"; not valid, not sent: {', '.join(result.invalid_contacts)}"
-    typer.echo(note, err=True)
-
-
 @numbers_app.command("add")
 def numbers_add(
     ctx: typer.Context,

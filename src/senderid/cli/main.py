@@ -13,11 +13,12 @@ from typing import Annotated, Optional
 
 import typer
 
+from senderid.cli import api_gateway as _api_gateway  # noqa: F401  (registers send, cancel, optouts, usage)
 from senderid.cli.api import api_app
 from senderid.cli.business import business_app
 from senderid.cli.common import context, fail, refusals
 from senderid.cli.outbox import outbox_app
-from senderid.domain import accounts
+from senderid.domain import accounts, credits
 from senderid.domain.context import CLI
 
 app = typer.Typer(
@@ -97,10 +98,21 @@ def account_set(
         Optional[str],
         typer.Option("--webhook-url", help="Where the account's events are POSTed; '' stops them."),
     ] = None,
+    credits_: Annotated[
+        Optional[str],
+        typer.Option("--credits", help="Prepaid balance in credits (gateway sends stop when it runs "
+                     "out), or 'unlimited' (the default of an account)."),
+    ] = None,
 ) -> None:
     """Change an account's settings. Setting the first webhook URL prints its signing secret."""
-    if otp_required is None and webhook_url is None:
-        fail("nothing to change: give --otp-required, --no-otp-required or --webhook-url", code=2)
+    if otp_required is None and webhook_url is None and credits_ is None:
+        fail("nothing to change: give --otp-required, --no-otp-required, --webhook-url or --credits", code=2)
+    amount: float | None = None
+    if credits_ is not None and credits_.strip().lower() != "unlimited":
+        try:
+            amount = float(credits_)
+        except ValueError:
+            fail(f"--credits must be a number of credits or 'unlimited', not {credits_!r}", code=2)
     ctx = context()
     with refusals():
         if webhook_url is not None:  # first: a refused URL leaves everything unchanged
@@ -113,6 +125,9 @@ def account_set(
         if otp_required is not None:
             account = accounts.set_otp_required(ctx, account_id, otp_required, actor=CLI)
             typer.echo(f"account {account.id}: otp_required={str(account.otp_required).lower()}", err=True)
+        if credits_ is not None:
+            balance = credits.set_balance(ctx, account_id, amount, actor=CLI)
+            typer.echo(f"account {account_id}: credits={'unlimited' if balance is None else balance}", err=True)
 
 
 @account_app.command("webhook-secret")

@@ -28,6 +28,7 @@ from ._exceptions import (
     UnexpectedResponseError,
     ValidationError,
 )
+from ._gateway_models import CancelledMessage, CreditUsage, CreditUsageLine, OptOut, OptOutPage
 from ._models import (
     AddResult,
     BusinessNamePage,
@@ -53,14 +54,19 @@ __all__ = [
     "AuthenticationError",
     "BusinessNamePage",
     "BusinessNameRequest",
+    "CancelledMessage",
     "Client",
     "ConflictError",
+    "CreditUsage",
+    "CreditUsageLine",
     "CustomNumber",
     "CustomNumberPage",
     "MissingAPIKeyError",
     "NotFoundError",
     "NumberAlreadyExistsError",
     "OTPVerificationError",
+    "OptOut",
+    "OptOutPage",
     "PermissionDeniedError",
     "QueuedMessage",
     "RateLimitError",

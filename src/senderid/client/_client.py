@@ -11,7 +11,8 @@ never retried.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import TypeVar
 
@@ -21,6 +22,7 @@ import httpx
 from . import _endpoints as ep
 from ._base import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, BaseClient
 from ._endpoints import IdempotencyKey
+from ._gateway_models import CancelledMessage, CreditUsage, OptOut, OptOutPage
 from ._models import (
     AddResult,
     BusinessNamePage,
@@ -143,17 +145,47 @@ class Client(BaseClient):
         contacts: Sequence[str] | str,
         sender: str | None = None,
         idempotency_key: IdempotencyKey = True,
+        schedule_at: str | datetime | None = None,
+        delay: int | None = None,
+        custom_string: str | None = None,
+        reply_stop_to_opt_out: bool | None = None,
+        optout: bool | None = None,
+        optout_id: str | None = None,
+        long_url: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None,
     ) -> SendResult:
-        """``POST /api/v1/gateway``: queue ``message`` to ``contacts`` from ``sender``."""
-        return self._request(
-            ep.send_sms(
-                message=message, contacts=contacts, sender=sender, idempotency_key=idempotency_key
-            )
-        )
+        """``POST /api/v1/gateway``: queue ``message`` to ``contacts`` from ``sender``.
+
+        ``schedule_at`` (a datetime, or the wire's text) or ``delay`` (ms) hold it back;
+        ``long_url`` maps each ``gosite.au/<short>`` of the text to its long URL."""
+        return self._request(ep.send_sms(
+            message=message, contacts=contacts, sender=sender, idempotency_key=idempotency_key,
+            schedule_at=schedule_at, delay=delay, custom_string=custom_string,
+            reply_stop_to_opt_out=reply_stop_to_opt_out, optout=optout, optout_id=optout_id, long_url=long_url,
+        ))
 
     def check_sender(self, *, sender: str) -> SenderCheck:
         """``GET /api/v1/senderId/check``: may this account send as ``sender``?"""
         return self._request(ep.check_sender(sender=sender))
+
+    def cancel_message(self, *, id: str) -> CancelledMessage:
+        """``DELETE /api/v1/gateway/messages/{id}``: stop a message not handed over yet."""
+        return self._request(ep.cancel_message(id=id))
+
+    def list_optouts(self, *, limit: int = 50, offset: int = 0) -> OptOutPage:
+        """``GET /api/v1/optouts``: the account's opt-out list, newest first."""
+        return self._request(ep.list_optouts(limit=limit, offset=offset))
+
+    def add_optout(self, *, number: str, idempotency_key: IdempotencyKey = True) -> OptOut:
+        """``POST /api/v1/optouts``: never send to ``number`` again."""
+        return self._request(ep.add_optout(number=number, idempotency_key=idempotency_key))
+
+    def remove_optout(self, *, number: str) -> OptOut:
+        """``DELETE /api/v1/optouts/{number}``: take ``number`` off the list."""
+        return self._request(ep.remove_optout(number=number))
+
+    def credit_usage(self, *, page: int = 1, limit: int = 10) -> CreditUsage:
+        """``GET /api/v2/report/message/quick-api-credit-usage``: parts and credits per customString."""
+        return self._request(ep.credit_usage(page=page, limit=limit))
 
     # -- management (senderid extras; Cellcast v1 documents no such routes) ---------------
 
@@ -292,17 +324,47 @@ class AsyncClient(BaseClient):
         contacts: Sequence[str] | str,
         sender: str | None = None,
         idempotency_key: IdempotencyKey = True,
+        schedule_at: str | datetime | None = None,
+        delay: int | None = None,
+        custom_string: str | None = None,
+        reply_stop_to_opt_out: bool | None = None,
+        optout: bool | None = None,
+        optout_id: str | None = None,
+        long_url: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None,
     ) -> SendResult:
-        """``POST /api/v1/gateway``: queue ``message`` to ``contacts`` from ``sender``."""
-        return await self._request(
-            ep.send_sms(
-                message=message, contacts=contacts, sender=sender, idempotency_key=idempotency_key
-            )
-        )
+        """``POST /api/v1/gateway``: queue ``message`` to ``contacts`` from ``sender``.
+
+        ``schedule_at`` (a datetime, or the wire's text) or ``delay`` (ms) hold it back;
+        ``long_url`` maps each ``gosite.au/<short>`` of the text to its long URL."""
+        return await self._request(ep.send_sms(
+            message=message, contacts=contacts, sender=sender, idempotency_key=idempotency_key,
+            schedule_at=schedule_at, delay=delay, custom_string=custom_string,
+            reply_stop_to_opt_out=reply_stop_to_opt_out, optout=optout, optout_id=optout_id, long_url=long_url,
+        ))
 
     async def check_sender(self, *, sender: str) -> SenderCheck:
         """``GET /api/v1/senderId/check``: may this account send as ``sender``?"""
         return await self._request(ep.check_sender(sender=sender))
+
+    async def cancel_message(self, *, id: str) -> CancelledMessage:
+        """``DELETE /api/v1/gateway/messages/{id}``: stop a message not handed over yet."""
+        return await self._request(ep.cancel_message(id=id))
+
+    async def list_optouts(self, *, limit: int = 50, offset: int = 0) -> OptOutPage:
+        """``GET /api/v1/optouts``: the account's opt-out list, newest first."""
+        return await self._request(ep.list_optouts(limit=limit, offset=offset))
+
+    async def add_optout(self, *, number: str, idempotency_key: IdempotencyKey = True) -> OptOut:
+        """``POST /api/v1/optouts``: never send to ``number`` again."""
+        return await self._request(ep.add_optout(number=number, idempotency_key=idempotency_key))
+
+    async def remove_optout(self, *, number: str) -> OptOut:
+        """``DELETE /api/v1/optouts/{number}``: take ``number`` off the list."""
+        return await self._request(ep.remove_optout(number=number))
+
+    async def credit_usage(self, *, page: int = 1, limit: int = 10) -> CreditUsage:
+        """``GET /api/v2/report/message/quick-api-credit-usage``: parts and credits per customString."""
+        return await self._request(ep.credit_usage(page=page, limit=limit))
 
     # -- management (senderid extras; Cellcast v1 documents no such routes) ---------------
 

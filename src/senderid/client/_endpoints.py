@@ -12,12 +12,14 @@ that the two clients' methods and signatures match).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from functools import partial
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
+from ._gateway_models import CancelledMessage, CreditUsage, OptOut, OptOutPage
 from ._models import (
     AddResult,
     BusinessNamePage,
@@ -103,20 +105,74 @@ def add_business_name(
     return _post("/api/v1/business/add", BusinessNameRequest.from_envelope, body, idempotency_key)
 
 
+def _schedule(value: str | datetime | None) -> str | None:
+    """``scheduleAt`` on the wire: ISO-8601 UTC with milliseconds (a naive datetime is UTC)."""
+    if value is None or isinstance(value, str):
+        return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _links(value: Mapping[str, str] | Sequence[Mapping[str, str]] | None) -> list[dict[str, str]] | None:
+    """``longUrl`` on the wire: ``{"goo": "www.example.com"}`` (shortUrl -> longUrl), or the
+    documented list of ``{"longUrl", "shortUrl"}``."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        return [{"longUrl": long_url, "shortUrl": short} for short, long_url in value.items()]
+    return [dict(item) for item in value]
+
+
 def send_sms(
     *,
     message: str,
     contacts: Sequence[str] | str,
     sender: str | None,
     idempotency_key: IdempotencyKey,
+    schedule_at: str | datetime | None = None,
+    delay: int | None = None,
+    custom_string: str | None = None,
+    reply_stop_to_opt_out: bool | None = None,
+    optout: bool | None = None,
+    optout_id: str | None = None,
+    long_url: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None,
 ) -> Call[SendResult]:
     body: dict[str, Any] = {
         "message": message,
         "contacts": [contacts] if isinstance(contacts, str) else list(contacts),
     }
-    if sender is not None:
-        body["sender"] = sender
+    optional = {
+        "sender": sender, "scheduleAt": _schedule(schedule_at), "delay": delay, "customString": custom_string,
+        "replyStopToOptOut": reply_stop_to_opt_out, "optout": optout, "optoutId": optout_id,
+        "longUrl": _links(long_url),
+    }
+    body.update({k: v for k, v in optional.items() if v is not None})
     return _post("/api/v1/gateway", SendResult.from_envelope, body, idempotency_key)
+
+
+def cancel_message(*, id: str) -> Call[CancelledMessage]:
+    return Call("DELETE", f"/api/v1/gateway/messages/{_segment(id)}", CancelledMessage.from_envelope)
+
+
+def list_optouts(*, limit: int, offset: int) -> Call[OptOutPage]:
+    return Call("GET", "/api/v1/optouts", OptOutPage.from_envelope, params=_page_params(None, limit, offset))
+
+
+def add_optout(*, number: str, idempotency_key: IdempotencyKey) -> Call[OptOut]:
+    return _post("/api/v1/optouts", OptOut.from_envelope, {"number": number}, idempotency_key)
+
+
+def remove_optout(*, number: str) -> Call[OptOut]:
+    return Call("DELETE", f"/api/v1/optouts/{_segment(number)}", OptOut.from_envelope)
+
+
+def credit_usage(*, page: int, limit: int) -> Call[CreditUsage]:
+    for name, value in (("page", page), ("limit", limit)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an int")
+    return Call("GET", "/api/v2/report/message/quick-api-credit-usage", CreditUsage.from_envelope,
+                params={"campType": "sms", "page": str(page), "limit": str(limit)})
 
 
 def check_sender(*, sender: str) -> Call[SenderCheck]:

@@ -315,8 +315,9 @@ class QueuedMessage:
 class SendResult:
     """``POST /api/v1/gateway``: what was queued and which contacts were refused.
 
-    ``encoding`` (``GSM-7`` or ``UCS-2``) and ``message_parts`` (SMS segments per
-    contact) are senderid extras; ``None`` from a server that does not send them.
+    ``encoding`` (``GSM-7`` or ``UCS-2``), ``message_parts`` (SMS segments per
+    contact) and ``scheduled_at`` are senderid extras; ``None`` from a server that does
+    not send them.
     """
 
     queued: tuple[QueuedMessage, ...]
@@ -329,6 +330,7 @@ class SendResult:
     message_parts: int | None
     message: str
     envelope: Envelope = field(repr=False, compare=False)
+    scheduled_at: datetime | None = None  # when a scheduled send is due (``scheduledAt``)
 
     @classmethod
     def from_envelope(cls, envelope: Envelope) -> SendResult:
@@ -347,6 +349,7 @@ class SendResult:
             message_parts=_int(data["messageParts"]) if "messageParts" in data else None,
             message=_str(envelope.get("message")),
             envelope=envelope,
+            scheduled_at=_datetime(data.get("scheduledAt")),
         )
 
 

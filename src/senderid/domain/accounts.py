@@ -34,6 +34,7 @@ class Account:
     name: str
     otp_required: bool
     created_at: datetime
+    prepaid: bool = False  # has a prepaid balance (senderid.domain.credits); else unlimited
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +64,8 @@ def hash_key(key: str) -> str:
 
 def _account(row: object) -> Account:
     m = row._mapping  # type: ignore[attr-defined]
-    return Account(id=m["id"], name=m["name"], otp_required=m["otp_required"], created_at=m["created_at"])
+    return Account(id=m["id"], name=m["name"], otp_required=m["otp_required"], created_at=m["created_at"],
+                   prepaid=bool(m["prepaid"]))
 
 
 def _api_key(row: object) -> ApiKey:
@@ -213,7 +215,7 @@ def list_keys(ctx: Context, account_id: str) -> list[ApiKey]:
 # Built once: the hot path of every request only binds the key's hash and the time.
 _AUTHENTICATE = (
     select(api_keys.c.id.label("key_id"), api_keys.c.expires_at, accounts.c.id, accounts.c.name,
-           accounts.c.otp_required, accounts.c.created_at)
+           accounts.c.otp_required, accounts.c.created_at, accounts.c.prepaid)
     .join(accounts, accounts.c.id == api_keys.c.account_id)
     .where(
         api_keys.c.key_hash == bindparam("key_hash"),

@@ -32,6 +32,8 @@ EVENT_TYPES = (
     "business_name.rejected",
     "message.sent",
     "message.failed",
+    "optout.added",
+    "optout.removed",
 )
 SMALL = 8  # up to this many events go in one INSERT ... SELECT (built once per count)
 

@@ -13,23 +13,28 @@ the same outbox and provider as OTP SMS, one row per contact.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, func, literal, select, union_all
+from sqlalchemy import Connection, String, bindparam, func, literal, select, union_all
 
+from senderid.clock import iso_ms
+from senderid.domain import audit, credits, gateway_fields, optouts, short_links
 from senderid.domain import outbox as domain_outbox
-from senderid.domain.senders import MISS, AllowedSenders, Miss
-from senderid.sms_parts import DATA_CODING_GSM7, MessageTooLong, split
-from senderid.domain import audit
 from senderid.domain.accounts import Account
 from senderid.domain.context import Actor, Context
-from senderid.errors import InvalidRequest, RateLimited, SenderIdError
+from senderid.domain.senders import MISS, AllowedSenders, Miss
+from senderid.errors import ContactsRequired, InvalidRequest, RateLimited, SenderIdError
 from senderid.numbers import InvalidNumber, parse_mobile
+from senderid.sms_parts import DATA_CODING_GSM7, MessageTooLong, split
+from senderid.store.coltypes import UTCDateTime
 from senderid.store.tables import business_names, custom_numbers
+from senderid.store.tables import optouts as optouts_table
 from senderid.store.tables import outbox as outbox_table
 
 SHARED = "#SharedNum#"
+SHARED_KEY = SHARED.lower()  # any case is the shared sender
 MAX_CONTACTS = 1000
 MAX_SENDER_LENGTH = 32
 
@@ -57,6 +62,8 @@ class SendOutcome:
     invalid: list[object]
     encoding: str  # GSM-7 | UCS-2
     parts: int  # SMS parts per message
+    unsubscribed: list[object]  # valid contacts on the account's opt-out list, as given
+    scheduled_at: datetime | None = None  # due then (None: at once)
 
 
 # Built once: checking a sender binds values into these, nothing more.
@@ -96,8 +103,12 @@ def allowed_senders(ctx: Context, account_id: str) -> AllowedSenders:
     return allowed
 
 
+def _is_shared(sender: str) -> bool:
+    return sender == "" or sender.lower() == SHARED_KEY
+
+
 def _from_memory(ctx: Context, account_id: str, sender: str, number: str | None) -> Sender | None | Miss:
-    if sender in ("", SHARED):
+    if _is_shared(sender):
         return Sender("shared", ctx.settings.shared_sender)
     allowed = ctx.senders.senders(account_id)
     return MISS if allowed is None else _among(allowed, sender, number)
@@ -129,7 +140,7 @@ def _resolve(ctx: Context, account_id: str, sender: str) -> Sender | None:
     From memory when this process holds the account's senders (no statement); otherwise
     one query: all of them when the cache is live (to keep them), else just the one asked.
     """
-    number = None if sender in ("", SHARED) else _number(ctx, sender)
+    number = None if _is_shared(sender) else _number(ctx, sender)
     known = _from_memory(ctx, account_id, sender, number)
     if known is not MISS:
         return known  # type: ignore[return-value]
@@ -174,14 +185,32 @@ def measure(text: str, max_parts: int) -> tuple[str, int]:
 
 
 def send(
-    ctx: Context, account: Account, *, message: object, contacts: object, sender: object, actor: Actor
+    ctx: Context, account: Account, *, message: object, contacts: object, sender: object, actor: Actor,
+    fields: Mapping[str, object] | None = None,
 ) -> SendOutcome:
+    """Queue ``message`` to each valid contact not on the account's opt-out list.
+
+    ``fields``: the request's other documented fields (:mod:`senderid.domain.gateway_fields`).
+    One transaction; a plain send runs the same statements as ever: the opt-out lookup
+    rides on the rate limit's count, and the balance is touched only for a prepaid account.
+    """
     if not isinstance(message, str) or not message.strip():
         raise InvalidRequest("message is required: the text of the SMS")
     if "\x00" in message:
         raise InvalidRequest("message must not contain NUL characters")
-    encoding, parts = measure(message, ctx.settings.message_max_parts)
-    if not isinstance(contacts, list) or not 1 <= len(contacts) <= MAX_CONTACTS:
+    gateway_fields.refuse_custom_fields(message)
+    options = gateway_fields.PLAIN if not fields else gateway_fields.parse(
+        fields, message=message, now=ctx.clock.now(), list_id=optouts.list_id(account.id),
+        short_link_base=ctx.settings.short_link_base,
+    )
+    text = gateway_fields.compose(message, options)
+    base = ctx.settings.short_link_base or ""
+    measured = gateway_fields.with_links(text, options, base, {
+        link.short: "x" * gateway_fields.CODE_LENGTH for link in options.links})
+    encoding, parts = measure(measured, ctx.settings.message_max_parts)
+    if contacts is None or contacts == []:
+        raise ContactsRequired()
+    if not isinstance(contacts, list) or len(contacts) > MAX_CONTACTS:
         raise InvalidRequest(f"contacts must be a list of 1 to {MAX_CONTACTS} mobile numbers")
     sender_text = _clean_sender(sender)
 
@@ -198,7 +227,7 @@ def send(
             seen.add(number)
             valid.append((contact, number))
     if not valid:
-        raise InvalidRequest("None of the contacts is a valid mobile number")
+        raise ContactsRequired()
 
     resolved = _resolve(ctx, account.id, sender_text)
     if resolved is None:
@@ -206,38 +235,68 @@ def send(
             f"You may not send as {sender_text!r}: it is not an active custom number or an "
             "approved business name of your account"
         )
+    cost = credits.per_message(ctx.settings, resolved.kind, parts)
     with ctx.db.write() as conn:
         now = ctx.clock.now()
-        _check_send_rate(ctx, conn, account.id, len(valid), now)
+        opted_out = _check_send_rate(ctx, conn, account.id, valid, now)
+        unsubscribed = [given for given, number in valid if number in opted_out]
+        to_send = [(given, number) for given, number in valid if number not in opted_out]
+        if account.prepaid and to_send:
+            credits.debit(conn, account.id, cost * len(to_send), now)
+        codes = short_links.codes_for(len(to_send), options.links) if options.links else []
         message_ids = domain_outbox.enqueue_many(conn, now=now, kind="sms", messages=[
-            domain_outbox.Message(to=number, sender=resolved.value, body=message, account_id=account.id)
-            for _given, number in valid
+            domain_outbox.Message(
+                to=number, sender=resolved.value, account_id=account.id, due_at=options.due_at,
+                body=gateway_fields.with_links(text, options, base, codes[i]) if codes else text,
+                parts=parts, credits=cost, custom_string=options.custom_string,
+            )
+            for i, (_given, number) in enumerate(to_send)
         ])
+        if codes:
+            short_links.store(conn, account_id=account.id, now=now, message_ids=message_ids,
+                              links=options.links, codes=codes)
+        details: dict[str, object] = {"unsubscribed": len(unsubscribed)} if unsubscribed else {}
+        if options.due_at is not None:
+            details["scheduled_at"] = iso_ms(options.due_at)
         audit.record(
             conn, at=now, actor=actor, action="message.queued", account_id=account.id,
-            sender=resolved.value or SHARED, sender_kind=resolved.kind, contacts=len(valid),
-            parts=parts,
+            sender=resolved.value or SHARED, sender_kind=resolved.kind, contacts=len(to_send),
+            parts=parts, **details,
         )
-        ctx.db.after_commit(ctx.on_enqueue)
+        if message_ids:
+            ctx.db.after_commit(ctx.on_enqueue)
     queued = [Queued(given, number, message_id)
-              for (given, number), message_id in zip(valid, message_ids, strict=True)]
-    return SendOutcome(queued, invalid, encoding, parts)
+              for (given, number), message_id in zip(to_send, message_ids, strict=True)]
+    return SendOutcome(queued, invalid, encoding, parts, unsubscribed, options.due_at)
 
 
-def _check_send_rate(ctx: Context, conn: Connection, account_id: str, count: int, now) -> None:  # type: ignore[no-untyped-def]
+# The account's SMS of the last minute (the rate limit), and which of the contacts are on
+# its opt-out list: one statement.
+_RECENT_AND_OPTED_OUT = union_all(
+    select(literal("count").label("k"), func.count().label("n"), literal(None, String).label("number"))
+    .select_from(outbox_table)
+    .where(outbox_table.c.account_id == bindparam("account_id"), outbox_table.c.kind == "sms",
+           outbox_table.c.created_at > bindparam("since", type_=UTCDateTime)),
+    select(literal("optout"), literal(0), optouts_table.c.number)
+    .where(optouts_table.c.account_id == bindparam("account_id"),
+           optouts_table.c.number.in_(bindparam("numbers", expanding=True))),
+)
+
+
+def _check_send_rate(ctx: Context, conn: Connection, account_id: str, valid: list[tuple[object, str]],
+                     now: datetime) -> set[str]:
+    """Refuse a send over the account's per-minute limit; returns the contacts that opted out."""
     ctx.db.lock(conn, f"account:{account_id}")
     limit = ctx.settings.send_max_per_account_per_minute
-    if count > limit:
+    if len(valid) > limit:
         raise InvalidRequest(f"At most {limit} messages per minute: send fewer contacts per call")
     since = now - timedelta(minutes=1)
-    recent = conn.execute(
-        select(func.count()).select_from(outbox_table).where(
-            outbox_table.c.account_id == account_id,
-            outbox_table.c.kind == "sms",
-            outbox_table.c.created_at > since,
-        )
-    ).scalar_one()
-    if recent + count > limit:
+    rows = conn.execute(_RECENT_AND_OPTED_OUT, {
+        "account_id": account_id, "since": since, "numbers": [number for _given, number in valid]}).all()
+    recent = sum(r.n for r in rows if r.k == "count")
+    opted_out = {r.number for r in rows if r.k == "optout"}
+    count = sum(1 for _given, number in valid if number not in opted_out)
+    if count and recent + count > limit:
         oldest = conn.execute(
             select(outbox_table.c.created_at)
             .where(outbox_table.c.account_id == account_id, outbox_table.c.kind == "sms",
@@ -249,5 +308,4 @@ def _check_send_rate(ctx: Context, conn: Connection, account_id: str, count: int
         raise RateLimited(
             f"Your account may queue {limit} messages per minute; try again in {wait} seconds", wait
         )
-
-
+    return opted_out

@@ -33,6 +33,10 @@ class Message:
     account_id: str | None = None
     custom_number_id: str | None = None
     expires_at: datetime | None = None
+    due_at: datetime | None = None  # not handed to the provider before (None: at once)
+    parts: int | None = None  # a gateway message's SMS parts, cost and customString (reports)
+    credits: int | None = None
+    custom_string: str | None = None
 
 
 def enqueue(
@@ -68,7 +72,8 @@ def enqueue_many(conn: Connection, *, now: datetime, kind: str, messages: Sequen
                 "id": message_id, "kind": kind, "account_id": m.account_id,
                 "custom_number_id": m.custom_number_id, "to_number": m.to, "sender": m.sender,
                 "body": m.body, "redacted_body": m.redacted_body, "status": QUEUED, "attempts": 0,
-                "next_attempt_at": now, "expires_at": m.expires_at, "created_at": now, "updated_at": now,
+                "next_attempt_at": m.due_at or now, "expires_at": m.expires_at, "created_at": now,
+                "updated_at": now, "parts": m.parts, "credits": m.credits, "custom_string": m.custom_string,
             }
             for message_id, m in zip(message_ids, messages, strict=True)
     ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Float,
     Column,
@@ -42,6 +43,8 @@ accounts = Table(
     Column("otp_required", Boolean, nullable=False, server_default=text("true")),
     Column("webhook_url", String(2000)),
     Column("webhook_secret", String(100)),  # whsec_...; needed in clear to sign events
+    # The account has a prepaid balance (in account_credits); false: unlimited.
+    Column("prepaid", Boolean, nullable=False, server_default=text("false")),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
@@ -145,12 +148,53 @@ outbox = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
+    # A gateway message's SMS parts, what it cost (thousandths of a credit) and the
+    # caller's customString: the usage report sums them.
+    Column("parts", Integer),
+    Column("credits", Integer),
+    Column("custom_string", String(64)),
     # The claim's lanes (delivery/lanes.py): OTP first in due order; bulk SMS per account.
     Index("ix_outbox_status_kind_next_attempt", "status", "kind", "next_attempt_at"),
     Index("ix_outbox_status_kind_account_next_attempt", "status", "kind", "account_id", "next_attempt_at"),
     Index("ix_outbox_custom_number", "custom_number_id"),
     Index("ix_outbox_account_created", "account_id", "created_at"),
     Index("ix_outbox_provider_message", "provider_message_id"),  # delivery receipts
+    Index("ix_outbox_to_number_created", "to_number", "created_at"),  # who a STOP reply answers
+)
+
+# An account's prepaid balance in thousandths of a credit (only for accounts.prepaid).
+# Apart from accounts so that a debit does not signal every process to drop cached callers.
+account_credits = Table(
+    "account_credits",
+    metadata,
+    Column("account_id", String(ID), ForeignKey("accounts.id"), primary_key=True),
+    Column("balance", BigInteger, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Each account's opt-out list: numbers (E.164) the gateway never sends to for it.
+optouts = Table(
+    "optouts",
+    metadata,
+    Column("account_id", String(ID), ForeignKey("accounts.id"), primary_key=True),
+    Column("number", String(20), primary_key=True),
+    Column("source", String(16), nullable=False),  # api | reply | console | cli
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_optouts_account_id_created_at", "account_id", "created_at"),
+)
+
+# Short links of gateway messages: one code per message and link (clicks per contact).
+short_links = Table(
+    "short_links",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column("account_id", String(ID), nullable=False),
+    Column("message_id", String(ID), nullable=False),
+    Column("long_url", String(2000), nullable=False),
+    Column("clicks", Integer, nullable=False, server_default=text("0")),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_click_at", UTCDateTime),
+    Index("ix_short_links_message_id", "message_id"),
 )
 
 # Delivery receipts that came before the worker recorded their message as sent (the

@@ -353,6 +353,19 @@ class TestSmsc:
             "deliver_sm", timeout, **self._receipt_fields(message_id, stat, submit))
         return None if response is None else response.status
 
+    def send_mo(self, source: str, destination: str, text: str, timeout: float = 2.0) -> int | None:
+        """Send a mobile-originated deliver_sm (a reply from a phone, §4.6.1 esm_class 0):
+        ``source`` and ``destination`` in international form without ``+``; the
+        deliver_sm_resp command_status, or None."""
+        alnum = not destination.isdigit()
+        response = self.bound_connection().request(
+            "deliver_sm", timeout, service_type="", esm_class=0, data_coding=0,
+            source_addr_ton=consts.SMPP_TON_INTL, source_addr_npi=consts.SMPP_NPI_ISDN, source_addr=source,
+            dest_addr_ton=consts.SMPP_TON_ALNUM if alnum else consts.SMPP_TON_INTL,
+            dest_addr_npi=consts.SMPP_NPI_UNK if alnum else consts.SMPP_NPI_ISDN,
+            destination_addr=destination, short_message=text.encode("latin-1"))
+        return None if response is None else response.status
+
     def wait_for_submits(self, count: int, timeout: float = 5.0) -> list[Submit]:
         with self._lock:
             if not self._lock.wait_for(lambda: len(self.submits) >= count, timeout):

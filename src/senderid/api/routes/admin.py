@@ -28,7 +28,7 @@ from senderid.api.paging import Limit, Offset, page
 from senderid.api.routes.business import record
 from senderid.api.routes.custom_numbers import registration_body
 from senderid.clock import iso_ms
-from senderid.domain import accounts, audit, business_names, custom_numbers
+from senderid.domain import accounts, audit, business_names, credits, custom_numbers
 from senderid.domain.accounts import Account, ApiKey
 from senderid.domain.business_names import BusinessName
 from senderid.domain.context import Actor, Context
@@ -130,6 +130,27 @@ async def update_account(account_id: str, request: Request) -> Response:
         accounts.set_otp_required, context(request), account_id, otp_required, actor=_actor(request)
     )
     return envelope.ok("Account updated", account_body(account))
+
+
+@router.get("/accounts/{account_id:objectid}/credits")
+async def get_credits(account_id: str, request: Request) -> Response:
+    """The account's prepaid balance in credits; ``null``: unlimited."""
+    balance = await run_in_threadpool(credits.balance, context(request), account_id)
+    return envelope.ok("Credits", {"account_id": account_id, "credits": balance})
+
+
+@router.put("/accounts/{account_id:objectid}/credits")
+async def set_credits(account_id: str, request: Request) -> Response:
+    """``{"credits": 500}`` sets a prepaid balance; ``{"credits": null}`` makes the account unlimited."""
+    body = await json_object(request)
+    if "credits" not in body:
+        raise InvalidRequest("Give credits: a number of credits, or null for unlimited")
+    value = body["credits"]
+    if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)):
+        raise InvalidRequest("credits must be a number of credits, or null for unlimited")
+    balance = await run_in_threadpool(
+        lambda: credits.set_balance(context(request), account_id, value, actor=_actor(request)))
+    return envelope.ok("Credits set", {"account_id": account_id, "credits": balance})
 
 
 # -- keys ----------------------------------------------------------------------------------------

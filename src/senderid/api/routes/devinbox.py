@@ -12,8 +12,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from senderid.api import envelope
+from senderid.api.body import parse_object
 from senderid.api.deps import context
-from senderid.delivery.providers import devinbox
+from senderid.delivery.providers import devinbox, inbound_recorder
 
 router = APIRouter(prefix="/dev", tags=["developer inbox"])
 
@@ -32,3 +33,24 @@ async def inbox_clear(request: Request) -> Response:
     if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         return RedirectResponse("/dev/inbox", 303)
     return envelope.ok(f"Cleared {cleared} messages", {"cleared": cleared})
+
+
+@router.post("/inbox/reply", responses={
+    400: {"description": "Not {from, to, body} as JSON", "content": {"application/json": {}}},
+    413: {"description": "Body too large", "content": {"application/json": {}}},
+    415: {"description": "Body not sent as application/json", "content": {"application/json": {}}},
+})
+async def inbox_reply(request: Request) -> Response:
+    """A phone's reply, for development: ``{"from": "+61…", "to": "<sender>", "body": "STOP"}``.
+
+    ``to`` is the sender the inbox shows (``senderid`` for the shared sender). A STOP word
+    puts ``from`` on the opt-out list of the account that last sent to it from ``to``.
+    """
+    ctx = context(request)
+    reply = parse_object(request.headers.get("content-type"), await request.body())
+    values = [reply.get(k) for k in ("from", "to", "body")]
+    if not all(isinstance(v, str) for v in values):
+        return envelope.failure('Send {"from": "+61...", "to": "<sender>", "body": "STOP"} as JSON', 400)
+    record = inbound_recorder(ctx, "devinbox")
+    account = await run_in_threadpool(record, *values)
+    return envelope.ok("Reply received", {"optedOut": account is not None})

@@ -11,7 +11,10 @@ from starlette.responses import Response
 from senderid.api import envelope
 from senderid.api.auth import actor
 from senderid.api.deps import as_caller, context, posted
-from senderid.domain import messages
+from senderid import ids
+from senderid.clock import iso_ms
+from senderid.errors import NotFound
+from senderid.domain import messages, scheduled
 from senderid.domain.accounts import Caller
 from senderid.numbers import national_significant
 
@@ -33,6 +36,7 @@ def _send(request: Request, who: Caller, body: dict[str, Any]) -> Response:
         contacts=body.get("contacts"),
         sender=body.get("sender"),
         actor=actor(request, who),
+        fields={k: v for k, v in body.items() if k not in ("message", "contacts", "sender")},
     )
     data = {
         "queueResponse": [
@@ -42,14 +46,31 @@ def _send(request: Request, who: Caller, body: dict[str, Any]) -> Response:
         ],
         "message": "success register all valid contacts to queue",
         "invalidContacts": outcome.invalid,
-        "unsubscribeContacts": [],
+        "unsubscribeContacts": outcome.unsubscribed,
         "totalValidContact": len(outcome.queued),
         "totalInvalidContact": len(outcome.invalid),
-        "totalUnsubscribeContact": 0,
+        "totalUnsubscribeContact": len(outcome.unsubscribed),
         "encoding": outcome.encoding,
         "messageParts": outcome.parts,
     }
+    if outcome.scheduled_at is not None:
+        data["scheduledAt"] = iso_ms(outcome.scheduled_at)
     return envelope.ok("Request is being processed", data)
+
+
+@router.delete("/gateway/messages/{message_id}")
+async def cancel(message_id: str, request: Request) -> Response:
+    """Cancel a message not handed to the provider yet (a scheduled one, typically)."""
+    ctx = context(request)
+
+    def work(who: Caller) -> scheduled.Cancelled:
+        if not ids.is_id(message_id):
+            raise NotFound(f"No message {message_id[:40]} in your account")
+        return scheduled.cancel(ctx, who.account.id, message_id, actor=actor(request, who))
+
+    done = await as_caller(request, work)
+    return envelope.ok("Message cancelled", {
+        "MessageId": done.message_id, "status": done.status, "scheduledAt": iso_ms(done.due_at)})
 
 
 @router.get("/senderId/check")

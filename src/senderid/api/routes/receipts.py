@@ -1,14 +1,28 @@
-"""Delivery receipts pushed by providers (served only for the provider in use).
+"""What providers push to this server (served only for the provider in use).
 
 ``POST /providers/twilio/status``: Twilio's status callback, form-encoded and
 signed with ``X-Twilio-Signature`` (HMAC-SHA1 under the auth token, over the
 callback URL as configured in ``SENDERID_TWILIO_STATUS_CALLBACK_URL``).
+
+``POST /providers/twilio/inbound``: Twilio's incoming-message webhook (a phone's reply,
+form fields ``From``, ``To``, ``Body``), signed the same way over
+``SENDERID_TWILIO_INBOUND_URL``; answered with an empty TwiML ``<Response/>``.
+
+``POST /providers/cellcast/inbound``: a reply relayed as JSON ``{"from", "to", "body"}``,
+signed with ``X-Cellcast-Signature: sha256=<hex HMAC-SHA256 of the body>`` under
+``SENDERID_CELLCAST_INBOUND_SECRET``.
+
+A reply that is a STOP word puts its sender on the opt-out list of the account that
+last sent to it from that number (:mod:`senderid.domain.optouts`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from urllib.parse import parse_qsl
 
+import orjson
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -16,19 +30,30 @@ from starlette.responses import Response
 
 from senderid.api import envelope
 from senderid.api.deps import context
-from senderid.delivery.providers import receipt_recorder
+from senderid.delivery.providers import inbound_recorder, receipt_recorder
 from senderid.delivery.providers.twilio import parse_status_callback, verify_signature
 
 router = APIRouter(prefix="/providers", tags=["delivery receipts"], include_in_schema=False)
+cellcast_router = APIRouter(prefix="/providers", tags=["inbound"], include_in_schema=False)
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+async def _twilio_params(request: Request, url: str | None) -> dict[str, str] | None:
+    """The form's fields when ``X-Twilio-Signature`` matches, else None."""
+    ctx = context(request)
+    params = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
+    signature = request.headers.get("x-twilio-signature", "")
+    if not verify_signature(url or str(request.url), params, signature, ctx.settings.twilio_auth_token or ""):
+        return None
+    return params
 
 
 @router.post("/twilio/status")
 async def twilio_status(request: Request) -> Response:
     ctx = context(request)
-    params = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
-    url = ctx.settings.twilio_status_callback_url or str(request.url)
-    signature = request.headers.get("x-twilio-signature", "")
-    if not verify_signature(url, params, signature, ctx.settings.twilio_auth_token or ""):
+    params = await _twilio_params(request, ctx.settings.twilio_status_callback_url)
+    if params is None:
         return envelope.failure("The X-Twilio-Signature header does not match", 403)
     try:
         message_sid, status = parse_status_callback(params)
@@ -37,3 +62,40 @@ async def twilio_status(request: Request) -> Response:
     record = receipt_recorder(ctx.db, ctx.clock, "twilio")
     matched = await run_in_threadpool(record, message_sid, status)
     return envelope.ok("Receipt recorded" if matched else "No message with that id", {"matched": matched})
+
+
+@router.post("/twilio/inbound")
+async def twilio_inbound(request: Request) -> Response:
+    ctx = context(request)
+    params = await _twilio_params(request, ctx.settings.twilio_inbound_url)
+    if params is None:
+        return envelope.failure("The X-Twilio-Signature header does not match", 403)
+    if not params.get("From"):
+        return envelope.failure("Not an incoming message: From is missing", 400)
+    record = inbound_recorder(ctx, "twilio")
+    await run_in_threadpool(record, params["From"], params.get("To", ""), params.get("Body", ""))
+    return Response(EMPTY_TWIML, 200, media_type="text/xml")
+
+
+def cellcast_signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+@cellcast_router.post("/cellcast/inbound")
+async def cellcast_inbound(request: Request) -> Response:
+    ctx = context(request)
+    secret = ctx.settings.cellcast_inbound_secret
+    raw = await request.body()
+    given = request.headers.get("x-cellcast-signature", "")
+    if not secret or not hmac.compare_digest(cellcast_signature(secret, raw), given.strip()):
+        return envelope.failure("The X-Cellcast-Signature header does not match", 403)
+    try:
+        reply = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        reply = None
+    if not isinstance(reply, dict) or not all(isinstance(reply.get(k), str) for k in ("from", "body")):
+        return envelope.failure('Not an inbound message: send {"from", "to", "body"} as JSON', 400)
+    to = reply.get("to") if isinstance(reply.get("to"), str) else ""
+    record = inbound_recorder(ctx, "cellcast")
+    account = await run_in_threadpool(record, reply["from"], to, reply["body"])
+    return envelope.ok("Reply received", {"optedOut": account is not None})

@@ -1,8 +1,10 @@
 """SMS providers, chosen by ``SENDERID_SMS_PROVIDER``, each configured by its own settings.
 
 Delivery receipts (SMPP ``deliver_sm``, Twilio status callbacks) come back to
-:func:`receipt_recorder`, which updates the outbox: providers themselves never
-touch the database.
+:func:`receipt_recorder`, which updates the outbox; replies from phones (SMPP
+mobile-originated ``deliver_sm``, Twilio's and Cellcast's inbound webhooks, the
+developer inbox's reply form) go to :func:`inbound_recorder`, which puts a contact
+that answers STOP on the opt-out list: providers themselves never touch the database.
 """
 
 from __future__ import annotations
@@ -14,11 +16,31 @@ from senderid.provider_names import PROVIDERS, REQUIRED_SETTINGS
 
 if TYPE_CHECKING:
     from senderid.clock import Clock
+    from senderid.domain.context import Context
     from senderid.delivery.providers.base import Provider
     from senderid.settings import Settings
     from senderid.store.db import Database
 
-__all__ = ["PROVIDERS", "REQUIRED_SETTINGS", "build_provider", "receipt_recorder"]
+__all__ = ["PROVIDERS", "REQUIRED_SETTINGS", "build_provider", "inbound_recorder", "receipt_recorder"]
+
+InboundRecorder = Callable[[str, str, str], "str | None"]
+
+
+def inbound_recorder(ctx: "Context", provider: str) -> InboundRecorder:
+    """A callback for a text a phone sent: (from, to, body) -> the account whose opt-out
+    list it joined (a STOP reply), or None."""
+    from senderid.delivery.providers.devinbox import DEFAULT_SENDER
+    from senderid.domain import optouts
+    from senderid.domain.context import Actor
+
+    settings = ctx.settings
+    aliases = {"twilio": [settings.twilio_from or ""], "devinbox": [DEFAULT_SENDER]}.get(provider, [])
+    actor = Actor(f"provider:{provider}")
+
+    def record(contact: str, to: str, body: str) -> str | None:
+        return optouts.record_reply(ctx, contact=contact, to=to, body=body, shared_aliases=aliases, actor=actor)
+
+    return record
 
 
 def receipt_recorder(db: "Database", clock: "Clock", provider: str) -> Callable[[str, str], bool]:
@@ -40,7 +62,9 @@ def receipt_recorder(db: "Database", clock: "Clock", provider: str) -> Callable[
     return record
 
 
-def build_provider(settings: "Settings", db: "Database", clock: "Clock") -> "Provider":
+def build_provider(settings: "Settings", db: "Database", clock: "Clock", *,
+                   on_inbound: InboundRecorder | None = None) -> "Provider":
+    """The provider of the settings; ``on_inbound`` hears replies from phones (SMPP)."""
     name = settings.sms_provider
     if name == "devinbox":
         from senderid.delivery.providers.devinbox import DevInboxProvider
@@ -63,7 +87,7 @@ def build_provider(settings: "Settings", db: "Database", clock: "Clock") -> "Pro
         return SmppProvider(
             settings.smpp_host or "", settings.smpp_port, settings.smpp_system_id or "",
             settings.smpp_password or "", system_type=settings.smpp_system_type,
-            on_receipt=receipt_recorder(db, clock, "smpp"),
+            on_receipt=receipt_recorder(db, clock, "smpp"), on_inbound=on_inbound,
             window=settings.smpp_window, binds=settings.smpp_binds,
         )
     if name == "webhook":

@@ -41,6 +41,7 @@ from senderid.delivery.providers.smpp.session import Sequences, Session
 log = logging.getLogger("senderid.delivery.smpp")
 
 ReceiptCallback = Callable[[str, str], None]
+InboundCallback = Callable[[str, str, str], object]  # (from, to, text) of a mobile-originated SMS
 
 
 class SmppProvider:
@@ -64,6 +65,7 @@ class SmppProvider:
         system_type: str = "",
         timeout: float = 10.0,
         on_receipt: ReceiptCallback | None = None,
+        on_inbound: InboundCallback | None = None,
         enquire_link_interval: float = 30.0,
         window: int = 10,
         binds: int = 1,
@@ -88,6 +90,7 @@ class SmppProvider:
         self._throttle_limit = timeout if throttle_limit is None else throttle_limit
         self._retry_after = throttle_backoff_max
         self._on_receipt = on_receipt
+        self._on_inbound = on_inbound
         self._sequences = Sequences()
         self._references = itertools.count(1)
         self._receipts = ReceiptBook()
@@ -224,11 +227,14 @@ class SmppProvider:
             raise status_error("bind_transceiver", response.status or consts.SMPP_ESME_RBINDFAIL)
 
     def _deliver(self, pdu: Any) -> None:
-        """A deliver_sm: hand a delivery receipt on; mobile-originated texts are ignored."""
+        """A deliver_sm: hand a delivery receipt on, or a mobile-originated text (a reply)."""
         message_type = (pdu.esm_class or 0) & 0x3C
         receipted = text(getattr(pdu, "receipted_message_id", None))
         if message_type not in (0x04, 0x08, 0x20) and not receipted:
-            log.info("ignoring a mobile-originated deliver_sm")
+            if self._on_inbound is not None:
+                self._on_inbound(_address(pdu.source_addr, pdu.source_addr_ton),
+                                 _address(pdu.destination_addr, pdu.dest_addr_ton),
+                                 _decode(pdu.data_coding or 0, pdu.short_message or b""))
             return
         try:
             message_id, status = parse_receipt(pdu.short_message or b"")
@@ -241,3 +247,19 @@ class SmppProvider:
         report = self._receipts.resolve(receipted or message_id, status)
         if report is not None and self._on_receipt is not None:
             self._on_receipt(*report)
+
+
+def _address(value: bytes | str | None, ton: int | None) -> str:
+    """An SMPP address as senderid writes numbers: international ones with ``+``."""
+    address = text(value)
+    return f"+{address}" if ton == 1 and address.isdigit() else address
+
+
+def _decode(data_coding: int, data: bytes | str) -> str:
+    """A short_message's text: UCS-2 (data_coding 8), else one octet per character
+    (GSM 03.38 default alphabet and Latin-1 agree on letters, digits and spaces)."""
+    if isinstance(data, str):
+        return data
+    if data_coding == 8:
+        return data.decode("utf-16-be", "replace")
+    return data.decode("latin-1", "replace")

@@ -1,0 +1,118 @@
+"""Typed results of the gateway's extra calls: cancelling, opt-out lists, credit usage.
+
+Read as leniently as the others (see ``_models``): a missing or mistyped field becomes
+an empty value; the untouched envelope is kept as ``.envelope``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ._models import Envelope, _data, _datetime, _int, _list, _next_offset, _str
+
+__all__ = ["CancelledMessage", "CreditUsage", "CreditUsageLine", "OptOut", "OptOutPage"]
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool):
+        return 0.0
+    return float(value) if isinstance(value, (int, float)) else 0.0
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CancelledMessage:
+    """``DELETE /api/v1/gateway/messages/{id}``: the message will not be sent."""
+
+    message_id: str
+    status: str
+    scheduled_at: datetime | None
+    message: str
+    envelope: Envelope = field(repr=False, compare=False)
+
+    @classmethod
+    def from_envelope(cls, envelope: Envelope) -> CancelledMessage:
+        data = _data(envelope)
+        return cls(message_id=_str(data.get("MessageId")), status=_str(data.get("status")),
+                   scheduled_at=_datetime(data.get("scheduledAt")), message=_str(envelope.get("message")),
+                   envelope=envelope)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OptOut:
+    """A number on the account's opt-out list; ``source``: api, reply, console or cli."""
+
+    number: str
+    source: str
+    created_at: datetime | None
+    envelope: Envelope = field(repr=False, compare=False)
+
+    @classmethod
+    def from_record(cls, record: object, envelope: Envelope) -> OptOut:
+        item = record if isinstance(record, dict) else {}
+        return cls(number=_str(item.get("number")), source=_str(item.get("source")),
+                   created_at=_datetime(item.get("createdAt")), envelope=envelope)
+
+    @classmethod
+    def from_envelope(cls, envelope: Envelope) -> OptOut:
+        return cls.from_record(_data(envelope), envelope)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OptOutPage:
+    """``GET /api/v1/optouts``: one page of the list, newest first; ``optout_id`` is the
+    list's id (what the gateway's ``optoutId`` may name)."""
+
+    optout_id: str
+    items: tuple[OptOut, ...]
+    total: int
+    limit: int
+    offset: int
+    message: str
+    envelope: Envelope = field(repr=False, compare=False)
+
+    @property
+    def next_offset(self) -> int | None:
+        return _next_offset(self.offset, len(self.items), self.total)
+
+    @classmethod
+    def from_envelope(cls, envelope: Envelope) -> OptOutPage:
+        data = _data(envelope)
+        return cls(optout_id=_str(data.get("optoutId")),
+                   items=tuple(OptOut.from_record(i, envelope) for i in _list(data.get("items"))),
+                   total=_int(data.get("total")), limit=_int(data.get("limit")), offset=_int(data.get("offset")),
+                   message=_str(envelope.get("message")), envelope=envelope)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CreditUsageLine:
+    """SMS parts sent and credits used under one ``customString`` (``api``: none given)."""
+
+    custom_string: str
+    parts: int
+    credits: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CreditUsage:
+    """``GET /api/v2/report/message/quick-api-credit-usage``: one page of the report."""
+
+    items: tuple[CreditUsageLine, ...]
+    total: int
+    limit: int
+    page: int
+    total_pages: int
+    has_next_page: bool
+    message: str
+    envelope: Envelope = field(repr=False, compare=False)
+
+    @classmethod
+    def from_envelope(cls, envelope: Envelope) -> CreditUsage:
+        data = _data(envelope)
+        lines = [i if isinstance(i, dict) else {} for i in _list(data.get("items"))]
+        return cls(
+            items=tuple(CreditUsageLine(custom_string=_str(i.get("_id")), parts=_int(i.get("total")),
+                                        credits=_number(i.get("totalCreditAmount"))) for i in lines),
+            total=_int(data.get("total")), limit=_int(data.get("limit")), page=_int(data.get("current")),
+            total_pages=_int(data.get("totalPages")), has_next_page=data.get("hasNextPage") is True,
+            message=_str(envelope.get("message")), envelope=envelope)

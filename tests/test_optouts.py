@@ -1,0 +1,261 @@
+"""Opt-out lists: the API, the gateway honouring them, and STOP replies through every inbound path.
+
+Replies arrive through the developer inbox's reply route, a signed Twilio incoming-message
+webhook, a signed Cellcast-style webhook, and an SMPP mobile-originated ``deliver_sm``
+from the local SMSC peer. Bodies are compared whole; every test runs on both databases.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from senderid.delivery.providers import build_provider, inbound_recorder
+from senderid.delivery.providers.twilio import signature_for
+from senderid.domain import accounts, optouts
+from senderid.domain.context import CLI
+from senderid.store.tables import audit_events, webhook_events
+from senderid.store.tables import optouts as optouts_table
+from tests.support.gateway import CONTACT, OWN, ok, own_number, post, refused, sent, sms_rows
+from tests.support.helpers import deliver_all
+from tests.support.peers.smsc import TestSmsc
+
+OPTOUTS = "/api/v1/optouts"
+QUEUED = "Request is being processed"
+
+
+def listed(ctx, account_id: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    with ctx.db.read() as conn:
+        rows = conn.execute(sa.select(optouts_table).where(optouts_table.c.account_id == account_id)).all()
+    return {r.number: r.source for r in rows}
+
+
+def page(items: list[dict[str, Any]], account_id: str, total: int | None = None, limit: int = 50,
+         offset: int = 0) -> dict[str, Any]:
+    return {"optoutId": optouts.list_id(account_id), "items": items,
+            "total": len(items) if total is None else total, "limit": limit, "offset": offset}
+
+
+# -- the API ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, object]:
+    return {"webhook_allow_private": True}
+
+
+def test_add_list_and_remove(app_client: TestClient, customer, make_customer, ctx, clock) -> None:  # type: ignore[no-untyped-def]
+    h, account_id = customer.headers, customer.account.id
+    accounts.set_webhook_url(ctx, account_id, "http://127.0.0.1:9/hook", actor=CLI)
+    assert app_client.get(OPTOUTS, headers=h).json() == ok("Opt-outs", page([], account_id))
+    r = app_client.post(OPTOUTS, json={"number": "0491 570 157"}, headers=h)
+    first = {"number": CONTACT, "source": "api", "createdAt": "2026-01-01T00:00:00.000Z"}
+    assert (r.status_code, r.json()) == (200, ok("Number added to the opt-out list", first))
+    r = app_client.post(OPTOUTS, json={"number": "+61491570157"}, headers=h)
+    assert (r.status_code, r.json()) == (200, ok("Number already on the opt-out list", first))
+    clock.advance(seconds=1)
+    app_client.post(OPTOUTS, json={"number": "61491570158"}, headers=h)
+    second = {"number": "+61491570158", "source": "api", "createdAt": "2026-01-01T00:00:01.000Z"}
+    assert app_client.get(OPTOUTS, headers=h).json() == ok("Opt-outs", page([second, first], account_id))
+    assert app_client.get(OPTOUTS, params={"limit": 1, "offset": 1}, headers=h).json() == ok(
+        "Opt-outs", page([first], account_id, total=2, limit=1, offset=1))
+    other = make_customer("Other")
+    assert app_client.get(OPTOUTS, headers=other.headers).json() == ok("Opt-outs", page([], other.account.id))
+
+    r = app_client.delete(f"{OPTOUTS}/0491570157", headers=h)
+    assert (r.status_code, r.json()) == (200, ok("Number removed from the opt-out list", {"number": CONTACT}))
+    r = app_client.delete(f"{OPTOUTS}/0491570157", headers=h)
+    assert (r.status_code, r.json()) == (404, refused(f"{CONTACT} is not on your opt-out list"))
+    r = app_client.delete(f"{OPTOUTS}/+61491570158", headers=other.headers)
+    assert (r.status_code, r.json()) == (404, refused("+61491570158 is not on your opt-out list"))
+    assert listed(ctx, account_id) == {"+61491570158": "api"}
+
+    with ctx.db.read() as conn:
+        actions = conn.execute(sa.select(audit_events.c.action, audit_events.c.subject).where(
+            audit_events.c.action.like("optout.%")).order_by(audit_events.c.id)).all()
+        hooks = conn.execute(sa.select(webhook_events.c.type, webhook_events.c.payload)
+                             .order_by(webhook_events.c.created_at, webhook_events.c.type)).all()
+    assert [tuple(a) for a in actions] == [("optout.added", CONTACT), ("optout.added", "+61491570158"),
+                                           ("optout.removed", CONTACT)]
+    assert [(t, p["data"]) for t, p in hooks] == [
+        ("optout.added", {"number": CONTACT, "source": "api"}),
+        ("optout.added", {"number": "+61491570158", "source": "api"}),
+        ("optout.removed", {"number": CONTACT}),
+    ]
+
+
+@pytest.mark.parametrize("body", [{}, {"number": "nope"}, {"number": "0298765432"}, {"number": ["x"]}])
+def test_bad_numbers_are_refused(app_client: TestClient, customer, ctx, body: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
+    r = app_client.post(OPTOUTS, json=body, headers=customer.headers)
+    assert (r.status_code, r.json()) == (400, refused("number is not a valid mobile number"))
+    assert listed(ctx, customer.account.id) == {}
+
+
+# -- the gateway honours the list ------------------------------------------------------------------
+
+
+def test_opted_out_contacts_are_not_sent(app_client: TestClient, customer, make_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+    optouts.add(ctx, customer.account.id, CONTACT, source="cli", actor=CLI)
+    status, body, ids = post(app_client, customer.headers, message="Sale", contacts=["0491 570 157", "0491570158", "x"])
+    assert (status, body) == (200, ok(QUEUED, sent([("491570158", "0491570158")], invalid=["x"],
+                                                    unsubscribed=["0491 570 157"])))
+    assert [(r.id, r.to_number) for r in sms_rows(ctx)] == [(ids[0], "+61491570158")]
+    status, body, _ = post(app_client, customer.headers, message="Sale", contacts=[CONTACT])
+    assert (status, body) == (200, ok(QUEUED, sent([], unsubscribed=[CONTACT])))
+    other = make_customer("Other")  # another account's list is its own
+    status, body, _ = post(app_client, other.headers, message="Hi", contacts=[CONTACT])
+    assert (status, body) == (200, ok(QUEUED, sent([("491570157", CONTACT)])))
+
+
+def test_reply_stop_to_opt_out_adds_the_line(app_client: TestClient, customer, ctx) -> None:  # type: ignore[no-untyped-def]
+    text = "a" * 150  # one part alone; two with the line
+    status, body, _ = post(app_client, customer.headers, message=text, contacts=[CONTACT], replyStopToOptOut=True)
+    assert (status, body) == (200, ok(QUEUED, sent([("491570157", CONTACT)], parts=2)))
+    deliver_all(ctx)
+    assert [r.body for r in sms_rows(ctx)] == [text + "\nReply STOP to opt out"]
+    status, body, _ = post(app_client, customer.headers, message=text, contacts=[CONTACT], replyStopToOptOut=False)
+    assert (status, body) == (200, ok(QUEUED, sent([("491570157", CONTACT)], parts=1)))
+    status, body, _ = post(app_client, customer.headers, message=text, contacts=[CONTACT], replyStopToOptOut="yes")
+    assert (status, body) == (400, refused("replyStopToOptOut must be true or false"))
+
+
+def test_optout_id_must_name_the_accounts_list(app_client: TestClient, customer, make_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+    mine = optouts.list_id(customer.account.id)
+    for fields in ({"optout": True}, {"optout": True, "optoutId": mine}, {"optoutId": mine.upper()}):
+        status, _, _ = post(app_client, customer.headers, message="x", contacts=[CONTACT], **fields)
+        assert status == 200, fields
+    theirs = optouts.list_id(make_customer("Other").account.id)
+    for fields in ({"optout": True, "optoutId": theirs}, {"optout": True, "optoutId": "6682440ea000000000000000"},
+                   {"optoutId": 7}):
+        status, body, _ = post(app_client, customer.headers, message="x", contacts=[CONTACT], **fields)
+        assert (status, body) == (400, refused(
+            f"optoutId does not name an opt-out list of your account (yours is {mine})")), fields
+    status, body, _ = post(app_client, customer.headers, message="x", contacts=[CONTACT], optout="on")
+    assert (status, body) == (400, refused("optout must be true or false"))
+    assert len(sms_rows(ctx)) == 3
+
+
+# -- STOP replies: the developer inbox -------------------------------------------------------------
+
+
+REPLY = "/dev/inbox/reply"
+
+
+@pytest.mark.parametrize("word", ["STOP", "stop", "  Stop All ", "unsubscribe", "OptOut", "STOP\n"])
+def test_a_stop_reply_through_the_inbox(app_client: TestClient, no_otp_customer, ctx, word: str) -> None:  # type: ignore[no-untyped-def]
+    own_number(app_client, no_otp_customer)
+    post(app_client, no_otp_customer.headers, message="Sale", contacts=[CONTACT], sender=OWN, replyStopToOptOut=True)
+    r = app_client.post(REPLY, json={"from": "0491570157", "to": OWN, "body": word})
+    assert (r.status_code, r.json()) == (200, ok("Reply received", {"optedOut": True}))
+    assert listed(ctx, no_otp_customer.account.id) == {CONTACT: "reply"}
+    status, body, _ = post(app_client, no_otp_customer.headers, message="Again", contacts=[CONTACT], sender=OWN)
+    assert (status, body) == (200, ok(QUEUED, sent([], unsubscribed=[CONTACT])))
+
+
+def test_replies_that_opt_nobody_out(app_client: TestClient, no_otp_customer, make_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+    own_number(app_client, no_otp_customer)
+    post(app_client, no_otp_customer.headers, message="Sale", contacts=[CONTACT], sender=OWN)
+    for reply in ({"from": CONTACT, "to": OWN, "body": "Stop sending me these please"},
+                  {"from": CONTACT, "to": OWN, "body": "STOPP"},
+                  {"from": "+61491570158", "to": OWN, "body": "STOP"},  # never sent to
+                  {"from": CONTACT, "to": "+61491570199", "body": "STOP"},  # not sent from there
+                  {"from": CONTACT, "to": "senderid", "body": "STOP"}):  # nor from the shared number
+        r = app_client.post(REPLY, json=reply)
+        assert (r.status_code, r.json()) == (200, ok("Reply received", {"optedOut": False})), reply
+    r = app_client.post(REPLY, json={"from": CONTACT, "body": "STOP"})
+    assert (r.status_code, r.json()) == (400, refused('Send {"from": "+61...", "to": "<sender>", "body": "STOP"} as JSON'))
+    assert listed(ctx, no_otp_customer.account.id) == {}
+
+
+def test_a_stop_to_the_shared_number_answers_the_latest_sender(app_client: TestClient, make_customer, ctx, clock) -> None:  # type: ignore[no-untyped-def]
+    first, second = make_customer("First"), make_customer("Second")
+    post(app_client, first.headers, message="One", contacts=[CONTACT])
+    clock.advance(seconds=5)
+    post(app_client, second.headers, message="Two", contacts=[CONTACT], sender="#SharedNum#")
+    r = app_client.post(REPLY, json={"from": CONTACT, "to": "senderid", "body": "STOP"})
+    assert r.json()["data"] == {"optedOut": True}
+    assert (listed(ctx, first.account.id), listed(ctx, second.account.id)) == ({}, {CONTACT: "reply"})
+
+
+# -- STOP replies: Twilio's incoming-message webhook ------------------------------------------------
+
+TWILIO = {"sms_provider": "twilio", "twilio_account_sid": "AC" + "0" * 32, "twilio_auth_token": "tw-token",
+          "twilio_from": "+61491570100"}
+TWILIO_INBOUND = "/providers/twilio/inbound"
+
+
+def signed_form(url: str, form: dict[str, str], token: str) -> dict[str, str]:
+    return {"X-Twilio-Signature": signature_for(url, form, token),
+            "Content-Type": "application/x-www-form-urlencoded"}
+
+
+@pytest.mark.parametrize("settings_overrides", [TWILIO])
+def test_a_stop_reply_through_twilio(app_client: TestClient, make_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+    customer = make_customer("Acme")
+    post(app_client, customer.headers, message="Sale", contacts=[CONTACT])  # the shared sender: twilio_from
+    form = {"From": CONTACT, "To": "+61491570100", "Body": "STOP", "MessageSid": "SM" + "1" * 32,
+            "AccountSid": TWILIO["twilio_account_sid"]}
+    url = "http://testserver" + TWILIO_INBOUND
+    r = app_client.post(TWILIO_INBOUND, data=form, headers=signed_form(url, {**form, "Body": "HELLO"}, "tw-token"))
+    assert (r.status_code, r.json()) == (403, refused("The X-Twilio-Signature header does not match"))
+    assert listed(ctx, customer.account.id) == {}
+    r = app_client.post(TWILIO_INBOUND, data=form, headers=signed_form(url, form, "tw-token"))
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/xml")
+    assert r.text == '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+    assert listed(ctx, customer.account.id) == {CONTACT: "reply"}
+
+
+# -- STOP replies: a signed Cellcast-style webhook --------------------------------------------------
+
+CELLCAST = {"sms_provider": "cellcast", "cellcast_api_key": "cc-key", "cellcast_inbound_secret": "cc-inbound"}
+CELLCAST_INBOUND = "/providers/cellcast/inbound"
+
+
+@pytest.mark.parametrize("settings_overrides", [CELLCAST])
+def test_a_stop_reply_through_cellcast(app_client: TestClient, no_otp_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+    own_number(app_client, no_otp_customer)
+    post(app_client, no_otp_customer.headers, message="Sale", contacts=[CONTACT], sender=OWN)
+    raw = b'{"from": "61491570157", "to": "0491570156", "body": "Unsubscribe"}'
+    good = "sha256=" + hmac.new(b"cc-inbound", raw, hashlib.sha256).hexdigest()
+    for signature in ("", "sha256=" + "0" * 64, good.upper()):
+        r = app_client.post(CELLCAST_INBOUND, content=raw, headers={"X-Cellcast-Signature": signature,
+                                                                    "Content-Type": "application/json"})
+        assert (r.status_code, r.json()) == (403, refused("The X-Cellcast-Signature header does not match"))
+    assert listed(ctx, no_otp_customer.account.id) == {}
+    r = app_client.post(CELLCAST_INBOUND, content=raw, headers={"X-Cellcast-Signature": good,
+                                                                "Content-Type": "application/json"})
+    assert (r.status_code, r.json()) == (200, ok("Reply received", {"optedOut": True}))
+    assert listed(ctx, no_otp_customer.account.id) == {CONTACT: "reply"}
+
+
+@pytest.mark.parametrize("settings_overrides", [{**CELLCAST, "cellcast_inbound_secret": None}])
+def test_cellcast_inbound_is_refused_without_a_secret(app_client: TestClient) -> None:  # type: ignore[no-untyped-def]
+    r = app_client.post(CELLCAST_INBOUND, json={"from": CONTACT, "to": OWN, "body": "STOP"},
+                        headers={"X-Cellcast-Signature": "sha256="})
+    assert (r.status_code, r.json()) == (403, refused("The X-Cellcast-Signature header does not match"))
+
+
+# -- STOP replies: SMPP mobile-originated deliver_sm -------------------------------------------------
+
+
+def test_a_stop_reply_through_smpp(app_client: TestClient, no_otp_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+    own_number(app_client, no_otp_customer)
+    post(app_client, no_otp_customer.headers, message="Sale", contacts=[CONTACT], sender=OWN)
+    with TestSmsc() as smsc:
+        settings = ctx.settings.model_copy(update={
+            "sms_provider": "smpp", "smpp_host": "127.0.0.1", "smpp_port": smsc.port,
+            "smpp_system_id": "senderid", "smpp_password": "secret"})
+        provider = build_provider(settings, ctx.db, ctx.clock, on_inbound=inbound_recorder(ctx, "smpp"))
+        try:
+            provider.connect()  # type: ignore[attr-defined]
+            assert smsc.send_mo("61491570157", "61491570199", "STOP") == 0  # not a number the account used
+            assert listed(ctx, no_otp_customer.account.id) == {}
+            assert smsc.send_mo("61491570157", "61491570156", "Stop") == 0
+        finally:
+            provider.close()
+    assert listed(ctx, no_otp_customer.account.id) == {CONTACT: "reply"}
