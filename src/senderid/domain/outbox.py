@@ -33,6 +33,7 @@ class Message:
     account_id: str | None = None
     custom_number_id: str | None = None
     expires_at: datetime | None = None
+    acma_registered: bool | None = None  # a business-name sender under a warn/refuse policy
 
 
 def enqueue(
@@ -69,6 +70,7 @@ def enqueue_many(conn: Connection, *, now: datetime, kind: str, messages: Sequen
                 "custom_number_id": m.custom_number_id, "to_number": m.to, "sender": m.sender,
                 "body": m.body, "redacted_body": m.redacted_body, "status": QUEUED, "attempts": 0,
                 "next_attempt_at": now, "expires_at": m.expires_at, "created_at": now, "updated_at": now,
+                "acma_registered": m.acma_registered,
             }
             for message_id, m in zip(message_ids, messages, strict=True)
     ]
