@@ -169,9 +169,10 @@ def export_rows(ctx: Context, *, status: object = None) -> list[ExportRow]:
 
 
 def to_csv(rows: list[ExportRow]) -> str:
-    """The rows as CSV (RFC 4180: CRLF line ends, a header row); empty cells for what is missing."""
+    """The rows as CSV: a header row, RFC 4180 quoting, ``\n`` line ends (what a shell pipe
+    expects; spreadsheets read them too); an empty cell for what is missing."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv.writer(out, lineterminator="\n")
     writer.writerow(HEADER)
     for r in rows:
         writer.writerow([r.sender_id, r.entity_name or "", r.abn or "", r.use_case or "",
