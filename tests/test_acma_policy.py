@@ -184,3 +184,24 @@ def test_refuse_without_the_cache(app_client: TestClient, customer, ctx, setting
 def test_an_unknown_policy_is_refused_at_start() -> None:
     with pytest.raises(ValueError, match="unregistered_alpha"):
         Settings(secret_key="s" * 40, unregistered_alpha="block")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("settings_overrides", [{"unregistered_alpha": "warn"}])
+def test_migration_0007_keeps_the_other_change_signals(app_client: TestClient, customer, ctx, settings_overrides) -> None:  # type: ignore[no-untyped-def]
+    """Adding the columns must not drop migration 0005's triggers (a table rebuild on SQLite
+    would): a name inserted APPROVED by hand still reaches this process's memory."""
+    from senderid import ids
+
+    warm(app_client, customer)
+    settle(ctx)
+    assert _check(app_client, customer, "Hand Made")["data"]["allowed"] is False  # in memory now
+    now = ctx.clock.now()
+    with ctx.db.write() as conn:
+        conn.execute(sa.insert(business_table).values(
+            id=ids.new_id(), account_id=customer.account.id, businessname="Hand Made", name_key="hand made",
+            status="APPROVED", created_by="sql", requested_at=now, created_at=now, updated_at=now,
+            acma_status="registered"))
+    settle(ctx)
+    assert _check(app_client, customer, "Hand Made")["data"] == {
+        "sender": "Hand Made", "allowed": True, "type": "business_name", "sendAs": "Hand Made",
+        "acmaRegistered": True}

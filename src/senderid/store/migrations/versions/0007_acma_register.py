@@ -55,27 +55,27 @@ def _replace_trigger(when: str, columns: str) -> None:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('accounts', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('abn', sa.String(length=11), nullable=True))
-        batch_op.add_column(sa.Column('entity_name', sa.String(length=200), nullable=True))
-    with op.batch_alter_table('business_names', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('abn', sa.String(length=11), nullable=True))
-        batch_op.add_column(sa.Column('entity_name', sa.String(length=200), nullable=True))
-        batch_op.add_column(sa.Column('use_case', sa.String(length=16), nullable=True))
-        batch_op.add_column(sa.Column('use_case_reference', sa.String(length=253), nullable=True))
-        batch_op.add_column(sa.Column('acma_status', sa.String(length=16),
-                                      server_default=sa.text("'not_submitted'"), nullable=False))
-        batch_op.add_column(sa.Column('acma_reference', sa.String(length=100), nullable=True))
-        batch_op.add_column(sa.Column('acma_updated_by', sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column('acma_updated_at', senderid.store.coltypes.UTCDateTime(), nullable=True))
-    with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('acma_registered', sa.Boolean(), nullable=True))
+    # Plain ALTER TABLE ... ADD COLUMN (no batch): a batch rebuild on SQLite would drop the
+    # tables' change-signal triggers (migration 0005) with the old table.
+    op.add_column('accounts', sa.Column('abn', sa.String(length=11), nullable=True))
+    op.add_column('accounts', sa.Column('entity_name', sa.String(length=200), nullable=True))
+    for column in (
+        sa.Column('abn', sa.String(length=11), nullable=True),
+        sa.Column('entity_name', sa.String(length=200), nullable=True),
+        sa.Column('use_case', sa.String(length=16), nullable=True),
+        sa.Column('use_case_reference', sa.String(length=253), nullable=True),
+        sa.Column('acma_status', sa.String(length=16), server_default=sa.text("'not_submitted'"), nullable=False),
+        sa.Column('acma_reference', sa.String(length=100), nullable=True),
+        sa.Column('acma_updated_by', sa.String(length=64), nullable=True),
+        sa.Column('acma_updated_at', senderid.store.coltypes.UTCDateTime(), nullable=True),
+    ):
+        op.add_column('business_names', column)
+    op.add_column('outbox', sa.Column('acma_registered', sa.Boolean(), nullable=True))
     _replace_trigger(NEW_WHEN, "status, businessname, acma_status")
 
 
 def downgrade() -> None:
-    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+ and PostgreSQL): a batch rebuild on
-    # SQLite would drop the tables' change-signal triggers with the old table.
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+ and PostgreSQL), for the same reason.
     _replace_trigger(OLD_WHEN, "status, businessname")
     for table, columns in (
         ('outbox', ('acma_registered',)),
