@@ -19,7 +19,9 @@ from senderid.domain import acma, business_names
 from senderid.domain.types import AcmaStatus
 from senderid.domain.context import CLI
 
-business_app = typer.Typer(help="Business names (alpha sender IDs): review requests.", no_args_is_help=True)
+business_app = typer.Typer(
+    help="Business names (alpha sender IDs): review requests, ACMA's SMS Sender ID Register.", no_args_is_help=True
+)
 
 _PAGE = 200
 
@@ -99,8 +101,9 @@ def acma_status(
         Optional[str], typer.Option("--reference", help="ACMA's reference ('' clears; omitted: kept).")
     ] = None,
 ) -> None:
-    """Record a business name's status on ACMA's SMS Sender ID Register (audited, and a
-    business_name.acma_updated webhook event)."""
+    """Record a business name's status on ACMA's SMS Sender ID Register.
+
+    Audited, and the account's webhook hears business_name.acma_updated."""
     with refusals():
         name = acma.set_status(context(), name_id, status=status.value, reference=reference, actor=CLI)
     shown = f", reference {name.acma_reference}" if name.acma_reference else ""
@@ -119,8 +122,9 @@ def export(
                      "(default: REQUESTED and APPROVED)."),
     ] = None,
 ) -> None:
-    """Write business names as CSV on stdout: one row per sender ID (sender ID, entity name,
-    ABN, use case, reference, customer contact, account)."""
+    """Write the CSV for ACMA's SMS Sender ID Register on stdout, one row per sender ID.
+
+    Columns: sender ID, entity name, ABN, use case, reference, customer contact, account."""
     if not acma_format:
         fail("give --acma: the export is the CSV for ACMA's SMS Sender ID Register", code=2)
     with refusals():
