@@ -104,6 +104,8 @@ def _posts(world: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
         (f"/console/keys/{world['key']}/revoke", {}),
         (f"/console/business-names/{world['name']}/approve", {}),
         (f"/console/business-names/{world['name']}/reject", {"reason": "No"}),
+        (f"/console/business-names/{world['name']}/acma", {"acma_status": "submitted", "acma_reference": "R1"}),
+        (f"/console/accounts/{a}/registrant", {"abn": "51 824 753 556", "entity_name": "Acme Pty Ltd"}),
         (f"/console/messages/{world['message']}/retry", {}),
         (f"/console/accounts/{a}/optouts", {"number": "0491570157"}),
         (f"/console/accounts/{a}/optouts/remove", {"number": "0491570157"}),
@@ -119,7 +121,8 @@ def _posts(world: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
 @pytest.mark.parametrize("path", [
     "/console", "/console/accounts", "/console/numbers", "/console/numbers?number=0491570156",
     "/console/business-names", "/console/messages", "/console/audit", f"/console/accounts/{'a' * 24}",
-    f"/console/accounts/{'a' * 24}/numbers/{'b' * 24}", "/console/scheduled", f"/console/accounts/{'a' * 24}/gateway",
+    f"/console/accounts/{'a' * 24}/numbers/{'b' * 24}", "/console/business-names/export.csv",
+    "/console/scheduled", f"/console/accounts/{'a' * 24}/gateway",
 ])
 def test_no_page_without_a_session(console: TestClient, path: str) -> None:
     assert _goes_to_sign_in(console, path)

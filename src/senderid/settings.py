@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -181,6 +181,12 @@ class Settings(BaseSettings):
         description="`cellcast` provider: secret that signs inbound SMS posted to "
         "`/providers/cellcast/inbound` (HMAC-SHA256 of the body, hex, in `X-Cellcast-Signature`); "
         "the route refuses everything while unset.",
+    )
+    unregistered_alpha: Literal["allow", "warn", "refuse"] = Field(
+        "allow",
+        description="Sending as an approved business name that is not `registered` on ACMA's SMS "
+        "Sender ID Register: `allow`; `warn` (it sends, and `message.sent` and "
+        "`/api/v1/senderId/check` carry `acmaRegistered`); `refuse` (a 403 naming the register).",
     )
     webhook_allow_private: bool = Field(
         False,

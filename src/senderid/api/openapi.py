@@ -157,8 +157,15 @@ REQUESTS: dict[tuple[str, str], Schema] = {
     ("post", "/api/v1/business/add"): _body(
         {"type": "object", "properties": {
             "businessname": {"type": "string", "minLength": 3, "maxLength": 11},
-            "customerContact": _NUMBER_INPUT}},
-        {"businessname": "Acme", "customerContact": "0491 570 156"},
+            "customerContact": _NUMBER_INPUT,
+            "abn": {"description": "the registrant's ABN for ACMA's SMS Sender ID Register: 11 digits, "
+                    "spaces allowed, valid by the ATO's check digits (a string; an integer is accepted)"},
+            "entityName": {"type": "string", "maxLength": 200, "description": "the registrant entity"},
+            "useCase": {"type": "string", "enum": ["business_name", "company_name", "trademark", "domain"]},
+            "useCaseReference": {"type": "string", "maxLength": 253, "description":
+                                 "the registration, ACN, trade mark number, or a .au domain"}}},
+        {"businessname": "Acme", "customerContact": "0491 570 156", "abn": "51 824 753 556",
+         "entityName": "Acme Pty Ltd", "useCase": "domain", "useCaseReference": "acme.com.au"},
     ),
     # The admin API (/admin/v1, SENDERID_ADMIN_TOKEN).
     ("post", "/admin/v1/accounts"): _body(
@@ -168,12 +175,21 @@ REQUESTS: dict[tuple[str, str], Schema] = {
         {"name": "Acme Pty Ltd", "otp_required": True},
     ),
     ("patch", "/admin/v1/accounts/{account_id}"): _body(
-        {"type": "object", "properties": {"otp_required": {"type": "boolean"}}},
-        {"otp_required": False},
+        {"type": "object", "properties": {
+            "otp_required": {"type": "boolean"},
+            "abn": {"type": ["string", "null"], "description": "default ABN of business-name requests"},
+            "entity_name": {"type": ["string", "null"], "maxLength": 200}}},
+        {"otp_required": False, "abn": "51 824 753 556", "entity_name": "Acme Pty Ltd"},
     ),
     ("post", "/admin/v1/accounts/{account_id}/keys"): _body(
         {"type": "object", "properties": {"expires_in_days": {"type": "integer", "minimum": 1}}},
         {"expires_in_days": 90},
+    ),
+    ("post", "/admin/v1/business-names/{name_id}/acma"): _body(
+        {"type": "object", "required": ["status"], "properties": {
+            "status": {"type": "string", "enum": ["not_submitted", "submitted", "registered", "refused"]},
+            "reference": {"type": "string", "maxLength": 100}}},
+        {"status": "submitted", "reference": "APP-12345"},
     ),
     ("post", "/admin/v1/business-names/{name_id}/reject"): _body(
         {"type": "object", "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 500}}},
@@ -287,7 +303,10 @@ def _rewrite(document: Schema) -> Schema:
             if not path.startswith(("/api/", "/admin/")):
                 continue
             success = responses.get("200", {})
-            success["content"] = _json(envelope(), examples.get("200"))
+            success["content"] = (
+                {"text/csv": {"schema": {"type": "string"}}} if path.endswith(".csv")  # an export
+                else _json(envelope(), examples.get("200"))
+            )
             success.setdefault("description", "Success (see `status` in the envelope)")
             for code, description in ERRORS.items():
                 if code == "401":

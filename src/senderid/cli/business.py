@@ -1,8 +1,10 @@
-"""``senderid business``: the operator's review of business names (alpha sender IDs).
+"""``senderid business``: the operator's review of business names (alpha sender IDs), and
+their status on ACMA's SMS Sender ID Register.
 
-``list`` prints a table on stdout; ``approve`` and ``reject`` say what they did
-on stderr. Exit codes: 0 done, 1 refused (unknown id, not REQUESTED, no
-reason), 2 usage. They call the same domain functions as the admin API.
+``list`` prints a table on stdout and ``export --acma`` the register's CSV; ``approve``,
+``reject`` and ``acma`` say what they did on stderr (``approve`` also what the register
+still needs). Exit codes: 0 done, 1 refused (unknown id, not REQUESTED, no reason), 2
+usage. They call the same domain functions as the admin API.
 """
 
 from __future__ import annotations
@@ -12,11 +14,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from senderid.cli.common import context, refusals
-from senderid.domain import business_names
+from senderid.cli.common import context, fail, refusals
+from senderid.domain import acma, business_names
+from senderid.domain.types import AcmaStatus
 from senderid.domain.context import CLI
 
-business_app = typer.Typer(help="Business names (alpha sender IDs): review requests.", no_args_is_help=True)
+business_app = typer.Typer(
+    help="Business names (alpha sender IDs): review requests, ACMA's SMS Sender ID Register.", no_args_is_help=True
+)
 
 _PAGE = 200
 
@@ -26,6 +31,9 @@ class Status(str, Enum):
     APPROVED = business_names.APPROVED
     REJECTED = business_names.REJECTED
     WITHDRAWN = business_names.WITHDRAWN
+
+
+AcmaChoice = Enum("AcmaChoice", {s.name: s.value for s in AcmaStatus}, type=str)  # type: ignore[misc]
 
 
 @business_app.command("list")
@@ -47,11 +55,13 @@ def list_names(
             rows.extend(page)
             if not page or len(rows) >= total:
                 break
-    typer.echo(f"{'ID':<24}  {'ACCOUNT':<24}  {'STATUS':<9}  {'NAME':<11}  {'CONTACT':<13}  {'REQUESTED':<19}  REASON")
+    typer.echo(f"{'ID':<24}  {'ACCOUNT':<24}  {'STATUS':<9}  {'NAME':<11}  {'CONTACT':<13}  {'ACMA':<13}  "
+               f"{'REQUESTED':<19}  REASON")
     for row in rows:
         typer.echo(
             f"{row.id:<24}  {row.account_id:<24}  {row.status:<9}  {row.businessname:<11}  "
-            f"{row.customer_contact or '-':<13}  {row.requested_at:%Y-%m-%d %H:%M:%S}  {row.reason or ''}".rstrip()
+            f"{row.customer_contact or '-':<13}  {row.acma_status:<13}  {row.requested_at:%Y-%m-%d %H:%M:%S}  "
+            f"{row.reason or ''}".rstrip()
         )
 
 
@@ -61,6 +71,13 @@ def approve(name_id: Annotated[str, typer.Argument(metavar="ID", help="The reque
     with refusals():
         name = business_names.approve(context(), name_id, actor=CLI)
     typer.echo(f"approved {name.businessname!r} ({name.id}) for account {name.account_id}", err=True)
+    _say_missing(name)
+
+
+def _say_missing(name: business_names.BusinessName) -> None:
+    missing = name.missing_for_register()
+    if missing:
+        typer.echo(f"for {acma.REGISTER} it still lacks: {', '.join(missing)}", err=True)
 
 
 @business_app.command("reject")
@@ -72,3 +89,44 @@ def reject(
     with refusals():
         name = business_names.reject(context(), name_id, reason=reason, actor=CLI)
     typer.echo(f"rejected {name.businessname!r} ({name.id}) for account {name.account_id}", err=True)
+
+
+@business_app.command("acma")
+def acma_status(
+    name_id: Annotated[str, typer.Argument(metavar="ID", help="The business name's 24-hex _id.")],
+    status: Annotated[
+        AcmaChoice, typer.Option("--status", case_sensitive=False, help="Its status on ACMA's register.")
+    ],
+    reference: Annotated[
+        Optional[str], typer.Option("--reference", help="ACMA's reference ('' clears; omitted: kept).")
+    ] = None,
+) -> None:
+    """Record a business name's status on ACMA's SMS Sender ID Register.
+
+    Audited, and the account's webhook hears business_name.acma_updated."""
+    with refusals():
+        name = acma.set_status(context(), name_id, status=status.value, reference=reference, actor=CLI)
+    shown = f", reference {name.acma_reference}" if name.acma_reference else ""
+    typer.echo(f"{name.businessname!r} ({name.id}) is {name.acma_status} on the register{shown}", err=True)
+    _say_missing(name)
+
+
+@business_app.command("export")
+def export(
+    acma_format: Annotated[
+        bool, typer.Option("--acma", help="The CSV for ACMA's SMS Sender ID Register (the only format).")
+    ] = False,
+    status: Annotated[
+        Optional[Status],
+        typer.Option("--status", case_sensitive=False, help="Only names in this status "
+                     "(default: REQUESTED and APPROVED)."),
+    ] = None,
+) -> None:
+    """Write the CSV for ACMA's SMS Sender ID Register on stdout, one row per sender ID.
+
+    Columns: sender ID, entity name, ABN, use case, reference, customer contact, account."""
+    if not acma_format:
+        fail("give --acma: the export is the CSV for ACMA's SMS Sender ID Register", code=2)
+    with refusals():
+        rows = acma.export_rows(context(), status=status.value if status else None)
+    typer.echo(acma.to_csv(rows), nl=False)

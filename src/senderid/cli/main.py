@@ -18,7 +18,7 @@ from senderid.cli.api import api_app
 from senderid.cli.business import business_app
 from senderid.cli.common import context, fail, refusals
 from senderid.cli.outbox import outbox_app
-from senderid.domain import accounts, credits
+from senderid.domain import accounts, credits, registrant
 from senderid.domain.context import CLI
 
 app = typer.Typer(
@@ -103,10 +103,19 @@ def account_set(
         typer.Option("--credits", help="Prepaid balance in credits (gateway sends stop when it runs "
                      "out), or 'unlimited' (the default of an account)."),
     ] = None,
+    abn: Annotated[
+        Optional[str],
+        typer.Option("--abn", help="Default ABN of the account's business-name requests ('' clears)."),
+    ] = None,
+    entity_name: Annotated[
+        Optional[str],
+        typer.Option("--entity-name", help="Default registrant entity name of those requests ('' clears)."),
+    ] = None,
 ) -> None:
     """Change an account's settings. Setting the first webhook URL prints its signing secret."""
-    if otp_required is None and webhook_url is None and credits_ is None:
-        fail("nothing to change: give --otp-required, --no-otp-required, --webhook-url or --credits", code=2)
+    if otp_required is None and webhook_url is None and credits_ is None and abn is None and entity_name is None:
+        fail("nothing to change: give --otp-required, --no-otp-required, --webhook-url, --credits, --abn or "
+             "--entity-name", code=2)
     amount: float | None = None
     if credits_ is not None and credits_.strip().lower() != "unlimited":
         try:
@@ -115,6 +124,9 @@ def account_set(
             fail(f"--credits must be a number of credits or 'unlimited', not {credits_!r}", code=2)
     ctx = context()
     with refusals():
+        if abn is not None or entity_name is not None:  # checked before anything changes
+            registrant.clean_abn(abn, "--abn")
+            registrant.clean_entity_name(entity_name, "--entity-name")
         if webhook_url is not None:  # first: a refused URL leaves everything unchanged
             change = accounts.set_webhook_url(ctx, account_id, webhook_url, actor=CLI)
             typer.echo(f"account {account_id}: webhook_url={change.url or '(none)'}", err=True)
@@ -128,6 +140,11 @@ def account_set(
         if credits_ is not None:
             balance = credits.set_balance(ctx, account_id, amount, actor=CLI)
             typer.echo(f"account {account_id}: credits={'unlimited' if balance is None else balance}", err=True)
+        if abn is not None or entity_name is not None:
+            changes = {k: v for k, v in (("abn", abn), ("entity_name", entity_name)) if v is not None}
+            defaults = registrant.set_defaults(ctx, account_id, **changes, actor=CLI)
+            typer.echo(f"account {account_id}: abn={defaults.abn or '(none)'} "
+                       f"entity_name={defaults.entity_name or '(none)'}", err=True)
 
 
 @account_app.command("webhook-secret")

@@ -1,4 +1,5 @@
-"""The console's accounts: list, create, and one account's OTP rule, webhook and keys."""
+"""The console's accounts: list, create, and one account's OTP rule, webhook, keys and
+default registrant (for ACMA's SMS Sender ID Register)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from starlette.responses import Response
 
 from senderid.console import plumbing
 from senderid.console import session as sessions
-from senderid.domain import accounts
+from senderid.domain import accounts, registrant
 from senderid.domain.accounts import Account
 from senderid.domain.context import Context
 from senderid.errors import InvalidRequest
@@ -55,6 +56,7 @@ class _AccountDetail:
     account: Account
     webhook_url: str | None
     keys: list[dict[str, Any]]
+    registrant: registrant.Defaults
 
 
 def _account_detail(ctx: Context, account_id: str) -> _AccountDetail:
@@ -67,7 +69,8 @@ def _account_detail(ctx: Context, account_id: str) -> _AccountDetail:
         }
         for k in accounts.list_keys(ctx, account_id)
     ]
-    return _AccountDetail(account, accounts.get_webhook_url(ctx, account_id), keys)
+    return _AccountDetail(account, accounts.get_webhook_url(ctx, account_id), keys,
+                          registrant.get_defaults(ctx, account_id))
 
 
 async def _account_view(
@@ -110,6 +113,19 @@ async def set_webhook(account_id: str, request: Request) -> Response:
         return await _account_view(request, current, account_id, new_secret=change.new_secret,
                                    done=plumbing.DONE["webhook-set"])
     return plumbing.redirect(f"/console/accounts/{account_id}", "webhook-set" if change.url else "webhook-off")
+
+
+@router.post("/accounts/{account_id:objectid}/registrant")
+async def set_registrant(account_id: str, request: Request) -> Response:
+    current, form = await plumbing.checked(request)
+    try:
+        await run_in_threadpool(
+            registrant.set_defaults, plumbing.context(request), account_id, abn=form.get("abn", ""),
+            entity_name=form.get("entity_name", ""), actor=plumbing.actor(request),
+        )
+    except InvalidRequest as exc:
+        return await _account_view(request, current, account_id, status_code=400, error=exc.message)
+    return plumbing.redirect(f"/console/accounts/{account_id}", "registrant-set")
 
 
 @router.post("/accounts/{account_id:objectid}/keys")

@@ -1,4 +1,5 @@
-"""The console's business names: the review queue, approve and reject."""
+"""The console's business names: the review queue, approve and reject, the status on ACMA's
+SMS Sender ID Register, and the register's CSV export."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 
 from senderid.console import plumbing
 from senderid.console import session as sessions
-from senderid.domain import business_names
+from senderid.domain import acma, business_names
 from senderid.domain.context import Context
 from senderid.errors import InvalidRequest
 
@@ -40,7 +41,8 @@ async def _business_view(
     title = "Business names to review" if status == business_names.REQUESTED else "Business names"
     return plumbing.view(
         request, "business.html", current, status_code=status_code, title=title, active="business",
-        params=params, statuses=business_names.STATUSES, error=error,
+        params=params, statuses=business_names.STATUSES, acma_statuses=acma.STATUSES, error=error,
+        live=business_names.LIVE,
         pages=plumbing.pages(offset, found["total"], "/console/business-names", params), **found,
     )
 
@@ -65,3 +67,27 @@ async def reject(name_id: str, request: Request) -> Response:
     except InvalidRequest as exc:
         return await _business_view(request, current, error=exc.message, status_code=400)
     return plumbing.redirect("/console/business-names", "rejected")
+
+
+@router.post("/business-names/{name_id:objectid}/acma")
+async def set_acma_status(name_id: str, request: Request) -> Response:
+    current, form = await plumbing.checked(request)
+    try:
+        await run_in_threadpool(
+            acma.set_status, plumbing.context(request), name_id, status=form.get("acma_status", ""),
+            reference=form.get("acma_reference", ""), actor=plumbing.actor(request),
+        )
+    except InvalidRequest as exc:
+        return await _business_view(request, current, error=exc.message, status_code=400)
+    return plumbing.redirect("/console/business-names", "acma-updated")
+
+
+@router.get("/business-names/export.csv")
+async def export(request: Request) -> Response:
+    """The CSV for ACMA's register (``?status=APPROVED``; default REQUESTED and APPROVED)."""
+    plumbing.signed_in(request)
+    rows = await run_in_threadpool(
+        acma.export_rows, plumbing.context(request), status=plumbing.query_text(request, "status") or None
+    )
+    return PlainTextResponse(acma.to_csv(rows), media_type="text/csv; charset=utf-8", headers={
+        **plumbing.SECURITY_HEADERS, "Content-Disposition": 'attachment; filename="acma-sender-ids.csv"'})

@@ -52,6 +52,8 @@ DONE = {
     "key-revoked": "Key revoked: the API refuses it from now on.",
     "approved": "Business name approved: the account can send with it now.",
     "rejected": "Business name rejected; the account sees the reason.",
+    "acma-updated": "Status on ACMA's SMS Sender ID Register recorded.",
+    "registrant-set": "Default registrant saved: business-name requests that name none use it.",
     "retried": "Message queued again: the worker sends it shortly.",
     "signed-out": "You are signed out.",
 }

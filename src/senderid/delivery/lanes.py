@@ -55,6 +55,7 @@ LANES = ("priority", "bulk")
 COLUMNS = (
     outbox.c.id, outbox.c.kind, outbox.c.to_number, outbox.c.sender, outbox.c.body,
     outbox.c.attempts, outbox.c.expires_at, outbox.c.account_id, outbox.c.next_attempt_at,
+    outbox.c.acma_registered,
 )
 
 

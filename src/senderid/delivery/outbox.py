@@ -51,6 +51,7 @@ class Claimed:
     attempts: int  # including this one
     expires_at: datetime | None
     account_id: str | None = None
+    acma_registered: bool | None = None  # told in message.sent (SENDERID_UNREGISTERED_ALPHA)
 
 
 # Enqueueing is the domain's (in the transaction of the change): re-exported for old callers.
@@ -71,7 +72,7 @@ def claim(
     rows = lanes.claim(conn, now=now, worker=worker, lease_seconds=lease_seconds, limit=limit, cursor=cursor)
     return [
         Claimed(row.id, row.kind, row.to_number, row.sender, row.body, row.attempts, row.expires_at,
-                row.account_id)
+                row.account_id, row.acma_registered)
         for row in rows
     ]
 
@@ -141,7 +142,9 @@ def record(conn: Connection, outcomes: list[Outcome], *, now: datetime, provider
     told = [
         (o.message.account_id, "message.sent" if o.status == SENT else "message.failed",
          {"id": o.message.id, "to": o.message.to, "sender": o.message.sender,
-          **({} if o.status == SENT else {"status": o.status, "error": o.error or ""})})
+          **({} if o.status == SENT else {"status": o.status, "error": o.error or ""}),
+          **({"acmaRegistered": o.message.acma_registered}
+             if o.status == SENT and o.message.acma_registered is not None else {})})
         for o in sent + [o for o in ended if o.status != CANCELLED]
         if o.message.kind == "sms" and o.message.account_id is not None  # gateway messages only
     ]

@@ -16,6 +16,10 @@ The rules (SPEC §5, and ``docs/business-names.md``):
   (compared case-insensitively; a partial unique index has the last word); any
   number of accounts may hold the same name, each with its own approval.
 
+A request may also name its registrant and evidence for ACMA's SMS Sender ID Register
+(:mod:`senderid.domain.registrant`); the name's status on the register is
+:mod:`senderid.domain.acma`'s.
+
 Every change writes an audit event; decisions also queue a webhook event, in
 the same transaction.
 """
@@ -31,7 +35,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from senderid import ids
-from senderid.domain import audit, events
+from senderid.domain import audit, events, registrant
 from senderid.domain.accounts import Account
 from senderid.domain.context import Actor, Context
 from senderid.errors import (
@@ -85,6 +89,19 @@ class BusinessName:
     decided_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    # ACMA's SMS Sender ID Register (see senderid.domain.registrant and senderid.domain.acma)
+    abn: str | None = None
+    entity_name: str | None = None
+    use_case: str | None = None
+    use_case_reference: str | None = None
+    acma_status: str = "not_submitted"
+    acma_reference: str | None = None
+    acma_updated_by: str | None = None
+    acma_updated_at: datetime | None = None
+
+    def missing_for_register(self) -> list[str]:
+        """The fields ACMA's register needs that this name lacks (``abn``, ``entityName``, ...)."""
+        return registrant.missing(self.abn, self.entity_name, self.use_case, self.use_case_reference)
 
 
 def _business_name(row: object) -> BusinessName:
@@ -94,6 +111,10 @@ def _business_name(row: object) -> BusinessName:
         customer_contact=m["customer_contact"], status=m["status"], reason=m["reason"],
         created_by=m["created_by"], decided_by=m["decided_by"], requested_at=m["requested_at"],
         decided_at=m["decided_at"], created_at=m["created_at"], updated_at=m["updated_at"],
+        abn=m["abn"], entity_name=m["entity_name"], use_case=m["use_case"],
+        use_case_reference=m["use_case_reference"], acma_status=m["acma_status"],
+        acma_reference=m["acma_reference"], acma_updated_by=m["acma_updated_by"],
+        acma_updated_at=m["acma_updated_at"],
     )
 
 
@@ -169,11 +190,17 @@ def _clean_status(status: str | None) -> str | None:
 
 
 def request(
-    ctx: Context, account: Account, *, businessname: object, customer_contact: object = None, actor: Actor
+    ctx: Context, account: Account, *, businessname: object, customer_contact: object = None,
+    abn: object = None, entity_name: object = None, use_case: object = None,
+    use_case_reference: object = None, actor: Actor,
 ) -> BusinessName:
-    """Ask for ``businessname`` as a sender of ``account``: a new ``REQUESTED`` record."""
+    """Ask for ``businessname`` as a sender of ``account``: a new ``REQUESTED`` record.
+
+    ``abn`` and ``entity_name`` not given are the account's defaults, if it has any."""
     name = check_name(businessname)
     contact = _clean_contact(ctx, customer_contact)
+    given = registrant.clean(abn=abn, entity_name=entity_name, use_case=use_case,
+                             use_case_reference=use_case_reference)
     key = name.lower()
     try:
         with ctx.db.write() as conn:
@@ -187,18 +214,29 @@ def request(
             ).first()
             if held is not None:
                 raise _already_held(held.businessname, held.status)
+            if given.abn is None or given.entity_name is None:
+                defaults = registrant.read_defaults(conn, account.id)
+                given = registrant.Registrant(
+                    given.abn or defaults.abn, given.entity_name or defaults.entity_name,
+                    given.use_case, given.use_case_reference,
+                )
             now = ctx.clock.now()
             record_id = ids.new_id()
             conn.execute(
                 insert(business_names).values(
                     id=record_id, account_id=account.id, businessname=name, name_key=key,
                     customer_contact=contact, status=REQUESTED, created_by=actor.name,
-                    requested_at=now, created_at=now, updated_at=now,
+                    requested_at=now, created_at=now, updated_at=now, abn=given.abn,
+                    entity_name=given.entity_name, use_case=given.use_case,
+                    use_case_reference=given.use_case_reference,
                 )
             )
+            registered = {k: v for k, v in (
+                ("abn", given.abn), ("entity_name", given.entity_name), ("use_case", given.use_case),
+                ("use_case_reference", given.use_case_reference)) if v is not None}
             audit.record(
                 conn, at=now, actor=actor, action="business_name.requested", account_id=account.id,
-                subject=record_id, businessname=name, customer_contact=contact,
+                subject=record_id, businessname=name, customer_contact=contact, **registered,
             )
     except IntegrityError:
         # Only reachable without the lock: the unique index had the last word.

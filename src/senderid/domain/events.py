@@ -30,6 +30,7 @@ EVENT_TYPES = (
     "custom_number.deleted",
     "business_name.approved",
     "business_name.rejected",
+    "business_name.acma_updated",
     "message.sent",
     "message.failed",
     "optout.added",

@@ -8,6 +8,10 @@ A sender is allowed when it is
 
 Anything else is refused and nothing is queued. Accepted messages go through
 the same outbox and provider as OTP SMS, one row per contact.
+
+A business name's status on ACMA's register comes with it from the same lookup (memory
+or one query): ``SENDERID_UNREGISTERED_ALPHA`` (:mod:`senderid.domain.acma`) costs no
+statement.
 """
 
 from __future__ import annotations
@@ -20,11 +24,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, String, bindparam, func, literal, select, union_all
 
 from senderid.clock import iso_ms
-from senderid.domain import audit, credits, gateway_fields, optouts, short_links
+from senderid.domain import acma, audit, credits, gateway_fields, optouts, short_links
 from senderid.domain import outbox as domain_outbox
 from senderid.domain.accounts import Account
 from senderid.domain.context import Actor, Context
 from senderid.domain.senders import MISS, AllowedSenders, Miss
+from senderid.domain.types import AcmaStatus
 from senderid.errors import ContactsRequired, InvalidRequest, RateLimited, SenderIdError
 from senderid.numbers import InvalidNumber, parse_mobile
 from senderid.sms_parts import DATA_CODING_GSM7, MessageTooLong, split
@@ -35,6 +40,7 @@ from senderid.store.tables import outbox as outbox_table
 
 SHARED = "#SharedNum#"
 SHARED_KEY = SHARED.lower()  # any case is the shared sender
+REGISTERED = AcmaStatus.REGISTERED.value
 MAX_CONTACTS = 1000
 MAX_SENDER_LENGTH = 32
 
@@ -47,6 +53,7 @@ class SenderNotAllowed(SenderIdError):
 class Sender:
     kind: str  # shared | custom_number | business_name
     value: str  # what the SMS goes out as ("" = the provider's default)
+    acma_registered: bool | None = None  # a business name: registered on ACMA's register
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,16 +79,17 @@ _ACTIVE_NUMBER = select(custom_numbers.c.id).where(
     custom_numbers.c.number == bindparam("number"),
     custom_numbers.c.status == "active",
 )
-_APPROVED_NAME = select(business_names.c.businessname).where(
+_APPROVED_NAME = select(business_names.c.businessname, business_names.c.acma_status).where(
     business_names.c.account_id == bindparam("account_id"),
     business_names.c.name_key == bindparam("name_key"),
     business_names.c.status == "APPROVED",
 )
 _ALL_SENDERS = union_all(
     select(literal("n").label("kind"), custom_numbers.c.number.label("value"),
-           custom_numbers.c.number.label("name_key")).where(
+           custom_numbers.c.number.label("name_key"), literal("").label("acma_status")).where(
         custom_numbers.c.account_id == bindparam("account_id"), custom_numbers.c.status == "active"),
-    select(literal("b"), business_names.c.businessname, business_names.c.name_key).where(
+    select(literal("b"), business_names.c.businessname, business_names.c.name_key,
+           business_names.c.acma_status).where(
         business_names.c.account_id == bindparam("account_id"), business_names.c.status == "APPROVED"),
 )
 
@@ -98,6 +106,7 @@ def allowed_senders(ctx: Context, account_id: str) -> AllowedSenders:
     allowed = AllowedSenders(
         numbers=frozenset(r.value for r in rows if r.kind == "n"),
         names={r.name_key: r.value for r in rows if r.kind == "b"},
+        registered=frozenset(r.name_key for r in rows if r.kind == "b" and r.acma_status == REGISTERED),
     )
     ctx.senders.put_senders(account_id, allowed, generation)
     return allowed
@@ -117,8 +126,9 @@ def _from_memory(ctx: Context, account_id: str, sender: str, number: str | None)
 def _among(allowed: AllowedSenders, sender: str, number: str | None) -> Sender | None:
     if number is not None:
         return Sender("custom_number", number) if number in allowed.numbers else None
-    name = allowed.names.get(sender.lower())
-    return Sender("business_name", name) if name else None
+    key = sender.lower()
+    name = allowed.names.get(key)
+    return Sender("business_name", name, key in allowed.registered) if name else None
 
 
 def _number(ctx: Context, sender: str) -> str | None:
@@ -150,8 +160,8 @@ def _resolve(ctx: Context, account_id: str, sender: str) -> Sender | None:
         if number is not None:
             found = conn.execute(_ACTIVE_NUMBER, {"account_id": account_id, "number": number}).first()
             return Sender("custom_number", number) if found else None
-        name = conn.execute(_APPROVED_NAME, {"account_id": account_id, "name_key": sender.lower()}).scalar()
-    return Sender("business_name", name) if name else None
+        row = conn.execute(_APPROVED_NAME, {"account_id": account_id, "name_key": sender.lower()}).first()
+    return Sender("business_name", row.businessname, row.acma_status == REGISTERED) if row else None
 
 
 def _clean_sender(sender: object) -> str:
@@ -236,6 +246,9 @@ def send(
             "approved business name of your account"
         )
     cost = credits.per_message(ctx.settings, resolved.kind, parts)
+    if resolved.kind == "business_name" and acma.refuses(ctx, resolved.acma_registered):
+        raise SenderNotAllowed(acma.not_registered_message(resolved.value))
+    registered = resolved.acma_registered if acma.tells(ctx) else None
     with ctx.db.write() as conn:
         now = ctx.clock.now()
         opted_out = _check_send_rate(ctx, conn, account.id, valid, now)
@@ -249,6 +262,7 @@ def send(
                 to=number, sender=resolved.value, account_id=account.id, due_at=options.due_at,
                 body=gateway_fields.with_links(text, options, base, codes[i]) if codes else text,
                 parts=parts, credits=cost, custom_string=options.custom_string,
+                acma_registered=registered,
             )
             for i, (_given, number) in enumerate(to_send)
         ])
@@ -261,7 +275,7 @@ def send(
         audit.record(
             conn, at=now, actor=actor, action="message.queued", account_id=account.id,
             sender=resolved.value or SHARED, sender_kind=resolved.kind, contacts=len(to_send),
-            parts=parts, **details,
+            parts=parts, **details, **({} if registered is None else {"acma_registered": registered}),
         )
         if message_ids:
             ctx.db.after_commit(ctx.on_enqueue)

@@ -37,6 +37,7 @@ class Message:
     parts: int | None = None  # a gateway message's SMS parts, cost and customString (reports)
     credits: int | None = None
     custom_string: str | None = None
+    acma_registered: bool | None = None  # a business-name sender under a warn/refuse policy
 
 
 def enqueue(
@@ -74,6 +75,7 @@ def enqueue_many(conn: Connection, *, now: datetime, kind: str, messages: Sequen
                 "body": m.body, "redacted_body": m.redacted_body, "status": QUEUED, "attempts": 0,
                 "next_attempt_at": m.due_at or now, "expires_at": m.expires_at, "created_at": now,
                 "updated_at": now, "parts": m.parts, "credits": m.credits, "custom_string": m.custom_string,
+                "acma_registered": m.acma_registered,
             }
             for message_id, m in zip(message_ids, messages, strict=True)
     ]

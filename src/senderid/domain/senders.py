@@ -2,11 +2,13 @@
 
 ``token/verify``, ``senderId/check`` and the gateway read the same few rows on every
 call: the key's row and account, and the account's active custom numbers and
-approved business names. :class:`SenderCache` keeps them per process, and forgets
+approved business names (with their status on ACMA's register). :class:`SenderCache`
+keeps them per process, and forgets
 
 * at once in the process that made a change: the domain calls :meth:`forget` after
   the commit of every change that matters (a key revoked, an account changed, a
-  number activated, deleted or cancelled, a business name decided or withdrawn);
+  number activated, deleted or cancelled, a business name decided or withdrawn, an
+  approved name's ACMA status changed);
 * within 100 ms in every other process: triggers in the database signal the channels
   :data:`SENDERS_CHANNEL` and :data:`KEYS_CHANNEL` (``NOTIFY`` on PostgreSQL, a counter row on SQLite, see
   :mod:`senderid.store.listen`) whatever wrote the change (a server, the CLI, SQL by
@@ -61,6 +63,7 @@ class AllowedSenders:
 
     numbers: frozenset[str]
     names: dict[str, str]  # name_key -> businessname as approved
+    registered: frozenset[str] = frozenset()  # the name_keys registered on ACMA's register
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,3 +47,29 @@ class BusinessNameStatus(StrEnum):
     APPROVED = "APPROVED"
     REJECTED = "REJECTED"
     WITHDRAWN = "WITHDRAWN"
+
+
+class AcmaStatus(StrEnum):
+    """A business name on ACMA's SMS Sender ID Register, as the operator records it."""
+
+    NOT_SUBMITTED = "not_submitted"
+    SUBMITTED = "submitted"
+    REGISTERED = "registered"
+    REFUSED = "refused"
+
+
+class UseCase(StrEnum):
+    """What entitles the registrant to a business name on ACMA's register."""
+
+    BUSINESS_NAME = "business_name"  # a registered business name
+    COMPANY_NAME = "company_name"  # an active company name (the reference: its ACN)
+    TRADEMARK = "trademark"  # a registered trade mark (its number)
+    DOMAIN = "domain"  # a .au domain the entity holds
+
+
+class UnregisteredAlpha(StrEnum):
+    """``SENDERID_UNREGISTERED_ALPHA``: sending as an approved name not on ACMA's register."""
+
+    ALLOW = "allow"
+    WARN = "warn"
+    REFUSE = "refuse"

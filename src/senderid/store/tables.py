@@ -45,6 +45,9 @@ accounts = Table(
     Column("webhook_secret", String(100)),  # whsec_...; needed in clear to sign events
     # The account has a prepaid balance (in account_credits); false: unlimited.
     Column("prepaid", Boolean, nullable=False, server_default=text("false")),
+    # The registrant a business-name request names when it names none (ACMA's register).
+    Column("abn", String(11)),  # 11 digits, no spaces
+    Column("entity_name", String(200)),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
@@ -153,6 +156,9 @@ outbox = Table(
     Column("parts", Integer),
     Column("credits", Integer),
     Column("custom_string", String(64)),
+    # A business-name sender under SENDERID_UNREGISTERED_ALPHA=warn|refuse: whether the name
+    # was on ACMA's register when queued (message.sent tells it); NULL otherwise.
+    Column("acma_registered", Boolean),
     # The claim's lanes (delivery/lanes.py): OTP first in due order; bulk SMS per account.
     Index("ix_outbox_status_kind_next_attempt", "status", "kind", "next_attempt_at"),
     Index("ix_outbox_status_kind_account_next_attempt", "status", "kind", "account_id", "next_attempt_at"),
@@ -257,6 +263,15 @@ business_names = Table(
     Column("decided_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # ACMA's SMS Sender ID Register: the registrant, the evidence, and the name's status there.
+    Column("abn", String(11)),  # 11 digits, no spaces
+    Column("entity_name", String(200)),
+    Column("use_case", String(16)),  # business_name | company_name | trademark | domain
+    Column("use_case_reference", String(253)),
+    Column("acma_status", String(16), nullable=False, server_default=text("'not_submitted'")),
+    Column("acma_reference", String(100)),
+    Column("acma_updated_by", String(64)),
+    Column("acma_updated_at", UTCDateTime),
     # One account holds a name once (while requested or approved).
     Index(
         "uq_business_names_live_account_name",

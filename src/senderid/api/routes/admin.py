@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 
 from senderid.api import convertors as _convertors  # noqa: F401  (registers {id:objectid})
 from senderid.api import envelope
@@ -25,10 +25,10 @@ from senderid.api.auth import AuthError, bearer_key
 from senderid.api.body import json_object
 from senderid.api.deps import context
 from senderid.api.paging import Limit, Offset, page
-from senderid.api.routes.business import record
+from senderid.api.routes.business import with_register
 from senderid.api.routes.custom_numbers import registration_body
 from senderid.clock import iso_ms
-from senderid.domain import accounts, audit, business_names, credits, custom_numbers
+from senderid.domain import acma, accounts, audit, business_names, credits, custom_numbers, registrant
 from senderid.domain.accounts import Account, ApiKey
 from senderid.domain.business_names import BusinessName
 from senderid.domain.context import Actor, Context
@@ -56,13 +56,16 @@ def _actor(request: Request) -> Actor:
 # -- shapes ----------------------------------------------------------------------------------
 
 
-def account_body(account: Account) -> dict[str, Any]:
-    return {
+def account_body(account: Account, defaults: registrant.Defaults | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
         "id": account.id,
         "name": account.name,
         "otp_required": account.otp_required,
         "created_at": iso_ms(account.created_at),
     }
+    if defaults is not None:  # one account's answers: its default registrant for ACMA's register
+        body.update({"abn": defaults.abn, "entity_name": defaults.entity_name})
+    return body
 
 
 def key_body(key: ApiKey, now: datetime) -> dict[str, Any]:
@@ -79,7 +82,8 @@ def key_body(key: ApiKey, now: datetime) -> dict[str, Any]:
 
 
 def business_body(name: BusinessName) -> dict[str, Any]:
-    return {**record(name), "decidedBy": name.decided_by, "decidedAt": iso_ms(name.decided_at)}
+    return {**with_register(name), "decidedBy": name.decided_by, "decidedAt": iso_ms(name.decided_at),
+            "acmaUpdatedBy": name.acma_updated_by, "missingForRegister": name.missing_for_register()}
 
 
 def _bool(body: dict[str, Any], field: str, default: bool | None = None) -> bool | None:
@@ -114,22 +118,41 @@ async def list_accounts(request: Request, limit: Limit = 50, offset: Offset = 0)
     return envelope.ok("Accounts", page([account_body(a) for a in items], total, limit, offset))
 
 
+def _account_with_defaults(ctx: Context, account_id: str) -> dict[str, Any]:
+    return account_body(accounts.get_account(ctx, account_id), registrant.get_defaults(ctx, account_id))
+
+
 @router.get("/accounts/{account_id:objectid}")
 async def get_account(account_id: str, request: Request) -> Response:
-    account = await run_in_threadpool(accounts.get_account, context(request), account_id)
-    return envelope.ok("Account", account_body(account))
+    body = await run_in_threadpool(_account_with_defaults, context(request), account_id)
+    return envelope.ok("Account", body)
+
+
+def _update_account(ctx: Context, account_id: str, body: dict[str, Any], actor: Actor) -> dict[str, Any]:
+    otp_required = _bool(body, "otp_required")
+    changes = {f: body[f] for f in ("abn", "entity_name") if f in body}
+    if otp_required is None and not changes:
+        raise InvalidRequest("Nothing to change: give otp_required (true or false), abn or entity_name")
+    for field, value in changes.items():  # checked before anything is written
+        if value is not None and not isinstance(value, str):
+            raise InvalidRequest(f"{field} must be a string, or null to clear it")
+    if changes:
+        registrant.clean_abn(changes.get("abn"))
+        registrant.clean_entity_name(changes.get("entity_name"), "entity_name")
+    if otp_required is not None:
+        accounts.set_otp_required(ctx, account_id, otp_required, actor=actor)
+    if changes:
+        registrant.set_defaults(ctx, account_id, **changes, actor=actor)
+    return _account_with_defaults(ctx, account_id)
 
 
 @router.patch("/accounts/{account_id:objectid}")
 async def update_account(account_id: str, request: Request) -> Response:
+    """``otp_required``; ``abn`` and ``entity_name``: the registrant a business-name request
+    names when it names none (null or "" clears)."""
     body = await json_object(request)
-    otp_required = _bool(body, "otp_required")
-    if otp_required is None:
-        raise InvalidRequest("Nothing to change: give otp_required (true or false)")
-    account = await run_in_threadpool(
-        accounts.set_otp_required, context(request), account_id, otp_required, actor=_actor(request)
-    )
-    return envelope.ok("Account updated", account_body(account))
+    updated = await run_in_threadpool(_update_account, context(request), account_id, body, _actor(request))
+    return envelope.ok("Account updated", updated)
 
 
 @router.get("/accounts/{account_id:objectid}/credits")
@@ -212,10 +235,49 @@ async def list_business_names(
     return envelope.ok("Business names", page([business_body(n) for n in items], total, limit, offset))
 
 
+@router.get("/business-names/export.csv")
+async def export_business_names(
+    request: Request,
+    status: Annotated[
+        str | None, Query(description="Only names in this status (default: REQUESTED and APPROVED)")
+    ] = None,
+) -> Response:
+    """The CSV for ACMA's SMS Sender ID Register: one row per sender ID."""
+    rows = await run_in_threadpool(acma.export_rows, context(request), status=status)
+    return PlainTextResponse(acma.to_csv(rows), media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": 'attachment; filename="acma-sender-ids.csv"'})
+
+
 @router.get("/business-names/{name_id:objectid}")
 async def get_business_name(name_id: str, request: Request) -> Response:
     name = await run_in_threadpool(business_names.get, context(request), name_id)
     return envelope.ok("Business name", business_body(name))
+
+
+def _acma_history(ctx: Context, name_id: str) -> dict[str, Any]:
+    name = business_names.get(ctx, name_id)  # NotFound for an unknown id
+    items = [{**h, "at": iso_ms(h["at"])} for h in acma.history(ctx, name_id)]  # type: ignore[arg-type]
+    return {"id": name.id, "businessname": name.businessname, "acmaStatus": name.acma_status,
+            "acmaReference": name.acma_reference, "items": items}
+
+
+@router.get("/business-names/{name_id:objectid}/acma")
+async def acma_history(name_id: str, request: Request) -> Response:
+    """The name's status on ACMA's register and every change of it (``at``, ``by``,
+    ``acmaStatus``, ``acmaReference``), newest first."""
+    body = await run_in_threadpool(_acma_history, context(request), name_id)
+    return envelope.ok("ACMA register history", body)
+
+
+@router.post("/business-names/{name_id:objectid}/acma")
+async def set_acma_status(name_id: str, request: Request) -> Response:
+    """Record the name's status on ACMA's register: ``{"status": "registered", "reference": "..."}``."""
+    body = await json_object(request)
+    name = await run_in_threadpool(
+        acma.set_status, context(request), name_id, status=body.get("status"),
+        reference=body.get("reference"), actor=_actor(request),
+    )
+    return envelope.ok("ACMA register status recorded", business_body(name))
 
 
 @router.post("/business-names/{name_id:objectid}/approve")

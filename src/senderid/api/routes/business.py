@@ -49,14 +49,31 @@ def record(name: BusinessName) -> dict[str, Any]:
     return body
 
 
+def with_register(name: BusinessName) -> dict[str, Any]:
+    """The record, with its fields for ACMA's SMS Sender ID Register (everywhere but the
+    documented ``business/add`` answer, which stays as Cellcast documents it)."""
+    return {
+        **record(name),
+        "abn": name.abn,
+        "entityName": name.entity_name,
+        "useCase": name.use_case,
+        "useCaseReference": name.use_case_reference,
+        "acmaStatus": name.acma_status,
+        "acmaReference": name.acma_reference,
+        "acmaUpdatedAt": iso_ms(name.acma_updated_at),
+    }
+
+
 @router.post("/add")
 async def add(request: Request) -> Response:
     def work(who: Caller, body: dict[str, Any]) -> Response:
         name = business_names.request(
             context(request), who.account, businessname=body.get("businessname"),
-            customer_contact=body.get("customerContact"), actor=actor(request, who),
+            customer_contact=body.get("customerContact"), abn=body.get("abn"),
+            entity_name=body.get("entityName"), use_case=body.get("useCase"),
+            use_case_reference=body.get("useCaseReference"), actor=actor(request, who),
         )
-        return envelope.ok(ADDED, record(name))
+        return envelope.ok(ADDED, record(name))  # as documented: nothing added
 
     return await posted(request, work)
 
@@ -79,13 +96,13 @@ async def list_names(
         business_names.list_, context(request), account_id=who.account.id,
         status=status, limit=limit, offset=offset,
     )
-    return envelope.ok("Business names", page([record(i) for i in items], total, limit, offset))
+    return envelope.ok("Business names", page([with_register(i) for i in items], total, limit, offset))
 
 
 @router.get("/{name_id:objectid}")
 async def get_name(name_id: str, request: Request, who: Caller = Depends(caller)) -> Response:
     name = await run_in_threadpool(business_names.get, context(request), name_id, who.account.id)
-    return envelope.ok("Business name", record(name))
+    return envelope.ok("Business name", with_register(name))
 
 
 @router.delete("/{name_id:objectid}")
@@ -94,4 +111,4 @@ async def withdraw_name(name_id: str, request: Request, who: Caller = Depends(ca
     name = await run_in_threadpool(
         business_names.withdraw, context(request), who.account, name_id, actor=actor(request, who)
     )
-    return envelope.ok("Business name request withdrawn", record(name))
+    return envelope.ok("Business name request withdrawn", with_register(name))

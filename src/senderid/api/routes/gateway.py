@@ -14,7 +14,7 @@ from senderid.api.deps import as_caller, context, posted
 from senderid import ids
 from senderid.clock import iso_ms
 from senderid.errors import NotFound
-from senderid.domain import messages, scheduled
+from senderid.domain import acma, messages, scheduled
 from senderid.domain.accounts import Caller
 from senderid.numbers import national_significant
 
@@ -86,10 +86,17 @@ async def check(
         lambda who: messages.check_sender(ctx, who.account, sender),
         from_memory=lambda who: messages.check_sender_from_memory(ctx, who.account, sender),
     )
-    data = {
+    business = resolved is not None and resolved.kind == "business_name"
+    unregistered = business and acma.refuses(ctx, resolved.acma_registered)  # type: ignore[union-attr]
+    allowed = resolved is not None and not unregistered
+    data: dict[str, Any] = {
         "sender": sender,
-        "allowed": resolved is not None,
+        "allowed": allowed,
         "type": resolved.kind if resolved else None,
-        "sendAs": resolved.value if resolved else None,
+        "sendAs": resolved.value if resolved and allowed else None,
     }
-    return envelope.ok("Sender allowed" if resolved else "Sender not allowed", data)
+    if business and acma.tells(ctx):  # SENDERID_UNREGISTERED_ALPHA=warn|refuse
+        data["acmaRegistered"] = resolved.acma_registered  # type: ignore[union-attr]
+    if unregistered:
+        return envelope.ok(f"Sender not allowed: it is not registered on {acma.REGISTER}", data)
+    return envelope.ok("Sender allowed" if allowed else "Sender not allowed", data)
