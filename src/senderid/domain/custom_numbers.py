@@ -142,11 +142,21 @@ def add(ctx: Context, account: Account, *, name: object, number: object, actor: 
                 result = _create_active(ctx, conn, account, clean_name, e164, state, now, actor)
             else:
                 result = _send_otp(ctx, conn, account, clean_name, e164, state, now, actor)
-    except IntegrityError:
+    except IntegrityError as error:
+        if not _number_taken(error):
+            raise  # not the race below: a real fault, for the caller's 500
         # Another transaction activated the number between our check and our write
         # (only possible without the lock); the unique index had the last word.
         raise NumberAlreadyExists() from None
     return result
+
+
+def _number_taken(error: IntegrityError) -> bool:
+    """True when ``error`` is the active-number unique index refusing a second holder."""
+    constraint = getattr(getattr(error.orig, "diag", None), "constraint_name", None)
+    if constraint is not None:
+        return constraint == "uq_custom_numbers_active_number"
+    return "custom_numbers.number" in str(error.orig)  # SQLite names the columns
 
 
 @dataclass(frozen=True, slots=True)

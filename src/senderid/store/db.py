@@ -66,14 +66,23 @@ def is_unavailable(error: BaseException) -> bool:
     rather than "this statement is wrong": the API answers those with a 503."""
     if isinstance(error, (DatabaseUnavailable, exc.TimeoutError, exc.DisconnectionError)):
         return True
-    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+    if not isinstance(error, exc.DBAPIError):
+        return False
+    if error.connection_invalidated:
         return True
-    if isinstance(error, (exc.OperationalError, exc.InterfaceError)):
-        text_ = str(error.orig) if error.orig is not None else ""
-        # SQLite names its missing tables and columns with OperationalError too: those
-        # are a broken deployment (a 500), not an unavailable database.
-        return not any(word in text_ for word in ("no such table", "no such column", "syntax error"))
-    return False
+    if not isinstance(error, (exc.OperationalError, exc.InterfaceError)):
+        return False
+    if type(error.orig).__module__.startswith("sqlite3"):
+        # SQLite reports missing tables and columns as OperationalError too: those are a
+        # broken deployment (a 500). Busy, locked or unreadable is unavailability.
+        text_ = str(error.orig).lower()
+        return any(word in text_ for word in _SQLITE_UNAVAILABLE)
+    # psycopg: connection failures, timeouts (statement, lock), server shutdown, too many
+    # connections: all mean "not now".
+    return True
+
+
+_SQLITE_UNAVAILABLE = ("locked", "busy", "unable to open", "disk i/o", "readonly", "full")
 
 
 def normalise_url(url: str) -> str:
