@@ -37,9 +37,11 @@ def is_loopback(client: object) -> bool:
     if not client:
         return False
     try:
-        return ipaddress.ip_address(client[0]).is_loopback  # type: ignore[index]
+        address = ipaddress.ip_address(client[0])  # type: ignore[index]
     except (ValueError, TypeError, IndexError):
         return False
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1 on a dual-stack socket
+    return (mapped or address).is_loopback
 
 
 def same_origin(headers: dict[bytes, bytes]) -> bool:
