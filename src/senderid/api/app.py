@@ -127,10 +127,11 @@ def create_app(
 
     openapi.install(app)
     _install_error_handlers(app, retry_after=max(1, math.ceil(ctx.db.timeout)))
-    app.add_middleware(Crashes)  # innermost: the access log sees its 500
+    # The first added is the innermost.
     if settings.sms_provider == "devinbox":
         app.add_middleware(InboxGuard, allow_remote=settings.devinbox_allow_remote)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(Crashes)  # outside BodyLimit (whose own exception it answers), inside the log
     app.add_middleware(AccessLog)
     return app
 
