@@ -133,14 +133,21 @@ def test_a_database_outage_is_a_503_and_the_connection_stays_usable() -> None:
         assert exchange(conn, "GET", "/healthz")[0] == 200
 
 
-def test_a_500_keeps_the_keep_alive_connection(ctx, customer, db) -> None:  # type: ignore[no-untyped-def]
+def test_no_error_answer_closes_the_keep_alive_connection(ctx, customer, db) -> None:  # type: ignore[no-untyped-def]
     with db.engine.begin() as c:  # a real fault: a table the add needs is gone
         c.execute(sa.text("DROP TABLE otp_sends"))
     try:
         with serve(create_app(ctx.settings, context=ctx, run_worker=False)) as base, keep_alive(base) as conn:
             status, body, _ = exchange(conn, "POST", ADD, {"name": "x", "number": "0491570156"}, customer.headers)
             assert (status, body["message"]) == (500, "Something went wrong on our side; please try again later")
-            status, body, _ = exchange(conn, "GET", TOKEN, headers=customer.headers)  # same connection
+            # every other kind of error answer on the same connection too, then a success
+            conn.request("POST", ADD, body=b"x" * 100_000, headers={**customer.headers, "Content-Type": "application/json"})
+            response = conn.getresponse()
+            assert (response.status, json.loads(response.read())["status"]) == (413, False)
+            assert exchange(conn, "GET", "/api/v1/nothing-here")[0] == 404
+            assert exchange(conn, "GET", "/api/v1/customNumber/list?offset=" + "9" * 30, headers=customer.headers)[0] == 400
+            assert exchange(conn, "GET", TOKEN, headers={"Authorization": "Bearer nope"})[0] == 401
+            status, body, _ = exchange(conn, "GET", TOKEN, headers=customer.headers)
             assert status == 200
     finally:
         from senderid.store.tables import otp_sends
