@@ -76,11 +76,14 @@ def run_worker(*, metrics_port: int | None = None, metrics_host: str = "127.0.0.
 
 
 def _proxy_note(settings: Settings) -> str:
+    """What ``make run`` says about client addresses and reverse proxies."""
     if settings.trusted_proxies:
-        return (f"  X-Forwarded-For is believed from {', '.join(settings.trusted_proxies)} "
-                "(SENDERID_TRUSTED_PROXIES).")
-    return ("  behind a reverse proxy, start with SENDERID_TRUSTED_PROXIES=<the proxy's address>\n"
-            "  (e.g. SENDERID_TRUSTED_PROXIES=127.0.0.1 for one on this machine) so they are the clients'.")
+        return ("Client addresses (audit records, the console's sign-in throttle) come from the\n"
+                f"X-Forwarded-For of {', '.join(settings.trusted_proxies)} (SENDERID_TRUSTED_PROXIES).")
+    return ("Client addresses (audit records, the console's sign-in throttle) are the socket peer's.\n"
+            "Behind a reverse proxy, start the server with\n"
+            "  SENDERID_TRUSTED_PROXIES=<the proxy's address>   (127.0.0.1 for one on this machine)\n"
+            "so they are the clients' addresses from its X-Forwarded-For.")
 
 
 def _print_demo(ctx: Context, host: str, port: int) -> None:
@@ -109,7 +112,6 @@ Register a number (an OTP goes to the developer inbox, {base}/dev/inbox):
 Verify it with the code from {base}/dev/inbox.json:
   curl -s {base}/api/v1/customNumber/verifyCustomNumber -H {auth} -H 'Content-Type: application/json' -d {verify_body}
 
-Client addresses (audit records, the console's sign-in throttle) are the socket peer's:
 {_proxy_note(ctx.settings)}
 """,
         err=False,
