@@ -10,10 +10,11 @@ FrozenClock, on both databases.
 
 from __future__ import annotations
 
-import pytest
-from fastapi.testclient import TestClient
+import logging
 from datetime import timedelta
 
+import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from senderid.domain import custom_numbers as cn
@@ -207,3 +208,14 @@ def test_guess_budget_settings_default_to_the_documented_values(ctx) -> None:  #
     s = ctx.settings
     assert (s.otp_max_wrong_per_account_number_per_day, s.otp_max_wrong_per_account_per_day) == (10, 200)
     assert (s.otp_max_per_number_per_hour, s.otp_max_per_account_number_per_hour) == (30, 5)
+
+
+def test_the_server_warns_when_the_number_cap_is_below_six_shares(ctx, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+    from senderid.runtime import warn_about_settings
+
+    with caplog.at_level(logging.WARNING, logger="senderid"):
+        warn_about_settings(ctx.settings)
+    assert "SENDERID_OTP_MAX_PER_NUMBER_PER_HOUR" not in caplog.text
+    with caplog.at_level(logging.WARNING, logger="senderid"):
+        warn_about_settings(ctx.settings.model_copy(update={"otp_max_per_number_per_hour": 20}))
+    assert "SENDERID_OTP_MAX_PER_NUMBER_PER_HOUR (20)" in caplog.text and "4 other accounts" in caplog.text
