@@ -198,11 +198,11 @@ def test_parallel_adds_respect_the_hourly_limit(ctx, customer) -> None:  # type:
 
 
 def test_parallel_accounts_respect_the_per_number_limit(ctx, make_customer) -> None:  # type: ignore[no-untyped-def]
-    accounts = [make_customer(f"A{i}") for i in range(25)]
-    results = race(25, lambda i: cn.add(ctx, accounts[i].account, name="n", number=NUMBER, actor=WHO))
-    assert kinds(results) == {"otp_sent": 20, "RateLimited": 5}, kinds(results)
-    assert count(ctx, outbox, outbox.c.to_number == NUMBER) == 20
-    assert count(ctx, custom_numbers, custom_numbers.c.status == "pending") == 20
+    accounts = [make_customer(f"A{i}") for i in range(35)]
+    results = race(35, lambda i: cn.add(ctx, accounts[i].account, name="n", number=NUMBER, actor=WHO))
+    assert kinds(results) == {"otp_sent": 30, "RateLimited": 5}, kinds(results)
+    assert count(ctx, outbox, outbox.c.to_number == NUMBER) == 30
+    assert count(ctx, custom_numbers, custom_numbers.c.status == "pending") == 30
 
 
 @pytest.mark.parametrize("settings_overrides", [{"otp_max_per_account_per_hour": 3}])

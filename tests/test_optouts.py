@@ -144,13 +144,18 @@ def test_optout_id_must_name_the_accounts_list(app_client: TestClient, customer,
 
 
 REPLY = "/dev/inbox/reply"
+LOOPBACK = ("127.0.0.1", 50000)  # the developer inbox answers only loopback clients
+
+
+def send_reply(app_client: TestClient, body: dict[str, str]):  # type: ignore[no-untyped-def]
+    return TestClient(app_client.app, client=LOOPBACK).post(REPLY, json=body)
 
 
 @pytest.mark.parametrize("word", ["STOP", "stop", "  Stop All ", "unsubscribe", "OptOut", "STOP\n"])
 def test_a_stop_reply_through_the_inbox(app_client: TestClient, no_otp_customer, ctx, word: str) -> None:  # type: ignore[no-untyped-def]
     own_number(app_client, no_otp_customer)
     post(app_client, no_otp_customer.headers, message="Sale", contacts=[CONTACT], sender=OWN, replyStopToOptOut=True)
-    r = app_client.post(REPLY, json={"from": "0491570157", "to": OWN, "body": word})
+    r = send_reply(app_client, {"from": "0491570157", "to": OWN, "body": word})
     assert (r.status_code, r.json()) == (200, ok("Reply received", {"optedOut": True}))
     assert listed(ctx, no_otp_customer.account.id) == {CONTACT: "reply"}
     status, body, _ = post(app_client, no_otp_customer.headers, message="Again", contacts=[CONTACT], sender=OWN)
@@ -165,9 +170,9 @@ def test_replies_that_opt_nobody_out(app_client: TestClient, no_otp_customer, ma
                   {"from": "+61491570158", "to": OWN, "body": "STOP"},  # never sent to
                   {"from": CONTACT, "to": "+61491570199", "body": "STOP"},  # not sent from there
                   {"from": CONTACT, "to": "senderid", "body": "STOP"}):  # nor from the shared number
-        r = app_client.post(REPLY, json=reply)
+        r = send_reply(app_client, reply)
         assert (r.status_code, r.json()) == (200, ok("Reply received", {"optedOut": False})), reply
-    r = app_client.post(REPLY, json={"from": CONTACT, "body": "STOP"})
+    r = send_reply(app_client, {"from": CONTACT, "body": "STOP"})
     assert (r.status_code, r.json()) == (400, refused('Send {"from": "+61...", "to": "<sender>", "body": "STOP"} as JSON'))
     assert listed(ctx, no_otp_customer.account.id) == {}
 
@@ -177,7 +182,7 @@ def test_a_stop_to_the_shared_number_answers_the_latest_sender(app_client: TestC
     post(app_client, first.headers, message="One", contacts=[CONTACT])
     clock.advance(seconds=5)
     post(app_client, second.headers, message="Two", contacts=[CONTACT], sender="#SharedNum#")
-    r = app_client.post(REPLY, json={"from": CONTACT, "to": "senderid", "body": "STOP"})
+    r = send_reply(app_client, {"from": CONTACT, "to": "senderid", "body": "STOP"})
     assert r.json()["data"] == {"optedOut": True}
     assert (listed(ctx, first.account.id), listed(ctx, second.account.id)) == ({}, {CONTACT: "reply"})
 

@@ -270,33 +270,33 @@ def test_retry_after_is_the_longest_wait_that_applies(ctx, clock, customer) -> N
     assert refused.value.retry_after == 3600 - 254
 
 
-def test_twenty_per_number_per_hour_across_accounts(ctx, clock, make_customer) -> None:  # type: ignore[no-untyped-def]
-    accounts = [make_customer(f"Account {i}") for i in range(21)]
-    for customer in accounts[:20]:
+def test_thirty_per_number_per_hour_across_accounts(ctx, clock, make_customer) -> None:  # type: ignore[no-untyped-def]
+    accounts = [make_customer(f"Account {i}") for i in range(31)]
+    for customer in accounts[:30]:
         add(ctx, customer)
     clock.advance(10)
     with pytest.raises(RateLimited) as refused:
-        add(ctx, accounts[20])
+        add(ctx, accounts[30])
     assert refused.value.retry_after == 3600 - 10
     assert "this number" in refused.value.message
     # the other numbers of that account are not affected
-    add(ctx, accounts[20], OTHER)
-    assert count(ctx, outbox, outbox.c.to_number == NUMBER) == 20
+    add(ctx, accounts[30], OTHER)
+    assert count(ctx, outbox, outbox.c.to_number == NUMBER) == 30
     clock.advance(3600 - 10)
-    add(ctx, accounts[20])
-    assert count(ctx, outbox, outbox.c.to_number == NUMBER) == 21
+    add(ctx, accounts[30])
+    assert count(ctx, outbox, outbox.c.to_number == NUMBER) == 31
 
 
-def test_twenty_per_number_counts_resends_of_several_accounts(ctx, clock, make_customer) -> None:  # type: ignore[no-untyped-def]
-    accounts = [make_customer(f"Account {i}") for i in range(5)]
+def test_thirty_per_number_counts_resends_of_several_accounts(ctx, clock, make_customer) -> None:  # type: ignore[no-untyped-def]
+    accounts = [make_customer(f"Account {i}") for i in range(7)]
     for _ in range(5):
-        for customer in accounts[:4]:
+        for customer in accounts[:6]:
             add(ctx, customer)
         clock.advance(COOLDOWN + 1)
-    assert count(ctx, outbox) == 20
+    assert count(ctx, outbox) == 30
     with pytest.raises(RateLimited):
-        add(ctx, accounts[4])
-    assert count(ctx, outbox) == 20
+        add(ctx, accounts[6])
+    assert count(ctx, outbox) == 30
 
 
 @pytest.mark.parametrize("settings_overrides", [{"otp_max_per_account_per_hour": 3}])

@@ -1,8 +1,15 @@
-"""Structured logs: one JSON object per line on stderr."""
+"""Structured logs: one JSON object per line on stderr.
+
+No log line carries a database row's values: statement parameters are hidden by the
+engine (``hide_parameters``), and the ``DETAIL`` line of a PostgreSQL error (``Failing
+row contains (...)``, ``Key (...)=(...)``), which repeats them, is cut from every
+message and traceback here. Rows hold SMS text, OTP codes included.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 from typing import Any
@@ -13,15 +20,32 @@ import orjson
 _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName", "color_message"}
 
 
+_DETAIL = re.compile(r"^(\s*DETAIL:).*$", re.MULTILINE)
+_PARAMETERS = re.compile(r"\[parameters: .*?\]$", re.MULTILINE | re.DOTALL)
+HIDDEN = r"\1  (hidden: it repeats the row's values)"
+
+
+def scrub(text: str) -> str:
+    """``text`` without the parts of database errors that repeat a row's values."""
+    if "DETAIL:" in text:
+        text = _DETAIL.sub(HIDDEN, text)
+    if "[parameters: " in text:
+        text = _PARAMETERS.sub("[parameters hidden]", text)
+    return text
+
+
 class JsonFormatter(logging.Formatter):
     converter = time.gmtime
+
+    def formatException(self, ei) -> str:  # type: ignore[no-untyped-def]
+        return scrub(super().formatException(ei))
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": scrub(record.getMessage()),
         }
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):

@@ -20,7 +20,8 @@ log = logging.getLogger("senderid")
 
 
 def build_context(settings: Settings, *, clock: Clock | None = None, db: Database | None = None) -> Context:
-    database = db or Database(settings.database_url, pool_size=settings.api_threads + 2)
+    database = db or Database(settings.database_url, pool_size=settings.api_threads + 2,
+                              timeout=settings.database_timeout_seconds)
     if database.is_sqlite and settings.sqlite_path() is not None:
         settings.sqlite_path().parent.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
     return Context(db=database, settings=settings, clock=clock or Clock(), secret=settings.resolved_secret())
@@ -78,4 +79,17 @@ def warn_about_settings(settings: Settings) -> None:
             len(settings.test_otps),
         )
     if settings.sms_provider == "devinbox":
-        log.warning("SENDERID_SMS_PROVIDER is devinbox: no SMS leaves this server (see /dev/inbox)")
+        who = ("ANY client that can reach this server (SENDERID_DEVINBOX_ALLOW_REMOTE=true)"
+               if settings.devinbox_allow_remote else "clients on this machine (loopback)")
+        log.warning(
+            "SENDERID_SMS_PROVIDER is devinbox: no SMS leaves this server; every SMS, OTP codes "
+            "included, is shown in clear at /dev/inbox to %s", who,
+        )
+    share = settings.otp_max_per_account_number_per_hour
+    if settings.otp_max_per_number_per_hour < 6 * share:
+        log.warning(
+            "SENDERID_OTP_MAX_PER_NUMBER_PER_HOUR (%d) is below 6 x SENDERID_OTP_MAX_PER_ACCOUNT_"
+            "NUMBER_PER_HOUR (%d): %d other accounts using their whole allowance can keep a "
+            "number's owner from getting a code", settings.otp_max_per_number_per_hour, share,
+            max(1, -(-settings.otp_max_per_number_per_hour // share)),
+        )

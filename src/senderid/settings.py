@@ -68,10 +68,25 @@ class Settings(BaseSettings):
         5, ge=1, description="OTP SMS per account and number in any hour."
     )
     otp_max_per_number_per_hour: int = Field(
-        20, ge=1, description="OTP SMS to one number in any hour, across all accounts."
+        30, ge=1,
+        description="OTP SMS to one number in any hour, across all accounts (what a phone can "
+        "receive at most). Keep it at least 6 × `SENDERID_OTP_MAX_PER_ACCOUNT_NUMBER_PER_HOUR`: "
+        "then up to five other accounts using their whole allowance cannot stop a sixth from "
+        "getting its codes (see docs/api.md).",
     )
     otp_max_per_account_per_hour: int = Field(
         100, ge=1, description="OTP SMS per account in any hour, across all numbers."
+    )
+    otp_max_wrong_per_account_number_per_day: int = Field(
+        10, ge=1,
+        description="Wrong OTPs one account may try for one number in any 24 hours, across "
+        "resends. Past it, verify fails even with the right code and no new code is sent to "
+        "that number for the account (429) until the oldest wrong try is a day old.",
+    )
+    otp_max_wrong_per_account_per_day: int = Field(
+        200, ge=1,
+        description="Wrong OTPs one account may try in any 24 hours, across all numbers; past "
+        "it, as above for every number of the account.",
     )
     test_otps: Annotated[dict[str, str], NoDecode] = Field(
         default_factory=dict,
@@ -139,6 +154,31 @@ class Settings(BaseSettings):
         30.0, gt=0,
         description="First cool-off of an open circuit breaker; doubles while the trial send "
         "keeps failing, up to `SENDERID_DELIVERY_BACKOFF_MAX_SECONDS`.",
+    )
+    database_timeout_seconds: float = Field(
+        5.0, ge=1, le=300,
+        description="Longest a request waits for the database: to connect, for a pooled "
+        "connection, for a statement (PostgreSQL) or the write lock (SQLite). Past it the API "
+        "answers 503 with `Retry-After` and `/readyz` answers 503. `/healthz` never waits for "
+        "the database.",
+    )
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="Comma-separated addresses or networks (`10.0.0.5`, `10.0.0.0/8`) of "
+        "reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed. Empty: "
+        "none is, and the client address (audit records, the console sign-in throttle, the "
+        "developer inbox's loopback rule) is the socket peer.",
+    )
+    devinbox_allow_remote: bool = Field(
+        False,
+        description="Let clients other than loopback read and clear the developer inbox "
+        "(`/dev/inbox*`), which shows every OTP in clear. Off: only 127.0.0.1 and ::1 may.",
+    )
+    message_body_retention_days: int = Field(
+        30, ge=1, le=36500,
+        description="Days the text of a gateway SMS is kept once the message has ended (sent, "
+        "failed, expired or cancelled); the worker then blanks it. Expired `Idempotency-Key` "
+        "records are purged by the same housekeeping.",
     )
     log_level: str = Field("INFO", description="Python log level of the server.")
     admin_token: str | None = Field(
@@ -287,6 +327,21 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL such as https://sms.example.com/s")
         return value
 
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_proxies(cls, value: object) -> object:
+        import ipaddress
+
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        for entry in value or ():  # type: ignore[union-attr]
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return tuple(value or ())  # type: ignore[arg-type]
+
     @field_validator("sms_provider")
     @classmethod
     def _known_provider(cls, value: str) -> str:
@@ -372,7 +427,7 @@ def markdown_table() -> str:
     for name, field in Settings.model_fields.items():
         default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
         if isinstance(default, tuple):
-            default = ",".join(default)
+            default = ",".join(default) or ""
         elif isinstance(default, bool):
             default = str(default).lower()
         shown = "—" if default is None else ("(empty)" if default in ("", {}) else f"`{default}`")

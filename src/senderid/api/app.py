@@ -7,12 +7,14 @@ test builds its own app against its own database.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,7 +23,8 @@ import senderid
 from senderid.api import convertors as _convertors  # noqa: F401  (registers {id:objectid} for every router below, the console's too)
 from senderid.api import envelope, openapi
 from senderid.api.auth import AuthError
-from senderid.api.middleware import AccessLog, BodyLimit
+from senderid.api.inbox_guard import InboxGuard
+from senderid.api.middleware import SERVER_ERROR, AccessLog, BodyLimit, Crashes
 from senderid.api.routes import (
     admin,
     business,
@@ -45,7 +48,7 @@ from senderid.domain.context import Context
 from senderid.errors import SenderIdError
 from senderid.runtime import build_context, build_worker, start_listener, unwatch_queue, watch_queue
 from senderid.settings import Settings
-from senderid.store.db import Database
+from senderid.store.db import Database, DatabaseUnavailable, is_unavailable
 
 log = logging.getLogger("senderid.api")
 
@@ -100,6 +103,9 @@ def create_app(
         version=senderid.__version__,
         summary="Sender ID registration and verification, wire-compatible with Cellcast's v1 API",
         lifespan=lifespan,
+        # No redirect for a trailing slash: it would be a bare 307 whose Location is built
+        # from the Host header. The 404 in the envelope says what to call instead.
+        redirect_slashes=False,
     )
     app.state.ctx = ctx
     app.state.settings = settings
@@ -128,13 +134,20 @@ def create_app(
         app.include_router(metrics.router)
 
     openapi.install(app)
-    _install_error_handlers(app)
+    _install_error_handlers(app, retry_after=max(1, math.ceil(ctx.db.timeout)))
+    # The first added is the innermost.
+    if settings.sms_provider == "devinbox":
+        app.add_middleware(InboxGuard, allow_remote=settings.devinbox_allow_remote)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(Crashes)  # outside BodyLimit (whose own exception it answers), inside the log
     app.add_middleware(AccessLog)
     return app
 
 
-def _install_error_handlers(app: FastAPI) -> None:
+DATABASE_UNAVAILABLE = "The database is not answering; please try again in {seconds} seconds"
+
+
+def _install_error_handlers(app: FastAPI, *, retry_after: int) -> None:
     @app.exception_handler(SenderIdError)
     async def domain_error(request: Request, exc: SenderIdError) -> Response:
         return envelope.from_error(exc)
@@ -146,11 +159,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
         template = _HTTP_MESSAGES.get(exc.status_code)
-        message = (
-            template.format(method=request.method, path=request.url.path)
-            if template
-            else str(exc.detail)
-        )
+        path = request.url.path
+        message = template.format(method=request.method, path=path) if template else str(exc.detail)
+        if exc.status_code == 404 and len(path) > 1 and path.endswith("/"):
+            message += f" (paths take no trailing slash: {path.rstrip('/')})"
         return envelope.failure(message, exc.status_code, headers=dict(exc.headers or {}) or None)
 
     @app.exception_handler(RequestValidationError)
@@ -161,7 +173,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
         return envelope.failure(f"Invalid request: {problems}", 400)
 
-    @app.exception_handler(Exception)
-    async def server_error(request: Request, exc: Exception) -> Response:
-        log.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
-        return envelope.failure("Something went wrong on our side; please try again later", 500)
+    @app.exception_handler(SQLAlchemyError)
+    @app.exception_handler(DatabaseUnavailable)
+    async def database_error(request: Request, exc: Exception) -> Response:
+        if not is_unavailable(exc):
+            log.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
+            return envelope.failure(SERVER_ERROR, 500)
+        log.warning("database unavailable: %s", exc.__class__.__name__, extra={"path": request.url.path})
+        return envelope.failure(DATABASE_UNAVAILABLE.format(seconds=retry_after), 503,
+                                headers={"Retry-After": str(retry_after)})
+
+    # Any other exception: middleware.Crashes (a 500 that keeps the connection open).

@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: body size limit and the one-line-per-request access log."""
+"""Pure ASGI middleware: body size limit, the one-line-per-request access log, and the
+last word on errors nothing else handled."""
 
 from __future__ import annotations
 
@@ -12,6 +13,41 @@ from senderid import metrics
 from senderid.api import envelope
 
 access_log = logging.getLogger("senderid.access")
+log = logging.getLogger("senderid.api")
+
+SERVER_ERROR = "Something went wrong on our side; please try again later"
+
+
+class Crashes:
+    """An unexpected exception becomes a logged 500 in the envelope, and goes no further.
+
+    Starlette's own catch-all (an ``Exception`` handler) sends its answer and then
+    re-raises, and uvicorn closes the connection of any request whose application
+    raised: the client's next request on that keep-alive connection would get no answer.
+    Here the exception stops, so the connection stays usable."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            log.error("unhandled error", exc_info=exc, extra={"path": scope.get("path")})
+            if started:  # half an answer is out: nothing better can be done
+                raise
+            await envelope.failure(SERVER_ERROR, 500)(scope, receive, send)
 
 
 class BodyTooLarge(Exception):

@@ -93,7 +93,7 @@ JsonFlag = Annotated[
     bool, typer.Option("--json", help="Print the response envelope as JSON (for scripts).")
 ]
 Limit = Annotated[int, typer.Option("--limit", min=1, max=200, help="Items per page (1 to 200).")]
-Offset = Annotated[int, typer.Option("--offset", min=0, help="Items to skip.")]
+Offset = Annotated[int, typer.Option("--offset", min=0, max=1_000_000_000, help="Items to skip.")]
 RecordId = Annotated[str, typer.Argument(metavar="ID", help="The record's 24-hex _id.")]
 
 

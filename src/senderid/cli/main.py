@@ -42,7 +42,7 @@ app.add_typer(outbox_app, name="outbox")
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8080,
     demo: Annotated[bool, typer.Option("--demo", help="Create a demo account and key, and print them.")] = False,
 ) -> None:
     """Run the API (and, unless SENDERID_WORKER_IN_PROCESS=false, the delivery worker)."""
@@ -159,7 +159,8 @@ def account_webhook_secret(account_id: str) -> None:
 @key_app.command("create")
 def key_create(
     account_id: str,
-    expires_in_days: Annotated[Optional[int], typer.Option(help="Days until the key stops working.")] = None,
+    expires_in_days: Annotated[Optional[int], typer.Option(
+        min=1, max=accounts.MAX_KEY_DAYS, help="Days until the key stops working (1 to 36500).")] = None,
 ) -> None:
     """Create an API key; prints the key alone on stdout. It is shown only this once."""
     with refusals():

@@ -73,7 +73,7 @@ def retry(message_id: Annotated[str, typer.Argument(metavar="ID", help="The mess
 def purge(
     dead: Annotated[bool, typer.Option("--dead", help="Purge dead messages (required: says what goes).")] = False,
     older_than: Annotated[
-        Optional[int], typer.Option("--older-than", metavar="DAYS", min=0,
+        Optional[int], typer.Option("--older-than", metavar="DAYS", min=0, max=36_500,
                                     help="Only those that ended more than DAYS days ago.")
     ] = None,
 ) -> None:

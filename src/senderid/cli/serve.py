@@ -14,6 +14,7 @@ from senderid.cli.common import context, fail
 from senderid.domain import accounts
 from senderid.domain.context import CLI, Context
 from senderid.runtime import build_worker, start_listener, warn_about_settings, watch_queue
+from senderid.settings import Settings
 from senderid.store import migrate
 
 DEMO_ACCOUNT = "demo"
@@ -40,7 +41,18 @@ def run_server(*, host: str, port: int, demo: bool) -> None:
         _print_demo(ctx, host, port)
     app = create_app(ctx.settings, context=ctx)
     gc.freeze()  # what start-up built lives for good: keep it out of every collection
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, server_header=False)
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, server_header=False,
+                **proxy_options(ctx.settings))
+
+
+def proxy_options(settings: Settings) -> dict[str, object]:
+    """uvicorn's proxy-header trust, from ``SENDERID_TRUSTED_PROXIES``: by default none, so
+    the client address is always the socket peer (uvicorn's own default would believe
+    ``X-Forwarded-For`` from 127.0.0.1, which anyone on the machine, or any local proxy
+    passing the header through, can forge)."""
+    if not settings.trusted_proxies:
+        return {"proxy_headers": False, "forwarded_allow_ips": ""}
+    return {"proxy_headers": True, "forwarded_allow_ips": ",".join(settings.trusted_proxies)}
 
 
 def run_worker(*, metrics_port: int | None = None, metrics_host: str = "127.0.0.1") -> None:
@@ -61,6 +73,17 @@ def run_worker(*, metrics_port: int | None = None, metrics_host: str = "127.0.0.
     finally:
         worker.provider.close()
         listener.stop()
+
+
+def _proxy_note(settings: Settings) -> str:
+    """What ``make run`` says about client addresses and reverse proxies."""
+    if settings.trusted_proxies:
+        return ("Client addresses (audit records, the console's sign-in throttle) come from the\n"
+                f"X-Forwarded-For of {', '.join(settings.trusted_proxies)} (SENDERID_TRUSTED_PROXIES).")
+    return ("Client addresses (audit records, the console's sign-in throttle) are the socket peer's.\n"
+            "Behind a reverse proxy, start the server with\n"
+            "  SENDERID_TRUSTED_PROXIES=<the proxy's address>   (127.0.0.1 for one on this machine)\n"
+            "so they are the clients' addresses from its X-Forwarded-For.")
 
 
 def _print_demo(ctx: Context, host: str, port: int) -> None:
@@ -88,6 +111,8 @@ Register a number (an OTP goes to the developer inbox, {base}/dev/inbox):
 
 Verify it with the code from {base}/dev/inbox.json:
   curl -s {base}/api/v1/customNumber/verifyCustomNumber -H {auth} -H 'Content-Type: application/json' -d {verify_body}
+
+{_proxy_note(ctx.settings)}
 """,
         err=False,
     )

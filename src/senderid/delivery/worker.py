@@ -45,6 +45,7 @@ from senderid import metrics
 from senderid.clock import Clock
 from senderid.delivery import breaker, lanes, outbox, webhooks
 from senderid.delivery.outbox import DEFERRED, Claimed, Outcome
+from senderid.domain import retention
 from senderid.sms_parts import MessageTooLong, split
 from senderid.delivery.providers.base import (
     OutgoingSms,
@@ -61,6 +62,7 @@ log = logging.getLogger("senderid.worker")
 
 RETRY_RECORD_SECONDS = 1.0  # after a failed record (database trouble), try again this soon
 RECORD_LINGER_SECONDS = 0.1  # an outcome waits at most this long for others to share its record
+HOUSEKEEPING_SECONDS = 300.0  # how often a running worker blanks old bodies and purges expired rows
 
 
 def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
@@ -108,6 +110,8 @@ class Worker:
             on_change=self._breaker_changed,
         )
         metrics.BREAKER_STATE.labels(provider.name).set(breaker.STATE_VALUES[breaker.CLOSED])
+        self._swept_before: datetime | None = None  # retention: ended before this is blanked
+        self._next_sweep = 0.0  # time.monotonic() of the next housekeeping round
 
     def wake(self) -> None:
         """Something was queued: look now rather than at the next poll."""
@@ -234,8 +238,30 @@ class Worker:
             wait = min(wait, max(0.001, until))
         return wait
 
+    def housekeep(self) -> retention.Swept:
+        """One round of housekeeping (:mod:`senderid.domain.retention`): blank the text of
+        messages that ended more than SENDERID_MESSAGE_BODY_RETENTION_DAYS ago, purge
+        expired Idempotency-Key records and spent limit rows."""
+        swept = retention.sweep(self.db, self.clock.now(),
+                                retention_days=self.settings.message_body_retention_days,
+                                since=self._swept_before)
+        if swept.blanked_before is not None:
+            self._swept_before = swept.blanked_before
+        if swept.bodies_blanked or swept.idempotency_keys or swept.limit_rows:
+            log.info("housekeeping", extra={"bodies_blanked": swept.bodies_blanked,
+                                            "idempotency_keys": swept.idempotency_keys,
+                                            "limit_rows": swept.limit_rows})
+        return swept
+
     def _run_webhooks(self, stop: threading.Event) -> None:
+        """The webhook loop, which also runs the housekeeping every HOUSEKEEPING_SECONDS."""
         while not stop.is_set():
+            if time.monotonic() >= self._next_sweep:
+                self._next_sweep = time.monotonic() + HOUSEKEEPING_SECONDS
+                try:
+                    self.housekeep()
+                except Exception:
+                    log.exception("housekeeping failed; trying again later")
             try:
                 handled = self.webhooks.run_once()
             except Exception:

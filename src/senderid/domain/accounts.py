@@ -143,12 +143,15 @@ def set_otp_required(ctx: Context, account_id: str, otp_required: bool, *, actor
     return get_account(ctx, account_id)
 
 
+MAX_KEY_DAYS = 36_500  # a hundred years: any longer is "never", which is no expiry at all
+
+
 def create_key(
     ctx: Context, account_id: str, *, expires_in_days: int | None = None, actor: Actor
 ) -> tuple[ApiKey, str]:
     """A new key for the account: its record, and the key itself (shown once)."""
-    if expires_in_days is not None and expires_in_days < 1:
-        raise InvalidRequest("A key expires after at least 1 day")
+    if expires_in_days is not None and not 1 <= expires_in_days <= MAX_KEY_DAYS:
+        raise InvalidRequest(f"expires_in_days must be between 1 and {MAX_KEY_DAYS:,} (days)")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     now = ctx.clock.now()
     record = ApiKey(

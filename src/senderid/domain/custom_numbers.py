@@ -11,7 +11,10 @@ The rules (SPEC §3):
   verify wins and the others are cancelled in the same transaction;
 * OTP SMS are limited per account and number (cooldown and hourly), per
   number across accounts, and per account; one account's sends never use up
-  another account's allowance for the same number;
+  another account's allowance for the same number, and the per-number cap is
+  six accounts' allowances (docs/api.md says why that stops a squatter);
+* wrong codes are budgeted per day (:mod:`senderid.domain.otp_guesses`): past the
+  budget, verify fails and no new code is sent;
 * a registration and its OTP SMS are written in one transaction (the outbox).
 
 Work on one number is serialised by :meth:`Database.lock`, so the checks and
@@ -41,7 +44,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from senderid import ids, otp
-from senderid.domain import audit
+from senderid.domain import audit, otp_guesses
 from senderid.domain import events as domain_events
 from senderid.domain import outbox as domain_outbox
 from senderid.domain.accounts import Account
@@ -139,11 +142,21 @@ def add(ctx: Context, account: Account, *, name: object, number: object, actor: 
                 result = _create_active(ctx, conn, account, clean_name, e164, state, now, actor)
             else:
                 result = _send_otp(ctx, conn, account, clean_name, e164, state, now, actor)
-    except IntegrityError:
+    except IntegrityError as error:
+        if not _number_taken(error):
+            raise  # not the race below: a real fault, for the caller's 500
         # Another transaction activated the number between our check and our write
         # (only possible without the lock); the unique index had the last word.
         raise NumberAlreadyExists() from None
     return result
+
+
+def _number_taken(error: IntegrityError) -> bool:
+    """True when ``error`` is the active-number unique index refusing a second holder."""
+    constraint = getattr(getattr(error.orig, "diag", None), "constraint_name", None)
+    if constraint is not None:
+        return constraint == "uq_custom_numbers_active_number"
+    return "custom_numbers.number" in str(error.orig)  # SQLite names the columns
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,18 +169,22 @@ class _State:
     last_send: datetime | None  # this account's last OTP SMS to it
     nth_newest: tuple[datetime | None, ...]  # per window of _WINDOWS: the limit-th send in the hour
     positions: tuple[int, ...]  # per window: the position of the newest send in its scope (0: none)
+    guesses_used_up: list[tuple[datetime, str]]  # daily guess budgets used up: (frees at, message)
 
 
 def _state(ctx: Context, conn: Connection, account_id: str, number: str, now: datetime) -> _State:
     s = ctx.settings
     limits = tuple(getattr(s, setting) for setting, _column, _message in _WINDOWS)
     row = conn.execute(
-        _state_query(limits), {"account_id": account_id, "number": number, "since": now - HOUR}
+        _state_query(limits, otp_guesses.limits(s)),
+        {"account_id": account_id, "number": number, "since": now - HOUR,
+         "day_since": now - otp_guesses.DAY},
     ).one()
     m = row._mapping
     return _State(row.active_id, row.pending_id, row.others_pending is not None, row.last_send,
                   tuple(m[f"nth_{i}"] for i in range(len(_WINDOWS))),
-                  tuple(m[f"last_{i}"] or 0 for i in range(len(_WINDOWS))))
+                  tuple(m[f"last_{i}"] or 0 for i in range(len(_WINDOWS))),
+                  otp_guesses.used_up(row, "wrong"))
 
 
 # The windows of the sending limits: setting, the column numbering sends in its scope, message.
@@ -187,10 +204,11 @@ _SCOPES = (
 
 
 @lru_cache(maxsize=8)
-def _state_query(limits: tuple[int, ...]) -> Select:  # type: ignore[type-arg]
+def _state_query(limits: tuple[int, ...], guess_limits: tuple[int, ...]) -> Select:  # type: ignore[type-arg]
     """One SELECT of scalar subqueries, each one or two index lookups whatever the limits:
     the newest send's position in each scope (a max over an index), and the send at
-    position newest - limit + 1, if it is inside the hour (a point lookup)."""
+    position newest - limit + 1, if it is inside the hour (a point lookup); and the daily
+    guess budgets (:mod:`senderid.domain.otp_guesses`)."""
     number, account_id = bindparam("number"), bindparam("account_id")
     active = select(custom_numbers.c.id).where(
         custom_numbers.c.number == number, custom_numbers.c.status == ACTIVE).limit(1)
@@ -216,6 +234,8 @@ def _state_query(limits: tuple[int, ...]) -> Select:  # type: ignore[type-arg]
         others.scalar_subquery().label("others_pending"),
         _as_time(last.scalar_subquery()).label("last_send"),
         *columns,
+        *otp_guesses.nth_failures(guess_limits, account_id, number,
+                                  bindparam("day_since", type_=UTCDateTime), "wrong"),
     )
 
 
@@ -330,6 +350,9 @@ def _check_send_limits(ctx: Context, state: _State, now: datetime) -> None:
             # The window frees up when the oldest of the last `limit` sends is an hour old.
             wait = math.ceil((nth + HOUR - now).total_seconds())
             refusals.append((wait, f"{message}; try again in {wait} seconds"))
+    for frees_at, message in state.guesses_used_up:
+        wait = math.ceil((frees_at - now).total_seconds())
+        refusals.append((wait, f"{message}; no new code can be sent for {wait} seconds"))
     if refusals:
         wait, message = max(refusals)
         raise RateLimited(message, wait)
@@ -545,8 +568,18 @@ def verify(
 
 # Count the try before comparing, atomically, in the statement that finds the pending
 # registration: parallel guesses can never get more than otp_max_attempts comparisons.
-# `taken` says whether another registration holds the number already.
+# `taken` says whether another registration holds the number already; `spent_*` whether
+# a daily guess budget of the account is used up (then nothing is compared).
 _HOLDER = custom_numbers.alias("holder")
+
+
+@lru_cache(maxsize=8)
+def _count_try(guess_limits: tuple[int, ...]):  # type: ignore[no-untyped-def]
+    return _COUNT_TRY.returning(*otp_guesses.nth_failures(
+        guess_limits, bindparam("b_account_id"), bindparam("b_number"),
+        bindparam("b_day_since", type_=UTCDateTime), "spent"))
+
+
 _COUNT_TRY = (
     update(custom_numbers)
     .where(
@@ -597,11 +630,14 @@ def _verify_locked(
 ) -> str | None:
     now = ctx.clock.now()
     params = {"b_account_id": account.id, "b_number": number, "b_now": now,
-              "b_max_attempts": ctx.settings.otp_max_attempts}
-    counted = conn.execute(_COUNT_TRY, params).first()
+              "b_max_attempts": ctx.settings.otp_max_attempts, "b_day_since": now - otp_guesses.DAY}
+    counted = conn.execute(_count_try(otp_guesses.limits(ctx.settings)), params).first()
     if counted is None:
         return _verify_again(ctx, conn, account, name, number, code, now, actor, params)
+    if otp_guesses.used_up(counted, "spent"):
+        return None  # past a daily guess budget: not even the right code counts
     if not otp.check_code(ctx.secret, number, code, counted.otp_hash):
+        otp_guesses.record_wrong(conn, account.id, number, now)
         audit.record(
             conn, at=now, actor=actor, action="custom_number.otp_failed", account_id=account.id,
             subject=counted.id, number=number, attempts=counted.otp_attempts,

@@ -352,6 +352,11 @@ def abandon(ctx: Context, claim: Claim) -> None:
         conn.execute(delete(idempotency_keys).where(*_mine(claim)))
 
 
+def purge_batch(conn: Connection, now: datetime, *, limit: int = PURGE_BATCH) -> int:
+    """Delete up to ``limit`` expired keys in ``conn``'s transaction (housekeeping)."""
+    return _purge(conn, now, limit=limit)
+
+
 def purge_expired(ctx: Context, *, limit: int = 10_000) -> int:
     """Delete up to ``limit`` expired keys now (new keys already purge a few each)."""
     with ctx.db.write() as conn:

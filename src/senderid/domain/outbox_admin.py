@@ -147,6 +147,9 @@ def retry(ctx: Context, message_id: str, *, actor: Actor) -> OutboxMessage:
         row = _locked(conn, message_id)
         if row.status not in RETRYABLE:
             raise Conflict(f"Only a dead or failed message can be retried; {message_id} is {row.status}")
+        if row.kind != "otp" and row.blanked:
+            raise Conflict(f"The text of {message_id} is no longer kept (it ended more than "
+                           "SENDERID_MESSAGE_BODY_RETENTION_DAYS ago); nothing to retry")
         now = ctx.clock.now()
         values: dict[str, object] = {}
         if row.kind == "otp":
@@ -193,7 +196,8 @@ def purge_dead(ctx: Context, *, older_than_days: int, actor: Actor) -> int:
 def _locked(conn: Connection, message_id: str):  # type: ignore[no-untyped-def]
     row = conn.execute(
         select(outbox.c.id, outbox.c.kind, outbox.c.account_id, outbox.c.custom_number_id,
-               outbox.c.to_number, outbox.c.status, outbox.c.attempts, outbox.c.expires_at)
+               outbox.c.to_number, outbox.c.status, outbox.c.attempts, outbox.c.expires_at,
+               (outbox.c.body == "").label("blanked"))
         .where(outbox.c.id == message_id)
         .with_for_update()
     ).first()

@@ -26,13 +26,21 @@ budget tests (``tests/test_query_budget.py``).
 PostgreSQL connections are not pinged before use: a connection the server or
 network dropped is noticed locally at checkout (psycopg marks it closed or broken)
 and replaced; connections are recycled every :data:`PG_RECYCLE_SECONDS`; connect,
-pool-wait, statement, lock and idle-in-transaction times are bounded.
+pool-wait, statement and lock times are bounded by the database timeout
+(``SENDERID_DATABASE_TIMEOUT_SECONDS``), idle-in-transaction time too. On SQLite the
+busy timeout and the wait for this process's writer lock are that timeout. Past it
+the work fails with :class:`DatabaseUnavailable` or SQLAlchemy's ``OperationalError``
+/ ``TimeoutError`` (see :func:`is_unavailable`), which the API answers with a 503.
+
+Statement parameters never appear in errors or logs (``hide_parameters``): they
+hold SMS text, OTP codes included.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -43,13 +51,38 @@ from sqlalchemy import Connection, create_engine, event, exc, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import StaticPool
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
-PG_CONNECT_TIMEOUT_SECONDS = 5
-PG_POOL_TIMEOUT_SECONDS = 10
-PG_STATEMENT_TIMEOUT_MS = 30_000
-PG_LOCK_TIMEOUT_MS = 15_000
+DEFAULT_TIMEOUT_SECONDS = 5.0  # SENDERID_DATABASE_TIMEOUT_SECONDS' default
+PG_MIN_CONNECT_TIMEOUT_SECONDS = 2  # libpq's floor: smaller values mean 2
 PG_IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
 PG_RECYCLE_SECONDS = 1800
+
+
+class DatabaseUnavailable(Exception):
+    """The database did not answer in time (or at all)."""
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """True for the errors that mean "the database is unreachable, too slow or too busy"
+    rather than "this statement is wrong": the API answers those with a 503."""
+    if isinstance(error, (DatabaseUnavailable, exc.TimeoutError, exc.DisconnectionError)):
+        return True
+    if not isinstance(error, exc.DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    if not isinstance(error, (exc.OperationalError, exc.InterfaceError)):
+        return False
+    if type(error.orig).__module__.startswith("sqlite3"):
+        # SQLite reports missing tables and columns as OperationalError too: those are a
+        # broken deployment (a 500). Busy, locked or unreadable is unavailability.
+        text_ = str(error.orig).lower()
+        return any(word in text_ for word in _SQLITE_UNAVAILABLE)
+    # psycopg: connection failures, timeouts (statement, lock), server shutdown, too many
+    # connections: all mean "not now".
+    return True
+
+
+_SQLITE_UNAVAILABLE = ("locked", "busy", "unable to open", "disk i/o", "readonly", "full")
 
 
 def normalise_url(url: str) -> str:
@@ -100,9 +133,10 @@ class _Local(threading.local):
 
 
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
         self.url = normalise_url(url)
-        self.engine = _create_engine(self.url, pool_size)
+        self.timeout = timeout
+        self.engine = _create_engine(self.url, pool_size, timeout)
         self.dialect = self.engine.dialect.name
         self.is_sqlite = self.dialect == "sqlite"
         self._sqlite_writer = threading.RLock()
@@ -134,10 +168,15 @@ class Database:
         if self.is_sqlite:
             # SQLite has one writer at a time anyway: queueing this process's writers on a
             # lock is fairer and cheaper than letting them spin in sqlite3's busy back-off.
-            with self._sqlite_writer, self.engine.connect() as conn:
-                conn = conn.execution_options(sqlite_immediate=True)
-                with self._open(conn):
-                    yield conn
+            if not self._sqlite_writer.acquire(timeout=self.timeout):
+                raise DatabaseUnavailable(f"the write lock was busy for {self.timeout:g} s")
+            try:
+                with self.engine.connect() as conn:
+                    conn = conn.execution_options(sqlite_immediate=True)
+                    with self._open(conn):
+                        yield conn
+            finally:
+                self._sqlite_writer.release()
         else:
             with self.engine.connect() as conn, self._open(conn):
                 yield conn
@@ -236,17 +275,19 @@ def _lock_statement(count: int) -> Any:
     return text("SELECT " + ", ".join(f"pg_advisory_xact_lock(:k{i})" for i in range(count)))
 
 
-def _create_engine(url: str, pool_size: int) -> Engine:
+def _create_engine(url: str, pool_size: int, timeout: float) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return _create_pg_engine(url, pool_size)
+        return _create_pg_engine(url, pool_size, timeout)
+    busy_ms = int(timeout * 1000)
     kwargs: dict[str, Any] = {
-        "connect_args": {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        "connect_args": {"check_same_thread": False, "timeout": timeout},
+        "hide_parameters": True,
     }
     if not parsed.database or parsed.database == ":memory:":
         kwargs["poolclass"] = StaticPool
     else:
-        kwargs.update(pool_size=pool_size, max_overflow=pool_size)
+        kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_timeout=timeout)
     engine = create_engine(url, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -257,7 +298,7 @@ def _create_engine(url: str, pool_size: int) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -270,9 +311,10 @@ def _create_engine(url: str, pool_size: int) -> Engine:
     return engine
 
 
-def _create_pg_engine(url: str, pool_size: int) -> Engine:
+def _create_pg_engine(url: str, pool_size: int, timeout: float) -> Engine:
+    statement_ms = int(timeout * 1000)
     options = (
-        f"-c statement_timeout={PG_STATEMENT_TIMEOUT_MS} -c lock_timeout={PG_LOCK_TIMEOUT_MS} "
+        f"-c statement_timeout={statement_ms} -c lock_timeout={statement_ms} "
         f"-c idle_in_transaction_session_timeout={PG_IDLE_IN_TRANSACTION_TIMEOUT_MS}"
     )
     engine = create_engine(
@@ -281,8 +323,12 @@ def _create_pg_engine(url: str, pool_size: int) -> Engine:
         max_overflow=pool_size,
         pool_pre_ping=False,
         pool_recycle=PG_RECYCLE_SECONDS,
-        pool_timeout=PG_POOL_TIMEOUT_SECONDS,
-        connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS, "options": options},
+        pool_timeout=timeout,
+        hide_parameters=True,
+        connect_args={
+            "connect_timeout": max(PG_MIN_CONNECT_TIMEOUT_SECONDS, math.ceil(timeout)),
+            "options": options,
+        },
     )
 
     @event.listens_for(engine, "checkout")

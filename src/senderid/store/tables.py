@@ -125,6 +125,20 @@ otp_sends = Table(
     Index("ix_otp_sends_account_seq", "account_id", "account_seq"),
 )
 
+# One row per wrong OTP tried: the daily guess budgets (per account and number, per
+# account), which resends do not reset. Rows older than a day are purged by the worker.
+otp_failures = Table(
+    "otp_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(ID), nullable=False),
+    Column("number", String(20), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_otp_failures_account_number_created", "account_id", "number", "created_at"),
+    Index("ix_otp_failures_account_created", "account_id", "created_at"),
+    Index("ix_otp_failures_created", "created_at"),
+)
+
 # The outbox: every SMS leaves through here, written in the transaction that
 # caused it and handed to the provider by a worker.
 outbox = Table(
@@ -166,6 +180,7 @@ outbox = Table(
     Index("ix_outbox_account_created", "account_id", "created_at"),
     Index("ix_outbox_provider_message", "provider_message_id"),  # delivery receipts
     Index("ix_outbox_to_number_created", "to_number", "created_at"),  # who a STOP reply answers
+    Index("ix_outbox_status_updated", "status", "updated_at"),  # ended messages by age (retention)
 )
 
 # An account's prepaid balance in thousandths of a credit (only for accounts.prepaid).

@@ -15,4 +15,9 @@ with engine.connect() as connection:
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # A migration may rewrite a large table: the request-sized statement timeout
+            # of the server's connections does not apply to it.
+            connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+            connection.exec_driver_sql("SET LOCAL lock_timeout = '60s'")
         context.run_migrations()

@@ -1,0 +1,84 @@
+"""What is kept, and for how long: the worker's housekeeping.
+
+* The text of an SMS that has ended (sent, delivered, failed, dead, cancelled) is kept
+  ``SENDERID_MESSAGE_BODY_RETENTION_DAYS`` after it ended, then blanked (the row stays:
+  its status, numbers and times are the record). An OTP's text lost its code already,
+  when the provider took it.
+* Expired ``Idempotency-Key`` records are deleted (a new key also deletes a few; this
+  catches the ones no new key comes after).
+* Sending-limit and guess-budget rows are deleted once no window can count them (a day).
+
+Each sweep works in batches of :data:`BATCH` rows, one short transaction per batch, so
+it never holds locks for long, and stops at :data:`MAX_BATCHES` per kind (the next
+sweep carries on).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+
+from senderid.domain import idempotency
+from senderid.domain.types import OutboxStatus
+from senderid.store.db import Database
+from senderid.store.tables import otp_failures, otp_sends, outbox
+
+BATCH = 500
+MAX_BATCHES = 20
+ENDED = (OutboxStatus.SENT, OutboxStatus.DELIVERED, OutboxStatus.FAILED, OutboxStatus.DEAD,
+         OutboxStatus.CANCELLED)
+LIMIT_ROWS_KEPT = timedelta(days=1)  # the longest window (the guess budgets) is a day
+BLANK = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Swept:
+    bodies_blanked: int = 0
+    idempotency_keys: int = 0
+    limit_rows: int = 0
+    # Every ended message that ended before this has its body blanked (None: the sweep
+    # stopped at MAX_BATCHES). The next sweep may start from it.
+    blanked_before: datetime | None = None
+
+
+def sweep(db: Database, now: datetime, *, retention_days: int, since: datetime | None = None) -> Swept:
+    """One round of housekeeping as of ``now``. ``since``: a previous sweep's
+    ``blanked_before`` (messages that ended before it are blanked already), so that a
+    sweep reads only what ended since; None looks at the whole outbox."""
+    cutoff = now - timedelta(days=retention_days)
+    start = None if since is None else since - timedelta(minutes=5)  # margin for clock skew
+    blanked, finished = _batches(db, lambda conn: _blank_bodies(conn, start, cutoff))
+    keys, _ = _batches(db, lambda conn: idempotency.purge_batch(conn, now, limit=BATCH))
+    old = now - LIMIT_ROWS_KEPT
+    sends, _ = _batches(db, lambda conn: _delete_older(conn, otp_sends, old))
+    failures, _ = _batches(db, lambda conn: _delete_older(conn, otp_failures, old))
+    return Swept(blanked, keys, sends + failures, cutoff if finished else None)
+
+
+def _batches(db: Database, one) -> tuple[int, bool]:  # type: ignore[no-untyped-def]
+    """Run ``one(conn)`` a batch at a time: (rows done, whether none are left)."""
+    total = 0
+    for _ in range(MAX_BATCHES):
+        with db.write() as conn:
+            done = int(one(conn))
+        total += done
+        if done < BATCH:
+            return total, True
+    return total, False
+
+
+def _blank_bodies(conn, start: datetime | None, cutoff: datetime) -> int:  # type: ignore[no-untyped-def]
+    where = [outbox.c.status.in_(ENDED), outbox.c.updated_at < cutoff, outbox.c.body != BLANK]
+    if start is not None:
+        where.append(outbox.c.updated_at >= start)
+    ids = select(outbox.c.id).where(*where).limit(BATCH).scalar_subquery()
+    return conn.execute(
+        update(outbox).where(outbox.c.id.in_(ids)).values(body=BLANK, redacted_body=None)
+    ).rowcount
+
+
+def _delete_older(conn, table, before: datetime) -> int:  # type: ignore[no-untyped-def]
+    ids = select(table.c.id).where(table.c.created_at < before).limit(BATCH).scalar_subquery()
+    return conn.execute(delete(table).where(table.c.id.in_(ids))).rowcount

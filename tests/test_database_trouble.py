@@ -1,0 +1,244 @@
+"""A sick database: hanging, down, busy, or refusing a statement (real sockets, real
+databases, a real uvicorn server; no mocks).
+
+* ``/healthz`` never touches the database nor the request threads: < 100 ms whatever
+  the database does;
+* ``/readyz`` answers 503 within SENDERID_DATABASE_TIMEOUT_SECONDS;
+* API requests answer a 503 envelope with ``Retry-After`` within about that time;
+* no error answer (500, 503) closes a keep-alive connection;
+* a failing statement never puts its parameters (an OTP SMS) in the log.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import logging
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from senderid.api.app import create_app
+from senderid.logs import JsonFormatter
+from senderid.runtime import build_context
+from senderid.settings import Settings
+from tests.support.dead_database import hanging_postgres, unreachable_postgres
+from tests.support.env import TEST_SECRET
+from tests.support.live import serve
+
+TIMEOUT = 2  # seconds: SENDERID_DATABASE_TIMEOUT_SECONDS in these tests (libpq's floor is 2)
+TOKEN = "/api/v1/user/token/verify"
+ADD = "/api/v1/customNumber/add"
+KEY = {"Authorization": "Bearer sid_" + "a" * 43}
+CODE_IN_TEXT = re.compile(r"code is \d{6}")
+
+
+def sick_app(url: str, **overrides: object):  # type: ignore[no-untyped-def]
+    values: dict[str, object] = {"database_url": url, "secret_key": TEST_SECRET, "api_threads": 4,
+                                 "database_timeout_seconds": TIMEOUT, "worker_in_process": False}
+    settings = Settings(**{**values, **overrides})  # type: ignore[arg-type]
+    return create_app(settings, context=build_context(settings), run_worker=False)
+
+
+def get(base: str, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict, dict, float]:  # type: ignore[type-arg]
+    host, port = base.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    started = time.monotonic()
+    try:
+        conn.request("GET", path, headers=headers or {})
+        response = conn.getresponse()
+        body = json.loads(response.read())
+        return response.status, body, {k.lower(): v for k, v in response.getheaders()}, time.monotonic() - started
+    finally:
+        conn.close()
+
+
+def assert_unavailable(status: int, body: dict, headers: dict) -> None:  # type: ignore[type-arg]
+    assert status == 503, body
+    assert body["status"] is False and "database" in body["message"].lower()
+    assert int(headers["retry-after"]) >= 1
+
+
+# -- 3. a hanging database --------------------------------------------------------------------
+
+
+def test_a_hanging_database_never_holds_up_healthz_and_api_requests_get_a_503_in_time() -> None:
+    with hanging_postgres() as url, serve(sick_app(url)) as base:
+        with ThreadPoolExecutor(8) as pool:
+            # more API requests than request threads: every one of them waits on the database
+            api = [pool.submit(get, base, TOKEN, KEY) for _ in range(4)]
+            time.sleep(0.3)  # they hold every request thread now
+            for _ in range(5):
+                status, body, _headers, took = get(base, "/healthz")
+                assert (status, body["message"]) == (200, "ok")
+                assert took < 0.1, took
+            ready = pool.submit(get, base, "/readyz")
+            for future in api:
+                status, body, headers, took = future.result()
+                assert_unavailable(status, body, headers)
+                assert took < TIMEOUT + 1.5, took
+            status, body, headers, took = ready.result()
+            assert status == 503 and int(headers["retry-after"]) >= 1
+            assert took < TIMEOUT + 0.5, took
+
+
+def test_readyz_gives_up_on_a_hanging_database_within_the_timeout() -> None:
+    with hanging_postgres() as url, serve(sick_app(url)) as base:
+        status, body, headers, took = get(base, "/readyz")
+        assert (status, body["message"]) == (503, "The database is not reachable")
+        assert headers["retry-after"] == str(TIMEOUT)
+        assert took < TIMEOUT + 0.5
+
+
+# -- 4. an outage -------------------------------------------------------------------------------
+
+
+@contextmanager
+def keep_alive(base: str) -> Iterator[http.client.HTTPConnection]:
+    host, port = base.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def exchange(conn: http.client.HTTPConnection, method: str, path: str, body: object = None,
+             headers: dict[str, str] | None = None) -> tuple[int, dict, dict]:  # type: ignore[type-arg]
+    payload = None if body is None else json.dumps(body)
+    conn.request(method, path, body=payload, headers={**(headers or {}),
+                                                      **({"Content-Type": "application/json"} if payload else {})})
+    response = conn.getresponse()
+    return response.status, json.loads(response.read()), {k.lower(): v for k, v in response.getheaders()}
+
+
+def test_a_database_outage_is_a_503_and_the_connection_stays_usable() -> None:
+    with serve(sick_app(unreachable_postgres())) as base, keep_alive(base) as conn:
+        for _ in range(3):  # the same connection, request after request
+            status, body, headers = exchange(conn, "GET", TOKEN, headers=KEY)
+            assert_unavailable(status, body, headers)
+        status, body, _ = exchange(conn, "POST", ADD, {"name": "x", "number": "0491570156"}, KEY)
+        assert status == 503
+        status, body, headers = exchange(conn, "GET", "/readyz")
+        assert status == 503 and headers["retry-after"]
+        assert exchange(conn, "GET", "/healthz")[0] == 200
+
+
+def test_no_error_answer_closes_the_keep_alive_connection(ctx, customer, db) -> None:  # type: ignore[no-untyped-def]
+    with db.engine.begin() as c:  # a real fault: a table the add needs is gone
+        c.execute(sa.text("DROP TABLE otp_sends"))
+    try:
+        with serve(create_app(ctx.settings, context=ctx, run_worker=False)) as base, keep_alive(base) as conn:
+            status, body, _ = exchange(conn, "POST", ADD, {"name": "x", "number": "0491570156"}, customer.headers)
+            assert (status, body["message"]) == (500, "Something went wrong on our side; please try again later")
+            # every other kind of error answer on the same connection too, then a success
+            conn.request("POST", ADD, body=b"x" * 100_000, headers={**customer.headers, "Content-Type": "application/json"})
+            response = conn.getresponse()
+            assert (response.status, json.loads(response.read())["status"]) == (413, False)
+            assert exchange(conn, "GET", "/api/v1/nothing-here")[0] == 404
+            assert exchange(conn, "GET", "/api/v1/customNumber/list?offset=" + "9" * 30, headers=customer.headers)[0] == 400
+            assert exchange(conn, "GET", TOKEN, headers={"Authorization": "Bearer nope"})[0] == 401
+            status, body, _ = exchange(conn, "GET", TOKEN, headers=customer.headers)
+            assert status == 200
+    finally:
+        from senderid.store.tables import otp_sends
+
+        with db.engine.begin() as c:
+            otp_sends.create(c)
+
+
+def test_a_busy_sqlite_database_is_a_503_within_the_timeout(tmp_path, sqlite_template) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    path = tmp_path / "busy.db"
+    shutil.copy(sqlite_template, path)
+    app = sick_app(f"sqlite:///{path}", database_timeout_seconds=1)
+    ctx = app.state.ctx
+    from senderid.domain import accounts
+    from senderid.domain.context import CLI
+
+    account = accounts.create_account(ctx, "Acme", otp_required=True, actor=CLI)
+    _record, key = accounts.create_key(ctx, account.id, actor=CLI)
+    other = sqlite3.connect(path, isolation_level=None)  # another process's writer, holding the lock
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            started = time.monotonic()
+            r = client.post(ADD, json={"name": "x", "number": "0491570156"},
+                            headers={"Authorization": f"Bearer {key}"})
+            took = time.monotonic() - started
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert_unavailable(r.status_code, r.json(), {k.lower(): v for k, v in r.headers.items()})
+    assert took < 1 + 1.0, took
+
+
+# -- 7. parameters never reach the log ------------------------------------------------------------
+
+
+@contextmanager
+def every_log_line() -> Iterator[io.StringIO]:
+    """Everything any logger writes, at DEBUG (SQLAlchemy's statement log included), through
+    the server's own formatter."""
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield out
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
+def add_logged(app_client: TestClient, customer) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    with every_log_line() as out:
+        r = app_client.post(ADD, json={"name": "x", "number": "0491570156"}, headers=customer.headers)
+    return r.status_code, out.getvalue()
+
+
+def test_a_failing_statement_does_not_log_the_otp_sms(app_client: TestClient, customer, db) -> None:  # type: ignore[no-untyped-def]
+    """The OTP SMS insert fails (its table lost a column): the 500 is logged, with the
+    statement, but not its parameters (the SMS text, code included)."""
+    with db.engine.begin() as c:
+        c.execute(sa.text("ALTER TABLE outbox RENAME COLUMN body TO text_of_the_sms"))
+    try:
+        status, logged = add_logged(app_client, customer)
+    finally:
+        with db.engine.begin() as c:
+            c.execute(sa.text("ALTER TABLE outbox RENAME COLUMN text_of_the_sms TO body"))
+    assert status == 500
+    assert "unhandled error" in logged and "INSERT INTO outbox" in logged  # the failure is there
+    assert not CODE_IN_TEXT.search(logged), logged
+    assert "+61491570156" not in logged.split("INSERT INTO outbox", 1)[1]
+
+
+def test_a_postgres_error_detail_repeating_the_row_is_not_logged(app_client: TestClient, customer, db) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL repeats a failing row in the error's DETAIL line ("Failing row contains
+    (..., 'Your senderid code is 123456 ...')"): that line is cut from the log."""
+    if db.is_sqlite:
+        pytest.skip("SQLite's errors never repeat a row's values")
+    with db.engine.begin() as c:
+        c.execute(sa.text("ALTER TABLE outbox ADD COLUMN required_later text NOT NULL DEFAULT 'x'"))
+        c.execute(sa.text("ALTER TABLE outbox ALTER COLUMN required_later DROP DEFAULT"))
+    try:
+        status, logged = add_logged(app_client, customer)
+    finally:
+        with db.engine.begin() as c:
+            c.execute(sa.text("ALTER TABLE outbox DROP COLUMN required_later"))
+    assert status == 500
+    assert "not-null constraint" in logged and "DETAIL" in logged
+    assert not CODE_IN_TEXT.search(logged), logged
