@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -41,7 +42,8 @@ async def _business_view(
     return plumbing.view(
         request, "business.html", current, status_code=status_code, title=title, active="business",
         params=params, statuses=business_names.STATUSES, error=error,
-        pages=plumbing.pages(offset, found["total"], "/console/business-names", params), **found,
+        pages=plumbing.pages(offset, found["total"], "/console/business-names", params),
+        csv_url=f"/console/business-names.csv?{urlencode(params)}", **found,
     )
 
 
