@@ -1,5 +1,9 @@
 """The console and the developer inbox in a real Chromium, against a live server.
 
+Every console action that changes something is checked by its effect through the API
+(the public API with the customer's key, the admin API, a webhook receiver, the
+devinbox's JSON), not only by what the page says.
+
 Playwright drives the system's Chromium (``/usr/bin/chromium``, Debian's ``chromium``
 package; ``.ci/run`` installs it); Playwright's own browser download is never used.
 Without a browser these tests skip with the reason; under ``CI=true`` they fail.
@@ -10,8 +14,13 @@ elsewhere). The suite also writes the screenshots in ``docs/screenshots/``.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import os
+import re
 import time
+from datetime import timedelta
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,11 +31,15 @@ import pytest
 from senderid import otp
 from senderid.api.app import create_app
 from senderid.delivery import outbox
+from senderid.delivery.providers.base import PermanentError, TransientError
+from senderid.delivery.worker import Worker
 from senderid.domain import accounts, business_names, custom_numbers, messages, outbox_admin
 from senderid.domain.context import CLI, Actor, Context
 from tests.support.env import IN_CI
 from tests.support.console_support import ADMIN_TOKEN, dead_message
+from tests.support.fake_providers import ScriptedProvider, always
 from tests.support.live import serve
+from tests.support.peers.http import HttpPeer, Request, Response
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -68,13 +81,22 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def settings_overrides() -> dict[str, object]:
-    return {"admin_token": ADMIN_TOKEN, "sms_provider": "devinbox"}
+    # The webhook receiver lives on 127.0.0.1, which only closed networks (and tests) may allow.
+    return {"admin_token": ADMIN_TOKEN, "sms_provider": "devinbox", "webhook_allow_private": True,
+            "worker_poll_seconds": 0.05}
 
 
 @pytest.fixture
 def live(ctx: Context) -> Iterator[str]:
     """The whole server (API, console, inbox, delivery worker) on a loopback port."""
     with serve(create_app(ctx.settings, context=ctx, run_worker=True)) as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def quiet_live(ctx: Context) -> Iterator[str]:
+    """The server without its delivery worker: the test runs a worker of its own."""
+    with serve(create_app(ctx.settings, context=ctx, run_worker=False)) as base_url:
         yield base_url
 
 
@@ -121,12 +143,41 @@ def http() -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-def api(http: httpx.Client, live: str) -> Callable[..., httpx.Response]:
-    """``api(method, path, key, json=...)``: a call to the live server's API with a customer's key."""
+def api(http: httpx.Client, request: pytest.FixtureRequest) -> Callable[..., httpx.Response]:
+    """``api(method, path, key, json=...)``: a call to the test's server's API with a customer's key
+    (``quiet_live`` when the test uses it, else ``live``)."""
+    base_url = request.getfixturevalue("quiet_live" if "quiet_live" in request.fixturenames else "live")
+
     def call(method: str, path: str, key: str, **kwargs: Any) -> httpx.Response:
-        return http.request(method, f"{live}{path}", headers={"Authorization": f"Bearer {key}"}, **kwargs)
+        return http.request(method, f"{base_url}{path}", headers={"Authorization": f"Bearer {key}"}, **kwargs)
 
     return call
+
+
+@pytest.fixture
+def admin(http: httpx.Client) -> Callable[..., httpx.Response]:
+    """``admin(base_url, method, path, json=...)``: a call to the admin API."""
+    def call(base_url: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return http.request(method, f"{base_url}/admin/v1{path}",
+                            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, **kwargs)
+
+    return call
+
+
+class Dialogs:
+    """Answers a page's confirmations: OK while ``accept``, else Cancel; keeps the questions."""
+
+    def __init__(self, page: Any, accept: bool = True) -> None:
+        self.accept = accept
+        self.questions: list[str] = []
+        page.on("dialog", self._answer)
+
+    def _answer(self, dialog: Any) -> None:
+        self.questions.append(dialog.message)
+        if self.accept:
+            dialog.accept()
+        else:
+            dialog.dismiss()
 
 
 def wait_for(condition: Callable[[], Any], what: str, timeout: float = 10) -> Any:
@@ -154,7 +205,14 @@ def test_sign_in_then_approve_and_reject_business_names(page: Any, live: str, ap
 
     page.get_by_role("link", name="Business names").click()
     expect(page.get_by_role("heading", name="Business names to review")).to_be_visible()
-    page.get_by_role("article", name="Acme Shop").get_by_role("button", name="Approve Acme Shop").click()
+    approve = page.get_by_role("article", name="Acme Shop").get_by_role("button", name="Approve Acme Shop")
+    dialogs = Dialogs(page, accept=False)
+    approve.click()
+    assert dialogs.questions == ["Approve Acme Shop for Acme? The account can send SMS as Acme Shop at once."]
+    expect(page.get_by_role("status")).to_have_count(0)  # Cancel: nothing sent, nothing changed
+    assert api("GET", f"/api/v1/business/{acme_id}", customer.key).json()["data"]["status"] == "REQUESTED"
+    dialogs.accept = True
+    approve.click()
     expect(page.get_by_role("status")).to_contain_text("Business name approved")
     assert api("GET", f"/api/v1/business/{acme_id}", customer.key).json()["data"]["status"] == "APPROVED"
 
@@ -184,12 +242,118 @@ def test_create_a_key_then_revoke_one(page: Any, live: str, api, customer) -> No
     assert new_key.startswith("sid_")
     assert api("GET", "/api/v1/user/token/verify", new_key).status_code == 200
 
-    page.get_by_role("button", name=f"Revoke key {customer.key[:12]}").click()
+    revoke = page.get_by_role("button", name=f"Revoke key {customer.key[:12]}")
+    dialogs = Dialogs(page, accept=False)
+    revoke.click()
+    assert len(dialogs.questions) == 1 and dialogs.questions[0].startswith(f"Revoke key {customer.key[:12]}…?")
+    expect(page.get_by_role("status")).to_have_count(0)
+    assert api("GET", "/api/v1/user/token/verify", customer.key).status_code == 200  # Cancel kept it
+    dialogs.accept = True
+    revoke.click()
     expect(page.get_by_role("status")).to_contain_text("Key revoked")
     refused = api("GET", "/api/v1/user/token/verify", customer.key)
     assert refused.status_code == 401 and refused.json()["message"] == "Token expired"
     assert api("GET", "/api/v1/user/token/verify", new_key).status_code == 200
     expect(page.get_by_label("The new API key")).to_have_count(0)  # shown once only
+
+
+def numbers_of(api, key: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Number -> status, as the customer's API lists them."""
+    listed = api("GET", "/api/v1/customNumber/list", key)
+    assert listed.status_code == 200, listed.text
+    return {r["number"]: r["status"] for r in listed.json()["data"]["items"]}
+
+
+def test_create_an_account_switch_its_otp_and_give_it_a_key_that_expires(  # type: ignore[no-untyped-def]
+    page: Any, live: str, api, admin, ctx: Context
+) -> None:
+    sign_in(page, live)
+    page.get_by_role("link", name="Accounts").click()
+    page.get_by_label("Name").fill("Bluegum Travel")
+    expect(page.get_by_label("Numbers need an OTP")).to_be_checked()
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("status")).to_contain_text("Account created")
+    account_id = page.url.split("/console/accounts/")[1].split("?")[0]
+    made = admin(live, "GET", f"/accounts/{account_id}").json()["data"]
+    assert (made["name"], made["otp_required"]) == ("Bluegum Travel", True)
+
+    page.get_by_label("Expires in (days)").fill("30")
+    page.get_by_role("button", name="Create a key").click()
+    key = page.get_by_label("The new API key").input_value()
+    assert api("GET", "/api/v1/user/token/verify", key).status_code == 200
+    [listed] = admin(live, "GET", f"/accounts/{account_id}/keys").json()["data"]["items"]
+    expires = ctx.clock.now() + timedelta(days=30)
+    assert listed["prefix"] == key[:12] and listed["expires_at"] == expires.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    r = api("POST", "/api/v1/customNumber/add", key, json={"name": "Bookings", "number": NUMBER})
+    assert r.json()["message"] == "OTP sent to your number successfully", r.text
+    page.get_by_role("button", name="Register numbers without an OTP").click()
+    expect(page.get_by_role("status")).to_contain_text("without an OTP")
+    assert admin(live, "GET", f"/accounts/{account_id}").json()["data"]["otp_required"] is False
+    r = api("POST", "/api/v1/customNumber/add", key, json={"name": "Sales", "number": OTHER})
+    assert r.json()["status"] is True, r.text
+    assert numbers_of(api, key) == {NUMBER: "pending", OTHER: "active"}  # the second went live at once
+
+    page.get_by_role("button", name="Require an OTP").click()
+    expect(page.get_by_role("status")).to_contain_text("now needs an OTP")
+    assert admin(live, "GET", f"/accounts/{account_id}").json()["data"]["otp_required"] is True
+    r = api("POST", "/api/v1/customNumber/add", key, json={"name": "Desk", "number": "+61491570158"})
+    assert r.json()["message"] == "OTP sent to your number successfully", r.text
+
+    ctx.clock.advance(days=30)  # type: ignore[attr-defined]  # the key's 30 days are over
+    refused = api("GET", "/api/v1/user/token/verify", key)
+    assert refused.status_code == 401 and refused.json()["message"] == "Token expired"
+
+
+class HookReceiver(HttpPeer):
+    """The customer's webhook endpoint: keeps every POST, answers 204."""
+
+    def handle(self, request: Request) -> Response:
+        return Response(204)
+
+
+def signed_with(secret: str, request: Request) -> bool:
+    """Standard Webhooks, checked here independently of senderid's own signing code."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{request.headers['webhook-id']}.{request.headers['webhook-timestamp']}.".encode() + request.body
+    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    return any(hmac.compare_digest(entry.removeprefix("v1,"), expected)
+               for entry in request.headers["webhook-signature"].split(" "))
+
+
+def test_a_webhook_url_and_its_secret_sign_what_arrives(page: Any, live: str, api, no_otp_customer) -> None:  # type: ignore[no-untyped-def]
+    key = no_otp_customer.key
+    with HookReceiver() as receiver:
+        sign_in(page, live)
+        page.goto(f"{live}/console/accounts/{no_otp_customer.account.id}")
+        page.get_by_label("Webhook URL").fill(f"{receiver.url}/hooks/one")
+        page.get_by_role("button", name="Save").click()
+        expect(page.get_by_role("status")).to_contain_text("Webhook URL saved")
+        secret = page.get_by_label("The webhook signing secret").input_value()
+        assert secret.startswith("whsec_")
+
+        assert api("POST", "/api/v1/customNumber/add", key, json={"name": "One", "number": NUMBER}).json()["status"]
+        [first] = receiver.wait_for(1, timeout=10)
+        assert first.path == "/hooks/one" and signed_with(secret, first)
+        assert (first.json()["type"], first.json()["data"]["number"]) == ("custom_number.verified", NUMBER)
+
+        page.goto(f"{live}/console/accounts/{no_otp_customer.account.id}")  # the secret is not shown again
+        expect(page.get_by_label("The webhook signing secret")).to_have_count(0)
+        page.get_by_label("Webhook URL").fill("")
+        page.get_by_role("button", name="Save").click()
+        expect(page.get_by_role("status")).to_contain_text("Webhooks stopped")
+        assert api("POST", "/api/v1/customNumber/add", key, json={"name": "Two", "number": OTHER}).json()["status"]
+
+        page.get_by_label("Webhook URL").fill(f"{receiver.url}/hooks/two")
+        page.get_by_role("button", name="Save").click()
+        expect(page.get_by_role("status")).to_contain_text("Webhook URL saved")
+        expect(page.get_by_label("The webhook signing secret")).to_have_count(0)  # the account keeps its secret
+        third = "+61491570158"
+        assert api("POST", "/api/v1/customNumber/add", key, json={"name": "Three", "number": third}).json()["status"]
+        [_, second] = receiver.wait_for(2, timeout=10)
+        # nothing was queued while the account had no URL: the next event is the third number's
+        assert second.path == "/hooks/two" and signed_with(secret, second)
+        assert second.json()["data"]["number"] == third
 
 
 def test_find_a_number_typed_the_way_people_write_it(page: Any, live: str, api, make_customer) -> None:  # type: ignore[no-untyped-def]
@@ -205,6 +369,12 @@ def test_find_a_number_typed_the_way_people_write_it(page: Any, live: str, api, 
     expect(results.get_by_role("link", name=NUMBER)).to_be_visible()
     expect(results.get_by_text(OTHER)).to_have_count(0)
     expect(page.get_by_role("searchbox", name="Number")).to_have_value("0491 570 156")
+
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download these custom numbers as CSV").click()
+    exported = Path(download.value.path()).read_text(encoding="utf-8-sig").splitlines()
+    assert exported[0].startswith("id,number,name,account_id,account,status")
+    assert len(exported) == 2 and f",'{NUMBER},Support line," in exported[1]  # the search's one number
 
     results.get_by_role("link", name=NUMBER).click()
     expect(page.get_by_role("heading", name=NUMBER)).to_be_visible()
@@ -226,6 +396,76 @@ def test_retry_a_dead_message(page: Any, live: str, http: httpx.Client, customer
     expect(page.locator(f"#m-{message_id} .badge")).to_have_text("sent")
     inbox = http.get(f"{live}/dev/inbox.json").json()
     assert [m["body"] for m in inbox if m["to"] == OTHER] == ["Your parcel is on its way"]
+
+
+def code_in(body: str) -> str:
+    found = re.search(r"(?<!\d)\d{6}(?!\d)", body)
+    assert found, "no code in the SMS"
+    return found.group(0)
+
+
+def test_retry_a_failed_otp_draws_a_fresh_code(page: Any, quiet_live: str, api, customer, ctx: Context) -> None:  # type: ignore[no-untyped-def]
+    provider = ScriptedProvider([PermanentError("handset unreachable")])  # then accepts
+    worker = Worker(ctx.db, ctx.settings, provider, ctx.clock, name="test-worker")
+    r = api("POST", "/api/v1/customNumber/add", customer.key, json={"name": "Support", "number": NUMBER})
+    assert r.json()["message"] == "OTP sent to your number successfully", r.text
+    assert worker.run_once() == 1
+    [lost] = provider.calls
+    old_code = code_in(lost.body)
+
+    sign_in(page, quiet_live)
+    page.get_by_role("link", name="Messages", exact=True).click()
+    row = page.locator(f"#m-{lost.message_id}")
+    expect(row.locator(".badge")).to_have_text("failed")
+    expect(row).to_contain_text("handset unreachable")
+    row.get_by_role("button", name=f"Retry the message to {NUMBER}").click()
+    expect(page.get_by_role("status")).to_contain_text("queued again")
+    assert worker.run_once() == 1
+    [sent] = provider.accepted
+    assert sent.message_id == lost.message_id
+    new_code = code_in(sent.body)
+    assert new_code != old_code
+
+    verify = {"name": "Support", "number": NUMBER}
+    refused = api("POST", "/api/v1/customNumber/verifyCustomNumber", customer.key, json={**verify, "otp": old_code})
+    assert refused.json()["status"] is False, refused.text  # the lost code is no longer the one
+    verified = api("POST", "/api/v1/customNumber/verifyCustomNumber", customer.key, json={**verify, "otp": new_code})
+    assert verified.json()["status"] is True, verified.text
+    assert numbers_of(api, customer.key) == {NUMBER: "active"}
+    page.reload()
+    expect(page.locator(f"#m-{lost.message_id} .badge")).to_have_text("sent")
+
+
+def test_the_overview_warns_while_the_provider_fails(new_page: Callable[..., Any], quiet_live: str, api, customer,  # type: ignore[no-untyped-def]
+                                                    ctx: Context) -> None:
+    worker = Worker(ctx.db, ctx.settings, always(TransientError("HTTP 503 Service Unavailable")), ctx.clock,
+                    name="test-worker")
+    for number in (NUMBER, OTHER, "+61491570158", "+61491570159", "+61491570160"):
+        r = api("POST", "/api/v1/customNumber/add", customer.key, json={"name": number, "number": number})
+        assert r.json()["status"] is True, r.text  # the API says "OTP sent" ...
+    worker.run_once()  # ... while every send fails and the breaker opens
+    ctx.clock.advance(minutes=1)  # type: ignore[attr-defined]
+
+    page = new_page(color_scheme="dark")
+    sign_in(page, quiet_live)
+    banner = page.get_by_role("alert")
+    expect(banner).to_contain_text("SMS are not leaving: the devinbox provider keeps failing")
+    expect(banner).to_contain_text("5 SMS wait")
+    expect(banner).to_contain_text("HTTP 503 Service Unavailable")
+    health = page.locator("#provider-health")
+    expect(health).to_contain_text("open")
+    expect(health).to_contain_text("1 min ago")
+    # dark mode, from the system's setting
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(15, 20, 25)"
+    assert page.evaluate("getComputedStyle(document.querySelector('.tile')).backgroundColor") == "rgb(24, 32, 40)"
+
+
+def test_light_mode_by_default(new_page: Callable[..., Any], quiet_live: str) -> None:
+    page = new_page(color_scheme="light")
+    sign_in(page, quiet_live)
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(245, 247, 249)"
+    expect(page.get_by_role("alert")).to_have_count(0)
+    expect(page.locator("#provider-health")).to_contain_text("no worker has reported")
 
 
 def test_read_the_otp_in_the_inbox_and_verify_with_it(  # type: ignore[no-untyped-def]
@@ -320,6 +560,10 @@ def test_screenshots(new_page: Callable[..., Any], live: str, http: httpx.Client
         page.goto(f"{live}/dev/inbox")
         expect(page.locator(".sms")).to_have_count(3)
         _shoot(page, f"inbox-{size}.png")
+    dark = new_page(viewport=DESKTOP, color_scheme="dark")
+    sign_in(dark, live)
+    _shoot(dark, "overview-dark-desktop.png")
     for name in ("overview", "business", "inbox"):
         for size in ("desktop", "phone"):
             assert (SCREENSHOTS / f"{name}-{size}.png").stat().st_size > 10_000
+    assert (SCREENSHOTS / "overview-dark-desktop.png").stat().st_size > 10_000
