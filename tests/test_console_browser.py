@@ -1,12 +1,9 @@
 """The console and the developer inbox in a real Chromium, against a live server.
 
-Every console action that changes something is checked by its effect through the API
-(the public API with the customer's key, the admin API, a webhook receiver, the
-devinbox's JSON), not only by what the page says.
-
-Playwright drives the system's Chromium (``/usr/bin/chromium``, Debian's ``chromium``
-package; ``.ci/run`` installs it); Playwright's own browser download is never used.
-Without a browser these tests skip with the reason; under ``CI=true`` they fail.
+Sign in, the business-name queue, keys, the number search, a dead SMS retried, the inbox;
+each action checked through the API (the public API with the customer's key, the
+devinbox's JSON), not only by what the page says. More actions: test_console_actions.py.
+The browser and server fixtures are in tests/support/browser.py.
 
 SQLite only (the console's queries are the domain's, tested on both databases
 elsewhere). The suite also writes the screenshots in ``docs/screenshots/``.
@@ -14,14 +11,7 @@ elsewhere). The suite also writes the screenshots in ``docs/screenshots/``.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import os
-import re
-import time
-from datetime import timedelta
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,164 +19,21 @@ import httpx
 import pytest
 
 from senderid import otp
-from senderid.api.app import create_app
 from senderid.delivery import outbox
-from senderid.delivery.providers.base import PermanentError, TransientError
-from senderid.delivery.worker import Worker
 from senderid.domain import accounts, business_names, custom_numbers, messages, outbox_admin
 from senderid.domain.context import CLI, Actor, Context
-from tests.support.env import IN_CI
-from tests.support.console_support import ADMIN_TOKEN, dead_message
-from tests.support.fake_providers import ScriptedProvider, always
-from tests.support.live import serve
-from tests.support.peers.http import HttpPeer, Request, Response
+from tests.support.browser import DESKTOP, NUMBER, OTHER, PHONE, SETTINGS, Dialogs, expect, sign_in, wait_for
+from tests.support.browser import api, browser, http, live, new_page, page  # noqa: F401  (fixtures)
+from tests.support.console_support import dead_message
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
-CHROMIUM = os.environ.get("SENDERID_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 SCREENSHOTS = Path(__file__).parents[1] / "docs" / "screenshots"
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
-NUMBER, OTHER = "+61491570156", "+61491570157"
-
-
-def _unavailable(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"{reason} (the browser tests are required under CI=true)")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:  # pragma: no cover - depends on the machine
-        _unavailable(f"Playwright is not installed ({exc}); pip install -e '.[test]'")
-    if not Path(CHROMIUM).exists():  # pragma: no cover - depends on the machine
-        _unavailable(f"no Chromium at {CHROMIUM}: apt-get install chromium (or set SENDERID_TEST_CHROMIUM)")
-    playwright = sync_playwright().start()
-    try:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
-    except Exception as exc:  # pragma: no cover - depends on the machine
-        playwright.stop()
-        _unavailable(f"Chromium at {CHROMIUM} did not start: {exc}")
-    yield chromium
-    chromium.close()
-    playwright.stop()
 
 
 @pytest.fixture
 def settings_overrides() -> dict[str, object]:
-    # The webhook receiver lives on 127.0.0.1, which only closed networks (and tests) may allow.
-    return {"admin_token": ADMIN_TOKEN, "sms_provider": "devinbox", "webhook_allow_private": True,
-            "worker_poll_seconds": 0.05}
-
-
-@pytest.fixture
-def live(ctx: Context) -> Iterator[str]:
-    """The whole server (API, console, inbox, delivery worker) on a loopback port."""
-    with serve(create_app(ctx.settings, context=ctx, run_worker=True)) as base_url:
-        yield base_url
-
-
-@pytest.fixture
-def quiet_live(ctx: Context) -> Iterator[str]:
-    """The server without its delivery worker: the test runs a worker of its own."""
-    with serve(create_app(ctx.settings, context=ctx, run_worker=False)) as base_url:
-        yield base_url
-
-
-@pytest.fixture
-def new_page(browser: Any) -> Iterator[Callable[..., Any]]:
-    """Pages in fresh browser contexts (own cookies); all closed at the end."""
-    contexts: list[Any] = []
-
-    def make(viewport: dict[str, int] = DESKTOP, **options: Any) -> Any:
-        context = browser.new_context(viewport=viewport, **options)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        return context.new_page()
-
-    yield make
-    for context in contexts:
-        context.close()
-
-
-@pytest.fixture
-def page(new_page: Callable[..., Any]) -> Any:
-    return new_page()
-
-
-def expect(target: Any) -> Any:
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(target)
-
-
-def sign_in(page: Any, base_url: str) -> None:
-    page.goto(f"{base_url}/console")
-    expect(page).to_have_url(f"{base_url}/console/login")
-    page.get_by_label("Admin token").fill(ADMIN_TOKEN)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Overview", exact=True)).to_be_visible()
-
-
-@pytest.fixture(scope="module")
-def http() -> Iterator[httpx.Client]:
-    """One HTTP client for the module (a new one per call would build a TLS context each time)."""
-    with httpx.Client(timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
-def api(http: httpx.Client, request: pytest.FixtureRequest) -> Callable[..., httpx.Response]:
-    """``api(method, path, key, json=...)``: a call to the test's server's API with a customer's key
-    (``quiet_live`` when the test uses it, else ``live``)."""
-    base_url = request.getfixturevalue("quiet_live" if "quiet_live" in request.fixturenames else "live")
-
-    def call(method: str, path: str, key: str, **kwargs: Any) -> httpx.Response:
-        return http.request(method, f"{base_url}{path}", headers={"Authorization": f"Bearer {key}"}, **kwargs)
-
-    return call
-
-
-@pytest.fixture
-def admin(http: httpx.Client) -> Callable[..., httpx.Response]:
-    """``admin(base_url, method, path, json=...)``: a call to the admin API."""
-    def call(base_url: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return http.request(method, f"{base_url}/admin/v1{path}",
-                            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, **kwargs)
-
-    return call
-
-
-class Dialogs:
-    """Answers a page's confirmations: OK while ``accept``, else Cancel; keeps the questions."""
-
-    def __init__(self, page: Any, accept: bool = True) -> None:
-        self.accept = accept
-        self.questions: list[str] = []
-        page.on("dialog", self._answer)
-
-    def _answer(self, dialog: Any) -> None:
-        self.questions.append(dialog.message)
-        if self.accept:
-            dialog.accept()
-        else:
-            dialog.dismiss()
-
-
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = 10) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-    return result
+    return dict(SETTINGS)
 
 
 # -- the flows -----------------------------------------------------------------------------------
@@ -257,105 +104,6 @@ def test_create_a_key_then_revoke_one(page: Any, live: str, api, customer) -> No
     expect(page.get_by_label("The new API key")).to_have_count(0)  # shown once only
 
 
-def numbers_of(api, key: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    """Number -> status, as the customer's API lists them."""
-    listed = api("GET", "/api/v1/customNumber/list", key)
-    assert listed.status_code == 200, listed.text
-    return {r["number"]: r["status"] for r in listed.json()["data"]["items"]}
-
-
-def test_create_an_account_switch_its_otp_and_give_it_a_key_that_expires(  # type: ignore[no-untyped-def]
-    page: Any, live: str, api, admin, ctx: Context
-) -> None:
-    sign_in(page, live)
-    page.get_by_role("link", name="Accounts").click()
-    page.get_by_label("Name").fill("Bluegum Travel")
-    expect(page.get_by_label("Numbers need an OTP")).to_be_checked()
-    page.get_by_role("button", name="Create account").click()
-    expect(page.get_by_role("status")).to_contain_text("Account created")
-    account_id = page.url.split("/console/accounts/")[1].split("?")[0]
-    made = admin(live, "GET", f"/accounts/{account_id}").json()["data"]
-    assert (made["name"], made["otp_required"]) == ("Bluegum Travel", True)
-
-    page.get_by_label("Expires in (days)").fill("30")
-    page.get_by_role("button", name="Create a key").click()
-    key = page.get_by_label("The new API key").input_value()
-    assert api("GET", "/api/v1/user/token/verify", key).status_code == 200
-    [listed] = admin(live, "GET", f"/accounts/{account_id}/keys").json()["data"]["items"]
-    expires = ctx.clock.now() + timedelta(days=30)
-    assert listed["prefix"] == key[:12] and listed["expires_at"] == expires.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-    r = api("POST", "/api/v1/customNumber/add", key, json={"name": "Bookings", "number": NUMBER})
-    assert r.json()["message"] == "OTP sent to your number successfully", r.text
-    page.get_by_role("button", name="Register numbers without an OTP").click()
-    expect(page.get_by_role("status")).to_contain_text("without an OTP")
-    assert admin(live, "GET", f"/accounts/{account_id}").json()["data"]["otp_required"] is False
-    r = api("POST", "/api/v1/customNumber/add", key, json={"name": "Sales", "number": OTHER})
-    assert r.json()["status"] is True, r.text
-    assert numbers_of(api, key) == {NUMBER: "pending", OTHER: "active"}  # the second went live at once
-
-    page.get_by_role("button", name="Require an OTP").click()
-    expect(page.get_by_role("status")).to_contain_text("now needs an OTP")
-    assert admin(live, "GET", f"/accounts/{account_id}").json()["data"]["otp_required"] is True
-    r = api("POST", "/api/v1/customNumber/add", key, json={"name": "Desk", "number": "+61491570158"})
-    assert r.json()["message"] == "OTP sent to your number successfully", r.text
-
-    ctx.clock.advance(days=30)  # type: ignore[attr-defined]  # the key's 30 days are over
-    refused = api("GET", "/api/v1/user/token/verify", key)
-    assert refused.status_code == 401 and refused.json()["message"] == "Token expired"
-
-
-class HookReceiver(HttpPeer):
-    """The customer's webhook endpoint: keeps every POST, answers 204."""
-
-    def handle(self, request: Request) -> Response:
-        return Response(204)
-
-
-def signed_with(secret: str, request: Request) -> bool:
-    """Standard Webhooks, checked here independently of senderid's own signing code."""
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    signed = f"{request.headers['webhook-id']}.{request.headers['webhook-timestamp']}.".encode() + request.body
-    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-    return any(hmac.compare_digest(entry.removeprefix("v1,"), expected)
-               for entry in request.headers["webhook-signature"].split(" "))
-
-
-def test_a_webhook_url_and_its_secret_sign_what_arrives(page: Any, live: str, api, no_otp_customer) -> None:  # type: ignore[no-untyped-def]
-    key = no_otp_customer.key
-    with HookReceiver() as receiver:
-        sign_in(page, live)
-        page.goto(f"{live}/console/accounts/{no_otp_customer.account.id}")
-        page.get_by_label("Webhook URL").fill(f"{receiver.url}/hooks/one")
-        page.get_by_role("button", name="Save").click()
-        expect(page.get_by_role("status")).to_contain_text("Webhook URL saved")
-        secret = page.get_by_label("The webhook signing secret").input_value()
-        assert secret.startswith("whsec_")
-
-        assert api("POST", "/api/v1/customNumber/add", key, json={"name": "One", "number": NUMBER}).json()["status"]
-        [first] = receiver.wait_for(1, timeout=10)
-        assert first.path == "/hooks/one" and signed_with(secret, first)
-        assert (first.json()["type"], first.json()["data"]["number"]) == ("custom_number.verified", NUMBER)
-
-        page.goto(f"{live}/console/accounts/{no_otp_customer.account.id}")  # the secret is not shown again
-        expect(page.get_by_label("The webhook signing secret")).to_have_count(0)
-        page.get_by_label("Webhook URL").fill("")
-        page.get_by_role("button", name="Save").click()
-        expect(page.get_by_role("status")).to_contain_text("Webhooks stopped")
-        assert api("POST", "/api/v1/customNumber/add", key, json={"name": "Two", "number": OTHER}).json()["status"]
-
-        page.get_by_label("Webhook URL").fill(f"{receiver.url}/hooks/two")
-        page.get_by_role("button", name="Save").click()
-        expect(page.get_by_role("status")).to_contain_text("Webhook URL saved")
-        expect(page.get_by_label("The webhook signing secret")).to_have_count(0)  # the account keeps its secret
-        third = "+61491570158"
-        assert api("POST", "/api/v1/customNumber/add", key, json={"name": "Three", "number": third}).json()["status"]
-        [_, second] = receiver.wait_for(2, timeout=10)
-        # nothing was queued while the account had no URL: the next event is the third number's
-        assert second.path == "/hooks/two" and signed_with(secret, second)
-        assert second.json()["data"]["number"] == third
-
-
 def test_find_a_number_typed_the_way_people_write_it(page: Any, live: str, api, make_customer) -> None:  # type: ignore[no-untyped-def]
     direct = make_customer("Direct", otp_required=False)
     for number, name in ((NUMBER, "Support line"), (OTHER, "Sales line")):
@@ -396,78 +144,6 @@ def test_retry_a_dead_message(page: Any, live: str, http: httpx.Client, customer
     expect(page.locator(f"#m-{message_id} .badge")).to_have_text("sent")
     inbox = http.get(f"{live}/dev/inbox.json").json()
     assert [m["body"] for m in inbox if m["to"] == OTHER] == ["Your parcel is on its way"]
-
-
-def code_in(body: str) -> str:
-    found = re.search(r"(?<!\d)\d{6}(?!\d)", body)
-    assert found, "no code in the SMS"
-    return found.group(0)
-
-
-def test_retry_a_failed_otp_draws_a_fresh_code(page: Any, quiet_live: str, api, customer, ctx: Context) -> None:  # type: ignore[no-untyped-def]
-    provider = ScriptedProvider([PermanentError("handset unreachable")])  # then accepts
-    worker = Worker(ctx.db, ctx.settings, provider, ctx.clock, name="test-worker")
-    r = api("POST", "/api/v1/customNumber/add", customer.key, json={"name": "Support", "number": NUMBER})
-    assert r.json()["message"] == "OTP sent to your number successfully", r.text
-    assert worker.run_once() == 1
-    [lost] = provider.calls
-    old_code = code_in(lost.body)
-
-    sign_in(page, quiet_live)
-    page.get_by_role("link", name="Messages", exact=True).click()
-    row = page.locator(f"#m-{lost.message_id}")
-    expect(row.locator(".badge")).to_have_text("failed")
-    expect(row).to_contain_text("handset unreachable")
-    row.get_by_role("button", name=f"Retry the message to {NUMBER}").click()
-    expect(page.get_by_role("status")).to_contain_text("queued again")
-    assert worker.run_once() == 1
-    [sent] = provider.accepted
-    assert sent.message_id == lost.message_id
-    new_code = code_in(sent.body)
-    assert new_code != old_code
-
-    verify = {"name": "Support", "number": NUMBER}
-    refused = api("POST", "/api/v1/customNumber/verifyCustomNumber", customer.key, json={**verify, "otp": old_code})
-    assert refused.json()["status"] is False, refused.text  # the lost code is no longer the one
-    verified = api("POST", "/api/v1/customNumber/verifyCustomNumber", customer.key, json={**verify, "otp": new_code})
-    assert verified.json()["status"] is True, verified.text
-    assert numbers_of(api, customer.key) == {NUMBER: "active"}
-    page.reload()
-    expect(page.locator(f"#m-{lost.message_id} .badge")).to_have_text("sent")
-
-
-def test_the_overview_warns_while_the_provider_fails(new_page: Callable[..., Any], quiet_live: str, api, customer,  # type: ignore[no-untyped-def]
-                                                    ctx: Context) -> None:
-    worker = Worker(ctx.db, ctx.settings, always(TransientError("HTTP 503 Service Unavailable")), ctx.clock,
-                    name="test-worker")
-    for number in (NUMBER, OTHER, "+61491570158", "+61491570159", "+61491570160"):
-        r = api("POST", "/api/v1/customNumber/add", customer.key, json={"name": number, "number": number})
-        assert r.json()["status"] is True, r.text  # the API says "OTP sent" ...
-    worker.run_once()  # ... while every send fails and the breaker opens
-    ctx.clock.advance(10)  # type: ignore[attr-defined]  # still inside the 30 s cool-off
-
-    page = new_page(color_scheme="dark")
-    sign_in(page, quiet_live)
-    banner = page.get_by_role("alert")
-    expect(banner).to_contain_text("SMS are not leaving: the devinbox provider keeps failing")
-    expect(banner).to_contain_text("opened at 2026-01-01 00:00:00 UTC after repeated errors: "
-                                   "no SMS is sent until 2026-01-01 00:00:30 UTC, then one trial")
-    expect(banner).to_contain_text("5 SMS wait; the oldest since 2026-01-01 00:00:00 UTC (10 s ago)")
-    expect(banner).to_contain_text("Last error: HTTP 503 Service Unavailable at 2026-01-01 00:00:00 UTC")
-    health = page.locator("#provider-health")
-    expect(health.locator(".badge")).to_have_text("open")
-    expect(health).to_contain_text("nothing is sent until 2026-01-01 00:00:30 UTC")
-    # dark mode, from the system's setting
-    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(15, 20, 25)"
-    assert page.evaluate("getComputedStyle(document.querySelector('.tile')).backgroundColor") == "rgb(24, 32, 40)"
-
-
-def test_light_mode_by_default(new_page: Callable[..., Any], quiet_live: str) -> None:
-    page = new_page(color_scheme="light")
-    sign_in(page, quiet_live)
-    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(245, 247, 249)"
-    expect(page.get_by_role("alert")).to_have_count(0)
-    expect(page.locator("#provider-health")).to_contain_text("no worker has reported")
 
 
 def test_read_the_otp_in_the_inbox_and_verify_with_it(  # type: ignore[no-untyped-def]

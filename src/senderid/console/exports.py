@@ -151,7 +151,7 @@ async def business_csv(request: Request) -> Response:
         )
         return items
 
-    header = [f for f in BUSINESS_FIELDS]
+    header = list(BUSINESS_FIELDS)
     header.insert(header.index("account_id") + 1, "account")
 
     def rows(first: list[BusinessName]) -> Rows:
