@@ -1,8 +1,9 @@
 """The console and the developer inbox in a real Chromium, against a live server.
 
-Playwright drives the system's Chromium (``/usr/bin/chromium``, Debian's ``chromium``
-package; ``.ci/run`` installs it); Playwright's own browser download is never used.
-Without a browser these tests skip with the reason; under ``CI=true`` they fail.
+Sign in, the business-name queue, keys, the number search, a dead SMS retried, the inbox;
+each action checked through the API (the public API with the customer's key, the
+devinbox's JSON), not only by what the page says. More actions: test_console_actions.py.
+The browser and server fixtures are in tests/support/browser.py.
 
 SQLite only (the console's queries are the domain's, tested on both databases
 elsewhere). The suite also writes the screenshots in ``docs/screenshots/``.
@@ -10,9 +11,7 @@ elsewhere). The suite also writes the screenshots in ``docs/screenshots/``.
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,122 +19,21 @@ import httpx
 import pytest
 
 from senderid import otp
-from senderid.api.app import create_app
 from senderid.delivery import outbox
 from senderid.domain import accounts, business_names, custom_numbers, messages, outbox_admin
 from senderid.domain.context import CLI, Actor, Context
-from tests.support.env import IN_CI
-from tests.support.console_support import ADMIN_TOKEN, dead_message
-from tests.support.live import serve
+from tests.support.browser import DESKTOP, NUMBER, OTHER, PHONE, SETTINGS, Dialogs, expect, sign_in, wait_for
+from tests.support.browser import api, browser, http, live, new_page, page  # noqa: F401  (fixtures)
+from tests.support.console_support import dead_message
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
-CHROMIUM = os.environ.get("SENDERID_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 SCREENSHOTS = Path(__file__).parents[1] / "docs" / "screenshots"
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
-NUMBER, OTHER = "+61491570156", "+61491570157"
-
-
-def _unavailable(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"{reason} (the browser tests are required under CI=true)")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:  # pragma: no cover - depends on the machine
-        _unavailable(f"Playwright is not installed ({exc}); pip install -e '.[test]'")
-    if not Path(CHROMIUM).exists():  # pragma: no cover - depends on the machine
-        _unavailable(f"no Chromium at {CHROMIUM}: apt-get install chromium (or set SENDERID_TEST_CHROMIUM)")
-    playwright = sync_playwright().start()
-    try:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
-    except Exception as exc:  # pragma: no cover - depends on the machine
-        playwright.stop()
-        _unavailable(f"Chromium at {CHROMIUM} did not start: {exc}")
-    yield chromium
-    chromium.close()
-    playwright.stop()
 
 
 @pytest.fixture
 def settings_overrides() -> dict[str, object]:
-    return {"admin_token": ADMIN_TOKEN, "sms_provider": "devinbox"}
-
-
-@pytest.fixture
-def live(ctx: Context) -> Iterator[str]:
-    """The whole server (API, console, inbox, delivery worker) on a loopback port."""
-    with serve(create_app(ctx.settings, context=ctx, run_worker=True)) as base_url:
-        yield base_url
-
-
-@pytest.fixture
-def new_page(browser: Any) -> Iterator[Callable[..., Any]]:
-    """Pages in fresh browser contexts (own cookies); all closed at the end."""
-    contexts: list[Any] = []
-
-    def make(viewport: dict[str, int] = DESKTOP, **options: Any) -> Any:
-        context = browser.new_context(viewport=viewport, **options)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        return context.new_page()
-
-    yield make
-    for context in contexts:
-        context.close()
-
-
-@pytest.fixture
-def page(new_page: Callable[..., Any]) -> Any:
-    return new_page()
-
-
-def expect(target: Any) -> Any:
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(target)
-
-
-def sign_in(page: Any, base_url: str) -> None:
-    page.goto(f"{base_url}/console")
-    expect(page).to_have_url(f"{base_url}/console/login")
-    page.get_by_label("Admin token").fill(ADMIN_TOKEN)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Overview", exact=True)).to_be_visible()
-
-
-@pytest.fixture(scope="module")
-def http() -> Iterator[httpx.Client]:
-    """One HTTP client for the module (a new one per call would build a TLS context each time)."""
-    with httpx.Client(timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
-def api(http: httpx.Client, live: str) -> Callable[..., httpx.Response]:
-    """``api(method, path, key, json=...)``: a call to the live server's API with a customer's key."""
-    def call(method: str, path: str, key: str, **kwargs: Any) -> httpx.Response:
-        return http.request(method, f"{live}{path}", headers={"Authorization": f"Bearer {key}"}, **kwargs)
-
-    return call
-
-
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = 10) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-    return result
+    return dict(SETTINGS)
 
 
 # -- the flows -----------------------------------------------------------------------------------
@@ -154,7 +52,14 @@ def test_sign_in_then_approve_and_reject_business_names(page: Any, live: str, ap
 
     page.get_by_role("link", name="Business names").click()
     expect(page.get_by_role("heading", name="Business names to review")).to_be_visible()
-    page.get_by_role("article", name="Acme Shop").get_by_role("button", name="Approve Acme Shop").click()
+    approve = page.get_by_role("article", name="Acme Shop").get_by_role("button", name="Approve Acme Shop")
+    dialogs = Dialogs(page, accept=False)
+    approve.click()
+    assert dialogs.questions == ["Approve Acme Shop for Acme? The account can send SMS as Acme Shop at once."]
+    expect(page.get_by_role("status")).to_have_count(0)  # Cancel: nothing sent, nothing changed
+    assert api("GET", f"/api/v1/business/{acme_id}", customer.key).json()["data"]["status"] == "REQUESTED"
+    dialogs.accept = True
+    approve.click()
     expect(page.get_by_role("status")).to_contain_text("Business name approved")
     assert api("GET", f"/api/v1/business/{acme_id}", customer.key).json()["data"]["status"] == "APPROVED"
 
@@ -184,7 +89,14 @@ def test_create_a_key_then_revoke_one(page: Any, live: str, api, customer) -> No
     assert new_key.startswith("sid_")
     assert api("GET", "/api/v1/user/token/verify", new_key).status_code == 200
 
-    page.get_by_role("button", name=f"Revoke key {customer.key[:12]}").click()
+    revoke = page.get_by_role("button", name=f"Revoke key {customer.key[:12]}")
+    dialogs = Dialogs(page, accept=False)
+    revoke.click()
+    assert len(dialogs.questions) == 1 and dialogs.questions[0].startswith(f"Revoke key {customer.key[:12]}…?")
+    expect(page.get_by_role("status")).to_have_count(0)
+    assert api("GET", "/api/v1/user/token/verify", customer.key).status_code == 200  # Cancel kept it
+    dialogs.accept = True
+    revoke.click()
     expect(page.get_by_role("status")).to_contain_text("Key revoked")
     refused = api("GET", "/api/v1/user/token/verify", customer.key)
     assert refused.status_code == 401 and refused.json()["message"] == "Token expired"
@@ -205,6 +117,12 @@ def test_find_a_number_typed_the_way_people_write_it(page: Any, live: str, api, 
     expect(results.get_by_role("link", name=NUMBER)).to_be_visible()
     expect(results.get_by_text(OTHER)).to_have_count(0)
     expect(page.get_by_role("searchbox", name="Number")).to_have_value("0491 570 156")
+
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download these custom numbers as CSV").click()
+    exported = Path(download.value.path()).read_text(encoding="utf-8-sig").splitlines()
+    assert exported[0].startswith("id,number,name,account_id,account,status")
+    assert len(exported) == 2 and f",'{NUMBER},Support line," in exported[1]  # the search's one number
 
     results.get_by_role("link", name=NUMBER).click()
     expect(page.get_by_role("heading", name=NUMBER)).to_be_visible()
@@ -320,6 +238,10 @@ def test_screenshots(new_page: Callable[..., Any], live: str, http: httpx.Client
         page.goto(f"{live}/dev/inbox")
         expect(page.locator(".sms")).to_have_count(3)
         _shoot(page, f"inbox-{size}.png")
+    dark = new_page(viewport=DESKTOP, color_scheme="dark")
+    sign_in(dark, live)
+    _shoot(dark, "overview-dark-desktop.png")
     for name in ("overview", "business", "inbox"):
         for size in ("desktop", "phone"):
             assert (SCREENSHOTS / f"{name}-{size}.png").stat().st_size > 10_000
+    assert (SCREENSHOTS / "overview-dark-desktop.png").stat().st_size > 10_000

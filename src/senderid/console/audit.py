@@ -28,12 +28,24 @@ def _utc(value: str, field_name: str) -> datetime | None:
     return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
 
 
+FILTERS = ("account_id", "action", "since", "until")
+
+
+def _parsed(filters: dict[str, str]) -> dict[str, Any]:
+    """The page's filters as :func:`overview.audit_page` takes them (InvalidRequest for a bad time)."""
+    return {
+        "account_id": filters["account_id"] or None, "action": filters["action"] or None,
+        "since": _utc(filters["since"], "From"), "until": _utc(filters["until"], "Until"),
+    }
+
+
+def audit_filters(request: Request) -> dict[str, Any]:
+    """The audit filters of a request's query string, parsed (the page and its CSV)."""
+    return _parsed({name: plumbing.query_text(request, name) for name in FILTERS})
+
+
 def _audit(ctx: Context, filters: dict[str, str], before_id: int | None) -> dict[str, Any]:
-    events = overview.audit_page(
-        ctx, account_id=filters["account_id"] or None, action=filters["action"] or None,
-        since=_utc(filters["since"], "From"), until=_utc(filters["until"], "Until"),
-        before_id=before_id, limit=plumbing.PAGE_SIZE,
-    )
+    events = overview.audit_page(ctx, before_id=before_id, limit=plumbing.PAGE_SIZE, **_parsed(filters))
     wanted = {str(e["account_id"]) for e in events if e["account_id"]}
     if filters["account_id"]:
         wanted.add(filters["account_id"])
@@ -43,7 +55,7 @@ def _audit(ctx: Context, filters: dict[str, str], before_id: int | None) -> dict
 @router.get("/audit")
 async def audit_page(request: Request) -> Response:
     current = plumbing.signed_in(request)
-    filters = {name: plumbing.query_text(request, name) for name in ("account_id", "action", "since", "until")}
+    filters = {name: plumbing.query_text(request, name) for name in FILTERS}
     before_id = plumbing.query_int(request, "before", None, minimum=1)
     error = None
     try:
@@ -62,7 +74,7 @@ async def audit_page(request: Request) -> Response:
     return plumbing.view(
         request, "audit.html", current, status_code=400 if error else 200, title="Audit log",
         active="audit", filters=filters, error=error, older=older, newest=newest,
-        actions=AUDIT_ACTIONS, **found,
+        actions=AUDIT_ACTIONS, csv_url=f"/console/audit.csv?{urlencode(kept)}", **found,
     )
 
 

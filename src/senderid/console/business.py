@@ -4,6 +4,7 @@ SMS Sender ID Register, and the register's CSV export."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -43,7 +44,8 @@ async def _business_view(
         request, "business.html", current, status_code=status_code, title=title, active="business",
         params=params, statuses=business_names.STATUSES, acma_statuses=acma.STATUSES, error=error,
         live=business_names.LIVE,
-        pages=plumbing.pages(offset, found["total"], "/console/business-names", params), **found,
+        pages=plumbing.pages(offset, found["total"], "/console/business-names", params),
+        csv_url=f"/console/business-names.csv?{urlencode(params)}", **found,
     )
 
 

@@ -1,4 +1,4 @@
-"""The console's messages (the outbox): list, and retry a dead one."""
+"""The console's messages (the outbox): list, and retry a dead or failed one."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ async def messages_page(request: Request) -> Response:
     )
     return plumbing.view(
         request, "messages.html", current, title="Messages", active="messages", params=params,
-        statuses=outbox.STATUSES, dead=outbox.DEAD,
+        statuses=outbox.STATUSES, retryable=outbox_admin.RETRYABLE,
         pages=plumbing.pages(offset, found["total"], "/console/messages", params), **found,
     )
 

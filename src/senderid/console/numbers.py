@@ -42,7 +42,8 @@ async def numbers_page(request: Request) -> Response:
     return plumbing.view(
         request, "numbers.html", current, status_code=400 if found["error"] else 200,
         title="Custom numbers", active="numbers", params=params, statuses=custom_numbers.READABLE_STATUSES,
-        pages=plumbing.pages(offset, found["total"], "/console/numbers", params), **found,
+        pages=plumbing.pages(offset, found["total"], "/console/numbers", params),
+        csv_url=plumbing.with_query("/console/numbers.csv", params), **found,
     )
 
 

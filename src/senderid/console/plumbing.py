@@ -194,6 +194,12 @@ def redirect(path: str, done: str | None = None) -> Response:
     )
 
 
+def with_query(path: str, params: dict[str, str]) -> str:
+    """``path?the non-empty params`` (a page's filters carried to another link)."""
+    kept = {k: v for k, v in params.items() if v}
+    return f"{path}?{urlencode(kept)}" if kept else path
+
+
 def pages(offset: int, total: int, base: str, params: dict[str, str]) -> dict[str, Any]:
     """Previous/next links of an offset-paginated list."""
     def link(at: int) -> str:

@@ -43,7 +43,7 @@ from datetime import datetime, timedelta
 
 from senderid import metrics
 from senderid.clock import Clock
-from senderid.delivery import breaker, lanes, outbox, webhooks
+from senderid.delivery import breaker, health, lanes, outbox, webhooks
 from senderid.delivery.outbox import DEFERRED, Claimed, Outcome
 from senderid.domain import retention
 from senderid.sms_parts import MessageTooLong, split
@@ -112,6 +112,8 @@ class Worker:
         metrics.BREAKER_STATE.labels(provider.name).set(breaker.STATE_VALUES[breaker.CLOSED])
         self._swept_before: datetime | None = None  # retention: ended before this is blanked
         self._next_sweep = 0.0  # time.monotonic() of the next housekeeping round
+        # The breaker's state and the last failure, for the console (another process).
+        self.health = health.HealthReport(self.name, provider.name, self.breaker)
 
     def wake(self) -> None:
         """Something was queued: look now rather than at the next poll."""
@@ -144,6 +146,7 @@ class Worker:
         """
         log.info("worker started", extra={"worker": self.name, "provider": self.provider.name,
                                           "window": self.window})
+        self._report_health(start=True)
         hooks = threading.Thread(target=self._run_webhooks, args=(stop,), name="senderid-webhooks", daemon=True)
         hooks.start()
         finished: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
@@ -227,7 +230,19 @@ class Worker:
                     self._wake.wait(wait)
                     self._wake.clear()
         hooks.join(self.settings.webhook_timeout_seconds * 4 + 5)
+        self._report_health(start=False)
         log.info("worker stopped", extra={"worker": self.name})
+
+    def _report_health(self, *, start: bool) -> None:
+        """Add this worker's provider-health row (start) or remove it (stop)."""
+        try:
+            with self.db.write() as conn:
+                if start:
+                    self.health.start(conn, self.clock.now())
+                else:
+                    self.health.stop(conn)
+        except Exception:  # the console's view only: never stop delivery over it
+            log.exception("could not %s the provider-health row", "write" if start else "remove")
 
     def _idle_wait(self, in_flight: int) -> float:
         wait = self.settings.worker_poll_seconds
@@ -321,12 +336,15 @@ class Worker:
             metrics.SMS_SENDS.labels(provider, "permanent_error").inc()
             return Outcome(message, outbox.FAILED, exc.reason)
         except TransientError as exc:
+            self.health.failed(exc.reason, self.clock.now())
             self.breaker.record_failure()
             return self._retry_or_die(message, exc)
         except Exception as exc:  # a provider bug: never lose the message over it
             log.exception("provider %s raised unexpectedly", provider)
+            error = TransientError(f"unexpected {type(exc).__name__}")
+            self.health.failed(error.reason, self.clock.now())
             self.breaker.record_failure()
-            return self._retry_or_die(message, TransientError(f"unexpected {type(exc).__name__}"))
+            return self._retry_or_die(message, error)
         self.breaker.record_success()
         metrics.SMS_SENDS.labels(provider, "sent").inc()
         return Outcome(message, outbox.SENT, provider_message_id=result.provider_message_id)
@@ -347,7 +365,10 @@ class Worker:
 
     def _record(self, outcomes: list[Outcome]) -> None:
         with self.db.write() as conn:
-            queued_events = outbox.record(conn, outcomes, now=self.clock.now(), provider=self.provider.name)
+            now = self.clock.now()
+            queued_events = outbox.record(conn, outcomes, now=now, provider=self.provider.name)
+            reported = self.health.write(conn, now)  # only after a failure or a breaker change
+        self.health.written(reported)
         if queued_events:
             self._webhooks_wake.set()  # message.sent / message.failed events to deliver
         for o in outcomes:
@@ -362,6 +383,7 @@ class Worker:
     def _breaker_changed(self, state: str) -> None:
         provider = self.provider.name
         metrics.BREAKER_STATE.labels(provider).set(breaker.STATE_VALUES[state])
+        self.health.breaker_changed(self.clock.now())
         if state == breaker.OPEN:
             metrics.BREAKER_OPENED.labels(provider).inc()
             log.warning(

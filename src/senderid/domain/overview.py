@@ -1,4 +1,5 @@
-"""Read-only views for operators (the console): counts at a glance, the audit log, account names.
+"""Read-only views for operators (the console): counts at a glance, the SMS provider's
+health, the audit log, account names.
 
 The outbox's own list and counts are in :mod:`senderid.domain.outbox_admin`.
 
@@ -21,6 +22,7 @@ from senderid.domain.custom_numbers import EXPIRED, PENDING, READABLE_STATUSES
 from senderid.domain.types import OutboxStatus
 from senderid.errors import InvalidRequest
 from senderid.store.tables import accounts, business_names, custom_numbers, outbox
+from senderid.store.tables import provider_health as health_rows
 
 MAX_LIMIT = 200
 
@@ -80,6 +82,80 @@ def counts(ctx: Context) -> Counts:
         dead=by_status[OutboxStatus.DEAD],
         queued=by_status[OutboxStatus.QUEUED] + by_status[OutboxStatus.SENDING],
     )
+
+
+# The breaker states a worker writes (senderid.delivery.breaker, which the domain does not import).
+BREAKER_CLOSED, BREAKER_OPEN, BREAKER_HALF_OPEN = "closed", "open", "half_open"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerHealth:
+    worker: str  # host:pid:thread
+    provider: str
+    breaker: str  # closed | open | half_open (open past its cool-off reads half_open)
+    since: datetime  # when the breaker took that state
+    reopens_at: datetime | None  # an open breaker's next trial send
+    last_error: str | None
+    last_error_at: datetime | None
+    updated_at: datetime
+    stale: bool  # no word from it for longer than a live worker with a broken provider stays silent
+
+    @property
+    def failing(self) -> bool:
+        return self.breaker != BREAKER_CLOSED and not self.stale
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderHealth:
+    provider: str  # SENDERID_SMS_PROVIDER of this process
+    workers: list[WorkerHealth]  # every worker's own view, as written by the worker
+    oldest_waiting_at: datetime | None  # created_at of the oldest SMS still queued or being sent
+    waiting: int
+
+    @property
+    def failing(self) -> list[WorkerHealth]:
+        """The workers whose circuit breaker is open or half-open (nothing leaves through them)."""
+        return [w for w in self.workers if w.failing]
+
+    @property
+    def last_error(self) -> WorkerHealth | None:
+        """The worker that saw the most recent provider failure."""
+        seen = [w for w in self.workers if w.last_error_at is not None]
+        return max(seen, key=lambda w: w.last_error_at) if seen else None  # type: ignore[arg-type,return-value]
+
+
+def provider_health(ctx: Context) -> ProviderHealth:
+    """The circuit breaker of each worker, the last provider error, the oldest waiting SMS.
+
+    Two statements: the workers' rows (one each) and the queue's oldest message (on the
+    outbox's status index).
+    """
+    now = ctx.clock.now()
+    settings = ctx.settings
+    # A worker whose breaker is open tries again at least every longest cool-off (its
+    # row changes then); one silent for twice that, plus a lease, has stopped.
+    quiet = timedelta(
+        seconds=2 * max(settings.delivery_backoff_max_seconds, settings.delivery_breaker_seconds)
+        + settings.worker_lease_seconds
+    )
+    waiting_statuses = [OutboxStatus.QUEUED, OutboxStatus.SENDING]
+    with ctx.db.read() as conn:
+        rows = conn.execute(select(health_rows).order_by(health_rows.c.worker)).all()
+        waiting, oldest = conn.execute(
+            select(func.count(), func.min(outbox.c.created_at)).where(outbox.c.status.in_(waiting_statuses))
+        ).one()
+    workers = []
+    for row in rows:
+        state = row.breaker
+        if state == BREAKER_OPEN and row.reopens_at is not None and row.reopens_at <= now:
+            state = BREAKER_HALF_OPEN  # the cool-off is over: the next due message is the trial
+        workers.append(WorkerHealth(
+            worker=row.worker, provider=row.provider, breaker=state, since=row.since,
+            reopens_at=row.reopens_at if state == BREAKER_OPEN else None, last_error=row.last_error,
+            last_error_at=row.last_error_at, updated_at=row.updated_at,
+            stale=now - row.updated_at > quiet,
+        ))
+    return ProviderHealth(settings.sms_provider, workers, oldest, int(waiting))
 
 
 def audit_page(

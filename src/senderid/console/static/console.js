@@ -48,6 +48,13 @@
     );
   });
 
+  // -- confirmations: a form with data-confirm="question" is sent only when the question is
+  //    answered OK (revoking a key, approving a business name) --
+  document.addEventListener("submit", function (event) {
+    var form = event.target.closest("form[data-confirm]");
+    if (form && !window.confirm(form.getAttribute("data-confirm"))) { event.preventDefault(); }
+  });
+
   // -- the developer inbox: poll the JSON every 2 seconds, redraw when it changes --
   var list = document.getElementById("inbox");
   if (!list) { return; }
