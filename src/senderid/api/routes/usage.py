@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from senderid.api import envelope
 from senderid.api.deps import caller, context
-from senderid.api.paging import MAX_LIMIT
+from senderid.api.paging import MAX_LIMIT, MAX_OFFSET
 from senderid.domain import credits
 from senderid.domain.accounts import Caller
 from senderid.errors import InvalidRequest
@@ -31,12 +31,15 @@ def paging(total: int, limit: int, current: int) -> dict[str, Any]:
     }
 
 
+MAX_PAGE = MAX_OFFSET // MAX_LIMIT  # (page - 1) * limit stays within the offsets every list allows
+
+
 @router.get("/quick-api-credit-usage")
 async def credit_usage(
     request: Request,
     who: Caller = Depends(caller),
     campType: Annotated[str, Query(description="Only `sms`.")] = "sms",  # noqa: N803 (the documented name)
-    page: Annotated[int, Query(ge=1, description="Page, from 1.")] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page, from 1 (to 5,000,000).")] = 1,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Lines per page (1 to 200).")] = 10,
 ) -> Response:
     """SMS parts handed to the provider and credits used, per ``customString`` (``api``: none)."""
