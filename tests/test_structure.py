@@ -160,3 +160,26 @@ def test_the_checks_see_real_imports() -> None:
     assert "senderid.delivery.outbox" in edges["senderid.delivery.worker"]
     assert "senderid.store.db" in edges["senderid.runtime"]
     assert cycles({"a": {"b"}, "b": {"a"}, "c": {"a"}}) == [["a", "b"]]
+
+
+def _assigned_attributes(path: Path) -> set[str]:
+    """``x.attr`` targets of every assignment in ``path``."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        targets = node.targets if isinstance(node, ast.Assign) else (
+            [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else [])
+        for target in targets:
+            if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+                found.add(f"{target.value.id}.{target.attr}")
+    return found
+
+
+def test_the_process_lifecycle_is_the_runtimes() -> None:
+    """The app factory neither builds a worker or listener nor wires the context itself."""
+    edges = graph()
+    app = edges["senderid.api.app"]
+    assert {"senderid.delivery.worker", "senderid.store.listen"}.isdisjoint(app)
+    assert "senderid.runtime" in app
+    assert not {a for a in _assigned_attributes(PACKAGE / "api" / "app.py") if a.startswith("ctx.")}
+    for module in ("senderid.cli.serve",):
+        assert "senderid.delivery.worker" not in edges[module]
