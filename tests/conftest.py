@@ -22,7 +22,8 @@ from fastapi.testclient import TestClient
 from senderid.api.app import create_app
 from senderid.clock import FrozenClock
 from senderid.domain import accounts
-from senderid.domain.context import CLI, Context
+from senderid.domain.context import Context
+from senderid.domain.types import CLI
 from senderid.settings import Settings
 from senderid.store import migrate
 from senderid.store.db import Database, normalise_url

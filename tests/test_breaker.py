@@ -214,7 +214,7 @@ def test_the_breaker_follows_its_settings(ctx, clock) -> None:  # type: ignore[n
 
 def test_an_otp_that_expires_while_the_breaker_is_open_is_cancelled_not_sent(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
     from senderid.domain import custom_numbers as cn
-    from senderid.domain.context import Actor
+    from senderid.domain.types import Actor
 
     queue(ctx, 5)
     provider = always(TransientError("down"))

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from senderid.domain import accounts as accounts_domain
 from senderid.domain import business_names
-from senderid.domain.context import CLI, Actor
+from senderid.domain.types import CLI, Actor
 from senderid.errors import Conflict, InvalidRequest, NotFound
 from senderid.store.tables import accounts, audit_events, business_names as business_table, webhook_events
 from tests.test_contract import documented

@@ -23,7 +23,8 @@ from senderid import otp
 from senderid.api.app import create_app
 from senderid.delivery import outbox
 from senderid.domain import accounts, business_names, custom_numbers, messages, outbox_admin
-from senderid.domain.context import CLI, Actor, Context
+from senderid.domain.context import Context
+from senderid.domain.types import CLI, Actor
 from tests.support.env import IN_CI
 from tests.support.console_support import ADMIN_TOKEN, dead_message
 from tests.support.live import serve

@@ -21,7 +21,8 @@ from senderid.api.app import create_app
 from senderid.console import session as sessions
 from senderid.delivery import outbox
 from senderid.domain import accounts, business_names, outbox_admin
-from senderid.domain.context import CLI, Context
+from senderid.domain.context import Context
+from senderid.domain.types import CLI
 from senderid.store.tables import audit_events
 from tests.support.console_support import ADMIN_TOKEN, csrf_of, dead_message
 from tests.support.helpers import deliver_all

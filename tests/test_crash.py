@@ -62,7 +62,8 @@ from senderid import otp, signing
 from senderid.clock import Clock
 from senderid.domain import accounts
 from senderid.domain import custom_numbers as cn
-from senderid.domain.context import CLI, Actor, Context
+from senderid.domain.context import Context
+from senderid.domain.types import CLI, Actor
 from senderid.store.tables import custom_numbers, outbox
 from tests.support.peers.http import Request
 from tests.support.peers.smsc import TestSmsc

@@ -22,7 +22,8 @@ from senderid.delivery import outbox
 from senderid.delivery.providers.base import PermanentError, TransientError
 from senderid.delivery.worker import Worker, backoff_delay
 from senderid.domain import custom_numbers as cn
-from senderid.domain.context import Actor, Context
+from senderid.domain.context import Context
+from senderid.domain.types import Actor
 from senderid.store.tables import outbox as outbox_table
 from tests.support.fake_providers import ScriptedProvider, always
 from tests.support.helpers import outbox_row, registrations

@@ -20,7 +20,8 @@ from senderid.delivery.providers.base import PermanentError, TransientError
 from senderid.delivery.worker import Worker
 from senderid.domain import accounts, events
 from senderid.domain import custom_numbers as cn
-from senderid.domain.context import CLI, Actor, Context
+from senderid.domain.context import Context
+from senderid.domain.types import CLI, Actor
 from tests.support.fake_providers import ScriptedProvider
 from tests.support.peers.http import HttpPeer, Request, Response
 

@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 
 from senderid import otp
 from senderid.domain import custom_numbers as cn
-from senderid.domain.context import Actor, Context
+from senderid.domain.context import Context
+from senderid.domain.types import Actor
 from senderid.errors import NumberAlreadyExists, OtpVerificationFailed, RateLimited
 from senderid.store.tables import audit_events, otp_sends, outbox
 from tests.support.helpers import latest_code, registrations

@@ -19,7 +19,8 @@ from senderid.delivery.providers.base import PermanentError, TransientError
 from senderid.delivery.worker import Worker
 from senderid.domain import audit, outbox_admin
 from senderid.domain import custom_numbers as cn
-from senderid.domain.context import CLI, Actor, Context
+from senderid.domain.context import Context
+from senderid.domain.types import CLI, Actor
 from senderid.errors import Conflict, NotFound, OtpVerificationFailed
 from senderid.store.tables import custom_numbers
 from tests.support.fake_providers import ScriptedProvider, always

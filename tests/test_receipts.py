@@ -33,7 +33,8 @@ from senderid.delivery.providers.twilio import signature_for
 from senderid.delivery.worker import Worker
 from senderid.domain import accounts, messages
 from senderid.domain import custom_numbers as cn
-from senderid.domain.context import CLI, Actor, Context
+from senderid.domain.context import Context
+from senderid.domain.types import CLI, Actor
 from senderid.settings import Settings
 from senderid.store.db import Database
 from senderid.store.tables import early_receipts, webhook_events

@@ -183,3 +183,18 @@ def test_the_process_lifecycle_is_the_runtimes() -> None:
     assert not {a for a in _assigned_attributes(PACKAGE / "api" / "app.py") if a.startswith("ctx.")}
     for module in ("senderid.cli.serve",):
         assert "senderid.delivery.worker" not in edges[module]
+
+
+def test_shared_values_live_in_a_module_that_imports_nothing() -> None:
+    """Who acts and who calls are defined once, in domain/types.py, which imports no senderid
+    module: accounts, audit and the key cache take them from there (no circle through them)."""
+    from senderid.domain import accounts, audit, senders, types
+
+    edges = graph()
+    assert edges["senderid.domain.types"] == set()
+    for module in ("senderid.domain.accounts", "senderid.domain.audit", "senderid.domain.senders"):
+        assert "senderid.domain.types" in edges[module]
+        assert "senderid.domain.accounts" not in edges[module] or module == "senderid.domain.accounts"
+    for value in (types.Actor, types.Account, types.ApiKey, types.Caller):
+        assert value.__module__ == "senderid.domain.types"
+    assert accounts.Caller is types.Caller and audit.Actor is types.Actor and senders.Caller is types.Caller

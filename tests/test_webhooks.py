@@ -27,7 +27,8 @@ from senderid.cli import common
 from senderid import webhook_urls
 from senderid.domain import accounts
 from senderid.domain import custom_numbers as cn
-from senderid.domain.context import CLI, Actor, Context
+from senderid.domain.context import Context
+from senderid.domain.types import CLI, Actor
 from senderid.errors import InvalidRequest, NotFound, OtpVerificationFailed
 from senderid.runtime import build_worker
 from senderid.store.tables import audit_events, webhook_events

@@ -8,8 +8,8 @@ from starlette.requests import Request
 
 from senderid.api.envelope import TOKEN_EXPIRED, TOKEN_REQUIRED
 from senderid.domain import accounts
-from senderid.domain.accounts import Caller
-from senderid.domain.context import Actor, Context
+from senderid.domain.context import Context
+from senderid.domain.types import Actor, Caller
 
 _BEARER = re.compile(r"^\s*bearer\s+(\S+)\s*$", re.IGNORECASE)
 

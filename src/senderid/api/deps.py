@@ -21,9 +21,9 @@ from senderid.api import envelope
 from senderid.api.auth import authenticate, bearer_key, cached_caller
 from senderid.api.body import parse_object
 from senderid.domain import idempotency
-from senderid.domain.accounts import Caller
 from senderid.domain.context import Context
 from senderid.domain.senders import MISS, Miss
+from senderid.domain.types import Caller
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 STORED_HEADERS = ("content-type", "retry-after")

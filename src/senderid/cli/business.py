@@ -14,7 +14,7 @@ import typer
 
 from senderid.cli.common import context, refusals
 from senderid.domain import business_names
-from senderid.domain.context import CLI
+from senderid.domain.types import CLI
 
 business_app = typer.Typer(help="Business names (alpha sender IDs): review requests.", no_args_is_help=True)
 

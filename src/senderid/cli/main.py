@@ -18,7 +18,7 @@ from senderid.cli.business import business_app
 from senderid.cli.common import context, fail, refusals
 from senderid.cli.outbox import outbox_app
 from senderid.domain import accounts
-from senderid.domain.context import CLI
+from senderid.domain.types import CLI
 
 app = typer.Typer(
     name="senderid",

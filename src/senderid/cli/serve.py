@@ -13,7 +13,8 @@ import typer
 from senderid import logs, runtime
 from senderid.cli.common import context, fail
 from senderid.domain import accounts
-from senderid.domain.context import CLI, Context
+from senderid.domain.context import Context
+from senderid.domain.types import CLI
 from senderid.store import migrate
 
 DEMO_ACCOUNT = "demo"

@@ -24,7 +24,8 @@ from senderid.api.deps import context
 from senderid.console import session as sessions
 from senderid.console.pages import SECURITY_HEADERS, page
 from senderid.domain import accounts, overview
-from senderid.domain.context import Actor, Context
+from senderid.domain.context import Context
+from senderid.domain.types import Actor
 from senderid.errors import InvalidRequest, NotFound, SenderIdError
 
 __all__ = ["context"]  # the API's request -> context, the one way to get it

@@ -18,7 +18,8 @@ from sqlalchemy import bindparam, func, insert, or_, select, update
 
 from senderid import ids, signing, webhook_urls
 from senderid.domain import audit
-from senderid.domain.context import Actor, Context
+from senderid.domain.context import Context
+from senderid.domain.types import Account, Actor, ApiKey, Caller
 from senderid.errors import InvalidRequest, NotFound
 from senderid.store.coltypes import UTCDateTime
 from senderid.store.tables import accounts, api_keys
@@ -26,35 +27,6 @@ from senderid.store.tables import accounts, api_keys
 KEY_PREFIX = "sid_"
 _SHOWN_PREFIX_LENGTH = 12
 MAX_ACCOUNT_NAME = 200
-
-
-@dataclass(frozen=True, slots=True)
-class Account:
-    id: str
-    name: str
-    otp_required: bool
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class ApiKey:
-    id: str
-    account_id: str
-    prefix: str
-    created_at: datetime
-    expires_at: datetime | None
-    revoked_at: datetime | None
-
-    def is_usable(self, now: datetime) -> bool:
-        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """An authenticated API caller."""
-
-    account: Account
-    key_id: str
 
 
 def hash_key(key: str) -> str:

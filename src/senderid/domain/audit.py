@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
-from senderid.domain.context import Actor
+from senderid.domain.types import Actor
 from senderid.store.tables import audit_events
 
 # Keys that must never reach an audit record, whatever a caller passes.

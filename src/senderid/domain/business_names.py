@@ -32,8 +32,8 @@ from sqlalchemy.exc import IntegrityError
 
 from senderid import ids
 from senderid.domain import audit, events
-from senderid.domain.accounts import Account
-from senderid.domain.context import Actor, Context
+from senderid.domain.context import Context
+from senderid.domain.types import Account, Actor
 from senderid.errors import (
     BusinessNameInvalid,
     BusinessNameRequired,

@@ -44,8 +44,8 @@ from senderid import ids, otp
 from senderid.domain import audit
 from senderid.domain import events as domain_events
 from senderid.domain import outbox as domain_outbox
-from senderid.domain.accounts import Account
-from senderid.domain.context import Actor, Context
+from senderid.domain.context import Context
+from senderid.domain.types import Account, Actor
 from senderid.errors import (
     Conflict,
     InvalidRequest,

@@ -18,14 +18,14 @@ from datetime import timedelta
 
 from sqlalchemy import Connection, bindparam, func, literal, select, union_all
 
-from senderid.domain import outbox as domain_outbox
-from senderid.domain.senders import MISS, AllowedSenders, Miss
-from senderid.sms_parts import DATA_CODING_GSM7, MessageTooLong, split
 from senderid.domain import audit
-from senderid.domain.accounts import Account
-from senderid.domain.context import Actor, Context
+from senderid.domain import outbox as domain_outbox
+from senderid.domain.context import Context
+from senderid.domain.senders import MISS, AllowedSenders, Miss
+from senderid.domain.types import Account, Actor
 from senderid.errors import InvalidRequest, RateLimited, SenderIdError
 from senderid.numbers import InvalidNumber, parse_mobile
+from senderid.sms_parts import DATA_CODING_GSM7, MessageTooLong, split
 from senderid.store.tables import business_names, custom_numbers
 from senderid.store.tables import outbox as outbox_table
 

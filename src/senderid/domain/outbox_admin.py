@@ -21,8 +21,8 @@ from sqlalchemy import Connection, delete, func, select, update
 
 from senderid import numbers, otp
 from senderid.domain import audit
-from senderid.domain.context import Actor, Context
-from senderid.domain.types import OutboxStatus
+from senderid.domain.context import Context
+from senderid.domain.types import Actor, OutboxStatus
 from senderid.errors import Conflict, InvalidRequest, NotFound
 from senderid.store.tables import custom_numbers, outbox
 

@@ -29,9 +29,9 @@ from senderid.api.routes.business import record
 from senderid.api.routes.custom_numbers import registration_body
 from senderid.clock import iso_ms
 from senderid.domain import accounts, audit, business_names, custom_numbers
-from senderid.domain.accounts import Account, ApiKey
 from senderid.domain.business_names import BusinessName
-from senderid.domain.context import Actor, Context
+from senderid.domain.context import Context
+from senderid.domain.types import Account, Actor, ApiKey
 from senderid.errors import InvalidRequest, NotFound
 
 ACTOR_NAME = "admin-api"

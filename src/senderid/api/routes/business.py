@@ -16,8 +16,8 @@ from senderid.api.deps import caller, context, posted
 from senderid.api.paging import Limit, Offset, page
 from senderid.clock import iso_ms
 from senderid.domain import business_names
-from senderid.domain.accounts import Caller
 from senderid.domain.business_names import BusinessName
+from senderid.domain.types import Caller
 
 router = APIRouter(prefix="/api/v1/business", tags=["business names"])
 

@@ -16,7 +16,7 @@ from senderid.api.auth import actor
 from senderid.api.deps import caller, context, posted
 from senderid.clock import iso_ms
 from senderid.domain import custom_numbers
-from senderid.domain.accounts import Caller
+from senderid.domain.types import Caller
 
 router = APIRouter(prefix="/api/v1/customNumber", tags=["custom numbers"])
 

@@ -12,7 +12,7 @@ from senderid.api import envelope
 from senderid.api.auth import actor
 from senderid.api.deps import as_caller, context, posted
 from senderid.domain import messages
-from senderid.domain.accounts import Caller
+from senderid.domain.types import Caller
 from senderid.numbers import national_significant
 
 router = APIRouter(prefix="/api/v1", tags=["sending"])
