@@ -198,3 +198,36 @@ def test_shared_values_live_in_a_module_that_imports_nothing() -> None:
     for value in (types.Actor, types.Account, types.ApiKey, types.Caller):
         assert value.__module__ == "senderid.domain.types"
     assert accounts.Caller is types.Caller and audit.Actor is types.Actor and senders.Caller is types.Caller
+
+
+def test_statuses_are_named_not_spelled_out() -> None:
+    """A status is compared, stored and chosen through its StrEnum (domain/types.py), never
+    as a bare string: no ``== "pending"``, ``status="queued"`` or ``{"status": "APPROVED"}``
+    in the package or its templates. (The client's CLI names them again on purpose:
+    tests/test_cli_api.py checks they are the same.)"""
+    from senderid.domain import types
+
+    words = {str(m) for enum in (types.OutboxStatus, types.WebhookStatus, types.CustomNumberStatus,
+                                 types.BusinessNameStatus, types.KeyStatus) for m in enum}
+    exempt = {PACKAGE / "domain" / "types.py", PACKAGE / "cli" / "api.py"}
+    wrong: list[str] = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path in exempt or "migrations" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            spelled: list[ast.expr] = []
+            if isinstance(node, ast.Compare):
+                spelled = [node.left, *node.comparators]
+                spelled += [e for c in node.comparators if isinstance(c, (ast.Tuple, ast.List, ast.Set)) for e in c.elts]
+            elif isinstance(node, ast.keyword) and node.arg == "status":
+                spelled = [node.value]
+            elif isinstance(node, ast.Dict):
+                spelled = [v for k, v in zip(node.keys, node.values)
+                           if isinstance(k, ast.Constant) and k.value == "status"]
+            wrong += [f"{path.relative_to(SRC)}:{e.lineno}: {e.value!r}" for e in spelled
+                      if isinstance(e, ast.Constant) and e.value in words]
+    for path in sorted((PACKAGE / "console" / "templates").glob("*.html")):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            wrong += [f"{path.relative_to(SRC)}:{number}: {word!r}" for word in words
+                      if f'== "{word}"' in line or f"== '{word}'" in line]
+    assert wrong == []

@@ -7,31 +7,23 @@ reason), 2 usage. They call the same domain functions as the admin API.
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Annotated, Optional
 
 import typer
 
 from senderid.cli.common import context, refusals
 from senderid.domain import business_names
-from senderid.domain.types import CLI
+from senderid.domain.types import CLI, BusinessNameStatus
 
 business_app = typer.Typer(help="Business names (alpha sender IDs): review requests.", no_args_is_help=True)
 
 _PAGE = 200
 
 
-class Status(str, Enum):
-    REQUESTED = business_names.REQUESTED
-    APPROVED = business_names.APPROVED
-    REJECTED = business_names.REJECTED
-    WITHDRAWN = business_names.WITHDRAWN
-
-
 @business_app.command("list")
 def list_names(
     status: Annotated[
-        Optional[Status], typer.Option("--status", case_sensitive=False, help="Only names in this status.")
+        Optional[BusinessNameStatus], typer.Option("--status", case_sensitive=False, help="Only names in this status.")
     ] = None,
     account: Annotated[Optional[str], typer.Option("--account", help="Only this account's names.")] = None,
 ) -> None:

@@ -153,7 +153,7 @@ def key_list(account_id: str) -> None:
     now = ctx.clock.now()
     typer.echo(f"{'ID':<24}  {'PREFIX':<12}  {'STATUS':<8}  {'CREATED':<20}  EXPIRES")
     for key in keys:
-        status = "revoked" if key.revoked_at else ("active" if key.is_usable(now) else "expired")
+        status = key.status(now)
         typer.echo(
             f"{key.id:<24}  {key.prefix:<12}  {status:<8}  {key.created_at:%Y-%m-%d %H:%M:%S}  "
             f"{key.expires_at.strftime('%Y-%m-%d %H:%M:%S') if key.expires_at else '-'}"

@@ -63,7 +63,7 @@ def _account_detail(ctx: Context, account_id: str) -> _AccountDetail:
     keys = [
         {
             "record": k,
-            "status": "revoked" if k.revoked_at else ("active" if k.is_usable(now) else "expired"),
+            "status": k.status(now),
         }
         for k in accounts.list_keys(ctx, account_id)
     ]

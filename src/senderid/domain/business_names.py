@@ -33,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from senderid import ids
 from senderid.domain import audit, events
 from senderid.domain.context import Context
-from senderid.domain.types import Account, Actor
+from senderid.domain.types import Account, Actor, BusinessNameStatus
 from senderid.errors import (
     BusinessNameInvalid,
     BusinessNameRequired,
@@ -44,8 +44,8 @@ from senderid.errors import (
 from senderid.numbers import InvalidNumber, parse_contact
 from senderid.store.tables import business_names
 
-REQUESTED, APPROVED, REJECTED, WITHDRAWN = "REQUESTED", "APPROVED", "REJECTED", "WITHDRAWN"
-STATUSES = (REQUESTED, APPROVED, REJECTED, WITHDRAWN)
+REQUESTED, APPROVED, REJECTED, WITHDRAWN = BusinessNameStatus
+STATUSES = tuple(BusinessNameStatus)
 LIVE = (REQUESTED, APPROVED)  # the statuses in which an account holds a name
 
 MIN_LENGTH, MAX_LENGTH = 3, 11

@@ -45,7 +45,7 @@ from senderid.domain import audit
 from senderid.domain import events as domain_events
 from senderid.domain import outbox as domain_outbox
 from senderid.domain.context import Context
-from senderid.domain.types import Account, Actor
+from senderid.domain.types import Account, Actor, CustomNumberStatus
 from senderid.errors import (
     Conflict,
     InvalidRequest,
@@ -63,7 +63,7 @@ from senderid.numbers import InvalidNumber, parse_mobile
 from senderid.store.coltypes import UTCDateTime
 from senderid.store.tables import custom_numbers, otp_sends
 
-PENDING, ACTIVE, CANCELLED, DELETED = "pending", "active", "cancelled", "deleted"
+PENDING, EXPIRED, ACTIVE, CANCELLED, DELETED = CustomNumberStatus  # EXPIRED: derived, never stored
 MAX_NAME_LENGTH = 100
 HOUR = timedelta(hours=1)
 
@@ -378,8 +378,7 @@ def _ended_others(
 
 # -- management ----------------------------------------------------------------------
 
-EXPIRED = "expired"  # a pending registration whose code ran out (derived, never stored)
-READABLE_STATUSES = (PENDING, EXPIRED, ACTIVE, CANCELLED, DELETED)
+READABLE_STATUSES = tuple(CustomNumberStatus)  # what listings show and filter on
 
 
 def _view(row: object, now: datetime) -> dict[str, object]:

@@ -22,7 +22,7 @@ from senderid.domain import audit
 from senderid.domain import outbox as domain_outbox
 from senderid.domain.context import Context
 from senderid.domain.senders import MISS, AllowedSenders, Miss
-from senderid.domain.types import Account, Actor
+from senderid.domain.types import Account, Actor, BusinessNameStatus, CustomNumberStatus
 from senderid.errors import InvalidRequest, RateLimited, SenderIdError
 from senderid.numbers import InvalidNumber, parse_mobile
 from senderid.sms_parts import DATA_CODING_GSM7, MessageTooLong, split
@@ -63,19 +63,21 @@ class SendOutcome:
 _ACTIVE_NUMBER = select(custom_numbers.c.id).where(
     custom_numbers.c.account_id == bindparam("account_id"),
     custom_numbers.c.number == bindparam("number"),
-    custom_numbers.c.status == "active",
+    custom_numbers.c.status == CustomNumberStatus.ACTIVE,
 )
 _APPROVED_NAME = select(business_names.c.businessname).where(
     business_names.c.account_id == bindparam("account_id"),
     business_names.c.name_key == bindparam("name_key"),
-    business_names.c.status == "APPROVED",
+    business_names.c.status == BusinessNameStatus.APPROVED,
 )
 _ALL_SENDERS = union_all(
     select(literal("n").label("kind"), custom_numbers.c.number.label("value"),
            custom_numbers.c.number.label("name_key")).where(
-        custom_numbers.c.account_id == bindparam("account_id"), custom_numbers.c.status == "active"),
+        custom_numbers.c.account_id == bindparam("account_id"),
+        custom_numbers.c.status == CustomNumberStatus.ACTIVE),
     select(literal("b"), business_names.c.businessname, business_names.c.name_key).where(
-        business_names.c.account_id == bindparam("account_id"), business_names.c.status == "APPROVED"),
+        business_names.c.account_id == bindparam("account_id"),
+        business_names.c.status == BusinessNameStatus.APPROVED),
 )
 
 

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, delete, func, select, update
 from senderid import numbers, otp
 from senderid.domain import audit
 from senderid.domain.context import Context
-from senderid.domain.types import Actor, OutboxStatus
+from senderid.domain.types import Actor, CustomNumberStatus, OutboxStatus
 from senderid.errors import Conflict, InvalidRequest, NotFound
 from senderid.store.tables import custom_numbers, outbox
 
@@ -216,7 +216,7 @@ def _fresh_otp(ctx: Context, conn: Connection, message, now: datetime) -> dict[s
     ).first()
     if (
         registration is None
-        or registration.status != "pending"
+        or registration.status != CustomNumberStatus.PENDING
         or registration.otp_expires_at != message.expires_at
     ):
         raise Conflict(

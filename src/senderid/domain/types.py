@@ -47,6 +47,11 @@ class ApiKey:
     def is_usable(self, now: datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
 
+    def status(self, now: datetime) -> KeyStatus:
+        if self.revoked_at is not None:
+            return KeyStatus.REVOKED
+        return KeyStatus.ACTIVE if self.is_usable(now) else KeyStatus.EXPIRED
+
 
 @dataclass(frozen=True, slots=True)
 class Caller:
@@ -78,12 +83,22 @@ class WebhookStatus(StrEnum):
 
 
 class CustomNumberStatus(StrEnum):
-    """A custom number registration (``expired`` is derived: a pending one past its code)."""
+    """A custom number registration. ``expired`` is derived, never stored: a pending one
+    whose code ran out (listings and filters show it)."""
 
     PENDING = "pending"
+    EXPIRED = "expired"
     ACTIVE = "active"
     CANCELLED = "cancelled"
     DELETED = "deleted"
+
+
+class KeyStatus(StrEnum):
+    """An API key, as listings show it (derived from its revocation and expiry times)."""
+
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
 
 
 class BusinessNameStatus(StrEnum):

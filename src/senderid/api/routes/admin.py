@@ -66,7 +66,7 @@ def account_body(account: Account) -> dict[str, Any]:
 
 
 def key_body(key: ApiKey, now: datetime) -> dict[str, Any]:
-    status = "revoked" if key.revoked_at else ("active" if key.is_usable(now) else "expired")
+    status = key.status(now)
     return {
         "id": key.id,
         "account_id": key.account_id,
