@@ -197,7 +197,7 @@ def request(
                 )
             )
             audit.record(
-                conn, at=now, actor=actor, action="business_name.requested", account_id=account.id,
+                conn, at=now, actor=actor, action=audit.Action.BUSINESS_NAME_REQUESTED, account_id=account.id,
                 subject=record_id, businessname=name, customer_contact=contact,
             )
     except IntegrityError:
@@ -232,6 +232,7 @@ def reject(ctx: Context, id: str, *, reason: object, actor: Actor) -> BusinessNa
 
 def _decide(ctx: Context, id: str, status: str, *, reason: str | None, actor: Actor) -> BusinessName:
     verb = "approved" if status == APPROVED else "rejected"
+    action = audit.Action.BUSINESS_NAME_APPROVED if status == APPROVED else audit.Action.BUSINESS_NAME_REJECTED
     with ctx.db.write() as conn:
         row = _row(conn, id)
         now = ctx.clock.now()
@@ -248,7 +249,7 @@ def _decide(ctx: Context, id: str, status: str, *, reason: str | None, actor: Ac
             ctx.db.after_commit(lambda: ctx.senders.forget_senders(row.account_id))
         reason_field: dict[str, Any] = {} if reason is None else {"reason": reason}
         audit.record(
-            conn, at=now, actor=actor, action=f"business_name.{verb}", account_id=row.account_id,
+            conn, at=now, actor=actor, action=action, account_id=row.account_id,
             subject=row.id, businessname=row.businessname, **reason_field,
         )
         events.emit(conn, now=now, events=[(
@@ -273,7 +274,7 @@ def withdraw(ctx: Context, account: Account, id: str, *, actor: Actor) -> Busine
             current = _row(conn, id, account.id).status
             raise Conflict(f"Only a REQUESTED business name can be withdrawn; this one is {current}")
         audit.record(
-            conn, at=now, actor=actor, action="business_name.withdrawn", account_id=account.id,
+            conn, at=now, actor=actor, action=audit.Action.BUSINESS_NAME_WITHDRAWN, account_id=account.id,
             subject=row.id, businessname=row.businessname,
         )
     return get(ctx, id, account.id)

@@ -239,7 +239,7 @@ def _create_active(
         id=registration_id, account_id=account.id, number=number, name=name, status=ACTIVE,
         created_at=now, updated_at=now, verified_at=now,
     ))
-    entries = [audit.Entry("custom_number.created", account.id, registration_id,
+    entries = [audit.Entry(audit.Action.CUSTOM_NUMBER_CREATED, account.id, registration_id,
                            {"number": number, "otp_required": False})]
     events = [(account.id, "custom_number.verified", _event_data(registration_id, number, name, ACTIVE))]
     if state.others_pending:
@@ -276,14 +276,14 @@ def _send_otp(
         registration_id = state.pending_id
         conn.execute(_NEW_CODE, {"b_id": registration_id, "name": name, **otp_fields})
         domain_outbox.cancel_otps(conn, [registration_id], now)
-        action = "custom_number.otp_resent"
+        action = audit.Action.CUSTOM_NUMBER_OTP_RESENT
     else:
         registration_id = ids.new_id()
         conn.execute(_INSERT_REGISTRATION, dict(
             id=registration_id, account_id=account.id, number=number, name=name,
             status=PENDING, created_at=now, verified_at=None, **otp_fields,
         ))
-        action = "custom_number.otp_sent"
+        action = audit.Action.CUSTOM_NUMBER_OTP_SENT
     positions = {column.name: position + 1
                  for (_setting, column, _message), position in zip(_WINDOWS, state.positions, strict=True)}
     conn.execute(_INSERT_SEND, {"account_id": account.id, "number": number, "created_at": now, **positions})
@@ -370,7 +370,7 @@ def _ended_others(
         return
     domain_outbox.cancel_otps(conn, [other_id for other_id, _ in others], now)
     for other_id, other_account in others:
-        entries.append(audit.Entry("custom_number.cancelled", other_account, other_id,
+        entries.append(audit.Entry(audit.Action.CUSTOM_NUMBER_CANCELLED, other_account, other_id,
                                    {"number": number, "reason": CANCELLED_REASON}))
         events.append((other_account, "custom_number.cancelled",
                        {**_event_data(other_id, number, None, CANCELLED), "reason": CANCELLED_REASON}))
@@ -461,7 +461,7 @@ def delete(ctx: Context, account: Account, registration_id: str, *, actor: Actor
             )
             domain_outbox.cancel_otps(conn, [row.id], now)
             audit.record(
-                conn, at=now, actor=actor, action="custom_number.deleted", account_id=account.id,
+                conn, at=now, actor=actor, action=audit.Action.CUSTOM_NUMBER_DELETED, account_id=account.id,
                 subject=row.id, number=row.number, previous_status=row.status,
             )
             domain_events.emit(conn, now=now, events=[
@@ -602,7 +602,7 @@ def _verify_locked(
         return _verify_again(ctx, conn, account, name, number, code, now, actor, params)
     if not otp.check_code(ctx.secret, number, code, counted.otp_hash):
         audit.record(
-            conn, at=now, actor=actor, action="custom_number.otp_failed", account_id=account.id,
+            conn, at=now, actor=actor, action=audit.Action.CUSTOM_NUMBER_OTP_FAILED, account_id=account.id,
             subject=counted.id, number=number, attempts=counted.otp_attempts,
         )
         return None
@@ -611,7 +611,7 @@ def _verify_locked(
 
     # Activate ours and cancel every other pending registration of the number, at once.
     rows = conn.execute(_ACTIVATE, {"b_id": counted.id, "b_number": number, "b_name": name, "b_now": now}).all()
-    entries = [audit.Entry("custom_number.verified", account.id, counted.id, {"number": number})]
+    entries = [audit.Entry(audit.Action.CUSTOM_NUMBER_VERIFIED, account.id, counted.id, {"number": number})]
     events: list[domain_events.Event] = [
         (account.id, "custom_number.verified", _event_data(counted.id, number, name, ACTIVE))]
     others = [(r.id, r.account_id) for r in rows if r.id != counted.id]
@@ -636,7 +636,7 @@ def _verify_again(
             update(custom_numbers).where(custom_numbers.c.id == row.id).values(name=name, updated_at=now)
         )
         audit.record(
-            conn, at=now, actor=actor, action="custom_number.renamed", account_id=account.id,
+            conn, at=now, actor=actor, action=audit.Action.CUSTOM_NUMBER_RENAMED, account_id=account.id,
             subject=row.id, number=number, name=name,
         )
     return row.id

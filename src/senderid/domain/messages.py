@@ -216,7 +216,7 @@ def send(
             for _given, number in valid
         ])
         audit.record(
-            conn, at=now, actor=actor, action="message.queued", account_id=account.id,
+            conn, at=now, actor=actor, action=audit.Action.MESSAGE_QUEUED, account_id=account.id,
             sender=resolved.value or SHARED, sender_kind=resolved.kind, contacts=len(valid),
             parts=parts,
         )

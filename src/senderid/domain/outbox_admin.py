@@ -162,7 +162,7 @@ def retry(ctx: Context, message_id: str, *, actor: Actor) -> OutboxMessage:
         if result.rowcount != 1:  # pragma: no cover - the row is locked above
             raise Conflict(f"{message_id} changed meanwhile; try again")
         audit.record(
-            conn, at=now, actor=actor, action="outbox.retried", account_id=row.account_id,
+            conn, at=now, actor=actor, action=audit.Action.OUTBOX_RETRIED, account_id=row.account_id,
             subject=message_id, kind=row.kind, previous_status=row.status,
             previous_attempts=row.attempts, fresh_code=row.kind == "otp",
         )
@@ -181,7 +181,7 @@ def purge_dead(ctx: Context, *, older_than_days: int, actor: Actor) -> int:
             delete(outbox).where(outbox.c.status == OutboxStatus.DEAD, outbox.c.updated_at < cutoff)
         ).rowcount
         audit.record(
-            conn, at=now, actor=actor, action="outbox.purged", status=OutboxStatus.DEAD,
+            conn, at=now, actor=actor, action=audit.Action.OUTBOX_PURGED, status=OutboxStatus.DEAD,
             older_than_days=older_than_days, deleted=deleted,
         )
     return int(deleted)
