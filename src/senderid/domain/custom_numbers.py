@@ -288,16 +288,16 @@ def _send_otp(
                  for (_setting, column, _message), position in zip(_WINDOWS, state.positions, strict=True)}
     conn.execute(_INSERT_SEND, {"account_id": account.id, "number": number, "created_at": now, **positions})
     if test_code is None:
-        minutes = math.ceil(ctx.settings.otp_ttl_seconds / 60)
-        template = ctx.settings.otp_template
+        body, redacted_body = otp.render(ctx.settings.otp_template, code=code, number=number,
+                                         valid_seconds=ctx.settings.otp_ttl_seconds)
         domain_outbox.enqueue(
             conn,
             now=now,
             kind="otp",
             to=number,
             sender=ctx.settings.otp_sender,
-            body=template.format(code=code, number=number, minutes=minutes),
-            redacted_body=template.format(code="*" * otp.CODE_LENGTH, number=number, minutes=minutes),
+            body=body,
+            redacted_body=redacted_body,
             account_id=account.id,
             custom_number_id=registration_id,
             expires_at=expires_at,

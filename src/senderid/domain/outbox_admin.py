@@ -13,7 +13,6 @@ extends how long a registration can be verified.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -229,10 +228,6 @@ def _fresh_otp(ctx: Context, conn: Connection, message, now: datetime) -> dict[s
         .where(custom_numbers.c.id == registration.id)
         .values(otp_hash=otp.hash_code(ctx.secret, registration.number, code), updated_at=now)
     )
-    minutes = max(1, math.ceil((message.expires_at - now).total_seconds() / 60))
-    template = ctx.settings.otp_template
-    return {
-        "body": template.format(code=code, number=registration.number, minutes=minutes),
-        "redacted_body": template.format(code="*" * otp.CODE_LENGTH, number=registration.number,
-                                         minutes=minutes),
-    }
+    body, redacted_body = otp.render(ctx.settings.otp_template, code=code, number=registration.number,
+                                     valid_seconds=(message.expires_at - now).total_seconds())
+    return {"body": body, "redacted_body": redacted_body}
