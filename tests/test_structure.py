@@ -231,3 +231,28 @@ def test_statuses_are_named_not_spelled_out() -> None:
             wrong += [f"{path.relative_to(SRC)}:{number}: {word!r}" for word in words
                       if f'== "{word}"' in line or f"== '{word}'" in line]
     assert wrong == []
+
+
+def test_the_console_does_not_reach_into_the_api() -> None:
+    """The console and the API share what they take from a request through senderid.edge
+    (context, actor, {id:objectid}); neither imports the other."""
+    edges = graph()
+    wrong = {(m, t) for m, targets in edges.items() if layer(m) == "console"
+             for t in targets if layer(t) == "api"}
+    wrong |= {(m, t) for m, targets in edges.items() if layer(m) == "api"
+              for t in targets if layer(t) == "console" and m != "senderid.api.app"}
+    assert wrong == set()
+    for who in ("senderid.api.auth", "senderid.api.routes.admin", "senderid.console.plumbing"):
+        assert "senderid.edge" in edges[who]
+
+
+def test_any_router_module_can_be_imported_first() -> None:
+    """``{id:objectid}`` is registered by the api and console packages themselves, so a page
+    or route module imported on its own (before any app is built) declares its routes."""
+    import subprocess
+    import sys
+
+    modules = ["senderid.console.accounts", "senderid.console.numbers", "senderid.api.routes.admin",
+               "senderid.api.routes.business", "senderid.api.routes.custom_numbers"]
+    for module in modules:
+        subprocess.run([sys.executable, "-c", f"import {module}"], check=True, capture_output=True)

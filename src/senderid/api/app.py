@@ -19,7 +19,6 @@ from starlette.responses import Response
 
 import senderid
 from senderid import runtime
-from senderid.api import convertors as _convertors  # noqa: F401  (registers {id:objectid} for every router below, the console's too)
 from senderid.api import envelope, openapi
 from senderid.api.auth import AuthError
 from senderid.api.middleware import AccessLog, BodyLimit

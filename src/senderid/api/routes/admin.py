@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from senderid.api import convertors as _convertors  # noqa: F401  (registers {id:objectid})
+from senderid import edge
 from senderid.api import envelope
 from senderid.api.auth import AuthError, bearer_key
 from senderid.api.body import json_object
@@ -50,7 +50,7 @@ router = APIRouter(prefix="/admin/v1", tags=["admin"], dependencies=[Depends(req
 
 
 def _actor(request: Request) -> Actor:
-    return Actor(ACTOR_NAME, request.client.host if request.client else None)
+    return edge.actor(request, ACTOR_NAME)
 
 
 # -- shapes ----------------------------------------------------------------------------------

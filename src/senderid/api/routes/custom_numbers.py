@@ -9,7 +9,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from senderid.api import convertors as _convertors  # noqa: F401  (registers {id:objectid})
 from senderid.api import envelope
 from senderid.api.paging import Limit, Offset, page
 from senderid.api.auth import actor
