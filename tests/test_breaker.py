@@ -18,6 +18,7 @@ from senderid.delivery import outbox
 from senderid.delivery.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
 from senderid.delivery.providers.base import PermanentError, TransientError
 from senderid.delivery.worker import Worker
+from senderid.domain import outbox as domain_outbox
 from senderid.domain.context import Context
 from senderid.store.tables import outbox as outbox_table
 from tests.support.fake_providers import ScriptedProvider, always
@@ -94,7 +95,7 @@ def test_on_change_sees_each_transition() -> None:
 def queue(ctx: Context, n: int) -> list[str]:
     with ctx.db.write() as conn:
         return [
-            outbox.enqueue(conn, now=ctx.clock.now(), kind="sms", to=f"+614915701{i:02d}", sender="Acme",
+            domain_outbox.enqueue(conn, now=ctx.clock.now(), kind="sms", to=f"+614915701{i:02d}", sender="Acme",
                            body=f"message {i}")
             for i in range(n)
         ]

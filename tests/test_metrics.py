@@ -14,7 +14,7 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from senderid.api.app import create_app
-from senderid.delivery import outbox
+from senderid.domain import outbox
 from senderid.delivery.providers import receipt_recorder
 from senderid.delivery.providers.base import PermanentError, TransientError
 from senderid.delivery.worker import Worker

@@ -256,3 +256,13 @@ def test_any_router_module_can_be_imported_first() -> None:
                "senderid.api.routes.business", "senderid.api.routes.custom_numbers"]
     for module in modules:
         subprocess.run([sys.executable, "-c", f"import {module}"], check=True, capture_output=True)
+
+
+def test_queueing_is_the_domains_only() -> None:
+    """SMS are queued through senderid.domain.outbox; delivery's outbox no longer passes it on."""
+    from senderid.delivery import outbox as delivery_outbox
+    from senderid.domain import outbox as domain_outbox
+
+    assert not hasattr(delivery_outbox, "enqueue") and not hasattr(delivery_outbox, "enqueue_many")
+    assert callable(domain_outbox.enqueue) and callable(domain_outbox.enqueue_many)
+    assert "senderid.domain.outbox" not in graph()["senderid.delivery.outbox"]
