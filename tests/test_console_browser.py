@@ -5,7 +5,8 @@ package; ``.ci/run`` installs it); Playwright's own browser download is never us
 Without a browser these tests skip with the reason; under ``CI=true`` they fail.
 
 SQLite only (the console's queries are the domain's, tested on both databases
-elsewhere). The suite also writes the screenshots in ``docs/screenshots/``.
+elsewhere). The screenshot test writes its pictures to a temporary folder; ``make
+screenshots`` (``SENDERID_TEST_SCREENSHOTS=docs/screenshots``) writes those of docs/console.md.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ CHROMIUM_ARGS = [
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-SCREENSHOTS = Path(__file__).parents[1] / "docs" / "screenshots"
+# Where the screenshot test writes (relative to the repository); a temporary folder when unset.
+SCREENSHOTS_TO = os.environ.get("SENDERID_TEST_SCREENSHOTS")
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 NUMBER, OTHER = "+61491570156", "+61491570157"
@@ -300,17 +302,23 @@ def _seed(ctx: Context) -> None:
     clock.advance(minutes=2)
 
 
-def _shoot(page: Any, name: str) -> None:
-    page.screenshot(path=str(SCREENSHOTS / name), full_page=True, animations="disabled")
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    """docs/screenshots under ``make screenshots``; a temporary folder otherwise, so that a
+    test run never rewrites tracked files."""
+    return Path(__file__).parents[1] / SCREENSHOTS_TO if SCREENSHOTS_TO else tmp_path / "screenshots"
 
 
 def test_screenshots(new_page: Callable[..., Any], live: str, http: httpx.Client, ctx: Context,
-                     monkeypatch: pytest.MonkeyPatch) -> None:
+                     monkeypatch: pytest.MonkeyPatch, screenshots: Path) -> None:
+    def _shoot(page: Any, name: str) -> None:
+        page.screenshot(path=str(screenshots / name), full_page=True, animations="disabled")
+
     codes = iter(["482913", "736204"])  # fixed codes: the same pictures on every run
     monkeypatch.setattr(otp, "generate_code", lambda: next(codes))
     _seed(ctx)
     wait_for(lambda: len(http.get(f"{live}/dev/inbox.json").json()) == 3, "the seeded SMS")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    screenshots.mkdir(parents=True, exist_ok=True)
     for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
         page = new_page(viewport=viewport, is_mobile=size == "phone", has_touch=size == "phone")
         sign_in(page, live)
@@ -323,4 +331,4 @@ def test_screenshots(new_page: Callable[..., Any], live: str, http: httpx.Client
         _shoot(page, f"inbox-{size}.png")
     for name in ("overview", "business", "inbox"):
         for size in ("desktop", "phone"):
-            assert (SCREENSHOTS / f"{name}-{size}.png").stat().st_size > 10_000
+            assert (screenshots / f"{name}-{size}.png").stat().st_size > 10_000

@@ -9,8 +9,7 @@ follow it.
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -42,6 +41,7 @@ from tests.support.peers.http import HttpPeer, Request, Response
 from tests.support.peers.smsc import TestSmsc
 from tests.support.peers.twilio import TwilioPeer
 from tests.support.peers.webhook import WebhookPeer
+from tests.support.standard_webhooks import signature_ok
 
 TO = "+61491570156"
 INVALID_TO = "+61491570000"  # every peer refuses it as an invalid number
@@ -603,18 +603,6 @@ def test_parse_receipt_refuses_a_plain_message() -> None:
 # -- webhook ----------------------------------------------------------------------------
 
 
-def standard_webhooks_valid(secret: str, headers: dict[str, str], body: bytes) -> bool:
-    """The Standard Webhooks check, written out independently of senderid.signing."""
-    key = base64.b64decode(secret.split("_", 1)[1])
-    signed = b".".join([headers["webhook-id"].encode(), headers["webhook-timestamp"].encode(), body])
-    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest())
-    return any(
-        version == "v1" and hmac.compare_digest(expected, candidate.encode())
-        for version, _, candidate in (entry.partition(",")
-                                      for entry in headers["webhook-signature"].split(" "))
-    )
-
-
 @pytest.fixture
 def receiver() -> Iterator[WebhookPeer]:
     with WebhookPeer() as peer:
@@ -634,8 +622,8 @@ def test_webhook_is_signed_per_standard_webhooks(receiver: WebhookPeer) -> None:
     assert request.path == "/hooks/sms"
     assert request.headers["webhook-id"] == message.message_id
     assert request.headers["webhook-timestamp"] == str(int(clock.now().timestamp()))
-    assert standard_webhooks_valid(WEBHOOK_SECRET, request.headers, request.body)
-    assert not standard_webhooks_valid(WEBHOOK_SECRET, request.headers, request.body + b" ")
+    assert signature_ok(WEBHOOK_SECRET, request.headers, request.body)
+    assert not signature_ok(WEBHOOK_SECRET, request.headers, request.body + b" ")
     assert request.json() == {
         "type": "sms.send", "timestamp": "2026-03-01T09:30:00Z",
         "data": {"id": message.message_id, "to": TO, "sender": ALPHA_SENDER, "body": BODY},
@@ -654,7 +642,7 @@ def test_webhook_retries_carry_the_same_webhook_id(receiver: WebhookPeer) -> Non
         provider.close()
 
     assert {r.headers["webhook-id"] for r in receiver.requests} == {message.message_id}
-    assert all(standard_webhooks_valid(WEBHOOK_SECRET, r.headers, r.body) for r in receiver.requests)
+    assert all(signature_ok(WEBHOOK_SECRET, r.headers, r.body) for r in receiver.requests)
 
 
 def test_signing_matches_the_standard_webhooks_example() -> None:
@@ -663,6 +651,22 @@ def test_signing_matches_the_standard_webhooks_example() -> None:
     signature = signing.sign(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330,
                              b'{"test": 2432232314}')
     assert signature == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+
+
+@pytest.mark.unit
+def test_signatures_pass_the_reference_librarys_verify() -> None:
+    """Whole check by the ``standardwebhooks`` package, timestamp window included (signed now)."""
+    from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+    secret, now = signing.generate_secret(), int(time.time())
+    body = '{"type": "custom_number.verified", "data": {"name": "Zoë"}}'.encode()
+    headers = {"webhook-id": "msg_1", "webhook-timestamp": str(now),
+               "webhook-signature": signing.sign(secret, "msg_1", now, body)}
+    assert Webhook(secret).verify(body, headers) == json.loads(body)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(signing.generate_secret()).verify(body, headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(secret).verify(body + b" ", headers)
 
 
 def test_generated_secrets_are_whsec_and_32_random_bytes() -> None:

@@ -1,15 +1,12 @@
 """Account webhooks: signed events, retries, the private-address rule, the CLI.
 
 A receiver (stdlib ThreadingHTTPServer on 127.0.0.1) records what arrives; the
-signature is checked with this file's own Standard Webhooks implementation,
-not with senderid's.
+signature is checked with the Standard Webhooks reference library
+(tests/support/standard_webhooks.py), not with senderid's.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import socket
 import threading
@@ -33,6 +30,7 @@ from senderid.errors import InvalidRequest, NotFound, OtpVerificationFailed
 from senderid.runtime import build_worker
 from senderid.store.tables import audit_events, webhook_events
 from tests.support.helpers import latest_code
+from tests.support.standard_webhooks import signature_ok
 
 NUMBER = "+61491570156"
 WHO = Actor("key:test", "127.0.0.1")
@@ -42,18 +40,6 @@ WHO = Actor("key:test", "127.0.0.1")
 def settings_overrides() -> dict[str, object]:
     # The receiver lives on 127.0.0.1, which only closed networks (and tests) may allow.
     return {"webhook_allow_private": True, "webhook_timeout_seconds": 1.5}
-
-
-# -- an independent Standard Webhooks verifier -------------------------------------------
-
-
-def signature_ok(secret: str, headers: dict[str, str], body: bytes) -> bool:
-    """base64(HMAC-SHA256(base64decode(secret sans whsec_), "id.timestamp.body")) among v1 entries."""
-    key = base64.b64decode(secret.split("_", 1)[1])
-    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
-    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-    entries = headers["webhook-signature"].split(" ")
-    return any(e.startswith("v1,") and hmac.compare_digest(e[3:], expected) for e in entries)
 
 
 # -- the receiver --------------------------------------------------------------------------
