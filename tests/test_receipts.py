@@ -13,7 +13,6 @@ Both databases; time is a FrozenClock.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -46,6 +45,7 @@ from tests.support.live import free_port, serve
 from tests.support.peers.http import HttpPeer, Request, Response
 from tests.support.peers.smsc import TestSmsc
 from tests.support.peers.twilio import TwilioPeer
+from tests.support.racers import race
 
 NUMBER = "+61491570156"
 OTHER = "+61491570157"
@@ -375,32 +375,19 @@ def test_receipts_racing_the_sent_record_are_never_lost(ctx, clock) -> None:  # 
     record = receipt_recorder(ctx.db, clock, "smpp")
     errors: list[BaseException] = []
 
-    def mark(message_id: str, barrier: threading.Barrier) -> None:
-        try:
-            barrier.wait(5)
-            with ctx.db.write() as conn:
-                outbox.mark_sent(conn, message_id, now=clock.now(), provider="smpp",
-                                 provider_message_id=f"P{message_id}")
-                outbox.apply_early_receipts(conn, provider="smpp", provider_message_id=f"P{message_id}",
-                                            now=clock.now())
-        except BaseException as exc:  # reported below
-            errors.append(exc)
+    def mark(message_id: str) -> None:
+        with ctx.db.write() as conn:
+            outbox.mark_sent(conn, message_id, now=clock.now(), provider="smpp",
+                             provider_message_id=f"P{message_id}")
+            outbox.apply_early_receipts(conn, provider="smpp", provider_message_id=f"P{message_id}",
+                                        now=clock.now())
 
-    def receipt(message_id: str, barrier: threading.Barrier) -> None:
-        try:
-            barrier.wait(5)
-            record(f"P{message_id}", "delivered")
-        except BaseException as exc:  # reported below
-            errors.append(exc)
+    def receipt(message_id: str) -> None:
+        record(f"P{message_id}", "delivered")
 
     for message_id in ids:
-        barrier = threading.Barrier(2)
-        threads = [threading.Thread(target=mark, args=(message_id, barrier)),
-                   threading.Thread(target=receipt, args=(message_id, barrier))]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(10)
+        racers = (mark, receipt)
+        errors += [r for r in race(ctx, 2, lambda i: racers[i](message_id)) if isinstance(r, BaseException)]
     assert errors == []
     assert {row(ctx, i)["status"] for i in ids} == {"delivered"}
     with ctx.db.read() as conn:

@@ -30,6 +30,7 @@ from senderid.errors import InvalidRequest, NotFound, OtpVerificationFailed
 from senderid.runtime import build_worker
 from senderid.store.tables import audit_events, webhook_events
 from tests.support.helpers import latest_code
+from tests.support.racers import race
 from tests.support.standard_webhooks import signature_ok
 
 NUMBER = "+61491570156"
@@ -146,21 +147,11 @@ def test_verify_race_delivers_verified_and_cancelled_signed(ctx, make_customer, 
     cn.add(ctx, two.account, name="Shop", number=NUMBER, actor=WHO)
     code_two = latest_code(ctx, NUMBER)
 
-    barrier = threading.Barrier(2)
-    results: dict[str, object] = {}
-
-    def verify(who, code: str) -> None:  # type: ignore[no-untyped-def]
-        barrier.wait(10)
-        try:
-            results[who.account.id] = cn.verify(ctx, who.account, name="Shop", number=NUMBER, code=code, actor=WHO)
-        except OtpVerificationFailed as exc:
-            results[who.account.id] = exc
-
-    threads = [threading.Thread(target=verify, args=a) for a in ((one, code_one), (two, code_two))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    racers = ((one, code_one), (two, code_two))
+    raced = race(ctx, 2, lambda i: cn.verify(ctx, racers[i][0].account, name="Shop", number=NUMBER,
+                                              code=racers[i][1], actor=WHO))
+    assert all(isinstance(r, (str, OtpVerificationFailed)) for r in raced), raced
+    results = {one.account.id: raced[0], two.account.id: raced[1]}
     winner, loser = (one, two) if isinstance(results[one.account.id], str) else (two, one)
     assert isinstance(results[loser.account.id], OtpVerificationFailed)
 
