@@ -26,6 +26,7 @@ from tests.support.fake_providers import ScriptedProvider, always
 # -- the breaker alone -----------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_opens_after_n_consecutive_failures_and_half_opens_after_the_cool_off() -> None:
     clock = FrozenClock()
     breaker = CircuitBreaker(clock, failures=3, cool_off=30, max_cool_off=300)
@@ -49,6 +50,7 @@ def test_opens_after_n_consecutive_failures_and_half_opens_after_the_cool_off() 
     assert breaker.allow() and breaker.allow()
 
 
+@pytest.mark.unit
 def test_a_success_resets_the_count() -> None:
     breaker = CircuitBreaker(FrozenClock(), failures=3, cool_off=30)
     for _ in range(10):
@@ -58,6 +60,7 @@ def test_a_success_resets_the_count() -> None:
     assert breaker.state == CLOSED
 
 
+@pytest.mark.unit
 def test_the_cool_off_doubles_while_trials_fail_and_is_capped() -> None:
     clock = FrozenClock()
     breaker = CircuitBreaker(clock, failures=1, cool_off=30, max_cool_off=100)
@@ -78,6 +81,7 @@ def test_the_cool_off_doubles_while_trials_fail_and_is_capped() -> None:
     assert (breaker.reopens_at - clock.now()).total_seconds() == 30
 
 
+@pytest.mark.unit
 def test_on_change_sees_each_transition() -> None:
     clock = FrozenClock()
     seen: list[str] = []

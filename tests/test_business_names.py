@@ -156,6 +156,7 @@ def test_the_generic_message_says_which_words(app_client: TestClient, customer) 
     assert "found: bank, alerts" in r.json()["message"]
 
 
+@pytest.mark.unit
 def test_the_generic_list_holds_the_specs_words() -> None:
     spec = {"account", "alert", "bank", "billing", "delivery", "help", "info", "message", "notice",
             "password", "security", "service", "support", "tax", "urgent", "verify", "verified"}

@@ -305,6 +305,7 @@ def test_sign_in_failures_are_throttled_per_address(console: TestClient) -> None
     assert _goes_to_sign_in(console)
 
 
+@pytest.mark.unit
 def test_the_throttle_forgets_after_its_window() -> None:
     throttle = sessions.SignInThrottle(max_failures=3, window_seconds=60)
     for t in (0, 1, 2):
@@ -318,6 +319,7 @@ def test_the_throttle_forgets_after_its_window() -> None:
     assert throttle.retry_after("1.2.3.4", now=62) == 0
 
 
+@pytest.mark.unit
 def test_the_throttle_stays_small() -> None:
     throttle = sessions.SignInThrottle(max_failures=3, window_seconds=60, max_clients=100)
     for i in range(1000):
@@ -325,6 +327,7 @@ def test_the_throttle_stays_small() -> None:
     assert len(throttle._failures) <= 100
 
 
+@pytest.mark.unit
 def test_session_cookies_round_trip() -> None:
     key = sessions.derive_key(b"s" * 40, "t" * 40)
     cookie, issued = sessions.issue(key, now=1000, authenticated=True)

@@ -134,6 +134,7 @@ def test_a_provider_bug_is_retried_not_lost(ctx, clock, customer) -> None:  # ty
     assert message(ctx, queued["id"])["status"] == "sent"
 
 
+@pytest.mark.unit
 def test_backoff_grows_and_is_capped() -> None:
     rng = random.Random(7)
     for attempt in range(1, 30):

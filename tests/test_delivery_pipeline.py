@@ -199,6 +199,7 @@ def test_messages_of_no_account_are_in_the_priority_lane(ctx) -> None:  # type: 
     assert {m.id for m in claim(ctx, 3)} >= set(system)
 
 
+@pytest.mark.unit
 def test_shares_split_the_slots_evenly() -> None:
     assert lanes.shares(10, 3) == [4, 3, 3]
     assert lanes.shares(2, 2) == [1, 1]

@@ -503,6 +503,7 @@ def test_test_otps_still_count_wrong_tries(ctx, customer) -> None:  # type: igno
         verify(ctx, customer, "123456")
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("bad", [
     "+61491570156:12345",  # 5 digits
     "+61491570156:12345a",
@@ -524,6 +525,7 @@ def test_test_otps_default_is_empty(ctx) -> None:  # type: ignore[no-untyped-def
     assert ctx.settings.test_otp_for(NUMBER) is None
 
 
+@pytest.mark.unit
 def test_codes_are_six_ascii_digits_and_vary() -> None:
     codes = [otp.generate_code() for _ in range(2000)]
     assert all(otp.looks_like_code(c) for c in codes)

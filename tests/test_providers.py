@@ -368,6 +368,7 @@ def test_twilio_status_callback_is_signed_and_parsed() -> None:
         assert parse_status_callback(form) == (sid, status)
 
 
+@pytest.mark.unit
 def test_twilio_signature_matches_the_documented_example() -> None:
     # The example of Twilio's webhook security documentation.
     url = "https://mycompany.com/myapp.php?foo=1&bar=2"
@@ -381,6 +382,7 @@ def test_twilio_signature_matches_the_documented_example() -> None:
     assert not verify_signature(url, params, signature, "54321")
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("twilio_status, ours", [
     ("queued", "sent"), ("sending", "sent"), ("sent", "sent"), ("delivered", "delivered"),
     ("read", "delivered"), ("undelivered", "failed"), ("failed", "failed"),
@@ -390,6 +392,7 @@ def test_twilio_status_mapping(twilio_status: str, ours: str) -> None:
     assert parse_status_callback(form) == ("SM" + "0" * 32, ours)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("form", [{"MessageStatus": "delivered"},
                                   {"MessageSid": "SM1", "MessageStatus": "exploded"}])
 def test_twilio_status_callback_rejects_other_forms(form: dict[str, str]) -> None:
@@ -583,6 +586,7 @@ def test_smpp_refuses_an_overlong_alpha_sender(smpp: Smpp) -> None:
     assert smpp.smsc.submits == []
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("text, expected", [
     ("id:0A1B2C sub:001 dlvrd:001 submit date:2601011200 done date:2601011201 stat:DELIVRD "
      "err:000 text:Hello", ("0A1B2C", "delivered")),
@@ -595,6 +599,7 @@ def test_parse_receipt(text: str | bytes, expected: tuple[str, str]) -> None:
     assert parse_receipt(text) == expected
 
 
+@pytest.mark.unit
 def test_parse_receipt_refuses_a_plain_message() -> None:
     with pytest.raises(ValueError):
         parse_receipt("hello, this is an ordinary SMS")
@@ -645,6 +650,7 @@ def test_webhook_retries_carry_the_same_webhook_id(receiver: WebhookPeer) -> Non
     assert all(signature_ok(WEBHOOK_SECRET, r.headers, r.body) for r in receiver.requests)
 
 
+@pytest.mark.unit
 def test_signing_matches_the_standard_webhooks_example() -> None:
     # The test vector of the Standard Webhooks reference libraries.
     secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -669,12 +675,14 @@ def test_signatures_pass_the_reference_librarys_verify() -> None:
         Webhook(secret).verify(body + b" ", headers)
 
 
+@pytest.mark.unit
 def test_generated_secrets_are_whsec_and_32_random_bytes() -> None:
     first, second = signing.generate_secret(), signing.generate_secret()
     assert first.startswith("whsec_") and first != second
     assert len(base64.b64decode(first.removeprefix("whsec_"))) == 32
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("secret", ["whsec_not base64!", "whsec_"])
 def test_webhook_provider_refuses_a_malformed_secret(secret: str) -> None:
     with pytest.raises(ValueError):

@@ -266,3 +266,18 @@ def test_queueing_is_the_domains_only() -> None:
     assert not hasattr(delivery_outbox, "enqueue") and not hasattr(delivery_outbox, "enqueue_many")
     assert callable(domain_outbox.enqueue) and callable(domain_outbox.enqueue_many)
     assert "senderid.domain.outbox" not in graph()["senderid.delivery.outbox"]
+
+
+def test_unit_tests_cannot_reach_the_network(request: pytest.FixtureRequest) -> None:
+    """``pytest -m unit`` needs no database and no network: conftest refuses sockets to them."""
+    import socket
+
+    assert request.node.get_closest_marker("unit") is not None
+    with pytest.raises(AssertionError, match="marked unit opened a network connection"):
+        socket.create_connection(("127.0.0.1", 5432), timeout=1)
+
+
+def test_a_hung_test_fails(request: pytest.FixtureRequest) -> None:
+    """pytest-timeout is on, with a generous limit per test (pyproject.toml)."""
+    assert request.config.pluginmanager.hasplugin("timeout")
+    assert 60 <= float(request.config.getini("timeout")) <= 600
