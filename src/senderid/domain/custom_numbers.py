@@ -21,10 +21,12 @@ the writes that follow them see the same state on PostgreSQL too.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from enum import Enum
+from typing import Any
 
 from sqlalchemy import (
     Connection,
@@ -45,7 +47,7 @@ from senderid.domain import audit
 from senderid.domain import events as domain_events
 from senderid.domain import outbox as domain_outbox
 from senderid.domain.context import Context
-from senderid.domain.types import Account, Actor, CustomNumberStatus
+from senderid.domain.types import Account, Actor, CustomNumberStatus, Registration
 from senderid.errors import (
     Conflict,
     InvalidRequest,
@@ -381,23 +383,16 @@ def _ended_others(
 READABLE_STATUSES = tuple(CustomNumberStatus)  # what listings show and filter on
 
 
-def _view(row: object, now: datetime) -> dict[str, object]:
-    m = row._mapping  # type: ignore[attr-defined]
-    status = m["status"]
+def _view(m: Mapping[str, Any], now: datetime) -> Registration:
+    """A registration row as shown: a pending one whose code ran out is ``expired``."""
+    status = CustomNumberStatus(m["status"])
     if status == PENDING and (m["otp_expires_at"] is None or m["otp_expires_at"] <= now):
         status = EXPIRED
-    return {
-        "id": m["id"],
-        "account_id": m["account_id"],
-        "name": m["name"],
-        "number": m["number"],
-        "status": status,
-        "otp_expires_at": m["otp_expires_at"] if status == PENDING else None,
-        "created_at": m["created_at"],
-        "updated_at": m["updated_at"],
-        "verified_at": m["verified_at"],
-        "ended_at": m["ended_at"],
-    }
+    return Registration(
+        id=m["id"], account_id=m["account_id"], name=m["name"], number=m["number"], status=status,
+        otp_expires_at=m["otp_expires_at"] if status == PENDING else None, created_at=m["created_at"],
+        updated_at=m["updated_at"], verified_at=m["verified_at"], ended_at=m["ended_at"],
+    )
 
 
 def _status_filter(status: str, now: datetime):  # type: ignore[no-untyped-def]
@@ -410,7 +405,7 @@ def _status_filter(status: str, now: datetime):  # type: ignore[no-untyped-def]
     return custom_numbers.c.status == status
 
 
-def get_registration(ctx: Context, account_id: str, registration_id: str) -> dict[str, object]:
+def get_registration(ctx: Context, account_id: str, registration_id: str) -> Registration:
     with ctx.db.read() as conn:
         row = conn.execute(
             select(custom_numbers).where(
@@ -419,12 +414,12 @@ def get_registration(ctx: Context, account_id: str, registration_id: str) -> dic
         ).first()
     if row is None:
         raise NotFound(f"No custom number with id {registration_id} in your account")
-    return _view(row, ctx.clock.now())
+    return _view(row._mapping, ctx.clock.now())
 
 
 def list_registrations(
     ctx: Context, account_id: str, *, status: str | None = None, limit: int = 50, offset: int = 0
-) -> tuple[list[dict[str, object]], int]:
+) -> tuple[list[Registration], int]:
     """One page, newest first (ties broken by id, so pages are stable), and the total."""
     now = ctx.clock.now()
     where = custom_numbers.c.account_id == account_id
@@ -439,10 +434,10 @@ def list_registrations(
             .limit(limit)
             .offset(offset)
         ).all()
-    return [_view(row, now) for row in rows], total
+    return [_view(row._mapping, now) for row in rows], total
 
 
-def delete(ctx: Context, account: Account, registration_id: str, *, actor: Actor) -> dict[str, object]:
+def delete(ctx: Context, account: Account, registration_id: str, *, actor: Actor) -> Registration:
     """End a pending or active registration: the number is free for others. Idempotent."""
     with ctx.db.write() as conn:
         row = _owned(conn, account.id, registration_id)
@@ -469,10 +464,10 @@ def delete(ctx: Context, account: Account, registration_id: str, *, actor: Actor
             if row.status == ACTIVE:
                 _senders_changed(ctx, account.id)
             view.update(status=DELETED, ended_at=now, updated_at=now)
-    return _view_of(view, now)
+    return _view(view, now)
 
 
-def resend(ctx: Context, account: Account, registration_id: str, *, actor: Actor) -> dict[str, object]:
+def resend(ctx: Context, account: Account, registration_id: str, *, actor: Actor) -> Registration:
     """A fresh code for a pending (or expired) registration; cooldown and limits apply."""
     with ctx.db.write() as conn:
         row = _owned(conn, account.id, registration_id)
@@ -486,13 +481,7 @@ def resend(ctx: Context, account: Account, registration_id: str, *, actor: Actor
         _send_otp(ctx, conn, account, row.name, row.number, state, now, actor)
         view = dict(row._mapping)
         view.update(otp_expires_at=now + timedelta(seconds=ctx.settings.otp_ttl_seconds), updated_at=now)
-    return _view_of(view, now)
-
-
-def _view_of(values: dict[str, object], now: datetime) -> dict[str, object]:
-    class _Row:
-        _mapping = values
-    return _view(_Row(), now)
+    return _view(view, now)
 
 
 def _owned(conn: Connection, account_id: str, registration_id: str):  # type: ignore[no-untyped-def]
@@ -653,7 +642,7 @@ def search(
     account_id: str | None = None,
     limit: int = 50,
     offset: int = 0,
-) -> tuple[list[dict[str, object]], int]:
+) -> tuple[list[Registration], int]:
     """Registrations of every account, for operators: one page (newest first) and the total.
 
     ``number`` is any accepted input form (``0491 570 156``, ``+61491570156``, ...);
@@ -679,4 +668,4 @@ def search(
             .limit(limit)
             .offset(offset)
         ).all()
-    return [_view(row, now) for row in rows], total
+    return [_view(row._mapping, now) for row in rows], total

@@ -93,6 +93,23 @@ class CustomNumberStatus(StrEnum):
     DELETED = "deleted"
 
 
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """A custom number registration as the API, the CLI and the console show it: ``status``
+    may be the derived ``expired``, and ``otp_expires_at`` is set only while pending."""
+
+    id: str
+    account_id: str
+    name: str | None
+    number: str
+    status: CustomNumberStatus
+    otp_expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    verified_at: datetime | None
+    ended_at: datetime | None
+
+
 class KeyStatus(StrEnum):
     """An API key, as listings show it (derived from its revocation and expiry times)."""
 

@@ -234,7 +234,7 @@ async def search_custom_numbers(
         custom_numbers.search, context(request), number=number, status=status,
         account_id=account_id or None, limit=limit, offset=offset,
     )
-    bodies = [{**registration_body(i), "user": i["account_id"]} for i in items]
+    bodies = [{**registration_body(i), "user": i.account_id} for i in items]
     return envelope.ok("Custom numbers", page(bodies, total, limit, offset))
 
 
