@@ -407,13 +407,7 @@ def _status_filter(status: str, now: datetime):  # type: ignore[no-untyped-def]
 
 def get_registration(ctx: Context, account_id: str, registration_id: str) -> Registration:
     with ctx.db.read() as conn:
-        row = conn.execute(
-            select(custom_numbers).where(
-                custom_numbers.c.id == registration_id, custom_numbers.c.account_id == account_id
-            )
-        ).first()
-    if row is None:
-        raise NotFound(f"No custom number with id {registration_id} in your account")
+        row = _owned(conn, account_id, registration_id)
     return _view(row._mapping, ctx.clock.now())
 
 
