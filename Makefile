@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 # Tests run in parallel processes (pytest-xdist), one per CPU, at most four; PYTEST_WORKERS=0 runs them in one.
 PYTEST_WORKERS ?= auto
 
-.PHONY: run test bench clean
+.PHONY: run test bench screenshots clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("senderid needs Python 3.11 or newer; set PYTHON=python3.11" if sys.version_info < (3, 11) else 0)'
@@ -21,6 +21,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --maxprocesses 4 $(PYTEST_ARGS)
+
+# The console's pictures in docs/screenshots (a test run writes them to a temporary folder).
+screenshots: $(STAMP)
+	SENDERID_TEST_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q -p no:cacheprovider tests/test_console_browser.py -k test_screenshots
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run

@@ -133,7 +133,7 @@ def domain_context(database_url: str) -> Iterator[Context]:
 def create_account(ctx: Context, name: str, *, otp_required: bool = True) -> tuple[str, str]:
     """A new account and an API key for it: ``(account_id, key)``."""
     from senderid.domain import accounts
-    from senderid.domain.context import CLI
+    from senderid.domain.types import CLI
 
     account = accounts.create_account(ctx, name, otp_required=otp_required, actor=CLI)
     _record, key = accounts.create_key(ctx, account.id, actor=CLI)

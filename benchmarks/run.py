@@ -301,7 +301,7 @@ def set_up(database_url: str, flow_accounts: int) -> Fixture:
     """The benchmark's own accounts, on top of the loaded data."""
     from senderid.domain import custom_numbers
     from senderid.domain.accounts import get_account
-    from senderid.domain.context import CLI
+    from senderid.domain.types import CLI
 
     with harness.domain_context(database_url) as ctx:
         plain_id, plain_key = harness.create_account(ctx, "bench-plain", otp_required=False)

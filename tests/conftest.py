@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,8 @@ from fastapi.testclient import TestClient
 from senderid.api.app import create_app
 from senderid.clock import FrozenClock
 from senderid.domain import accounts
-from senderid.domain.context import CLI, Context
+from senderid.domain.context import Context
+from senderid.domain.types import CLI
 from senderid.settings import Settings
 from senderid.store import migrate
 from senderid.store.db import Database, normalise_url
@@ -37,6 +39,34 @@ def _no_senderid_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(("SENDERID_", "CELLCAST_")) and name != "SENDERID_TEST_POSTGRES_URL":
             monkeypatch.delenv(name)
+
+
+# -- unit tests: no database, no network ---------------------------------------------
+
+DATABASE_FIXTURES = frozenset({"database_url", "db", "ctx", "app_client", "customer", "make_customer",
+                               "no_otp_customer", "run", "settings", "sqlite_template", "postgres_database"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test marked ``unit`` (so that ``pytest -m unit`` runs without a database) that asks
+    for a database is a mistake in the marker: fail it at once, saying so."""
+    for item in items:
+        wanted = DATABASE_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+        if item.get_closest_marker("unit") is not None and wanted:
+            raise pytest.UsageError(f"{item.nodeid} is marked unit but uses {sorted(wanted)}")
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_stay_off_the_network(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ``unit`` test that opens a socket fails, so the marker keeps its promise."""
+    if request.node.get_closest_marker("unit") is None:
+        return
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a test marked unit opened a network connection")
+
+    for name in ("connect", "connect_ex", "bind"):
+        monkeypatch.setattr(socket.socket, name, refuse)
 
 
 # -- databases -----------------------------------------------------------------------

@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from senderid.domain import business_names, registrant
-from senderid.domain.context import CLI, Actor, Context
+from senderid.domain.context import Context
+from senderid.domain.types import CLI, Actor
 from senderid.store.tables import audit_events
 from tests.support.console_support import ADMIN_TOKEN
 from tests.test_console_security import console, sign_in  # noqa: F401  (the fixture)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from senderid.domain import acma, business_names
-from senderid.domain.context import CLI, Actor
+from senderid.domain.types import CLI, Actor
 from senderid.settings import Settings
 from senderid.store.tables import accounts, business_names as business_table, outbox, webhook_events
 from tests.support.helpers import deliver_all

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from senderid.clock import iso_ms
 from senderid.domain import abn, acma, business_names, registrant
-from senderid.domain.context import CLI, Actor
+from senderid.domain.types import CLI, Actor
 from senderid.errors import Conflict, InvalidRequest, NotFound
 from senderid.store.tables import accounts, audit_events, business_names as business_table, webhook_events
 from tests.test_contract import documented

@@ -11,7 +11,8 @@ from fastapi.testclient import TestClient
 
 from senderid.api.app import create_app
 from senderid.domain import accounts, business_names
-from senderid.domain.context import CLI, Context
+from senderid.domain.context import Context
+from senderid.domain.types import CLI
 from senderid.store.tables import audit_events
 
 TOKEN = "a" * 40

@@ -76,6 +76,7 @@ def test_peer_runs_beside_the_flow_row(wrk: str, tmp_path: Path) -> None:
     assert "## The flow row and its peer" in text and f"{peer_dpv.NAME} flows/s (1 worker)" in text
 
 
+@pytest.mark.unit
 def test_options() -> None:
     options = run.parse_args(["--database", "postgresql", "--scale", "1k,1m", "--duration", "3"])
     assert (options.databases, options.scales, options.duration, options.warmup) == (
@@ -93,6 +94,7 @@ def test_options() -> None:
     assert (picked.delivery.rows, picked.delivery.otp_bulk) == (("otp-behind-bulk",), 5000)
 
 
+@pytest.mark.unit
 def test_steady_rate_takes_the_middle_of_the_hand_offs() -> None:
     times = [0.0] * 10 + [1.0 + i / 100 for i in range(81)] + [50.0] * 9  # a slow start and a straggler
     assert delivery.steady_rate(times) == pytest.approx(100, rel=0.02)
@@ -125,6 +127,7 @@ def test_delivery_rows_run_and_count_at_the_peer(wrk: str, tmp_path: Path) -> No
     assert "## Delivery" in text and out.read_text() == text
 
 
+@pytest.mark.unit
 def test_benchmark_numbers_are_valid_mobiles_that_never_collide() -> None:
     from benchmarks import load
     from senderid.numbers import parse_mobile

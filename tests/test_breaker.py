@@ -18,6 +18,7 @@ from senderid.delivery import outbox
 from senderid.delivery.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
 from senderid.delivery.providers.base import PermanentError, TransientError
 from senderid.delivery.worker import Worker
+from senderid.domain import outbox as domain_outbox
 from senderid.domain.context import Context
 from senderid.store.tables import outbox as outbox_table
 from tests.support.fake_providers import ScriptedProvider, always
@@ -25,6 +26,7 @@ from tests.support.fake_providers import ScriptedProvider, always
 # -- the breaker alone -----------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_opens_after_n_consecutive_failures_and_half_opens_after_the_cool_off() -> None:
     clock = FrozenClock()
     breaker = CircuitBreaker(clock, failures=3, cool_off=30, max_cool_off=300)
@@ -48,6 +50,7 @@ def test_opens_after_n_consecutive_failures_and_half_opens_after_the_cool_off() 
     assert breaker.allow() and breaker.allow()
 
 
+@pytest.mark.unit
 def test_a_success_resets_the_count() -> None:
     breaker = CircuitBreaker(FrozenClock(), failures=3, cool_off=30)
     for _ in range(10):
@@ -57,6 +60,7 @@ def test_a_success_resets_the_count() -> None:
     assert breaker.state == CLOSED
 
 
+@pytest.mark.unit
 def test_the_cool_off_doubles_while_trials_fail_and_is_capped() -> None:
     clock = FrozenClock()
     breaker = CircuitBreaker(clock, failures=1, cool_off=30, max_cool_off=100)
@@ -77,6 +81,7 @@ def test_the_cool_off_doubles_while_trials_fail_and_is_capped() -> None:
     assert (breaker.reopens_at - clock.now()).total_seconds() == 30
 
 
+@pytest.mark.unit
 def test_on_change_sees_each_transition() -> None:
     clock = FrozenClock()
     seen: list[str] = []
@@ -94,7 +99,7 @@ def test_on_change_sees_each_transition() -> None:
 def queue(ctx: Context, n: int) -> list[str]:
     with ctx.db.write() as conn:
         return [
-            outbox.enqueue(conn, now=ctx.clock.now(), kind="sms", to=f"+614915701{i:02d}", sender="Acme",
+            domain_outbox.enqueue(conn, now=ctx.clock.now(), kind="sms", to=f"+614915701{i:02d}", sender="Acme",
                            body=f"message {i}")
             for i in range(n)
         ]
@@ -214,7 +219,7 @@ def test_the_breaker_follows_its_settings(ctx, clock) -> None:  # type: ignore[n
 
 def test_an_otp_that_expires_while_the_breaker_is_open_is_cancelled_not_sent(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
     from senderid.domain import custom_numbers as cn
-    from senderid.domain.context import Actor
+    from senderid.domain.types import Actor
 
     queue(ctx, 5)
     provider = always(TransientError("down"))

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from senderid.domain import accounts as accounts_domain
 from senderid.domain import business_names
-from senderid.domain.context import CLI, Actor
+from senderid.domain.types import CLI, Actor
 from senderid.errors import Conflict, InvalidRequest, NotFound
 from senderid.store.tables import accounts, audit_events, business_names as business_table, webhook_events
 from tests.test_contract import documented
@@ -156,6 +156,7 @@ def test_the_generic_message_says_which_words(app_client: TestClient, customer) 
     assert "found: bank, alerts" in r.json()["message"]
 
 
+@pytest.mark.unit
 def test_the_generic_list_holds_the_specs_words() -> None:
     spec = {"account", "alert", "bank", "billing", "delivery", "help", "info", "message", "notice",
             "password", "security", "service", "support", "tax", "urgent", "verify", "verified"}

@@ -236,3 +236,13 @@ def test_the_cli_client_imports_nothing_of_the_server() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout == "[]\n"
+
+
+@pytest.mark.unit
+def test_the_cli_clients_status_choices_are_the_servers() -> None:
+    """The client names the statuses again (it imports nothing of the server's): the same ones."""
+    from senderid.cli import api
+    from senderid.domain.types import BusinessNameStatus, CustomNumberStatus
+
+    assert [s.value for s in api.NumberStatus] == [s.value for s in CustomNumberStatus]
+    assert [s.value for s in api.NameStatus] == [s.value for s in BusinessNameStatus]

@@ -6,11 +6,13 @@ devinbox's JSON), not only by what the page says. More actions: test_console_act
 The browser and server fixtures are in tests/support/browser.py.
 
 SQLite only (the console's queries are the domain's, tested on both databases
-elsewhere). The suite also writes the screenshots in ``docs/screenshots/``.
+elsewhere). The screenshot test writes its pictures to a temporary folder; ``make
+screenshots`` (``SENDERID_TEST_SCREENSHOTS=docs/screenshots``) writes those of docs/console.md.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,14 +23,16 @@ import pytest
 from senderid import otp
 from senderid.delivery import outbox
 from senderid.domain import accounts, business_names, custom_numbers, messages, outbox_admin
-from senderid.domain.context import CLI, Actor, Context
+from senderid.domain.context import Context
+from senderid.domain.types import CLI, Actor
 from tests.support.browser import DESKTOP, NUMBER, OTHER, PHONE, SETTINGS, Dialogs, expect, sign_in, wait_for
 from tests.support.browser import api, browser, http, live, new_page, page  # noqa: F401  (fixtures)
 from tests.support.console_support import dead_message
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
-SCREENSHOTS = Path(__file__).parents[1] / "docs" / "screenshots"
+# Where the screenshot test writes (relative to the repository); a temporary folder when unset.
+SCREENSHOTS_TO = os.environ.get("SENDERID_TEST_SCREENSHOTS")
 
 
 @pytest.fixture
@@ -217,17 +221,23 @@ def _seed(ctx: Context) -> None:
     clock.advance(minutes=2)
 
 
-def _shoot(page: Any, name: str) -> None:
-    page.screenshot(path=str(SCREENSHOTS / name), full_page=True, animations="disabled")
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    """docs/screenshots under ``make screenshots``; a temporary folder otherwise, so that a
+    test run never rewrites tracked files."""
+    return Path(__file__).parents[1] / SCREENSHOTS_TO if SCREENSHOTS_TO else tmp_path / "screenshots"
 
 
 def test_screenshots(new_page: Callable[..., Any], live: str, http: httpx.Client, ctx: Context,
-                     monkeypatch: pytest.MonkeyPatch) -> None:
+                     monkeypatch: pytest.MonkeyPatch, screenshots: Path) -> None:
+    def _shoot(page: Any, name: str) -> None:
+        page.screenshot(path=str(screenshots / name), full_page=True, animations="disabled")
+
     codes = iter(["482913", "736204"])  # fixed codes: the same pictures on every run
     monkeypatch.setattr(otp, "generate_code", lambda: next(codes))
     _seed(ctx)
     wait_for(lambda: len(http.get(f"{live}/dev/inbox.json").json()) == 3, "the seeded SMS")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    screenshots.mkdir(parents=True, exist_ok=True)
     for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
         page = new_page(viewport=viewport, is_mobile=size == "phone", has_touch=size == "phone")
         sign_in(page, live)
@@ -243,5 +253,5 @@ def test_screenshots(new_page: Callable[..., Any], live: str, http: httpx.Client
     _shoot(dark, "overview-dark-desktop.png")
     for name in ("overview", "business", "inbox"):
         for size in ("desktop", "phone"):
-            assert (SCREENSHOTS / f"{name}-{size}.png").stat().st_size > 10_000
-    assert (SCREENSHOTS / "overview-dark-desktop.png").stat().st_size > 10_000
+            assert (screenshots / f"{name}-{size}.png").stat().st_size > 10_000
+    assert (screenshots / "overview-dark-desktop.png").stat().st_size > 10_000

@@ -16,7 +16,8 @@ from senderid import otp
 from senderid.api.app import create_app
 from senderid.console import exports
 from senderid.domain import accounts, audit, business_names, custom_numbers
-from senderid.domain.context import CLI, Context
+from senderid.domain.context import Context
+from senderid.domain.types import CLI
 from tests.support.console_support import ADMIN_TOKEN, csrf_of
 
 NUMBER, OTHER = "+61491570156", "+61491570157"

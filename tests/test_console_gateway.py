@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 
 from senderid.api.app import create_app
 from senderid.domain import accounts, credits, messages, optouts
-from senderid.domain.context import CLI, Context
+from senderid.domain.context import Context
+from senderid.domain.types import CLI
 from tests.support.console_support import ADMIN_TOKEN, csrf_of
 from tests.support.gateway import sms_rows
 from tests.support.helpers import deliver_all

@@ -21,7 +21,8 @@ from senderid.api.app import create_app
 from senderid.console import session as sessions
 from senderid.delivery import outbox
 from senderid.domain import accounts, business_names, outbox_admin
-from senderid.domain.context import CLI, Context
+from senderid.domain.context import Context
+from senderid.domain.types import CLI
 from senderid.store.tables import audit_events
 from tests.support.console_support import ADMIN_TOKEN, csrf_of, dead_message
 from tests.support.helpers import deliver_all
@@ -312,6 +313,7 @@ def test_sign_in_failures_are_throttled_per_address(console: TestClient) -> None
     assert _goes_to_sign_in(console)
 
 
+@pytest.mark.unit
 def test_the_throttle_forgets_after_its_window() -> None:
     throttle = sessions.SignInThrottle(max_failures=3, window_seconds=60)
     for t in (0, 1, 2):
@@ -325,6 +327,7 @@ def test_the_throttle_forgets_after_its_window() -> None:
     assert throttle.retry_after("1.2.3.4", now=62) == 0
 
 
+@pytest.mark.unit
 def test_the_throttle_stays_small() -> None:
     throttle = sessions.SignInThrottle(max_failures=3, window_seconds=60, max_clients=100)
     for i in range(1000):
@@ -332,6 +335,7 @@ def test_the_throttle_stays_small() -> None:
     assert len(throttle._failures) <= 100
 
 
+@pytest.mark.unit
 def test_session_cookies_round_trip() -> None:
     key = sessions.derive_key(b"s" * 40, "t" * 40)
     cookie, issued = sessions.issue(key, now=1000, authenticated=True)

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from senderid.domain import accounts
-from senderid.domain.context import CLI
+from senderid.domain.types import CLI
 from tests.support.helpers import latest_code
 
 NUMBER = "+61491570156"

@@ -62,13 +62,15 @@ from senderid import otp, signing
 from senderid.clock import Clock
 from senderid.domain import accounts
 from senderid.domain import custom_numbers as cn
-from senderid.domain.context import CLI, Actor, Context
+from senderid.domain.context import Context
+from senderid.domain.types import CLI, Actor
 from senderid.store.tables import custom_numbers, outbox
 from tests.support.peers.http import Request
 from tests.support.peers.smsc import TestSmsc
 from tests.support.peers.webhook import WebhookPeer
 
-pytestmark = pytest.mark.slow
+# 20 SIGKILLs take about a minute; on a loaded machine they may take longer than the default.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 LEASE_SECONDS = 5
 NUMBERS = [f"+6149157{i:04d}" for i in range(0, 10_000, 3)]  # queued until the kills are done

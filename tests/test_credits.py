@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from senderid.api.app import create_app
 from senderid.domain import credits, optouts
-from senderid.domain.context import CLI
+from senderid.domain.types import CLI
 from senderid.store.tables import account_credits, audit_events
 from tests.support.gateway import CONTACT, ENVELOPE, GATEWAY, OWN, ok, own_number, post, sent, sms_rows
 from tests.support.helpers import deliver_all

@@ -24,7 +24,7 @@ import pytest
 from sqlalchemy import select
 
 from senderid.domain import accounts
-from senderid.domain.context import CLI
+from senderid.domain.types import CLI
 from senderid.store.tables import audit_events
 from tests.support.env import TEST_SECRET
 from tests.support.live import free_port

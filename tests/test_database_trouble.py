@@ -164,7 +164,7 @@ def test_a_busy_sqlite_database_is_a_503_within_the_timeout(tmp_path, sqlite_tem
     app = sick_app(f"sqlite:///{path}", database_timeout_seconds=1)
     ctx = app.state.ctx
     from senderid.domain import accounts
-    from senderid.domain.context import CLI
+    from senderid.domain.types import CLI
 
     account = accounts.create_account(ctx, "Acme", otp_required=True, actor=CLI)
     _record, key = accounts.create_key(ctx, account.id, actor=CLI)

@@ -22,7 +22,9 @@ from senderid.delivery import outbox
 from senderid.delivery.providers.base import PermanentError, TransientError
 from senderid.delivery.worker import Worker, backoff_delay
 from senderid.domain import custom_numbers as cn
-from senderid.domain.context import Actor, Context
+from senderid.domain import outbox as domain_outbox
+from senderid.domain.context import Context
+from senderid.domain.types import Actor
 from senderid.store.tables import outbox as outbox_table
 from tests.support.fake_providers import ScriptedProvider, always
 from tests.support.helpers import outbox_row, registrations
@@ -132,6 +134,7 @@ def test_a_provider_bug_is_retried_not_lost(ctx, clock, customer) -> None:  # ty
     assert message(ctx, queued["id"])["status"] == "sent"
 
 
+@pytest.mark.unit
 def test_backoff_grows_and_is_capped() -> None:
     rng = random.Random(7)
     for attempt in range(1, 30):
@@ -193,7 +196,7 @@ def test_max_attempts_is_a_setting(ctx, clock, customer) -> None:  # type: ignor
 
 def test_plain_sms_keeps_its_body_when_it_dies(ctx, clock) -> None:  # type: ignore[no-untyped-def]
     with ctx.db.write() as conn:
-        message_id = outbox.enqueue(conn, now=clock.now(), kind="sms", to=NUMBER, sender="Acme", body="Hello")
+        message_id = domain_outbox.enqueue(conn, now=clock.now(), kind="sms", to=NUMBER, sender="Acme", body="Hello")
     w = worker(ctx, always(TransientError("down")))
     for _ in range(ctx.settings.delivery_max_attempts):
         assert w.run_once() == 1
@@ -313,7 +316,7 @@ def queue_plain(ctx: Context, n: int) -> list[str]:
     ids = []
     with ctx.db.write() as conn:
         for i in range(n):
-            ids.append(outbox.enqueue(conn, now=ctx.clock.now(), kind="sms", to=f"+614915701{i % 100:02d}",
+            ids.append(domain_outbox.enqueue(conn, now=ctx.clock.now(), kind="sms", to=f"+614915701{i % 100:02d}",
                                       sender="Acme", body=f"message {i}"))
     return ids
 

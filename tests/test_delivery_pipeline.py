@@ -20,6 +20,7 @@ from sqlalchemy import event, select
 from senderid.delivery import lanes, outbox
 from senderid.delivery.providers.base import OutgoingSms, TransientError
 from senderid.delivery.worker import Worker
+from senderid.domain import outbox as domain_outbox
 from senderid.domain.context import Context
 from senderid.runtime import unwatch_queue, watch_queue
 from senderid.store.tables import outbox as outbox_table
@@ -29,7 +30,7 @@ from tests.support.fake_providers import ScriptedProvider, always
 def queue_bulk(ctx: Context, account_id: str | None, n: int, *, prefix: str = "bulk") -> list[str]:
     with ctx.db.write() as conn:
         return [
-            outbox.enqueue(conn, now=ctx.clock.now(), kind="sms", to=f"+614915702{i % 100:02d}", sender="Acme",
+            domain_outbox.enqueue(conn, now=ctx.clock.now(), kind="sms", to=f"+614915702{i % 100:02d}", sender="Acme",
                            body=f"{prefix} {i}", account_id=account_id)
             for i in range(n)
         ]
@@ -37,7 +38,7 @@ def queue_bulk(ctx: Context, account_id: str | None, n: int, *, prefix: str = "b
 
 def queue_otp_row(ctx: Context, account_id: str = "acct-otp") -> str:
     with ctx.db.write() as conn:
-        return outbox.enqueue(conn, now=ctx.clock.now(), kind="otp", to="+61491570156", sender="",
+        return domain_outbox.enqueue(conn, now=ctx.clock.now(), kind="otp", to="+61491570156", sender="",
                               body="Your code is 123456", account_id=account_id,
                               expires_at=ctx.clock.now() + timedelta(minutes=10))
 
@@ -198,6 +199,7 @@ def test_messages_of_no_account_are_in_the_priority_lane(ctx) -> None:  # type: 
     assert {m.id for m in claim(ctx, 3)} >= set(system)
 
 
+@pytest.mark.unit
 def test_shares_split_the_slots_evenly() -> None:
     assert lanes.shares(10, 3) == [4, 3, 3]
     assert lanes.shares(2, 2) == [1, 1]
@@ -266,7 +268,7 @@ def test_the_rate_cap_is_shared_by_every_worker(ctx, clock) -> None:  # type: ig
 def test_the_rate_cap_counts_sms_parts(ctx, clock) -> None:  # type: ignore[no-untyped-def]
     with ctx.db.write() as conn:
         for i in range(3):
-            outbox.enqueue(conn, now=clock.now(), kind="sms", to="+61491570157", sender="Acme",
+            domain_outbox.enqueue(conn, now=clock.now(), kind="sms", to="+61491570157", sender="Acme",
                            body="x" * 300, account_id="acct-a")  # 2 parts each (GSM-7, 153 per part)
     w = Worker(ctx.db, ctx.settings, ScriptedProvider(), clock, name="w")
     assert w.run_once() == 1  # one token: one message claimed, which used two

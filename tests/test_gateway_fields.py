@@ -205,7 +205,7 @@ def real_time_ctx(settings, db):  # type: ignore[no-untyped-def]
 def test_a_delayed_message_on_the_real_clock(real_time_ctx: Context) -> None:  # type: ignore[no-untyped-def]
     """A real server with its worker: a 1.5 s delay holds the SMS back that long, no longer than a poll more."""
     from senderid.domain import accounts
-    from senderid.domain.context import CLI
+    from senderid.domain.types import CLI
 
     ctx = real_time_ctx
     account = accounts.create_account(ctx, "Realtime", actor=CLI)

@@ -201,6 +201,7 @@ def test_an_abandoned_key_is_taken_over(ctx, customer, clock) -> None:  # type: 
     assert row.status_code is None and row.created_at == second.created_at
 
 
+@pytest.mark.unit
 def test_routes_without_a_request_or_caller_cannot_opt_in() -> None:
     from senderid.api.idempotency import idempotent
 

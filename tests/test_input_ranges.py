@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from senderid.domain import accounts
-from senderid.domain.context import CLI
+from senderid.domain.types import CLI
 from tests.support.env import TEST_SECRET
 
 ADMIN_TOKEN = "admin-" + "t" * 40

@@ -14,13 +14,14 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from senderid.api.app import create_app
-from senderid.delivery import outbox
+from senderid.domain import outbox
 from senderid.delivery.providers import receipt_recorder
 from senderid.delivery.providers.base import PermanentError, TransientError
 from senderid.delivery.worker import Worker
 from senderid.domain import accounts, events
 from senderid.domain import custom_numbers as cn
-from senderid.domain.context import CLI, Actor, Context
+from senderid.domain.context import Context
+from senderid.domain.types import CLI, Actor
 from tests.support.fake_providers import ScriptedProvider
 from tests.support.peers.http import HttpPeer, Request, Response
 

@@ -40,17 +40,20 @@ ACCEPTED: list[Any] = [
 ]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("value", ACCEPTED, ids=repr)
 def test_accepted_forms_become_e164(value: Any) -> None:
     assert parse_mobile(value) == E164
     assert parse_contact(value) == E164
 
 
+@pytest.mark.unit
 def test_acma_fiction_range_is_a_mobile() -> None:
     assert parse_mobile("0491 570 156") == "+61491570156"
     assert parse_mobile(61491570159) == "+61491570159"
 
 
+@pytest.mark.unit
 def test_result_is_stable() -> None:
     """Parsing the stored form again gives the stored form."""
     for value in ACCEPTED:
@@ -123,12 +126,14 @@ INVALID: list[tuple[str, Any]] = [
 ]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("value", [v for _, v in INVALID], ids=[i for i, _ in INVALID])
 def test_invalid_inputs_are_refused(value: Any) -> None:
     with pytest.raises(InvalidNumber):
         parse_mobile(value)
 
 
+@pytest.mark.unit
 def test_none_is_refused() -> None:
     with pytest.raises(InvalidNumber):
         parse_mobile(None)
@@ -136,6 +141,7 @@ def test_none_is_refused() -> None:
         parse_contact(None)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("value", ["02 9876 5432", "(03) 9876 5432", "+61 7 3876 5432", "0898765432"])
 def test_landlines_are_contacts_but_not_mobiles(value: str) -> None:
     assert parse_contact(value).startswith("+61")
@@ -143,6 +149,7 @@ def test_landlines_are_contacts_but_not_mobiles(value: str) -> None:
         parse_mobile(value)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("value", ["1300 123 456", "1800 123 456", "131 234", "+1 202 555 0123", "0400abcdef"])
 def test_contact_refuses_what_a_person_cannot_answer(value: str) -> None:
     with pytest.raises(InvalidNumber):
@@ -156,6 +163,7 @@ NZ_MOBILE = "+64 21 123 4567"
 NZ_E164 = "+64211234567"
 
 
+@pytest.mark.unit
 def test_allowed_regions_accept_a_second_country() -> None:
     assert parse_mobile(NZ_MOBILE, ("AU", "NZ")) == NZ_E164
     assert parse_mobile("64211234567", ("AU", "NZ")) == NZ_E164
@@ -163,6 +171,7 @@ def test_allowed_regions_accept_a_second_country() -> None:
     assert parse_mobile("0400 000 000", ("AU", "NZ")) == E164
 
 
+@pytest.mark.unit
 def test_au_only_refuses_the_other_country() -> None:
     with pytest.raises(InvalidNumber):
         parse_mobile(NZ_MOBILE, ("AU",))
@@ -170,11 +179,13 @@ def test_au_only_refuses_the_other_country() -> None:
         parse_mobile(NZ_MOBILE)  # the default is AU only
 
 
+@pytest.mark.unit
 def test_first_region_reads_national_format() -> None:
     assert parse_mobile("021 123 4567", ("NZ", "AU")) == NZ_E164
     assert parse_mobile("0400 000 000", ("NZ", "AU")) == E164
 
 
+@pytest.mark.unit
 def test_allowed_regions_setting_from_environment_text() -> None:
     settings = Settings(allowed_regions="au, nz", secret_key="s" * 40)  # type: ignore[arg-type]
     assert settings.allowed_regions == ("AU", "NZ")

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from senderid.delivery.providers import build_provider, inbound_recorder
 from senderid.delivery.providers.twilio import signature_for
 from senderid.domain import accounts, optouts
-from senderid.domain.context import CLI
+from senderid.domain.types import CLI
 from senderid.store.tables import audit_events, webhook_events
 from senderid.store.tables import optouts as optouts_table
 from tests.support.gateway import CONTACT, OWN, ok, own_number, post, refused, sent, sms_rows

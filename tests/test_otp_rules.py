@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 
 from senderid import otp
 from senderid.domain import custom_numbers as cn
-from senderid.domain.context import Actor, Context
+from senderid.domain.context import Context
+from senderid.domain.types import Actor
 from senderid.errors import NumberAlreadyExists, OtpVerificationFailed, RateLimited
 from senderid.store.tables import audit_events, otp_sends, outbox
 from tests.support.helpers import latest_code, registrations
@@ -502,6 +503,7 @@ def test_test_otps_still_count_wrong_tries(ctx, customer) -> None:  # type: igno
         verify(ctx, customer, "123456")
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("bad", [
     "+61491570156:12345",  # 5 digits
     "+61491570156:12345a",
@@ -523,6 +525,7 @@ def test_test_otps_default_is_empty(ctx) -> None:  # type: ignore[no-untyped-def
     assert ctx.settings.test_otp_for(NUMBER) is None
 
 
+@pytest.mark.unit
 def test_codes_are_six_ascii_digits_and_vary() -> None:
     codes = [otp.generate_code() for _ in range(2000)]
     assert all(otp.looks_like_code(c) for c in codes)
@@ -643,3 +646,16 @@ def test_nothing_changes_and_nothing_is_audited_on_refusals(ctx, clock, customer
     with pytest.raises(OtpVerificationFailed):
         verify(ctx, customer, "123456")
     assert audit_rows(ctx) == before
+
+
+@pytest.mark.unit
+def test_the_otp_text_is_rendered_in_one_place() -> None:
+    body, redacted = otp.render("Your code {code} for {number}, valid {minutes} min", code="123456",
+                                number="+61491570156", valid_seconds=61)
+    assert body == "Your code 123456 for +61491570156, valid 2 min"
+    assert redacted == "Your code ****** for +61491570156, valid 2 min"
+    assert otp.render("{minutes}", code="1", number="2", valid_seconds=5) == ("1", "1")  # at least a minute
+    from tests.test_structure import PACKAGE
+
+    assert ".format(code=" in (PACKAGE / "otp.py").read_text()
+    assert not [p for p in PACKAGE.rglob("*.py") if p.name != "otp.py" and ".format(code=" in p.read_text()]

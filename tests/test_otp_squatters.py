@@ -18,7 +18,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from senderid.domain import custom_numbers as cn
-from senderid.domain.context import Actor, Context
+from senderid.domain.context import Context
+from senderid.domain.types import Actor
 from senderid.errors import OtpVerificationFailed, RateLimited
 from senderid.store.tables import outbox
 from tests.support.helpers import latest_code, registrations

@@ -19,7 +19,9 @@ from senderid.delivery.providers.base import PermanentError, TransientError
 from senderid.delivery.worker import Worker
 from senderid.domain import audit, outbox_admin
 from senderid.domain import custom_numbers as cn
-from senderid.domain.context import CLI, Actor, Context
+from senderid.domain import outbox as domain_outbox
+from senderid.domain.context import Context
+from senderid.domain.types import CLI, Actor
 from senderid.errors import Conflict, NotFound, OtpVerificationFailed
 from senderid.store.tables import custom_numbers
 from tests.support.fake_providers import ScriptedProvider, always
@@ -38,7 +40,7 @@ def settings_overrides() -> dict[str, object]:
 def plain(ctx: Context, n: int = 1, body: str = "Your order shipped") -> list[str]:
     with ctx.db.write() as conn:
         return [
-            outbox.enqueue(conn, now=ctx.clock.now(), kind="sms", to=f"+614915701{i:02d}", sender="Acme",
+            domain_outbox.enqueue(conn, now=ctx.clock.now(), kind="sms", to=f"+614915701{i:02d}", sender="Acme",
                            body=body, account_id=None)
             for i in range(n)
         ]

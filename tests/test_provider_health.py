@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from senderid.api.app import create_app
-from senderid.delivery import outbox
+from senderid.domain import outbox
 from senderid.delivery.providers.base import TransientError
 from senderid.delivery.worker import Worker
 from senderid.domain import overview

@@ -25,7 +25,8 @@ from senderid.delivery.providers import build_provider
 from senderid.delivery.providers.devinbox import list_messages
 from senderid.delivery.worker import Worker
 from senderid.domain import custom_numbers as cn
-from senderid.domain.context import Actor, Context
+from senderid.domain.context import Context
+from senderid.domain.types import Actor
 from senderid.settings import DEFAULT_OTP_TEMPLATE
 from tests.support.helpers import outbox_row, registrations
 from tests.support.peers.cellcast import CellcastPeer

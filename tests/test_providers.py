@@ -9,8 +9,7 @@ follow it.
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -42,6 +41,7 @@ from tests.support.peers.http import HttpPeer, Request, Response
 from tests.support.peers.smsc import TestSmsc
 from tests.support.peers.twilio import TwilioPeer
 from tests.support.peers.webhook import WebhookPeer
+from tests.support.standard_webhooks import signature_ok
 
 TO = "+61491570156"
 INVALID_TO = "+61491570000"  # every peer refuses it as an invalid number
@@ -368,6 +368,7 @@ def test_twilio_status_callback_is_signed_and_parsed() -> None:
         assert parse_status_callback(form) == (sid, status)
 
 
+@pytest.mark.unit
 def test_twilio_signature_matches_the_documented_example() -> None:
     # The example of Twilio's webhook security documentation.
     url = "https://mycompany.com/myapp.php?foo=1&bar=2"
@@ -381,6 +382,7 @@ def test_twilio_signature_matches_the_documented_example() -> None:
     assert not verify_signature(url, params, signature, "54321")
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("twilio_status, ours", [
     ("queued", "sent"), ("sending", "sent"), ("sent", "sent"), ("delivered", "delivered"),
     ("read", "delivered"), ("undelivered", "failed"), ("failed", "failed"),
@@ -390,6 +392,7 @@ def test_twilio_status_mapping(twilio_status: str, ours: str) -> None:
     assert parse_status_callback(form) == ("SM" + "0" * 32, ours)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("form", [{"MessageStatus": "delivered"},
                                   {"MessageSid": "SM1", "MessageStatus": "exploded"}])
 def test_twilio_status_callback_rejects_other_forms(form: dict[str, str]) -> None:
@@ -583,6 +586,7 @@ def test_smpp_refuses_an_overlong_alpha_sender(smpp: Smpp) -> None:
     assert smpp.smsc.submits == []
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("text, expected", [
     ("id:0A1B2C sub:001 dlvrd:001 submit date:2601011200 done date:2601011201 stat:DELIVRD "
      "err:000 text:Hello", ("0A1B2C", "delivered")),
@@ -595,24 +599,13 @@ def test_parse_receipt(text: str | bytes, expected: tuple[str, str]) -> None:
     assert parse_receipt(text) == expected
 
 
+@pytest.mark.unit
 def test_parse_receipt_refuses_a_plain_message() -> None:
     with pytest.raises(ValueError):
         parse_receipt("hello, this is an ordinary SMS")
 
 
 # -- webhook ----------------------------------------------------------------------------
-
-
-def standard_webhooks_valid(secret: str, headers: dict[str, str], body: bytes) -> bool:
-    """The Standard Webhooks check, written out independently of senderid.signing."""
-    key = base64.b64decode(secret.split("_", 1)[1])
-    signed = b".".join([headers["webhook-id"].encode(), headers["webhook-timestamp"].encode(), body])
-    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest())
-    return any(
-        version == "v1" and hmac.compare_digest(expected, candidate.encode())
-        for version, _, candidate in (entry.partition(",")
-                                      for entry in headers["webhook-signature"].split(" "))
-    )
 
 
 @pytest.fixture
@@ -634,8 +627,8 @@ def test_webhook_is_signed_per_standard_webhooks(receiver: WebhookPeer) -> None:
     assert request.path == "/hooks/sms"
     assert request.headers["webhook-id"] == message.message_id
     assert request.headers["webhook-timestamp"] == str(int(clock.now().timestamp()))
-    assert standard_webhooks_valid(WEBHOOK_SECRET, request.headers, request.body)
-    assert not standard_webhooks_valid(WEBHOOK_SECRET, request.headers, request.body + b" ")
+    assert signature_ok(WEBHOOK_SECRET, request.headers, request.body)
+    assert not signature_ok(WEBHOOK_SECRET, request.headers, request.body + b" ")
     assert request.json() == {
         "type": "sms.send", "timestamp": "2026-03-01T09:30:00Z",
         "data": {"id": message.message_id, "to": TO, "sender": ALPHA_SENDER, "body": BODY},
@@ -654,9 +647,10 @@ def test_webhook_retries_carry_the_same_webhook_id(receiver: WebhookPeer) -> Non
         provider.close()
 
     assert {r.headers["webhook-id"] for r in receiver.requests} == {message.message_id}
-    assert all(standard_webhooks_valid(WEBHOOK_SECRET, r.headers, r.body) for r in receiver.requests)
+    assert all(signature_ok(WEBHOOK_SECRET, r.headers, r.body) for r in receiver.requests)
 
 
+@pytest.mark.unit
 def test_signing_matches_the_standard_webhooks_example() -> None:
     # The test vector of the Standard Webhooks reference libraries.
     secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -665,12 +659,30 @@ def test_signing_matches_the_standard_webhooks_example() -> None:
     assert signature == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
 
 
+@pytest.mark.unit
+def test_signatures_pass_the_reference_librarys_verify() -> None:
+    """Whole check by the ``standardwebhooks`` package, timestamp window included (signed now)."""
+    from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+    secret, now = signing.generate_secret(), int(time.time())
+    body = '{"type": "custom_number.verified", "data": {"name": "Zoë"}}'.encode()
+    headers = {"webhook-id": "msg_1", "webhook-timestamp": str(now),
+               "webhook-signature": signing.sign(secret, "msg_1", now, body)}
+    assert Webhook(secret).verify(body, headers) == json.loads(body)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(signing.generate_secret()).verify(body, headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(secret).verify(body + b" ", headers)
+
+
+@pytest.mark.unit
 def test_generated_secrets_are_whsec_and_32_random_bytes() -> None:
     first, second = signing.generate_secret(), signing.generate_secret()
     assert first.startswith("whsec_") and first != second
     assert len(base64.b64decode(first.removeprefix("whsec_"))) == 32
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("secret", ["whsec_not base64!", "whsec_"])
 def test_webhook_provider_refuses_a_malformed_secret(secret: str) -> None:
     with pytest.raises(ValueError):

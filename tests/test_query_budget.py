@@ -185,7 +185,7 @@ def test_gateway_1000_contacts_is_one_insert(app_client: TestClient, no_otp_cust
 
 def test_gateway_opt_outs_ride_on_the_rate_count_and_balance_costs_one(app_client: TestClient, no_otp_customer, ctx) -> None:  # type: ignore[no-untyped-def]
     from senderid.domain import credits, optouts
-    from senderid.domain.context import CLI
+    from senderid.domain.types import CLI
 
     h = no_otp_customer.headers
     optouts.add(ctx, no_otp_customer.account.id, "+61491500001", source="cli", actor=CLI)

@@ -13,7 +13,6 @@ Both databases; time is a FrozenClock.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -33,7 +32,9 @@ from senderid.delivery.providers.twilio import signature_for
 from senderid.delivery.worker import Worker
 from senderid.domain import accounts, messages
 from senderid.domain import custom_numbers as cn
-from senderid.domain.context import CLI, Actor, Context
+from senderid.domain import outbox as domain_outbox
+from senderid.domain.context import Context
+from senderid.domain.types import CLI, Actor
 from senderid.settings import Settings
 from senderid.store.db import Database
 from senderid.store.tables import early_receipts, webhook_events
@@ -44,6 +45,7 @@ from tests.support.live import free_port, serve
 from tests.support.peers.http import HttpPeer, Request, Response
 from tests.support.peers.smsc import TestSmsc
 from tests.support.peers.twilio import TwilioPeer
+from tests.support.racers import race
 
 NUMBER = "+61491570156"
 OTHER = "+61491570157"
@@ -313,7 +315,7 @@ def test_a_long_message_is_delivered_once_every_part_is(smpp: SmppSetup) -> None
 
 def test_an_early_receipt_is_kept_then_applied_by_mark_sent(ctx, clock) -> None:  # type: ignore[no-untyped-def]
     with ctx.db.write() as conn:
-        message_id = outbox.enqueue(conn, now=clock.now(), kind="sms", to=NUMBER, sender="Acme", body="Hi")
+        message_id = domain_outbox.enqueue(conn, now=clock.now(), kind="sms", to=NUMBER, sender="Acme", body="Hi")
         outbox.claim(conn, now=clock.now(), worker="w", lease_seconds=30, limit=1)
     record = receipt_recorder(ctx.db, clock, "smpp")
     assert record("0000000A", "sent") is False  # on its way: nothing worth keeping
@@ -335,7 +337,7 @@ def test_an_early_receipt_is_kept_then_applied_by_mark_sent(ctx, clock) -> None:
 def test_an_early_receipt_of_another_provider_does_not_match(ctx, clock) -> None:  # type: ignore[no-untyped-def]
     receipt_recorder(ctx.db, clock, "twilio")("X1", "failed")
     with ctx.db.write() as conn:
-        message_id = outbox.enqueue(conn, now=clock.now(), kind="sms", to=NUMBER, sender="Acme", body="Hi")
+        message_id = domain_outbox.enqueue(conn, now=clock.now(), kind="sms", to=NUMBER, sender="Acme", body="Hi")
         outbox.claim(conn, now=clock.now(), worker="w", lease_seconds=30, limit=1)
         outbox.mark_sent(conn, message_id, now=clock.now(), provider="smpp", provider_message_id="X1")
         assert outbox.apply_early_receipts(conn, provider="smpp", provider_message_id="X1", now=clock.now()) == 0
@@ -358,7 +360,7 @@ def test_the_worker_applies_an_early_receipt(ctx, clock) -> None:  # type: ignor
         record(f"fake-{sms.message_id}", "delivered")  # before send() returns
 
     with ctx.db.write() as conn:
-        message_id = outbox.enqueue(conn, now=clock.now(), kind="sms", to=NUMBER, sender="Acme", body="Hi")
+        message_id = domain_outbox.enqueue(conn, now=clock.now(), kind="sms", to=NUMBER, sender="Acme", body="Hi")
     Worker(ctx.db, ctx.settings, ScriptedProvider(before_answer=receipt_on_the_wire), clock, name="w").run_once()
     assert row(ctx, message_id)["status"] == "delivered"
 
@@ -367,38 +369,25 @@ def test_receipts_racing_the_sent_record_are_never_lost(ctx, clock) -> None:  # 
     """Receipt and sent-record in two threads at once, many times: every row ends delivered."""
     rounds = 30
     with ctx.db.write() as conn:
-        ids = [outbox.enqueue(conn, now=clock.now(), kind="sms", to=NUMBER, sender="Acme", body=f"m{i}")
+        ids = [domain_outbox.enqueue(conn, now=clock.now(), kind="sms", to=NUMBER, sender="Acme", body=f"m{i}")
                for i in range(rounds)]
         outbox.claim(conn, now=clock.now(), worker="w", lease_seconds=30, limit=rounds)
     record = receipt_recorder(ctx.db, clock, "smpp")
     errors: list[BaseException] = []
 
-    def mark(message_id: str, barrier: threading.Barrier) -> None:
-        try:
-            barrier.wait(5)
-            with ctx.db.write() as conn:
-                outbox.mark_sent(conn, message_id, now=clock.now(), provider="smpp",
-                                 provider_message_id=f"P{message_id}")
-                outbox.apply_early_receipts(conn, provider="smpp", provider_message_id=f"P{message_id}",
-                                            now=clock.now())
-        except BaseException as exc:  # reported below
-            errors.append(exc)
+    def mark(message_id: str) -> None:
+        with ctx.db.write() as conn:
+            outbox.mark_sent(conn, message_id, now=clock.now(), provider="smpp",
+                             provider_message_id=f"P{message_id}")
+            outbox.apply_early_receipts(conn, provider="smpp", provider_message_id=f"P{message_id}",
+                                        now=clock.now())
 
-    def receipt(message_id: str, barrier: threading.Barrier) -> None:
-        try:
-            barrier.wait(5)
-            record(f"P{message_id}", "delivered")
-        except BaseException as exc:  # reported below
-            errors.append(exc)
+    def receipt(message_id: str) -> None:
+        record(f"P{message_id}", "delivered")
 
     for message_id in ids:
-        barrier = threading.Barrier(2)
-        threads = [threading.Thread(target=mark, args=(message_id, barrier)),
-                   threading.Thread(target=receipt, args=(message_id, barrier))]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(10)
+        racers = (mark, receipt)
+        errors += [r for r in race(ctx, 2, lambda i: racers[i](message_id)) if isinstance(r, BaseException)]
     assert errors == []
     assert {row(ctx, i)["status"] for i in ids} == {"delivered"}
     with ctx.db.read() as conn:
@@ -407,7 +396,7 @@ def test_receipts_racing_the_sent_record_are_never_lost(ctx, clock) -> None:  # 
 
 def test_a_final_receipt_is_not_undone_by_a_late_sent(ctx, clock) -> None:  # type: ignore[no-untyped-def]
     with ctx.db.write() as conn:
-        message_id = outbox.enqueue(conn, now=clock.now(), kind="sms", to=NUMBER, sender="Acme", body="Hi")
+        message_id = domain_outbox.enqueue(conn, now=clock.now(), kind="sms", to=NUMBER, sender="Acme", body="Hi")
         outbox.claim(conn, now=clock.now(), worker="w", lease_seconds=30, limit=1)
         outbox.mark_sent(conn, message_id, now=clock.now(), provider="smpp", provider_message_id="Q")
     record = receipt_recorder(ctx.db, clock, "smpp")

@@ -16,7 +16,8 @@ from sqlalchemy import func, insert, select
 from senderid.domain import custom_numbers as cn
 from senderid.domain import outbox as domain_outbox
 from senderid.domain import outbox_admin
-from senderid.domain.context import CLI, Actor, Context
+from senderid.domain.context import Context
+from senderid.domain.types import CLI, Actor
 from senderid.errors import Conflict, OtpVerificationFailed
 from senderid.runtime import build_worker
 from senderid.store.tables import idempotency_keys, otp_failures, otp_sends, outbox

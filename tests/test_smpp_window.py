@@ -156,6 +156,7 @@ def test_each_bind_rebinds_on_its_own(smsc: TestSmsc, make: Callable[..., SmppPr
     assert len(smsc.binds) >= 3  # two at first, then at least one again
 
 
+@pytest.mark.unit
 def test_max_in_flight_is_window_times_binds_from_settings() -> None:
     settings = Settings(database_url="sqlite:///unused.db", secret_key=TEST_SECRET,
                         sms_provider="smpp", smpp_host="127.0.0.1", smpp_system_id="senderid",
@@ -169,12 +170,14 @@ def test_max_in_flight_is_window_times_binds_from_settings() -> None:
         provider.close()
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("field", ["smpp_window", "smpp_binds"])
 def test_window_and_binds_are_at_least_one(field: str) -> None:
     with pytest.raises(ValidationError, match=field):
         Settings(database_url="sqlite:///unused.db", secret_key=TEST_SECRET, **{field: 0})
 
 
+@pytest.mark.unit
 def test_providers_without_a_limit_have_none() -> None:
     class Plain:
         name = "plain"

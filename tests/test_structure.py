@@ -160,3 +160,136 @@ def test_the_checks_see_real_imports() -> None:
     assert "senderid.delivery.outbox" in edges["senderid.delivery.worker"]
     assert "senderid.store.db" in edges["senderid.runtime"]
     assert cycles({"a": {"b"}, "b": {"a"}, "c": {"a"}}) == [["a", "b"]]
+
+
+def _assigned_attributes(path: Path) -> set[str]:
+    """``x.attr`` targets of every assignment in ``path``."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        targets = node.targets if isinstance(node, ast.Assign) else (
+            [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else [])
+        for target in targets:
+            if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+                found.add(f"{target.value.id}.{target.attr}")
+    return found
+
+
+def test_the_process_lifecycle_is_the_runtimes() -> None:
+    """The app factory neither builds a worker or listener nor wires the context itself."""
+    edges = graph()
+    app = edges["senderid.api.app"]
+    assert {"senderid.delivery.worker", "senderid.store.listen"}.isdisjoint(app)
+    assert "senderid.runtime" in app
+    assert not {a for a in _assigned_attributes(PACKAGE / "api" / "app.py") if a.startswith("ctx.")}
+    for module in ("senderid.cli.serve",):
+        assert "senderid.delivery.worker" not in edges[module]
+
+
+def test_shared_values_live_in_a_module_that_imports_nothing() -> None:
+    """Who acts and who calls are defined once, in domain/types.py, which imports no senderid
+    module: accounts, audit and the key cache take them from there (no circle through them)."""
+    from senderid.domain import accounts, audit, senders, types
+
+    edges = graph()
+    assert edges["senderid.domain.types"] == set()
+    for module in ("senderid.domain.accounts", "senderid.domain.audit", "senderid.domain.senders"):
+        assert "senderid.domain.types" in edges[module]
+        assert "senderid.domain.accounts" not in edges[module] or module == "senderid.domain.accounts"
+    for value in (types.Actor, types.Account, types.ApiKey, types.Caller):
+        assert value.__module__ == "senderid.domain.types"
+    assert accounts.Caller is types.Caller and audit.Actor is types.Actor and senders.Caller is types.Caller
+
+
+def test_statuses_are_named_not_spelled_out() -> None:
+    """A status is compared, stored and chosen through its StrEnum (domain/types.py), never
+    as a bare string: no ``== "pending"``, ``status="queued"`` or ``{"status": "APPROVED"}``
+    in the package or its templates. (The client's CLI names them again on purpose:
+    tests/test_cli_api.py checks they are the same.)"""
+    from senderid.domain import types
+
+    words = {str(m) for enum in (types.OutboxStatus, types.WebhookStatus, types.CustomNumberStatus,
+                                 types.BusinessNameStatus, types.KeyStatus) for m in enum}
+    exempt = {PACKAGE / "domain" / "types.py", PACKAGE / "cli" / "api.py"}
+    wrong: list[str] = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path in exempt or "migrations" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            spelled: list[ast.expr] = []
+            if isinstance(node, ast.Compare):
+                spelled = [node.left, *node.comparators]
+                spelled += [e for c in node.comparators if isinstance(c, (ast.Tuple, ast.List, ast.Set)) for e in c.elts]
+            elif isinstance(node, ast.keyword) and node.arg == "status":
+                spelled = [node.value]
+            elif isinstance(node, ast.Dict):
+                spelled = [v for k, v in zip(node.keys, node.values)
+                           if isinstance(k, ast.Constant) and k.value == "status"]
+            wrong += [f"{path.relative_to(SRC)}:{e.lineno}: {e.value!r}" for e in spelled
+                      if isinstance(e, ast.Constant) and e.value in words]
+    for path in sorted((PACKAGE / "console" / "templates").glob("*.html")):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            wrong += [f"{path.relative_to(SRC)}:{number}: {word!r}" for word in words
+                      if f'== "{word}"' in line or f"== '{word}'" in line]
+    assert wrong == []
+
+
+def test_the_console_does_not_reach_into_the_api() -> None:
+    """The console and the API share what they take from a request through senderid.edge
+    (context, actor, {id:objectid}); neither imports the other."""
+    edges = graph()
+    wrong = {(m, t) for m, targets in edges.items() if layer(m) == "console"
+             for t in targets if layer(t) == "api"}
+    wrong |= {(m, t) for m, targets in edges.items() if layer(m) == "api"
+              for t in targets if layer(t) == "console" and m != "senderid.api.app"}
+    assert wrong == set()
+    for who in ("senderid.api.auth", "senderid.api.routes.admin", "senderid.console.plumbing"):
+        assert "senderid.edge" in edges[who]
+
+
+def test_any_router_module_can_be_imported_first() -> None:
+    """``{id:objectid}`` is registered by the api and console packages themselves, so a page
+    or route module imported on its own (before any app is built) declares its routes."""
+    import subprocess
+    import sys
+
+    modules = ["senderid.console.accounts", "senderid.api.routes.custom_numbers"]
+    for module in modules:
+        subprocess.run([sys.executable, "-c", f"import {module}"], check=True, capture_output=True)
+
+
+def test_queueing_is_the_domains_only() -> None:
+    """SMS are queued through senderid.domain.outbox; delivery's outbox no longer passes it on."""
+    from senderid.delivery import outbox as delivery_outbox
+    from senderid.domain import outbox as domain_outbox
+
+    assert not hasattr(delivery_outbox, "enqueue") and not hasattr(delivery_outbox, "enqueue_many")
+    assert callable(domain_outbox.enqueue) and callable(domain_outbox.enqueue_many)
+    assert "senderid.domain.outbox" not in graph()["senderid.delivery.outbox"]
+
+
+def test_unit_tests_cannot_reach_the_network(request: pytest.FixtureRequest) -> None:
+    """``pytest -m unit`` needs no database and no network: conftest refuses sockets to them."""
+    import socket
+
+    assert request.node.get_closest_marker("unit") is not None
+    with socket.socket() as sock, pytest.raises(AssertionError, match="marked unit opened a network connection"):
+        sock.connect(("127.0.0.1", 5432))
+
+
+def test_a_hung_test_fails(request: pytest.FixtureRequest) -> None:
+    """pytest-timeout is on, with a generous limit per test (pyproject.toml)."""
+    assert request.config.pluginmanager.hasplugin("timeout")
+    assert 60 <= float(request.config.getini("timeout")) <= 600
+
+
+def test_routes_and_pages_need_no_type_ignore() -> None:
+    """What the domain hands the edge is typed (frozen dataclasses such as Registration, not
+    dicts), so no route or console page silences the type checker."""
+    edge = [*sorted((PACKAGE / "api" / "routes").glob("*.py")), *sorted((PACKAGE / "console").glob("*.py"))]
+    wrong = [f"{p.relative_to(SRC)}:{n}" for p in edge
+             for n, line in enumerate(p.read_text().splitlines(), 1) if "type: ignore" in line]
+    assert wrong == []
+    from senderid.domain import custom_numbers, types
+
+    for function in (custom_numbers.get_registration, custom_numbers.delete, custom_numbers.resend):
+        assert function.__annotations__["return"] in ("Registration", types.Registration)

@@ -1,15 +1,12 @@
 """Account webhooks: signed events, retries, the private-address rule, the CLI.
 
 A receiver (stdlib ThreadingHTTPServer on 127.0.0.1) records what arrives; the
-signature is checked with this file's own Standard Webhooks implementation,
-not with senderid's.
+signature is checked with the Standard Webhooks reference library
+(tests/support/standard_webhooks.py), not with senderid's.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import socket
 import threading
@@ -27,11 +24,14 @@ from senderid.cli import common
 from senderid import webhook_urls
 from senderid.domain import accounts
 from senderid.domain import custom_numbers as cn
-from senderid.domain.context import CLI, Actor, Context
+from senderid.domain.context import Context
+from senderid.domain.types import CLI, Actor
 from senderid.errors import InvalidRequest, NotFound, OtpVerificationFailed
 from senderid.runtime import build_worker
 from senderid.store.tables import audit_events, webhook_events
 from tests.support.helpers import latest_code
+from tests.support.racers import race
+from tests.support.standard_webhooks import signature_ok
 
 NUMBER = "+61491570156"
 WHO = Actor("key:test", "127.0.0.1")
@@ -41,18 +41,6 @@ WHO = Actor("key:test", "127.0.0.1")
 def settings_overrides() -> dict[str, object]:
     # The receiver lives on 127.0.0.1, which only closed networks (and tests) may allow.
     return {"webhook_allow_private": True, "webhook_timeout_seconds": 1.5}
-
-
-# -- an independent Standard Webhooks verifier -------------------------------------------
-
-
-def signature_ok(secret: str, headers: dict[str, str], body: bytes) -> bool:
-    """base64(HMAC-SHA256(base64decode(secret sans whsec_), "id.timestamp.body")) among v1 entries."""
-    key = base64.b64decode(secret.split("_", 1)[1])
-    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
-    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-    entries = headers["webhook-signature"].split(" ")
-    return any(e.startswith("v1,") and hmac.compare_digest(e[3:], expected) for e in entries)
 
 
 # -- the receiver --------------------------------------------------------------------------
@@ -159,21 +147,11 @@ def test_verify_race_delivers_verified_and_cancelled_signed(ctx, make_customer, 
     cn.add(ctx, two.account, name="Shop", number=NUMBER, actor=WHO)
     code_two = latest_code(ctx, NUMBER)
 
-    barrier = threading.Barrier(2)
-    results: dict[str, object] = {}
-
-    def verify(who, code: str) -> None:  # type: ignore[no-untyped-def]
-        barrier.wait(10)
-        try:
-            results[who.account.id] = cn.verify(ctx, who.account, name="Shop", number=NUMBER, code=code, actor=WHO)
-        except OtpVerificationFailed as exc:
-            results[who.account.id] = exc
-
-    threads = [threading.Thread(target=verify, args=a) for a in ((one, code_one), (two, code_two))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    racers = ((one, code_one), (two, code_two))
+    raced = race(ctx, 2, lambda i: cn.verify(ctx, racers[i][0].account, name="Shop", number=NUMBER,
+                                              code=racers[i][1], actor=WHO))
+    assert all(isinstance(r, (str, OtpVerificationFailed)) for r in raced), raced
+    results = {one.account.id: raced[0], two.account.id: raced[1]}
     winner, loser = (one, two) if isinstance(results[one.account.id], str) else (two, one)
     assert isinstance(results[loser.account.id], OtpVerificationFailed)
 

@@ -25,6 +25,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
+from senderid.domain.types import OutboxStatus
+
 log = logging.getLogger("senderid.metrics")
 
 __all__ = ["CONTENT_TYPE_LATEST", "exposition"]
@@ -145,7 +147,7 @@ class _OutboxQueue:
         counts = {(status, lane): 0 for status in OUTBOX_STATUSES for lane in OUTBOX_LANES}
         for status, lane, count, age in rows:
             counts[(status, lane)] = counts.get((status, lane), 0) + count
-            if status == "queued" and age is not None:
+            if status == OutboxStatus.QUEUED and age is not None:
                 ages[lane] = max(ages.get(lane, 0.0), age)
         for (status, lane), count in counts.items():
             depth.add_metric([status, lane], count)
@@ -155,7 +157,7 @@ class _OutboxQueue:
         yield oldest
 
 
-OUTBOX_STATUSES = ("queued", "sending", "dead")
+OUTBOX_STATUSES = (OutboxStatus.QUEUED.value, OutboxStatus.SENDING.value, OutboxStatus.DEAD.value)
 OUTBOX_LANES = ("priority", "bulk")
 _OUTBOX_QUEUE = _OutboxQueue()
 REGISTRY.register(_OUTBOX_QUEUE)  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 
 CODE_LENGTH = 6
@@ -16,6 +17,15 @@ CODE_LENGTH = 6
 
 def generate_code() -> str:
     return f"{secrets.randbelow(10**CODE_LENGTH):0{CODE_LENGTH}d}"
+
+
+def render(template: str, *, code: str, number: str, valid_seconds: float) -> tuple[str, str]:
+    """The SMS that carries ``code`` (``SENDERID_OTP_TEMPLATE`` with ``{code}``, ``{number}``
+    and ``{minutes}``, the whole minutes it stays valid, at least 1), and the same text
+    with the code blanked out: what is kept once the SMS is handed over."""
+    minutes = max(1, math.ceil(valid_seconds / 60))
+    return (template.format(code=code, number=number, minutes=minutes),
+            template.format(code="*" * CODE_LENGTH, number=number, minutes=minutes))
 
 
 def hash_code(secret: bytes, number: str, code: str) -> str:

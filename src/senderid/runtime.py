@@ -1,16 +1,20 @@
-"""Build the pieces a process needs (database, context, listener, provider) from settings.
+"""Build the pieces a process needs (database, context, listener, provider) from settings,
+and run them for a process's lifetime (:func:`serving`, :func:`listening`, :func:`working`).
 
 The server, the worker command and the CLI all start here, so they cannot
-drift in how they read settings or connect.
+drift in how they read settings or connect, and the edge (``api/app.py``, the CLI)
+never builds a worker or wires the context itself.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 
 from senderid.clock import Clock
 from senderid.delivery.providers import build_provider, inbound_recorder
-from senderid.delivery.worker import Worker
+from senderid.delivery.worker import Worker, WorkerThread
 from senderid.domain.context import Context
 from senderid.settings import Settings
 from senderid.store.db import Database
@@ -37,6 +41,24 @@ def start_listener(ctx: Context) -> Listener:
     return listener
 
 
+@contextmanager
+def listening(ctx: Context, *, wait_live: float | None = None) -> Iterator[Listener]:
+    """This process's listener for the block: started (and stopped after) unless the
+    context already has one. ``wait_live``: wait that long for it to hear the database,
+    so that the caches serve from memory at once."""
+    if ctx.listener is not None:
+        yield ctx.listener
+        return
+    listener = start_listener(ctx)
+    try:
+        if wait_live:
+            listener.wait_live(wait_live)
+        yield listener
+    finally:
+        listener.stop()
+        ctx.listener = None
+
+
 OUTBOX_CHANNEL = "senderid_outbox"  # notified by a trigger on outbox inserts (PostgreSQL)
 
 
@@ -51,6 +73,45 @@ def build_worker(ctx: Context, name: str | None = None) -> Worker:
     if ctx.listener is not None:
         ctx.listener.subscribe(OUTBOX_CHANNEL, lambda _channel, _payload: worker.wake())
     return worker
+
+
+@contextmanager
+def working(ctx: Context, name: str | None = None) -> Iterator[Worker]:
+    """A worker for the block (see :func:`build_worker`), its provider closed and the
+    context's wake-up put back after it."""
+    before = ctx.on_enqueue
+    worker = build_worker(ctx, name)
+    try:
+        yield worker
+    finally:
+        ctx.on_enqueue = before
+        worker.provider.close()
+
+
+@contextmanager
+def watching_queue(ctx: Context) -> Iterator[None]:
+    """This deployment's outbox queue in this process's metrics, for the block."""
+    watch_queue(ctx)
+    try:
+        yield
+    finally:
+        unwatch_queue()
+
+
+@contextmanager
+def serving(ctx: Context, *, worker: bool, metrics: bool, wait_live: float = 2.0) -> Iterator[None]:
+    """Everything a server process runs beside its requests, for its lifetime: the change
+    listener (unless the context has one), the queue gauges, the worker thread. Left in
+    reverse order: the worker stops before the listener it listens on."""
+    with ExitStack() as stack:
+        stack.enter_context(listening(ctx, wait_live=wait_live))
+        if metrics:
+            stack.enter_context(watching_queue(ctx))
+        if worker:
+            thread = WorkerThread(stack.enter_context(working(ctx)))
+            thread.start()
+            stack.callback(thread.stop)
+        yield
 
 
 def watch_queue(ctx: Context) -> None:

@@ -46,3 +46,13 @@ def sign(secret: str, msg_id: str, timestamp: int, payload: bytes) -> str:
     signed = f"{msg_id}.{int(timestamp)}.".encode() + payload
     digest = hmac.new(secret_key(secret), signed, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode("ascii")
+
+
+def headers(secret: str, msg_id: str, timestamp: int, payload: bytes) -> dict[str, str]:
+    """The headers of one signed JSON delivery: content type, id, timestamp, signature."""
+    return {
+        "content-type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(timestamp)),
+        "webhook-signature": sign(secret, msg_id, timestamp, payload),
+    }

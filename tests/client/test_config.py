@@ -68,6 +68,7 @@ def test_key_argument_beats_env(
     assert key_seen(kind, echo, api_key="from-argument") == "from-argument"
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("cls", CLIENTS)
 @pytest.mark.parametrize("api_key", [None, ""])
 def test_no_key_is_a_clear_error(cls: type, api_key: str | None) -> None:
@@ -95,6 +96,7 @@ def test_base_url_may_carry_api_v1(kind: str, echo: LiveServer, suffix: str) -> 
     assert echo.requests[0].path == "/api/v1/user/token/verify"
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("cls", CLIENTS)
 def test_defaults(cls: type) -> None:
     client = cls(api_key="secret-key")
@@ -108,6 +110,7 @@ def test_defaults(cls: type) -> None:
         asyncio.run(client.aclose())
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("cls", CLIENTS)
 @pytest.mark.parametrize(
     "kwargs",
@@ -132,6 +135,7 @@ def test_bad_idempotency_key(make_twin: Callable[..., Twin], serve: Serve) -> No
     assert server.requests == []
 
 
+@pytest.mark.unit
 def test_wrong_http_client_type() -> None:
     with httpx.Client() as sync_http, pytest.raises(TypeError):
         AsyncClient(api_key="k", http_client=sync_http)  # type: ignore[arg-type]

@@ -177,6 +177,7 @@ def test_business_names_list_get_withdraw(make_twin: MakeTwin, serve: Serve) -> 
     )
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "data",
     [None, 400, "text", [], {}, {"items": "nope", "total": "x"}, {"items": [None, 3, "s"]}],

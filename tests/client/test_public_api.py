@@ -70,12 +70,14 @@ EXPECTED_ALL = [
 ]
 
 
+@pytest.mark.unit
 def test_all_is_pinned() -> None:
     assert client_module.__all__ == EXPECTED_ALL
     for name in EXPECTED_ALL:
         assert hasattr(client_module, name), name
 
 
+@pytest.mark.unit
 def test_no_other_public_names() -> None:
     public = {
         name
@@ -104,6 +106,7 @@ def test_no_other_public_names() -> None:
         (UnexpectedResponseError, APIStatusError),
     ],
 )
+@pytest.mark.unit
 def test_exception_tree(cls: type, parent: type) -> None:
     assert cls.__bases__ == (parent,)
 
@@ -116,6 +119,7 @@ def _public_methods(cls: type) -> dict[str, inspect.Signature]:
     }
 
 
+@pytest.mark.unit
 def test_async_twin_has_the_same_methods_and_signatures() -> None:
     sync, async_ = _public_methods(Client), _public_methods(AsyncClient)
     assert set(async_) == set(sync) - {"close"} | {"aclose"}
@@ -127,6 +131,7 @@ def test_async_twin_has_the_same_methods_and_signatures() -> None:
         assert not inspect.iscoroutinefunction(getattr(Client, name)), name
 
 
+@pytest.mark.unit
 def test_constructors_take_the_same_arguments() -> None:
     sync = inspect.signature(Client.__init__).parameters
     async_ = inspect.signature(AsyncClient.__init__).parameters
@@ -136,12 +141,14 @@ def test_constructors_take_the_same_arguments() -> None:
         assert name == "self" or sync[name].kind is inspect.Parameter.KEYWORD_ONLY
 
 
+@pytest.mark.unit
 def test_endpoint_arguments_are_keyword_only() -> None:
     for name, signature in _public_methods(Client).items():
         for parameter in list(signature.parameters.values())[1:]:
             assert parameter.kind is inspect.Parameter.KEYWORD_ONLY, (name, parameter.name)
 
 
+@pytest.mark.unit
 def test_results_are_frozen_and_keep_the_envelope_aside() -> None:
     result = TokenInfo(token="t", envelope={"status": True})
     with pytest.raises(dataclasses.FrozenInstanceError):

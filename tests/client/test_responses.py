@@ -286,6 +286,7 @@ def test_check_sender(
     )
 
 
+@pytest.mark.unit
 def test_check_sender_fails_closed() -> None:
     """An answer without a boolean ``allowed`` never reads as allowed."""
     for data in ({}, {"allowed": "yes"}, {"allowed": 1}, None):

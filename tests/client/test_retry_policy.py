@@ -33,15 +33,18 @@ EXACT = RetryPolicy(jitter=lambda ceiling: ceiling)  # the top of each jitter ra
         ("soon", None),
     ],
 )
+@pytest.mark.unit
 def test_parse_retry_after(value: str | None, seconds: float | None) -> None:
     assert parse_retry_after(value, now=NOW) == seconds
 
 
+@pytest.mark.unit
 def test_backoff_doubles_up_to_the_cap() -> None:
     assert [EXACT.backoff(n) for n in range(7)] == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
     assert EXACT.backoff(10_000) == 8.0
 
 
+@pytest.mark.unit
 def test_full_jitter_stays_in_range() -> None:
     policy = RetryPolicy()
     for retry in range(6):
@@ -100,6 +103,7 @@ KEY = {"Idempotency-Key": "k"}
         ),
     ],
 )
+@pytest.mark.unit
 def test_next_wait(kwargs: dict[str, Any], expected: float | None) -> None:
     result = wait(**kwargs)
     if expected is None:

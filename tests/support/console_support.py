@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from senderid.delivery import outbox
+from senderid.domain import outbox as domain_outbox
 from senderid.domain.context import Context
 
 ADMIN_TOKEN = "console-admin-token-" + "k" * 30
@@ -27,7 +28,7 @@ def dead_message(
     """
     with ctx.db.write() as conn:
         now = ctx.clock.now()
-        message_id = outbox.enqueue(conn, now=now, kind="sms", to=to, sender=sender, body=body,
+        message_id = domain_outbox.enqueue(conn, now=now, kind="sms", to=to, sender=sender, body=body,
                                     account_id=account_id)
         claimed = outbox.claim(conn, now=now, worker="test", lease_seconds=30, limit=1)
         assert [c.id for c in claimed] == [message_id]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from senderid.domain.accounts import Account
+from senderid.domain.types import Account
 
 POSTGRES_URL = os.environ.get("SENDERID_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 TEST_SECRET = "test-secret-" + "x" * 40

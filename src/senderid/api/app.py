@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 import senderid
-from senderid.api import convertors as _convertors  # noqa: F401  (registers {id:objectid} for every router below, the console's too)
+from senderid import runtime
 from senderid.api import envelope, openapi
 from senderid.api.auth import AuthError
 from senderid.api.inbox_guard import InboxGuard
@@ -43,10 +43,8 @@ from senderid.clock import Clock
 from senderid.console import assets as console_assets
 from senderid.console import inbox as console_inbox
 from senderid.console import routes as console_routes
-from senderid.delivery.worker import WorkerThread
 from senderid.domain.context import Context
 from senderid.errors import SenderIdError
-from senderid.runtime import build_context, build_worker, start_listener, unwatch_queue, watch_queue
 from senderid.settings import Settings
 from senderid.store.db import Database, DatabaseUnavailable, is_unavailable
 
@@ -67,7 +65,7 @@ def create_app(
     run_worker: bool | None = None,
 ) -> FastAPI:
     settings = settings or Settings()
-    ctx = context or build_context(settings, clock=clock, db=db)
+    ctx = context or runtime.build_context(settings, clock=clock, db=db)
     run_worker = settings.worker_in_process if run_worker is None else run_worker
 
     @asynccontextmanager
@@ -75,28 +73,15 @@ def create_app(
         # Database work runs on this many threads: more would only contend for the GIL
         # and the connection pool.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
-        listener = None
-        if ctx.listener is None:  # keys and senders are served from memory while it hears changes
-            listener = start_listener(ctx)
-            await anyio.to_thread.run_sync(listener.wait_live, 2.0)
-        thread = None
-        if settings.metrics_enabled:
-            watch_queue(ctx)
-        if run_worker:
-            worker = build_worker(ctx)
-            thread = WorkerThread(worker)
-            thread.start()
+        # The listener (keys and senders are served from memory while it hears changes),
+        # the queue gauges and the worker thread: the runtime owns them.
+        process = ExitStack()
+        serving = runtime.serving(ctx, worker=run_worker, metrics=settings.metrics_enabled)
+        await anyio.to_thread.run_sync(process.enter_context, serving)
         try:
             yield
         finally:
-            if settings.metrics_enabled:
-                unwatch_queue()
-            if thread is not None:
-                thread.stop()
-                thread.worker.provider.close()
-            if listener is not None:
-                listener.stop()
-                ctx.listener = None
+            await anyio.to_thread.run_sync(process.close)
 
     app = FastAPI(
         title="senderid",

@@ -8,8 +8,9 @@ from starlette.requests import Request
 
 from senderid.api.envelope import TOKEN_EXPIRED, TOKEN_REQUIRED
 from senderid.domain import accounts
-from senderid.domain.accounts import Caller
-from senderid.domain.context import Actor, Context
+from senderid.domain.context import Context
+from senderid import edge
+from senderid.domain.types import Actor, Caller
 
 _BEARER = re.compile(r"^\s*bearer\s+(\S+)\s*$", re.IGNORECASE)
 
@@ -46,4 +47,4 @@ def cached_caller(ctx: Context, request: Request) -> Caller | None:
 
 
 def actor(request: Request, caller: Caller) -> Actor:
-    return Actor(f"key:{caller.key_id}", request.client.host if request.client else None)
+    return edge.actor(request, f"key:{caller.key_id}")

@@ -18,22 +18,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from senderid.api import envelope
-from senderid.api.auth import authenticate, bearer_key, cached_caller
+from senderid.api.auth import authenticate, cached_caller
 from senderid.api.body import parse_object
 from senderid.domain import idempotency
-from senderid.domain.accounts import Caller
-from senderid.domain.context import Context
 from senderid.domain.senders import MISS, Miss
+from senderid.domain.types import Caller
+from senderid.edge import context
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 STORED_HEADERS = ("content-type", "retry-after")
 
 T = TypeVar("T")
-
-
-def context(request: Request) -> Context:
-    ctx: Context = request.app.state.ctx
-    return ctx
 
 
 def caller(request: Request) -> Caller:

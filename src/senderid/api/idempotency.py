@@ -42,8 +42,8 @@ from starlette.responses import Response
 from senderid.api import envelope
 from senderid.api.deps import context
 from senderid.domain import idempotency
-from senderid.domain.accounts import Caller
 from senderid.domain.context import Context
+from senderid.domain.types import Caller
 from senderid.errors import SenderIdError
 
 log = logging.getLogger("senderid.api")

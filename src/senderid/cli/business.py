@@ -9,15 +9,13 @@ usage. They call the same domain functions as the admin API.
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Annotated, Optional
 
 import typer
 
 from senderid.cli.common import context, fail, refusals
 from senderid.domain import acma, business_names
-from senderid.domain.types import AcmaStatus
-from senderid.domain.context import CLI
+from senderid.domain.types import CLI, AcmaStatus, BusinessNameStatus
 
 business_app = typer.Typer(
     help="Business names (alpha sender IDs): review requests, ACMA's SMS Sender ID Register.", no_args_is_help=True
@@ -26,20 +24,10 @@ business_app = typer.Typer(
 _PAGE = 200
 
 
-class Status(str, Enum):
-    REQUESTED = business_names.REQUESTED
-    APPROVED = business_names.APPROVED
-    REJECTED = business_names.REJECTED
-    WITHDRAWN = business_names.WITHDRAWN
-
-
-AcmaChoice = Enum("AcmaChoice", {s.name: s.value for s in AcmaStatus}, type=str)  # type: ignore[misc]
-
-
 @business_app.command("list")
 def list_names(
     status: Annotated[
-        Optional[Status], typer.Option("--status", case_sensitive=False, help="Only names in this status.")
+        Optional[BusinessNameStatus], typer.Option("--status", case_sensitive=False, help="Only names in this status.")
     ] = None,
     account: Annotated[Optional[str], typer.Option("--account", help="Only this account's names.")] = None,
 ) -> None:
@@ -95,7 +83,7 @@ def reject(
 def acma_status(
     name_id: Annotated[str, typer.Argument(metavar="ID", help="The business name's 24-hex _id.")],
     status: Annotated[
-        AcmaChoice, typer.Option("--status", case_sensitive=False, help="Its status on ACMA's register.")
+        AcmaStatus, typer.Option("--status", case_sensitive=False, help="Its status on ACMA's register.")
     ],
     reference: Annotated[
         Optional[str], typer.Option("--reference", help="ACMA's reference ('' clears; omitted: kept).")
@@ -117,7 +105,7 @@ def export(
         bool, typer.Option("--acma", help="The CSV for ACMA's SMS Sender ID Register (the only format).")
     ] = False,
     status: Annotated[
-        Optional[Status],
+        Optional[BusinessNameStatus],
         typer.Option("--status", case_sensitive=False, help="Only names in this status "
                      "(default: REQUESTED and APPROVED)."),
     ] = None,

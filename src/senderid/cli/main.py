@@ -19,7 +19,7 @@ from senderid.cli.business import business_app
 from senderid.cli.common import context, fail, refusals
 from senderid.cli.outbox import outbox_app
 from senderid.domain import accounts, credits, registrant
-from senderid.domain.context import CLI
+from senderid.domain.types import CLI
 
 app = typer.Typer(
     name="senderid",
@@ -186,7 +186,7 @@ def key_list(account_id: str) -> None:
     now = ctx.clock.now()
     typer.echo(f"{'ID':<24}  {'PREFIX':<12}  {'STATUS':<8}  {'CREATED':<20}  EXPIRES")
     for key in keys:
-        status = "revoked" if key.revoked_at else ("active" if key.is_usable(now) else "expired")
+        status = key.status(now)
         typer.echo(
             f"{key.id:<24}  {key.prefix:<12}  {status:<8}  {key.created_at:%Y-%m-%d %H:%M:%S}  "
             f"{key.expires_at.strftime('%Y-%m-%d %H:%M:%S') if key.expires_at else '-'}"

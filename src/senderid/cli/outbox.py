@@ -16,8 +16,7 @@ import typer
 
 from senderid.cli.common import context, fail, refusals
 from senderid.domain import outbox_admin
-from senderid.domain.context import CLI
-from senderid.domain.types import OutboxStatus
+from senderid.domain.types import CLI, OutboxStatus
 
 outbox_app = typer.Typer(help="The SMS outbox: list, retry and purge messages.", no_args_is_help=True)
 

@@ -6,14 +6,15 @@ import gc
 import shlex
 import signal
 import threading
+from contextlib import ExitStack
 
 import typer
 
-from senderid import logs
+from senderid import logs, runtime
 from senderid.cli.common import context, fail
 from senderid.domain import accounts
-from senderid.domain.context import CLI, Context
-from senderid.runtime import build_worker, start_listener, warn_about_settings, watch_queue
+from senderid.domain.context import Context
+from senderid.domain.types import CLI
 from senderid.settings import Settings
 from senderid.store import migrate
 
@@ -23,7 +24,7 @@ DEMO_NUMBER = "+61491570156"  # ACMA's range for fiction and examples
 
 def _prepare(ctx: Context) -> None:
     logs.configure(ctx.settings.log_level)
-    warn_about_settings(ctx.settings)
+    runtime.warn_about_settings(ctx.settings)
     if ctx.db.is_sqlite:
         migrate.upgrade(ctx.db)
     elif not migrate.is_current(ctx.db):
@@ -58,21 +59,18 @@ def proxy_options(settings: Settings) -> dict[str, object]:
 def run_worker(*, metrics_port: int | None = None, metrics_host: str = "127.0.0.1") -> None:
     ctx = context()
     _prepare(ctx)
-    listener = start_listener(ctx)
-    worker = build_worker(ctx)
-    if metrics_port is not None:
-        from senderid import metrics
+    with ExitStack() as process:
+        process.enter_context(runtime.listening(ctx))
+        worker = process.enter_context(runtime.working(ctx))
+        if metrics_port is not None:
+            from senderid import metrics
 
-        watch_queue(ctx)
-        metrics.serve(metrics_port, metrics_host)
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: (stop.set(), worker.wake()))
-    try:
+            process.enter_context(runtime.watching_queue(ctx))
+            metrics.serve(metrics_port, metrics_host)
+        stop = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: (stop.set(), worker.wake()))
         worker.run(stop)
-    finally:
-        worker.provider.close()
-        listener.stop()
 
 
 def _proxy_note(settings: Settings) -> str:

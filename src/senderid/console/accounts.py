@@ -13,7 +13,7 @@ from starlette.responses import Response
 from senderid.console import plumbing
 from senderid.console import session as sessions
 from senderid.domain import accounts, registrant
-from senderid.domain.accounts import Account
+from senderid.domain.types import Account
 from senderid.domain.context import Context
 from senderid.errors import InvalidRequest
 
@@ -65,7 +65,7 @@ def _account_detail(ctx: Context, account_id: str) -> _AccountDetail:
     keys = [
         {
             "record": k,
-            "status": "revoked" if k.revoked_at else ("active" if k.is_usable(now) else "expired"),
+            "status": k.status(now),
         }
         for k in accounts.list_keys(ctx, account_id)
     ]

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from senderid.console import plumbing
-from senderid.domain import overview
+from senderid.domain import audit, overview
 from senderid.domain.context import Context
 from senderid.errors import InvalidRequest
 
@@ -78,12 +78,4 @@ async def audit_page(request: Request) -> Response:
     )
 
 
-AUDIT_ACTIONS = (
-    "account.created", "account.updated", "account.webhook_updated", "account.webhook_secret_rotated",
-    "key.created", "key.revoked",
-    "custom_number.created", "custom_number.otp_sent", "custom_number.otp_resent",
-    "custom_number.otp_failed", "custom_number.verified", "custom_number.renamed",
-    "custom_number.cancelled", "custom_number.deleted",
-    "business_name.requested", "business_name.approved", "business_name.rejected",
-    "business_name.withdrawn", "message.queued", "outbox.retried", "outbox.purged",
-)
+AUDIT_ACTIONS = tuple(audit.Action)

@@ -34,6 +34,7 @@ from senderid.console.pages import SECURITY_HEADERS
 from senderid.domain import business_names, custom_numbers, overview
 from senderid.domain.business_names import BusinessName
 from senderid.domain.context import Context
+from senderid.domain.types import Registration
 
 router = plumbing.console_router()
 
@@ -113,19 +114,19 @@ async def numbers_csv(request: Request) -> Response:
     ctx = plumbing.context(request)
     number, status, account_id = (plumbing.query_text(request, n) for n in ("number", "status", "account_id"))
 
-    def fetch(offset: int) -> list[dict[str, object]]:
+    def fetch(offset: int) -> list[Registration]:
         items, _total = custom_numbers.search(
             ctx, number=number or None, status=status or None, account_id=account_id or None,
             limit=BATCH, offset=offset,
         )
         return items
 
-    def rows(first: list[dict[str, object]]) -> Rows:
+    def rows(first: list[Registration]) -> Rows:
         for batch in _batches(_offset_pages(fetch, first)):
-            names = _names(ctx, batch, lambda r: str(r["account_id"]))
+            names = _names(ctx, batch, lambda r: r.account_id)
             for r in batch:
-                yield [r["id"], r["number"], r["name"], r["account_id"], names.get(str(r["account_id"])),
-                       r["status"], r["created_at"], r["verified_at"], r["ended_at"], r["otp_expires_at"]]
+                yield [r.id, r.number, r.name, r.account_id, names.get(r.account_id),
+                       r.status, r.created_at, r.verified_at, r.ended_at, r.otp_expires_at]
 
     first = await run_in_threadpool(fetch, 0)
     return download("custom-numbers", ctx.clock.now(), NUMBER_COLUMNS, rows(first))

@@ -25,7 +25,7 @@ def _numbers(ctx: Context, number: str, status: str, account_id: str, offset: in
         )
     except InvalidRequest as exc:
         items, total, error = [], 0, exc.message
-    wanted = {str(i["account_id"]) for i in items} | ({account_id} if account_id else set())
+    wanted = {i.account_id for i in items} | ({account_id} if account_id else set())
     names = plumbing.account_choices(ctx, wanted)
     return {"items": items, "total": total, "error": error, "names": names}
 
@@ -61,6 +61,6 @@ async def registration_page(account_id: str, registration_id: str, request: Requ
     current = plumbing.signed_in(request)
     found = await run_in_threadpool(_registration, plumbing.context(request), account_id, registration_id)
     return plumbing.view(
-        request, "registration.html", current, title=f"Custom number {found['registration']['number']}",
+        request, "registration.html", current, title=f"Custom number {found['registration'].number}",
         active="numbers", **found,
     )

@@ -16,6 +16,8 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.responses import HTMLResponse
 
+from senderid.domain.types import BusinessNameStatus, CustomNumberStatus, OutboxStatus
+
 ASSETS = ("console.css", "console.js")
 
 SECURITY_HEADERS = {
@@ -71,6 +73,9 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.globals["asset_url"] = asset_url
+    # The statuses by name, so a template never spells one out (``BusinessNameStatus.REQUESTED``).
+    env.globals.update(BusinessNameStatus=BusinessNameStatus, CustomNumberStatus=CustomNumberStatus,
+                       OutboxStatus=OutboxStatus)
     env.filters["when"] = when
     env.filters["detail"] = detail
     return env

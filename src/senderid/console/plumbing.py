@@ -20,14 +20,16 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from senderid.api.deps import context
+from senderid import edge
 from senderid.console import session as sessions
 from senderid.console.pages import SECURITY_HEADERS, page
 from senderid.domain import accounts, overview
-from senderid.domain.context import Actor, Context
+from senderid.domain.context import Context
+from senderid.domain.types import Actor
+from senderid.edge import context
 from senderid.errors import InvalidRequest, NotFound, SenderIdError
 
-__all__ = ["context"]  # the API's request -> context, the one way to get it
+__all__ = ["context"]  # request -> context, the edges' one way to get it (senderid.edge)
 
 ACTOR_NAME = "console"
 PAGE_SIZE = 50
@@ -93,12 +95,12 @@ def timestamp(request: Request) -> float:
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    return edge.client_ip(request) or "unknown"
 
 
 def actor(request: Request) -> Actor:
     """Who a console action is audited as: ``console``, from the client's address."""
-    return Actor(ACTOR_NAME, request.client.host if request.client else None)
+    return edge.actor(request, ACTOR_NAME)
 
 
 def signed_in(request: Request) -> sessions.Session:

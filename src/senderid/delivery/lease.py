@@ -15,7 +15,9 @@ from typing import Any
 
 from sqlalchemy import Column, Connection, Row, Table, and_, or_, select, update
 
-QUEUED, SENDING = "queued", "sending"
+from senderid.domain.types import WebhookStatus
+
+QUEUED, SENDING = WebhookStatus.QUEUED, WebhookStatus.SENDING  # OutboxStatus has the same two
 MAX_ERROR_LENGTH = 500  # last_error columns of both tables
 
 

@@ -32,7 +32,6 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select,
 from senderid.delivery import lanes
 from senderid.delivery.lease import MAX_ERROR_LENGTH
 from senderid.domain import events
-from senderid.domain import outbox as domain_outbox
 from senderid.domain.types import OutboxStatus
 from senderid.store.db import lock_key
 from senderid.store.tables import early_receipts, outbox
@@ -54,8 +53,7 @@ class Claimed:
     acma_registered: bool | None = None  # told in message.sent (SENDERID_UNREGISTERED_ALPHA)
 
 
-# Enqueueing is the domain's (in the transaction of the change): re-exported for old callers.
-enqueue = domain_outbox.enqueue
+
 
 
 def claim(

@@ -85,14 +85,8 @@ def post(client: httpx.Client, event: Claimed, *, now: datetime, allow_private: 
     except UnsafeUrl as exc:
         raise DeliveryFailed(str(exc)) from None
     body = encode(event.payload)
-    timestamp = int(now.timestamp())
-    headers = {
-        "content-type": "application/json",
-        "webhook-id": event.id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": signing.sign(event.secret, event.id, timestamp, body),
-        "user-agent": "senderid-webhooks",
-    }
+    headers = {**signing.headers(event.secret, event.id, int(now.timestamp()), body),
+               "user-agent": "senderid-webhooks"}
     url: httpx.URL | str = event.url
     extensions: dict[str, Any] = {}
     if not allow_private:

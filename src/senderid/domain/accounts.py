@@ -18,7 +18,8 @@ from sqlalchemy import bindparam, func, insert, or_, select, update
 
 from senderid import ids, signing, webhook_urls
 from senderid.domain import audit
-from senderid.domain.context import Actor, Context
+from senderid.domain.context import Context
+from senderid.domain.types import Account, Actor, ApiKey, Caller
 from senderid.errors import InvalidRequest, NotFound
 from senderid.store.coltypes import UTCDateTime
 from senderid.store.tables import accounts, api_keys
@@ -26,36 +27,6 @@ from senderid.store.tables import accounts, api_keys
 KEY_PREFIX = "sid_"
 _SHOWN_PREFIX_LENGTH = 12
 MAX_ACCOUNT_NAME = 200
-
-
-@dataclass(frozen=True, slots=True)
-class Account:
-    id: str
-    name: str
-    otp_required: bool
-    created_at: datetime
-    prepaid: bool = False  # has a prepaid balance (senderid.domain.credits); else unlimited
-
-
-@dataclass(frozen=True, slots=True)
-class ApiKey:
-    id: str
-    account_id: str
-    prefix: str
-    created_at: datetime
-    expires_at: datetime | None
-    revoked_at: datetime | None
-
-    def is_usable(self, now: datetime) -> bool:
-        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """An authenticated API caller."""
-
-    account: Account
-    key_id: str
 
 
 def hash_key(key: str) -> str:
@@ -93,7 +64,7 @@ def create_account(ctx: Context, name: str, *, otp_required: bool = True, actor:
             )
         )
         audit.record(
-            conn, at=now, actor=actor, action="account.created", account_id=account.id,
+            conn, at=now, actor=actor, action=audit.Action.ACCOUNT_CREATED, account_id=account.id,
             subject=account.id, name=name, otp_required=otp_required,
         )
     return account
@@ -137,7 +108,7 @@ def set_otp_required(ctx: Context, account_id: str, otp_required: bool, *, actor
             raise NotFound(f"No account with id {account_id}")
         ctx.db.after_commit(lambda: ctx.senders.forget(account_id))  # cached callers carry it
         audit.record(
-            conn, at=now, actor=actor, action="account.updated", account_id=account_id,
+            conn, at=now, actor=actor, action=audit.Action.ACCOUNT_UPDATED, account_id=account_id,
             subject=account_id, otp_required=otp_required,
         )
     return get_account(ctx, account_id)
@@ -176,7 +147,7 @@ def create_key(
             )
         )
         audit.record(
-            conn, at=now, actor=actor, action="key.created", account_id=account_id,
+            conn, at=now, actor=actor, action=audit.Action.KEY_CREATED, account_id=account_id,
             subject=record.id, prefix=record.prefix, expires_at=_iso(record.expires_at),
         )
     return record, key
@@ -197,7 +168,7 @@ def revoke_key(ctx: Context, key_or_id: str, *, actor: Actor) -> ApiKey:
         if key.revoked_at is None:
             conn.execute(update(api_keys).where(api_keys.c.id == key.id).values(revoked_at=now))
             audit.record(
-                conn, at=now, actor=actor, action="key.revoked", account_id=key.account_id,
+                conn, at=now, actor=actor, action=audit.Action.KEY_REVOKED, account_id=key.account_id,
                 subject=key.id, prefix=key.prefix,
             )
             key = ApiKey(key.id, key.account_id, key.prefix, key.created_at, key.expires_at, now)
@@ -299,7 +270,7 @@ def set_webhook_url(ctx: Context, account_id: str, url: str | None, *, actor: Ac
             new_secret = values["webhook_secret"] = signing.generate_secret()
         conn.execute(update(accounts).where(accounts.c.id == account_id).values(**values))
         audit.record(
-            conn, at=now, actor=actor, action="account.webhook_updated", account_id=account_id,
+            conn, at=now, actor=actor, action=audit.Action.ACCOUNT_WEBHOOK_UPDATED, account_id=account_id,
             subject=account_id, webhook_url=None if clean is None else webhook_urls.without_query(clean),
             signing_secret_created=new_secret is not None,
         )
@@ -317,7 +288,7 @@ def rotate_webhook_secret(ctx: Context, account_id: str, *, actor: Actor) -> str
         if result.rowcount == 0:
             raise NotFound(f"No account with id {account_id}")
         audit.record(
-            conn, at=now, actor=actor, action="account.webhook_secret_rotated", account_id=account_id,
+            conn, at=now, actor=actor, action=audit.Action.ACCOUNT_WEBHOOK_SECRET_ROTATED, account_id=account_id,
             subject=account_id,
         )
     return secret

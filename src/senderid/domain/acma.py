@@ -19,19 +19,20 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 
 from senderid.domain import audit, events
 from senderid.domain.business_names import APPROVED, LIVE, BusinessName, _row, get
-from senderid.domain.context import Actor, Context
-from senderid.domain.types import AcmaStatus, BusinessNameStatus, UnregisteredAlpha
+from senderid.domain.context import Context
+from senderid.domain.types import AcmaStatus, Actor, BusinessNameStatus, UnregisteredAlpha
 from senderid.errors import Conflict, InvalidRequest
 from senderid.store.tables import business_names
 
 STATUSES = tuple(AcmaStatus)
 MAX_REFERENCE = 100
-EVENT = "business_name.acma_updated"
+EVENT = audit.Action.BUSINESS_NAME_ACMA_UPDATED  # the audit action and the webhook event
 REGISTER = "ACMA's SMS Sender ID Register"
 
 
@@ -83,7 +84,7 @@ def set_status(
         if done.status == APPROVED:  # the sending policy reads it from the sender cache
             ctx.db.after_commit(lambda: ctx.senders.forget_senders(row.account_id))
         audit.record(
-            conn, at=now, actor=actor, action=EVENT, account_id=row.account_id, subject=row.id,
+            conn, at=now, actor=actor, action=audit.Action.BUSINESS_NAME_ACMA_UPDATED, account_id=row.account_id, subject=row.id,
             businessname=row.businessname, acma_status=clean.value, acma_reference=kept,
             previous_acma_status=row.acma_status,
         )
@@ -95,10 +96,10 @@ def set_status(
     return get(ctx, id)
 
 
-def history(ctx: Context, id: str, limit: int = 100) -> list[dict[str, object]]:
+def history(ctx: Context, id: str, limit: int = 100) -> list[dict[str, Any]]:
     """The name's register changes, newest first: ``at``, ``by``, ``acmaStatus``, ``acmaReference``."""
     with ctx.db.read() as conn:
-        rows = audit.events(conn, subject=id, action=EVENT, limit=limit)
+        rows = audit.events(conn, subject=id, action=audit.Action.BUSINESS_NAME_ACMA_UPDATED, limit=limit)
     return [{"at": r["at"], "by": r["actor"], "acmaStatus": r["details"].get("acma_status"),
              "acmaReference": r["details"].get("acma_reference")} for r in rows]
 

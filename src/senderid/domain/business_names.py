@@ -36,8 +36,8 @@ from sqlalchemy.exc import IntegrityError
 
 from senderid import ids
 from senderid.domain import audit, events, registrant
-from senderid.domain.accounts import Account
-from senderid.domain.context import Actor, Context
+from senderid.domain.context import Context
+from senderid.domain.types import Account, Actor, BusinessNameStatus
 from senderid.errors import (
     BusinessNameInvalid,
     BusinessNameRequired,
@@ -48,8 +48,8 @@ from senderid.errors import (
 from senderid.numbers import InvalidNumber, parse_contact
 from senderid.store.tables import business_names
 
-REQUESTED, APPROVED, REJECTED, WITHDRAWN = "REQUESTED", "APPROVED", "REJECTED", "WITHDRAWN"
-STATUSES = (REQUESTED, APPROVED, REJECTED, WITHDRAWN)
+REQUESTED, APPROVED, REJECTED, WITHDRAWN = BusinessNameStatus
+STATUSES = tuple(BusinessNameStatus)
 LIVE = (REQUESTED, APPROVED)  # the statuses in which an account holds a name
 
 MIN_LENGTH, MAX_LENGTH = 3, 11
@@ -235,7 +235,7 @@ def request(
                 ("abn", given.abn), ("entity_name", given.entity_name), ("use_case", given.use_case),
                 ("use_case_reference", given.use_case_reference)) if v is not None}
             audit.record(
-                conn, at=now, actor=actor, action="business_name.requested", account_id=account.id,
+                conn, at=now, actor=actor, action=audit.Action.BUSINESS_NAME_REQUESTED, account_id=account.id,
                 subject=record_id, businessname=name, customer_contact=contact, **registered,
             )
     except IntegrityError:
@@ -270,6 +270,7 @@ def reject(ctx: Context, id: str, *, reason: object, actor: Actor) -> BusinessNa
 
 def _decide(ctx: Context, id: str, status: str, *, reason: str | None, actor: Actor) -> BusinessName:
     verb = "approved" if status == APPROVED else "rejected"
+    action = audit.Action.BUSINESS_NAME_APPROVED if status == APPROVED else audit.Action.BUSINESS_NAME_REJECTED
     with ctx.db.write() as conn:
         row = _row(conn, id)
         now = ctx.clock.now()
@@ -286,7 +287,7 @@ def _decide(ctx: Context, id: str, status: str, *, reason: str | None, actor: Ac
             ctx.db.after_commit(lambda: ctx.senders.forget_senders(row.account_id))
         reason_field: dict[str, Any] = {} if reason is None else {"reason": reason}
         audit.record(
-            conn, at=now, actor=actor, action=f"business_name.{verb}", account_id=row.account_id,
+            conn, at=now, actor=actor, action=action, account_id=row.account_id,
             subject=row.id, businessname=row.businessname, **reason_field,
         )
         events.emit(conn, now=now, events=[(
@@ -311,7 +312,7 @@ def withdraw(ctx: Context, account: Account, id: str, *, actor: Actor) -> Busine
             current = _row(conn, id, account.id).status
             raise Conflict(f"Only a REQUESTED business name can be withdrawn; this one is {current}")
         audit.record(
-            conn, at=now, actor=actor, action="business_name.withdrawn", account_id=account.id,
+            conn, at=now, actor=actor, action=audit.Action.BUSINESS_NAME_WITHDRAWN, account_id=account.id,
             subject=row.id, businessname=row.businessname,
         )
     return get(ctx, id, account.id)

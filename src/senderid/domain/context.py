@@ -1,4 +1,7 @@
-"""What every domain function is given: the database, settings, clock, secret, caches."""
+"""What every domain function is given: the database, settings, clock, secret, caches.
+
+(Who acts, :class:`~senderid.domain.types.Actor`, lives in :mod:`senderid.domain.types`.)
+"""
 
 from __future__ import annotations
 
@@ -11,18 +14,6 @@ from senderid.domain.senders import SenderCache
 from senderid.settings import Settings
 from senderid.store.db import Database
 from senderid.store.listen import Listener
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who is acting, for the audit log: ``key:<key id>``, ``cli``, ``system``..."""
-
-    name: str
-    ip: str | None = None
-
-
-CLI = Actor("cli")
-SYSTEM = Actor("system")
 
 
 @dataclass

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, bindparam, case, delete, func, select, update
 
 from senderid.domain import audit
-from senderid.domain.context import Actor, Context
+from senderid.domain.context import Context
+from senderid.domain.types import Actor
 from senderid.errors import BalanceTooLow, InvalidRequest, NotFound
 from senderid.settings import Settings
 from senderid.store.coltypes import UTCDateTime
@@ -94,7 +95,7 @@ def set_balance(ctx: Context, account_id: str, credits: float | None, *, actor: 
                                                 set_={"balance": amount, "updated_at": now}))
         # cached callers carry the prepaid flag: forget them (other processes hear the signal)
         ctx.db.after_commit(lambda: ctx.senders.forget(account_id))
-        audit.record(conn, at=now, actor=actor, action="account.credits_set", account_id=account_id,
+        audit.record(conn, at=now, actor=actor, action=audit.Action.ACCOUNT_CREDITS_SET, account_id=account_id,
                      subject=account_id, credits=credits)
     return balance(ctx, account_id)
 

@@ -24,10 +24,12 @@ the writes that follow them see the same state on PostgreSQL too.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from enum import Enum
+from typing import Any
 
 from sqlalchemy import (
     Connection,
@@ -47,8 +49,8 @@ from senderid import ids, otp
 from senderid.domain import audit, otp_guesses
 from senderid.domain import events as domain_events
 from senderid.domain import outbox as domain_outbox
-from senderid.domain.accounts import Account
-from senderid.domain.context import Actor, Context
+from senderid.domain.context import Context
+from senderid.domain.types import Account, Actor, CustomNumberStatus, Registration
 from senderid.errors import (
     Conflict,
     InvalidRequest,
@@ -66,7 +68,7 @@ from senderid.numbers import InvalidNumber, parse_mobile
 from senderid.store.coltypes import UTCDateTime
 from senderid.store.tables import custom_numbers, otp_sends
 
-PENDING, ACTIVE, CANCELLED, DELETED = "pending", "active", "cancelled", "deleted"
+PENDING, EXPIRED, ACTIVE, CANCELLED, DELETED = CustomNumberStatus  # EXPIRED: derived, never stored
 MAX_NAME_LENGTH = 100
 HOUR = timedelta(hours=1)
 
@@ -259,7 +261,7 @@ def _create_active(
         id=registration_id, account_id=account.id, number=number, name=name, status=ACTIVE,
         created_at=now, updated_at=now, verified_at=now,
     ))
-    entries = [audit.Entry("custom_number.created", account.id, registration_id,
+    entries = [audit.Entry(audit.Action.CUSTOM_NUMBER_CREATED, account.id, registration_id,
                            {"number": number, "otp_required": False})]
     events = [(account.id, "custom_number.verified", _event_data(registration_id, number, name, ACTIVE))]
     if state.others_pending:
@@ -296,28 +298,28 @@ def _send_otp(
         registration_id = state.pending_id
         conn.execute(_NEW_CODE, {"b_id": registration_id, "name": name, **otp_fields})
         domain_outbox.cancel_otps(conn, [registration_id], now)
-        action = "custom_number.otp_resent"
+        action = audit.Action.CUSTOM_NUMBER_OTP_RESENT
     else:
         registration_id = ids.new_id()
         conn.execute(_INSERT_REGISTRATION, dict(
             id=registration_id, account_id=account.id, number=number, name=name,
             status=PENDING, created_at=now, verified_at=None, **otp_fields,
         ))
-        action = "custom_number.otp_sent"
+        action = audit.Action.CUSTOM_NUMBER_OTP_SENT
     positions = {column.name: position + 1
                  for (_setting, column, _message), position in zip(_WINDOWS, state.positions, strict=True)}
     conn.execute(_INSERT_SEND, {"account_id": account.id, "number": number, "created_at": now, **positions})
     if test_code is None:
-        minutes = math.ceil(ctx.settings.otp_ttl_seconds / 60)
-        template = ctx.settings.otp_template
+        body, redacted_body = otp.render(ctx.settings.otp_template, code=code, number=number,
+                                         valid_seconds=ctx.settings.otp_ttl_seconds)
         domain_outbox.enqueue(
             conn,
             now=now,
             kind="otp",
             to=number,
             sender=ctx.settings.otp_sender,
-            body=template.format(code=code, number=number, minutes=minutes),
-            redacted_body=template.format(code="*" * otp.CODE_LENGTH, number=number, minutes=minutes),
+            body=body,
+            redacted_body=redacted_body,
             account_id=account.id,
             custom_number_id=registration_id,
             expires_at=expires_at,
@@ -393,7 +395,7 @@ def _ended_others(
         return
     domain_outbox.cancel_otps(conn, [other_id for other_id, _ in others], now)
     for other_id, other_account in others:
-        entries.append(audit.Entry("custom_number.cancelled", other_account, other_id,
+        entries.append(audit.Entry(audit.Action.CUSTOM_NUMBER_CANCELLED, other_account, other_id,
                                    {"number": number, "reason": CANCELLED_REASON}))
         events.append((other_account, "custom_number.cancelled",
                        {**_event_data(other_id, number, None, CANCELLED), "reason": CANCELLED_REASON}))
@@ -401,27 +403,19 @@ def _ended_others(
 
 # -- management ----------------------------------------------------------------------
 
-EXPIRED = "expired"  # a pending registration whose code ran out (derived, never stored)
-READABLE_STATUSES = (PENDING, EXPIRED, ACTIVE, CANCELLED, DELETED)
+READABLE_STATUSES = tuple(CustomNumberStatus)  # what listings show and filter on
 
 
-def _view(row: object, now: datetime) -> dict[str, object]:
-    m = row._mapping  # type: ignore[attr-defined]
-    status = m["status"]
+def _view(m: Mapping[str, Any], now: datetime) -> Registration:
+    """A registration row as shown: a pending one whose code ran out is ``expired``."""
+    status = CustomNumberStatus(m["status"])
     if status == PENDING and (m["otp_expires_at"] is None or m["otp_expires_at"] <= now):
         status = EXPIRED
-    return {
-        "id": m["id"],
-        "account_id": m["account_id"],
-        "name": m["name"],
-        "number": m["number"],
-        "status": status,
-        "otp_expires_at": m["otp_expires_at"] if status == PENDING else None,
-        "created_at": m["created_at"],
-        "updated_at": m["updated_at"],
-        "verified_at": m["verified_at"],
-        "ended_at": m["ended_at"],
-    }
+    return Registration(
+        id=m["id"], account_id=m["account_id"], name=m["name"], number=m["number"], status=status,
+        otp_expires_at=m["otp_expires_at"] if status == PENDING else None, created_at=m["created_at"],
+        updated_at=m["updated_at"], verified_at=m["verified_at"], ended_at=m["ended_at"],
+    )
 
 
 def _status_filter(status: str, now: datetime):  # type: ignore[no-untyped-def]
@@ -434,21 +428,15 @@ def _status_filter(status: str, now: datetime):  # type: ignore[no-untyped-def]
     return custom_numbers.c.status == status
 
 
-def get_registration(ctx: Context, account_id: str, registration_id: str) -> dict[str, object]:
+def get_registration(ctx: Context, account_id: str, registration_id: str) -> Registration:
     with ctx.db.read() as conn:
-        row = conn.execute(
-            select(custom_numbers).where(
-                custom_numbers.c.id == registration_id, custom_numbers.c.account_id == account_id
-            )
-        ).first()
-    if row is None:
-        raise NotFound(f"No custom number with id {registration_id} in your account")
-    return _view(row, ctx.clock.now())
+        row = _owned(conn, account_id, registration_id)
+    return _view(row._mapping, ctx.clock.now())
 
 
 def list_registrations(
     ctx: Context, account_id: str, *, status: str | None = None, limit: int = 50, offset: int = 0
-) -> tuple[list[dict[str, object]], int]:
+) -> tuple[list[Registration], int]:
     """One page, newest first (ties broken by id, so pages are stable), and the total."""
     now = ctx.clock.now()
     where = custom_numbers.c.account_id == account_id
@@ -463,10 +451,10 @@ def list_registrations(
             .limit(limit)
             .offset(offset)
         ).all()
-    return [_view(row, now) for row in rows], total
+    return [_view(row._mapping, now) for row in rows], total
 
 
-def delete(ctx: Context, account: Account, registration_id: str, *, actor: Actor) -> dict[str, object]:
+def delete(ctx: Context, account: Account, registration_id: str, *, actor: Actor) -> Registration:
     """End a pending or active registration: the number is free for others. Idempotent."""
     with ctx.db.write() as conn:
         row = _owned(conn, account.id, registration_id)
@@ -485,7 +473,7 @@ def delete(ctx: Context, account: Account, registration_id: str, *, actor: Actor
             )
             domain_outbox.cancel_otps(conn, [row.id], now)
             audit.record(
-                conn, at=now, actor=actor, action="custom_number.deleted", account_id=account.id,
+                conn, at=now, actor=actor, action=audit.Action.CUSTOM_NUMBER_DELETED, account_id=account.id,
                 subject=row.id, number=row.number, previous_status=row.status,
             )
             domain_events.emit(conn, now=now, events=[
@@ -493,10 +481,10 @@ def delete(ctx: Context, account: Account, registration_id: str, *, actor: Actor
             if row.status == ACTIVE:
                 _senders_changed(ctx, account.id)
             view.update(status=DELETED, ended_at=now, updated_at=now)
-    return _view_of(view, now)
+    return _view(view, now)
 
 
-def resend(ctx: Context, account: Account, registration_id: str, *, actor: Actor) -> dict[str, object]:
+def resend(ctx: Context, account: Account, registration_id: str, *, actor: Actor) -> Registration:
     """A fresh code for a pending (or expired) registration; cooldown and limits apply."""
     with ctx.db.write() as conn:
         row = _owned(conn, account.id, registration_id)
@@ -510,13 +498,7 @@ def resend(ctx: Context, account: Account, registration_id: str, *, actor: Actor
         _send_otp(ctx, conn, account, row.name, row.number, state, now, actor)
         view = dict(row._mapping)
         view.update(otp_expires_at=now + timedelta(seconds=ctx.settings.otp_ttl_seconds), updated_at=now)
-    return _view_of(view, now)
-
-
-def _view_of(values: dict[str, object], now: datetime) -> dict[str, object]:
-    class _Row:
-        _mapping = values
-    return _view(_Row(), now)
+    return _view(view, now)
 
 
 def _owned(conn: Connection, account_id: str, registration_id: str):  # type: ignore[no-untyped-def]
@@ -639,7 +621,7 @@ def _verify_locked(
     if not otp.check_code(ctx.secret, number, code, counted.otp_hash):
         otp_guesses.record_wrong(conn, account.id, number, now)
         audit.record(
-            conn, at=now, actor=actor, action="custom_number.otp_failed", account_id=account.id,
+            conn, at=now, actor=actor, action=audit.Action.CUSTOM_NUMBER_OTP_FAILED, account_id=account.id,
             subject=counted.id, number=number, attempts=counted.otp_attempts,
         )
         return None
@@ -648,7 +630,7 @@ def _verify_locked(
 
     # Activate ours and cancel every other pending registration of the number, at once.
     rows = conn.execute(_ACTIVATE, {"b_id": counted.id, "b_number": number, "b_name": name, "b_now": now}).all()
-    entries = [audit.Entry("custom_number.verified", account.id, counted.id, {"number": number})]
+    entries = [audit.Entry(audit.Action.CUSTOM_NUMBER_VERIFIED, account.id, counted.id, {"number": number})]
     events: list[domain_events.Event] = [
         (account.id, "custom_number.verified", _event_data(counted.id, number, name, ACTIVE))]
     others = [(r.id, r.account_id) for r in rows if r.id != counted.id]
@@ -673,7 +655,7 @@ def _verify_again(
             update(custom_numbers).where(custom_numbers.c.id == row.id).values(name=name, updated_at=now)
         )
         audit.record(
-            conn, at=now, actor=actor, action="custom_number.renamed", account_id=account.id,
+            conn, at=now, actor=actor, action=audit.Action.CUSTOM_NUMBER_RENAMED, account_id=account.id,
             subject=row.id, number=number, name=name,
         )
     return row.id
@@ -690,7 +672,7 @@ def search(
     account_id: str | None = None,
     limit: int = 50,
     offset: int = 0,
-) -> tuple[list[dict[str, object]], int]:
+) -> tuple[list[Registration], int]:
     """Registrations of every account, for operators: one page (newest first) and the total.
 
     ``number`` is any accepted input form (``0491 570 156``, ``+61491570156``, ...);
@@ -716,4 +698,4 @@ def search(
             .limit(limit)
             .offset(offset)
         ).all()
-    return [_view(row, now) for row in rows], total
+    return [_view(row._mapping, now) for row in rows], total

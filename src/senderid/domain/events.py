@@ -21,6 +21,7 @@ from sqlalchemy import JSON, Connection, Integer, String, bindparam, insert, lit
 
 from senderid import ids
 from senderid.clock import iso_ms
+from senderid.domain.types import WebhookStatus
 from senderid.store.coltypes import UTCDateTime
 from senderid.store.tables import accounts, webhook_events
 
@@ -74,7 +75,7 @@ def _emit_many(conn: Connection, now: datetime, rows: list[dict[str, Any]]) -> i
                                         accounts.c.webhook_url.is_not(None), accounts.c.webhook_url != "")
         ).scalars()
     )
-    wanted = [{**row, "status": "queued", "attempts": 0, "next_attempt_at": now, "created_at": now,
+    wanted = [{**row, "status": WebhookStatus.QUEUED, "attempts": 0, "next_attempt_at": now, "created_at": now,
                "updated_at": now} for row in rows if row["account_id"] in hooked]
     if wanted:
         conn.execute(insert(webhook_events), wanted)
@@ -89,7 +90,7 @@ def _statement(count: int) -> Any:
     selects = [
         select(
             bindparam(f"e_id{i}", type_=String), accounts.c.id, bindparam(f"e_type{i}", type_=String),
-            bindparam(f"e_payload{i}", type_=JSON), literal("queued", String), literal(0, Integer),
+            bindparam(f"e_payload{i}", type_=JSON), literal(WebhookStatus.QUEUED.value, String), literal(0, Integer),
             at, at, at,
         ).where(accounts.c.id == bindparam(f"e_account{i}"), accounts.c.webhook_url.is_not(None),
                 accounts.c.webhook_url != "")

@@ -26,10 +26,9 @@ from sqlalchemy import Connection, String, bindparam, func, literal, select, uni
 from senderid.clock import iso_ms
 from senderid.domain import acma, audit, credits, gateway_fields, optouts, short_links
 from senderid.domain import outbox as domain_outbox
-from senderid.domain.accounts import Account
-from senderid.domain.context import Actor, Context
+from senderid.domain.context import Context
 from senderid.domain.senders import MISS, AllowedSenders, Miss
-from senderid.domain.types import AcmaStatus
+from senderid.domain.types import Account, AcmaStatus, Actor, BusinessNameStatus, CustomNumberStatus
 from senderid.errors import ContactsRequired, InvalidRequest, RateLimited, SenderIdError
 from senderid.numbers import InvalidNumber, parse_mobile
 from senderid.sms_parts import DATA_CODING_GSM7, MessageTooLong, split
@@ -77,20 +76,22 @@ class SendOutcome:
 _ACTIVE_NUMBER = select(custom_numbers.c.id).where(
     custom_numbers.c.account_id == bindparam("account_id"),
     custom_numbers.c.number == bindparam("number"),
-    custom_numbers.c.status == "active",
+    custom_numbers.c.status == CustomNumberStatus.ACTIVE,
 )
 _APPROVED_NAME = select(business_names.c.businessname, business_names.c.acma_status).where(
     business_names.c.account_id == bindparam("account_id"),
     business_names.c.name_key == bindparam("name_key"),
-    business_names.c.status == "APPROVED",
+    business_names.c.status == BusinessNameStatus.APPROVED,
 )
 _ALL_SENDERS = union_all(
     select(literal("n").label("kind"), custom_numbers.c.number.label("value"),
            custom_numbers.c.number.label("name_key"), literal("").label("acma_status")).where(
-        custom_numbers.c.account_id == bindparam("account_id"), custom_numbers.c.status == "active"),
+        custom_numbers.c.account_id == bindparam("account_id"),
+        custom_numbers.c.status == CustomNumberStatus.ACTIVE),
     select(literal("b"), business_names.c.businessname, business_names.c.name_key,
            business_names.c.acma_status).where(
-        business_names.c.account_id == bindparam("account_id"), business_names.c.status == "APPROVED"),
+        business_names.c.account_id == bindparam("account_id"),
+        business_names.c.status == BusinessNameStatus.APPROVED),
 )
 
 
@@ -273,7 +274,7 @@ def send(
         if options.due_at is not None:
             details["scheduled_at"] = iso_ms(options.due_at)
         audit.record(
-            conn, at=now, actor=actor, action="message.queued", account_id=account.id,
+            conn, at=now, actor=actor, action=audit.Action.MESSAGE_QUEUED, account_id=account.id,
             sender=resolved.value or SHARED, sender_kind=resolved.kind, contacts=len(to_send),
             parts=parts, **details, **({} if registered is None else {"acma_registered": registered}),
         )

@@ -21,7 +21,8 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, delete, func, select
 
 from senderid.domain import audit, events
-from senderid.domain.context import Actor, Context
+from senderid.domain.context import Context
+from senderid.domain.types import Actor
 from senderid.errors import InvalidRequest, NotFound
 from senderid.numbers import InvalidNumber, parse_mobile
 from senderid.store.db import upsert
@@ -60,7 +61,7 @@ def _add(conn: Connection, ctx: Context, account_id: str, number: str, source: s
     ).on_conflict_do_nothing(index_elements=["account_id", "number"]).returning(optouts.c.number)
     added = conn.execute(statement).first() is not None
     if added:
-        audit.record(conn, at=now, actor=actor, action="optout.added", account_id=account_id,
+        audit.record(conn, at=now, actor=actor, action=audit.Action.OPTOUT_ADDED, account_id=account_id,
                      subject=number, source=source)
         events.emit(conn, now=now, events=[(account_id, "optout.added", {"number": number, "source": source})])
     return added
@@ -88,7 +89,7 @@ def remove(ctx: Context, account_id: str, number: object, *, actor: Actor) -> st
                                                   optouts.c.number == clean)).rowcount
         if not gone:
             raise NotFound(f"{clean} is not on your opt-out list")
-        audit.record(conn, at=now, actor=actor, action="optout.removed", account_id=account_id, subject=clean)
+        audit.record(conn, at=now, actor=actor, action=audit.Action.OPTOUT_REMOVED, account_id=account_id, subject=clean)
         events.emit(conn, now=now, events=[(account_id, "optout.removed", {"number": clean})])
     return clean
 

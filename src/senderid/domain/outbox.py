@@ -15,10 +15,11 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, func, insert, update
 
 from senderid import ids
+from senderid.domain.types import OutboxStatus
 from senderid.store.coltypes import UTCDateTime
 from senderid.store.tables import outbox
 
-QUEUED, SENDING, CANCELLED = "queued", "sending", "cancelled"
+QUEUED, SENDING, CANCELLED = OutboxStatus.QUEUED, OutboxStatus.SENDING, OutboxStatus.CANCELLED
 KINDS = ("otp", "sms")
 
 

@@ -13,7 +13,6 @@ extends how long a registration can be verified.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,8 +20,8 @@ from sqlalchemy import Connection, delete, func, select, update
 
 from senderid import numbers, otp
 from senderid.domain import audit
-from senderid.domain.context import Actor, Context
-from senderid.domain.types import OutboxStatus
+from senderid.domain.context import Context
+from senderid.domain.types import Actor, CustomNumberStatus, OutboxStatus
 from senderid.errors import Conflict, InvalidRequest, NotFound
 from senderid.store.tables import custom_numbers, outbox
 
@@ -165,7 +164,7 @@ def retry(ctx: Context, message_id: str, *, actor: Actor) -> OutboxMessage:
         if result.rowcount != 1:  # pragma: no cover - the row is locked above
             raise Conflict(f"{message_id} changed meanwhile; try again")
         audit.record(
-            conn, at=now, actor=actor, action="outbox.retried", account_id=row.account_id,
+            conn, at=now, actor=actor, action=audit.Action.OUTBOX_RETRIED, account_id=row.account_id,
             subject=message_id, kind=row.kind, previous_status=row.status,
             previous_attempts=row.attempts, fresh_code=row.kind == "otp",
         )
@@ -184,7 +183,7 @@ def purge_dead(ctx: Context, *, older_than_days: int, actor: Actor) -> int:
             delete(outbox).where(outbox.c.status == OutboxStatus.DEAD, outbox.c.updated_at < cutoff)
         ).rowcount
         audit.record(
-            conn, at=now, actor=actor, action="outbox.purged", status=OutboxStatus.DEAD,
+            conn, at=now, actor=actor, action=audit.Action.OUTBOX_PURGED, status=OutboxStatus.DEAD,
             older_than_days=older_than_days, deleted=deleted,
         )
     return int(deleted)
@@ -220,7 +219,7 @@ def _fresh_otp(ctx: Context, conn: Connection, message, now: datetime) -> dict[s
     ).first()
     if (
         registration is None
-        or registration.status != "pending"
+        or registration.status != CustomNumberStatus.PENDING
         or registration.otp_expires_at != message.expires_at
     ):
         raise Conflict(
@@ -233,10 +232,6 @@ def _fresh_otp(ctx: Context, conn: Connection, message, now: datetime) -> dict[s
         .where(custom_numbers.c.id == registration.id)
         .values(otp_hash=otp.hash_code(ctx.secret, registration.number, code), updated_at=now)
     )
-    minutes = max(1, math.ceil((message.expires_at - now).total_seconds() / 60))
-    template = ctx.settings.otp_template
-    return {
-        "body": template.format(code=code, number=registration.number, minutes=minutes),
-        "redacted_body": template.format(code="*" * otp.CODE_LENGTH, number=registration.number,
-                                         minutes=minutes),
-    }
+    body, redacted_body = otp.render(ctx.settings.otp_template, code=code, number=registration.number,
+                                     valid_seconds=(message.expires_at - now).total_seconds())
+    return {"body": body, "redacted_body": redacted_body}

@@ -28,8 +28,8 @@ from sqlalchemy import Connection, select, update
 
 from senderid.domain import abn as abn_rule
 from senderid.domain import audit
-from senderid.domain.context import Actor, Context
-from senderid.domain.types import UseCase
+from senderid.domain.context import Context
+from senderid.domain.types import Actor, UseCase
 from senderid.errors import InvalidRequest, NotFound
 from senderid.store.tables import accounts
 
@@ -174,7 +174,7 @@ def set_defaults(
         if result.rowcount == 0:
             raise NotFound(f"No account with id {account_id}")
         audit.record(
-            conn, at=now, actor=actor, action="account.registrant_updated", account_id=account_id,
+            conn, at=now, actor=actor, action=audit.Action.ACCOUNT_REGISTRANT_UPDATED, account_id=account_id,
             subject=account_id, **values,
         )
         return read_defaults(conn, account_id)

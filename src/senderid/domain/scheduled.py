@@ -16,8 +16,8 @@ from datetime import datetime
 from sqlalchemy import and_, bindparam, func, select, update
 
 from senderid.domain import audit, credits
-from senderid.domain.context import Actor, Context
-from senderid.domain.types import OutboxStatus
+from senderid.domain.context import Context
+from senderid.domain.types import Actor, OutboxStatus
 from senderid.errors import Conflict, NotFound
 from senderid.store.coltypes import UTCDateTime
 from senderid.store.tables import outbox
@@ -55,7 +55,7 @@ def cancel(ctx: Context, account_id: str, message_id: str, *, actor: Actor) -> C
                 return Cancelled(message_id, OutboxStatus.CANCELLED, current.next_attempt_at)
             raise Conflict(f"Message {message_id} can no longer be cancelled: it is {current.status}")
         credits.refund(conn, account_id, row.credits or 0, now)
-        audit.record(conn, at=now, actor=actor, action="message.cancelled", account_id=account_id,
+        audit.record(conn, at=now, actor=actor, action=audit.Action.MESSAGE_CANCELLED, account_id=account_id,
                      subject=message_id, credits_refunded=credits.as_credits(row.credits or 0))
     return Cancelled(message_id, OutboxStatus.CANCELLED, row.next_attempt_at)
 

@@ -36,8 +36,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from senderid.domain.types import Caller
+
 if TYPE_CHECKING:
-    from senderid.domain.accounts import Caller
     from senderid.store.listen import Listener
 
 SENDERS_CHANNEL = "senderid_senders"  # an account's active numbers or approved names changed
@@ -68,7 +69,7 @@ class AllowedSenders:
 
 @dataclass(frozen=True, slots=True)
 class _Key:
-    caller: "Caller"
+    caller: Caller
     expires_at: datetime | None
     fresh_until: float
 
@@ -113,7 +114,7 @@ class SenderCache:
         """Note this before reading the database; pass it to the ``put_`` call after."""
         return self._generation
 
-    def caller(self, key_hash: str, now: datetime) -> "Caller | None":
+    def caller(self, key_hash: str, now: datetime) -> Caller | None:
         if not self.enabled:
             return None
         entry = self._keys.get(key_hash)
@@ -137,7 +138,7 @@ class SenderCache:
 
     # -- fills ----------------------------------------------------------------------------
 
-    def put_caller(self, key_hash: str, caller: "Caller", expires_at: datetime | None, generation: int) -> None:
+    def put_caller(self, key_hash: str, caller: Caller, expires_at: datetime | None, generation: int) -> None:
         if not self.enabled:
             return
         with self._lock:

@@ -1,13 +1,65 @@
-"""The names the domain, the worker, the CLI and the console share: one enum per
-aggregate's statuses, so a status is never a bare string written again elsewhere.
+"""The names and small values the domain, the worker, the API, the CLI and the console
+share, in a module that imports nothing of senderid (so any module may import it):
 
-They are ``StrEnum``: each member is the very string stored in the database and shown
-on the wire, so it compares equal to it.
+* one ``StrEnum`` per aggregate's statuses, so a status is never a bare string written
+  again elsewhere: each member is the very string stored in the database and shown on
+  the wire, so it compares equal to it;
+* who acts (:class:`Actor`, :data:`CLI`, :data:`SYSTEM`) and who calls
+  (:class:`Account`, :class:`ApiKey`, :class:`Caller`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is acting, for the audit log: ``key:<key id>``, ``cli``, ``system``..."""
+
+    name: str
+    ip: str | None = None
+
+
+CLI = Actor("cli")
+SYSTEM = Actor("system")
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: str
+    name: str
+    otp_required: bool
+    created_at: datetime
+    prepaid: bool = False  # has a prepaid balance (senderid.domain.credits); else unlimited
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: str
+    account_id: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    def is_usable(self, now: datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+    def status(self, now: datetime) -> KeyStatus:
+        if self.revoked_at is not None:
+            return KeyStatus.REVOKED
+        return KeyStatus.ACTIVE if self.is_usable(now) else KeyStatus.EXPIRED
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """An authenticated API caller."""
+
+    account: Account
+    key_id: str
 
 
 class OutboxStatus(StrEnum):
@@ -32,12 +84,39 @@ class WebhookStatus(StrEnum):
 
 
 class CustomNumberStatus(StrEnum):
-    """A custom number registration (``expired`` is derived: a pending one past its code)."""
+    """A custom number registration. ``expired`` is derived, never stored: a pending one
+    whose code ran out (listings and filters show it)."""
 
     PENDING = "pending"
+    EXPIRED = "expired"
     ACTIVE = "active"
     CANCELLED = "cancelled"
     DELETED = "deleted"
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """A custom number registration as the API, the CLI and the console show it: ``status``
+    may be the derived ``expired``, and ``otp_expires_at`` is set only while pending."""
+
+    id: str
+    account_id: str
+    name: str | None
+    number: str
+    status: CustomNumberStatus
+    otp_expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    verified_at: datetime | None
+    ended_at: datetime | None
+
+
+class KeyStatus(StrEnum):
+    """An API key, as listings show it (derived from its revocation and expiry times)."""
+
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
 
 
 class BusinessNameStatus(StrEnum):

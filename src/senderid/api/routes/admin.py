@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from senderid.api import convertors as _convertors  # noqa: F401  (registers {id:objectid})
+from senderid import edge
 from senderid.api import envelope
 from senderid.api.auth import AuthError, bearer_key
 from senderid.api.body import json_object
@@ -29,9 +29,9 @@ from senderid.api.routes.business import with_register
 from senderid.api.routes.custom_numbers import registration_body
 from senderid.clock import iso_ms
 from senderid.domain import acma, accounts, audit, business_names, credits, custom_numbers, registrant
-from senderid.domain.accounts import Account, ApiKey
 from senderid.domain.business_names import BusinessName
-from senderid.domain.context import Actor, Context
+from senderid.domain.context import Context
+from senderid.domain.types import Account, Actor, ApiKey
 from senderid.errors import InvalidRequest, NotFound
 
 ACTOR_NAME = "admin-api"
@@ -50,7 +50,7 @@ router = APIRouter(prefix="/admin/v1", tags=["admin"], dependencies=[Depends(req
 
 
 def _actor(request: Request) -> Actor:
-    return Actor(ACTOR_NAME, request.client.host if request.client else None)
+    return edge.actor(request, ACTOR_NAME)
 
 
 # -- shapes ----------------------------------------------------------------------------------
@@ -69,7 +69,7 @@ def account_body(account: Account, defaults: registrant.Defaults | None = None) 
 
 
 def key_body(key: ApiKey, now: datetime) -> dict[str, Any]:
-    status = "revoked" if key.revoked_at else ("active" if key.is_usable(now) else "expired")
+    status = key.status(now)
     return {
         "id": key.id,
         "account_id": key.account_id,
@@ -256,7 +256,7 @@ async def get_business_name(name_id: str, request: Request) -> Response:
 
 def _acma_history(ctx: Context, name_id: str) -> dict[str, Any]:
     name = business_names.get(ctx, name_id)  # NotFound for an unknown id
-    items = [{**h, "at": iso_ms(h["at"])} for h in acma.history(ctx, name_id)]  # type: ignore[arg-type]
+    items = [{**h, "at": iso_ms(h["at"])} for h in acma.history(ctx, name_id)]
     return {"id": name.id, "businessname": name.businessname, "acmaStatus": name.acma_status,
             "acmaReference": name.acma_reference, "items": items}
 
@@ -317,7 +317,7 @@ async def search_custom_numbers(
         custom_numbers.search, context(request), number=number, status=status,
         account_id=account_id or None, limit=limit, offset=offset,
     )
-    bodies = [{**registration_body(i), "user": i["account_id"]} for i in items]
+    bodies = [{**registration_body(i), "user": i.account_id} for i in items]
     return envelope.ok("Custom numbers", page(bodies, total, limit, offset))
 
 

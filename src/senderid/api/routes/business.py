@@ -9,15 +9,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from senderid.api import convertors as _convertors  # noqa: F401  (registers {id:objectid})
 from senderid.api import envelope
 from senderid.api.auth import actor
 from senderid.api.deps import caller, context, posted
 from senderid.api.paging import Limit, Offset, page
 from senderid.clock import iso_ms
 from senderid.domain import business_names
-from senderid.domain.accounts import Caller
 from senderid.domain.business_names import BusinessName
+from senderid.domain.types import Caller
 
 router = APIRouter(prefix="/api/v1/business", tags=["business names"])
 

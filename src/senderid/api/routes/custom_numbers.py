@@ -9,14 +9,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from senderid.api import convertors as _convertors  # noqa: F401  (registers {id:objectid})
 from senderid.api import envelope
 from senderid.api.paging import Limit, Offset, page
 from senderid.api.auth import actor
 from senderid.api.deps import caller, context, posted
 from senderid.clock import iso_ms
 from senderid.domain import custom_numbers
-from senderid.domain.accounts import Caller
+from senderid.domain.types import Caller, Registration
 
 router = APIRouter(prefix="/api/v1/customNumber", tags=["custom numbers"])
 
@@ -55,17 +54,17 @@ async def verify(request: Request) -> Response:
 # -- management (ours, beyond the Cellcast contract) ---------------------------------------
 
 
-def registration_body(view: dict[str, object]) -> dict[str, object]:
+def registration_body(view: Registration) -> dict[str, object]:
     return {
-        "_id": view["id"],
-        "name": view["name"],
-        "number": view["number"],
-        "status": view["status"],
-        "otpExpiresAt": iso_ms(view["otp_expires_at"]),  # type: ignore[arg-type]
-        "createdAt": iso_ms(view["created_at"]),  # type: ignore[arg-type]
-        "updatedAt": iso_ms(view["updated_at"]),  # type: ignore[arg-type]
-        "verifiedAt": iso_ms(view["verified_at"]),  # type: ignore[arg-type]
-        "endedAt": iso_ms(view["ended_at"]),  # type: ignore[arg-type]
+        "_id": view.id,
+        "name": view.name,
+        "number": view.number,
+        "status": view.status,
+        "otpExpiresAt": iso_ms(view.otp_expires_at),
+        "createdAt": iso_ms(view.created_at),
+        "updatedAt": iso_ms(view.updated_at),
+        "verifiedAt": iso_ms(view.verified_at),
+        "endedAt": iso_ms(view.ended_at),
     }
 
 

@@ -15,7 +15,7 @@ from senderid import ids
 from senderid.clock import iso_ms
 from senderid.errors import NotFound
 from senderid.domain import acma, messages, scheduled
-from senderid.domain.accounts import Caller
+from senderid.domain.types import Caller
 from senderid.numbers import national_significant
 
 router = APIRouter(prefix="/api/v1", tags=["sending"])
@@ -87,7 +87,8 @@ async def check(
         from_memory=lambda who: messages.check_sender_from_memory(ctx, who.account, sender),
     )
     business = resolved is not None and resolved.kind == "business_name"
-    unregistered = business and acma.refuses(ctx, resolved.acma_registered)  # type: ignore[union-attr]
+    registered = resolved.acma_registered if resolved is not None else None
+    unregistered = business and acma.refuses(ctx, registered)
     allowed = resolved is not None and not unregistered
     data: dict[str, Any] = {
         "sender": sender,
@@ -96,7 +97,7 @@ async def check(
         "sendAs": resolved.value if resolved and allowed else None,
     }
     if business and acma.tells(ctx):  # SENDERID_UNREGISTERED_ALPHA=warn|refuse
-        data["acmaRegistered"] = resolved.acma_registered  # type: ignore[union-attr]
+        data["acmaRegistered"] = registered
     if unregistered:
         return envelope.ok(f"Sender not allowed: it is not registered on {acma.REGISTER}", data)
     return envelope.ok("Sender allowed" if allowed else "Sender not allowed", data)

@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from senderid.api import envelope
 from senderid.api.deps import context
+from senderid.store.db import Database
 
 router = APIRouter(tags=["operations"])
 
@@ -27,7 +28,7 @@ router = APIRouter(tags=["operations"])
 _PINGS = threading.BoundedSemaphore(4)
 
 
-def _ping(db) -> bool:  # type: ignore[no-untyped-def]
+def _ping(db: Database) -> bool:
     if not _PINGS.acquire(blocking=False):
         return False
     try:

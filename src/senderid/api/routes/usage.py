@@ -14,7 +14,7 @@ from senderid.api import envelope
 from senderid.api.deps import caller, context
 from senderid.api.paging import MAX_LIMIT, MAX_OFFSET
 from senderid.domain import credits
-from senderid.domain.accounts import Caller
+from senderid.domain.types import Caller
 from senderid.errors import InvalidRequest
 
 router = APIRouter(prefix="/api/v2/report/message", tags=["usage"])

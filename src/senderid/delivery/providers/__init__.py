@@ -31,7 +31,7 @@ def inbound_recorder(ctx: "Context", provider: str) -> InboundRecorder:
     list it joined (a STOP reply), or None."""
     from senderid.delivery.providers.devinbox import DEFAULT_SENDER
     from senderid.domain import optouts
-    from senderid.domain.context import Actor
+    from senderid.domain.types import Actor
 
     settings = ctx.settings
     aliases = {"twilio": [settings.twilio_from or ""], "devinbox": [DEFAULT_SENDER]}.get(provider, [])

@@ -26,23 +26,24 @@ from senderid.delivery.providers.base import (
     SendResult,
     TransientError,
 )
+from senderid.domain.types import OutboxStatus
 
 NAME = "twilio"
 # Twilio error codes worth retrying even when the HTTP status is a 4xx.
 TRANSIENT_CODES = frozenset({14107, 20429, 20500, 20503, 30001})
 
 _STATUS = {
-    "delivered": "delivered",
-    "read": "delivered",
-    "failed": "failed",
-    "undelivered": "failed",
-    "canceled": "failed",
-    "queued": "sent",
-    "accepted": "sent",
-    "scheduled": "sent",
-    "sending": "sent",
-    "sent": "sent",
-    "partially_delivered": "sent",
+    "delivered": OutboxStatus.DELIVERED,
+    "read": OutboxStatus.DELIVERED,
+    "failed": OutboxStatus.FAILED,
+    "undelivered": OutboxStatus.FAILED,
+    "canceled": OutboxStatus.FAILED,
+    "queued": OutboxStatus.SENT,
+    "accepted": OutboxStatus.SENT,
+    "scheduled": OutboxStatus.SENT,
+    "sending": OutboxStatus.SENT,
+    "sent": OutboxStatus.SENT,
+    "partially_delivered": OutboxStatus.SENT,
 }
 
 

@@ -47,13 +47,7 @@ class WebhookProvider:
             "data": {"id": sms.message_id, "to": sms.to, "sender": sms.sender, "body": sms.body},
         }
         payload = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
-        timestamp = int(now.timestamp())
-        headers = {
-            "content-type": "application/json",
-            "webhook-id": sms.message_id,
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": signing.sign(self._secret, sms.message_id, timestamp, payload),
-        }
+        headers = signing.headers(self._secret, sms.message_id, int(now.timestamp()), payload)
         response = _http.post(
             self._clients.get(), NAME, self._url, body=sms.body, content=payload, headers=headers
         )

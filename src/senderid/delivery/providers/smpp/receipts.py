@@ -6,17 +6,19 @@ import re
 import threading
 from collections import OrderedDict
 
+from senderid.domain.types import OutboxStatus
+
 _RECEIPT_ID = re.compile(r"(?:^|\s)id:(\S+)", re.IGNORECASE)
 _RECEIPT_STAT = re.compile(r"(?:^|\s)stat:(\S+)", re.IGNORECASE)
 _RECEIPT_TEXT = re.compile(r"\stext:", re.IGNORECASE)
-_FINAL_STATES = {"DELIV": "delivered", "EXPIR": "failed", "DELET": "failed",
-                 "UNDEL": "failed", "REJEC": "failed"}
-MESSAGE_STATES = {2: "delivered", 3: "failed", 4: "failed", 5: "failed", 8: "failed"}
+DELIVERED, FAILED, SENT = OutboxStatus.DELIVERED, OutboxStatus.FAILED, OutboxStatus.SENT
+_FINAL_STATES = {"DELIV": DELIVERED, "EXPIR": FAILED, "DELET": FAILED, "UNDEL": FAILED, "REJEC": FAILED}
+MESSAGE_STATES = {2: DELIVERED, 3: FAILED, 4: FAILED, 5: FAILED, 8: FAILED}
 
 
 def receipt_status(stat: str) -> str:
     """Our status for a receipt ``stat`` (DELIVRD, UNDELIV, ...): sent/delivered/failed."""
-    return _FINAL_STATES.get(stat.upper()[:5], "sent")
+    return _FINAL_STATES.get(stat.upper()[:5], SENT)
 
 
 def parse_receipt(short_message: bytes | str) -> tuple[str, str]:
@@ -69,12 +71,12 @@ class ReceiptBook:
                 return part_id, status
             if group.done or group.head is None:
                 return None
-            if status == "failed":
+            if status == FAILED:
                 group.done = True
-                return group.head, "failed"
-            if status == "delivered":
+                return group.head, FAILED
+            if status == DELIVERED:
                 group.delivered.add(part_id)
                 if len(group.delivered) == group.total:
                     group.done = True
-                    return group.head, "delivered"
+                    return group.head, DELIVERED
             return None
