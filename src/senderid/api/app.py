@@ -41,7 +41,7 @@ from senderid.delivery.worker import WorkerThread
 from senderid.domain.context import Context
 from senderid.errors import SenderIdError
 from senderid.runtime import build_context, build_worker, start_listener, unwatch_queue, watch_queue
-from senderid.settings import Settings
+from senderid.settings import Settings, load_settings
 from senderid.store.db import Database
 
 log = logging.getLogger("senderid.api")
@@ -60,7 +60,7 @@ def create_app(
     context: Context | None = None,
     run_worker: bool | None = None,
 ) -> FastAPI:
-    settings = settings or Settings()
+    settings = settings or load_settings()
     ctx = context or build_context(settings, clock=clock, db=db)
     run_worker = settings.worker_in_process if run_worker is None else run_worker
 

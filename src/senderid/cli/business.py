@@ -1,7 +1,7 @@
 """``senderid business``: the operator's review of business names (alpha sender IDs).
 
-``list`` prints a table on stdout; ``approve`` and ``reject`` say what they did
-on stderr. Exit codes: 0 done, 1 refused (unknown id, not REQUESTED, no
+``list`` prints a table on stdout (or JSON with ``--json``; contacts masked, see
+:mod:`senderid.cli.output`); ``approve`` and ``reject`` say what they did on stderr. Exit codes: 0 done, 1 refused (unknown id, not REQUESTED, no
 reason), 2 usage. They call the same domain functions as the admin API.
 """
 
@@ -13,10 +13,11 @@ from typing import Annotated, Optional
 import typer
 
 from senderid.cli.common import context, refusals
-from senderid.domain import business_names
+from senderid.cli.output import JSON_HELP, emit_json, masked, table, when
+from senderid.domain import accounts, business_names
 from senderid.domain.context import CLI
 
-business_app = typer.Typer(help="Business names (alpha sender IDs): review requests.", no_args_is_help=True)
+business_app = typer.Typer(rich_markup_mode=None, help="Business names (alpha sender IDs): review requests.", no_args_is_help=True)
 
 _PAGE = 200
 
@@ -31,9 +32,13 @@ class Status(str, Enum):
 @business_app.command("list")
 def list_names(
     status: Annotated[
-        Optional[Status], typer.Option("--status", case_sensitive=False, help="Only names in this status.")
+        Optional[Status], typer.Option("--status", metavar="STATUS", case_sensitive=False,
+                                      help="Only names in this status: REQUESTED, APPROVED, REJECTED or "
+                                           "WITHDRAWN.")
     ] = None,
-    account: Annotated[Optional[str], typer.Option("--account", help="Only this account's names.")] = None,
+    account: Annotated[Optional[str], typer.Option("--account", metavar="ACCOUNT_ID",
+                                                   help="Only this account's names.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """List business names, oldest first (all of them, or those in one status)."""
     ctx = context()
@@ -47,12 +52,19 @@ def list_names(
             rows.extend(page)
             if not page or len(rows) >= total:
                 break
-    typer.echo(f"{'ID':<24}  {'ACCOUNT':<24}  {'STATUS':<9}  {'NAME':<11}  {'CONTACT':<13}  {'REQUESTED':<19}  REASON")
-    for row in rows:
-        typer.echo(
-            f"{row.id:<24}  {row.account_id:<24}  {row.status:<9}  {row.businessname:<11}  "
-            f"{row.customer_contact or '-':<13}  {row.requested_at:%Y-%m-%d %H:%M:%S}  {row.reason or ''}".rstrip()
-        )
+    names = accounts.names(ctx, {row.account_id for row in rows})
+    if as_json:
+        emit_json([{"id": r.id, "account_id": r.account_id, "account": names.get(r.account_id),
+                    "businessname": r.businessname, "status": r.status,
+                    "customer_contact": masked(r.customer_contact), "reason": r.reason,
+                    "requested_at": r.requested_at, "decided_at": r.decided_at,
+                    "decided_by": r.decided_by} for r in rows])
+        return
+    which = f" {status.value}" if status else ""
+    table(["ID", "ACCOUNT", "ACCOUNT NAME", "STATUS", "NAME", "CONTACT", "REQUESTED", "REASON"],
+          [[r.id, r.account_id, names.get(r.account_id, "?"), r.status, r.businessname,
+            masked(r.customer_contact), when(r.requested_at), r.reason or ""] for r in rows],
+          empty=f"no{which} business names")
 
 
 @business_app.command("approve")

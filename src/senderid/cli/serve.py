@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import shlex
 import signal
 import threading
 
@@ -11,40 +10,59 @@ import typer
 
 from senderid import logs
 from senderid.cli.common import context, fail
-from senderid.domain import accounts
-from senderid.domain.context import CLI, Context
+from senderid.cli.demo import print_demo
+from senderid.domain.context import Context
 from senderid.runtime import build_worker, start_listener, warn_about_settings, watch_queue
 from senderid.store import migrate
 
-DEMO_ACCOUNT = "demo"
-DEMO_NUMBER = "+61491570156"  # ACMA's range for fiction and examples
-
 
 def _prepare(ctx: Context) -> None:
-    logs.configure(ctx.settings.log_level)
+    """Refuse a PostgreSQL database that is not migrated (one line, before any log);
+    then logs, warnings, and on SQLite the migrations (one machine: nobody races us)."""
+    if not ctx.db.is_sqlite and (problem := migrate.schema_problem(ctx.settings.database_url)):
+        fail(problem, code=1)
+    logs.configure(ctx.settings.log_format, ctx.settings.log_level)
     warn_about_settings(ctx.settings)
     if ctx.db.is_sqlite:
         migrate.upgrade(ctx.db)
-    elif not migrate.is_current(ctx.db):
-        fail("the database schema is not up to date: run `senderid db upgrade` first", code=1)
 
 
-def run_server(*, host: str, port: int, demo: bool) -> None:
+def run_server(*, host: str, port: int, demo: bool, workers: int = 1) -> None:
+    """Serve the API. ``workers`` > 1: that many processes share the listening socket
+    (uvicorn's supervisor restarts one that dies); each builds its own context from the
+    same settings, logs the same way and, unless SENDERID_WORKER_IN_PROCESS=false, runs
+    its own delivery worker (they share the outbox through leases)."""
     import uvicorn
 
     from senderid.api.app import create_app
 
-    ctx = context()
+    ctx = context(migrated=False)
     _prepare(ctx)
     if demo:
-        _print_demo(ctx, host, port)
+        print_demo(ctx, host, port)
+    options = dict(host=host, port=port, log_config=None, access_log=False, server_header=False)
+    if workers > 1:
+        ctx.db.dispose()  # the parent only supervises; each process opens its own pool
+        uvicorn.run("senderid.cli.serve:worker_process_app", factory=True, workers=workers, **options)
+        return
     app = create_app(ctx.settings, context=ctx)
     gc.freeze()  # what start-up built lives for good: keep it out of every collection
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, server_header=False)
+    uvicorn.run(app, **options)
+
+
+def worker_process_app() -> object:
+    """The app of one process of ``serve --workers N`` (called by uvicorn in each process)."""
+    from senderid.api.app import create_app
+
+    ctx = context(migrated=False)
+    logs.configure(ctx.settings.log_format, ctx.settings.log_level)
+    app = create_app(ctx.settings, context=ctx)
+    gc.freeze()
+    return app
 
 
 def run_worker(*, metrics_port: int | None = None, metrics_host: str = "127.0.0.1") -> None:
-    ctx = context()
+    ctx = context(migrated=False)
     _prepare(ctx)
     listener = start_listener(ctx)
     worker = build_worker(ctx)
@@ -61,33 +79,3 @@ def run_worker(*, metrics_port: int | None = None, metrics_host: str = "127.0.0.
     finally:
         worker.provider.close()
         listener.stop()
-
-
-def _print_demo(ctx: Context, host: str, port: int) -> None:
-    """A demo account (OTP required) and a fresh key for it, printed with commands that work."""
-    account = accounts.find_account_by_name(ctx, DEMO_ACCOUNT)
-    if account is None:
-        account = accounts.create_account(ctx, DEMO_ACCOUNT, otp_required=True, actor=CLI)
-    _record, key = accounts.create_key(ctx, account.id, actor=CLI)
-    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    base = f"http://{shown_host}:{port}"
-    auth = shlex.quote(f"Authorization: Bearer {key}")
-    add_body = shlex.quote(f'{{"name": "Demo", "number": "{DEMO_NUMBER}"}}')
-    verify_body = shlex.quote(f'{{"name": "Demo", "number": "{DEMO_NUMBER}", "otp": "CODE"}}')
-    typer.echo(
-        f"""
-senderid demo
-  account  {account.id} ({DEMO_ACCOUNT}, OTP required)
-  API key  {key}
-
-Check the key:
-  curl -s {base}/api/v1/user/token/verify -H {auth}
-
-Register a number (an OTP goes to the developer inbox, {base}/dev/inbox):
-  curl -s {base}/api/v1/customNumber/add -H {auth} -H 'Content-Type: application/json' -d {add_body}
-
-Verify it with the code from {base}/dev/inbox.json:
-  curl -s {base}/api/v1/customNumber/verifyCustomNumber -H {auth} -H 'Content-Type: application/json' -d {verify_body}
-""",
-        err=False,
-    )
