@@ -10,10 +10,12 @@ same account and key again on a second start.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -178,3 +180,54 @@ def test_serve_demo_prints_commands_that_work_and_the_same_key_on_restart(tmp_pa
     account = re.search(r"account\s+(\w{24})", first).group(1)  # type: ignore[union-attr]
     assert f"account  {account} (demo" in second
     assert numbers[0] != numbers[1]  # the first is pending now: a fresh one is printed
+
+
+# -- serve --workers N ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_serve_workers_runs_n_processes_on_one_port_with_the_same_settings(
+    tmp_path: Path, database: str
+) -> None:
+    port = free_port()
+    values = {"SENDERID_LOG_FORMAT": "text", "SENDERID_LOG_LEVEL": "INFO", "SENDERID_OTP_TTL_SECONDS": "900"}
+    with contextlib.ExitStack() as stack:
+        if database == "postgresql":
+            url = stack.enter_context(fresh_postgres())
+            values.update(SENDERID_DATABASE_URL=url, SENDERID_SECRET_KEY=TEST_SECRET)
+            assert senderid("db", "upgrade", cwd=tmp_path, env=clean_env(**values)).returncode == 0
+        env = clean_env(**values)
+        with started("serve", "--demo", "--workers", "2", "--port", str(port), port=port, cwd=tmp_path,
+                     env=env) as server:
+            key = _demo_key(_printed_demo(server))
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+                for i in range(20):  # fresh connections: the kernel spreads them over both
+                    answer = client.post("/api/v1/customNumber/add", headers={
+                        "Authorization": f"Bearer {key}", "Connection": "close"},
+                        json={"name": f"n{i}", "number": f"+614915701{i:02d}"})
+                    assert answer.status_code in (200, 400), answer.text  # 400: not a mobile
+                pids = set()
+                deadline = time.monotonic() + 10
+                while len(pids) < 2 and time.monotonic() < deadline:
+                    pids = _server_pids(server.pid)
+                    time.sleep(0.1)
+                assert len(pids) == 2
+    _out, err = server.output  # type: ignore[attr-defined]
+    started_lines = re.findall(r"Z INFO uvicorn.error: Started server process \[(\d+)\]", err)
+    assert len(set(started_lines)) == 2, err  # both children log, in the text format of serve
+    assert "{\"time\"" not in err
+
+
+def _server_pids(parent: int) -> set[int]:
+    """The child processes of ``parent`` that run the app (uvicorn's spawned workers)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent:
+            cmdline = (stat.parent / "cmdline").read_bytes()
+            if b"multiprocessing" in cmdline and b"resource_tracker" not in cmdline:
+                found.add(int(stat.parent.name))
+    return found
