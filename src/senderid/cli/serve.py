@@ -6,25 +6,32 @@ import gc
 import signal
 import threading
 
-import typer
-
 from senderid import logs
-from senderid.cli.common import context, fail
+from senderid.cli.common import context, fail, settings_or_exit
 from senderid.cli.demo import print_demo
 from senderid.domain.context import Context
 from senderid.runtime import build_worker, start_listener, warn_about_settings, watch_queue
 from senderid.store import migrate
 
 
-def _prepare(ctx: Context) -> None:
-    """Refuse a PostgreSQL database that is not migrated (one line, before any log);
-    then logs, warnings, and on SQLite the migrations (one machine: nobody races us)."""
+def _logged_context() -> Context:
+    """The process's context, with logging set up first (so that what building it says,
+    e.g. the development secret's warning, is in the configured format)."""
+    settings = settings_or_exit()
+    logs.configure(settings.log_format, settings.log_level)
+    return context(migrated=False)
+
+
+def _prepare() -> Context:
+    """The context, once the database can be used: a PostgreSQL database that is not
+    migrated is refused in one line; SQLite is migrated here (one machine: nobody races us)."""
+    ctx = _logged_context()
     if not ctx.db.is_sqlite and (problem := migrate.schema_problem(ctx.settings.database_url)):
         fail(problem, code=1)
-    logs.configure(ctx.settings.log_format, ctx.settings.log_level)
     warn_about_settings(ctx.settings)
     if ctx.db.is_sqlite:
         migrate.upgrade(ctx.db)
+    return ctx
 
 
 def run_server(*, host: str, port: int, demo: bool, workers: int = 1) -> None:
@@ -36,8 +43,7 @@ def run_server(*, host: str, port: int, demo: bool, workers: int = 1) -> None:
 
     from senderid.api.app import create_app
 
-    ctx = context(migrated=False)
-    _prepare(ctx)
+    ctx = _prepare()
     if demo:
         print_demo(ctx, host, port)
     options = dict(host=host, port=port, log_config=None, access_log=False, server_header=False)
@@ -54,16 +60,14 @@ def worker_process_app() -> object:
     """The app of one process of ``serve --workers N`` (called by uvicorn in each process)."""
     from senderid.api.app import create_app
 
-    ctx = context(migrated=False)
-    logs.configure(ctx.settings.log_format, ctx.settings.log_level)
+    ctx = _logged_context()
     app = create_app(ctx.settings, context=ctx)
     gc.freeze()
     return app
 
 
 def run_worker(*, metrics_port: int | None = None, metrics_host: str = "127.0.0.1") -> None:
-    ctx = context(migrated=False)
-    _prepare(ctx)
+    ctx = _prepare()
     listener = start_listener(ctx)
     worker = build_worker(ctx)
     if metrics_port is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 
@@ -77,6 +78,9 @@ def schema_problem(url: str) -> str | None:
         current = _sqlite_revisions(path)
     else:
         db = Database(url, pool_size=1)
+        quiet = logging.getLogger("alembic.runtime.migration")
+        level = quiet.level
+        quiet.setLevel(logging.WARNING)  # a look, not a migration: no INFO lines
         try:
             with db.engine.connect() as conn:
                 from alembic.runtime.migration import MigrationContext
@@ -86,6 +90,7 @@ def schema_problem(url: str) -> str | None:
             reason = str(error.orig or error).strip().splitlines()[0]
             return f"cannot reach the database {where(url)}: {reason}"
         finally:
+            quiet.setLevel(level)
             db.dispose()
     wanted = heads()
     if current == wanted:
