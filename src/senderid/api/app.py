@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 import senderid
 from senderid.api import convertors as _convertors  # noqa: F401  (registers {id:objectid} for every router below, the console's too)
-from senderid.api import envelope, openapi
+from senderid.api import docs, envelope, openapi
 from senderid.api.auth import AuthError
 from senderid.api.middleware import AccessLog, BodyLimit
 from senderid.api.routes import (
@@ -97,6 +97,8 @@ def create_app(
         version=senderid.__version__,
         summary="Sender ID registration and verification, wire-compatible with Cellcast's v1 API",
         lifespan=lifespan,
+        docs_url=None,  # served by senderid.api.docs, with local assets
+        redoc_url=None,
     )
     app.state.ctx = ctx
     app.state.settings = settings
@@ -120,6 +122,7 @@ def create_app(
         app.include_router(metrics.router)
 
     openapi.install(app)
+    docs.install(app)
     _install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLog)
