@@ -3,7 +3,8 @@
 Commands that print a value for scripts (``account create``, ``key create``,
 ``account webhook-secret``, and ``account set`` when it creates a webhook's
 signing secret) print it alone on stdout; everything else a person reads goes to stderr.
-Exit codes: 0 done, 1 refused (not found, invalid), 2 usage.
+Exit codes: 0 done, 1 refused (not found, invalid, a database that is missing or not
+migrated), 2 usage or a setting that cannot be used.
 """
 
 from __future__ import annotations
