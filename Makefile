@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 # Tests run in parallel processes (pytest-xdist), one per CPU, at most four; PYTEST_WORKERS=0 runs them in one.
 PYTEST_WORKERS ?= auto
+PORT ?= 8080
 
 .PHONY: run test bench screenshots clean
 
@@ -17,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/senderid serve --demo
+	$(VENV)/bin/senderid serve --demo --port $(PORT)
 
 test: $(STAMP)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --maxprocesses 4 $(PYTEST_ARGS)

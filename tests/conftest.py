@@ -35,10 +35,11 @@ from tests.support.env import IN_CI, POSTGRES_URL, TEST_SECRET, Customer
 
 @pytest.fixture(autouse=True)
 def _no_senderid_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests build their own settings; the developer's environment must not leak in."""
+    """Tests build their own settings; the developer's environment (and ``.env``) must not leak in."""
     for name in list(os.environ):
         if name.startswith(("SENDERID_", "CELLCAST_")) and name != "SENDERID_TEST_POSTGRES_URL":
             monkeypatch.delenv(name)
+    monkeypatch.setenv("SENDERID_ENV_FILE", "")  # no .env file, wherever the tests run
 
 
 # -- unit tests: no database, no network ---------------------------------------------

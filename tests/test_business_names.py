@@ -3,6 +3,8 @@ lifecycle, the audit trail, webhook events and the operator's CLI."""
 
 from __future__ import annotations
 
+import json
+
 from typing import Any
 
 import pytest
@@ -419,9 +421,14 @@ def test_cli_list_approve_reject(run, customer, make_customer, ctx, clock) -> No
     listing = run("business", "list")
     assert listing.exit_code == 0, listing.output
     lines = listing.stdout.splitlines()
-    assert lines[0].split()[:4] == ["ID", "ACCOUNT", "STATUS", "NAME"]
+    assert lines[0].split()[:5] == ["ID", "ACCOUNT", "ACCOUNT", "NAME", "STATUS"]
     assert [line.split()[0] for line in lines[1:]] == [a.id, b.id]
-    assert "+61491570156" in lines[1] and "REQUESTED" in lines[1]
+    assert "+614915***56" in lines[1] and "+61491570156" not in listing.stdout  # masked
+    assert "REQUESTED" in lines[1] and "Acme" in lines[1] and "Rival" in lines[2]
+    assert " UTC" in lines[1]
+    as_json = json.loads(run("business", "list", "--json").stdout)
+    assert [(r["id"], r["account"], r["customer_contact"]) for r in as_json] == [
+        (a.id, "Acme", "+614915***56"), (b.id, "Rival", None)]
 
     approved = run("business", "approve", a.id)
     assert approved.exit_code == 0, approved.output
@@ -435,7 +442,8 @@ def test_cli_list_approve_reject(run, customer, make_customer, ctx, clock) -> No
         "REJECTED", "Show us your ABN")
 
     requested_only = run("business", "list", "--status", "REQUESTED")
-    assert requested_only.exit_code == 0 and len(requested_only.stdout.splitlines()) == 1
+    assert requested_only.exit_code == 0 and requested_only.stdout == ""
+    assert "no REQUESTED business names" in requested_only.stderr
     rejected_list = run("business", "list", "--status", "rejected")
     assert rejected_list.exit_code == 0 and b.id in rejected_list.stdout and "Show us your ABN" in rejected_list.stdout
     assert run("business", "list", "--account", customer.account.id).stdout.count("\n") == 2

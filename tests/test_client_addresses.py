@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from senderid.api.app import create_app
-from senderid.cli.serve import _proxy_note, proxy_options
+from senderid.cli.demo import proxy_note
+from senderid.cli.serve import proxy_options
 from senderid.domain.context import Context
 from senderid.settings import Settings
 from senderid.store.tables import audit_events
@@ -95,6 +96,6 @@ def test_trusted_proxies_setting_and_the_hint_of_make_run() -> None:
     assert settings.trusted_proxies == ("10.0.0.5", "192.168.0.0/16")
     assert proxy_options(settings) == {"proxy_headers": True, "forwarded_allow_ips": "10.0.0.5,192.168.0.0/16"}
     assert proxy_options(Settings()) == {"proxy_headers": False, "forwarded_allow_ips": ""}
-    assert "SENDERID_TRUSTED_PROXIES=" in _proxy_note(Settings())
+    assert "SENDERID_TRUSTED_PROXIES=" in proxy_note(Settings())
     with pytest.raises(ValueError, match="not an IP address"):
         Settings(trusted_proxies="proxy.example")  # type: ignore[arg-type]

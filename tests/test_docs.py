@@ -50,3 +50,32 @@ def test_every_cli_command_is_in_the_readme() -> None:
     group = typer.main.get_command(app)
     for command in _commands(group):  # type: ignore[arg-type]
         assert command in README, f"`{command}` is not documented in the README"
+
+
+def test_every_operation_has_a_written_summary(tmp_path: Path) -> None:
+    from senderid.api.app import create_app
+    from senderid.api.summaries import SUMMARIES
+
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}", secret_key="s" * 40,
+                        admin_token="a" * 40, sms_provider="devinbox")
+    document = create_app(settings, run_worker=False).openapi()
+    operations = {(method, path): op for path, ops in document["paths"].items() for method, op in ops.items()}
+    assert set(operations) == set(SUMMARIES)  # every operation has one, none is stale
+    for key, operation in operations.items():
+        assert operation["summary"] == SUMMARIES[key]
+
+
+def test_docs_pages_load_their_assets_from_this_server(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from senderid.api.app import create_app
+
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}", secret_key="s" * 40)
+    with TestClient(create_app(settings, run_worker=False)) as client:
+        for page in ("/docs", "/redoc"):
+            html = client.get(page).text
+            sources = re.findall(r'(?:src|href)="([^"]+)"', html)
+            assert sources and all(s.startswith("/docs/assets/") for s in sources), (page, sources)
+            assert "googleapis" not in html and "cdn." not in html
+            for source in sources:
+                assert client.get(source).status_code == 200, source

@@ -6,6 +6,7 @@ on the test's FrozenClock.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -244,19 +245,31 @@ def test_cli_list_masks_numbers_and_never_prints_a_body(ctx, customer, run) -> N
     listing = run("outbox", "list")
     assert listing.exit_code == 0, listing.output
     header, *lines = listing.stdout.splitlines()
-    assert header.split()[:5] == ["ID", "KIND", "TO", "STATUS", "ATTEMPTS"]
+    assert header.split()[:6] == ["ID", "KIND", "ACCOUNT", "TO", "STATUS", "ATTEMPTS"]
     assert "PROVIDER MESSAGE ID" in header and "LAST ERROR" in header and "UPDATED" in header
     assert len(lines) == 2 and {otp_id, sms_id} == {line.split()[0] for line in lines}
     assert "+614915***56" in listing.stdout and NUMBER not in listing.stdout
     assert "424242" not in listing.stdout and "Secret offer" not in listing.stdout
     assert all(body not in listing.stdout for body in bodies)
     assert "HTTP 503" in listing.stdout
+    assert customer.account.name in listing.stdout and " UTC" in listing.stdout  # names, times with zone
 
     only_sms = run("outbox", "list", "--status", "dead", "--limit", "1")
     assert only_sms.exit_code == 0 and len(only_sms.stdout.splitlines()) == 2
     assert run("outbox", "list", "--status", "exploded").exit_code == 2
     stats = run("outbox", "stats")
     assert stats.exit_code == 0 and re.search(r"^dead\s+2$", stats.stdout, re.MULTILINE)
+
+    as_json = json.loads(run("outbox", "list", "--json").stdout)
+    assert {m["id"] for m in as_json} == {otp_id, sms_id}
+    assert "+614915***56" in {m["to"] for m in as_json} and NUMBER not in json.dumps(as_json)
+    assert all("***" in m["to"] for m in as_json)
+    assert all("body" not in m and m["updated_at"].endswith("Z") for m in as_json)
+    assert {m["account"] for m in as_json} <= {customer.account.name, None}
+    assert json.loads(run("outbox", "stats", "--json").stdout)["dead"] == 2
+    nothing = run("outbox", "list", "--status", "delivered")
+    assert nothing.exit_code == 0 and nothing.stdout == "" and "no delivered messages" in nothing.stderr
+    assert run("outbox", "list", "--status", "delivered", "--json").stdout == "[]\n"
 
 
 def test_cli_retry_and_its_refusals(ctx, run) -> None:  # type: ignore[no-untyped-def]

@@ -1,4 +1,6 @@
-"""Structured logs: one JSON object per line on stderr.
+"""Logs on stderr: one JSON object per line (``SENDERID_LOG_FORMAT=json``, for production
+and log shippers), or one readable line per record (``text``, for development; the level
+is coloured when stderr is a terminal). Both carry the same fields.
 
 No log line carries a database row's values: statement parameters are hidden by the
 engine (``hide_parameters``), and the ``DETAIL`` line of a PostgreSQL error (``Failing
@@ -55,9 +57,41 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
-def configure(level: str = "INFO") -> None:
+_COLOURS = {"DEBUG": "\033[2m", "INFO": "\033[32m", "WARNING": "\033[33m", "ERROR": "\033[31m",
+            "CRITICAL": "\033[1;31m"}
+_RESET = "\033[0m"
+
+
+class TextFormatter(logging.Formatter):
+    """``2026-12-02T00:49:12.123Z WARNING senderid.settings: message key=value ...``"""
+
+    converter = time.gmtime
+
+    def __init__(self, *, colour: bool = False) -> None:
+        super().__init__()
+        self.colour = colour
+
+    def format(self, record: logging.LogRecord) -> str:
+        level = record.levelname
+        if self.colour:
+            level = f"{_COLOURS.get(level, '')}{level}{_RESET}"
+        extra = " ".join(
+            f"{key}={value}" for key, value in vars(record).items()
+            if key not in _STANDARD and not key.startswith("_")
+        )
+        line = (f"{self.formatTime(record, '%Y-%m-%dT%H:%M:%S')}.{int(record.msecs):03d}Z {level} "
+                f"{record.name}: {record.getMessage()}{' ' + extra if extra else ''}")
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def configure(log_format: str = "json", level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    if log_format == "text":
+        handler.setFormatter(TextFormatter(colour=sys.stderr.isatty()))
+    else:
+        handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -1,7 +1,7 @@
 """Every ``SENDERID_*`` setting, typed, documented and validated at start.
 
-Settings are built once (``Settings()`` reads the environment) and passed
-down explicitly; nothing reads the environment anywhere else. Each field's
+Settings are built once (:func:`load_settings` reads the environment and the
+``.env`` file) and passed down explicitly; nothing reads the environment anywhere else. Each field's
 description is the text of the configuration table in the README (a test
 keeps the two in step).
 """
@@ -9,7 +9,9 @@ keeps the two in step).
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -181,6 +183,17 @@ class Settings(BaseSettings):
         "records are purged by the same housekeeping.",
     )
     log_level: str = Field("INFO", description="Python log level of the server.")
+    log_format: Literal["json", "text"] = Field(
+        "json",
+        description="`json`: one JSON object per log line on stderr (for production and log "
+        "shippers). `text`: one readable line per record, the level coloured when stderr is a "
+        "terminal (for development).",
+    )
+    env_file: str | None = Field(
+        None,
+        description="A file of `SENDERID_...=value` lines read at start; variables set in the "
+        "environment win over it. Unset: `./.env` when that file exists. Empty: no file.",
+    )
     admin_token: str | None = Field(
         None,
         description="Bearer token of the admin API (`/admin/v1`) and the console; both are "
@@ -419,6 +432,35 @@ class Settings(BaseSettings):
         else:
             log.warning("SENDERID_SECRET_KEY is not set: using the development secret in %s", secret_file)
         return secret_file.read_text().strip().encode()
+
+
+DEFAULT_ENV_FILE = ".env"
+
+
+def env_file_path(environ: Mapping[str, str] | None = None) -> Path | None:
+    """The ``.env`` file to read: ``SENDERID_ENV_FILE`` (which must exist; empty: none),
+    else ``./.env`` when it exists, else none."""
+    environ = os.environ if environ is None else environ
+    chosen = environ.get("SENDERID_ENV_FILE")
+    if chosen is None:
+        default = Path(DEFAULT_ENV_FILE)
+        return default if default.is_file() else None
+    if not chosen.strip():
+        return None
+    path = Path(chosen)
+    if not path.is_file():
+        raise SettingsError(f"SENDERID_ENV_FILE={chosen}: no such file ({path.resolve()})")
+    return path
+
+
+def load_settings() -> Settings:
+    """The settings of this process: the environment, then the ``.env`` file
+    (:func:`env_file_path`), then the defaults. Raises ``SettingsError`` for a missing
+    env file and pydantic's ``ValidationError`` for a value that cannot be used."""
+    path = env_file_path()
+    if path is None:
+        return Settings()
+    return Settings(_env_file=path, _env_file_encoding="utf-8")  # type: ignore[call-arg]
 
 
 def markdown_table() -> str:

@@ -9,12 +9,13 @@ import httpx
 import pytest
 
 from senderid.client import (
-    DEFAULT_BASE_URL,
+    CELLCAST_BASE_URL,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
     AsyncClient,
     Client,
     MissingAPIKeyError,
+    MissingBaseURLError,
     SenderIdError,
 )
 
@@ -73,7 +74,22 @@ def test_key_argument_beats_env(
 @pytest.mark.parametrize("api_key", [None, ""])
 def test_no_key_is_a_clear_error(cls: type, api_key: str | None) -> None:
     with pytest.raises(MissingAPIKeyError, match=r"SENDERID_API_KEY.*CELLCAST_API_KEY") as info:
-        cls(api_key=api_key)
+        cls(api_key=api_key, base_url="http://127.0.0.1:8080")
+    assert isinstance(info.value, SenderIdError)
+
+
+@pytest.mark.parametrize("cls", CLIENTS)
+@pytest.mark.parametrize("base_url", [None, "", "  "])
+def test_no_base_url_refuses_rather_than_defaulting_to_a_third_party(
+    cls: type, base_url: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A forgotten base_url must not send a senderid key to Cellcast: no default server."""
+    monkeypatch.setenv("SENDERID_BASE_URL", " ")  # blank counts as unset
+    with pytest.raises(MissingBaseURLError) as info:
+        cls(api_key="sid_secret", base_url=base_url)
+    message = str(info.value)
+    assert "base_url" in message and "SENDERID_BASE_URL" in message
+    assert "sid_secret" not in message
     assert isinstance(info.value, SenderIdError)
 
 
@@ -99,8 +115,8 @@ def test_base_url_may_carry_api_v1(kind: str, echo: LiveServer, suffix: str) -> 
 @pytest.mark.unit
 @pytest.mark.parametrize("cls", CLIENTS)
 def test_defaults(cls: type) -> None:
-    client = cls(api_key="secret-key")
-    assert client.base_url == DEFAULT_BASE_URL == "https://api.cellcast.com"
+    client = cls(api_key="secret-key", base_url=CELLCAST_BASE_URL)  # Cellcast, when asked for
+    assert client.base_url == CELLCAST_BASE_URL == "https://api.cellcast.com"
     assert client.timeout == httpx.Timeout(DEFAULT_TIMEOUT) == httpx.Timeout(10.0)
     assert client.max_retries == DEFAULT_MAX_RETRIES == 2
     assert "secret-key" not in repr(client)
@@ -123,7 +139,7 @@ def test_defaults(cls: type) -> None:
 )
 def test_bad_arguments(cls: type, kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError):
-        cls(api_key="k", **kwargs)
+        cls(api_key="k", **{"base_url": "http://127.0.0.1:8080", **kwargs})
 
 
 def test_bad_idempotency_key(make_twin: Callable[..., Twin], serve: Serve) -> None:

@@ -18,6 +18,7 @@ from senderid.client import (
     Client,
     ConflictError,
     MissingAPIKeyError,
+    MissingBaseURLError,
     NotFoundError,
     NumberAlreadyExistsError,
     OTPVerificationError,
@@ -32,7 +33,7 @@ from senderid.client import (
 )
 
 EXPECTED_ALL = [
-    "DEFAULT_BASE_URL",
+    "CELLCAST_BASE_URL",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
     "APIConnectionError",
@@ -51,6 +52,7 @@ EXPECTED_ALL = [
     "CustomNumber",
     "CustomNumberPage",
     "MissingAPIKeyError",
+    "MissingBaseURLError",
     "NotFoundError",
     "NumberAlreadyExistsError",
     "OTPVerificationError",
@@ -91,6 +93,7 @@ def test_no_other_public_names() -> None:
     ("cls", "parent"),
     [
         (MissingAPIKeyError, SenderIdError),
+        (MissingBaseURLError, SenderIdError),
         (APIConnectionError, SenderIdError),
         (APITimeoutError, APIConnectionError),
         (APIStatusError, SenderIdError),

@@ -21,7 +21,7 @@ from starlette.responses import Response
 
 import senderid
 from senderid import runtime
-from senderid.api import envelope, openapi
+from senderid.api import docs, envelope, openapi
 from senderid.api.auth import AuthError
 from senderid.api.inbox_guard import InboxGuard
 from senderid.api.middleware import SERVER_ERROR, AccessLog, BodyLimit, Crashes
@@ -45,7 +45,7 @@ from senderid.console import inbox as console_inbox
 from senderid.console import routes as console_routes
 from senderid.domain.context import Context
 from senderid.errors import SenderIdError
-from senderid.settings import Settings
+from senderid.settings import Settings, load_settings
 from senderid.store.db import Database, DatabaseUnavailable, is_unavailable
 
 log = logging.getLogger("senderid.api")
@@ -64,7 +64,7 @@ def create_app(
     context: Context | None = None,
     run_worker: bool | None = None,
 ) -> FastAPI:
-    settings = settings or Settings()
+    settings = settings or load_settings()
     ctx = context or runtime.build_context(settings, clock=clock, db=db)
     run_worker = settings.worker_in_process if run_worker is None else run_worker
 
@@ -91,6 +91,8 @@ def create_app(
         # No redirect for a trailing slash: it would be a bare 307 whose Location is built
         # from the Host header. The 404 in the envelope says what to call instead.
         redirect_slashes=False,
+        docs_url=None,  # served by senderid.api.docs, with local assets
+        redoc_url=None,
     )
     app.state.ctx = ctx
     app.state.settings = settings
@@ -119,6 +121,7 @@ def create_app(
         app.include_router(metrics.router)
 
     openapi.install(app)
+    docs.install(app)
     _install_error_handlers(app, retry_after=max(1, math.ceil(ctx.db.timeout)))
     # The first added is the innermost.
     if settings.sms_provider == "devinbox":

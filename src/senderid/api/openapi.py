@@ -16,6 +16,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from senderid.api.summaries import SUMMARIES
+
 Schema = dict[str, Any]
 
 _ANY: Schema = {}
@@ -295,6 +297,8 @@ def _rewrite(document: Schema) -> Schema:
     for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():
             key = (method, path)
+            if key in SUMMARIES:  # not the function's name turned into words
+                operation["summary"] = SUMMARIES[key]
             examples = EXAMPLES.get(key, {})
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)

@@ -55,14 +55,14 @@ EXIT_REFUSED = 1
 EXIT_USAGE = 2
 EXIT_NO_ANSWER = 3
 
-api_app = typer.Typer(
+api_app = typer.Typer(rich_markup_mode=None, 
     help="Call the Sender ID API (a client: any senderid server, no database needed).",
     no_args_is_help=True,
 )
-numbers_app = typer.Typer(
+numbers_app = typer.Typer(rich_markup_mode=None, 
     help="Your custom numbers (mobile numbers as senders).", no_args_is_help=True
 )
-business_app = typer.Typer(help="Your business names (alpha sender IDs).", no_args_is_help=True)
+business_app = typer.Typer(rich_markup_mode=None, help="Your business names (alpha sender IDs).", no_args_is_help=True)
 api_app.add_typer(numbers_app, name="numbers")
 api_app.add_typer(business_app, name="business")
 

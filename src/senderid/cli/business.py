@@ -1,10 +1,11 @@
 """``senderid business``: the operator's review of business names (alpha sender IDs), and
 their status on ACMA's SMS Sender ID Register.
 
-``list`` prints a table on stdout and ``export --acma`` the register's CSV; ``approve``,
-``reject`` and ``acma`` say what they did on stderr (``approve`` also what the register
-still needs). Exit codes: 0 done, 1 refused (unknown id, not REQUESTED, no reason), 2
-usage. They call the same domain functions as the admin API.
+``list`` prints a table on stdout (or JSON with ``--json``; contacts masked, see
+:mod:`senderid.cli.output`) and ``export --acma`` the register's CSV; ``approve``, ``reject``
+and ``acma`` say what they did on stderr (``approve`` also what the register still needs).
+Exit codes: 0 done, 1 refused (unknown id, not REQUESTED, no reason), 2 usage. They call the
+same domain functions as the admin API.
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ from typing import Annotated, Optional
 import typer
 
 from senderid.cli.common import context, fail, refusals
-from senderid.domain import acma, business_names
+from senderid.cli.output import JSON_HELP, emit_json, masked, table, when
+from senderid.domain import accounts, acma, business_names
 from senderid.domain.types import CLI, AcmaStatus, BusinessNameStatus
 
 business_app = typer.Typer(
-    help="Business names (alpha sender IDs): review requests, ACMA's SMS Sender ID Register.", no_args_is_help=True
+    rich_markup_mode=None,
+    help="Business names (alpha sender IDs): review requests, ACMA's SMS Sender ID Register.",
+    no_args_is_help=True,
 )
 
 _PAGE = 200
@@ -27,9 +31,13 @@ _PAGE = 200
 @business_app.command("list")
 def list_names(
     status: Annotated[
-        Optional[BusinessNameStatus], typer.Option("--status", case_sensitive=False, help="Only names in this status.")
+        Optional[BusinessNameStatus], typer.Option("--status", metavar="STATUS", case_sensitive=False,
+                                                   help="Only names in this status: REQUESTED, APPROVED, "
+                                                        "REJECTED or WITHDRAWN.")
     ] = None,
-    account: Annotated[Optional[str], typer.Option("--account", help="Only this account's names.")] = None,
+    account: Annotated[Optional[str], typer.Option("--account", metavar="ACCOUNT_ID",
+                                                   help="Only this account's names.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """List business names, oldest first (all of them, or those in one status)."""
     ctx = context()
@@ -43,14 +51,19 @@ def list_names(
             rows.extend(page)
             if not page or len(rows) >= total:
                 break
-    typer.echo(f"{'ID':<24}  {'ACCOUNT':<24}  {'STATUS':<9}  {'NAME':<11}  {'CONTACT':<13}  {'ACMA':<13}  "
-               f"{'REQUESTED':<19}  REASON")
-    for row in rows:
-        typer.echo(
-            f"{row.id:<24}  {row.account_id:<24}  {row.status:<9}  {row.businessname:<11}  "
-            f"{row.customer_contact or '-':<13}  {row.acma_status:<13}  {row.requested_at:%Y-%m-%d %H:%M:%S}  "
-            f"{row.reason or ''}".rstrip()
-        )
+    names = accounts.names(ctx, {row.account_id for row in rows})
+    if as_json:
+        emit_json([{"id": r.id, "account_id": r.account_id, "account": names.get(r.account_id),
+                    "businessname": r.businessname, "status": r.status,
+                    "customer_contact": masked(r.customer_contact), "acma_status": r.acma_status,
+                    "reason": r.reason, "requested_at": r.requested_at, "decided_at": r.decided_at,
+                    "decided_by": r.decided_by} for r in rows])
+        return
+    which = f" {status.value}" if status else ""
+    table(["ID", "ACCOUNT", "ACCOUNT NAME", "STATUS", "NAME", "CONTACT", "ACMA", "REQUESTED", "REASON"],
+          [[r.id, r.account_id, names.get(r.account_id, "?"), r.status, r.businessname,
+            masked(r.customer_contact), r.acma_status, when(r.requested_at), r.reason or ""] for r in rows],
+          empty=f"no{which} business names")
 
 
 @business_app.command("approve")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 from typing import NoReturn
 
 import typer
@@ -13,7 +12,7 @@ from pydantic import ValidationError
 from senderid.domain.context import Context
 from senderid.errors import SenderIdError
 from senderid.runtime import build_context
-from senderid.settings import Settings, SettingsError
+from senderid.settings import Settings, SettingsError, load_settings
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -31,28 +30,48 @@ def refusals() -> Iterator[None]:
 
 
 def settings_or_exit() -> Settings:
+    """The settings, or one line on stderr naming each setting that cannot be used (exit 2)."""
     try:
-        return Settings()
-    except ValidationError as exc:
-        lines = [
-            f"  SENDERID_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
-            if err["loc"] else f"  {err['msg'].removeprefix('Value error, ')}"
-            for err in exc.errors()
-        ]
-        fail("invalid settings:\n" + "\n".join(lines), code=2)
-
-
-@lru_cache(maxsize=1)
-def context() -> Context:
-    settings = settings_or_exit()
-    try:
-        return build_context(settings)
+        return load_settings()
     except SettingsError as exc:
         fail(str(exc), code=2)
+    except ValidationError as exc:
+        problems = [
+            f"SENDERID_{'_'.join(str(p) for p in err['loc']).upper()}: "
+            f"{err['msg'].removeprefix('Value error, ')}"
+            if err["loc"] else err["msg"].removeprefix("Value error, ")
+            for err in exc.errors()
+        ]
+        fail("invalid settings: " + "; ".join(problems), code=2)
+
+
+_built: list[Context] = []  # this process's context, once built
+
+
+def context(*, migrated: bool = True) -> Context:
+    """The context every command works in, built once per process.
+
+    ``migrated`` (every command but ``db upgrade``, ``serve`` and ``worker``): the
+    database must exist and be at the newest migration; otherwise the command stops with
+    one line that says where the database is and to run ``senderid db upgrade``, before
+    anything is created (no empty SQLite file, no development secret beside it)."""
+    if _built:
+        return _built[0]
+    settings = settings_or_exit()
+    if migrated:
+        from senderid.store.migrate import schema_problem
+
+        problem = schema_problem(settings.database_url)
+        if problem:
+            fail(problem)
+    try:
+        _built.append(build_context(settings))
+    except SettingsError as exc:
+        fail(str(exc), code=2)
+    return _built[0]
 
 
 def reset_context() -> None:
     """Forget the cached context and close its connections (tests run many commands in one process)."""
-    if context.cache_info().currsize:
-        context().db.dispose()
-    context.cache_clear()
+    while _built:
+        _built.pop().db.dispose()

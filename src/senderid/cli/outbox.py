@@ -1,6 +1,7 @@
 """``senderid outbox``: the operator's view of the SMS outbox.
 
-``list`` and ``stats`` print tables on stdout (numbers masked, never a body);
+``list`` and ``stats`` print tables on stdout, or JSON with ``--json`` (numbers masked,
+never a body; see :mod:`senderid.cli.output`);
 ``retry`` says what it did on stderr; ``purge`` prints how many it deleted alone on
 stdout. Exit codes: 0 done, 1 refused (unknown id, a message that cannot be
 retried), 2 usage. They call the domain functions of
@@ -9,54 +10,69 @@ retried), 2 usage. They call the domain functions of
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Optional
 
 import typer
 
 from senderid.cli.common import context, fail, refusals
-from senderid.domain import outbox_admin
+from senderid.cli.output import JSON_HELP, emit_json, table, when
+from senderid.domain import accounts, outbox_admin
 from senderid.domain.types import CLI, OutboxStatus
 
-outbox_app = typer.Typer(help="The SMS outbox: list, retry and purge messages.", no_args_is_help=True)
+outbox_app = typer.Typer(rich_markup_mode=None, help="The SMS outbox: list, retry and purge messages.", no_args_is_help=True)
 
 
 
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+AsJson = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
 
 
 @outbox_app.command("list")
 def list_messages(
     status: Annotated[
         Optional[list[OutboxStatus]],
-        typer.Option("--status", case_sensitive=False, help="Only messages in this status (repeatable)."),
+        typer.Option("--status", metavar="STATUS", case_sensitive=False,
+                     help="Only messages in this status (repeatable): "
+                          + ", ".join(s.value for s in OutboxStatus) + "."),
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=outbox_admin.MAX_LIST,
+    limit: Annotated[int, typer.Option("--limit", metavar="N", min=1, max=outbox_admin.MAX_LIST,
                                        help="At most this many, most recently changed first.")] = 50,
+    as_json: AsJson = False,
 ) -> None:
     """List messages, most recently changed first (never their text)."""
+    ctx = context()
     with refusals():
         rows = outbox_admin.list_messages(
-            context(), statuses=[s.value for s in status] if status else None, limit=limit
+            ctx, statuses=[s.value for s in status] if status else None, limit=limit
         )
-    typer.echo(f"{'ID':<24}  {'KIND':<4}  {'TO':<16}  {'STATUS':<9}  {'ATTEMPTS':>8}  {'PROVIDER':<8}  "
-               f"{'PROVIDER MESSAGE ID':<34}  {'UPDATED':<19}  LAST ERROR")
-    for row in rows:
-        typer.echo(
-            f"{row.id:<24}  {row.kind:<4}  {row.masked_to:<16}  {row.status:<9}  {row.attempts:>8}  "
-            f"{row.provider or '-':<8}  {row.provider_message_id or '-':<34}  {_when(row.updated_at):<19}  "
-            f"{row.last_error or ''}".rstrip()
-        )
+    names = accounts.names(ctx, {row.account_id for row in rows if row.account_id})
+    if as_json:
+        emit_json([{"id": r.id, "kind": r.kind, "account_id": r.account_id,
+                    "account": names.get(r.account_id) if r.account_id else None, "to": r.masked_to,
+                    "status": r.status, "attempts": r.attempts, "provider": r.provider,
+                    "provider_message_id": r.provider_message_id, "last_error": r.last_error,
+                    "created_at": r.created_at, "updated_at": r.updated_at, "sent_at": r.sent_at,
+                    "next_attempt_at": r.next_attempt_at} for r in rows])
+        return
+    which = " " + "/".join(s.value for s in status) if status else ""
+    table(["ID", "KIND", "ACCOUNT", "TO", "STATUS", "ATTEMPTS", "PROVIDER", "PROVIDER MESSAGE ID",
+           "UPDATED", "LAST ERROR"],
+          [[r.id, r.kind, names.get(r.account_id, "?") if r.account_id else "-", r.masked_to, r.status,
+            r.attempts, r.provider, r.provider_message_id, when(r.updated_at), r.last_error or ""]
+           for r in rows],
+          empty=f"no{which} messages in the outbox")
 
 
 @outbox_app.command("stats")
-def stats() -> None:
+def stats(as_json: AsJson = False) -> None:
     """How many messages are in each status."""
     with refusals():
         found = outbox_admin.counts(context())
-    for status, count in found.items():
-        typer.echo(f"{status:<9}  {count}")
+    if as_json:
+        emit_json({str(status): count for status, count in found.items()})
+        return
+    table(["STATUS", "MESSAGES"], [[status, count] for status, count in found.items()], empty="")
+    if not any(found.values()):
+        typer.echo("the outbox is empty", err=True)
 
 
 @outbox_app.command("retry")

@@ -2,14 +2,14 @@
 
     from senderid.client import Client
 
-    with Client() as client:          # key from SENDERID_API_KEY or CELLCAST_API_KEY
+    with Client() as client:  # server from SENDERID_BASE_URL, key from SENDERID_API_KEY (or CELLCAST_API_KEY)
         result = client.add_custom_number(name="Support line", number="+61491570156")
 
 ``AsyncClient`` is the ``async`` twin. Every error is a :class:`SenderIdError`; the
 hierarchy is documented in ``senderid.client._exceptions`` and ``docs/client.md``.
 """
 
-from ._base import DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
+from ._base import CELLCAST_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 from ._client import AsyncClient, Client
 from ._exceptions import (
     APIConnectionError,
@@ -18,6 +18,7 @@ from ._exceptions import (
     AuthenticationError,
     ConflictError,
     MissingAPIKeyError,
+    MissingBaseURLError,
     NotFoundError,
     NumberAlreadyExistsError,
     OTPVerificationError,
@@ -43,7 +44,7 @@ from ._models import (
 )
 
 __all__ = [
-    "DEFAULT_BASE_URL",
+    "CELLCAST_BASE_URL",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
     "APIConnectionError",
@@ -62,6 +63,7 @@ __all__ = [
     "CustomNumber",
     "CustomNumberPage",
     "MissingAPIKeyError",
+    "MissingBaseURLError",
     "NotFoundError",
     "NumberAlreadyExistsError",
     "OTPVerificationError",

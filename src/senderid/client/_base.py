@@ -6,11 +6,14 @@ Configuration (each argument falls back as listed, read once, at construction):
 argument          environment fallback                                default
 ================  ==================================================  =========================
 ``api_key``       ``SENDERID_API_KEY``, then ``CELLCAST_API_KEY``     none: MissingAPIKeyError
-``base_url``      ``SENDERID_BASE_URL``                               ``https://api.cellcast.com``
+``base_url``      ``SENDERID_BASE_URL``                               none: MissingBaseURLError
 ``timeout``       (none)                                              10 seconds
 ``max_retries``   (none)                                              2 (so at most 3 attempts)
 ================  ==================================================  =========================
 
+There is no default server: a key sent to the wrong one is a key given away, so a
+client without ``base_url`` and without ``SENDERID_BASE_URL`` refuses to start. To use
+Cellcast itself, pass ``base_url=CELLCAST_BASE_URL`` (``https://api.cellcast.com``).
 A base URL may be given with or without a trailing ``/api/v1``; paths are appended
 to the bare origin. The timeout applies to every request, including requests sent
 through a caller-supplied ``http_client``.
@@ -41,6 +44,7 @@ from ._exceptions import (
     APIStatusError,
     APITimeoutError,
     MissingAPIKeyError,
+    MissingBaseURLError,
     UnexpectedResponseError,
     status_error_class,
 )
@@ -48,7 +52,7 @@ from ._retry import IDEMPOTENCY_HEADER, RetryPolicy
 
 R = TypeVar("R")
 
-DEFAULT_BASE_URL = "https://api.cellcast.com"
+CELLCAST_BASE_URL = "https://api.cellcast.com"
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_MAX_RETRIES = 2
 API_KEY_ENV_VARS = ("SENDERID_API_KEY", "CELLCAST_API_KEY")
@@ -70,7 +74,13 @@ def resolve_api_key(api_key: str | None, environ: Mapping[str, str]) -> str:
 
 
 def resolve_base_url(base_url: str | None, environ: Mapping[str, str]) -> str:
-    url = (base_url or environ.get(BASE_URL_ENV_VAR, "").strip() or DEFAULT_BASE_URL).rstrip("/")
+    url = (base_url or "").strip() or environ.get(BASE_URL_ENV_VAR, "").strip()
+    if not url:
+        raise MissingBaseURLError(
+            f"No server: pass base_url=... or set {BASE_URL_ENV_VAR} (e.g. http://127.0.0.1:8080 "
+            f"for a local senderid, or base_url={CELLCAST_BASE_URL!r} for Cellcast)"
+        )
+    url = url.rstrip("/")
     url = url.removesuffix("/api/v1")
     try:
         parsed = httpx.URL(url)

@@ -44,7 +44,7 @@ class Client(BaseClient):
 
     Args:
         api_key: the API key; falls back to ``SENDERID_API_KEY``, then ``CELLCAST_API_KEY``.
-        base_url: the server; falls back to ``SENDERID_BASE_URL``, then Cellcast's.
+        base_url: the server; falls back to ``SENDERID_BASE_URL``; neither: :class:`MissingBaseURLError`.
         timeout: seconds (or an :class:`httpx.Timeout`) per attempt; ``None`` waits forever.
         max_retries: retries after the first attempt; ``0`` sends each request once.
         http_client: an :class:`httpx.Client` to send through; the caller closes it.

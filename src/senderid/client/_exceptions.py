@@ -4,6 +4,7 @@ Every exception the client raises on purpose is a :class:`SenderIdError`::
 
     SenderIdError                    base class; catch this to catch everything
       MissingAPIKeyError             no api_key argument and no SENDERID_API_KEY / CELLCAST_API_KEY
+      MissingBaseURLError            no base_url argument and no SENDERID_BASE_URL (no default server)
       APIConnectionError             the server could not be reached or the connection broke
         APITimeoutError              no answer within the client's timeout
       APIStatusError                 the server answered, and the answer is an error
@@ -40,6 +41,7 @@ __all__ = [
     "AuthenticationError",
     "ConflictError",
     "MissingAPIKeyError",
+    "MissingBaseURLError",
     "NotFoundError",
     "NumberAlreadyExistsError",
     "OTPVerificationError",
@@ -64,6 +66,10 @@ class SenderIdError(Exception):
 
 class MissingAPIKeyError(SenderIdError):
     """No API key was given and none was found in the environment."""
+
+
+class MissingBaseURLError(SenderIdError):
+    """No base URL was given and ``SENDERID_BASE_URL`` is not set (there is no default server)."""
 
 
 class APIConnectionError(SenderIdError):

@@ -86,6 +86,15 @@ def find_account_by_name(ctx: Context, name: str) -> Account | None:
     return None if row is None else _account(row)
 
 
+def names(ctx: Context, account_ids: set[str]) -> dict[str, str]:
+    """Account id -> name, for the ids given (unknown ids are left out)."""
+    if not account_ids:
+        return {}
+    with ctx.db.read() as conn:
+        rows = conn.execute(select(accounts.c.id, accounts.c.name).where(accounts.c.id.in_(sorted(account_ids))))
+        return {row.id: row.name for row in rows}
+
+
 def list_accounts(ctx: Context, *, limit: int = 50, offset: int = 0) -> tuple[list[Account], int]:
     """One page of accounts, oldest first (ties broken by id, so pages are stable), and the total."""
     with ctx.db.read() as conn:
@@ -118,12 +127,18 @@ MAX_KEY_DAYS = 36_500  # a hundred years: any longer is "never", which is no exp
 
 
 def create_key(
-    ctx: Context, account_id: str, *, expires_in_days: int | None = None, actor: Actor
+    ctx: Context, account_id: str, *, expires_in_days: int | None = None, actor: Actor,
+    key: str | None = None,
 ) -> tuple[ApiKey, str]:
-    """A new key for the account: its record, and the key itself (shown once)."""
+    """A new key for the account: its record, and the key itself (shown once).
+
+    ``key``: the key's value when the caller derived it itself (the demo key, from the
+    server secret, so that a restart can name it again); random otherwise."""
     if expires_in_days is not None and not 1 <= expires_in_days <= MAX_KEY_DAYS:
         raise InvalidRequest(f"expires_in_days must be between 1 and {MAX_KEY_DAYS:,} (days)")
-    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    if key is not None and not (key.startswith(KEY_PREFIX) and len(key) == len(KEY_PREFIX) + 43):
+        raise InvalidRequest(f"A key is {KEY_PREFIX} and 43 URL-safe characters")
+    key = key or KEY_PREFIX + secrets.token_urlsafe(32)
     now = ctx.clock.now()
     record = ApiKey(
         id=ids.new_id(),
@@ -176,6 +191,13 @@ def revoke_key(ctx: Context, key_or_id: str, *, actor: Actor) -> ApiKey:
         # the database's change signal reaches them (within 100 ms).
         ctx.db.after_commit(lambda: ctx.senders.forget(key.account_id))
     return key
+
+
+def find_key(ctx: Context, key: str) -> ApiKey | None:
+    """The record of ``key`` (usable or not), or None when no such key was ever made."""
+    with ctx.db.read() as conn:
+        row = conn.execute(select(api_keys).where(api_keys.c.key_hash == hash_key(key))).first()
+    return None if row is None else _api_key(row)
 
 
 def list_keys(ctx: Context, account_id: str) -> list[ApiKey]:

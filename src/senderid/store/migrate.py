@@ -2,21 +2,39 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import exc
+from sqlalchemy.engine import make_url
 
 from senderid.store.db import Database
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def alembic_config(db: Database) -> Config:
+def alembic_config(db: Database | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["engine"] = db.engine
+    if db is not None:
+        config.attributes["engine"] = db.engine
     return config
+
+
+def heads() -> set[str]:
+    """The newest migration(s) this package has."""
+    from alembic.script import ScriptDirectory
+
+    return set(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
+    return {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
 
 
 def upgrade(db: Database, revision: str = "head") -> None:
@@ -28,7 +46,69 @@ def is_current(db: Database) -> bool:
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
-    heads = set(ScriptDirectory.from_config(alembic_config(db)).get_heads())
+    wanted = set(ScriptDirectory.from_config(alembic_config(db)).get_heads())
     with db.engine.connect() as conn:
         current = set(MigrationContext.configure(conn).get_current_heads())
-    return current == heads
+    return current == wanted
+
+
+def where(url: str) -> str:
+    """The database of ``url`` as an operator finds it: a SQLite file's absolute path, or
+    the URL without its password."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return str(Path(parsed.database).resolve()) if parsed.database not in (None, "", ":memory:") else ":memory:"
+    return parsed.render_as_string(hide_password=True)
+
+
+_UPGRADE = "run `senderid db upgrade` first"
+
+
+def schema_problem(url: str) -> str | None:
+    """Why the database at ``url`` cannot be used as it is, in one line, or None when it is
+    at the newest migration. Looks without changing anything: a missing SQLite file is not
+    created, a SQLite file is opened read-only."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database in (None, "", ":memory:"):
+            return None  # an in-memory database is migrated by whoever opens it
+        path = Path(parsed.database)
+        if not path.is_file():
+            return f"no senderid database at {where(url)}: {_UPGRADE} (or point SENDERID_DATABASE_URL at yours)"
+        current = _sqlite_revisions(path)
+    else:
+        db = Database(url, pool_size=1)
+        quiet = logging.getLogger("alembic.runtime.migration")
+        level = quiet.level
+        quiet.setLevel(logging.WARNING)  # a look, not a migration: no INFO lines
+        try:
+            with db.engine.connect() as conn:
+                from alembic.runtime.migration import MigrationContext
+
+                current = set(MigrationContext.configure(conn).get_current_heads())
+        except exc.OperationalError as error:
+            reason = str(error.orig or error).strip().splitlines()[0]
+            return f"cannot reach the database {where(url)}: {reason}"
+        finally:
+            quiet.setLevel(level)
+            db.dispose()
+    wanted = heads()
+    if current == wanted:
+        return None
+    if not current:
+        return f"the database {where(url)} has no senderid tables yet: {_UPGRADE}"
+    if current - known_revisions():
+        return (f"the database {where(url)} is at migration {', '.join(sorted(current))}, newer than "
+                f"this senderid ({', '.join(sorted(wanted))}): install the senderid that migrated it")
+    return (f"the database {where(url)} is at migration {', '.join(sorted(current))} and this "
+            f"senderid needs {', '.join(sorted(wanted))}: {_UPGRADE}")
+
+
+def _sqlite_revisions(path: Path) -> set[str]:
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return {row[0] for row in conn.execute("SELECT version_num FROM alembic_version")}
+    except sqlite3.DatabaseError:  # no such table, or not a database at all
+        return set()
+    finally:
+        conn.close()

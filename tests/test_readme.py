@@ -1,0 +1,111 @@
+"""The README's quick start runs as written, in order, on a fresh copy of the project.
+
+The copy holds the project's files (``git ls-files``: what a clone has, plus files not yet
+committed) in a temporary directory, with this test run's virtualenv linked in as its
+``.venv`` (so ``make run`` finds it installed and does not reinstall; the test refuses to
+go on if ``make`` would). ``make run PORT=...`` is started as the first block says; then
+every ``sh`` block of the "Quick start" section runs in one bash session, as a user
+pastes them into a second terminal, and every ``python`` block is saved under the name
+its first line gives (``# demo.py``). Two things are filled in, as a user would: the
+port (a free loopback one instead of 8080) and the key ``make run`` printed instead of
+``sid_...``. The virtualenv is not on ``PATH``: the README's ``.venv/bin/`` forms must work.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.commands import clean_env, wait_healthy
+from tests.support.env import IN_CI
+from tests.support.live import free_port
+
+ROOT = Path(__file__).parents[1]
+README = (ROOT / "README.md").read_text()
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(shutil.which("curl") is None or shutil.which("make") is None,
+                                 reason="the quick start uses make and curl")]
+
+
+def blocks(section: str) -> list[tuple[str, str]]:
+    """The fenced blocks (language, text) of a ``## section`` of the README, in order."""
+    body = README.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+    return [(m.group(1), m.group(2)) for m in re.finditer(r"```(\w+)\n(.*?)```", body, re.DOTALL)]
+
+
+def fresh_copy(target: Path) -> Path:
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, check=True,
+                           capture_output=True, text=True).stdout.splitlines()
+    for name in files:
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)  # mtimes kept: make compares them
+    (target / ".venv").symlink_to(Path(sys.prefix))
+    return target
+
+
+def test_the_quick_start_runs_as_written(tmp_path: Path) -> None:
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout: no list of the project's files")
+    clone = fresh_copy(tmp_path / "senderid")
+    if subprocess.run(["make", "-q", ".venv/.installed-stamp"], cwd=clone).returncode != 0:
+        message = "the virtualenv is older than pyproject.toml: run `make .venv/.installed-stamp` first"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    venv_bin = str(Path(sys.prefix) / "bin")
+    path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p != venv_bin)
+    env = clean_env(PATH=path, SENDERID_LOG_LEVEL="WARNING")
+    env.pop("VIRTUAL_ENV", None)
+
+    quick = blocks("Quick start")
+    assert quick[0] == ("sh", quick[0][1]) and quick[0][1].split("#")[0].strip() == "make run"
+    port = free_port()
+
+    def as_typed(text: str, key: str) -> str:
+        return text.replace("127.0.0.1:8080", f"127.0.0.1:{port}").replace("sid_...", key)
+
+    server = subprocess.Popen(["make", "run", f"PORT={port}"], cwd=clone, env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", server)
+        printed = ""
+        for line in server.stdout:  # type: ignore[union-attr]
+            printed += line
+            if "verifyCustomNumber" in line:
+                break
+        match = re.search(r"export SENDERID_API_KEY=(sid_\S+)", printed)
+        assert match, printed
+        key = match.group(1)
+
+        script = ["set -eu"]
+        for language, text in quick[1:]:
+            if language == "python":
+                name = text.splitlines()[0].removeprefix("#").strip()
+                assert name.endswith(".py"), f"a python block names its file on its first line: {text}"
+                (clone / name).write_text(as_typed(text, key))
+            else:
+                assert language == "sh", language
+                script.append(as_typed(text, key))
+        result = subprocess.run(["bash", "-c", "\n".join(script)], cwd=clone, env=env,
+                                capture_output=True, text=True, timeout=120)
+    finally:
+        server.terminate()
+        server.communicate(timeout=20)
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert "command not found" not in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert '"token":"' + key in out.replace(" ", "")  # the key is accepted
+    assert '"status":true,"message":"OTP sent to your number successfully"' in out  # curl
+    assert out.count("OTP Verified Successfully!") == 2  # curl, then Python
+    assert "AddResult(otp_sent=True" in out and "VerifyResult(" in out and "CustomNumber(" in out
+    assert re.search(r"^\w{24}\s+demo\s+required\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$", out, re.MULTILINE)
+    assert "+614915***56" in out and "+61491570156" not in out.split("ID  ")[-1]  # the outbox, masked
