@@ -9,9 +9,7 @@ Chromium through Playwright; without it the test skips, under ``CI=true`` it fai
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,12 +17,11 @@ import pytest
 from senderid.api.app import create_app
 from senderid.api.summaries import SUMMARIES
 from senderid.domain.context import Context
-from tests.support.env import IN_CI
+from tests.support.browser import launch_chromium
 from tests.support.live import serve
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
-CHROMIUM = os.environ.get("SENDERID_TEST_CHROMIUM", "/usr/bin/chromium")
 OFFLINE_ARGS = [
     "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-quic",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -35,29 +32,9 @@ OFFLINE_ARGS = [
 REDOCLY_BADGE = "https://cdn.redoc.ly/redoc/logo-mini.svg"
 
 
-def _unavailable(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"{reason} (the browser tests are required under CI=true)")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:  # pragma: no cover - depends on the machine
-        _unavailable(f"Playwright is not installed ({exc}); pip install -e '.[test]'")
-    if not Path(CHROMIUM).exists():  # pragma: no cover - depends on the machine
-        _unavailable(f"no Chromium at {CHROMIUM}: apt-get install chromium (or set SENDERID_TEST_CHROMIUM)")
-    playwright = sync_playwright().start()
-    try:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=OFFLINE_ARGS, timeout=30_000)
-    except Exception as exc:  # pragma: no cover - depends on the machine
-        playwright.stop()
-        _unavailable(f"Chromium at {CHROMIUM} did not start: {exc}")
-    yield chromium
-    chromium.close()
-    playwright.stop()
+    yield from launch_chromium(OFFLINE_ARGS)
 
 
 @pytest.fixture

@@ -47,8 +47,9 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def launch_chromium(args: list[str]) -> Iterator[Any]:
+    """Debian's Chromium through Playwright, started with ``args``, closed after; skipped
+    (failed under CI=true) when either is missing."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as exc:  # pragma: no cover - depends on the machine
@@ -57,13 +58,18 @@ def browser() -> Iterator[Any]:
         _unavailable(f"no Chromium at {CHROMIUM}: apt-get install chromium (or set SENDERID_TEST_CHROMIUM)")
     playwright = sync_playwright().start()
     try:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=args, timeout=30_000)
     except Exception as exc:  # pragma: no cover - depends on the machine
         playwright.stop()
         _unavailable(f"Chromium at {CHROMIUM} did not start: {exc}")
     yield chromium
     chromium.close()
     playwright.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    yield from launch_chromium(CHROMIUM_ARGS)
 
 
 @pytest.fixture
