@@ -232,5 +232,6 @@ class Bind:
         """A snapshot for logs and tests."""
         with self._lock:
             return {"index": self.index, "alive": self.alive, "sends": self.sends,
-                    "in_flight": self.in_flight, "waiting": self.waiting, "window": self.effective_window,
+                    "in_flight": self.in_flight, "waiting": self.waiting,
+                    "window": self.effective_window,
                     "paused_for": max(0.0, self._paused_until - time.monotonic())}

@@ -226,6 +226,10 @@ class SmppProvider:
             log.warning("SMPP bind %d could not bind (%s); using the others", best.index,
                         error.reason)
             return other
+        except BaseException:
+            with self._choose_lock:
+                best.sends -= 1
+            raise
 
     def _still_throttled(self, status: int) -> ProviderError:
         return status_error(
