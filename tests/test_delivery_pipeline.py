@@ -309,10 +309,13 @@ def test_an_otp_overtakes_the_bulk_the_loop_already_holds(ctx) -> None:  # type:
     thread = threading.Thread(target=w.run, args=(stop,))
     thread.start()
     try:
-        while len(provider.calls) < 20:
+        deadline = time.monotonic() + 30
+        while len(provider.calls) < 20 and time.monotonic() < deadline:
             time.sleep(0.005)
-        before = len(provider.calls)
         otp_id = queue_otp_row(ctx)
+        # counted once the OTP is committed: what the loop sends from now on before the OTP
+        # it held already (a claim from now on sees the OTP first), however long the commit took
+        before = len(provider.calls)
         w.wake()  # what a commit that queued something does
         deadline = time.monotonic() + 10
         while otp_id not in provider.ids and time.monotonic() < deadline:

@@ -11,7 +11,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -43,16 +43,26 @@ def sms(n: int, body: str | None = None) -> OutgoingSms:
 
 def send_all(provider: SmppProvider, messages: list[OutgoingSms],
              threads: int | None = None) -> list[SendResult | ProviderError]:
-    """Send every message from its own thread (at most ``threads``); result or error each."""
-    def one(message: OutgoingSms) -> SendResult | ProviderError:
+    """Send every message from its own thread (at most ``threads``); result or error each.
+
+    The first ``threads`` sends start together, once all their threads run: on a busy
+    machine starting threads one by one would otherwise spread them over the test.
+    """
+    width = min(threads or len(messages), len(messages))
+    start = threading.Barrier(width)
+
+    def one(item: tuple[int, OutgoingSms]) -> SendResult | ProviderError:
+        index, message = item
+        if index < width:  # the first tasks each have a thread of their own
+            start.wait(timeout=10)
         try:
             return provider.send(message)
         except ProviderError as error:
             assert OTP not in str(error) and message.body not in str(error)
             return error
 
-    with ThreadPoolExecutor(max_workers=threads or len(messages)) as pool:
-        return list(pool.map(one, messages))
+    with ThreadPoolExecutor(max_workers=width) as pool:
+        return list(pool.map(one, enumerate(messages)))
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -133,6 +143,41 @@ def test_binds_open_that_many_sessions_and_share_the_load(
         per_bind[submit.connection] += 1
     assert sorted(per_bind) == [0, 1, 2] and min(per_bind.values()) >= 5
     assert 1 < smsc.max_outstanding <= 2
+
+
+def test_sends_that_come_while_a_bind_is_still_binding_take_only_its_share(
+        smsc: TestSmsc, make: Callable[..., SmppProvider]) -> None:
+    smsc.answer_delay = 0.02
+    held = smsc.hold_bind(0)  # the first session to connect stays unbound until released
+    provider = make(window=2, binds=2)
+    messages = [sms(n) for n in range(12)]
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        futures: list[Future[SendResult]] = []
+
+        def finished() -> int:
+            return sum(future.done() for future in futures)
+
+        def chosen() -> int:  # sends counted on a bind, or over already
+            return sum(state["sends"] for state in provider.binds_state()) + finished()
+
+        def on_the_held_bind() -> int:  # the sends waiting for it (it is the one not bound)
+            unbound = [state for state in provider.binds_state() if not state["alive"]]
+            return unbound[0]["sends"] if len(unbound) == 1 else -1
+
+        for message in messages:  # one after another, each once the one before chose its bind
+            futures.append(pool.submit(provider.send, message))
+            wait_until(lambda: chosen() == len(futures))
+        wait_until(lambda: on_the_held_bind() + finished() == len(messages))
+        waiting = len(messages) - finished()
+        held.set()
+        results = [future.result() for future in futures]
+
+    assert all(isinstance(r, SendResult) for r in results)
+    assert delivered_texts(smsc) == sorted(m.body for m in messages)
+    on_held = sum(1 for submit in smsc.submits if submit.connection == 0)
+    assert on_held == waiting and 1 <= waiting <= 6  # not every send that came meanwhile
+    assert len(smsc.submits) == 12 and smsc.connections == 2
 
 
 def test_connect_binds_every_session(smsc: TestSmsc, make: Callable[..., SmppProvider]) -> None:

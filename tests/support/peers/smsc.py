@@ -29,6 +29,8 @@ once; ``max_outstanding`` records the most seen on one connection. ``max_window`
 the SMSC refuse, with ``ESME_RMSGQFUL``, a submit beyond that many outstanding;
 ``throttle_for(seconds)`` answers ``ESME_RTHROTTLED`` to every submit for a while;
 ``ignore(times)`` reads the next submits and never answers them (the connection stays).
+``hold_bind(connection)`` answers that connection's bind_transceiver only once the
+returned event is set (a session that is still binding while others work).
 Segments are reassembled into :class:`Message` objects (text decoded with smpplib's own
 GSM table, independent from the provider's encoder).
 """
@@ -254,6 +256,7 @@ class TestSmsc:
         self.errors: list[str] = []  # protocol violations seen (a test expects none)
         self._parts: dict[tuple[str, str, int], dict[int, Submit]] = {}
         self._faults: deque[tuple[str, float]] = deque()
+        self._bind_holds: dict[int, threading.Event] = {}
         self._connections: list[_Connection] = []
         self._ids = 0
         self._lock = threading.Condition()
@@ -287,6 +290,8 @@ class TestSmsc:
 
     def __exit__(self, *exc: object) -> None:
         self._release.set()
+        for hold in list(self._bind_holds.values()):
+            hold.set()
         self.disconnect_all()
         assert self._server is not None and self._thread is not None
         self._server.shutdown()
@@ -319,6 +324,12 @@ class TestSmsc:
         """Read the next ``times`` submit_sm and never answer them."""
         with self._lock:
             self._ignore += times
+
+    def hold_bind(self, connection: int = 0) -> threading.Event:
+        """Answer the bind_transceiver of connection number ``connection`` (0: the first to
+        connect) only once the returned event is set."""
+        with self._lock:
+            return self._bind_holds.setdefault(connection, threading.Event())
 
     @property
     def connections(self) -> int:
@@ -394,6 +405,10 @@ class TestSmsc:
             return True
         command = pdu.command
         if command == "bind_transceiver":
+            with self._lock:
+                hold = self._bind_holds.get(connection.number)
+            if hold is not None:
+                hold.wait()
             connection.reply(sequence, "bind_transceiver_resp", **self._bind(connection, pdu))
         elif command == "enquire_link":
             with self._lock:

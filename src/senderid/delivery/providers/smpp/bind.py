@@ -16,6 +16,13 @@ Slots are handed out first come, first served (a send waits behind at most
 ``window x binds`` others when the caller keeps to ``max_in_flight``), except that a
 message already under way (its next part, or a part submitted again after a throttle)
 goes to the front, so that started messages finish first.
+
+A bind's load counts every send that chose it and has not finished with it (``sends``),
+not only those holding or queued for a slot: a send counts from the moment it is
+chosen, while it waits for the session to bind, between the parts of a message and
+during a throttle pause. So threads that choose at the same moment, or while a bind is
+still binding, see each other and spread over the binds instead of all taking the one
+that looked idle.
 """
 
 from __future__ import annotations
@@ -72,6 +79,7 @@ class Bind:
         self._lock = threading.Lock()  # the window's state
         self._limit = float(window)  # the effective window (AIMD)
         self.in_flight = 0
+        self.sends = 0  # sends that chose this bind and have not finished (the provider's lock)
         self._queue: deque[_Ticket] = deque()
         self._paused_until = 0.0
         self._episode_started = float("-inf")  # when the current throttle pause began
@@ -98,8 +106,8 @@ class Bind:
         return len(self._queue)
 
     def load(self) -> float:
-        """How busy the bind is: slots in use or wanted per usable slot; paused binds last."""
-        busy = (self.in_flight + self.waiting) / self.effective_window
+        """How busy the bind is: the sends on it per usable slot; paused binds last."""
+        busy = self.sends / self.effective_window
         return busy + (1_000.0 if time.monotonic() < self._paused_until else 0.0)
 
     # the session ----------------------------------------------------------------------
@@ -223,6 +231,7 @@ class Bind:
     def state(self) -> dict[str, Any]:
         """A snapshot for logs and tests."""
         with self._lock:
-            return {"index": self.index, "alive": self.alive, "in_flight": self.in_flight,
-                    "waiting": self.waiting, "window": self.effective_window,
+            return {"index": self.index, "alive": self.alive, "sends": self.sends,
+                    "in_flight": self.in_flight, "waiting": self.waiting,
+                    "window": self.effective_window,
                     "paused_for": max(0.0, self._paused_until - time.monotonic())}

@@ -95,6 +95,7 @@ class SmppProvider:
         self._references = itertools.count(1)
         self._receipts = ReceiptBook()
         self._turn = itertools.count()
+        self._choose_lock = threading.Lock()  # a bind's choice and its count of sends
         self._binds = [
             Bind(i, host, port, timeout, window, self._new_session, self._bind_session,
                  throttle_backoff, throttle_backoff_max)
@@ -125,18 +126,27 @@ class SmppProvider:
             segments = _segments.split(sms.body, next(self._references) % 256)
         except _segments.MessageTooLong as exc:
             raise PermanentError(f"{NAME}: {exc}") from None
+        bind = self._choose()
+        try:
+            return self._send_on(bind, source, destination, segments)
+        finally:
+            with self._choose_lock:
+                bind.sends -= 1
+
+    def _send_on(self, bind: Bind, source: tuple[int, int, str], destination: tuple[int, int, str],
+                 segments: _segments.Segments) -> SendResult:
+        """Submit the message's parts one after another, in order, on this one bind."""
         group = PartGroup(len(segments.parts))
 
         def note_part(response: Any) -> None:  # before any receipt for it can be read
             if response.status == consts.SMPP_ESME_ROK and group.total > 1:
                 self._receipts.add_part(group, text(response.message_id))
 
-        bind = self._choose()
         session: Session | None = None
         throttled_since: float | None = None
         last_status = consts.SMPP_ESME_RTHROTTLED
         ids: list[str] = []
-        for part in segments.parts:  # one after another, in order, on this one bind
+        for part in segments.parts:
             body = submit_sm_body(source, destination, segments.esm_class, segments.data_coding,
                                   part)
             while True:
@@ -185,31 +195,44 @@ class SmppProvider:
     # internals --------------------------------------------------------------------------
 
     def _choose(self) -> Bind:
-        """The least loaded bind that is bound or may try binding now; ties in turn."""
+        """The least loaded bind that is bound or may try binding now; ties in turn.
+
+        The choice and its count on the bind (``Bind.sends``, taken back when the send
+        ends) are made under one lock, so sends choosing at the same moment see each other.
+        """
         if self._closed:
             raise TransientError(f"{NAME}: the provider is closed")
         binds = self._binds
-        if len(binds) == 1:
-            return binds[0]
-        start = next(self._turn) % len(binds)
-        now = time.monotonic()
-        ordered = binds[start:] + binds[:start]
-        usable = [b for b in ordered if b.alive or now >= b.retry_connect_at]
-        if not usable:  # every bind failed to connect lately: try the one due first
-            return min(ordered, key=lambda b: b.retry_connect_at)
-        best = min(usable, key=Bind.load)
-        if best.alive:
+        with self._choose_lock:
+            start = next(self._turn) % len(binds)
+            now = time.monotonic()
+            ordered = binds[start:] + binds[:start]
+            usable = [b for b in ordered if b.alive or now >= b.retry_connect_at]
+            if usable:
+                best = min(usable, key=Bind.load)
+            else:  # every bind failed to connect lately: try the one due first
+                best = min(ordered, key=lambda b: b.retry_connect_at)
+            best.sends += 1
+        if best.alive or not usable or len(binds) == 1:
             return best
         try:  # bind it now, here, so that a bind refused by the SMSC is not chosen again
             best.ensure_session()
             return best
         except ProviderError as error:
-            alive = [b for b in usable if b.alive]
-            if not alive:
-                raise
+            with self._choose_lock:
+                best.sends -= 1
+                alive = [b for b in usable if b.alive]
+                if not alive:
+                    raise
+                other = min(alive, key=Bind.load)
+                other.sends += 1
             log.warning("SMPP bind %d could not bind (%s); using the others", best.index,
                         error.reason)
-            return min(alive, key=Bind.load)
+            return other
+        except BaseException:
+            with self._choose_lock:
+                best.sends -= 1
+            raise
 
     def _still_throttled(self, status: int) -> ProviderError:
         return status_error(
