@@ -75,6 +75,14 @@ def test_account_credits(run) -> None:  # type: ignore[no-untyped-def]
     assert run("account", "set", "0" * 24, "--credits", "5").exit_code == 1
 
 
+def test_account_set_with_a_refused_balance_changes_nothing(run) -> None:  # type: ignore[no-untyped-def]
+    account_id = run("account", "create", "Prepaid").stdout.strip()
+    refused = run("account", "set", account_id, "--no-otp-required", "--credits", "-5")
+    assert refused.exit_code == 1 and "credits must be a number from 0" in refused.output
+    assert "otp_required=false" not in refused.output
+    assert accounts.get_account(common.context(), account_id).otp_required is True
+
+
 def test_account_list_shows_names_and_times_with_their_zone(run) -> None:  # type: ignore[no-untyped-def]
     empty = run("account", "list")
     assert empty.exit_code == 0 and empty.stdout == "" and "no accounts yet" in empty.stderr

@@ -100,6 +100,8 @@ def account_set(
             fail(f"--credits must be a number of credits or 'unlimited', not {credits_!r}", code=2)
     ctx = context()
     with refusals():
+        if credits_ is not None:  # checked before anything changes
+            credits.check_balance(amount)
         if abn is not None or entity_name is not None:  # checked before anything changes
             registrant.clean_abn(abn, "--abn")
             registrant.clean_entity_name(entity_name, "--entity-name")

@@ -76,10 +76,15 @@ def refund(conn: Connection, account_id: str, amount: int, now) -> None:  # type
         conn.execute(_REFUND, {"c_account": account_id, "c_amount": amount, "c_now": now})
 
 
-def set_balance(ctx: Context, account_id: str, credits: float | None, *, actor: Actor) -> float | int | None:
-    """Give the account a prepaid balance of ``credits``, or make it unlimited (None)."""
+def check_balance(credits: float | None) -> None:
+    """Refuse a balance :func:`set_balance` would refuse (before a caller changes anything)."""
     if credits is not None and (not math.isfinite(credits) or not 0 <= credits <= MAX_BALANCE):
         raise InvalidRequest(f"credits must be a number from 0 to {MAX_BALANCE:,}, or unlimited")
+
+
+def set_balance(ctx: Context, account_id: str, credits: float | None, *, actor: Actor) -> float | int | None:
+    """Give the account a prepaid balance of ``credits``, or make it unlimited (None)."""
+    check_balance(credits)
     now = ctx.clock.now()
     with ctx.db.write() as conn:
         changed = conn.execute(update(accounts).where(accounts.c.id == account_id)
