@@ -264,3 +264,26 @@ def test_a_stop_reply_through_smpp(app_client: TestClient, no_otp_customer, ctx)
         finally:
             provider.close()
     assert listed(ctx, no_otp_customer.account.id) == {CONTACT: "reply"}
+
+
+def test_opting_out_cancels_what_is_still_queued_to_the_contact(app_client: TestClient, no_otp_customer, ctx,
+                                                               clock) -> None:  # type: ignore[no-untyped-def]
+    """A scheduled SMS queued before the contact opted out is not sent later (its credits go back)."""
+    from senderid.domain import credits
+
+    own_number(app_client, no_otp_customer)
+    credits.set_balance(ctx, no_otp_customer.account.id, 10, actor=CLI)
+    other = "+61491570158"
+    status, _body, [later, kept] = post(app_client, no_otp_customer.headers, message="Later",
+                                        contacts=[CONTACT, other], sender=OWN, delay=60_000)
+    assert status == 200 and credits.balance(ctx, no_otp_customer.account.id) == 10 - 2 * 1.3
+    r = app_client.post(OPTOUTS, json={"number": CONTACT}, headers=no_otp_customer.headers)
+    assert r.status_code == 200, r.text
+    clock.advance(seconds=120)
+    deliver_all(ctx)
+    assert {row.id: row.status for row in sms_rows(ctx)} == {later: "cancelled", kept: "sent"}
+    assert credits.balance(ctx, no_otp_customer.account.id) == 10 - 1.3
+    with ctx.db.read() as conn:
+        details = conn.execute(sa.select(audit_events.c.details).where(
+            audit_events.c.action == "optout.added")).scalar_one()
+    assert details["cancelled"] == 1
