@@ -128,6 +128,19 @@ def test_retry_takes_a_failed_message_too(ctx) -> None:  # type: ignore[no-untyp
     assert outbox_admin.retry(ctx, message_id, actor=CLI).status == "queued"
 
 
+def test_retry_refuses_a_message_to_a_number_that_opted_out(ctx, customer) -> None:  # type: ignore[no-untyped-def]
+    from senderid.domain import optouts
+
+    with ctx.db.write() as conn:
+        message_id = domain_outbox.enqueue(conn, now=ctx.clock.now(), kind="sms", to=NUMBER, sender="Acme",
+                                           body="Sale!", account_id=customer.account.id)
+    kill(ctx)
+    optouts.add(ctx, customer.account.id, NUMBER, source="api", actor=CLI)
+    with pytest.raises(Conflict, match="opt-out list"):
+        outbox_admin.retry(ctx, message_id, actor=CLI)
+    assert row(ctx, message_id)["status"] == "dead"
+
+
 @pytest.mark.parametrize("status", ["queued", "sent", "cancelled"])
 def test_retry_refuses_messages_that_are_not_dead_or_failed(ctx, status: str) -> None:  # type: ignore[no-untyped-def]
     [message_id] = plain(ctx)

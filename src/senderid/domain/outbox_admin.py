@@ -23,7 +23,7 @@ from senderid.domain import audit
 from senderid.domain.context import Context
 from senderid.domain.types import Actor, CustomNumberStatus, OutboxStatus
 from senderid.errors import Conflict, InvalidRequest, NotFound
-from senderid.store.tables import custom_numbers, outbox
+from senderid.store.tables import custom_numbers, optouts, outbox
 
 STATUSES = tuple(OutboxStatus)
 RETRYABLE = (OutboxStatus.DEAD, OutboxStatus.FAILED)
@@ -146,6 +146,10 @@ def retry(ctx: Context, message_id: str, *, actor: Actor) -> OutboxMessage:
         row = _locked(conn, message_id)
         if row.status not in RETRYABLE:
             raise Conflict(f"Only a dead or failed message can be retried; {message_id} is {row.status}")
+        if row.kind == "sms" and row.account_id is not None and conn.execute(
+                select(optouts.c.number).where(optouts.c.account_id == row.account_id,
+                                               optouts.c.number == row.to_number)).first():
+            raise Conflict(f"{message_id} goes to a number on its account's opt-out list; nothing to retry")
         if row.kind != "otp" and row.blanked:
             raise Conflict(f"The text of {message_id} is no longer kept (it ended more than "
                            "SENDERID_MESSAGE_BODY_RETENTION_DAYS ago); nothing to retry")
