@@ -90,10 +90,11 @@ def test_an_unmigrated_postgresql_database_is_refused_by_serve_and_by_commands(t
     assert list(tmp_path.iterdir()) == []
 
 
-def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [("outbox", "stats"), ("db", "upgrade")])
+def test_an_unreachable_database_is_one_line(tmp_path: Path, command: tuple[str, ...]) -> None:
     url = f"postgresql://postgres:hunter2-password@127.0.0.1:{free_port()}/senderid"
     env = clean_env(SENDERID_DATABASE_URL=url, SENDERID_SECRET_KEY=TEST_SECRET)
-    result = senderid("outbox", "stats", cwd=tmp_path, env=env)
+    result = senderid(*command, cwd=tmp_path, env=env)
     assert result.returncode == 1
     line = _one_error_line(result)
     assert "cannot reach the database postgresql://postgres:***@127.0.0.1" in line

@@ -21,7 +21,7 @@ from senderid.cli import api_gateway as _api_gateway  # noqa: F401  (registers s
 from senderid.cli.accounts import account_app, key_app
 from senderid.cli.api import api_app
 from senderid.cli.business import business_app
-from senderid.cli.common import context
+from senderid.cli.common import context, fail
 from senderid.cli.help import tidy
 from senderid.cli.outbox import outbox_app
 
@@ -91,10 +91,16 @@ def worker(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every database migration."""
-    from senderid.store.migrate import upgrade
+    from sqlalchemy.exc import OperationalError
+
+    from senderid.store.migrate import upgrade, where
 
     ctx = context(migrated=False)
-    upgrade(ctx.db)
+    try:
+        upgrade(ctx.db)
+    except OperationalError as error:  # one line, as every other command says it
+        reason = str(error.orig or error).strip().splitlines()[0]
+        fail(f"cannot reach the database {where(ctx.settings.database_url)}: {reason}")
     typer.echo("database is up to date", err=True)
 
 
