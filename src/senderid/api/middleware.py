@@ -18,6 +18,20 @@ log = logging.getLogger("senderid.api")
 SERVER_ERROR = "Something went wrong on our side; please try again later"
 
 
+class _Started:
+    """``send`` that remembers whether the answer has begun (after that, no other answer
+    can replace it)."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self._send(message)
+
+
 class Crashes:
     """An unexpected exception becomes a logged 500 in the envelope, and goes no further.
 
@@ -33,19 +47,12 @@ class Crashes:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        tracking = _Started(send)
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, tracking)
         except Exception as exc:
             log.error("unhandled error", exc_info=exc, extra={"path": scope.get("path")})
-            if started:  # half an answer is out: nothing better can be done
+            if tracking.started:  # half an answer is out: nothing better can be done
                 raise
             await envelope.failure(SERVER_ERROR, 500)(scope, receive, send)
 
@@ -79,7 +86,6 @@ class BodyLimit:
                     await self._refuse(scope, receive, send)
                     return
         received = 0
-        started = False
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -90,16 +96,11 @@ class BodyLimit:
                     raise BodyTooLarge()
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        tracking = _Started(send)
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            await self.app(scope, limited_receive, tracking)
         except BodyTooLarge:
-            if not started:
+            if not tracking.started:
                 await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
