@@ -127,7 +127,7 @@ def _oldest(where: Any, limit: Any) -> Any:
     return (
         select(outbox.c.id)
         .where(where)
-        .order_by(outbox.c.next_attempt_at)
+        .order_by(outbox.c.next_attempt_at, outbox.c.id)  # ties: ids are in the order of queueing
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
