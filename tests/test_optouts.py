@@ -355,6 +355,19 @@ def test_a_stop_deliver_sm_to_the_smscs_default_number_answers_the_shared_sender
     assert (listed(ctx, acme.account.id), listed(ctx, no_otp_customer.account.id)) == ({CONTACT: "reply"}, {})
 
 
+@pytest.mark.parametrize("settings_overrides", [{"shared_sender": PROVIDER_NUMBER}])
+def test_with_the_shared_sender_set_only_a_reply_to_it_answers_it(app_client: TestClient, make_customer,
+                                                                  ctx) -> None:  # type: ignore[no-untyped-def]
+    acme = make_customer("Acme")
+    post(app_client, acme.headers, message="Sale", contacts=[CONTACT])
+    deliver_all(ctx)
+    assert [row.sender for row in sms_rows(ctx)] == [PROVIDER_NUMBER]
+    assert stop_to_shared(app_client) == {"optedOut": False}  # the inbox's default did not send it
+    r = send_reply(app_client, {"from": CONTACT, "to": "0491570100", "body": "STOP"})
+    assert r.json()["data"] == {"optedOut": True}
+    assert listed(ctx, acme.account.id) == {CONTACT: "reply"}
+
+
 # -- who a STOP reply answers: the SMS the phone last received from that sender ----------------------
 
 
