@@ -2,28 +2,37 @@
 
 Replies arrive through the developer inbox's reply route, a signed Twilio incoming-message
 webhook, a signed Cellcast-style webhook, and an SMPP mobile-originated ``deliver_sm``
-from the local SMSC peer. Bodies are compared whole; every test runs on both databases.
+from the local SMSC peer. The SMS a reply answers are handed over first by the real worker
+(to the developer inbox, or to the provider's local peer): a reply answers only what the
+phone received. Bodies are compared whole; every test runs on both databases.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import orjson
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from senderid.delivery.providers import build_provider, inbound_recorder
+from senderid.delivery.providers import build_provider, inbound_recorder, receipt_recorder
 from senderid.delivery.providers.twilio import signature_for
+from senderid.delivery.worker import Worker
 from senderid.domain import accounts, optouts
+from senderid.domain.context import Context
 from senderid.domain.types import CLI
 from senderid.store.tables import audit_events, webhook_events
 from senderid.store.tables import optouts as optouts_table
 from tests.support.gateway import CONTACT, OWN, ok, own_number, post, refused, sent, sms_rows
 from tests.support.helpers import deliver_all
+from tests.support.peers.cellcast import CellcastPeer
 from tests.support.peers.smsc import TestSmsc
+from tests.support.peers.twilio import TwilioPeer
 
 OPTOUTS = "/api/v1/optouts"
 QUEUED = "Request is being processed"
@@ -33,6 +42,28 @@ def listed(ctx, account_id: str) -> dict[str, str]:  # type: ignore[no-untyped-d
     with ctx.db.read() as conn:
         rows = conn.execute(sa.select(optouts_table).where(optouts_table.c.account_id == account_id)).all()
     return {r.number: r.source for r in rows}
+
+
+@contextmanager
+def worker_for(ctx: Context, **peer: object) -> Iterator[Worker]:
+    """A real worker whose provider is the settings' one, pointed at a local peer by ``peer``
+    (its replies go where the server's would); the provider is closed after the block."""
+    settings = ctx.settings.model_copy(update=peer)
+    provider = build_provider(settings, ctx.db, ctx.clock, on_inbound=inbound_recorder(ctx, settings.sms_provider))
+    try:
+        yield Worker(ctx.db, settings, provider, ctx.clock, name="test-worker")
+    finally:
+        provider.close()
+
+
+def drain(worker: Worker) -> None:
+    """Hand every due SMS to the worker's provider."""
+    while worker.run_once():
+        pass
+
+
+def statuses(ctx: Context) -> dict[str, str]:
+    return {row.id: row.status for row in sms_rows(ctx)}
 
 
 def page(items: list[dict[str, Any]], account_id: str, total: int | None = None, limit: int = 50,
@@ -155,6 +186,7 @@ def send_reply(app_client: TestClient, body: dict[str, str]):  # type: ignore[no
 def test_a_stop_reply_through_the_inbox(app_client: TestClient, no_otp_customer, ctx, word: str) -> None:  # type: ignore[no-untyped-def]
     own_number(app_client, no_otp_customer)
     post(app_client, no_otp_customer.headers, message="Sale", contacts=[CONTACT], sender=OWN, replyStopToOptOut=True)
+    deliver_all(ctx)
     r = send_reply(app_client, {"from": "0491570157", "to": OWN, "body": word})
     assert (r.status_code, r.json()) == (200, ok("Reply received", {"optedOut": True}))
     assert listed(ctx, no_otp_customer.account.id) == {CONTACT: "reply"}
@@ -165,6 +197,7 @@ def test_a_stop_reply_through_the_inbox(app_client: TestClient, no_otp_customer,
 def test_replies_that_opt_nobody_out(app_client: TestClient, no_otp_customer, make_customer, ctx) -> None:  # type: ignore[no-untyped-def]
     own_number(app_client, no_otp_customer)
     post(app_client, no_otp_customer.headers, message="Sale", contacts=[CONTACT], sender=OWN)
+    deliver_all(ctx)
     for reply in ({"from": CONTACT, "to": OWN, "body": "Stop sending me these please"},
                   {"from": CONTACT, "to": OWN, "body": "STOPP"},
                   {"from": "+61491570158", "to": OWN, "body": "STOP"},  # never sent to
@@ -180,8 +213,10 @@ def test_replies_that_opt_nobody_out(app_client: TestClient, no_otp_customer, ma
 def test_a_stop_to_the_shared_number_answers_the_latest_sender(app_client: TestClient, make_customer, ctx, clock) -> None:  # type: ignore[no-untyped-def]
     first, second = make_customer("First"), make_customer("Second")
     post(app_client, first.headers, message="One", contacts=[CONTACT])
+    deliver_all(ctx)
     clock.advance(seconds=5)
     post(app_client, second.headers, message="Two", contacts=[CONTACT], sender="#SharedNum#")
+    deliver_all(ctx)
     r = send_reply(app_client, {"from": CONTACT, "to": "senderid", "body": "STOP"})
     assert r.json()["data"] == {"optedOut": True}
     assert (listed(ctx, first.account.id), listed(ctx, second.account.id)) == ({}, {CONTACT: "reply"})
@@ -203,6 +238,10 @@ def signed_form(url: str, form: dict[str, str], token: str) -> dict[str, str]:
 def test_a_stop_reply_through_twilio(app_client: TestClient, make_customer, ctx) -> None:  # type: ignore[no-untyped-def]
     customer = make_customer("Acme")
     post(app_client, customer.headers, message="Sale", contacts=[CONTACT])  # the shared sender: twilio_from
+    with TwilioPeer(TWILIO["twilio_account_sid"], "tw-token") as peer, \
+            worker_for(ctx, twilio_base_url=peer.url) as worker:
+        drain(worker)
+        assert [(m["To"], m["From"]) for m in peer.messages.values()] == [(CONTACT, "+61491570100")]
     form = {"From": CONTACT, "To": "+61491570100", "Body": "STOP", "MessageSid": "SM" + "1" * 32,
             "AccountSid": TWILIO["twilio_account_sid"]}
     url = "http://testserver" + TWILIO_INBOUND
@@ -225,6 +264,9 @@ CELLCAST_INBOUND = "/providers/cellcast/inbound"
 def test_a_stop_reply_through_cellcast(app_client: TestClient, no_otp_customer, ctx) -> None:  # type: ignore[no-untyped-def]
     own_number(app_client, no_otp_customer)
     post(app_client, no_otp_customer.headers, message="Sale", contacts=[CONTACT], sender=OWN)
+    with CellcastPeer("cc-key") as peer, worker_for(ctx, cellcast_base_url=peer.url) as worker:
+        drain(worker)
+        assert [(q.to, q.sender) for q in peer.queued] == [(CONTACT, OWN)]
     raw = b'{"from": "61491570157", "to": "0491570156", "body": "Unsubscribe"}'
     good = "sha256=" + hmac.new(b"cc-inbound", raw, hashlib.sha256).hexdigest()
     for signature in ("", "sha256=" + "0" * 64, good.upper()):
@@ -248,22 +290,171 @@ def test_cellcast_inbound_is_refused_without_a_secret(app_client: TestClient) ->
 # -- STOP replies: SMPP mobile-originated deliver_sm -------------------------------------------------
 
 
+def smpp_peer(smsc: TestSmsc) -> dict[str, object]:
+    return {"sms_provider": "smpp", "smpp_host": "127.0.0.1", "smpp_port": smsc.port,
+            "smpp_system_id": smsc.system_id, "smpp_password": smsc.password}
+
+
 def test_a_stop_reply_through_smpp(app_client: TestClient, no_otp_customer, ctx) -> None:  # type: ignore[no-untyped-def]
     own_number(app_client, no_otp_customer)
     post(app_client, no_otp_customer.headers, message="Sale", contacts=[CONTACT], sender=OWN)
-    with TestSmsc() as smsc:
-        settings = ctx.settings.model_copy(update={
-            "sms_provider": "smpp", "smpp_host": "127.0.0.1", "smpp_port": smsc.port,
-            "smpp_system_id": "senderid", "smpp_password": "secret"})
-        provider = build_provider(settings, ctx.db, ctx.clock, on_inbound=inbound_recorder(ctx, "smpp"))
-        try:
-            provider.connect()  # type: ignore[attr-defined]
-            assert smsc.send_mo("61491570157", "61491570199", "STOP") == 0  # not a number the account used
-            assert listed(ctx, no_otp_customer.account.id) == {}
-            assert smsc.send_mo("61491570157", "61491570156", "Stop") == 0
-        finally:
-            provider.close()
+    with TestSmsc() as smsc, worker_for(ctx, **smpp_peer(smsc)) as worker:
+        drain(worker)
+        assert [(m.destination_addr, m.source_addr) for m in smsc.messages] == [("61491570157", "61491570156")]
+        assert smsc.send_mo("61491570157", "61491570199", "STOP") == 0  # not a number the account used
+        assert listed(ctx, no_otp_customer.account.id) == {}
+        assert smsc.send_mo("61491570157", "61491570156", "Stop") == 0
     assert listed(ctx, no_otp_customer.account.id) == {CONTACT: "reply"}
+
+
+# -- the shared sender through providers that do not name their default number ---------------------
+# SENDERID_SHARED_SENDER is unset (the default): the shared sender goes out as the provider's
+# default, which Cellcast and the SMSC know and senderid does not; a reply arrives addressed
+# to that number.
+
+PROVIDER_NUMBER = "+61491570100"  # the provider's default sender, as the phone saw it
+
+
+@pytest.mark.parametrize("settings_overrides", [CELLCAST])
+def test_a_stop_to_cellcasts_default_number_answers_the_shared_sender(app_client: TestClient, make_customer,
+                                                                     no_otp_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+    assert ctx.settings.shared_sender == ""
+    acme = make_customer("Acme")
+    own_number(app_client, no_otp_customer)  # another account's number, which never sent to CONTACT
+    post(app_client, acme.headers, message="Sale", contacts=[CONTACT])
+    with CellcastPeer("cc-key") as peer, worker_for(ctx, cellcast_base_url=peer.url) as worker:
+        drain(worker)
+        assert [(q.to, q.sender) for q in peer.queued] == [(CONTACT, "")]  # Cellcast's default
+
+    def reply(to: str) -> Any:
+        raw = orjson.dumps({"from": CONTACT, "to": to, "body": "STOP"})
+        signature = "sha256=" + hmac.new(b"cc-inbound", raw, hashlib.sha256).hexdigest()
+        r = app_client.post(CELLCAST_INBOUND, content=raw, headers={"X-Cellcast-Signature": signature,
+                                                                    "Content-Type": "application/json"})
+        assert r.status_code == 200, r.text
+        return r.json()["data"]
+
+    assert reply(OWN) == {"optedOut": False}  # a custom number answers its own account's SMS alone
+    assert (listed(ctx, acme.account.id), listed(ctx, no_otp_customer.account.id)) == ({}, {})
+    assert reply(PROVIDER_NUMBER.lstrip("+")) == {"optedOut": True}
+    assert (listed(ctx, acme.account.id), listed(ctx, no_otp_customer.account.id)) == ({CONTACT: "reply"}, {})
+
+
+def test_a_stop_deliver_sm_to_the_smscs_default_number_answers_the_shared_sender(
+        app_client: TestClient, make_customer, no_otp_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+    assert ctx.settings.shared_sender == ""
+    acme = make_customer("Acme")
+    own_number(app_client, no_otp_customer)
+    post(app_client, acme.headers, message="Sale", contacts=[CONTACT])
+    with TestSmsc() as smsc, worker_for(ctx, **smpp_peer(smsc)) as worker:
+        drain(worker)
+        assert [(m.destination_addr, m.source_addr) for m in smsc.messages] == [("61491570157", "")]
+        assert smsc.send_mo("61491570157", OWN.lstrip("+"), "STOP") == 0
+        assert (listed(ctx, acme.account.id), listed(ctx, no_otp_customer.account.id)) == ({}, {})
+        assert smsc.send_mo("61491570157", PROVIDER_NUMBER.lstrip("+"), "STOP") == 0
+    assert (listed(ctx, acme.account.id), listed(ctx, no_otp_customer.account.id)) == ({CONTACT: "reply"}, {})
+
+
+@pytest.mark.parametrize("settings_overrides", [{"shared_sender": PROVIDER_NUMBER}])
+def test_with_the_shared_sender_set_only_a_reply_to_it_answers_it(app_client: TestClient, make_customer,
+                                                                  ctx) -> None:  # type: ignore[no-untyped-def]
+    acme = make_customer("Acme")
+    post(app_client, acme.headers, message="Sale", contacts=[CONTACT])
+    deliver_all(ctx)
+    assert [row.sender for row in sms_rows(ctx)] == [PROVIDER_NUMBER]
+    assert stop_to_shared(app_client) == {"optedOut": False}  # the inbox's default did not send it
+    r = send_reply(app_client, {"from": CONTACT, "to": "0491570100", "body": "STOP"})
+    assert r.json()["data"] == {"optedOut": True}
+    assert listed(ctx, acme.account.id) == {CONTACT: "reply"}
+
+
+# -- who a STOP reply answers: the SMS the phone last received from that sender ----------------------
+
+
+def stop_to_shared(app_client: TestClient) -> dict[str, Any]:
+    r = send_reply(app_client, {"from": CONTACT, "to": "senderid", "body": "STOP"})
+    assert r.status_code == 200, r.text
+    return r.json()["data"]
+
+
+@pytest.mark.parametrize("later", ["scheduled", "scheduled and cancelled", "handed over but failed"])
+def test_a_stop_answers_what_the_phone_received_not_what_another_account_queued(
+        app_client: TestClient, make_customer, ctx, clock, later: str) -> None:  # type: ignore[no-untyped-def]
+    """A sent to the contact from the shared sender; B then queued an SMS to it from the same
+    sender that the phone never received: the STOP is A's."""
+    a, b = make_customer("A"), make_customer("B")
+    post(app_client, a.headers, message="From A", contacts=[CONTACT])
+    deliver_all(ctx)
+    clock.advance(seconds=5)
+    _status, _body, [b_id] = post(app_client, b.headers, message="From B", contacts=[CONTACT],
+                                  **({} if later == "handed over but failed" else {"delay": 3_600_000}))
+    if later == "scheduled and cancelled":
+        r = app_client.delete(f"/api/v1/gateway/messages/{b_id}", headers=b.headers)
+        assert r.status_code == 200, r.text
+    if later == "handed over but failed":
+        deliver_all(ctx)
+        assert receipt_recorder(ctx.db, ctx.clock, "devinbox")(b_id, "failed")
+    expected = {"scheduled": "queued", "scheduled and cancelled": "cancelled", "handed over but failed": "failed"}
+    assert statuses(ctx)[b_id] == expected[later]
+    clock.advance(seconds=5)
+    assert stop_to_shared(app_client) == {"optedOut": True}
+    assert (listed(ctx, a.account.id), listed(ctx, b.account.id)) == ({CONTACT: "reply"}, {})
+    assert statuses(ctx)[b_id] == expected[later]  # A's opt-out leaves B's SMS alone
+
+
+def test_a_stop_answers_the_sms_sent_last_not_queued_last(app_client: TestClient, make_customer, ctx,
+                                                         clock) -> None:  # type: ignore[no-untyped-def]
+    """A scheduled an SMS before B sent one; A's went out after B's: the phone's latest is A's."""
+    a, b = make_customer("A"), make_customer("B")
+    post(app_client, a.headers, message="From A, later", contacts=[CONTACT], delay=60_000)
+    clock.advance(seconds=5)
+    post(app_client, b.headers, message="From B, now", contacts=[CONTACT])
+    deliver_all(ctx)
+    clock.advance(seconds=60)
+    deliver_all(ctx)
+    assert [(row.account_id, row.status) for row in sms_rows(ctx)] == [(a.account.id, "sent"), (b.account.id, "sent")]
+    assert stop_to_shared(app_client) == {"optedOut": True}
+    assert (listed(ctx, a.account.id), listed(ctx, b.account.id)) == ({CONTACT: "reply"}, {})
+
+
+def test_a_stop_answers_the_sender_it_was_sent_to(app_client: TestClient, no_otp_customer, make_customer, ctx,
+                                                 clock) -> None:  # type: ignore[no-untyped-def]
+    """The contact received an SMS from A's own number, then one from B on the shared sender:
+    a STOP to A's number is A's, a STOP to the shared sender B's."""
+    a, b = no_otp_customer, make_customer("B")
+    own_number(app_client, a)
+    post(app_client, a.headers, message="From A's number", contacts=[CONTACT], sender=OWN)
+    deliver_all(ctx)
+    clock.advance(seconds=5)
+    _status, _body, [b_id] = post(app_client, b.headers, message="From the shared sender", contacts=[CONTACT])
+    deliver_all(ctx)
+    assert receipt_recorder(ctx.db, ctx.clock, "devinbox")(b_id, "delivered")
+    r = send_reply(app_client, {"from": CONTACT, "to": "0491570156", "body": "STOP"})
+    assert r.json()["data"] == {"optedOut": True}
+    assert (listed(ctx, a.account.id), listed(ctx, b.account.id)) == ({CONTACT: "reply"}, {})
+    assert stop_to_shared(app_client) == {"optedOut": True}
+    assert (listed(ctx, a.account.id), listed(ctx, b.account.id)) == ({CONTACT: "reply"}, {CONTACT: "reply"})
+
+
+@pytest.mark.parametrize("how", ["reply", "api"])
+def test_an_opt_out_cancels_only_that_accounts_queued_sms(app_client: TestClient, make_customer, ctx, clock,
+                                                          how: str) -> None:  # type: ignore[no-untyped-def]
+    """A and B both have an SMS scheduled to the contact; it opts out of A: B's is still sent."""
+    a, b = make_customer("A"), make_customer("B")
+    post(app_client, a.headers, message="From A", contacts=[CONTACT])
+    deliver_all(ctx)  # what a reply answers
+    _status, _body, [a_later] = post(app_client, a.headers, message="A, later", contacts=[CONTACT], delay=60_000)
+    _status, _body, [b_later] = post(app_client, b.headers, message="B, later", contacts=[CONTACT], delay=60_000)
+    if how == "reply":
+        assert stop_to_shared(app_client) == {"optedOut": True}
+    else:
+        r = app_client.post(OPTOUTS, json={"number": CONTACT}, headers=a.headers)
+        assert r.status_code == 200, r.text
+    assert (listed(ctx, a.account.id), listed(ctx, b.account.id)) == ({CONTACT: how}, {})
+    assert (statuses(ctx)[a_later], statuses(ctx)[b_later]) == ("cancelled", "queued")
+    clock.advance(seconds=120)
+    deliver_all(ctx)
+    assert (statuses(ctx)[a_later], statuses(ctx)[b_later]) == ("cancelled", "sent")
 
 
 def test_opting_out_cancels_what_is_still_queued_to_the_contact(app_client: TestClient, no_otp_customer, ctx,

@@ -3,9 +3,12 @@
 A number joins the list through the API, the console or the CLI, or by itself: a
 contact who replies ``STOP`` (also ``STOP ALL``, ``UNSUBSCRIBE``, ``OPTOUT``; any case,
 spaces around) to a number an account sent it an SMS from is put on that account's
-list. When several accounts sent to the contact from that number (the shared
-number), the reply answers the latest of them. Every change is audited and sent to
-the account's webhook (``optout.added`` / ``optout.removed``).
+list. The reply answers the account whose SMS the phone last received from that number:
+the latest handed to the provider (``sent`` or ``delivered``, by when it was sent); an SMS
+only queued, scheduled or cancelled, or reported failed, answers nothing. When several
+accounts sent to the contact from one number (the shared sender), the latest of them is
+the one. Every change is audited and sent to the account's webhook (``optout.added`` /
+``optout.removed``).
 
 An account has one list; its id (:func:`list_id`) is what the gateway's ``optoutId``
 may name.
@@ -14,7 +17,7 @@ may name.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,7 +30,7 @@ from senderid.errors import InvalidRequest, NotFound
 from senderid.numbers import InvalidNumber, parse_mobile
 from senderid.store.coltypes import UTCDateTime
 from senderid.store.db import upsert
-from senderid.store.tables import optouts, outbox
+from senderid.store.tables import custom_numbers, optouts, outbox
 
 # The account's gateway SMS to a number that just opted out and that no provider has been
 # handed yet (scheduled, or waiting for a retry): cancelled, as the account could cancel them.
@@ -122,29 +125,44 @@ def list_optouts(ctx: Context, account_id: str, *, limit: int = 50, offset: int 
     return [OptOut(r.number, r.source, r.created_at) for r in rows], total
 
 
-# The latest account that sent an SMS to a contact from one of these senders.
-_LATEST_SENDER_ACCOUNT = (
+# The account whose SMS the contact last received from one of these senders: handed to
+# the provider (sent, or delivered since), the latest by when it was sent. Served by
+# ix_outbox_to_number_sent.
+_LAST_RECEIVED_FROM = (
     select(outbox.c.account_id)
     .where(
         outbox.c.to_number == bindparam("contact"),
+        outbox.c.sent_at.is_not(None),
         outbox.c.kind == "sms",
+        outbox.c.status.in_((OutboxStatus.SENT, OutboxStatus.DELIVERED)),
         outbox.c.account_id.is_not(None),
         outbox.c.sender.in_(bindparam("senders", expanding=True)),
     )
-    .order_by(outbox.c.created_at.desc())
+    .order_by(outbox.c.sent_at.desc())
+    .limit(1)
+)
+
+# Whether an address is a number some account proved it owns (a custom number ever verified).
+_PROVEN_NUMBER = (
+    select(custom_numbers.c.id)
+    .where(custom_numbers.c.number.in_(bindparam("numbers", expanding=True)),
+           custom_numbers.c.verified_at.is_not(None))
     .limit(1)
 )
 
 
 def record_reply(
-    ctx: Context, *, contact: str, to: str, body: str, shared_aliases: Collection[str] = (), actor: Actor,
+    ctx: Context, *, contact: str, to: str, body: str, default_sender: Collection[str] | None, actor: Actor,
 ) -> str | None:
     """A text from ``contact`` to ``to`` (a provider's inbound message): when it is a STOP
-    word, put the contact on the list of the account that last sent to it from ``to``.
-    Returns that account's id, or None (not a STOP, or nobody sent to it from there).
+    word, put the contact on the list of the account whose SMS it last received from
+    ``to``. Returns that account's id, or None (not a STOP, or it received none from there).
 
-    ``shared_aliases``: how the provider names the shared sender (its default number),
-    which the outbox records as the shared sender setting (often empty).
+    ``default_sender``: the addresses the provider's default sender answers to (Twilio's
+    ``SENDERID_TWILIO_FROM``, the developer inbox's ``senderid``); None when the provider
+    does not say (Cellcast, SMPP). Unless ``SENDERID_SHARED_SENDER`` is set, the shared
+    sender goes out as the provider's default, so a reply to the default is a reply to the
+    shared sender; see :func:`_senders`.
     """
     if not is_stop(body):
         return None
@@ -152,29 +170,47 @@ def record_reply(
         number = parse_mobile(contact, ctx.settings.allowed_regions)
     except InvalidNumber:
         return None
-    senders = _senders(ctx, to, shared_aliases)
     with ctx.db.write() as conn:
-        account_id = conn.execute(_LATEST_SENDER_ACCOUNT, {"contact": number, "senders": list(senders)}).scalar()
+        senders = _senders(conn, ctx, to, default_sender)
+        account_id = conn.execute(_LAST_RECEIVED_FROM, {"contact": number, "senders": senders}).scalar()
         if account_id is None:
             return None
         _add(conn, ctx, account_id, number, "reply", actor, ctx.clock.now())
     return str(account_id)
 
 
-def _senders(ctx: Context, to: str, shared_aliases: Collection[str]) -> Sequence[str]:
-    """What the outbox may hold as the sender of an SMS that ``to`` answers."""
-    text = (to or "").strip()
+def _forms(ctx: Context, address: str) -> set[str]:
+    """An address as given and, when it is a mobile number, in E.164."""
+    text = (address or "").strip()
     found = {text}
     try:
         found.add(parse_mobile(text, ctx.settings.allowed_regions))
     except InvalidNumber:
         pass
-    aliases = {a.strip() for a in shared_aliases if a and a.strip()}
-    for alias in list(aliases):
-        try:
-            aliases.add(parse_mobile(alias, ctx.settings.allowed_regions))
-        except InvalidNumber:
-            pass
-    if found & aliases or (ctx.settings.shared_sender and ctx.settings.shared_sender in found):
-        found.add(ctx.settings.shared_sender)  # the outbox keeps the shared sender as configured
+    return found
+
+
+def _senders(conn: Connection, ctx: Context, to: str, default_sender: Collection[str] | None) -> list[str]:
+    """What the outbox may hold as the sender of an SMS that ``to`` answers.
+
+    The outbox keeps the shared sender as ``SENDERID_SHARED_SENDER`` says (often empty), so
+    a reply to the shared sender must be recognised by where it arrived:
+
+    * the setting is set: the shared sender's SMS went out as it, and only a reply to it
+      answers them;
+    * it is empty: they went out as the provider's default sender, so a reply to one of
+      ``default_sender`` answers them; or, when the provider does not say which number that
+      is, a reply to any number that is not a custom number an account proved it owns
+      (a reply to one of those answers that account's SMS alone).
+    """
+    found = _forms(ctx, to)
+    shared = ctx.settings.shared_sender
+    if shared.strip():
+        answers_shared = bool(found & _forms(ctx, shared))
+    elif default_sender is not None:
+        answers_shared = any(found & _forms(ctx, alias) for alias in default_sender if alias.strip())
+    else:
+        answers_shared = conn.execute(_PROVEN_NUMBER, {"numbers": sorted(found)}).first() is None
+    if answers_shared:
+        found.add(shared)
     return sorted(found)

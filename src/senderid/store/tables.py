@@ -179,7 +179,7 @@ outbox = Table(
     Index("ix_outbox_custom_number", "custom_number_id"),
     Index("ix_outbox_account_created", "account_id", "created_at"),
     Index("ix_outbox_provider_message", "provider_message_id"),  # delivery receipts
-    Index("ix_outbox_to_number_created", "to_number", "created_at"),  # who a STOP reply answers
+    Index("ix_outbox_to_number_sent", "to_number", "sent_at"),  # who a STOP reply answers
     Index("ix_outbox_status_updated", "status", "updated_at"),  # ended messages by age (retention)
 )
 

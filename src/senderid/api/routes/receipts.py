@@ -12,8 +12,8 @@ form fields ``From``, ``To``, ``Body``), signed the same way over
 signed with ``X-Cellcast-Signature: sha256=<hex HMAC-SHA256 of the body>`` under
 ``SENDERID_CELLCAST_INBOUND_SECRET``.
 
-A reply that is a STOP word puts its sender on the opt-out list of the account that
-last sent to it from that number (:mod:`senderid.domain.optouts`).
+A reply that is a STOP word puts its sender on the opt-out list of the account whose SMS
+it last received from that number (:mod:`senderid.domain.optouts`).
 """
 
 from __future__ import annotations

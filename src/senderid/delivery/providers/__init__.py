@@ -34,11 +34,15 @@ def inbound_recorder(ctx: "Context", provider: str) -> InboundRecorder:
     from senderid.domain.types import Actor
 
     settings = ctx.settings
-    aliases = {"twilio": [settings.twilio_from or ""], "devinbox": [DEFAULT_SENDER]}.get(provider, [])
+    # What the provider's default sender (the shared sender, unless SENDERID_SHARED_SENDER
+    # is set) is called in a reply; None: the provider does not say (Cellcast's account
+    # default, the SMSC's default source address).
+    default_sender = {"twilio": [settings.twilio_from or ""], "devinbox": [DEFAULT_SENDER]}.get(provider)
     actor = Actor(f"provider:{provider}")
 
     def record(contact: str, to: str, body: str) -> str | None:
-        return optouts.record_reply(ctx, contact=contact, to=to, body=body, shared_aliases=aliases, actor=actor)
+        return optouts.record_reply(ctx, contact=contact, to=to, body=body, default_sender=default_sender,
+                                    actor=actor)
 
     return record
 
