@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy import func, insert, select
 
@@ -223,3 +224,41 @@ def test_expired_rows_never_block_a_new_first_request(app_client: TestClient, cu
     r = app_client.post(ADD, json=BODY, headers=keyed(customer, "k"))
     assert r.status_code == 200 and "idempotent-replayed" not in r.headers
     assert count(ctx, custom_numbers) == 1 and count(ctx, idempotency_keys) == 1
+
+
+def test_a_request_whose_rival_answer_expired_unread_acts_again(ctx, customer, clock) -> None:  # type: ignore[no-untyped-def]
+    """A concurrent first request commits the key while this one acts, and its row expires
+    before this one can read it: there is nothing to replay, so this request acts again (its
+    first effect was rolled back with the transaction) and stores its own answer."""
+    if ctx.db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises writers: nothing else commits while a request acts")
+    keyed_request = idempotency.Keyed(customer.account.id, "k", "1" * 64)
+    rival = sa.create_engine(ctx.settings.database_url)  # another process's connection
+    acted: list[int] = []
+
+    def act() -> str:
+        acted.append(1)
+        now = clock.now()
+        with ctx.db.write() as conn:  # the effect: a row of its own, in the request's transaction
+            conn.execute(insert(idempotency_keys).values(
+                account_id=customer.account.id, key=f"effect-{len(acted)}", request_hash="e" * 64,
+                created_at=now, expires_at=now + timedelta(hours=1), status_code=200, response_body="",
+                response_headers={}))
+        if len(acted) == 1:
+            with rival.begin() as conn:
+                conn.execute(insert(idempotency_keys).values(
+                    account_id=customer.account.id, key="k", request_hash="1" * 64, created_at=now,
+                    expires_at=now + timedelta(seconds=1), status_code=200, response_body="rival",
+                    response_headers={}))
+            clock.advance(seconds=2)
+        return f"answer {len(acted)}"
+
+    try:
+        outcome = idempotency.run(ctx, keyed_request, act,
+                                  lambda r: idempotency.StoredResponse(200, r.encode(), {}), str)
+    finally:
+        rival.dispose()
+    assert outcome == idempotency.Fresh("answer 2") and len(acted) == 2
+    with ctx.db.read() as conn:
+        rows = dict(conn.execute(select(idempotency_keys.c.key, idempotency_keys.c.response_body)).all())
+    assert rows == {"k": "answer 2", "effect-2": ""}
