@@ -17,10 +17,10 @@ short transaction.
 
 The life of a key::
 
-    (no row)              the request acts; a final answer (2xx, 4xx but 429) is stored
-    same hash             the stored response, replayed
-    other hash            KeyReused: the key belongs to another request
-    replaceable row       as if there were none (the new answer replaces it)
+    no row                the request acts; a final answer (2xx, 4xx but 429) is stored
+    a row, same hash      the stored response, replayed
+    a row, other hash     KeyReused: the key belongs to another request
+    a replaceable row     as if there were none (the new answer replaces it)
 
 A row is replaceable when it expired (``idempotency_ttl_hours`` after it was
 stored), or when it holds no response (``status_code`` NULL: an "in progress" row
