@@ -140,6 +140,16 @@ def test_storage_imports_only_storage_and_pure_modules() -> None:
     assert wrong == set()
 
 
+def test_routes_reach_the_database_only_through_the_domain() -> None:
+    """No module under api/routes imports anything of senderid.store (tables, db, ...)."""
+    wrong = {
+        (m, t) for m, targets in graph().items() if m.startswith("senderid.api.routes.")
+        for t in targets if layer(t) == "store"
+    }
+    assert wrong == set()
+    assert "senderid.api.routes.ops" in graph()  # the check looks at the route modules
+
+
 def test_the_client_imports_only_itself() -> None:
     wrong = {
         (m, t) for m, targets in graph().items() if layer(m) == "client"

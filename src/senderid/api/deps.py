@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import anyio
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -75,7 +74,7 @@ async def posted(request: Request, work: Callable[[Caller, dict[str, Any]], Resp
     if not values:
         return await run_in_threadpool(lambda: act(who or authenticate(ctx, request)))
 
-    def once(first: bool) -> idempotency.Fresh[Response] | idempotency.StoredResponse | None:
+    def once() -> idempotency.Fresh[Response] | idempotency.StoredResponse:
         caller = who or authenticate(ctx, request)
         if len(values) > 1:
             raise idempotency.InvalidKey(f"Send one {idempotency.HEADER} header, not {len(values)}")
@@ -86,15 +85,7 @@ async def posted(request: Request, work: Callable[[Caller, dict[str, Any]], Resp
         )
         return idempotency.run(ctx, keyed, lambda: act(caller), _describe, envelope.from_error)
 
-    outcome = await run_in_threadpool(once, True)
-    if outcome is None:  # another request holds the key: wait without holding a thread
-        for pause in idempotency.pauses():
-            await anyio.sleep(pause)
-            outcome = await run_in_threadpool(once, False)
-            if outcome is not None:
-                break
-        else:
-            raise idempotency.StillInProgress()
+    outcome = await run_in_threadpool(once)
     if isinstance(outcome, idempotency.Fresh):
         return outcome.response
     return replay(outcome)

@@ -1,10 +1,14 @@
-"""The claim shared by the SMS outbox and the webhook queue: a lease on due rows.
+"""The webhook queue's claim, a lease on due rows; and the error length both queues share.
 
-Both tables hold work items with ``status`` (``queued``/``sending``/...),
-``next_attempt_at``, ``lease_until``, ``attempts`` and ``updated_at``. A row is
-due when it is queued and its time has come, or when it is being sent under a
-lease that has run out (its worker died). Claiming one sets it ``sending`` under
-a fresh lease and counts the attempt.
+``webhook_events`` (like the SMS outbox) holds work items with ``status``
+(``queued``/``sending``/...), ``next_attempt_at``, ``lease_until``, ``attempts`` and
+``updated_at``. A row is due when it is queued and its time has come, or when it is
+being sent under a lease that has run out (its worker died). Claiming one sets it
+``sending`` under a fresh lease and counts the attempt.
+
+The SMS outbox claims with the same rule and lease, but by lane (OTP first, a fair
+share per account, the provider's rate): see :mod:`senderid.delivery.lanes`. It
+shares :data:`MAX_ERROR_LENGTH` from here.
 """
 
 from __future__ import annotations

@@ -1,17 +1,22 @@
-"""The outbox: every SMS is written here in the transaction that caused it.
+"""The delivery side of the outbox: claims, outcomes and receipts.
 
-Life of a message::
+Every SMS is written to the outbox in the transaction that caused it, by
+:mod:`senderid.domain.outbox`; the worker takes it from here. Life of a message::
 
     queued --claim--> sending --provider accepted--> sent (--receipt--> delivered | failed)
                          |--transient error--> queued (later, with backoff) ... --> dead
                          |--permanent error--> failed
-    queued --superseded by a newer OTP, or the OTP expired--> cancelled
+    queued | sending --a newer code, or the registration ended--> cancelled
+                        (domain.outbox.cancel_otps; one a live worker still hands over
+                        is recorded as sent all the same)
+    sending --an OTP that expired before it was handed over (the worker)--> cancelled
 
-A claim is a lease: a worker that dies while holding one leaves the message
-``sending`` with an expired lease, and the next claim takes it again, so a
-crash loses nothing. Once a message leaves ``queued``/``sending`` for good,
-an OTP in its body is blanked out (``redacted_body``): codes are not kept at
-rest after hand-off.
+A claim (:func:`claim`, which takes its rows through :mod:`.lanes`) is a lease: a
+worker that dies while holding one leaves the message ``sending`` with an expired
+lease, and the next claim takes it again, so a crash loses nothing. The worker
+records what became of its claims in batches (:func:`record`). Once a message
+leaves ``queued``/``sending`` for good, an OTP in its body is blanked out
+(``redacted_body``): codes are not kept at rest after hand-off.
 
 Delivery receipts (:func:`record_receipt`) move a sent message to delivered or
 failed. A receipt can beat the worker's own write of ``sent`` (the SMSC sends it

@@ -6,35 +6,29 @@ raw body) and its response.
 The request path uses :func:`run`: the key is looked up, the request acts and its
 response is stored **in one write transaction**, the domain's own (the domain's
 ``ctx.db.write()`` joins it). So a key costs two statements and no transaction of
-its own, and a crash can never leave a claimed key without its effect, or an effect
+its own, and a crash can never leave a key without its effect, or an effect
 without its key: both commit together or neither does. Concurrent first requests
 with one key: on SQLite writers are serialised, so the second sees the first's row;
-on PostgreSQL the second's final insert finds the first's committed row, its own
-transaction rolls back (its effect with it) and it replays the first's response.
-An answer that is final but comes from a refused domain write (a 4xx raised inside
-the transaction, which therefore rolls back) is stored by a second, short
-transaction.
+on PostgreSQL the second's final insert waits for the first's row, finds it
+committed, its own transaction rolls back (its effect with it) and it replays the
+first's response. An answer that is final but comes from a refused domain write (a
+4xx raised inside the transaction, which therefore rolls back) is stored by a second,
+short transaction.
 
-The older two-step API below (:func:`begin`, then :func:`complete` or
-:func:`abandon`) is kept for callers that cannot put their effect in our
-transaction; its "in progress" rows are honoured by :func:`run` (it waits). The
-life of a key there::
+The life of a key::
 
-    begin -> (no row)            insert "in progress" (status_code NULL), own short
-                                 transaction; the caller acts, then
-                                 complete (2xx/4xx: the response is stored) or
-                                 abandon  (5xx, 429, a crash: the row goes, a retry may act)
-          -> finished, same hash  the stored response, replayed
-          -> any row, other hash  Conflict: the key belongs to another request
-          -> in progress          wait (short sleeps, bounded) for it to finish, then replay;
-                                  Conflict "still in progress" when it does not finish in time
+    no row                the request acts; a final answer (2xx, 4xx but 429) is stored
+    a row, same hash      the stored response, replayed
+    a row, other hash     KeyReused: the key belongs to another request
+    a replaceable row     as if there were none (the new answer replaces it)
 
-The primary key (account, key) makes concurrent first requests safe: one
-insert wins, the others see its row and wait. Rows expire after
-``idempotency_ttl_hours`` (expired rows are ignored and replaced); a row left
-"in progress" longer than :data:`ABANDONED_AFTER` (its process died mid-request)
-is replaced too. Each new key also deletes a bounded number of expired rows, so
-the table stays small without a separate job.
+A row is replaceable when it expired (``idempotency_ttl_hours`` after it was
+stored), or when it holds no response (``status_code`` NULL: an "in progress" row
+written by an earlier version, which claimed a key before acting; its request may
+never have finished, and no request of this version waits for it).
+The primary key (account, key) makes concurrent first requests safe. Each new key
+also deletes a bounded number of expired rows (at most once a minute per process),
+so the table stays small without a separate job.
 
 Nothing here knows HTTP: a response is a status code, body bytes and headers.
 """
@@ -44,18 +38,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-import itertools
-import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from collections.abc import Callable
-from typing import Generic, TypeVar
-
-from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, tuple_, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, bindparam, delete, or_, select, tuple_
 
 from senderid.domain.context import Context
 from senderid.errors import Conflict, InvalidRequest, SenderIdError
@@ -67,10 +55,8 @@ PURGE_EVERY = timedelta(minutes=1)  # how often :func:`run` purges expired keys 
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
-WAIT_SECONDS = 10.0  # how long a repeat waits for the first request to finish
-POLL_SECONDS = (0.02, 0.05, 0.1, 0.2, 0.25)  # then 0.25 s until WAIT_SECONDS
-ABANDONED_AFTER = timedelta(minutes=5)  # an "in progress" row older than this is replaced
 PURGE_BATCH = 100  # expired rows deleted with each new key
+PASSES = 3  # a pass acts again only when a row that beat it expired meanwhile (TTL >= 1 h)
 
 
 class InvalidKey(InvalidRequest):
@@ -83,29 +69,11 @@ class KeyReused(Conflict):
                "send a new key for a new request")
 
 
-class StillInProgress(Conflict):
-    message = (f"A request with this {HEADER} is still being processed; "
-               "try again in a moment to get its response")
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": "1"}
-
-
 @dataclass(frozen=True, slots=True)
 class StoredResponse:
     status_code: int
     body: bytes
     headers: dict[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    """This request owns the key: act, then :func:`complete` or :func:`abandon`."""
-
-    account_id: str
-    key: str
-    created_at: datetime  # tells our row from a later one that replaced it
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,10 +92,6 @@ class Fresh(Generic[R]):
     response: R
 
 
-class _Busy(Exception):
-    """Another request holds the key with an "in progress" row (two-step API)."""
-
-
 class _Taken(Exception):
     """A concurrent first request committed the key before us."""
 
@@ -143,24 +107,37 @@ def run(
     act: Callable[[], R],
     describe: Callable[[R], StoredResponse],
     render: Callable[[SenderIdError], R],
-) -> Fresh[R] | StoredResponse | None:
+) -> Fresh[R] | StoredResponse:
     """Act at most once per key, in one transaction with the key (see the module's text).
 
     ``act`` does the work (its ``ctx.db.write()`` joins ours) and returns a response;
     ``describe`` turns a response into what is stored; ``render`` is the response to a
-    domain error. Returns :class:`Fresh`, the stored response to replay, or None while a
-    two-step holder keeps the key "in progress" (the caller waits and calls again).
-    Raises KeyReused.
+    domain error. Returns :class:`Fresh`, or the stored response to replay. Raises
+    KeyReused.
     """
+    for _ in range(PASSES):
+        outcome = _attempt(ctx, keyed, act, describe, render)
+        if outcome is not None:
+            return outcome
+        # A concurrent request stored the key, and its row expired before this one could
+        # read it: nothing to replay, so this request acts again, as a new one.
+    raise RuntimeError(f"{HEADER}: no answer after {PASSES} passes")  # a 500: the key stays free
+
+
+def _attempt(
+    ctx: Context,
+    keyed: Keyed,
+    act: Callable[[], R],
+    describe: Callable[[R], StoredResponse],
+    render: Callable[[SenderIdError], R],
+) -> Fresh[R] | StoredResponse | None:
+    """One pass of :func:`run`; None when it must act again (its effect was rolled back)."""
     now = ctx.clock.now()
     try:
         with ctx.db.write() as conn:
             row = _row(conn, keyed.account_id, keyed.key)
             if row is not None and not _replaceable(row, now):
-                replay = _judge(row, keyed.request_hash)
-                if replay is None:
-                    raise _Busy()
-                return replay
+                return _judge(row, keyed.request_hash)
             try:
                 response = act()
             except SenderIdError as error:
@@ -171,35 +148,34 @@ def run(
             if should_store(stored.status_code) and not _store(ctx, conn, keyed, now, stored):
                 raise _Taken()
             return Fresh(response)
-    except _Busy:
-        return None
     except _Taken:
         return _look_again(ctx, keyed)
     except _Refused as refused:
+        # Nothing was done: the refusal is the answer, unless a concurrent request
+        # stored one for the key first.
         response = render(refused.error)
         stored = describe(response)
         if should_store(stored.status_code):
             with ctx.db.write() as conn:
                 if _store(ctx, conn, keyed, now, stored):
                     return Fresh(response)
-            return _look_again(ctx, keyed)
         again = _look_again(ctx, keyed)
         return Fresh(response) if again is None else again
 
 
 def _look_again(ctx: Context, keyed: Keyed) -> StoredResponse | None:
     """The response a concurrent request committed for the key (KeyReused when it was another
-    request), or None when there is none to replay (yet)."""
+    request), or None when there is none to replay."""
     with ctx.db.read() as conn:
         row = _row(conn, keyed.account_id, keyed.key)
-    if row is None or row.status_code is None or _replaceable(row, ctx.clock.now()):
+    if row is None or _replaceable(row, ctx.clock.now()):
         return None
     return _judge(row, keyed.request_hash)
 
 
 def _store(ctx: Context, conn: Connection, keyed: Keyed, now: datetime, response: StoredResponse) -> bool:
-    """Insert the key with its response (replacing an expired or abandoned row); False when
-    a live row of another request is there."""
+    """Insert the key with its response (replacing a replaceable row); False when a live
+    row of another request is there."""
     try:
         text = response.body.decode()
     except UnicodeDecodeError:  # not ours to replay faithfully in a text column
@@ -211,7 +187,7 @@ def _store(ctx: Context, conn: Connection, keyed: Keyed, now: datetime, response
         account_id=keyed.account_id, key=keyed.key, request_hash=keyed.request_hash, created_at=now,
         expires_at=now + timedelta(hours=ctx.settings.idempotency_ttl_hours),
         status_code=response.status_code, response_body=text, response_headers=response.headers,
-        now=now, abandoned=now - ABANDONED_AFTER,
+        now=now,
     )
     return conn.execute(_store_statement(conn.dialect.name), values).first() is not None
 
@@ -232,12 +208,16 @@ def _store_statement(dialect: str) -> Any:
     ).returning(idempotency_keys.c.created_at)
 
 
-# The row in the table may be replaced: it expired, or its two-step holder never finished.
+# The row in the table may be replaced: it expired, or it holds no response (see the module's text).
 _REPLACEABLE = or_(
     idempotency_keys.c.expires_at <= bindparam("now", type_=UTCDateTime),
-    and_(idempotency_keys.c.status_code.is_(None),
-         idempotency_keys.c.created_at <= bindparam("abandoned", type_=UTCDateTime)),
+    idempotency_keys.c.status_code.is_(None),
 )
+
+
+def _replaceable(row: Any, now: datetime) -> bool:
+    """Expired, or without a response (:data:`_REPLACEABLE`, read in Python)."""
+    return row.expires_at <= now or row.status_code is None
 
 
 def check_key(value: str) -> str:
@@ -260,98 +240,6 @@ def should_store(status_code: int) -> bool:
     return 200 <= status_code < 500 and status_code != 429
 
 
-def begin(
-    ctx: Context, account_id: str, key: str, req_hash: str, *, wait_seconds: float | None = None
-) -> Claim | StoredResponse:
-    """Own the key (a :class:`Claim`) or get the response to replay; raises KeyReused, or
-    StillInProgress when the request holding the key does not finish within ``wait_seconds``
-    (default :data:`WAIT_SECONDS`). Blocks while it waits; async callers loop over
-    :func:`try_begin` and :func:`pauses` themselves, sleeping without holding a thread."""
-    outcome = try_begin(ctx, account_id, key, req_hash)
-    if outcome is not None:
-        return outcome
-    for pause in pauses(wait_seconds):
-        time.sleep(pause)
-        outcome = try_begin(ctx, account_id, key, req_hash, peek=True)
-        if outcome is not None:
-            return outcome
-    raise StillInProgress()
-
-
-def pauses(wait_seconds: float | None = None) -> Iterator[float]:
-    """The pauses between looks at a key another request holds, until the wait is over."""
-    deadline = time.monotonic() + (WAIT_SECONDS if wait_seconds is None else wait_seconds)
-    for n in itertools.count():
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return
-        yield min(POLL_SECONDS[min(n, len(POLL_SECONDS) - 1)], left)
-
-
-def try_begin(
-    ctx: Context, account_id: str, key: str, req_hash: str, *, peek: bool = False
-) -> Claim | StoredResponse | None:
-    """One step, never waiting: a Claim, a response to replay, or None while another request
-    holds the key; raises KeyReused. ``peek`` looks in a read transaction first and takes
-    the write lock only when the key is free (for repeated looks while waiting)."""
-    if peek:
-        with ctx.db.read() as conn:
-            row = _row(conn, account_id, key)
-        if row is not None and not _replaceable(row, ctx.clock.now()):
-            return _judge(row, req_hash)
-    now = ctx.clock.now()
-    try:
-        with ctx.db.write() as conn:
-            row = _row(conn, account_id, key)
-            if row is not None and not _replaceable(row, now):
-                return _judge(row, req_hash)
-            if row is not None:
-                conn.execute(delete(idempotency_keys).where(*_pk(account_id, key)))
-            _purge(conn, now)
-            conn.execute(
-                insert(idempotency_keys).values(
-                    account_id=account_id, key=key, request_hash=req_hash, created_at=now,
-                    expires_at=now + timedelta(hours=ctx.settings.idempotency_ttl_hours),
-                )
-            )
-    except IntegrityError:
-        return None  # a concurrent first request inserted it: wait for that one
-    return Claim(account_id, key, now)
-
-
-def _judge(row: Any, req_hash: str) -> StoredResponse | None:
-    """A live row: KeyReused for another request, its response, or None while in progress."""
-    if not _same(row.request_hash, req_hash):
-        raise KeyReused()
-    if row.status_code is None:
-        return None
-    return StoredResponse(row.status_code, (row.response_body or "").encode(), dict(row.response_headers or {}))
-
-
-def complete(ctx: Context, claim: Claim, response: StoredResponse) -> None:
-    """Store the response of the request that owns the key (or let it go when not storable)."""
-    if not should_store(response.status_code):
-        abandon(ctx, claim)
-        return
-    try:
-        text = response.body.decode()
-    except UnicodeDecodeError:  # not ours to replay faithfully in a text column
-        abandon(ctx, claim)
-        return
-    with ctx.db.write() as conn:
-        conn.execute(
-            update(idempotency_keys)
-            .where(*_mine(claim))
-            .values(status_code=response.status_code, response_body=text, response_headers=response.headers)
-        )
-
-
-def abandon(ctx: Context, claim: Claim) -> None:
-    """Let the key go, so that a retry acts (the request failed without a final answer)."""
-    with ctx.db.write() as conn:
-        conn.execute(delete(idempotency_keys).where(*_mine(claim)))
-
-
 def purge_batch(conn: Connection, now: datetime, *, limit: int = PURGE_BATCH) -> int:
     """Delete up to ``limit`` expired keys in ``conn``'s transaction (housekeeping)."""
     return _purge(conn, now, limit=limit)
@@ -366,15 +254,6 @@ def purge_expired(ctx: Context, *, limit: int = 10_000) -> int:
 # -- helpers -------------------------------------------------------------------------------
 
 
-def _pk(account_id: str, key: str) -> tuple[Any, ...]:
-    return (idempotency_keys.c.account_id == account_id, idempotency_keys.c.key == key)
-
-
-def _mine(claim: Claim) -> tuple[Any, ...]:
-    return (*_pk(claim.account_id, claim.key), idempotency_keys.c.status_code.is_(None),
-            idempotency_keys.c.created_at == claim.created_at)
-
-
 _ROW = select(idempotency_keys).where(
     idempotency_keys.c.account_id == bindparam("b_account_id"), idempotency_keys.c.key == bindparam("b_key"))
 
@@ -383,9 +262,11 @@ def _row(conn: Connection, account_id: str, key: str) -> Any:
     return conn.execute(_ROW, {"b_account_id": account_id, "b_key": key}).first()
 
 
-def _replaceable(row: Any, now: datetime) -> bool:
-    """Expired, or left in progress by a request that never finished."""
-    return row.expires_at <= now or (row.status_code is None and row.created_at <= now - ABANDONED_AFTER)
+def _judge(row: Any, req_hash: str) -> StoredResponse:
+    """A live row: its response, or KeyReused when it was stored for another request."""
+    if not _same(row.request_hash, req_hash):
+        raise KeyReused()
+    return StoredResponse(row.status_code, (row.response_body or "").encode(), dict(row.response_headers or {}))
 
 
 def _same(a: str, b: str) -> bool:

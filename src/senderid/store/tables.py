@@ -338,7 +338,7 @@ idempotency_keys = Table(
     Column("account_id", String(ID), primary_key=True),
     Column("key", String(255), primary_key=True),
     Column("request_hash", String(64), nullable=False),  # sha256 of method, path and body
-    Column("status_code", Integer),  # NULL while the first request is still running
+    Column("status_code", Integer),  # NULL: an "in progress" row of an earlier version (replaceable)
     Column("response_body", Text),
     Column("response_headers", JSON),
     Column("created_at", UTCDateTime, nullable=False),

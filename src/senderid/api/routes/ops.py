@@ -4,13 +4,13 @@
 database nor the worker threads, so it answers at once whatever the database does.
 ``/readyz`` says the database answers: its ping runs on a thread of its own (not the
 request threads, which a hanging database may have used up) and is given up after
-``SENDERID_DATABASE_TIMEOUT_SECONDS``, with a 503.
+``SENDERID_DATABASE_TIMEOUT_SECONDS``, with a 503. The ping itself is the domain's
+(:mod:`senderid.domain.readiness`): routes reach the database only through the domain.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 
 import anyio
 import anyio.to_thread
@@ -20,21 +20,9 @@ from starlette.responses import Response
 
 from senderid.api import envelope
 from senderid.api.deps import context
-from senderid.store.db import Database
+from senderid.domain import readiness
 
 router = APIRouter(tags=["operations"])
-
-# Pings in flight at once; past that, /readyz answers 503 at once (the database is slow).
-_PINGS = threading.BoundedSemaphore(4)
-
-
-def _ping(db: Database) -> bool:
-    if not _PINGS.acquire(blocking=False):
-        return False
-    try:
-        return bool(db.ping())
-    finally:
-        _PINGS.release()
 
 
 @router.get("/healthz")
@@ -46,13 +34,14 @@ async def healthz() -> Response:
 @router.get("/readyz")
 async def readyz(request: Request) -> Response:
     """The database answers (within the database timeout)."""
-    db = context(request).db
+    ctx = context(request)
+    timeout = readiness.ping_timeout(ctx)
     answered = False
-    with anyio.move_on_after(db.timeout):
+    with anyio.move_on_after(timeout):
         # Its own limiter: not a request thread, which a hanging database may hold all of.
         answered = await anyio.to_thread.run_sync(
-            _ping, db, abandon_on_cancel=True, limiter=anyio.CapacityLimiter(1))
+            readiness.database_answers, ctx, abandon_on_cancel=True, limiter=anyio.CapacityLimiter(1))
     if answered:
         return envelope.ok("ready")
-    retry = str(max(1, math.ceil(db.timeout)))
+    retry = str(max(1, math.ceil(timeout)))
     return envelope.failure("The database is not reachable", 503, headers={"Retry-After": retry})

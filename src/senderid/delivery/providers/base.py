@@ -1,7 +1,11 @@
 """The small interface every SMS provider implements.
 
 A provider hands one SMS to a network and says what happened. It never
-touches senderid's database: the worker records the outcome.
+touches senderid's tables: the worker records the outcome (through
+:mod:`senderid.delivery.outbox`), and what a network sends back later, delivery
+receipts and replies from phones, goes to the callbacks of
+:mod:`senderid.delivery.providers` (``receipt_recorder``, ``inbound_recorder``).
+The developer inbox's own table, ``dev_inbox``, is that provider's "network".
 
 * return a :class:`SendResult` when the network accepted the message;
 * raise :class:`TransientError` when trying again later may work
