@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST_WORKERS ?= auto
 PORT ?= 8080
 
-.PHONY: run test bench screenshots clean
+.PHONY: run test lint bench screenshots clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("senderid needs Python 3.11 or newer; set PYTHON=python3.11" if sys.version_info < (3, 11) else 0)'
@@ -22,6 +22,12 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --maxprocesses 4 $(PYTEST_ARGS)
+
+# Style and types: ruff (imports, unused names, pyupgrade, bugbear) and mypy (strict on the
+# domain, the store and the client).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/mypy
 
 # The console's pictures in docs/screenshots (a test run writes them to a temporary folder).
 screenshots: $(STAMP)
