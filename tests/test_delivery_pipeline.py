@@ -68,19 +68,22 @@ class SlowProvider(ScriptedProvider):
 
 
 def run_until(worker: Worker, done: Any, timeout: float = 30) -> None:
-    """Run ``worker.run`` in a thread until ``done()`` holds (or the timeout), then stop it."""
+    """Run ``worker.run`` in a thread until ``done()`` holds, then stop it; fail when
+    ``done()`` did not hold within ``timeout`` seconds."""
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,))
     thread.start()
     deadline = time.monotonic() + timeout
+    reached = False
     try:
-        while not done() and time.monotonic() < deadline:
+        while not (reached := bool(done())) and time.monotonic() < deadline:
             time.sleep(0.02)
     finally:
         stop.set()
         worker.wake()
         thread.join(30)
     assert not thread.is_alive()
+    assert reached, f"the worker did not get there in {timeout:g} s"
 
 
 # -- the window --------------------------------------------------------------------------
