@@ -14,10 +14,12 @@ from fastapi.testclient import TestClient
 from senderid.api.app import create_app
 from senderid.domain import credits, optouts
 from senderid.domain.types import CLI
+from senderid.errors import BalanceTooLow
 from senderid.store.tables import account_credits, audit_events
 from tests.support.gateway import CONTACT, ENVELOPE, GATEWAY, OWN, ok, own_number, post, sent, sms_rows
 from tests.support.helpers import deliver_all
 from tests.support.live import serve
+from tests.support.racers import race
 
 USAGE = "/api/v2/report/message/quick-api-credit-usage"
 QUEUED = "Request is being processed"
@@ -147,3 +149,29 @@ def test_racing_sends_never_take_the_balance_below_zero(ctx, customer) -> None: 
     assert statuses == [200] * 7 + [422] * 13
     assert balance(ctx, customer.account.id) == 0
     assert len(sms_rows(ctx)) == 7
+
+
+def test_debits_racing_on_their_own_connections_never_overdraw(ctx, customer) -> None:  # type: ignore[no-untyped-def]
+    """The debit itself is raced, with no lock taken before it: 8 transactions on 8
+    connections (threads on PostgreSQL, processes on SQLite) each take 1 credit at the
+    same moment from a balance of 3. Exactly 3 are charged, the others refused, none fails.
+
+    A send takes the account's lock (PostgreSQL) or the write lock (SQLite's BEGIN
+    IMMEDIATE) before it debits; these racers take neither, so nothing but the debit's
+    own statement keeps the balance right. On SQLite their transactions are deferred
+    (plain BEGIN): a debit that read the balance before writing it could not take the
+    write lock once another racer had committed ("database is locked")."""
+    account_id = customer.account.id
+    credits.set_balance(ctx, account_id, 3, actor=CLI)
+    cost = credits.milli(1)
+
+    def debit_alone(_i: int) -> str:
+        with ctx.db.engine.connect() as conn, conn.begin():
+            credits.debit(conn, account_id, cost, ctx.clock.now())
+        return "charged"
+
+    results = race(ctx, 8, debit_alone)
+    outcomes = sorted(r if isinstance(r, str) else type(r).__name__ for r in results)
+    assert outcomes == ["BalanceTooLow"] * 5 + ["charged"] * 3, results
+    assert all(isinstance(r, (str, BalanceTooLow)) for r in results)
+    assert balance(ctx, account_id) == 0

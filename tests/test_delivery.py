@@ -355,18 +355,57 @@ def test_concurrent_workers_never_take_the_same_message(ctx, workers: int) -> No
 
 
 def test_claim_on_two_connections_at_once_splits_the_rows(ctx, clock) -> None:  # type: ignore[no-untyped-def]
-    """Two claims in open transactions at the same time (PostgreSQL: SKIP LOCKED)."""
-    if ctx.db.is_sqlite:
-        pytest.skip("SQLite write transactions exclude each other; nothing runs at the same time")
+    """Two claims in two write transactions on two connections (two threads): the second
+    runs while the first, holding its 6 rows, is still open.
+
+    PostgreSQL: the second claim skips the rows the first holds (SKIP LOCKED) and takes
+    the other 4 at once, before the first commits (waiting on those rows instead, it would
+    fail on the lock timeout). SQLite has one writer at a time: the second claim waits
+    for the first to commit, then takes the 4 left. Either way no row is claimed twice."""
     queued = queue_plain(ctx, 10)
-    with ctx.db.write() as first:
-        mine = outbox.claim(first, now=clock.now(), worker="a", lease_seconds=30, limit=6)
-        with ctx.db.write() as second:
-            theirs = outbox.claim(second, now=clock.now(), worker="b", lease_seconds=30, limit=10)
-    ids_a, ids_b = {m.id for m in mine}, {m.id for m in theirs}
-    assert len(ids_a) == 6 and len(ids_b) == 4
-    assert ids_a.isdisjoint(ids_b)
-    assert ids_a | ids_b == set(queued)
+    first_open, second_done = threading.Event(), threading.Event()
+    events: list[str] = []
+    claimed: dict[str, set[str]] = {}
+    errors: list[BaseException] = []
+    # PostgreSQL: the first stays open until the second is done; SQLite: the second
+    # cannot start before the first ends, so the first stays open a moment and commits
+    hold = 0.5 if ctx.db.is_sqlite else 3 * ctx.db.timeout  # past the lock timeout of a second that waits
+
+    def first() -> None:
+        try:
+            with ctx.db.write() as conn:
+                claimed["a"] = {m.id for m in outbox.claim(conn, now=clock.now(), worker="a", lease_seconds=30,
+                                                           limit=6)}
+                first_open.set()
+                second_done.wait(hold)
+                events.append("a commits")
+        except Exception as exc:  # judged below
+            errors.append(exc)
+        finally:
+            first_open.set()
+
+    def second() -> None:
+        try:
+            assert first_open.wait(30)
+            with ctx.db.write() as conn:
+                claimed["b"] = {m.id for m in outbox.claim(conn, now=clock.now(), worker="b", lease_seconds=30,
+                                                           limit=10)}
+                events.append("b claimed")
+        except Exception as exc:  # judged below
+            errors.append(exc)
+        finally:
+            second_done.set()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert events == (["a commits", "b claimed"] if ctx.db.is_sqlite else ["b claimed", "a commits"])
+    assert len(claimed["a"]) == 6 and len(claimed["b"]) == 4
+    assert claimed["a"].isdisjoint(claimed["b"])
+    assert claimed["a"] | claimed["b"] == set(queued)
 
 
 def test_an_expired_lease_is_claimed_again(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]

@@ -68,19 +68,22 @@ class SlowProvider(ScriptedProvider):
 
 
 def run_until(worker: Worker, done: Any, timeout: float = 30) -> None:
-    """Run ``worker.run`` in a thread until ``done()`` holds (or the timeout), then stop it."""
+    """Run ``worker.run`` in a thread until ``done()`` holds, then stop it; fail when
+    ``done()`` did not hold within ``timeout`` seconds."""
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,))
     thread.start()
     deadline = time.monotonic() + timeout
+    reached = False
     try:
-        while not done() and time.monotonic() < deadline:
+        while not (reached := bool(done())) and time.monotonic() < deadline:
             time.sleep(0.02)
     finally:
         stop.set()
         worker.wake()
         thread.join(30)
     assert not thread.is_alive()
+    assert reached, f"the worker did not get there in {timeout:g} s"
 
 
 # -- the window --------------------------------------------------------------------------
@@ -300,32 +303,73 @@ def test_the_queue_metrics_show_depth_by_status_and_lane_and_the_oldest_age(ctx,
         unwatch_queue()
 
 
+class GatedProvider(ScriptedProvider):
+    """Answers a send only when the test lets it (:meth:`answer`), one at a time: the
+    test decides when a slot of the window frees."""
+
+    def __init__(self) -> None:
+        super().__init__(before_answer=self._wait)
+        self._permits = threading.Semaphore(0)
+
+    def _wait(self, sms: OutgoingSms) -> None:
+        if not self._permits.acquire(timeout=60):
+            raise TransientError("the test never let this send answer")
+
+    def answer(self, n: int = 1) -> None:
+        for _ in range(n):
+            self._permits.release()
+
+
+def wait_for(done: Any, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, f"not reached in {timeout:g} s"
+        time.sleep(0.005)
+
+
+def claimed_ids(ctx: Context) -> set[str]:
+    with ctx.db.read() as conn:
+        return set(conn.execute(select(outbox_table.c.id).where(outbox_table.c.status == "sending")).scalars())
+
+
 @pytest.mark.parametrize("settings_overrides", [{"delivery_concurrency": 4}])
 def test_an_otp_overtakes_the_bulk_the_loop_already_holds(ctx) -> None:  # type: ignore[no-untyped-def]
+    """An OTP queued while the loop has its window of bulk on the wire and as much again
+    claimed and held ready is taken at the loop's next claim and handed over at the next
+    free slot: ahead of the bulk it still holds, and of every message claimed after it.
+
+    The provider answers one send at a time, when the test says so: each step is exact."""
     queue_bulk(ctx, "acct-a", 400)
-    provider = SlowProvider(0.02)
+    provider = GatedProvider()
     w = Worker(ctx.db, ctx.settings, provider, ctx.clock, name="w")
     stop = threading.Event()
     thread = threading.Thread(target=w.run, args=(stop,))
     thread.start()
     try:
-        deadline = time.monotonic() + 30
-        while len(provider.calls) < 20 and time.monotonic() < deadline:
-            time.sleep(0.005)
+        # the window on the wire, as much again held ready: the loop has no room to claim
+        wait_for(lambda: len(provider.calls) == w.window and len(claimed_ids(ctx)) == 2 * w.window)
+        held = claimed_ids(ctx) - set(provider.ids)
+        assert len(held) == w.window
         otp_id = queue_otp_row(ctx)
-        # counted once the OTP is committed: what the loop sends from now on before the OTP
-        # it held already (a claim from now on sees the OTP first), however long the commit took
-        before = len(provider.calls)
         w.wake()  # what a commit that queued something does
-        deadline = time.monotonic() + 10
-        while otp_id not in provider.ids and time.monotonic() < deadline:
-            time.sleep(0.005)
-        position = provider.ids.index(otp_id)
+        before = len(provider.calls)
+        for _ in range(2 * w.window):  # one answer at a time, each freeing one slot
+            if otp_id in provider.ids:
+                break
+            handed = len(provider.calls)
+            provider.answer()
+            wait_for(lambda: len(provider.calls) > handed)  # noqa: B023 - used at once
+        order = provider.ids
     finally:
         stop.set()
+        provider.answer(4 * w.window)
         w.wake()
         thread.join(30)
-    # in flight and in hand when it was queued: at most the window and the batch ready
-    # behind it; the OTP went ahead of the rest of the 400
-    assert position - before <= 3 * w.window, (before, position)
+    assert not thread.is_alive()
+    assert otp_id in order, "the OTP waited behind more than twice the window of bulk"
+    ahead = order[before:order.index(otp_id)]
+    # only bulk the loop already held went first (those handed over while it waited for room
+    # to claim), never a message claimed after the OTP was queued; some it held went after
+    assert set(ahead) <= held, (ahead, held)
+    assert len(ahead) < len(held), ahead
     assert statuses(ctx)["queued"] > 0  # bulk was still waiting: the OTP did not wait for it

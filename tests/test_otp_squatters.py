@@ -11,6 +11,7 @@ FrozenClock, on both databases.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import timedelta
 
 import pytest
@@ -21,8 +22,8 @@ from senderid.domain import custom_numbers as cn
 from senderid.domain.context import Context
 from senderid.domain.types import Actor
 from senderid.errors import OtpVerificationFailed, RateLimited
-from senderid.store.tables import outbox
-from tests.support.helpers import latest_code, registrations
+from senderid.store.tables import dev_inbox, outbox
+from tests.support.helpers import deliver_all, latest_code, registrations
 
 NUMBER = "+61491570156"
 WHO = Actor("key:test", "127.0.0.1")
@@ -31,6 +32,7 @@ HOUR = 3600
 DAY = 86_400
 VERIFY = "/api/v1/customNumber/verifyCustomNumber"
 ADD = "/api/v1/customNumber/add"
+_CODE = re.compile(r"\b(\d{6})\b")
 
 
 def add(ctx: Context, customer, number: str = NUMBER) -> cn.AddResult:  # type: ignore[no-untyped-def]
@@ -81,13 +83,35 @@ def test_five_squatters_using_their_whole_allowance_cannot_lock_the_owner_out(ct
     assert all(statuses[s.account.id] == "cancelled" for s in squatters)
 
 
+def codes_received(ctx: Context, registration_id: str) -> list[str]:
+    """Deliver what is queued; the codes the phone got for one registration, oldest first."""
+    deliver_all(ctx)
+    with ctx.db.read() as conn:
+        bodies = conn.execute(
+            select(dev_inbox.c.body).join(outbox, outbox.c.id == dev_inbox.c.message_id)
+            .where(outbox.c.custom_number_id == registration_id).order_by(dev_inbox.c.id)
+        ).scalars().all()
+    matches = [_CODE.search(body) for body in bodies]
+    assert all(matches), "an OTP SMS without a code"
+    return [match.group(1) for match in matches if match]
+
+
 def test_squatters_repeating_every_hour_never_lock_the_owner_out(ctx, clock, make_customer) -> None:  # type: ignore[no-untyped-def]
     squatters = [make_customer(f"Squatter {i}") for i in range(5)]
     owner = make_customer("Owner")
-    for _hour in range(2):
+    hours = 3
+    for hour in range(hours):
         use_whole_allowance(ctx, clock, squatters)
-        add(ctx, owner)  # within the squatters' hour, at once
-        clock.advance(HOUR)
+        sent = add(ctx, owner)  # within the squatters' hour, at once
+        assert sent.outcome == cn.AddOutcome.OTP_SENT
+        codes = codes_received(ctx, sent.id)
+        assert len(codes) == hour + 1  # this hour's code reached the phone
+        if hour < hours - 1:
+            clock.advance(HOUR)
+    assert verify(ctx, owner, codes[-1])  # the owner verifies with the code it received
+    statuses = {r["account_id"]: r["status"] for r in registrations(ctx, NUMBER)}
+    assert statuses[owner.account.id] == "active"
+    assert all(statuses[s.account.id] == "cancelled" for s in squatters)
 
 
 def test_a_phone_gets_at_most_thirty_codes_an_hour_however_many_accounts_ask(ctx, clock, make_customer) -> None:  # type: ignore[no-untyped-def]
