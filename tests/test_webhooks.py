@@ -502,3 +502,23 @@ def test_cli_forms(cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
 
     dumped = audit_dump(common.context())
     assert secret not in dumped and new not in dumped
+
+
+def test_the_queue_claims_in_one_statement_oldest_first(ctx, no_otp_customer, clock) -> None:  # type: ignore[no-untyped-def]
+    """A claim is one UPDATE ... RETURNING (then one look-up of the accounts' URLs): no
+    SELECT-then-UPDATE window in which two workers could read the same rows."""
+    from senderid.delivery import webhook_queue
+
+    hook(ctx, no_otp_customer.account.id, "http://127.0.0.1:9/hook")
+    for number in ("+61491570156", "+61491570157", "+61491570158"):
+        cn.add(ctx, no_otp_customer.account, name="Shop", number=number, actor=WHO)
+        clock.advance(seconds=1)
+    due = [event["id"] for event in sorted(events(ctx), key=lambda e: (e["next_attempt_at"], e["id"]))]
+    assert len(due) == 3
+    with ctx.db.count() as counts, ctx.db.write() as conn:
+        claimed = webhook_queue.claim(conn, now=ctx.clock.now(), lease_seconds=60, limit=2)
+    assert [event.id for event in claimed] == due[:2]
+    assert [event.attempts for event in claimed] == [1, 1]
+    assert [event.url for event in claimed] == ["http://127.0.0.1:9/hook"] * 2
+    assert counts.total == 2, counts.statements
+    assert [statement.split()[0] for statement in counts.statements] == ["UPDATE", "SELECT"], counts.statements

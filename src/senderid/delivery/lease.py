@@ -34,36 +34,38 @@ def claim_due(
     lease_seconds: int,
     limit: int,
     **claim_values: Any,
-) -> Sequence[Row[Any]]:
-    """Take up to ``limit`` due rows of ``table`` (oldest due first) and return ``columns`` of them
-    as they were before the claim (``attempts`` not yet counted).
+) -> list[Row[Any]]:
+    """Take up to ``limit`` due rows of ``table`` (oldest due first) in one statement,
+    ``UPDATE ... WHERE id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED) RETURNING``, and
+    return ``columns`` of them as claimed (``attempts`` already counted), oldest due first.
 
-    On PostgreSQL the rows are locked with SKIP LOCKED so concurrent workers
-    never take the same row; on SQLite the caller's write transaction already
-    excludes other writers. ``claim_values`` are further columns set on the
-    claimed rows (such as who claimed them).
+    On PostgreSQL SKIP LOCKED lets concurrent workers claim side by side and never take
+    the same row; on SQLite the caller's write transaction already excludes other
+    writers. ``claim_values`` are further columns set on the claimed rows (such as who
+    claimed them).
     """
     due = or_(
         and_(table.c.status == QUEUED, table.c.next_attempt_at <= now),
         and_(table.c.status == SENDING, table.c.lease_until <= now),
     )
-    rows = conn.execute(
-        select(*columns)
+    oldest = (
+        select(table.c.id)
         .where(due)
-        .order_by(table.c.next_attempt_at)
+        .order_by(table.c.next_attempt_at, table.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
-    ).all()
-    if rows:
-        conn.execute(
-            update(table)
-            .where(table.c.id.in_([row.id for row in rows]))
-            .values(
-                status=SENDING,
-                attempts=table.c.attempts + 1,
-                lease_until=now + timedelta(seconds=lease_seconds),
-                **claim_values,
-                updated_at=now,
-            )
+    )
+    rows = conn.execute(
+        update(table)
+        .where(table.c.id.in_(oldest))
+        .values(
+            status=SENDING,
+            attempts=table.c.attempts + 1,
+            lease_until=now + timedelta(seconds=lease_seconds),
+            **claim_values,
+            updated_at=now,
         )
-    return rows
+        .returning(table.c.next_attempt_at, *columns)
+    ).all()
+    # RETURNING gives the rows in no set order.
+    return sorted(rows, key=lambda row: (row.next_attempt_at, row.id))

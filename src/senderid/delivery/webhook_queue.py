@@ -32,10 +32,9 @@ class Claimed:
 
 
 def claim(conn: Connection, *, now: datetime, lease_seconds: int, limit: int) -> list[Claimed]:
-    """Take up to ``limit`` due events (queued, or sending with an expired lease).
-
-    SKIP LOCKED on PostgreSQL (:func:`senderid.delivery.lease.claim_due`), so
-    several workers never take the same event.
+    """Take up to ``limit`` due events (queued, or sending with an expired lease), oldest
+    due first, in one statement (:func:`senderid.delivery.lease.claim_due`: SKIP LOCKED on
+    PostgreSQL, so several workers never take the same event); then their accounts' URLs.
     """
     rows = claim_due(
         conn,
@@ -57,7 +56,7 @@ def claim(conn: Connection, *, now: datetime, lease_seconds: int, limit: int) ->
         )
     }
     return [
-        Claimed(row.id, row.account_id, row.type, row.payload, row.attempts + 1,
+        Claimed(row.id, row.account_id, row.type, row.payload, row.attempts,
                 *hooks.get(row.account_id, (None, None)))
         for row in rows
     ]
