@@ -30,7 +30,7 @@ from senderid.store.db import Database
 from senderid.store.listen import Listener
 from tests.support.commands import fresh_postgres
 
-# Every trigger the caches rely on, by (name, table): migrations 0005 and 0007 (0010
+# Every trigger the caches rely on, by (name, table): migrations 0005 and 0007 (0011
 # restores the ones a rebuild dropped).
 SIGNAL_TRIGGERS = {
     ("senderid_signal_cn_insert", "custom_numbers"),
@@ -48,7 +48,7 @@ SIGNAL_TRIGGERS = {
 POSTGRES_ONLY = {("outbox_notify", "outbox")}
 
 # Triggers a migration dropped and a later one restored: on SQLite 0006 rebuilt `accounts`
-# (a batch operation) and lost its two triggers; 0010 recreates them. Any other loss fails.
+# (a batch operation) and lost its two triggers; 0011 recreates them. Any other loss fails.
 KNOWN_LOSSES = {
     ("sqlite", "0006"): {("senderid_signal_account_update", "accounts"),
                          ("senderid_signal_account_delete", "accounts")},

@@ -16,8 +16,8 @@ is created only when ``pg_trigger`` does not have it (with the functions they ca
 SQLite it then bumps both channels, so that a process that cached an account while the
 triggers were missing forgets it.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-03
 """
 
@@ -26,8 +26,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0010'
-down_revision = '0009'
+revision = '0011'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
