@@ -75,6 +75,22 @@ def _inline(node: Any, definitions: dict[str, Any]) -> Any:
     return node
 
 
+class _Nullable:
+    def __repr__(self) -> str:
+        return "NULLABLE"
+
+
+NULLABLE = _Nullable()  # Annotated[X | None, NULLABLE]: null is a value of its own (e.g. it clears)
+
+
+def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
+    branches = [branch for branch in schema.get("anyOf", ()) if branch != {"type": "null"}]
+    if len(branches) != 1:
+        return schema
+    rest = {key: value for key, value in schema.items() if key != "anyOf"}
+    return {**branches[0], **rest}
+
+
 class RequestBody(BaseModel):
     """A JSON request body, declared once: its fields, their types and what they mean.
 
@@ -97,7 +113,14 @@ class RequestBody(BaseModel):
 
     @classmethod
     def json_schema(cls) -> dict[str, Any]:
+        """The body's JSON Schema. A field that may be left out (default ``None``) is typed
+        ``X | None`` because a ``null`` reads as left out; it is documented as ``X`` unless it
+        is marked :data:`NULLABLE` (``null`` is a value of its own there)."""
         schema = cls.model_json_schema(by_alias=True, schema_generator=_Schema)
+        properties = schema.get("properties", {})
+        for name, info in cls.model_fields.items():
+            if info.default is None and NULLABLE not in info.metadata:
+                properties[info.alias or name] = _without_null(properties[info.alias or name])
         inlined: dict[str, Any] = _inline(schema, schema.get("$defs", {}))
         return inlined
 

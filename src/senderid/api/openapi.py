@@ -186,7 +186,7 @@ def request_bodies(routes: Iterable[BaseRoute]) -> dict[tuple[str, str], Schema]
     found: dict[tuple[str, str], Schema] = {}
     for route in routes:
         if isinstance(route, APIRoute) and route.openapi_extra and "requestBody" in route.openapi_extra:
-            for method in route.methods:
+            for method in route.methods or ():
                 found[(method.lower(), route.path_format)] = route.openapi_extra["requestBody"]
     return found
 

@@ -23,7 +23,7 @@ from starlette.responses import PlainTextResponse, Response
 from senderid import edge
 from senderid.api import envelope
 from senderid.api.auth import AuthError, bearer_key
-from senderid.api.body import RequestBody, json_object
+from senderid.api.body import NULLABLE, RequestBody, json_object
 from senderid.api.deps import context
 from senderid.api.paging import Limit, Offset, page
 from senderid.api.routes.business import with_register
@@ -98,16 +98,16 @@ def _bool(body: dict[str, Any], field: str, default: bool | None = None) -> bool
 
 
 class CreateAccount(RequestBody):
-    name: str = Field(None, min_length=1, max_length=200)
+    name: str | None = Field(None, min_length=1, max_length=200)
     otp_required: bool = True
 
     example = {"name": "Acme Pty Ltd", "otp_required": True}
 
 
 class UpdateAccount(RequestBody):
-    otp_required: bool = None
-    abn: str | None = Field(None, description="default ABN of business-name requests")
-    entity_name: Annotated[str, Field(max_length=200)] | None = None
+    otp_required: bool | None = None
+    abn: Annotated[str | None, NULLABLE] = Field(None, description="default ABN of business-name requests")
+    entity_name: Annotated[str | None, NULLABLE] = Field(None, max_length=200)
 
     example = {"otp_required": False, "abn": "51 824 753 556", "entity_name": "Acme Pty Ltd"}
 
@@ -120,20 +120,20 @@ class SetCredits(RequestBody):
 
 
 class CreateKey(RequestBody):
-    expires_in_days: int = Field(None, ge=1)
+    expires_in_days: int | None = Field(None, ge=1)
 
     example = {"expires_in_days": 90}
 
 
 class SetAcmaStatus(RequestBody):
     status: AcmaStatus
-    reference: str = Field(None, max_length=100)
+    reference: str | None = Field(None, max_length=100)
 
     example = {"status": "submitted", "reference": "APP-12345"}
 
 
 class RejectBusinessName(RequestBody):
-    reason: str = Field(None, min_length=1, max_length=500)
+    reason: str | None = Field(None, min_length=1, max_length=500)
 
     example = {"reason": "The name belongs to a bank"}
 

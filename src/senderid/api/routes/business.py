@@ -66,14 +66,14 @@ def with_register(name: BusinessName) -> dict[str, Any]:
 
 
 class AddBusinessName(RequestBody):
-    businessname: str = Field(None, min_length=3, max_length=11)
-    customerContact: NumberInput = None
+    businessname: str | None = Field(None, min_length=3, max_length=11)
+    customerContact: NumberInput | None = None
     abn: Any = Field(None, description=(
         "the registrant's ABN for ACMA's SMS Sender ID Register: 11 digits, spaces allowed, valid by the "
         "ATO's check digits (a string; an integer is accepted)"))
-    entityName: str = Field(None, max_length=200, description="the registrant entity")
-    useCase: UseCase = None
-    useCaseReference: str = Field(None, max_length=253, description=(
+    entityName: str | None = Field(None, max_length=200, description="the registrant entity")
+    useCase: UseCase | None = None
+    useCaseReference: str | None = Field(None, max_length=253, description=(
         "the registration, ACN, trade mark number, or a .au domain"))
 
     example = {"businessname": "Acme", "customerContact": "0491 570 156", "abn": "51 824 753 556",

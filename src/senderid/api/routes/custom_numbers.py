@@ -29,8 +29,8 @@ VERIFIED = "OTP Verified Successfully!"
 
 
 class AddCustomNumber(RequestBody):
-    name: str = Field(None, max_length=100)
-    number: NumberInput = None
+    name: str | None = Field(None, max_length=100)
+    number: NumberInput | None = None
 
     example = {"name": "Custom Number", "number": "+61400000000"}
 

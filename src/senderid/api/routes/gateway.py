@@ -40,22 +40,22 @@ class SendSms(RequestBody):
     contacts: list[NumberInput] = Field(min_length=1, max_length=1000, description=(
         "Missing, empty or without one valid number: the documented 400 {code, message, stack} body. "
         "Numbers on the account's opt-out list are not sent and come back in unsubscribeContacts."))
-    sender: str = Field(None, description=(
+    sender: str | None = Field(None, description=(
         "empty or #SharedNum# (any case), an active custom number, or an approved business name of the account"))
-    countryCode: Literal[61, "61"] = Field(None, description="Only 61.")
-    scheduleAt: str = Field(None, examples=["2024-08-14T14:58:00.981Z"], description=(
+    countryCode: Literal[61, "61"] | None = Field(None, description="Only 61.")
+    scheduleAt: str | None = Field(None, examples=["2024-08-14T14:58:00.981Z"], description=(
         "Send at this time: ISO-8601 UTC (2024-08-14T14:58:00.981Z) or Y-m-d H:i:s read as UTC; in the "
         "future, at most a year ahead. Not with delay."))
-    delay: int = Field(None, ge=1, le=86_400_000, description=(
+    delay: int | None = Field(None, ge=1, le=86_400_000, description=(
         "Send this many milliseconds from now. Not with scheduleAt."))
-    replyStopToOptOut: bool = Field(None, description=(
+    replyStopToOptOut: bool | None = Field(None, description=(
         "Add the line 'Reply STOP to opt out' (counted in the parts)."))
-    optout: bool = Field(None, description=(
+    optout: bool | None = Field(None, description=(
         "Honour the opt-out list named by optoutId (the account's own list is always honoured)."))
-    optoutId: str = Field(None, description=(
+    optoutId: str | None = Field(None, description=(
         "The account's opt-out list id (GET /api/v1/optouts, data.optoutId); any other value is a 400."))
-    longUrl: list[ShortLink] = Field(None, max_length=10)
-    customString: str = Field(None, pattern="^[A-Za-z0-9-]{1,64}$", description=(
+    longUrl: list[ShortLink] | None = Field(None, max_length=10)
+    customString: str | None = Field(None, pattern="^[A-Za-z0-9-]{1,64}$", description=(
         "Kept with each message; the credit usage report sums by it."))
 
     example = {"message": "Your order is ready: gosite.au/goo", "contacts": ["0491 570 157"],
