@@ -96,9 +96,10 @@ class RequestBody(BaseModel):
 
     Routes read the raw object themselves (:func:`json_object`), leniently and in the
     contract's order, so that every answer stays the documented one; the model does not
-    parse. It is what the API reference shows: :meth:`openapi` is the operation's
-    ``requestBody``, generated from the fields (FastAPI merges it into the operation), and
-    a test sends :attr:`example` through each route to check that the route reads exactly
+    parse. It is what the API reference shows: :meth:`openapi`, given to the route as
+    ``openapi_extra``, is the operation's ``requestBody`` generated from the fields
+    (:mod:`senderid.api.openapi` puts it in the document as declared), and a test sends
+    :attr:`example` through each route to check that the route reads exactly
     :meth:`wire_fields`.
     """
 
