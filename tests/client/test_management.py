@@ -18,6 +18,9 @@ from senderid.client import (
     CustomNumber,
     CustomNumberPage,
     NotFoundError,
+    OptOut,
+    OptOutPage,
+    Page,
     ServerError,
 )
 
@@ -192,3 +195,21 @@ def test_pages_are_read_leniently(data: Any) -> None:
     hash(numbers)
     odd = CustomNumber.from_envelope({"data": {"_id": 7, "createdAt": "yesterday", "name": None}})
     assert (odd.id, odd.created_at, odd.name) == ("7", None, "")
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("page", "record"),
+    [(CustomNumberPage, CustomNumber), (BusinessNamePage, BusinessNameRequest), (OptOutPage, OptOut)],
+)
+def test_every_list_is_one_generic_page(page: type[Page[Any]], record: type) -> None:
+    envelope = {"status": True, "message": "m",
+                "data": {"items": [{}, {}], "total": 7, "limit": 2, "offset": 4, "optoutId": "list-1"}}
+    result = page.from_envelope(envelope)
+    assert isinstance(result, Page) and page.__orig_bases__ == (Page[record],)  # type: ignore[attr-defined,index]
+    assert [type(item) for item in result.items] == [record, record]
+    assert all(item.envelope is envelope for item in result.items)
+    assert (result.total, result.limit, result.offset, result.next_offset, result.message) == (7, 2, 4, 6, "m")
+    assert result == page.from_envelope({**envelope, "extra": 1}) and hash(result)
+    if page is OptOutPage:
+        assert result.optout_id == "list-1"  # type: ignore[attr-defined]

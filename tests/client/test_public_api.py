@@ -58,6 +58,7 @@ EXPECTED_ALL = [
     "OTPVerificationError",
     "OptOut",
     "OptOutPage",
+    "Page",
     "PermissionDeniedError",
     "QueuedMessage",
     "RateLimitError",

@@ -25,6 +25,7 @@ BASE: dict[str, Any] = {
 
 TOKEN_EXPIRED = "Token expired"
 TOKEN_REQUIRED = "Authorization token is required"
+TOKEN_MESSAGES = (TOKEN_EXPIRED, TOKEN_REQUIRED)  # the 401 body's two messages
 
 
 class JSONBytes(Response):
@@ -62,17 +63,26 @@ def failure(
     return JSONBytes(content, http_status, headers=headers)
 
 
-def from_error(exc: SenderIdError) -> Response:
+def error_body(exc: SenderIdError) -> dict[str, Any]:
+    """The JSON an error is answered with (the API reference shows the same, as examples)."""
     if exc.bare_body is not None:  # a documented body outside the envelope (the gateway's 400)
-        return JSONBytes(exc.bare_body, exc.http_status, headers=exc.headers or None)
+        return exc.bare_body
     content = body(
         status=exc.status, message=exc.message, data=exc.data, error=exc.error,
         show_message=exc.show_message,
     )
     for key in exc.omit_keys:  # the documented duplicate body lacks some envelope keys
         del content[key]
-    return JSONBytes(content, exc.http_status, headers=exc.headers or None)
+    return content
+
+
+def from_error(exc: SenderIdError) -> Response:
+    return JSONBytes(error_body(exc), exc.http_status, headers=exc.headers or None)
+
+
+def unauthorized_body(message: str) -> dict[str, Any]:
+    return {"code": 401, "message": message, "stack": f"APIError: {message}"}
 
 
 def unauthorized(message: str) -> Response:
-    return JSONBytes({"code": 401, "message": message, "stack": f"APIError: {message}"}, 401)
+    return JSONBytes(unauthorized_body(message), 401)

@@ -1,70 +1,81 @@
 """The OpenAPI document: the contract's real shapes, not the framework's defaults.
 
 Routes read their JSON bodies themselves (so that checks run in the order the
-contract lists, with its exact answers), so FastAPI cannot see the request
-schemas, and it would advertise a 422 that senderid never sends. This module
-rewrites the generated document once: request bodies from :data:`REQUESTS`,
-every answer wrapped in the envelope (or the 401 body), the documented examples
-of SPEC §1.3, and the error statuses the server really uses.
+contract lists, with its exact answers), so FastAPI would neither see the request
+schemas nor stop advertising a 422 that senderid never sends. Each body is declared
+once, as a :class:`senderid.api.body.RequestBody` beside its route, which puts the
+schema generated from it into the operation. This module rewrites the generated
+document once: every answer wrapped in the envelope (or the 401 body), the
+documented answers of SPEC §1.3 as examples, each rendered from its error class in
+:mod:`senderid.errors` (or the route's own message) by :mod:`senderid.api.envelope`,
+and the error statuses the server really uses.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from copy import deepcopy
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
 
+from senderid import errors
+from senderid.api import envelope
+from senderid.api.routes import custom_numbers, gateway, token, usage
 from senderid.api.summaries import SUMMARIES
 
 Schema = dict[str, Any]
 
 _ANY: Schema = {}
 _OBJECT: Schema = {"type": "object"}
-_STRING: Schema = {"type": "string"}
-_NUMBER_INPUT: Schema = {
-    "anyOf": [{"type": "string", "maxLength": 32}, {"type": "integer"}],
-    "description": "+61400000000, 61400000000, 0400000000 or 400000000, with spaces, dashes, dots "
-    "or parentheses between digits",
-    "examples": ["+61491570156"],
-}
+_JSON_TYPES = {bool: "boolean", int: "integer", str: "string"}
 
 
-def envelope(data: Schema | None = None) -> Schema:
-    """The contract's envelope (SPEC §1.1). `app_type`/`app_version` are optional because
-    the documented "Number already exist" body has them inside `data` instead."""
+def _constant(value: Any) -> Schema:
+    return {"type": _JSON_TYPES[type(value)], "enum": [value]}
+
+
+def envelope_schema(data: Schema | None = None) -> Schema:
+    """The contract's envelope (SPEC §1.1), from the body :func:`senderid.api.envelope.body`
+    builds. The keys a documented body may lack (``app_type``/``app_version``: the "Number
+    already exist" body has them inside ``data``) are not required."""
+    varying: Schema = {
+        "show_message": {"type": "integer", "enum": [0, 1]},
+        "status": {"type": "boolean"},
+        "message": {"type": "string"},
+        "data": data if data is not None else _ANY,
+        "error": _OBJECT,
+    }
+    sample = envelope.body(status=True, message="")
     return {
         "type": "object",
-        "required": ["maintainence", "new_version", "force_update", "invalid_token", "refresh_token",
-                     "show_message", "is_enc", "status", "message", "message_type", "data", "error"],
-        "properties": {
-            "app_type": {"type": "string", "enum": ["web"]},
-            "app_version": {"type": "string", "enum": ["1.0"]},
-            "maintainence": {"type": "integer", "enum": [0]},
-            "new_version": {"type": "integer", "enum": [0]},
-            "force_update": {"type": "integer", "enum": [0]},
-            "invalid_token": {"type": "integer", "enum": [0]},
-            "refresh_token": {"type": "string", "enum": [""]},
-            "show_message": {"type": "integer", "enum": [0, 1]},
-            "is_enc": {"type": "boolean", "enum": [False]},
-            "status": {"type": "boolean"},
-            "message": {"type": "string"},
-            "message_type": {"type": "string", "enum": ["toast"]},
-            "data": data if data is not None else _ANY,
-            "error": _OBJECT,
-        },
+        "required": [key for key in sample if key not in errors.NumberAlreadyExists.omit_keys],
+        "properties": {key: varying[key] if key in varying else _constant(value) for key, value in sample.items()},
+    }
+
+
+def _bare_schema(body: dict[str, Any]) -> Schema:
+    """A documented body outside the envelope (an error's ``bare_body``): its keys, fixed but the message."""
+    return {
+        "type": "object",
+        "required": list(body),
+        "additionalProperties": False,
+        "properties": {key: {"type": "string"} if key == "message" else _constant(value)
+                       for key, value in body.items()},
     }
 
 
 UNAUTHORIZED: Schema = {
     "type": "object",
-    "required": ["code", "message", "stack"],
+    "required": list(envelope.unauthorized_body("")),
     "additionalProperties": False,
     "properties": {
-        "code": {"type": "integer", "enum": [401]},
-        "message": {"type": "string", "enum": ["Token expired", "Authorization token is required"]},
-        "stack": {"type": "string", "enum": ["APIError: Token expired", "APIError: Authorization token is required"]},
+        "code": _constant(401),
+        "message": {"type": "string", "enum": list(envelope.TOKEN_MESSAGES)},
+        "stack": {"type": "string", "enum": [envelope.unauthorized_body(m)["stack"] for m in envelope.TOKEN_MESSAGES]},
     },
 }
 
@@ -82,202 +93,78 @@ ERRORS = {
     "500": "A fault on our side (no details are given)",
 }
 
-
-def _body(schema: Schema, example: Any) -> Schema:
-    return {"required": True, "content": {"application/json": {"schema": schema, "example": example}}}
-
-
-# (method, path) -> request body, success data schema, and documented examples of the answer.
-REQUESTS: dict[tuple[str, str], Schema] = {
-    ("post", "/api/v1/customNumber/add"): _body(
-        {"type": "object", "properties": {"name": {"type": "string", "maxLength": 100}, "number": _NUMBER_INPUT}},
-        {"name": "Custom Number", "number": "+61400000000"},
-    ),
-    ("post", "/api/v1/customNumber/verifyCustomNumber"): _body(
-        # Untyped on purpose: the contract answers a missing or blank name with HTTP 200
-        # (status false, "Name is Required") before it looks at anything else, so no body
-        # shape is refused with a 4xx.
-        {"type": "object", "properties": {
-            "name": {"description": "string, at most 100 characters"},
-            "number": {"description": _NUMBER_INPUT["description"]},
-            "otp": {"description": "the 6-digit code (a string; an integer is accepted)"}}},
-        {"name": "Custom Number", "number": "+61400000000", "otp": "123456"},
-    ),
-    ("post", "/api/v1/gateway"): _body(
-        {"type": "object", "required": ["message", "contacts"], "properties": {
-            "message": {"type": "string", "description": "The text. Custom fields such as {{[First Name]}} are "
-                        "refused (400): senderid keeps no contact book."},
-            "contacts": {"type": "array", "items": _NUMBER_INPUT, "minItems": 1, "maxItems": 1000,
-                         "description": "Missing, empty or without one valid number: the documented 400 "
-                         "{code, message, stack} body. Numbers on the account's opt-out list are not sent "
-                         "and come back in unsubscribeContacts."},
-            "sender": {"type": "string", "description": "empty or #SharedNum# (any case), an active custom "
-                       "number, or an approved business name of the account"},
-            "countryCode": {"anyOf": [{"type": "integer", "enum": [61]}, {"type": "string", "enum": ["61"]}],
-                            "description": "Only 61."},
-            "scheduleAt": {"type": "string", "description": "Send at this time: ISO-8601 UTC "
-                           "(2024-08-14T14:58:00.981Z) or Y-m-d H:i:s read as UTC; in the future, at most a "
-                           "year ahead. Not with delay.", "examples": ["2024-08-14T14:58:00.981Z"]},
-            "delay": {"type": "integer", "minimum": 1, "maximum": 86400000,
-                      "description": "Send this many milliseconds from now. Not with scheduleAt."},
-            "replyStopToOptOut": {"type": "boolean", "description": "Add the line 'Reply STOP to opt out' "
-                                  "(counted in the parts)."},
-            "optout": {"type": "boolean", "description": "Honour the opt-out list named by optoutId (the "
-                       "account's own list is always honoured)."},
-            "optoutId": {"type": "string", "description": "The account's opt-out list id (GET /api/v1/optouts, "
-                         "data.optoutId); any other value is a 400."},
-            "longUrl": {"type": "array", "maxItems": 10, "items": {
-                "type": "object", "required": ["longUrl", "shortUrl"], "properties": {
-                    "longUrl": {"type": "string", "maxLength": 2000, "description": "http(s); https:// is "
-                                "added when there is no scheme"},
-                    "shortUrl": {"type": "string", "pattern": "^[A-Za-z0-9]{3,32}$",
-                                 "description": "gosite.au/<shortUrl> in the message becomes a short link "
-                                 "under SENDERID_SHORT_LINK_BASE (400 when unset)"}}}},
-            "customString": {"type": "string", "pattern": "^[A-Za-z0-9-]{1,64}$",
-                             "description": "Kept with each message; the credit usage report sums by it."}}},
-        {"message": "Your order is ready: gosite.au/goo", "contacts": ["0491 570 157"], "sender": "+61491570156",
-         "longUrl": [{"longUrl": "www.example.com/orders", "shortUrl": "goo"}], "customString": "shop",
-         "replyStopToOptOut": True},
-    ),
-    ("post", "/dev/inbox/reply"): _body(
-        {"type": "object", "required": ["from", "to", "body"], "properties": {
-            "from": {"type": "string", "description": "the phone that replies"},
-            "to": {"type": "string", "description": "the sender it replies to (senderid: the shared sender)"},
-            "body": {"type": "string", "description": "STOP, STOP ALL, UNSUBSCRIBE or OPTOUT opt it out"}}},
-        {"from": "+61491570157", "to": "+61491570156", "body": "STOP"},
-    ),
-    ("post", "/api/v1/optouts"): _body(
-        {"type": "object", "required": ["number"], "properties": {"number": _NUMBER_INPUT}},
-        {"number": "0491 570 157"},
-    ),
-    ("put", "/admin/v1/accounts/{account_id}/credits"): _body(
-        {"type": "object", "required": ["credits"], "properties": {
-            "credits": {"anyOf": [{"type": "number", "minimum": 0, "maximum": 1e9}, {"type": "null"}],
-                        "description": "a prepaid balance in credits; null: unlimited"}}},
-        {"credits": 500},
-    ),
-    ("post", "/api/v1/business/add"): _body(
-        {"type": "object", "properties": {
-            "businessname": {"type": "string", "minLength": 3, "maxLength": 11},
-            "customerContact": _NUMBER_INPUT,
-            "abn": {"description": "the registrant's ABN for ACMA's SMS Sender ID Register: 11 digits, "
-                    "spaces allowed, valid by the ATO's check digits (a string; an integer is accepted)"},
-            "entityName": {"type": "string", "maxLength": 200, "description": "the registrant entity"},
-            "useCase": {"type": "string", "enum": ["business_name", "company_name", "trademark", "domain"]},
-            "useCaseReference": {"type": "string", "maxLength": 253, "description":
-                                 "the registration, ACN, trade mark number, or a .au domain"}}},
-        {"businessname": "Acme", "customerContact": "0491 570 156", "abn": "51 824 753 556",
-         "entityName": "Acme Pty Ltd", "useCase": "domain", "useCaseReference": "acme.com.au"},
-    ),
-    # The admin API (/admin/v1, SENDERID_ADMIN_TOKEN).
-    ("post", "/admin/v1/accounts"): _body(
-        {"type": "object", "properties": {
-            "name": {"type": "string", "minLength": 1, "maxLength": 200},
-            "otp_required": {"type": "boolean", "default": True}}},
-        {"name": "Acme Pty Ltd", "otp_required": True},
-    ),
-    ("patch", "/admin/v1/accounts/{account_id}"): _body(
-        {"type": "object", "properties": {
-            "otp_required": {"type": "boolean"},
-            "abn": {"type": ["string", "null"], "description": "default ABN of business-name requests"},
-            "entity_name": {"type": ["string", "null"], "maxLength": 200}}},
-        {"otp_required": False, "abn": "51 824 753 556", "entity_name": "Acme Pty Ltd"},
-    ),
-    ("post", "/admin/v1/accounts/{account_id}/keys"): _body(
-        {"type": "object", "properties": {"expires_in_days": {"type": "integer", "minimum": 1}}},
-        {"expires_in_days": 90},
-    ),
-    ("post", "/admin/v1/business-names/{name_id}/acma"): _body(
-        {"type": "object", "required": ["status"], "properties": {
-            "status": {"type": "string", "enum": ["not_submitted", "submitted", "registered", "refused"]},
-            "reference": {"type": "string", "maxLength": 100}}},
-        {"status": "submitted", "reference": "APP-12345"},
-    ),
-    ("post", "/admin/v1/business-names/{name_id}/reject"): _body(
-        {"type": "object", "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 500}}},
-        {"reason": "The name belongs to a bank"},
-    ),
-}
-
-_ENVELOPE_BASE = {"app_type": "web", "app_version": "1.0", "maintainence": 0, "new_version": 0,
-                  "force_update": 0, "invalid_token": 0, "refresh_token": "", "is_enc": False,
-                  "message_type": "toast"}
-
-
-def _example(status: bool, show: int, message: str, data: Any, error: Any) -> Schema:
-    return {"value": {**_ENVELOPE_BASE, "show_message": show, "status": status, "message": message,
-                      "data": data, "error": error}}
-
-
-CONTACTS_EXAMPLE = {"code": 400, "message": "Contacts must either start with 61 or +61 and be exactly 11 digits "
-                    "long (e.g., 614xxxxxxxx or +614xxxxxxxx), or be 9 digits without the area code (e.g., "
-                    "4xxxxxxxx)", "stack": "APIError: Contacts are required."}
-BALANCE_TOO_LOW = "Your balance is too low for this request, please recharge."
-CONTACTS_REQUIRED: Schema = {
-    "type": "object",
-    "required": ["code", "message", "stack"],
-    "additionalProperties": False,
-    "properties": {
-        "code": {"type": "integer", "enum": [400]},
-        "message": {"type": "string"},
-        "stack": {"type": "string", "enum": ["APIError: Contacts are required."]},
+# Statuses one operation answers that the others do not, and why.
+OWN_STATUSES: dict[tuple[str, str], dict[str, str]] = {
+    ("post", "/api/v1/gateway"): {
+        str(errors.BalanceTooLow.http_status): "The prepaid balance cannot cover the request (nothing queued)",
     },
 }
 
+# The documented error answers of each operation (SPEC §1.3), shown as examples under their
+# HTTP status, each named by its class (an HTTP 200 one, too, is shown under 200).
+DOCUMENTED_ERRORS: dict[tuple[str, str], tuple[errors.SenderIdError, ...]] = {
+    ("post", "/api/v1/customNumber/add"): (
+        errors.NameRequired(), errors.MobileNumberRequired(), errors.MobileNumberInvalid(),
+        errors.NumberAlreadyExists(),
+    ),
+    ("post", "/api/v1/customNumber/verifyCustomNumber"): (
+        errors.VerifyNameRequired(), errors.VerifyNumberRequired(), errors.OtpVerificationFailed(),
+    ),
+    ("post", "/api/v1/business/add"): (errors.BusinessNameRequired(),),
+    ("post", "/api/v1/gateway"): (errors.ContactsRequired(), errors.BalanceTooLow()),
+}
 
-# Documented answers of SPEC §1.3, shown as examples.
-EXAMPLES: dict[tuple[str, str], dict[str, dict[str, Schema]]] = {
+
+def _success(message: str, data: Any, *, show_message: int = 0) -> Schema:
+    return {"value": envelope.body(status=True, message=message, data=data, show_message=show_message)}
+
+
+# The documented successful answers, shown as examples.
+SUCCESSES: dict[tuple[str, str], dict[str, Schema]] = {
     ("post", "/api/v1/customNumber/add"): {
-        "200": {
-            "created": _example(True, 1, "Custom number created",
-                                {"success": True, "message": "Success create new custom number"}, {}),
-            "otp_sent": _example(True, 1, "OTP sent to your number successfully",
-                                 {"success": True, "message": "OTP sent to your number successfully"}, {}),
-        },
-        "400": {
-            "name_required": _example(False, 0, "Name is required", {}, {"error": "name is not valid"}),
-            "number_required": _example(False, 0, "Mobile number is required", {},
-                                        {"email": "Mobile number is not valie"}),
-            "number_invalid": _example(False, 0, "Mobile number is not valid", {},
-                                       {"error": "Mobile number is not valid"}),
-            "already_exists": {"value": {
-                "maintainence": 0, "new_version": 0, "force_update": 0, "invalid_token": 0,
-                "refresh_token": "", "show_message": 0, "is_enc": False, "status": True,
-                "message": "Number already exist in system", "message_type": "toast",
-                "data": {"invalid_token": 0, "refresh_token": "", "app_type": "web", "app_version": "1.0"},
-                "error": {}}},
-        },
+        "created": _success(custom_numbers.CREATED, custom_numbers.CREATED_DATA, show_message=1),
+        "otp_sent": _success(custom_numbers.OTP_SENT, {"success": True, "message": custom_numbers.OTP_SENT},
+                             show_message=1),
     },
     ("post", "/api/v1/customNumber/verifyCustomNumber"): {
-        "200": {
-            "verified": _example(True, 0, "OTP Verified Successfully!", {}, {}),
-            "name_required": _example(False, 1, "Name is Required", {}, {"error": "Name is Required"}),
-        },
-        "400": {
-            "number_required": _example(False, 1, "Number is Required", {}, {"error": "Number is Required"}),
-            "otp_failed": _example(False, 1, "OTP verification failed", {}, {"error": "OTP verification failed"}),
-        },
+        "verified": _success(custom_numbers.VERIFIED, {}),
     },
     ("get", "/api/v1/user/token/verify"): {
-        "200": {"verified": _example(True, 0, "Token verified successfully!", {"token": "sid_..."}, {})},
+        "verified": _success(token.VERIFIED, {"token": "sid_..."}),
     },
     ("post", "/api/v1/gateway"): {
-        "200": {"queued": _example(True, 0, "Request is being processed", {
+        "queued": _success(gateway.PROCESSING, {
             "queueResponse": [{"Contact": "400000000", "MessageId": "6752c2575e08b2d1eca6d294",
-                               "Result": "Message added to queue.", "Number": "+61400000000"}],
-            "message": "success register all valid contacts to queue", "invalidContacts": [],
-            "unsubscribeContacts": [], "totalValidContact": 1, "totalInvalidContact": 0,
-            "totalUnsubscribeContact": 0, "encoding": "GSM-7", "messageParts": 1}, {})},
-        "422": {"balance_too_low": _example(False, 0, BALANCE_TOO_LOW, {}, {"errorMessage": BALANCE_TOO_LOW})},
+                               "Result": gateway.QUEUED, "Number": "+61400000000"}],
+            "message": gateway.REGISTERED, "invalidContacts": [], "unsubscribeContacts": [],
+            "totalValidContact": 1, "totalInvalidContact": 0, "totalUnsubscribeContact": 0,
+            "encoding": "GSM-7", "messageParts": 1}),
     },
     ("get", "/api/v2/report/message/quick-api-credit-usage"): {
-        "200": {"usage": _example(True, 0, "Success", {
+        "usage": _success(usage.SUCCESS, {
             "items": [{"_id": "zapier", "total": 11, "totalCreditAmount": 11},
                       {"_id": "api", "total": 7, "totalCreditAmount": 9.1}],
-            "total": 2, "limit": 10, "current": 1, "totalPages": 1, "pagingCounter": 1, "hasPrevPage": False,
-            "hasNextPage": False, "offset": 0, "prevPage": None, "nextPage": None}, {})},
+            **usage.paging(total=2, limit=10, current=1)}),
     },
 }
+
+
+def examples(key: tuple[str, str]) -> dict[str, dict[str, Schema]]:
+    """The operation's examples by HTTP status: its successes, then its documented errors as
+    :func:`senderid.api.envelope.error_body` renders them."""
+    found: dict[str, dict[str, Schema]] = {"200": dict(SUCCESSES.get(key, {}))} if key in SUCCESSES else {}
+    for exc in DOCUMENTED_ERRORS.get(key, ()):
+        found.setdefault(str(exc.http_status), {})[type(exc).__name__] = {
+            "summary": exc.message, "value": deepcopy(envelope.error_body(exc))}
+    return found
+
+
+def _error_schema(key: tuple[str, str], code: str) -> Schema:
+    """The envelope, or, where a documented error of that status has a body of its own, either."""
+    bare = [_bare_schema(e.bare_body) for e in DOCUMENTED_ERRORS.get(key, ())
+            if str(e.http_status) == code and e.bare_body is not None]
+    return {"anyOf": [envelope_schema(), *bare]} if bare else envelope_schema()
+
 
 IDEMPOTENCY_KEY: Schema = {
     "name": "Idempotency-Key", "in": "header", "required": False,
@@ -293,41 +180,46 @@ def _json(schema: Schema, examples: dict[str, Schema] | None = None) -> Schema:
     return {"application/json": content}
 
 
-def _rewrite(document: Schema) -> Schema:
+def request_bodies(routes: Iterable[BaseRoute]) -> dict[tuple[str, str], Schema]:
+    """Each route's declared request body (``openapi_extra``, from its :class:`RequestBody`), as
+    declared: FastAPI's own merge passes it through its models, which turn integers into floats."""
+    found: dict[tuple[str, str], Schema] = {}
+    for route in routes:
+        if isinstance(route, APIRoute) and route.openapi_extra and "requestBody" in route.openapi_extra:
+            for method in route.methods or ():
+                found[(method.lower(), route.path_format)] = route.openapi_extra["requestBody"]
+    return found
+
+
+def _rewrite(document: Schema, bodies: dict[tuple[str, str], Schema]) -> Schema:
     for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():
             key = (method, path)
             if key in SUMMARIES:  # not the function's name turned into words
                 operation["summary"] = SUMMARIES[key]
-            examples = EXAMPLES.get(key, {})
+            if key in bodies:
+                operation["requestBody"] = deepcopy(bodies[key])
+            shown = examples(key)
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)
-            if key in REQUESTS:
-                operation["requestBody"] = deepcopy(REQUESTS[key])
             if not path.startswith(("/api/", "/admin/")):
                 continue
             success = responses.get("200", {})
             success["content"] = (
                 {"text/csv": {"schema": {"type": "string"}}} if path.endswith(".csv")  # an export
-                else _json(envelope(), examples.get("200"))
+                else _json(envelope_schema(), shown.get("200"))
             )
             success.setdefault("description", "Success (see `status` in the envelope)")
-            for code, description in ERRORS.items():
+            statuses = {**ERRORS, **OWN_STATUSES.get(key, {})}
+            for code, description in statuses.items():
                 if code == "401":
                     responses["401"] = {"description": description, "content": _json(UNAUTHORIZED)}
                 else:
-                    responses[code] = {"description": description, "content": _json(envelope(), examples.get(code))}
-                responses[code]["headers"] = (
-                    {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}}
-                    if code == "429" else {}
-                )
-                if not responses[code]["headers"]:
-                    del responses[code]["headers"]
-            if key == ("post", "/api/v1/gateway"):  # the documented 400 and 422 bodies
-                responses["400"]["content"] = _json({"anyOf": [envelope(), CONTACTS_REQUIRED]}, {
-                    "contacts_required": {"value": {**CONTACTS_EXAMPLE}}})
-                responses["422"] = {"description": "The prepaid balance cannot cover the request (nothing queued)",
-                                    "content": _json(envelope(), examples.get("422"))}
+                    responses[code] = {"description": description,
+                                       "content": _json(_error_schema(key, code), shown.get(code))}
+                if code == "429":
+                    responses[code]["headers"] = {
+                        "Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}}
             operation["security"] = [{"bearer": []}]
             if method == "post":
                 operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
@@ -349,7 +241,7 @@ def install(app: FastAPI) -> None:
                 title=app.title, version=app.version, summary=app.summary, description=app.description,
                 routes=app.routes,
             )
-            app.openapi_schema = _rewrite(document)
+            app.openapi_schema = _rewrite(document, request_bodies(app.routes))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ._models import Envelope, _data, _datetime, _int, _list, _next_offset, _str
+from ._models import Envelope, Page, _data, _datetime, _int, _list, _str
 
 __all__ = ["CancelledMessage", "CreditUsage", "CreditUsageLine", "OptOut", "OptOutPage"]
 
@@ -59,29 +59,15 @@ class OptOut:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class OptOutPage:
+class OptOutPage(Page[OptOut]):
     """``GET /api/v1/optouts``: one page of the list, newest first; ``optout_id`` is the
     list's id (what the gateway's ``optoutId`` may name)."""
 
     optout_id: str
-    items: tuple[OptOut, ...]
-    total: int
-    limit: int
-    offset: int
-    message: str
-    envelope: Envelope = field(repr=False, compare=False)
-
-    @property
-    def next_offset(self) -> int | None:
-        return _next_offset(self.offset, len(self.items), self.total)
 
     @classmethod
     def from_envelope(cls, envelope: Envelope) -> OptOutPage:
-        data = _data(envelope)
-        return cls(optout_id=_str(data.get("optoutId")),
-                   items=tuple(OptOut.from_record(i, envelope) for i in _list(data.get("items"))),
-                   total=_int(data.get("total")), limit=_int(data.get("limit")), offset=_int(data.get("offset")),
-                   message=_str(envelope.get("message")), envelope=envelope)
+        return cls(**cls._fields(envelope), optout_id=_str(_data(envelope).get("optoutId")))
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

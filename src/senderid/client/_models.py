@@ -5,16 +5,15 @@ Each result is a frozen dataclass built from the response envelope by its
 (left out of ``repr``, equality and hashing). Parsing is lenient: a missing or
 mistyped field becomes an empty value rather than an exception, so a server that
 adds fields, or a Cellcast answer that differs in a detail, does not break callers;
-whatever the typed fields miss is still in ``.envelope``. An item of a page
-(``CustomNumberPage.items``, ``BusinessNamePage.items``) keeps the envelope of the
-page it came in.
+whatever the typed fields miss is still in ``.envelope``. Lists come as one generic
+:class:`Page` of records; an item of a page keeps the envelope of the page it came in.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar, get_args, get_origin
 
 __all__ = [
     "AddResult",
@@ -22,6 +21,7 @@ __all__ = [
     "BusinessNameRequest",
     "CustomNumber",
     "CustomNumberPage",
+    "Page",
     "QueuedMessage",
     "SendResult",
     "SenderCheck",
@@ -182,38 +182,6 @@ class BusinessNameRequest:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class BusinessNamePage:
-    """``GET /api/v1/business/list``: one page of the account's business names, oldest
-    first. ``total`` counts every match; ``next_offset`` is where the next page starts
-    (``None`` on the last page)."""
-
-    items: tuple[BusinessNameRequest, ...]
-    total: int
-    limit: int
-    offset: int
-    message: str
-    envelope: Envelope = field(repr=False, compare=False)
-
-    @property
-    def next_offset(self) -> int | None:
-        return _next_offset(self.offset, len(self.items), self.total)
-
-    @classmethod
-    def from_envelope(cls, envelope: Envelope) -> BusinessNamePage:
-        data = _data(envelope)
-        return cls(
-            items=tuple(
-                BusinessNameRequest.from_record(item, envelope) for item in _list(data.get("items"))
-            ),
-            total=_int(data.get("total")),
-            limit=_int(data.get("limit")),
-            offset=_int(data.get("offset")),
-            message=_str(envelope.get("message")),
-            envelope=envelope,
-        )
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
 class CustomNumber:
     """A custom number registration, as ``customNumber/list``, ``customNumber/{id}``, its
     ``DELETE`` and ``customNumber/{id}/resend`` return it (senderid extras; Cellcast v1
@@ -261,34 +229,74 @@ class CustomNumber:
         )
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class CustomNumberPage:
-    """``GET /api/v1/customNumber/list``: one page of the account's registrations, newest
-    first. ``total`` counts every match; ``next_offset`` is where the next page starts
-    (``None`` on the last page)."""
+class _Record(Protocol):
+    @classmethod
+    def from_record(cls, record: Any, envelope: Envelope) -> Any: ...
 
-    items: tuple[CustomNumber, ...]
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Page(Generic[R]):
+    """One page of a list: ``items`` (records of type ``R``), from ``offset`` on, at most
+    ``limit`` of them; ``total`` counts every match; ``next_offset`` is where the next page
+    starts (``None`` on the last page).
+
+    A list's page class names its record type, ``class CustomNumberPage(Page[CustomNumber])``,
+    and reads the page with that type's ``from_record``.
+    """
+
+    items: tuple[R, ...]
     total: int
     limit: int
     offset: int
     message: str
     envelope: Envelope = field(repr=False, compare=False)
 
+    _record: ClassVar[type[_Record] | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super(Page, cls).__init_subclass__(**kwargs)  # Page by name: slots=True made a new class
+        for base in getattr(cls, "__orig_bases__", ()):
+            if get_origin(base) is Page:
+                (cls._record,) = get_args(base)
+
     @property
     def next_offset(self) -> int | None:
         return _next_offset(self.offset, len(self.items), self.total)
 
     @classmethod
-    def from_envelope(cls, envelope: Envelope) -> CustomNumberPage:
+    def from_envelope(cls, envelope: Envelope) -> Self:
+        return cls(**cls._fields(envelope))
+
+    @classmethod
+    def _fields(cls, envelope: Envelope) -> dict[str, Any]:
+        """The page's keyword arguments, read leniently from the envelope."""
+        record = cls._record
+        if record is None:
+            raise TypeError(f"{cls.__name__} names no record type: subclass Page[SomeRecord]")
         data = _data(envelope)
-        return cls(
-            items=tuple(CustomNumber.from_record(i, envelope) for i in _list(data.get("items"))),
-            total=_int(data.get("total")),
-            limit=_int(data.get("limit")),
-            offset=_int(data.get("offset")),
-            message=_str(envelope.get("message")),
-            envelope=envelope,
-        )
+        return {
+            "items": tuple(record.from_record(item, envelope) for item in _list(data.get("items"))),
+            "total": _int(data.get("total")),
+            "limit": _int(data.get("limit")),
+            "offset": _int(data.get("offset")),
+            "message": _str(envelope.get("message")),
+            "envelope": envelope,
+        }
+
+
+class CustomNumberPage(Page[CustomNumber]):
+    """``GET /api/v1/customNumber/list``: the account's registrations, newest first."""
+
+    __slots__ = ()
+
+
+class BusinessNamePage(Page[BusinessNameRequest]):
+    """``GET /api/v1/business/list``: the account's business names, oldest first."""
+
+    __slots__ = ()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -22,7 +23,7 @@ from starlette.responses import PlainTextResponse, Response
 from senderid import edge
 from senderid.api import envelope
 from senderid.api.auth import AuthError, bearer_key
-from senderid.api.body import json_object
+from senderid.api.body import NULLABLE, RequestBody, json_object
 from senderid.api.deps import context
 from senderid.api.paging import Limit, Offset, page
 from senderid.api.routes.business import with_register
@@ -31,7 +32,7 @@ from senderid.clock import iso_ms
 from senderid.domain import acma, accounts, audit, business_names, credits, custom_numbers, registrant
 from senderid.domain.business_names import BusinessName
 from senderid.domain.context import Context
-from senderid.domain.types import Account, Actor, ApiKey
+from senderid.domain.types import AcmaStatus, Account, Actor, ApiKey
 from senderid.errors import InvalidRequest, NotFound
 
 ACTOR_NAME = "admin-api"
@@ -93,10 +94,54 @@ def _bool(body: dict[str, Any], field: str, default: bool | None = None) -> bool
     return value
 
 
+# -- request bodies ----------------------------------------------------------------------------
+
+
+class CreateAccount(RequestBody):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    otp_required: bool = True
+
+    example = {"name": "Acme Pty Ltd", "otp_required": True}
+
+
+class UpdateAccount(RequestBody):
+    otp_required: bool | None = None
+    abn: Annotated[str | None, NULLABLE] = Field(None, description="default ABN of business-name requests")
+    entity_name: Annotated[str | None, NULLABLE] = Field(None, max_length=200)
+
+    example = {"otp_required": False, "abn": "51 824 753 556", "entity_name": "Acme Pty Ltd"}
+
+
+class SetCredits(RequestBody):
+    credits: Annotated[float, Field(ge=0, le=1e9)] | None = Field(
+        description="a prepaid balance in credits; null: unlimited")
+
+    example = {"credits": 500}
+
+
+class CreateKey(RequestBody):
+    expires_in_days: int | None = Field(None, ge=1)
+
+    example = {"expires_in_days": 90}
+
+
+class SetAcmaStatus(RequestBody):
+    status: AcmaStatus
+    reference: str | None = Field(None, max_length=100)
+
+    example = {"status": "submitted", "reference": "APP-12345"}
+
+
+class RejectBusinessName(RequestBody):
+    reason: str | None = Field(None, min_length=1, max_length=500)
+
+    example = {"reason": "The name belongs to a bank"}
+
+
 # -- accounts ----------------------------------------------------------------------------------
 
 
-@router.post("/accounts")
+@router.post("/accounts", openapi_extra=CreateAccount.openapi())
 async def create_account(request: Request) -> Response:
     body = await json_object(request)
     name = body.get("name")
@@ -146,7 +191,7 @@ def _update_account(ctx: Context, account_id: str, body: dict[str, Any], actor: 
     return _account_with_defaults(ctx, account_id)
 
 
-@router.patch("/accounts/{account_id:objectid}")
+@router.patch("/accounts/{account_id:objectid}", openapi_extra=UpdateAccount.openapi())
 async def update_account(account_id: str, request: Request) -> Response:
     """``otp_required``; ``abn`` and ``entity_name``: the registrant a business-name request
     names when it names none (null or "" clears)."""
@@ -162,7 +207,7 @@ async def get_credits(account_id: str, request: Request) -> Response:
     return envelope.ok("Credits", {"account_id": account_id, "credits": balance})
 
 
-@router.put("/accounts/{account_id:objectid}/credits")
+@router.put("/accounts/{account_id:objectid}/credits", openapi_extra=SetCredits.openapi())
 async def set_credits(account_id: str, request: Request) -> Response:
     """``{"credits": 500}`` sets a prepaid balance; ``{"credits": null}`` makes the account unlimited."""
     body = await json_object(request)
@@ -179,7 +224,7 @@ async def set_credits(account_id: str, request: Request) -> Response:
 # -- keys ----------------------------------------------------------------------------------------
 
 
-@router.post("/accounts/{account_id:objectid}/keys")
+@router.post("/accounts/{account_id:objectid}/keys", openapi_extra=CreateKey.openapi())
 async def create_key(account_id: str, request: Request) -> Response:
     """A new key; it is in ``data.key`` this once and never again."""
     body = await json_object(request)
@@ -269,7 +314,7 @@ async def acma_history(name_id: str, request: Request) -> Response:
     return envelope.ok("ACMA register history", body)
 
 
-@router.post("/business-names/{name_id:objectid}/acma")
+@router.post("/business-names/{name_id:objectid}/acma", openapi_extra=SetAcmaStatus.openapi())
 async def set_acma_status(name_id: str, request: Request) -> Response:
     """Record the name's status on ACMA's register: ``{"status": "registered", "reference": "..."}``."""
     body = await json_object(request)
@@ -288,7 +333,7 @@ async def approve_business_name(name_id: str, request: Request) -> Response:
     return envelope.ok("Business name approved", business_body(name))
 
 
-@router.post("/business-names/{name_id:objectid}/reject")
+@router.post("/business-names/{name_id:objectid}/reject", openapi_extra=RejectBusinessName.openapi())
 async def reject_business_name(name_id: str, request: Request) -> Response:
     body = await json_object(request)
     name = await run_in_threadpool(

@@ -5,18 +5,20 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from senderid.api import envelope
 from senderid.api.auth import actor
+from senderid.api.body import NumberInput, RequestBody
 from senderid.api.deps import caller, context, posted
 from senderid.api.paging import Limit, Offset, page
 from senderid.clock import iso_ms
 from senderid.domain import business_names
 from senderid.domain.business_names import BusinessName
-from senderid.domain.types import Caller
+from senderid.domain.types import Caller, UseCase
 
 router = APIRouter(prefix="/api/v1/business", tags=["business names"])
 
@@ -63,7 +65,22 @@ def with_register(name: BusinessName) -> dict[str, Any]:
     }
 
 
-@router.post("/add")
+class AddBusinessName(RequestBody):
+    businessname: str | None = Field(None, min_length=3, max_length=11)
+    customerContact: NumberInput | None = None
+    abn: Any = Field(None, description=(
+        "the registrant's ABN for ACMA's SMS Sender ID Register: 11 digits, spaces allowed, valid by the "
+        "ATO's check digits (a string; an integer is accepted)"))
+    entityName: str | None = Field(None, max_length=200, description="the registrant entity")
+    useCase: UseCase | None = None
+    useCaseReference: str | None = Field(None, max_length=253, description=(
+        "the registration, ACN, trade mark number, or a .au domain"))
+
+    example = {"businessname": "Acme", "customerContact": "0491 570 156", "abn": "51 824 753 556",
+               "entityName": "Acme Pty Ltd", "useCase": "domain", "useCaseReference": "acme.com.au"}
+
+
+@router.post("/add", openapi_extra=AddBusinessName.openapi())
 async def add(request: Request) -> Response:
     def work(who: Caller, body: dict[str, Any]) -> Response:
         name = business_names.request(

@@ -9,7 +9,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from pydantic import Field
+
 from senderid.api import envelope
+from senderid.api.body import NUMBER_HELP, NumberInput, RequestBody
 from senderid.api.paging import Limit, Offset, page
 from senderid.api.auth import actor
 from senderid.api.deps import caller, context, posted
@@ -25,7 +28,26 @@ OTP_SENT = "OTP sent to your number successfully"
 VERIFIED = "OTP Verified Successfully!"
 
 
-@router.post("/add")
+class AddCustomNumber(RequestBody):
+    name: str | None = Field(None, max_length=100)
+    number: NumberInput | None = None
+
+    example = {"name": "Custom Number", "number": "+61400000000"}
+
+
+class VerifyCustomNumber(RequestBody):
+    """The fields are untyped: a missing or blank name is answered with HTTP 200 (status
+    false, "Name is Required") before anything else is looked at, so no body shape is
+    refused with a 4xx."""
+
+    name: Any = Field(None, description="string, at most 100 characters")
+    number: Any = Field(None, description=NUMBER_HELP)
+    otp: Any = Field(None, description="the 6-digit code (a string; an integer is accepted)")
+
+    example = {"name": "Custom Number", "number": "+61400000000", "otp": "123456"}
+
+
+@router.post("/add", openapi_extra=AddCustomNumber.openapi())
 async def add(request: Request) -> Response:
     def work(who: Caller, body: dict[str, Any]) -> Response:
         result = custom_numbers.add(
@@ -39,7 +61,7 @@ async def add(request: Request) -> Response:
     return await posted(request, work)
 
 
-@router.post("/verifyCustomNumber")
+@router.post("/verifyCustomNumber", openapi_extra=VerifyCustomNumber.openapi())
 async def verify(request: Request) -> Response:
     def work(who: Caller, body: dict[str, Any]) -> Response:
         custom_numbers.verify(

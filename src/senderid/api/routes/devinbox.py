@@ -7,12 +7,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from senderid.api import envelope
-from senderid.api.body import parse_object
+from senderid.api.body import RequestBody, parse_object
 from senderid.api.deps import context
 from senderid.delivery.providers import devinbox, inbound_recorder
 
@@ -35,7 +36,15 @@ async def inbox_clear(request: Request) -> Response:
     return envelope.ok(f"Cleared {cleared} messages", {"cleared": cleared})
 
 
-@router.post("/inbox/reply", responses={
+class InboxReply(RequestBody):
+    from_: str = Field(alias="from", description="the phone that replies")
+    to: str = Field(description="the sender it replies to (senderid: the shared sender)")
+    body: str = Field(description="STOP, STOP ALL, UNSUBSCRIBE or OPTOUT opt it out")
+
+    example = {"from": "+61491570157", "to": "+61491570156", "body": "STOP"}
+
+
+@router.post("/inbox/reply", openapi_extra=InboxReply.openapi(), responses={
     400: {"description": "Not {from, to, body} as JSON", "content": {"application/json": {}}},
     413: {"description": "Body too large", "content": {"application/json": {}}},
     415: {"description": "Body not sent as application/json", "content": {"application/json": {}}},

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
 from senderid.api import envelope
 from senderid.api.auth import actor
+from senderid.api.body import NumberInput, RequestBody
 from senderid.api.deps import as_caller, context, posted
 from senderid import ids
 from senderid.clock import iso_ms
@@ -21,9 +23,47 @@ from senderid.numbers import national_significant
 router = APIRouter(prefix="/api/v1", tags=["sending"])
 
 QUEUED = "Message added to queue."
+PROCESSING = "Request is being processed"
+REGISTERED = "success register all valid contacts to queue"
 
 
-@router.post("/gateway")
+class ShortLink(BaseModel):
+    longUrl: str = Field(max_length=2000, description="http(s); https:// is added when there is no scheme")
+    shortUrl: str = Field(pattern="^[A-Za-z0-9]{3,32}$", description=(
+        "gosite.au/<shortUrl> in the message becomes a short link under SENDERID_SHORT_LINK_BASE "
+        "(400 when unset)"))
+
+
+class SendSms(RequestBody):
+    message: str = Field(description=(
+        "The text. Custom fields such as {{[First Name]}} are refused (400): senderid keeps no contact book."))
+    contacts: list[NumberInput] = Field(min_length=1, max_length=1000, description=(
+        "Missing, empty or without one valid number: the documented 400 {code, message, stack} body. "
+        "Numbers on the account's opt-out list are not sent and come back in unsubscribeContacts."))
+    sender: str | None = Field(None, description=(
+        "empty or #SharedNum# (any case), an active custom number, or an approved business name of the account"))
+    countryCode: Literal[61, "61"] | None = Field(None, description="Only 61.")
+    scheduleAt: str | None = Field(None, examples=["2024-08-14T14:58:00.981Z"], description=(
+        "Send at this time: ISO-8601 UTC (2024-08-14T14:58:00.981Z) or Y-m-d H:i:s read as UTC; in the "
+        "future, at most a year ahead. Not with delay."))
+    delay: int | None = Field(None, ge=1, le=86_400_000, description=(
+        "Send this many milliseconds from now. Not with scheduleAt."))
+    replyStopToOptOut: bool | None = Field(None, description=(
+        "Add the line 'Reply STOP to opt out' (counted in the parts)."))
+    optout: bool | None = Field(None, description=(
+        "Honour the opt-out list named by optoutId (the account's own list is always honoured)."))
+    optoutId: str | None = Field(None, description=(
+        "The account's opt-out list id (GET /api/v1/optouts, data.optoutId); any other value is a 400."))
+    longUrl: list[ShortLink] | None = Field(None, max_length=10)
+    customString: str | None = Field(None, pattern="^[A-Za-z0-9-]{1,64}$", description=(
+        "Kept with each message; the credit usage report sums by it."))
+
+    example = {"message": "Your order is ready: gosite.au/goo", "contacts": ["0491 570 157"],
+               "sender": "+61491570156", "longUrl": [{"longUrl": "www.example.com/orders", "shortUrl": "goo"}],
+               "customString": "shop", "replyStopToOptOut": True}
+
+
+@router.post("/gateway", openapi_extra=SendSms.openapi())
 async def send(request: Request) -> Response:
     return await posted(request, lambda who, body: _send(request, who, body))
 
@@ -44,7 +84,7 @@ def _send(request: Request, who: Caller, body: dict[str, Any]) -> Response:
              "Number": q.given}
             for q in outcome.queued
         ],
-        "message": "success register all valid contacts to queue",
+        "message": REGISTERED,
         "invalidContacts": outcome.invalid,
         "unsubscribeContacts": outcome.unsubscribed,
         "totalValidContact": len(outcome.queued),
@@ -55,7 +95,7 @@ def _send(request: Request, who: Caller, body: dict[str, Any]) -> Response:
     }
     if outcome.scheduled_at is not None:
         data["scheduledAt"] = iso_ms(outcome.scheduled_at)
-    return envelope.ok("Request is being processed", data)
+    return envelope.ok(PROCESSING, data)
 
 
 @router.delete("/gateway/messages/{message_id}")

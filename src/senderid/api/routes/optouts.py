@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from senderid.api import envelope
 from senderid.api.auth import actor
+from senderid.api.body import NumberInput, RequestBody
 from senderid.api.deps import as_caller, caller, context, posted
 from senderid.api.paging import Limit, Offset, page
 from senderid.clock import iso_ms
@@ -35,7 +36,13 @@ async def list_optouts(request: Request, who: Caller = Depends(caller), limit: L
     return envelope.ok("Opt-outs", {"optoutId": optouts.list_id(who.account.id), **body})
 
 
-@router.post("")
+class AddOptOut(RequestBody):
+    number: NumberInput
+
+    example = {"number": "0491 570 157"}
+
+
+@router.post("", openapi_extra=AddOptOut.openapi())
 async def add_optout(request: Request) -> Response:
     """``{"number": "..."}`` (any accepted form): the gateway stops sending to it."""
     def work(who: Caller, body: dict[str, Any]) -> Response:

@@ -12,8 +12,10 @@ from senderid.api.deps import as_caller
 
 router = APIRouter(prefix="/api/v1/user", tags=["token"])
 
+VERIFIED = "Token verified successfully!"
+
 
 @router.get("/token/verify")
 async def verify_token(request: Request) -> Response:
     await as_caller(request, lambda who: who, from_memory=lambda who: who)
-    return envelope.ok("Token verified successfully!", {"token": bearer_key(request)})
+    return envelope.ok(VERIFIED, {"token": bearer_key(request)})

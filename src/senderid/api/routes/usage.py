@@ -19,6 +19,8 @@ from senderid.errors import InvalidRequest
 
 router = APIRouter(prefix="/api/v2/report/message", tags=["usage"])
 
+SUCCESS = "Success"
+
 
 def paging(total: int, limit: int, current: int) -> dict[str, Any]:
     """The documented paging keys (those of mongoose-paginate: at least one page)."""
@@ -48,4 +50,4 @@ async def credit_usage(
     lines, total = await run_in_threadpool(
         credits.usage, context(request), who.account.id, limit=limit, offset=(page - 1) * limit)
     items = [{"_id": line.custom_string, "total": line.parts, "totalCreditAmount": line.credits} for line in lines]
-    return envelope.ok("Success", {"items": items, **paging(total, limit, page)})
+    return envelope.ok(SUCCESS, {"items": items, **paging(total, limit, page)})
