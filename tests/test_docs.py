@@ -9,7 +9,7 @@ import pytest
 import typer.main
 
 from senderid.cli.main import app
-from senderid.settings import Settings, markdown_table
+from senderid.settings import Settings, markdown_table, sections
 
 README = (Path(__file__).parents[1] / "README.md").read_text()
 
@@ -26,6 +26,18 @@ def test_every_setting_is_in_the_configuration_table() -> None:
     documented = set(re.findall(r"^\| `(SENDERID_[A-Z0-9_]+)` \|", README, re.MULTILINE))
     expected = {f"SENDERID_{name.upper()}" for name in Settings.model_fields}
     assert documented == expected
+
+
+@pytest.mark.unit
+def test_every_setting_is_in_one_section() -> None:
+    """Settings are grouped under ``# -- Title --`` comments in settings.py; each field sits in
+    exactly one section, in the class's order, and the README shows the sections' titles."""
+    grouped = [name for _title, names in sections() for name in names]
+    assert grouped == list(Settings.model_fields)
+    titles = [title for title, _names in sections()]
+    assert len(titles) == len(set(titles)) and len(titles) > 10
+    for title in titles:
+        assert f"**{title}**" in README
 
 
 @pytest.mark.unit

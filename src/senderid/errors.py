@@ -21,6 +21,9 @@ Hierarchy::
       OtpVerificationFailed       verify: otp missing, wrong, expired, used up, unknown
       ContactsRequired            gateway: no contacts, or none valid (a bare 3-key body)
       BalanceTooLow               gateway: the prepaid balance cannot cover the request (422)
+      SenderNotAllowed            gateway: the account may not send as that sender (403)
+      IdempotencyKeyInvalid       any POST: an Idempotency-Key that cannot be one (400)
+      IdempotencyKeyReused        any POST: the key was used for another request (409)
 """
 
 from __future__ import annotations
@@ -185,3 +188,26 @@ class BalanceTooLow(SenderIdError):
     @property
     def error(self) -> dict[str, Any]:
         return {"errorMessage": self.message}
+
+
+class SenderNotAllowed(SenderIdError):
+    """gateway: the account may not send as the sender it named; the message says why."""
+
+    http_status = 403
+
+
+# -- any POST with an Idempotency-Key header ----------------------------------------------
+
+
+class IdempotencyKeyInvalid(InvalidRequest):
+    """An ``Idempotency-Key`` that is not 1 to 255 visible ASCII characters, or sent twice."""
+
+    message = ("Idempotency-Key must be 1 to 255 visible ASCII characters "
+               "(letters, digits and punctuation; no spaces)")
+
+
+class IdempotencyKeyReused(Conflict):
+    """An ``Idempotency-Key`` already used with a different request."""
+
+    message = ("This Idempotency-Key was already used with a different request; "
+               "send a new key for a new request")

@@ -3,13 +3,16 @@
 Settings are built once (:func:`load_settings` reads the environment and the
 ``.env`` file) and passed down explicitly; nothing reads the environment anywhere else. Each field's
 description is the text of the configuration table in the README (a test
-keeps the two in step).
+keeps the two in step). The fields are grouped by concern under ``# -- Title --``
+comments, and the README's table has one section per group (:func:`sections`).
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -38,18 +41,67 @@ class SettingsError(ValueError):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SENDERID_", extra="ignore", frozen=True)
 
+    # -- Database -------------------------------------------------------------------------
     database_url: str = Field(
         DEFAULT_DATABASE_URL,
         description="SQLAlchemy URL of the database. `sqlite:///path` or "
         "`postgresql://user@host/db` (the psycopg driver is chosen for you).",
     )
+    database_timeout_seconds: float = Field(
+        5.0, ge=1, le=300,
+        description="Longest a request waits for the database: to connect, for a pooled "
+        "connection, for a statement (PostgreSQL) or the write lock (SQLite). Past it the API "
+        "answers 503 with `Retry-After` and `/readyz` answers 503. `/healthz` never waits for "
+        "the database.",
+    )
+
+    # -- HTTP server ----------------------------------------------------------------------
+    api_threads: int = Field(
+        8, ge=1, le=256,
+        description="Threads each server process runs database work on (its connection pool "
+        "is sized to match).",
+    )
+    max_body_bytes: int = Field(
+        65536, ge=1024, description="Largest request body accepted (bytes); larger is a 413."
+    )
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="Comma-separated addresses or networks (`10.0.0.5`, `10.0.0.0/8`) of "
+        "reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed. Empty: "
+        "none is, and the client address (audit records, the console sign-in throttle, the "
+        "developer inbox's loopback rule) is the socket peer.",
+    )
+    idempotency_ttl_hours: int = Field(
+        24, ge=1, description="How long an `Idempotency-Key` and its first response are kept."
+    )
+
+    # -- Secrets and API keys -------------------------------------------------------------
     secret_key: str | None = Field(
         None,
         description="Server secret for OTP hashes (at least 32 characters). Required on "
         "PostgreSQL; on SQLite one is generated beside the database file when unset.",
     )
-    sms_provider: str = Field(
-        "devinbox", description="Where SMS go: `devinbox`, `cellcast`, `twilio`, `smpp` or `webhook`."
+    auth_cache_seconds: float = Field(
+        300.0, ge=0,
+        description="Longest a server process keeps a valid API key, and an account's allowed "
+        "senders, in memory. Any change (a key revoked, a number deleted, a name approved), made "
+        "through any process or the CLI, applies in every process within 100 ms regardless: the "
+        "database signals it (LISTEN/NOTIFY on PostgreSQL, a polled change counter on SQLite). "
+        "0 turns the memory off.",
+    )
+
+    # -- Admin API and console ------------------------------------------------------------
+    admin_token: str | None = Field(
+        None,
+        description="Bearer token of the admin API (`/admin/v1`) and the console; both are "
+        "off when unset. At least 32 characters.",
+    )
+
+    # -- Numbers and OTP codes ------------------------------------------------------------
+    allowed_regions: Annotated[tuple[str, ...], NoDecode] = Field(
+        ("AU",),
+        description="Comma-separated ISO regions whose mobile numbers are accepted; the "
+        "first is the region assumed for national-format input.",
     )
     otp_sender: str = Field(
         "",
@@ -63,6 +115,13 @@ class Settings(BaseSettings):
     )
     otp_ttl_seconds: int = Field(600, ge=60, description="How long an OTP stays valid.")
     otp_max_attempts: int = Field(5, ge=1, description="Wrong tries after which an OTP is dead.")
+    test_otps: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description="Fixed codes for test numbers, e.g. `+61491570156:123456,+6140*:111111`; "
+        "matching numbers get that code and no SMS. Empty by default; never set in production.",
+    )
+
+    # -- Limits: OTP SMS, wrong codes, gateway sends --------------------------------------
     otp_resend_cooldown_seconds: int = Field(
         60, ge=0, description="Minimum wait between two OTP SMS for one account and number."
     )
@@ -90,32 +149,48 @@ class Settings(BaseSettings):
         description="Wrong OTPs one account may try in any 24 hours, across all numbers; past "
         "it, as above for every number of the account.",
     )
-    test_otps: Annotated[dict[str, str], NoDecode] = Field(
-        default_factory=dict,
-        description="Fixed codes for test numbers, e.g. `+61491570156:123456,+6140*:111111`; "
-        "matching numbers get that code and no SMS. Empty by default; never set in production.",
+    send_max_per_account_per_minute: int = Field(
+        5000, ge=1,
+        description="Messages an account may queue through `/api/v1/gateway` per minute. The "
+        "default lets five full calls (1,000 contacts each, the most one call may carry) through "
+        "per minute; lower it to cap a runaway client, but not below 1,000 or a documented call "
+        "is refused.",
     )
-    allowed_regions: Annotated[tuple[str, ...], NoDecode] = Field(
-        ("AU",),
-        description="Comma-separated ISO regions whose mobile numbers are accepted; the "
-        "first is the region assumed for national-format input.",
+
+    # -- Gateway messages -----------------------------------------------------------------
+    shared_sender: str = Field(
+        "",
+        description="What the gateway's shared sender (`#SharedNum#` or an empty `sender`) "
+        "goes out as; empty means the provider's default.",
     )
-    auth_cache_seconds: float = Field(
-        300.0, ge=0,
-        description="Longest a server process keeps a valid API key, and an account's allowed "
-        "senders, in memory. Any change (a key revoked, a number deleted, a name approved), made "
-        "through any process or the CLI, applies in every process within 100 ms regardless: the "
-        "database signals it (LISTEN/NOTIFY on PostgreSQL, a polled change counter on SQLite). "
-        "0 turns the memory off.",
+    message_max_parts: int = Field(
+        10, ge=1, le=255, description="Longest message accepted by the gateway, in SMS parts."
     )
-    api_threads: int = Field(
-        8, ge=1, le=256,
-        description="Threads each server process runs database work on (its connection pool "
-        "is sized to match).",
+    short_link_base: str | None = Field(
+        None,
+        description="Public base URL of this server's short links, e.g. `https://sms.example.com/s`: "
+        "the gateway's `longUrl` links become `<base>/<code>` and `GET /s/<code>` redirects. Unset: "
+        "a request with `longUrl` is refused.",
     )
-    max_body_bytes: int = Field(
-        65536, ge=1024, description="Largest request body accepted (bytes); larger is a 413."
+    credits_shared_sender: float = Field(
+        1.0, ge=0, le=1000,
+        description="Credits per SMS part sent from the shared sender (`#SharedNum#` or an empty "
+        "`sender`): the usage report and prepaid balances count these.",
     )
+    credits_custom_sender: float = Field(
+        1.3, ge=0, le=1000,
+        description="Credits per SMS part sent from a custom number or a business name.",
+    )
+
+    # -- ACMA's SMS Sender ID Register ----------------------------------------------------
+    unregistered_alpha: Literal["allow", "warn", "refuse"] = Field(
+        "allow",
+        description="Sending as an approved business name that is not `registered` on ACMA's SMS "
+        "Sender ID Register: `allow`; `warn` (it sends, and `message.sent` and "
+        "`/api/v1/senderId/check` carry `acmaRegistered`); `refuse` (a 403 naming the register).",
+    )
+
+    # -- Delivery worker ------------------------------------------------------------------
     worker_in_process: bool = Field(
         True, description="Run the delivery worker inside `senderid serve`."
     )
@@ -157,110 +232,32 @@ class Settings(BaseSettings):
         description="First cool-off of an open circuit breaker; doubles while the trial send "
         "keeps failing, up to `SENDERID_DELIVERY_BACKOFF_MAX_SECONDS`.",
     )
-    database_timeout_seconds: float = Field(
-        5.0, ge=1, le=300,
-        description="Longest a request waits for the database: to connect, for a pooled "
-        "connection, for a statement (PostgreSQL) or the write lock (SQLite). Past it the API "
-        "answers 503 with `Retry-After` and `/readyz` answers 503. `/healthz` never waits for "
-        "the database.",
+
+    # -- SMS provider ---------------------------------------------------------------------
+    sms_provider: str = Field(
+        "devinbox", description="Where SMS go: `devinbox`, `cellcast`, `twilio`, `smpp` or `webhook`."
     )
-    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
-        (),
-        description="Comma-separated addresses or networks (`10.0.0.5`, `10.0.0.0/8`) of "
-        "reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed. Empty: "
-        "none is, and the client address (audit records, the console sign-in throttle, the "
-        "developer inbox's loopback rule) is the socket peer.",
-    )
+
+    # -- `devinbox` provider --------------------------------------------------------------
     devinbox_allow_remote: bool = Field(
         False,
         description="Let clients other than loopback read and clear the developer inbox "
         "(`/dev/inbox*`), which shows every OTP in clear. Off: only 127.0.0.1 and ::1 may.",
     )
-    message_body_retention_days: int = Field(
-        30, ge=1, le=36500,
-        description="Days the text of a gateway SMS is kept once the message has ended (sent, "
-        "failed, expired or cancelled); the worker then blanks it. Expired `Idempotency-Key` "
-        "records are purged by the same housekeeping.",
+
+    # -- `cellcast` provider --------------------------------------------------------------
+    cellcast_base_url: str = Field(
+        "https://api.cellcast.com", description="`cellcast` provider: base URL of the gateway."
     )
-    log_level: str = Field("INFO", description="Python log level of the server.")
-    log_format: Literal["json", "text"] = Field(
-        "json",
-        description="`json`: one JSON object per log line on stderr (for production and log "
-        "shippers). `text`: one readable line per record, the level coloured when stderr is a "
-        "terminal (for development).",
-    )
-    env_file: str | None = Field(
-        None,
-        description="A file of `SENDERID_...=value` lines read at start; variables set in the "
-        "environment win over it. Unset: `./.env` when that file exists. Empty: no file.",
-    )
-    admin_token: str | None = Field(
-        None,
-        description="Bearer token of the admin API (`/admin/v1`) and the console; both are "
-        "off when unset. At least 32 characters.",
-    )
-    shared_sender: str = Field(
-        "",
-        description="What the gateway's shared sender (`#SharedNum#` or an empty `sender`) "
-        "goes out as; empty means the provider's default.",
-    )
-    send_max_per_account_per_minute: int = Field(
-        5000, ge=1,
-        description="Messages an account may queue through `/api/v1/gateway` per minute. The "
-        "default lets five full calls (1,000 contacts each, the most one call may carry) through "
-        "per minute; lower it to cap a runaway client, but not below 1,000 or a documented call "
-        "is refused.",
-    )
-    message_max_parts: int = Field(
-        10, ge=1, le=255, description="Longest message accepted by the gateway, in SMS parts."
-    )
-    short_link_base: str | None = Field(
-        None,
-        description="Public base URL of this server's short links, e.g. `https://sms.example.com/s`: "
-        "the gateway's `longUrl` links become `<base>/<code>` and `GET /s/<code>` redirects. Unset: "
-        "a request with `longUrl` is refused.",
-    )
-    credits_shared_sender: float = Field(
-        1.0, ge=0, le=1000,
-        description="Credits per SMS part sent from the shared sender (`#SharedNum#` or an empty "
-        "`sender`): the usage report and prepaid balances count these.",
-    )
-    credits_custom_sender: float = Field(
-        1.3, ge=0, le=1000,
-        description="Credits per SMS part sent from a custom number or a business name.",
-    )
+    cellcast_api_key: str | None = Field(None, description="`cellcast` provider: API key.")
     cellcast_inbound_secret: str | None = Field(
         None,
         description="`cellcast` provider: secret that signs inbound SMS posted to "
         "`/providers/cellcast/inbound` (HMAC-SHA256 of the body, hex, in `X-Cellcast-Signature`); "
         "the route refuses everything while unset.",
     )
-    unregistered_alpha: Literal["allow", "warn", "refuse"] = Field(
-        "allow",
-        description="Sending as an approved business name that is not `registered` on ACMA's SMS "
-        "Sender ID Register: `allow`; `warn` (it sends, and `message.sent` and "
-        "`/api/v1/senderId/check` carry `acmaRegistered`); `refuse` (a 403 naming the register).",
-    )
-    webhook_allow_private: bool = Field(
-        False,
-        description="Allow account webhook URLs that resolve to private, loopback or link-local "
-        "addresses (for tests and closed networks only).",
-    )
-    webhook_timeout_seconds: float = Field(
-        10.0, gt=0, description="How long the worker waits for a webhook receiver to answer."
-    )
-    idempotency_ttl_hours: int = Field(
-        24, ge=1, description="How long an `Idempotency-Key` and its first response are kept."
-    )
-    metrics_enabled: bool = Field(
-        True, description="Serve Prometheus metrics at `GET /metrics` (no key needed)."
-    )
 
-    # -- SMS providers (each configured by its own SENDERID_<PROVIDER>_* settings) --------
-    cellcast_base_url: str = Field(
-        "https://api.cellcast.com", description="`cellcast` provider: base URL of the gateway."
-    )
-    cellcast_api_key: str | None = Field(None, description="`cellcast` provider: API key.")
+    # -- `twilio` provider ----------------------------------------------------------------
     twilio_base_url: str = Field(
         "https://api.twilio.com", description="`twilio` provider: base URL of the REST API."
     )
@@ -280,6 +277,8 @@ class Settings(BaseSettings):
         "route as set on the Twilio number's incoming-message webhook (the signature covers it; "
         "unset: the URL the request arrived at).",
     )
+
+    # -- `smpp` provider ------------------------------------------------------------------
     smpp_host: str | None = Field(None, description="`smpp` provider: SMSC host.")
     smpp_port: int = Field(2775, ge=1, le=65535, description="`smpp` provider: SMSC port.")
     smpp_system_id: str | None = Field(None, description="`smpp` provider: bind system_id.")
@@ -295,11 +294,50 @@ class Settings(BaseSettings):
         description="`smpp` provider: transceiver sessions kept open in parallel; messages go to "
         "the least loaded. Only as many as the SMSC account allows.",
     )
+
+    # -- `webhook` provider ---------------------------------------------------------------
     webhook_provider_url: str | None = Field(
         None, description="`webhook` provider: URL each SMS is POSTed to as signed JSON."
     )
     webhook_provider_secret: str | None = Field(
         None, description="`webhook` provider: signing secret (Standard Webhooks, `whsec_...`)."
+    )
+
+    # -- Account webhooks -----------------------------------------------------------------
+    webhook_allow_private: bool = Field(
+        False,
+        description="Allow account webhook URLs that resolve to private, loopback or link-local "
+        "addresses (for tests and closed networks only).",
+    )
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, description="How long the worker waits for a webhook receiver to answer."
+    )
+
+    # -- Retention ------------------------------------------------------------------------
+    message_body_retention_days: int = Field(
+        30, ge=1, le=36500,
+        description="Days the text of a gateway SMS is kept once the message has ended (sent, "
+        "failed, expired or cancelled); the worker then blanks it. Expired `Idempotency-Key` "
+        "records are purged by the same housekeeping.",
+    )
+
+    # -- Logging and metrics --------------------------------------------------------------
+    log_level: str = Field("INFO", description="Python log level of the server.")
+    log_format: Literal["json", "text"] = Field(
+        "json",
+        description="`json`: one JSON object per log line on stderr (for production and log "
+        "shippers). `text`: one readable line per record, the level coloured when stderr is a "
+        "terminal (for development).",
+    )
+    metrics_enabled: bool = Field(
+        True, description="Serve Prometheus metrics at `GET /metrics` (no key needed)."
+    )
+
+    # -- Settings file --------------------------------------------------------------------
+    env_file: str | None = Field(
+        None,
+        description="A file of `SENDERID_...=value` lines read at start; variables set in the "
+        "environment win over it. Unset: `./.env` when that file exists. Empty: no file.",
     )
 
     @field_validator("test_otps", mode="before")
@@ -463,18 +501,41 @@ def load_settings() -> Settings:
     return Settings(_env_file=path, _env_file_encoding="utf-8")  # type: ignore[call-arg]
 
 
+_SECTION_COMMENT = re.compile(r"^    # -- (.+?) -+$")
+_FIELD_LINE = re.compile(r"^    (\w+): ")
+
+
+def sections() -> list[tuple[str, list[str]]]:
+    """The settings by concern: each ``# -- Title --`` comment in :class:`Settings` and the
+    fields under it, in order (sections without fields left out)."""
+    found: list[tuple[str, list[str]]] = []
+    for line in inspect.getsource(Settings).splitlines():
+        if section := _SECTION_COMMENT.match(line):
+            found.append((section.group(1), []))
+        elif (field := _FIELD_LINE.match(line)) and field.group(1) in Settings.model_fields:
+            if not found:
+                raise SettingsError(f"{field.group(1)} is above the first section of Settings")
+            found[-1][1].append(field.group(1))
+    return [(title, names) for title, names in found if names]
+
+
 def markdown_table() -> str:
-    """The README's configuration table, generated from the fields above."""
-    lines = ["| variable | default | meaning |", "|---|---|---|"]
-    for name, field in Settings.model_fields.items():
-        default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
-        if isinstance(default, tuple):
-            default = ",".join(default) or ""
-        elif isinstance(default, bool):
-            default = str(default).lower()
-        shown = "—" if default is None else ("(empty)" if default in ("", {}) else f"`{default}`")
-        lines.append(f"| `SENDERID_{name.upper()}` | {shown} | {field.description} |")
-    return "\n".join(lines)
+    """The README's configuration table, generated from the fields above: one table per
+    section, under the section's title."""
+    tables = []
+    for title, names in sections():
+        lines = [f"**{title}**", "", "| variable | default | meaning |", "|---|---|---|"]
+        for name in names:
+            field = Settings.model_fields[name]
+            default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
+            if isinstance(default, tuple):
+                default = ",".join(default) or ""
+            elif isinstance(default, bool):
+                default = str(default).lower()
+            shown = "—" if default is None else ("(empty)" if default in ("", {}) else f"`{default}`")
+            lines.append(f"| `SENDERID_{name.upper()}` | {shown} | {field.description} |")
+        tables.append("\n".join(lines))
+    return "\n\n".join(tables)
 
 
 if __name__ == "__main__":  # python -m senderid.settings > table.md

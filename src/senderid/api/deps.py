@@ -23,6 +23,7 @@ from senderid.domain import idempotency
 from senderid.domain.senders import MISS, Miss
 from senderid.domain.types import Caller
 from senderid.edge import context
+from senderid.errors import IdempotencyKeyInvalid
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 STORED_HEADERS = ("content-type", "retry-after")
@@ -77,7 +78,7 @@ async def posted(request: Request, work: Callable[[Caller, dict[str, Any]], Resp
     def once() -> idempotency.Fresh[Response] | idempotency.StoredResponse:
         caller = who or authenticate(ctx, request)
         if len(values) > 1:
-            raise idempotency.InvalidKey(f"Send one {idempotency.HEADER} header, not {len(values)}")
+            raise IdempotencyKeyInvalid(f"Send one {idempotency.HEADER} header, not {len(values)}")
         keyed = idempotency.Keyed(
             caller.account.id,
             idempotency.check_key(values[0]),

@@ -19,7 +19,7 @@ The life of a key::
 
     no row                the request acts; a final answer (2xx, 4xx but 429) is stored
     a row, same hash      the stored response, replayed
-    a row, other hash     KeyReused: the key belongs to another request
+    a row, other hash     IdempotencyKeyReused: the key belongs to another request
     a replaceable row     as if there were none (the new answer replaces it)
 
 A row is replaceable when it expired (``idempotency_ttl_hours`` after it was
@@ -46,7 +46,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Connection, bindparam, delete, or_, select, tuple_
 
 from senderid.domain.context import Context
-from senderid.errors import Conflict, InvalidRequest, SenderIdError
+from senderid.errors import IdempotencyKeyInvalid, IdempotencyKeyReused, SenderIdError
 from senderid.store.coltypes import UTCDateTime
 from senderid.store.tables import idempotency_keys
 
@@ -57,16 +57,6 @@ HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
 PURGE_BATCH = 100  # expired rows deleted with each new key
 PASSES = 3  # a pass acts again only when a row that beat it expired meanwhile (TTL >= 1 h)
-
-
-class InvalidKey(InvalidRequest):
-    message = (f"{HEADER} must be 1 to {MAX_KEY_LENGTH} visible ASCII characters "
-               "(letters, digits and punctuation; no spaces)")
-
-
-class KeyReused(Conflict):
-    message = (f"This {HEADER} was already used with a different request; "
-               "send a new key for a new request")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +103,7 @@ def run(
     ``act`` does the work (its ``ctx.db.write()`` joins ours) and returns a response;
     ``describe`` turns a response into what is stored; ``render`` is the response to a
     domain error. Returns :class:`Fresh`, or the stored response to replay. Raises
-    KeyReused.
+    IdempotencyKeyReused.
     """
     for _ in range(PASSES):
         outcome = _attempt(ctx, keyed, act, describe, render)
@@ -164,8 +154,8 @@ def _attempt(
 
 
 def _look_again(ctx: Context, keyed: Keyed) -> StoredResponse | None:
-    """The response a concurrent request committed for the key (KeyReused when it was another
-    request), or None when there is none to replay."""
+    """The response a concurrent request committed for the key (IdempotencyKeyReused when it
+    was another request), or None when there is none to replay."""
     with ctx.db.read() as conn:
         row = _row(conn, keyed.account_id, keyed.key)
     if row is None or _replaceable(row, ctx.clock.now()):
@@ -221,9 +211,9 @@ def _replaceable(row: Any, now: datetime) -> bool:
 
 
 def check_key(value: str) -> str:
-    """The key as given, if it is 1-255 visible ASCII characters; InvalidKey otherwise."""
+    """The key as given, if it is 1-255 visible ASCII characters; IdempotencyKeyInvalid otherwise."""
     if not 1 <= len(value) <= MAX_KEY_LENGTH or not all("!" <= ch <= "~" for ch in value):
-        raise InvalidKey()
+        raise IdempotencyKeyInvalid()
     return value
 
 
@@ -263,9 +253,9 @@ def _row(conn: Connection, account_id: str, key: str) -> Any:
 
 
 def _judge(row: Any, req_hash: str) -> StoredResponse:
-    """A live row: its response, or KeyReused when it was stored for another request."""
+    """A live row: its response, or IdempotencyKeyReused when it was stored for another request."""
     if not _same(row.request_hash, req_hash):
-        raise KeyReused()
+        raise IdempotencyKeyReused()
     return StoredResponse(row.status_code, (row.response_body or "").encode(), dict(row.response_headers or {}))
 
 

@@ -29,7 +29,7 @@ from senderid.domain import outbox as domain_outbox
 from senderid.domain.context import Context
 from senderid.domain.senders import MISS, AllowedSenders, Miss
 from senderid.domain.types import Account, AcmaStatus, Actor, BusinessNameStatus, CustomNumberStatus
-from senderid.errors import ContactsRequired, InvalidRequest, RateLimited, SenderIdError
+from senderid.errors import ContactsRequired, InvalidRequest, RateLimited, SenderNotAllowed
 from senderid.numbers import InvalidNumber, parse_mobile
 from senderid.sms_parts import DATA_CODING_GSM7, MessageTooLong, split
 from senderid.store.coltypes import UTCDateTime
@@ -42,10 +42,6 @@ SHARED_KEY = SHARED.lower()  # any case is the shared sender
 REGISTERED = AcmaStatus.REGISTERED.value
 MAX_CONTACTS = 1000
 MAX_SENDER_LENGTH = 32
-
-
-class SenderNotAllowed(SenderIdError):
-    http_status = 403
 
 
 @dataclass(frozen=True, slots=True)

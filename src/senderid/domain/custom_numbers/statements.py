@@ -1,0 +1,84 @@
+"""The statements of custom numbers, built once and named: add, resend and verify bind
+values into them. (The read of a number's state and its sending limits is built once per
+set of limits, in :mod:`senderid.domain.custom_numbers.limits`.)
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from sqlalchemy import String, bindparam, case, insert, select, update
+
+from senderid.domain import otp_guesses
+from senderid.domain.types import CustomNumberStatus
+from senderid.store.coltypes import UTCDateTime
+from senderid.store.tables import custom_numbers, otp_sends
+
+PENDING, EXPIRED, ACTIVE, CANCELLED, DELETED = CustomNumberStatus  # EXPIRED: derived, never stored
+
+# -- add and resend ----------------------------------------------------------------------
+
+INSERT_REGISTRATION = insert(custom_numbers)
+INSERT_SEND = insert(otp_sends)
+NEW_CODE = update(custom_numbers).where(custom_numbers.c.id == bindparam("b_id"))
+
+# -- verify ------------------------------------------------------------------------------
+
+# Count the try before comparing, atomically, in the statement that finds the pending
+# registration: parallel guesses can never get more than otp_max_attempts comparisons.
+# `taken` says whether another registration holds the number already; `spent_*` whether
+# a daily guess budget of the account is used up (then nothing is compared).
+_HOLDER = custom_numbers.alias("holder")
+
+
+@lru_cache(maxsize=8)
+def count_try(guess_limits: tuple[int, ...]):  # type: ignore[no-untyped-def]
+    return COUNT_TRY.returning(*otp_guesses.nth_failures(
+        guess_limits, bindparam("b_account_id"), bindparam("b_number"),
+        bindparam("b_day_since", type_=UTCDateTime), "spent"))
+
+
+COUNT_TRY = (
+    update(custom_numbers)
+    .where(
+        custom_numbers.c.account_id == bindparam("b_account_id"),
+        custom_numbers.c.number == bindparam("b_number"),
+        custom_numbers.c.status == PENDING,
+        custom_numbers.c.otp_attempts < bindparam("b_max_attempts"),
+        custom_numbers.c.otp_expires_at > bindparam("b_now", type_=UTCDateTime),
+    )
+    .values(otp_attempts=custom_numbers.c.otp_attempts + 1)
+    .returning(
+        custom_numbers.c.id, custom_numbers.c.otp_hash, custom_numbers.c.otp_attempts,
+        select(_HOLDER.c.id)
+        .where(_HOLDER.c.number == bindparam("b_number"), _HOLDER.c.status == ACTIVE)
+        .limit(1)
+        .scalar_subquery()
+        .label("taken"),
+    )
+)
+ACTIVE_MINE = select(custom_numbers.c.id, custom_numbers.c.name, custom_numbers.c.otp_hash).where(
+    custom_numbers.c.account_id == bindparam("b_account_id"),
+    custom_numbers.c.number == bindparam("b_number"),
+    custom_numbers.c.status == ACTIVE,
+    custom_numbers.c.otp_expires_at > bindparam("b_now", type_=UTCDateTime),
+)
+
+
+# Activate ours and cancel every other pending registration of the number, in one UPDATE.
+_MINE_ROW = custom_numbers.c.id == bindparam("b_id")
+_B_NOW = bindparam("b_now", type_=UTCDateTime)
+ACTIVATE = (
+    update(custom_numbers)
+    .where(custom_numbers.c.number == bindparam("b_number"),
+           _MINE_ROW | (custom_numbers.c.status == PENDING))
+    .values(
+        status=case((_MINE_ROW, ACTIVE), else_=CANCELLED),
+        name=case((_MINE_ROW, bindparam("b_name", type_=String)), else_=custom_numbers.c.name),
+        verified_at=case((_MINE_ROW, _B_NOW), else_=custom_numbers.c.verified_at),
+        ended_at=case((_MINE_ROW, custom_numbers.c.ended_at), else_=_B_NOW),
+        otp_hash=case((_MINE_ROW, custom_numbers.c.otp_hash), else_=None),
+        updated_at=_B_NOW,
+    )
+    .returning(custom_numbers.c.id, custom_numbers.c.account_id)
+)
