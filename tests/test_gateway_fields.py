@@ -8,7 +8,7 @@ server checks the same over a couple of seconds.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -107,7 +107,7 @@ def test_country_code_61_only(app_client: TestClient, customer, ctx) -> None:  #
 def test_country_code_of_any_type_but_61_is_refused(value: object) -> None:
     """Read without turning the value into text first (an int of 5,000 digits cannot be)."""
     with pytest.raises(InvalidRequest) as refusal:
-        gateway_fields.parse({"countryCode": value}, message="x", now=datetime(2026, 1, 1, tzinfo=timezone.utc),
+        gateway_fields.parse({"countryCode": value}, message="x", now=datetime(2026, 1, 1, tzinfo=UTC),
                              list_id="x", short_link_base=None)
     assert refusal.value.message == "countryCode: the only allowed value is 61"
 
