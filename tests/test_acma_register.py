@@ -379,7 +379,7 @@ def test_export_for_the_register(app_client: TestClient, customer, make_customer
     assert rows[0] == ["Sender ID", "Entity name", "ABN", "Use case", "Use case reference", "Customer contact",
                        "Account"]
     assert rows[1:] == [
-        ["Acme", 'Acme "Shops", Pty Ltd', ABN_DIGITS, "business_name", "BN 1", "+61491570156", customer.account.id],
+        ["Acme", 'Acme "Shops", Pty Ltd', ABN_DIGITS, "business_name", "BN 1", "61491570156", customer.account.id],
         ["Rival Co", "", "", "", "", "", rival.account.id],
     ]
     approved = run("business", "export", "--acma", "--status", "approved")

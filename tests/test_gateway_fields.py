@@ -8,7 +8,7 @@ server checks the same over a couple of seconds.
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -18,7 +18,9 @@ from fastapi.testclient import TestClient
 from senderid.api.app import create_app
 from senderid.clock import Clock
 from senderid.delivery.providers.devinbox import list_messages
+from senderid.domain import gateway_fields
 from senderid.domain.context import Context
+from senderid.errors import InvalidRequest
 from tests.support.gateway import (
     CONTACT,
     CONTACTS_400,
@@ -100,6 +102,16 @@ def test_country_code_61_only(app_client: TestClient, customer, ctx) -> None:  #
     assert len(sms_rows(ctx)) == 1
 
 
+@pytest.mark.parametrize("value", [10**5000, True, 61.0, "sixty-one", [61]],
+                         ids=["5000-digit-int", "true", "float", "text", "list"])
+def test_country_code_of_any_type_but_61_is_refused(value: object) -> None:
+    """Read without turning the value into text first (an int of 5,000 digits cannot be)."""
+    with pytest.raises(InvalidRequest) as refusal:
+        gateway_fields.parse({"countryCode": value}, message="x", now=datetime(2026, 1, 1, tzinfo=UTC),
+                             list_id="x", short_link_base=None)
+    assert refusal.value.message == "countryCode: the only allowed value is 61"
+
+
 # -- scheduleAt and delay ----------------------------------------------------------------------
 
 
@@ -143,6 +155,10 @@ def test_messages_sent_now_are_not_held_behind_scheduled_ones(app_client: TestCl
     ({"scheduleAt": 1767225600},
      "scheduleAt must be a string such as 2024-08-14T14:58:00.981Z or 2024-08-14 14:58:00 (UTC)"),
     ({"scheduleAt": "2028-01-01T00:00:00Z"}, "scheduleAt is more than a year ahead"),
+    # The calendar's edges, carried by the offset beyond what UTC can hold.
+    ({"scheduleAt": "0001-01-01T00:00:00+01:00"},
+     "scheduleAt is in the past: give a future time (UTC), or leave it out to send now"),
+    ({"scheduleAt": "9999-12-31T23:59:59-01:00"}, "scheduleAt is more than a year ahead"),
     ({"scheduleAt": "2026-01-02T00:00:00Z", "delay": 1000}, "scheduleAt and delay cannot both be given: choose one"),
     ({"delay": 0}, "delay must be a whole number of milliseconds from 1 to 86,400,000 (24 hours)"),
     ({"delay": 86_400_001}, "delay must be a whole number of milliseconds from 1 to 86,400,000 (24 hours)"),
@@ -150,6 +166,9 @@ def test_messages_sent_now_are_not_held_behind_scheduled_ones(app_client: TestCl
     ({"delay": 1.5}, "delay must be a whole number of milliseconds from 1 to 86,400,000 (24 hours)"),
     ({"delay": True}, "delay must be a whole number of milliseconds from 1 to 86,400,000 (24 hours)"),
     ({"delay": "soon"}, "delay must be a whole number of milliseconds from 1 to 86,400,000 (24 hours)"),
+    ({"delay": "²"}, "delay must be a whole number of milliseconds from 1 to 86,400,000 (24 hours)"),
+    ({"delay": "٦٠٠٠٠"}, "delay must be a whole number of milliseconds from 1 to 86,400,000 (24 hours)"),
+    ({"delay": "9" * 5000}, "delay must be a whole number of milliseconds from 1 to 86,400,000 (24 hours)"),
 ])
 def test_bad_schedules_are_refused_naming_the_field(app_client: TestClient, customer, ctx, body: dict[str, Any],
                                                      message: str) -> None:  # type: ignore[no-untyped-def]

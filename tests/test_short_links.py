@@ -65,6 +65,7 @@ def test_parts_count_the_link_as_sent(app_client: TestClient, customer) -> None:
     ([{"longUrl": "", "shortUrl": "goo"}], "longUrl: each longUrl must be a URL of at most 2000 characters"),
     ([{"longUrl": "ftp://example.com", "shortUrl": "goo"}], "longUrl: each longUrl must be an http(s) web address"),
     ([{"longUrl": "javascript:alert(1)", "shortUrl": "goo"}], "longUrl: each longUrl must be an http(s) web address"),
+    ([{"longUrl": "https://[::1", "shortUrl": "goo"}], "longUrl: each longUrl must be an http(s) web address"),
     ("example.com", 'longUrl must be a list of at most 10 {"longUrl": ..., "shortUrl": ...}'),
     (["example.com"], 'longUrl must be a list of {"longUrl": ..., "shortUrl": ...}'),
 ])

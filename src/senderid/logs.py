@@ -1,15 +1,27 @@
-"""Logs on stderr: one JSON object per line (``SENDERID_LOG_FORMAT=json``, for production
+r"""Logs on stderr: one JSON object per line (``SENDERID_LOG_FORMAT=json``, for production
 and log shippers), or one readable line per record (``text``, for development; the level
-is coloured when stderr is a terminal). Both carry the same fields.
+is coloured when stderr is a terminal). Both carry the same fields, scrubbed and escaped
+alike.
 
 No log line carries a database row's values: statement parameters are hidden by the
-engine (``hide_parameters``), and the ``DETAIL`` line of a PostgreSQL error (``Failing
-row contains (...)``, ``Key (...)=(...)``), which repeats them, is cut from every
-message and traceback here. Rows hold SMS text, OTP codes included.
+engine (``hide_parameters``), and the ``DETAIL`` of a PostgreSQL error (``Failing row
+contains (...)``, ``Key (...)=(...)``), which repeats them, is cut from every field, to
+the end of the error's own text (a value with a line break in it does not end it; the
+``HINT`` and ``CONTEXT`` lines that may follow go too). Rows hold SMS text, OTP codes
+included.
+
+No field can start a line or send a terminal a control sequence: a request path or a
+header with ``%0a``, ``%0d``, ``ESC``, ``NEL`` or U+2028 in it is written escaped
+(``\n``, ``\r``, ``\x1b``, ``\x85``, ``\u2028``). In JSON the escapes are JSON's, so a
+reader gets the exact value back; in text, a value holding a space, ``=``, ``"`` or ``\``
+is written as a JSON string (``path="/a status=200"``), so it cannot pass for another
+field. A text record is one line; a traceback follows it on lines that start with
+``  | ``, which no record starts with.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
@@ -22,9 +34,19 @@ import orjson
 _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName", "color_message"}
 
 
-_DETAIL = re.compile(r"^(\s*DETAIL:).*$", re.MULTILINE)
+# From DETAIL: to where the error's text ends: SQLAlchemy's [SQL: ...] / (Background ...)
+# lines, the next exception of a traceback, or the end.
+_DETAIL = re.compile(
+    r"^(\s*DETAIL:).*?(?=\n(?:\[SQL: |\(Background on this error|\s*The above exception|\s*During handling of "
+    r"the above exception|\s*Traceback \(most recent call last\))|\Z)",
+    re.MULTILINE | re.DOTALL,
+)
 _PARAMETERS = re.compile(r"\[parameters: .*?\]$", re.MULTILINE | re.DOTALL)
 HIDDEN = r"\1  (hidden: it repeats the row's values)"
+CONTINUATION = "  | "  # the start of each line of a traceback in text logs
+
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_BARE = re.compile(r"[^\s=\"\\]+")  # a text value written as is: no space, =, " or \
 
 
 def scrub(text: str) -> str:
@@ -34,6 +56,51 @@ def scrub(text: str) -> str:
     if "[parameters: " in text:
         text = _PARAMETERS.sub("[parameters hidden]", text)
     return text
+
+
+def _escape_char(ch: str) -> str:
+    short = _SHORT_ESCAPES.get(ch)
+    if short:
+        return short
+    code = ord(ch)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def escape(text: str) -> str:
+    """``text`` with every character that is not printable (line breaks, ESC, NEL, U+2028,
+    bidi controls, ...) written as a backslash escape."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else _escape_char(ch) for ch in text)
+
+
+def _json_char(ch: str) -> str:
+    code = ord(ch)
+    if code > 0xFFFF:  # a UTF-16 pair, as JSON writes it
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
+def _json(value: Any) -> str:
+    """JSON on one line of printable characters: what orjson leaves raw (DEL, NEL and the other
+    C1 controls, U+2028, bidi controls, ...) as ``\\uXXXX``; the value reads back the same."""
+    try:
+        text = orjson.dumps(value, default=str).decode()
+    except orjson.JSONEncodeError:  # a lone surrogate: the standard library escapes it
+        return json.dumps(value, default=str, ensure_ascii=True, separators=(",", ":"))
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else _json_char(ch) for ch in text)
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    """The record's extra fields, text scrubbed."""
+    return {
+        key: scrub(value) if isinstance(value, str) else value
+        for key, value in vars(record).items()
+        if key not in _STANDARD and not key.startswith("_")
+    }
 
 
 class JsonFormatter(logging.Formatter):
@@ -49,17 +116,20 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": scrub(record.getMessage()),
         }
-        for key, value in vars(record).items():
-            if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = value
+        entry.update(_extras(record))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
+        return _json(entry)
 
 
 _COLOURS = {"DEBUG": "\033[2m", "INFO": "\033[32m", "WARNING": "\033[33m", "ERROR": "\033[31m",
             "CRITICAL": "\033[1;31m"}
 _RESET = "\033[0m"
+
+
+def _text_value(value: Any) -> str:
+    text = value if isinstance(value, str) else str(value)
+    return text if text.isprintable() and _BARE.fullmatch(text) else _json(text)
 
 
 class TextFormatter(logging.Formatter):
@@ -71,16 +141,17 @@ class TextFormatter(logging.Formatter):
         super().__init__()
         self.colour = colour
 
+    def formatException(self, ei) -> str:  # type: ignore[no-untyped-def]
+        lines = scrub(super().formatException(ei)).split("\n")
+        return "\n".join(CONTINUATION + escape(line) for line in lines)
+
     def format(self, record: logging.LogRecord) -> str:
         level = record.levelname
         if self.colour:
             level = f"{_COLOURS.get(level, '')}{level}{_RESET}"
-        extra = " ".join(
-            f"{key}={value}" for key, value in vars(record).items()
-            if key not in _STANDARD and not key.startswith("_")
-        )
+        extra = " ".join(f"{escape(key)}={_text_value(value)}" for key, value in _extras(record).items())
         line = (f"{self.formatTime(record, '%Y-%m-%dT%H:%M:%S')}.{int(record.msecs):03d}Z {level} "
-                f"{record.name}: {record.getMessage()}{' ' + extra if extra else ''}")
+                f"{escape(record.name)}: {escape(scrub(record.getMessage()))}{' ' + extra if extra else ''}")
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return line

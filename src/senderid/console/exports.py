@@ -6,19 +6,15 @@ show — no OTP, key, key hash or webhook secret exists in these lists — and t
 audit's details are the ones the audit module accepted (it refuses secret-looking
 fields).
 
-Spreadsheets run a cell that starts with ``=``, ``+``, ``-`` or ``@`` (or a tab or
-carriage return) as a formula, so such a cell gets a leading ``'``; a number like
-``+61491570156`` therefore reads ``'+61491570156`` (and shows as the number). The
-file is UTF-8 with a byte-order mark, which spreadsheet programs need to read names
-that are not ASCII; times are ISO 8601 in UTC.
+The cells are written by :mod:`senderid.csvfile`, as every CSV of the project: none is a
+formula to a spreadsheet, a phone number reads ``61491570156``. The file is UTF-8 with a
+byte-order mark, which spreadsheet programs need to read names that are not ASCII; lines
+end in CRLF; times are ISO 8601 in UTC.
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
-import json
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
@@ -27,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from senderid.clock import iso_ms
+from senderid import csvfile
 from senderid.console import plumbing
 from senderid.console.audit import audit_filters
 from senderid.console.pages import SECURITY_HEADERS
@@ -40,48 +36,14 @@ router = plumbing.console_router()
 
 BATCH = 500  # rows read per query
 AUDIT_BATCH = overview.MAX_LIMIT  # the audit's pages are at most this long
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-BOM = "\ufeff"
 
 Rows = Iterator[list[Any]]
-
-
-def cell(value: Any) -> str:
-    """One CSV cell as text that no spreadsheet runs as a formula."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, datetime):
-        text = iso_ms(value) or ""
-    elif isinstance(value, (dict, list)):
-        text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
-    else:
-        text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
-def csv_lines(header: list[str], rows: Iterable[list[Any]]) -> Iterator[str]:
-    """The CSV text, a chunk per row (the byte-order mark and the header first)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-
-    def line(values: list[Any]) -> str:
-        writer.writerow([cell(v) for v in values])
-        text = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return text
-
-    yield BOM + line(header)
-    for row in rows:
-        yield line(row)
 
 
 def download(name: str, now: datetime, header: list[str], rows: Iterable[list[Any]]) -> Response:
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
     return StreamingResponse(
-        csv_lines(header, rows), media_type="text/csv; charset=utf-8",
+        csvfile.lines(header, rows, bom=True), media_type="text/csv; charset=utf-8",
         headers={**SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="senderid-{name}-{stamp}.csv"'},
     )
 
@@ -125,7 +87,7 @@ async def numbers_csv(request: Request) -> Response:
         for batch in _batches(_offset_pages(fetch, first)):
             names = _names(ctx, batch, lambda r: r.account_id)
             for r in batch:
-                yield [r.id, r.number, r.name, r.account_id, names.get(r.account_id),
+                yield [r.id, csvfile.Phone(r.number), r.name, r.account_id, names.get(r.account_id),
                        r.status, r.created_at, r.verified_at, r.ended_at, r.otp_expires_at]
 
     first = await run_in_threadpool(fetch, 0)
@@ -161,6 +123,7 @@ async def business_csv(request: Request) -> Response:
             for n in batch:
                 values = dataclasses.asdict(n)
                 values["account"] = names.get(n.account_id)
+                values["customer_contact"] = csvfile.phone(n.customer_contact)
                 yield [values[column] for column in header]
 
     first = await run_in_threadpool(fetch, 0)

@@ -37,7 +37,8 @@ CODE_LENGTH = 8  # a short link's code: 8 letters and digits
 _CUSTOM_FIELD = re.compile(r"\{\{\s*\[[^\]]*\]\s*\}\}")
 _CUSTOM_STRING = re.compile(r"[A-Za-z0-9-]+")
 _SHORT_URL = re.compile(r"[A-Za-z0-9]{3,32}")
-_PLAIN_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+_PLAIN_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,18}")  # ASCII digits only: "²" and "٣" are digits to str.isdigit
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+-]*:")  # http:, javascript:, mailto: (a dot: a host name)
 
 
@@ -72,6 +73,10 @@ def _blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+_PAST = "scheduleAt is in the past: give a future time (UTC), or leave it out to send now"
+_TOO_FAR = "scheduleAt is more than a year ahead"
+
+
 def parse_schedule_at(value: object, now: datetime) -> datetime:
     if not isinstance(value, str):
         raise InvalidRequest("scheduleAt must be a string such as 2024-08-14T14:58:00.981Z or 2024-08-14 14:58:00 (UTC)")
@@ -88,16 +93,19 @@ def parse_schedule_at(value: object, now: datetime) -> datetime:
             f"scheduleAt {text[:40]!r} is not a time: use ISO-8601 UTC such as 2024-08-14T14:58:00.981Z "
             "or Y-m-d H:i:s such as 2024-08-14 14:58:00 (UTC)"
         ) from None
-    at = at.astimezone(timezone.utc)
+    try:
+        at = at.astimezone(timezone.utc)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 or 9999-12-31T23:59:59-01:00: outside what UTC can hold
+        raise InvalidRequest(_PAST if at.year < now.year else _TOO_FAR) from None
     if at <= now:
-        raise InvalidRequest("scheduleAt is in the past: give a future time (UTC), or leave it out to send now")
+        raise InvalidRequest(_PAST)
     if at > now + MAX_SCHEDULE_AHEAD:
-        raise InvalidRequest("scheduleAt is more than a year ahead")
+        raise InvalidRequest(_TOO_FAR)
     return at
 
 
 def parse_delay(value: object) -> timedelta:
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value.strip()):
         value = int(value.strip())
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_DELAY_MS:
         raise InvalidRequest(f"delay must be a whole number of milliseconds from 1 to {MAX_DELAY_MS:,} (24 hours)")
@@ -151,7 +159,7 @@ def _links(value: object, message: str, base: str | None) -> tuple[Link, ...]:
         if not _SCHEME.match(target):
             target = "https://" + target
         if (not target.lower().startswith(("http://", "https://")) or not target.isprintable() or " " in target
-                or not urlsplit(target).hostname):
+                or not _hostname(target)):
             raise InvalidRequest("longUrl: each longUrl must be an http(s) web address")
         if any(link.short == short for link in links):
             raise InvalidRequest(f"longUrl: shortUrl {short!r} is given twice")
@@ -159,6 +167,13 @@ def _links(value: object, message: str, base: str | None) -> tuple[Link, ...]:
             raise InvalidRequest(f"longUrl: the message does not contain {LINK_HOST}/{short}")
         links.append(Link(short, target))
     return tuple(links)
+
+
+def _hostname(url: str) -> str | None:
+    try:
+        return urlsplit(url).hostname
+    except ValueError:  # https://[::1 : an unclosed IPv6 address, and the like
+        return None
 
 
 def link_pattern(short: str) -> re.Pattern[str]:
@@ -169,7 +184,11 @@ def link_pattern(short: str) -> re.Pattern[str]:
 def parse(body: Mapping[str, object], *, message: str, now: datetime, list_id: str,
           short_link_base: str | None) -> SendOptions:
     """The options of a gateway request (400 naming the field for anything wrong)."""
-    if not _blank(body.get("countryCode")) and str(body.get("countryCode")).strip().lstrip("+") != "61":
+    country = body.get("countryCode")
+    if not _blank(country) and not (
+        (type(country) is int and country == 61)
+        or (isinstance(country, str) and country.strip().lstrip("+") == "61")
+    ):
         raise InvalidRequest("countryCode: the only allowed value is 61")
     schedule_at, delay = body.get("scheduleAt"), body.get("delay")
     if not _blank(schedule_at) and not _blank(delay):
