@@ -23,14 +23,14 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from senderid.api.openapi import REQUESTS
+from senderid.api.routes.gateway import SendSms
 from tests.support.gateway import CONTACT, CONTACTS_400, ENVELOPE, GATEWAY
 
 EXAMPLES = int(os.environ.get("SENDERID_GATEWAY_FUZZ_EXAMPLES", "120"))
 SHORT = "goo"
 BASE_BODY: dict[str, Any] = {"message": f"Hi gosite.au/{SHORT}", "contacts": [CONTACT]}
 ENVELOPE_KEYS = set(ENVELOPE) | {"show_message", "status", "message", "data", "error"}
-GATEWAY_SCHEMA = REQUESTS[("post", "/api/v1/gateway")]["content"]["application/json"]["schema"]
+GATEWAY_SCHEMA = SendSms.json_schema()
 
 # -- values ---------------------------------------------------------------------------------
 
