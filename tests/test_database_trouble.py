@@ -19,13 +19,15 @@ import http.client
 import io
 import json
 import logging
+import os
 import re
+import socket
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -36,6 +38,7 @@ from senderid.api.app import create_app
 from senderid.logs import JsonFormatter
 from senderid.runtime import build_context
 from senderid.settings import Settings
+from senderid.store.db import Database, is_unavailable, without_deadline
 from senderid.domain import accounts, custom_numbers
 from senderid.domain.context import Context
 from senderid.domain.types import CLI, OutboxStatus
@@ -171,15 +174,19 @@ def test_a_database_silent_on_open_connections_is_a_503_in_time_then_requests_ca
     with stalling_proxy(ctx.db.url) as (proxy, url), \
             disposing(sick_app(url, database_timeout_seconds=SILENT_TIMEOUT)) as app, serve(app) as base:
         status, body, _headers, _took = add(base, key, "0491570156")
-        assert status == 200, body  # the pool holds connections through the proxy now
+        assert status == 200, body
+        with ExitStack() as held:  # the pool holds four connections through the proxy now
+            for _ in range(4):
+                held.enter_context(app.state.ctx.db.engine.connect()).exec_driver_sql("SELECT 1")
 
         proxy.freeze()  # open connections fall silent; new ones still get through
         status, body, headers, took = add(base, key, "0491570157")
         assert_unavailable(status, body, headers)
         assert took < SILENT_TIMEOUT + 1, took
-        status, body, _headers, took = add(base, key, "0491570157")
-        assert status == 200, body
-        assert took < 2, took
+        for number in ("0491570157", "0491570160", "0491570161"):  # none meets a silent one again
+            status, body, _headers, took = add(base, key, number)
+            assert status == 200, body
+            assert took < 2, took
 
         proxy.stall()  # every connection, new ones too
         for number in ("0491570158", "0491570159"):
@@ -214,6 +221,37 @@ def test_the_worker_delivers_again_once_new_connections_get_through(ctx: Context
             assert wait_until(lambda: outbox_statuses(ctx) == [OutboxStatus.SENT] * 4,
                               SILENT_TIMEOUT + 6), outbox_statuses(ctx)
         direct.db.dispose()
+
+
+@ONLY_POSTGRES
+def test_this_side_ends_a_wait_the_server_does_not_and_a_migration_lifts_that(database_url: str) -> None:
+    """A statement the server lets run (no statement timeout) is cut on this side at the
+    deadline; inside ``without_deadline`` (a migration) it runs to its end."""
+    db = Database(database_url, timeout=1)
+    try:
+        with db.engine.connect() as conn:
+            conn.exec_driver_sql("SET statement_timeout = 0")
+            with without_deadline(conn):
+                conn.exec_driver_sql("SELECT pg_sleep(1.6)")
+            started = time.monotonic()
+            with pytest.raises(sa.exc.OperationalError) as raised:
+                conn.exec_driver_sql("SELECT pg_sleep(1.6)")
+            assert time.monotonic() - started < 1.5
+        assert raised.value.connection_invalidated and is_unavailable(raised.value)
+    finally:
+        db.dispose()
+
+
+@ONLY_POSTGRES
+def test_postgres_connections_have_tcp_keepalives(db: Database) -> None:
+    with db.engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        sock = socket.socket(fileno=os.dup(raw.fileno()))  # type: ignore[union-attr]
+        try:
+            assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 10
+        finally:
+            sock.close()
 
 
 # -- 4. an outage -------------------------------------------------------------------------------

@@ -366,6 +366,14 @@ def _create_pg_engine(url: str, pool_size: int, timeout: float) -> Engine:
     def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
         return pgconn.connect(*cargs, answer_within=answer_deadline(timeout), **cparams)
 
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: Any) -> None:
+        if isinstance(context.original_exception, pgconn.NoAnswer):
+            # The connection is closed already. The others in the pool went through the same
+            # server and network: each is replaced at its next checkout, none is trusted.
+            context.is_disconnect = True
+            context.invalidate_pool_on_disconnect = True
+
     @event.listens_for(engine, "checkout")
     def _on_checkout(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
         # No round trip: psycopg knows locally when a connection was closed or broke
