@@ -35,15 +35,19 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from senderid.api.app import create_app
+from senderid.domain import accounts, custom_numbers
+from senderid.domain.context import Context
+from senderid.domain.types import CLI, OutboxStatus
 from senderid.logs import JsonFormatter
 from senderid.runtime import build_context
 from senderid.settings import Settings
 from senderid.store.db import Database, is_unavailable, without_deadline
-from senderid.domain import accounts, custom_numbers
-from senderid.domain.context import Context
-from senderid.domain.types import CLI, OutboxStatus
 from senderid.store.tables import outbox
-from tests.support.dead_database import hanging_postgres, stalling_proxy, unreachable_postgres
+from tests.support.dead_database import (
+    hanging_postgres,
+    stalling_proxy,
+    unreachable_postgres,
+)
 from tests.support.env import TEST_SECRET
 from tests.support.live import serve
 
