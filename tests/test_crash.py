@@ -78,6 +78,12 @@ BURST = 25
 KILLS = 20  # the issue: "SIGKILLs it at random points 20+ times while OTPs are being requested"
 STALL_SECONDS = 30.0  # longer than any kill takes to follow; released when the peer stops
 WAIT_SECONDS = 15.0  # longest wait for a moment to kill at (the worker starts slowly under load)
+# The retry schedule: a message whose workers died holding it, or whose hand-off failed (the
+# peer reset a connection), waits base * 2^(attempts - 1) before its next attempt, up to the
+# cap. The drain waits for each unsent message's next attempt (its next_attempt_at) and then
+# DRAIN_SECONDS more; the cap keeps that within the test's time limit.
+BACKOFF_SECONDS, BACKOFF_MAX_SECONDS = 2.0, 20.0
+DRAIN_SECONDS = 30.0
 # The delivery pipeline's own knobs, at their defaults, so the kills land mid-window when the
 # worker keeps many sends in flight; settings a worker does not know are ignored.
 PIPELINE = {"SENDERID_DELIVERY_CONCURRENCY": "64", "SENDERID_SMPP_WINDOW": "10",
@@ -227,6 +233,8 @@ class WorkerProcess:
             "SENDERID_SECRET_KEY": secret,
             "SENDERID_WORKER_POLL_SECONDS": "0.05",
             "SENDERID_WORKER_LEASE_SECONDS": str(LEASE_SECONDS),
+            "SENDERID_DELIVERY_BACKOFF_SECONDS": str(BACKOFF_SECONDS),
+            "SENDERID_DELIVERY_BACKOFF_MAX_SECONDS": str(BACKOFF_MAX_SECONDS),
             "SENDERID_LOG_LEVEL": "WARNING",
             **PIPELINE,
         }
@@ -298,6 +306,14 @@ def fresh(now: Claims, before: Claims) -> set[str]:
 def statuses(ctx: Context) -> dict[str, str]:
     with ctx.db.read() as conn:
         return dict(conn.execute(select(outbox.c.id, outbox.c.status)).all())  # type: ignore[arg-type]
+
+
+def seconds_to_last_retry(ctx: Context) -> float:
+    """Seconds until the latest next attempt of a message not sent yet (0: none ahead)."""
+    with ctx.db.read() as conn:
+        due = conn.execute(select(sa.func.max(outbox.c.next_attempt_at))
+                           .where(outbox.c.status != "sent")).scalar()
+    return 0.0 if due is None else max(0.0, (due - ctx.clock.now()).total_seconds())
 
 
 def wait_for_sessions_to_end(ctx: Context, application_name: str) -> None:
@@ -392,16 +408,18 @@ def test_killed_workers_lose_nothing_and_hand_over_twice_only_across_a_crash(
     assert len(queued) >= BURST
 
     # -- let the dead workers' leases run out, and the last worker drain -----------------
-    # (as long as it makes progress: on a busy machine the backlog takes a while)
+    # (as long as it makes progress: on a busy machine the backlog takes a while; and a
+    # message waiting for its next attempt is given until then, by the retry schedule)
     backlog = sum(status != "sent" for status in statuses(ctx).values())
     drain_started = time.monotonic()
-    deadline, done = drain_started + LEASE_SECONDS + 30, -1
+    deadline, done = drain_started + LEASE_SECONDS + DRAIN_SECONDS, -1
     while time.monotonic() < deadline:
         now_done = Counter(statuses(ctx).values())["sent"]
         if now_done == len(queued):
             break
         if now_done > done:
-            deadline, done = max(deadline, time.monotonic() + 30), now_done
+            deadline, done = max(deadline, time.monotonic() + DRAIN_SECONDS), now_done
+        deadline = max(deadline, time.monotonic() + seconds_to_last_retry(ctx) + DRAIN_SECONDS)
         time.sleep(0.2)
     drained_in = time.monotonic() - drain_started
     assert worker_process.terminate() == 0, worker_process.logs()

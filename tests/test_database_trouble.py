@@ -6,7 +6,11 @@ databases, a real uvicorn server; no mocks).
 * ``/readyz`` answers 503 within SENDERID_DATABASE_TIMEOUT_SECONDS;
 * API requests answer a 503 envelope with ``Retry-After`` within about that time;
 * no error answer (500, 503) closes a keep-alive connection;
-* a failing statement never puts its parameters (an OTP SMS) in the log.
+* a failing statement never puts its parameters (an OTP SMS) in the log;
+* a PostgreSQL that goes silent on connections already open (through a proxy that stops
+  forwarding) costs each request at most the timeout: the request answers its 503, the
+  silent connection is thrown away, and requests and the worker carry on once the
+  database answers again.
 """
 
 from __future__ import annotations
@@ -15,23 +19,35 @@ import http.client
 import io
 import json
 import logging
+import os
 import re
+import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import pytest
 import sqlalchemy as sa
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from senderid.api.app import create_app
+from senderid.domain import accounts, custom_numbers
+from senderid.domain.context import Context
+from senderid.domain.types import CLI, OutboxStatus
 from senderid.logs import JsonFormatter
 from senderid.runtime import build_context
 from senderid.settings import Settings
-from tests.support.dead_database import hanging_postgres, unreachable_postgres
+from senderid.store.db import Database, is_unavailable, without_deadline
+from senderid.store.tables import outbox
+from tests.support.dead_database import (
+    hanging_postgres,
+    stalling_proxy,
+    unreachable_postgres,
+)
 from tests.support.env import TEST_SECRET
 from tests.support.live import serve
 
@@ -49,9 +65,10 @@ def sick_app(url: str, **overrides: object):  # type: ignore[no-untyped-def]
     return create_app(settings, context=build_context(settings), run_worker=False)
 
 
-def get(base: str, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict, dict, float]:  # type: ignore[type-arg]
+def get(base: str, path: str, headers: dict[str, str] | None = None,
+        timeout: float = 30) -> tuple[int, dict, dict, float]:  # type: ignore[type-arg]
     host, port = base.removeprefix("http://").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
     started = time.monotonic()
     try:
         conn.request("GET", path, headers=headers or {})
@@ -97,6 +114,148 @@ def test_readyz_gives_up_on_a_hanging_database_within_the_timeout() -> None:
         assert (status, body["message"]) == (503, "The database is not reachable")
         assert headers["retry-after"] == str(TIMEOUT)
         assert took < TIMEOUT + 0.5
+
+
+# -- 9. a database that goes silent on connections it already has ----------------------------
+
+SILENT_TIMEOUT = 3  # SENDERID_DATABASE_TIMEOUT_SECONDS of these tests
+ONLY_POSTGRES = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
+def post(base: str, path: str, body: object, headers: dict[str, str],
+         timeout: float = SILENT_TIMEOUT + 5) -> tuple[int, dict, dict, float]:  # type: ignore[type-arg]
+    host, port = base.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    started = time.monotonic()
+    try:
+        conn.request("POST", path, body=json.dumps(body), headers={**headers, "Content-Type": "application/json"})
+        response = conn.getresponse()
+        answer = json.loads(response.read())
+        return response.status, answer, {k.lower(): v for k, v in response.getheaders()}, time.monotonic() - started
+    finally:
+        conn.close()
+
+
+def add(base: str, key: str, number: str) -> tuple[int, dict, dict, float]:  # type: ignore[type-arg]
+    return post(base, ADD, {"name": "x", "number": number}, {"Authorization": f"Bearer {key}"})
+
+
+def customer_key(ctx: Context) -> str:
+    account = accounts.create_account(ctx, "Acme", otp_required=True, actor=CLI)
+    return accounts.create_key(ctx, account.id, actor=CLI)[1]
+
+
+@contextmanager
+def disposing(app: FastAPI) -> Iterator[FastAPI]:
+    """The app, its database's connections closed at the end."""
+    try:
+        yield app
+    finally:
+        app.state.ctx.db.dispose()
+
+
+def wait_until(condition: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def outbox_statuses(ctx: Context) -> list[str]:
+    with ctx.db.read() as conn:
+        return [row.status for row in conn.execute(sa.select(outbox.c.status).order_by(outbox.c.id))]
+
+
+@ONLY_POSTGRES
+def test_a_database_silent_on_open_connections_is_a_503_in_time_then_requests_carry_on(ctx: Context) -> None:
+    """The proxy first stops forwarding on the connections open now (new ones go through),
+    then on every connection, new ones included; each time the add that meets the silence
+    answers its 503 within the timeout plus one second, and the next one succeeds as soon as
+    a connection can get through (the silent ones were not put back in the pool)."""
+    key = customer_key(ctx)
+    with stalling_proxy(ctx.db.url) as (proxy, url), \
+            disposing(sick_app(url, database_timeout_seconds=SILENT_TIMEOUT)) as app, serve(app) as base:
+        status, body, _headers, _took = add(base, key, "0491570156")
+        assert status == 200, body
+        with ExitStack() as held:  # the pool holds four connections through the proxy now
+            for _ in range(4):
+                held.enter_context(app.state.ctx.db.engine.connect()).exec_driver_sql("SELECT 1")
+
+        proxy.freeze()  # open connections fall silent; new ones still get through
+        status, body, headers, took = add(base, key, "0491570157")
+        assert_unavailable(status, body, headers)
+        assert took < SILENT_TIMEOUT + 1, took
+        for number in ("0491570157", "0491570160", "0491570161"):  # none meets a silent one again
+            status, body, _headers, took = add(base, key, number)
+            assert status == 200, body
+            assert took < 2, took
+
+        proxy.stall()  # every connection, new ones too
+        for number in ("0491570158", "0491570159"):
+            status, body, headers, took = add(base, key, number)
+            assert_unavailable(status, body, headers)
+            assert took < SILENT_TIMEOUT + 1, took
+
+        proxy.resume()
+        status, body, _headers, took = add(base, key, "0491570158")
+        assert status == 200, body
+        assert took < 2, took
+
+
+@ONLY_POSTGRES
+def test_the_worker_delivers_again_once_new_connections_get_through(ctx: Context) -> None:
+    """The worker's pooled connections fall silent for good (a proxy that never forwards on
+    them again) while new connections get through: the worker gives up on the silent one
+    after the timeout and delivers what was queued meanwhile."""
+    account = accounts.create_account(ctx, "Acme", otp_required=True, actor=CLI)
+    with stalling_proxy(ctx.db.url) as (proxy, url):
+        settings = Settings(database_url=url, secret_key=TEST_SECRET, database_timeout_seconds=SILENT_TIMEOUT,
+                            worker_poll_seconds=0.2)
+        direct = build_context(settings.model_copy(update={"database_url": ctx.db.url}))  # the real clock
+        custom_numbers.add(direct, account, name="x", number="0491570156", actor=CLI)
+        with disposing(create_app(settings, run_worker=True)) as app, serve(app):
+            assert wait_until(lambda: outbox_statuses(ctx) == [OutboxStatus.SENT], 10), outbox_statuses(ctx)
+
+            proxy.freeze()  # for good: the worker's next poll meets the silence
+            time.sleep(0.5)
+            for number in ("0491570160", "0491570161", "0491570162"):
+                custom_numbers.add(direct, account, name="x", number=number, actor=CLI)
+            assert wait_until(lambda: outbox_statuses(ctx) == [OutboxStatus.SENT] * 4,
+                              SILENT_TIMEOUT + 6), outbox_statuses(ctx)
+        direct.db.dispose()
+
+
+@ONLY_POSTGRES
+def test_this_side_ends_a_wait_the_server_does_not_and_a_migration_lifts_that(database_url: str) -> None:
+    """A statement the server lets run (no statement timeout) is cut on this side at the
+    deadline; inside ``without_deadline`` (a migration) it runs to its end."""
+    db = Database(database_url, timeout=1)
+    try:
+        with db.engine.connect() as conn:
+            conn.exec_driver_sql("SET statement_timeout = 0")
+            with without_deadline(conn):
+                conn.exec_driver_sql("SELECT pg_sleep(1.6)")
+            started = time.monotonic()
+            with pytest.raises(sa.exc.OperationalError) as raised:
+                conn.exec_driver_sql("SELECT pg_sleep(1.6)")
+            assert time.monotonic() - started < 1.5
+        assert raised.value.connection_invalidated and is_unavailable(raised.value)
+    finally:
+        db.dispose()
+
+
+@ONLY_POSTGRES
+def test_postgres_connections_have_tcp_keepalives(db: Database) -> None:
+    with db.engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        sock = socket.socket(fileno=os.dup(raw.fileno()))  # type: ignore[union-attr]
+        try:
+            assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 10
+        finally:
+            sock.close()
 
 
 # -- 4. an outage -------------------------------------------------------------------------------

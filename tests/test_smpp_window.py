@@ -7,6 +7,7 @@ many submits were outstanding at once, and throttles, refuses or ignores on dema
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections import defaultdict
@@ -375,3 +376,23 @@ def test_part_receipts_fold_when_they_arrive_on_another_bind(
         assert part_id is not None and smsc.send_receipt(part_id, "DELIVRD") == 0
 
     assert receipts == [(result.provider_message_id, "delivered")]
+
+
+def test_every_smpp_socket_sends_without_nagle(smsc: TestSmsc) -> None:
+    """TCP_NODELAY on each connection to the SMSC, re-binds included: with Nagle, a window's
+    second submit_sm waits in the kernel for the answer to the first."""
+    seen: list[int] = []
+
+    class Noting(SmppProvider):
+        def _new_session(self, sock: socket.socket, name: str) -> Any:
+            seen.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            return super()._new_session(sock, name)
+
+    provider = Noting("127.0.0.1", smsc.port, smsc.system_id, smsc.password, timeout=5.0, window=2, binds=2)
+    try:
+        assert all(isinstance(r, SendResult) for r in send_all(provider, [sms(n) for n in range(4)]))
+        smsc.disconnect_all()
+        assert all(isinstance(r, SendResult) for r in send_all(provider, [sms(n) for n in range(4, 8)]))
+    finally:
+        provider.close()
+    assert len(seen) >= 3 and all(seen), seen

@@ -40,6 +40,7 @@ function runServer() {
   reset();
 
   const server = smpp.createServer((session) => {
+    session.socket.setNoDelay(true); // each answer leaves at once, as a real SMSC's would
     let bound = false;
     const bind = (pdu) => {
       if (pdu.system_id !== systemId || pdu.password !== password) {
@@ -116,6 +117,7 @@ function runClient() {
   const window = Number(option('window', '10'));
   const seconds = Number(option('seconds', '5'));
   const session = smpp.connect({ url: `smpp://127.0.0.1:${port}` });
+  session.socket.setNoDelay(true); // no Nagle: the window's submits leave at once
   let done = 0;
   let failed = 0;
   let serial = 0;

@@ -27,10 +27,15 @@ PostgreSQL connections are not pinged before use: a connection the server or
 network dropped is noticed locally at checkout (psycopg marks it closed or broken)
 and replaced; connections are recycled every :data:`PG_RECYCLE_SECONDS`; connect,
 pool-wait, statement and lock times are bounded by the database timeout
-(``SENDERID_DATABASE_TIMEOUT_SECONDS``), idle-in-transaction time too. On SQLite the
-busy timeout and the wait for this process's writer lock are that timeout. Past it
-the work fails with :class:`DatabaseUnavailable` or SQLAlchemy's ``OperationalError``
-/ ``TimeoutError`` (see :func:`is_unavailable`), which the API answers with a 503.
+(``SENDERID_DATABASE_TIMEOUT_SECONDS``), idle-in-transaction time too. The server
+enforces the statement and lock timeouts, which a server or network gone silent on an
+open connection never sends: so every wait on the server (a statement, COMMIT,
+ROLLBACK) also ends on this side, :data:`PG_ANSWER_GRACE_SECONDS` after the timeout,
+and the silent connection is closed and discarded (:mod:`senderid.store.pgconn`;
+:func:`without_deadline` lifts that for a migration). On SQLite the busy timeout and
+the wait for this process's writer lock are that timeout. Past it the work fails with
+:class:`DatabaseUnavailable` or SQLAlchemy's ``OperationalError`` / ``TimeoutError``
+(see :func:`is_unavailable`), which the API answers with a 503.
 
 Statement parameters never appear in errors or logs (``hide_parameters``): they
 hold SMS text, OTP codes included.
@@ -55,6 +60,9 @@ DEFAULT_TIMEOUT_SECONDS = 5.0  # SENDERID_DATABASE_TIMEOUT_SECONDS' default
 PG_MIN_CONNECT_TIMEOUT_SECONDS = 2  # libpq's floor: smaller values mean 2
 PG_IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
 PG_RECYCLE_SECONDS = 1800
+# How long past the database timeout this side waits for an answer: the server's own
+# statement timeout, when it can still be heard, comes first.
+PG_ANSWER_GRACE_SECONDS = 0.25
 
 
 class DatabaseUnavailable(Exception):
@@ -311,7 +319,30 @@ def _create_engine(url: str, pool_size: int, timeout: float) -> Engine:
     return engine
 
 
+def answer_deadline(timeout: float) -> float:
+    """How long a PostgreSQL connection waits for the server's answer to one call."""
+    return timeout + PG_ANSWER_GRACE_SECONDS
+
+
+@contextmanager
+def without_deadline(conn: Connection) -> Iterator[None]:
+    """Let ``conn`` wait on the server as long as it takes inside the block (a migration,
+    whose statements run without the statement timeout)."""
+    raw = conn.connection.dbapi_connection
+    saved = getattr(raw, "answer_within", None)
+    if saved is None:
+        yield
+        return
+    raw.answer_within = None  # type: ignore[union-attr]
+    try:
+        yield
+    finally:
+        raw.answer_within = saved  # type: ignore[union-attr]
+
+
 def _create_pg_engine(url: str, pool_size: int, timeout: float) -> Engine:
+    from senderid.store import pgconn
+
     statement_ms = int(timeout * 1000)
     options = (
         f"-c statement_timeout={statement_ms} -c lock_timeout={statement_ms} "
@@ -330,6 +361,18 @@ def _create_pg_engine(url: str, pool_size: int, timeout: float) -> Engine:
             "options": options,
         },
     )
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
+        return pgconn.connect(*cargs, answer_within=answer_deadline(timeout), **cparams)
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: Any) -> None:
+        if isinstance(context.original_exception, pgconn.NoAnswer):
+            # The connection is closed already. The others in the pool went through the same
+            # server and network: each is replaced at its next checkout, none is trusted.
+            context.is_disconnect = True
+            context.invalidate_pool_on_disconnect = True
 
     @event.listens_for(engine, "checkout")
     def _on_checkout(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:

@@ -57,6 +57,9 @@ class _Fault:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # A provider's server takes a burst of new connections (a worker's whole window at its
+    # start); socketserver's backlog of 5 drops some and the client sees resets.
+    request_queue_size = 128
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # a client that went away (timeouts, drops) is part of the tests

@@ -114,6 +114,7 @@ class _Connection:
     """One ESME connection, served by its own thread (and one for delayed answers)."""
 
     def __init__(self, smsc: "TestSmsc", sock: socket.socket, number: int) -> None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # answers leave at once
         self.smsc = smsc
         self.sock = sock
         self.number = number

@@ -81,6 +81,7 @@ function sendReceipt(session, submit, stat, done) {
 }
 
 const server = smpp.createServer({ debug: false }, (session) => {
+  session.socket.setNoDelay(true); // each answer leaves at once, as a real SMSC's would
   let bound = false;
   let mine = 0;
   const index = binds;

@@ -139,6 +139,9 @@ class Bind:
             raise TransientError(
                 f"{NAME}: cannot connect to {self._host}:{self._port} ({exc.strerror or type(exc).__name__})"
             ) from None
+        # Without Nagle: a window's next submit_sm leaves at once instead of waiting for the
+        # answer to the one before (PDUs are small and written whole).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         session = self._new_session(sock, f"smpp-bind-{self.index}")
         try:
             self._bind_session(session)
