@@ -30,8 +30,8 @@ from tests.support.fake_providers import ScriptedProvider, always
 def queue_bulk(ctx: Context, account_id: str | None, n: int, *, prefix: str = "bulk") -> list[str]:
     with ctx.db.write() as conn:
         return [
-            domain_outbox.enqueue(conn, now=ctx.clock.now(), kind="sms", to=f"+614915702{i % 100:02d}", sender="Acme",
-                           body=f"{prefix} {i}", account_id=account_id)
+            domain_outbox.enqueue(conn, now=ctx.clock.now(), kind="sms", to=f"+614915702{i % 100:02d}", sender="",
+                           body=f"{prefix} {i}", account_id=account_id)  # the shared sender: any account's
             for i in range(n)
         ]
 
@@ -271,7 +271,7 @@ def test_the_rate_cap_is_shared_by_every_worker(ctx, clock) -> None:  # type: ig
 def test_the_rate_cap_counts_sms_parts(ctx, clock) -> None:  # type: ignore[no-untyped-def]
     with ctx.db.write() as conn:
         for i in range(3):
-            domain_outbox.enqueue(conn, now=clock.now(), kind="sms", to="+61491570157", sender="Acme",
+            domain_outbox.enqueue(conn, now=clock.now(), kind="sms", to="+61491570157", sender="",
                            body="x" * 300, account_id="acct-a")  # 2 parts each (GSM-7, 153 per part)
     w = Worker(ctx.db, ctx.settings, ScriptedProvider(), clock, name="w")
     assert w.run_once() == 1  # one token: one message claimed, which used two

@@ -132,7 +132,7 @@ def test_retry_refuses_a_message_to_a_number_that_opted_out(ctx, customer) -> No
     from senderid.domain import optouts
 
     with ctx.db.write() as conn:
-        message_id = domain_outbox.enqueue(conn, now=ctx.clock.now(), kind="sms", to=NUMBER, sender="Acme",
+        message_id = domain_outbox.enqueue(conn, now=ctx.clock.now(), kind="sms", to=NUMBER, sender="",
                                            body="Sale!", account_id=customer.account.id)
     kill(ctx)
     optouts.add(ctx, customer.account.id, NUMBER, source="api", actor=CLI)

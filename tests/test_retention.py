@@ -30,7 +30,7 @@ WHO = Actor("key:test", "127.0.0.1")
 def queue_sms(ctx: Context, account_id: str, text: str) -> str:
     with ctx.db.write() as conn:
         return domain_outbox.enqueue(conn, now=ctx.clock.now(), kind="sms", to="+61491570157",
-                                     sender="Acme", body=text, account_id=account_id)
+                                     sender="", body=text, account_id=account_id)  # the shared sender
 
 
 def bodies(ctx: Context) -> dict[str, tuple[str, str]]:

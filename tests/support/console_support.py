@@ -30,7 +30,9 @@ def dead_message(
         now = ctx.clock.now()
         message_id = domain_outbox.enqueue(conn, now=now, kind="sms", to=to, sender=sender, body=body,
                                     account_id=account_id)
-        claimed = outbox.claim(conn, now=now, worker="test", lease_seconds=30, limit=1)
+        # ``sender`` is taken for the shared sender: the claim hands over only a message
+        # whose sender its account holds
+        claimed = outbox.claim(conn, now=now, worker="test", lease_seconds=30, limit=1, shared_sender=sender)
         assert [c.id for c in claimed] == [message_id]
         outbox.mark_ended(conn, message_id, now=now, status=outbox.DEAD,
                           error="gave up after 8 attempts: provider unreachable")

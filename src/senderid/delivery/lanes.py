@@ -11,6 +11,10 @@ A claim fills the worker's free slots in this order::
 So an OTP never waits behind bulk traffic (it is taken at the next claim, whatever
 is queued), and one account's burst cannot starve another account's messages.
 
+The sender of each gateway message claimed is checked against the tables in the same
+statement (``RETURNING``): one its account no longer holds is not sent (see
+:mod:`senderid.delivery.outbox`).
+
 Every step is one statement: ``UPDATE outbox ... WHERE id IN (SELECT ... LIMIT n FOR
 UPDATE SKIP LOCKED) RETURNING ...`` (SKIP LOCKED lets workers on PostgreSQL claim side
 by side; on SQLite the write transaction excludes other writers). The accounts with due
@@ -33,6 +37,7 @@ from sqlalchemy import (
     Connection,
     Integer,
     Row,
+    String,
     and_,
     bindparam,
     insert,
@@ -43,6 +48,7 @@ from sqlalchemy import (
     update,
 )
 
+from senderid.domain.messages import sender_still_allowed
 from senderid.domain.types import OutboxStatus
 from senderid.store.coltypes import UTCDateTime
 from senderid.store.tables import outbox, rate_buckets
@@ -51,11 +57,15 @@ QUEUED, SENDING = OutboxStatus.QUEUED, OutboxStatus.SENDING
 OTP, SMS = "otp", "sms"
 LANES = ("priority", "bulk")
 
-# What a claim returns of each row (after the claim: attempts already counted).
+# What a claim returns of each row (after the claim: attempts already counted), and
+# whether its sender is still one its account holds (read in the same statement).
 COLUMNS = (
     outbox.c.id, outbox.c.kind, outbox.c.to_number, outbox.c.sender, outbox.c.body,
     outbox.c.attempts, outbox.c.expires_at, outbox.c.account_id, outbox.c.next_attempt_at,
     outbox.c.acma_registered,
+    # a subquery, so that the row's columns are named with their table inside it
+    select(sender_still_allowed(bindparam("shared_sender", type_=String())))
+    .correlate(outbox).scalar_subquery().label("sender_allowed"),
 )
 
 
@@ -79,11 +89,16 @@ def claim(
     lease_seconds: int,
     limit: int,
     cursor: FairCursor | None = None,
+    shared_sender: str = "",
 ) -> list[Row[Any]]:
-    """Claim up to ``limit`` due messages, priority lane first, then a fair share of bulk SMS."""
+    """Claim up to ``limit`` due messages, priority lane first, then a fair share of bulk SMS.
+
+    Each row says whether its sender is still allowed (``sender_allowed``): the shared
+    sender is ``shared_sender`` (SENDERID_SHARED_SENDER)."""
     if limit <= 0:
         return []
-    values: dict[str, Any] = {"now": now, "lease_until": now + timedelta(seconds=lease_seconds), "worker": worker}
+    values: dict[str, Any] = {"now": now, "lease_until": now + timedelta(seconds=lease_seconds), "worker": worker,
+                              "shared_sender": shared_sender}
     rows = list(conn.execute(_PRIORITY_CLAIM, {**values, "n": limit}).all())
     free = limit - len(rows)
     if free <= 0:

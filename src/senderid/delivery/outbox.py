@@ -7,9 +7,11 @@ Every SMS is written to the outbox in the transaction that caused it, by
                          |--transient error--> queued (later, with backoff) ... --> dead
                          |--permanent error--> failed
     queued | sending --a newer code, or the registration ended--> cancelled
-                        (domain.outbox.cancel_otps; one a live worker still hands over
+                        (an OTP: domain.queued.OtpsOf; one a live worker still hands over
                         is recorded as sent all the same)
     sending --an OTP that expired before it was handed over (the worker)--> cancelled
+    queued --cancelled by the account, the contact opted out, the sender was removed--> cancelled
+    sending (just claimed) --its sender is no longer its account's--> cancelled (never sent)
 
 A claim (:func:`claim`, which takes its rows through :mod:`.lanes`) is a lease: a
 worker that dies while holding one leaves the message ``sending`` with an expired
@@ -36,7 +38,7 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select,
 
 from senderid.delivery import lanes
 from senderid.delivery.lease import MAX_ERROR_LENGTH
-from senderid.domain import events
+from senderid.domain import events, queued
 from senderid.domain.types import OutboxStatus
 from senderid.store.db import lock_key
 from senderid.store.tables import early_receipts, outbox
@@ -63,20 +65,28 @@ class Claimed:
 
 def claim(
     conn: Connection, *, now: datetime, worker: str, lease_seconds: int, limit: int,
-    cursor: lanes.FairCursor | None = None,
+    cursor: lanes.FairCursor | None = None, shared_sender: str = "",
 ) -> list[Claimed]:
     """Take up to ``limit`` due messages (queued, or sending with an expired lease): OTP
     first, then bulk SMS shared fairly between accounts (see :mod:`.lanes`).
+
+    A gateway message whose sender its account no longer holds (``shared_sender``: what
+    the shared sender goes out as) is cancelled here, in the claim's transaction, and not
+    returned: it never reaches a provider (:func:`senderid.domain.queued.refuse_claimed`).
 
     On PostgreSQL the rows are locked with SKIP LOCKED so concurrent workers
     never take the same row; on SQLite the caller's write transaction already
     excludes other writers.
     """
-    rows = lanes.claim(conn, now=now, worker=worker, lease_seconds=lease_seconds, limit=limit, cursor=cursor)
+    rows = lanes.claim(conn, now=now, worker=worker, lease_seconds=lease_seconds, limit=limit, cursor=cursor,
+                       shared_sender=shared_sender)
+    refused = [row.id for row in rows if not row.sender_allowed]
+    if refused:
+        queued.refuse_claimed(conn, now=now, message_ids=refused, worker=worker)
     return [
         Claimed(row.id, row.kind, row.to_number, row.sender, row.body, row.attempts, row.expires_at,
                 row.account_id, row.acma_registered)
-        for row in rows
+        for row in rows if row.sender_allowed
     ]
 
 

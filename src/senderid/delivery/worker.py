@@ -302,13 +302,15 @@ class Worker:
             now = self.clock.now()
             if self._bucket is None:
                 return outbox.claim(conn, now=now, worker=self.name, lease_seconds=self.settings.worker_lease_seconds,
-                                    limit=limit, cursor=self._cursor)
+                                    limit=limit, cursor=self._cursor,
+                                    shared_sender=self.settings.shared_sender)
             tokens = self._bucket.available(conn, now)
             if tokens < 1:
                 self._rate_wait_until = now + timedelta(seconds=self._bucket.wait_for(tokens))
                 return []
             batch = outbox.claim(conn, now=now, worker=self.name, lease_seconds=self.settings.worker_lease_seconds,
-                                 limit=min(limit, int(tokens)), cursor=self._cursor)
+                                 limit=min(limit, int(tokens)), cursor=self._cursor,
+                                 shared_sender=self.settings.shared_sender)
             used = sum(parts_of(message.body) for message in batch)
             self._bucket.spend(conn, now, tokens, used)
             left = tokens - used

@@ -34,6 +34,7 @@ EVENT_TYPES = (
     "business_name.acma_updated",
     "message.sent",
     "message.failed",
+    "message.cancelled",
     "optout.added",
     "optout.removed",
 )

@@ -21,28 +21,17 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, delete, func, select, update
+from sqlalchemy import Connection, bindparam, delete, func, select
 
-from senderid.domain import audit, credits, events
+from senderid.domain import audit, events, queued
 from senderid.domain.context import Context
-from senderid.domain.types import Actor, OutboxStatus
+from senderid.domain.types import Actor
 from senderid.errors import InvalidRequest, NotFound
 from senderid.numbers import InvalidNumber, parse_mobile
-from senderid.store.coltypes import UTCDateTime
 from senderid.store.db import upsert
 from senderid.store.tables import custom_numbers, optouts, outbox
 
-# The account's gateway SMS to a number that just opted out and that no provider has been
-# handed yet (scheduled, or waiting for a retry): cancelled, as the account could cancel them.
-_CANCEL_QUEUED_TO = (
-    update(outbox)
-    .where(outbox.c.account_id == bindparam("o_account"), outbox.c.to_number == bindparam("o_number"),
-           outbox.c.kind == "sms", outbox.c.status == OutboxStatus.QUEUED)
-    .values(status=OutboxStatus.CANCELLED, last_error="the contact opted out",
-            updated_at=bindparam("o_now", type_=UTCDateTime))
-    .returning(outbox.c.credits)
-)
-
+OPTED_OUT = "the contact opted out"
 STOP_WORDS = frozenset({"STOP", "STOP ALL", "STOPALL", "UNSUBSCRIBE", "OPTOUT", "OPT OUT"})
 SOURCES = ("api", "reply", "console", "cli")
 
@@ -76,12 +65,11 @@ def _add(conn: Connection, ctx: Context, account_id: str, number: str, source: s
     ).on_conflict_do_nothing(index_elements=["account_id", "number"]).returning(optouts.c.number)
     added = conn.execute(statement).first() is not None
     if added:
-        held = conn.execute(_CANCEL_QUEUED_TO, {"o_account": account_id, "o_number": number, "o_now": now}).all()
-        refund = sum(row.credits or 0 for row in held)
-        credits.refund(conn, account_id, refund, now)
-        cancelled = {"cancelled": len(held), "credits_refunded": credits.as_credits(refund)} if held else {}
+        # The account's gateway SMS to the number that no provider has been handed yet
+        # (scheduled, or waiting for a retry): cancelled, as the account could cancel them.
+        held = queued.cancel(conn, queued.ToContact(account_id, number), now=now, reason=OPTED_OUT)
         audit.record(conn, at=now, actor=actor, action=audit.Action.OPTOUT_ADDED, account_id=account_id,
-                     subject=number, source=source, **cancelled)
+                     subject=number, source=source, **queued.audit_details(held))
         events.emit(conn, now=now, events=[(account_id, "optout.added", {"number": number, "source": source})])
     return added
 

@@ -12,14 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, func, insert, update
+from sqlalchemy import Connection, insert
 
 from senderid import ids
+from senderid.domain import queued
 from senderid.domain.types import OutboxStatus
-from senderid.store.coltypes import UTCDateTime
 from senderid.store.tables import outbox
 
-QUEUED, SENDING, CANCELLED = OutboxStatus.QUEUED, OutboxStatus.SENDING, OutboxStatus.CANCELLED
+QUEUED = OutboxStatus.QUEUED
 KINDS = ("otp", "sms")
 
 
@@ -37,6 +37,7 @@ class Message:
     due_at: datetime | None = None  # not handed to the provider before (None: at once)
     parts: int | None = None  # a gateway message's SMS parts, cost and customString (reports)
     credits: int | None = None
+    charged: int | None = None  # taken from a prepaid balance for it (None/0: nothing)
     custom_string: str | None = None
     acma_registered: bool | None = None  # a business-name sender under a warn/refuse policy
 
@@ -75,7 +76,8 @@ def enqueue_many(conn: Connection, *, now: datetime, kind: str, messages: Sequen
                 "custom_number_id": m.custom_number_id, "to_number": m.to, "sender": m.sender,
                 "body": m.body, "redacted_body": m.redacted_body, "status": QUEUED, "attempts": 0,
                 "next_attempt_at": m.due_at or now, "expires_at": m.expires_at, "created_at": now,
-                "updated_at": now, "parts": m.parts, "credits": m.credits, "custom_string": m.custom_string,
+                "updated_at": now, "parts": m.parts, "credits": m.credits, "charged": m.charged,
+                "custom_string": m.custom_string,
                 "acma_registered": m.acma_registered,
             }
             for message_id, m in zip(message_ids, messages, strict=True)
@@ -92,28 +94,7 @@ _INSERT_MANY = insert(outbox).returning(outbox.c.id)
 
 def cancel_otps(conn: Connection, custom_number_ids: Sequence[str], now: datetime) -> int:
     """Stop the OTP SMS of these registrations that were not handed off yet (one UPDATE):
-    a newer code replaced them, or the registration ended. That includes one a worker
-    holds (``sending``): were that worker dead, its lease would otherwise let the dead
-    code out after the fresh one; if it is alive and the provider accepts the SMS, the
-    worker still records the truth."""
+    a newer code replaced them, or the registration ended (:class:`.queued.OtpsOf`)."""
     if not custom_number_ids:
         return 0
-    result = conn.execute(_CANCEL_OTPS, {"b_ids": list(custom_number_ids), "b_now": now})
-    return result.rowcount
-
-
-_CANCEL_OTPS = (
-    update(outbox)
-    .where(
-        outbox.c.custom_number_id.in_(bindparam("b_ids", expanding=True)),
-        outbox.c.kind == "otp",
-        outbox.c.status.in_([QUEUED, SENDING]),
-    )
-    .values(
-        status=CANCELLED,
-        body=func.coalesce(outbox.c.redacted_body, outbox.c.body),
-        lease_until=None,
-        last_error="superseded",
-        updated_at=bindparam("b_now", type_=UTCDateTime),
-    )
-)
+    return len(queued.cancel(conn, queued.OtpsOf(custom_number_ids), now=now, reason="superseded"))

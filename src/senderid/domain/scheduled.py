@@ -3,9 +3,10 @@
 A scheduled message (``scheduleAt`` / ``delay``) is an outbox row whose due time lies
 ahead; the worker's lanes claim only rows that are due, so nothing reaches the provider
 before then. Cancelling works on any gateway message still ``queued`` (scheduled or
-not): it is marked ``cancelled`` in one conditional UPDATE, its credits go back to a
-prepaid balance, and the change is audited. A message a worker has taken
-(``sending``) or that was handed over is past cancelling (409).
+not): it is marked ``cancelled`` in one conditional UPDATE, what it was charged goes back
+to the balance (:func:`senderid.domain.queued.cancel`, the one rule of every cancel), its
+account's webhook hears ``message.cancelled``, and the change is audited. A message a
+worker has taken (``sending``) or that was handed over is past cancelling (409).
 """
 
 from __future__ import annotations
@@ -13,23 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import and_, func, select
 
-from senderid.domain import audit, credits
+from senderid.domain import audit, credits, queued
 from senderid.domain.context import Context
 from senderid.domain.types import Actor, OutboxStatus
 from senderid.errors import Conflict, NotFound
-from senderid.store.coltypes import UTCDateTime
 from senderid.store.tables import outbox
 
-_CANCEL = (
-    update(outbox)
-    .where(outbox.c.id == bindparam("m_id"), outbox.c.account_id == bindparam("m_account"),
-           outbox.c.kind == "sms", outbox.c.status == OutboxStatus.QUEUED)
-    .values(status=OutboxStatus.CANCELLED, last_error="cancelled by the account",
-            updated_at=bindparam("m_now", type_=UTCDateTime))
-    .returning(outbox.c.credits, outbox.c.next_attempt_at)
-)
+CANCELLED_BY_THE_ACCOUNT = "cancelled by the account"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +36,8 @@ def cancel(ctx: Context, account_id: str, message_id: str, *, actor: Actor) -> C
     """Cancel a gateway message of the account that no provider has been handed yet."""
     with ctx.db.write() as conn:
         now = ctx.clock.now()
-        row = conn.execute(_CANCEL, {"m_id": message_id, "m_account": account_id, "m_now": now}).first()
-        if row is None:
+        done = queued.cancel(conn, queued.ById(account_id, message_id), now=now, reason=CANCELLED_BY_THE_ACCOUNT)
+        if not done:
             current = conn.execute(
                 select(outbox.c.status, outbox.c.next_attempt_at).where(
                     outbox.c.id == message_id, outbox.c.account_id == account_id, outbox.c.kind == "sms")
@@ -54,10 +47,10 @@ def cancel(ctx: Context, account_id: str, message_id: str, *, actor: Actor) -> C
             if current.status == OutboxStatus.CANCELLED:  # cancelling twice answers the same
                 return Cancelled(message_id, OutboxStatus.CANCELLED, current.next_attempt_at)
             raise Conflict(f"Message {message_id} can no longer be cancelled: it is {current.status}")
-        credits.refund(conn, account_id, row.credits or 0, now)
+        [message] = done
         audit.record(conn, at=now, actor=actor, action=audit.Action.MESSAGE_CANCELLED, account_id=account_id,
-                     subject=message_id, credits_refunded=credits.as_credits(row.credits or 0))
-    return Cancelled(message_id, OutboxStatus.CANCELLED, row.next_attempt_at)
+                     subject=message_id, credits_refunded=credits.as_credits(message.charged))
+    return Cancelled(message_id, OutboxStatus.CANCELLED, message.due_at)
 
 
 def list_scheduled(ctx: Context, account_id: str | None, *, limit: int = 50, offset: int = 0

@@ -170,6 +170,9 @@ outbox = Table(
     Column("parts", Integer),
     Column("credits", Integer),
     Column("custom_string", String(64)),
+    # What the message took from a prepaid balance when it was queued (thousandths of a
+    # credit; 0 or NULL: nothing, its account was unlimited): exactly what a cancel gives back.
+    Column("charged", Integer),
     # A business-name sender under SENDERID_UNREGISTERED_ALPHA=warn|refuse: whether the name
     # was on ACMA's register when queued (message.sent tells it); NULL otherwise.
     Column("acma_registered", Boolean),
