@@ -25,7 +25,7 @@ from sqlalchemy import Connection, bindparam, delete, func, select
 
 from senderid.domain import audit, events, queued
 from senderid.domain.context import Context
-from senderid.domain.types import Actor
+from senderid.domain.types import Actor, OutboxStatus
 from senderid.errors import InvalidRequest, NotFound
 from senderid.numbers import InvalidNumber, parse_mobile
 from senderid.store.db import upsert
