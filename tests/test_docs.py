@@ -30,8 +30,9 @@ def test_every_setting_is_in_the_configuration_table() -> None:
 
 @pytest.mark.unit
 def test_every_setting_is_in_one_section() -> None:
-    """Settings are grouped under ``# -- Title --`` comments in settings.py; each field sits in
-    exactly one section, in the class's order, and the README shows the sections' titles."""
+    """Settings are grouped under ``# -- Title --`` comments in the classes of the settings
+    package that Settings is made of; each field sits in exactly one section, in Settings'
+    field order, and the README shows the sections' titles."""
     grouped = [name for _title, names in sections() for name in names]
     assert grouped == list(Settings.model_fields)
     titles = [title for title, _names in sections()]

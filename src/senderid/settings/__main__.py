@@ -1,0 +1,5 @@
+"""``python -m senderid.settings > table.md``: print the README's configuration table."""
+
+from senderid.settings import markdown_table
+
+print(markdown_table())

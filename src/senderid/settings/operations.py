@@ -1,0 +1,43 @@
+"""Settings of running the service: retention, logging and metrics, and the settings file.
+
+One group of :class:`senderid.settings.Settings`' fields; the package's docstring says how
+the groups make up the settings.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings
+
+
+class OperationsSettings(BaseSettings):
+    """Retention, logging and metrics, the settings file."""
+
+    # -- Retention ------------------------------------------------------------------------
+    message_body_retention_days: int = Field(
+        30, ge=1, le=36500,
+        description="Days the text of a gateway SMS is kept once the message has ended (sent, "
+        "failed, expired or cancelled); the worker then blanks it. Expired `Idempotency-Key` "
+        "records are purged by the same housekeeping.",
+    )
+
+    # -- Logging and metrics --------------------------------------------------------------
+    log_level: str = Field("INFO", description="Python log level of the server.")
+    log_format: Literal["json", "text"] = Field(
+        "json",
+        description="`json`: one JSON object per log line on stderr (for production and log "
+        "shippers). `text`: one readable line per record, the level coloured when stderr is a "
+        "terminal (for development).",
+    )
+    metrics_enabled: bool = Field(
+        True, description="Serve Prometheus metrics at `GET /metrics` (no key needed)."
+    )
+
+    # -- Settings file --------------------------------------------------------------------
+    env_file: str | None = Field(
+        None,
+        description="A file of `SENDERID_...=value` lines read at start; variables set in the "
+        "environment win over it. Unset: `./.env` when that file exists. Empty: no file.",
+    )
