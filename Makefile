@@ -31,7 +31,7 @@ lint: $(STAMP)
 
 # The console's pictures in docs/screenshots (a test run writes them to a temporary folder).
 screenshots: $(STAMP)
-	SENDERID_TEST_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q -p no:cacheprovider tests/test_console_browser.py -k test_screenshots
+	SENDERID_TEST_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q -p no:cacheprovider tests/console/test_console_browser.py -k test_screenshots
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run

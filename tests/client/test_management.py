@@ -1,6 +1,6 @@
 """The management calls (list/get/delete/resend custom numbers; list/get/withdraw business
 names) against scripted live servers: what goes on the wire, how answers are read
-(leniently), and which of them are retried. ``tests/test_client_live.py`` runs the same
+(leniently), and which of them are retried. ``tests/client/test_client_live.py`` runs the same
 calls against the real server."""
 
 from __future__ import annotations

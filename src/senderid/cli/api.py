@@ -69,7 +69,7 @@ api_app.add_typer(business_app, name="business")
 
 # The wire's statuses, as choices. The server's are senderid.domain.types.CustomNumberStatus
 # and BusinessNameStatus; this client imports nothing of the server's, so it names them
-# again here, and tests/test_cli_api.py checks that the two stay the same.
+# again here, and tests/cli/test_cli_api.py checks that the two stay the same.
 class NumberStatus(str, Enum):
     pending = "pending"
     expired = "expired"

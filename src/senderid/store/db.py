@@ -21,7 +21,7 @@ processes: transaction-scoped advisory locks on PostgreSQL, taken in one
 statement; nothing on SQLite, where a write transaction already excludes all others.
 
 :meth:`Database.count` counts the statements and transactions run, for the query
-budget tests (``tests/test_query_budget.py``).
+budget tests (``tests/api/test_query_budget.py``).
 
 PostgreSQL connections are not pinged before use: a connection the server or
 network dropped is noticed locally at checkout (psycopg marks it closed or broken)

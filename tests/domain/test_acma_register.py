@@ -1,7 +1,7 @@
 """ACMA's SMS Sender ID Register: the registrant and evidence of a business-name request, the
 account defaults, the register status operators record, the export, on both databases.
 
-The sending policy (SENDERID_UNREGISTERED_ALPHA) is in tests/test_acma_policy.py.
+The sending policy (SENDERID_UNREGISTERED_ALPHA) is in tests/domain/test_acma_policy.py.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from senderid.domain import abn, acma, business_names, registrant
 from senderid.domain.types import CLI, Actor
 from senderid.errors import Conflict, InvalidRequest, NotFound
 from senderid.store.tables import accounts, audit_events, business_names as business_table, webhook_events
-from tests.test_contract import documented
+from tests.api.test_contract import documented
 
 ADD = "/api/v1/business/add"
 LIST = "/api/v1/business/list"

@@ -18,7 +18,7 @@ from senderid.console import exports
 from senderid.domain import accounts, audit, business_names, custom_numbers
 from senderid.domain.context import Context
 from senderid.domain.types import CLI
-from tests.support.console_support import ADMIN_TOKEN, csrf_of
+from tests.support.console_support import ADMIN_TOKEN
 
 NUMBER, OTHER = "+61491570156", "+61491570157"
 CODE = "938271"
@@ -29,13 +29,6 @@ def settings_overrides() -> dict[str, object]:
     return {"admin_token": ADMIN_TOKEN, "webhook_allow_private": True}
 
 
-@pytest.fixture
-def console(ctx: Context) -> TestClient:
-    client = TestClient(create_app(ctx.settings, context=ctx, run_worker=False), raise_server_exceptions=False)
-    form = client.get("/console/login")
-    r = client.post("/console/login", data={"csrf": csrf_of(form.text), "token": ADMIN_TOKEN}, follow_redirects=False)
-    assert r.status_code == 303
-    return client
 
 
 def table(client: TestClient, url: str) -> list[dict[str, str]]:

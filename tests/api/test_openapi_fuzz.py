@@ -3,7 +3,7 @@
 The run is bounded (SENDERID_FUZZ_EXAMPLES per operation and mode, 10 by default) so the suite
 stays fast; raise it for a longer campaign:
 
-    SENDERID_FUZZ_EXAMPLES=500 make test PYTEST_ARGS="tests/test_openapi_fuzz.py"
+    SENDERID_FUZZ_EXAMPLES=500 make test PYTEST_ARGS="tests/api/test_openapi_fuzz.py"
 """
 
 from __future__ import annotations

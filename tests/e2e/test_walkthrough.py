@@ -12,7 +12,7 @@ import pytest
 
 from tests.support.live import free_port
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 
 
 @pytest.mark.slow

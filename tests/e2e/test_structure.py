@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-SRC = Path(__file__).parents[1] / "src"
+SRC = Path(__file__).parents[2] / "src"
 PACKAGE = SRC / "senderid"
 
 # Top-level modules that hold rules or data and import no layer (only each other).
@@ -215,7 +215,7 @@ def test_statuses_are_named_not_spelled_out() -> None:
     """A status is compared, stored and chosen through its StrEnum (domain/types.py), never
     as a bare string: no ``== "pending"``, ``status="queued"`` or ``{"status": "APPROVED"}``
     in the package or its templates. (The client's CLI names them again on purpose:
-    tests/test_cli_api.py checks they are the same.)"""
+    tests/cli/test_cli_api.py checks they are the same.)"""
     from senderid.domain import types
 
     words = {str(m) for enum in (types.OutboxStatus, types.WebhookStatus, types.CustomNumberStatus,
@@ -352,3 +352,19 @@ def test_the_idempotency_key_error_states_the_checked_rule() -> None:
     with pytest.raises(IdempotencyKeyInvalid):
         idempotency.check_key("~" * (idempotency.MAX_KEY_LENGTH + 1))
     assert idempotency.HEADER in IdempotencyKeyReused.message
+
+
+# The folders of tests/, each testing one part of src/senderid (e2e: the whole; support: helpers).
+TEST_AREAS = {"api", "cli", "client", "console", "delivery", "domain", "e2e", "store", "support"}
+
+
+def test_tests_mirror_the_source() -> None:
+    tests = SRC.parent / "tests"
+    loose = sorted(path.name for path in tests.glob("test_*.py"))
+    assert loose == [], f"put these in the folder of what they test: {loose}"
+    folders = {path.name for path in tests.iterdir() if path.is_dir() and (path / "__init__.py").exists()}
+    assert folders == TEST_AREAS, folders ^ TEST_AREAS
+    for area in TEST_AREAS - {"support", "e2e"}:
+        assert (SRC / "senderid" / area).is_dir(), f"tests/{area} mirrors no part of src/senderid"
+    for area in TEST_AREAS - {"support"}:
+        assert (tests / area / "conftest.py").is_file(), f"tests/{area} has no conftest.py"

@@ -26,7 +26,7 @@ from tests.support.commands import clean_env, wait_healthy
 from tests.support.env import IN_CI
 from tests.support.live import free_port
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 README = (ROOT / "README.md").read_text()
 
 pytestmark = [pytest.mark.slow,

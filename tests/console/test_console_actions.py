@@ -21,12 +21,25 @@ import pytest
 from senderid.delivery.providers.base import PermanentError, TransientError
 from senderid.delivery.worker import Worker
 from senderid.domain.context import Context
+from tests.support.browser import (  # noqa: F401  (fixtures)
+    NUMBER,
+    OTHER,
+    SETTINGS,
+    admin,
+    api,
+    browser,
+    code_in,
+    expect,
+    http,
+    live,
+    new_page,
+    numbers_of,
+    page,
+    quiet_live,
+    sign_in,
+)
 from tests.support.fake_providers import ScriptedProvider, always
 from tests.support.peers.http import HttpPeer, Request, Response
-from tests.support.browser import NUMBER, OTHER, SETTINGS, code_in, expect, numbers_of, sign_in
-from tests.support.browser import (  # noqa: F401  (fixtures)
-    admin, api, browser, http, live, new_page, page, quiet_live,
-)
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 

@@ -15,8 +15,8 @@ from senderid.domain import business_names, registrant
 from senderid.domain.context import Context
 from senderid.domain.types import CLI, Actor
 from senderid.store.tables import audit_events
+from tests.console.test_console_security import console, sign_in  # noqa: F401  (the fixture)
 from tests.support.console_support import ADMIN_TOKEN
-from tests.test_console_security import console, sign_in  # noqa: F401  (the fixture)
 
 ABN = "51 824 753 556"
 

@@ -11,7 +11,7 @@ import typer.main
 from senderid.cli.main import app
 from senderid.settings import Settings, markdown_table, sections
 
-README = (Path(__file__).parents[1] / "README.md").read_text()
+README = (Path(__file__).parents[2] / "README.md").read_text()
 
 
 @pytest.mark.unit

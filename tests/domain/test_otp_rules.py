@@ -655,7 +655,7 @@ def test_the_otp_text_is_rendered_in_one_place() -> None:
     assert body == "Your code 123456 for +61491570156, valid 2 min"
     assert redacted == "Your code ****** for +61491570156, valid 2 min"
     assert otp.render("{minutes}", code="1", number="2", valid_seconds=5) == ("1", "1")  # at least a minute
-    from tests.test_structure import PACKAGE
+    from tests.e2e.test_structure import PACKAGE
 
     assert ".format(code=" in (PACKAGE / "otp.py").read_text()
     assert not [p for p in PACKAGE.rglob("*.py") if p.name != "otp.py" and ".format(code=" in p.read_text()]

@@ -16,7 +16,7 @@ from senderid.domain import business_names
 from senderid.domain.types import CLI, Actor
 from senderid.errors import Conflict, InvalidRequest, NotFound
 from senderid.store.tables import accounts, audit_events, business_names as business_table, webhook_events
-from tests.test_contract import documented
+from tests.api.test_contract import documented
 
 ADD = "/api/v1/business/add"
 LIST = "/api/v1/business/list"

@@ -3,33 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
-import pytest
 from fastapi.testclient import TestClient
 
-from senderid.api.app import create_app
 from senderid.domain import accounts, credits, messages, optouts
 from senderid.domain.context import Context
 from senderid.domain.types import CLI
-from tests.support.console_support import ADMIN_TOKEN, csrf_of
+from tests.support.console_support import csrf_of
 from tests.support.gateway import sms_rows
 from tests.support.helpers import deliver_all
-
-
-@pytest.fixture
-def settings_overrides() -> dict[str, object]:
-    return {"admin_token": ADMIN_TOKEN}
-
-
-@pytest.fixture
-def console(ctx: Context) -> Iterator[TestClient]:
-    with TestClient(create_app(ctx.settings, context=ctx, run_worker=False), raise_server_exceptions=False) as client:
-        form = client.get("/console/login")
-        r = client.post("/console/login", data={"csrf": csrf_of(form.text), "token": ADMIN_TOKEN},
-                        follow_redirects=False)
-        assert r.status_code == 303
-        yield client
 
 
 def text(html: str) -> str:

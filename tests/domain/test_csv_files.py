@@ -34,7 +34,7 @@ HOSTILE_NAME = "-A1"
 HOSTILE_ENTITY = "=HYPERLINK(\"http://evil.example\",\"Acme\")"
 HOSTILE_REFERENCE = "@SUM(1+1)*cmd|' /C calc'!A0"
 HOSTILE_ACCOUNT = "+Acme"
-SRC = Path(__file__).parents[1] / "src" / "senderid"
+SRC = Path(__file__).parents[2] / "src" / "senderid"
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from senderid.domain.types import CLI, Actor
 from senderid.settings import Settings
 from senderid.store.tables import accounts, business_names as business_table, outbox, webhook_events
 from tests.support.helpers import deliver_all
-from tests.test_query_budget import settle, warm
+from tests.api.test_query_budget import settle, warm
 
 GATEWAY = "/api/v1/gateway"
 CHECK = "/api/v1/senderId/check"
@@ -168,7 +168,7 @@ def test_the_policy_costs_no_statement(app_client: TestClient, customer, ctx, se
     assert cached.total == 0
     with ctx.db.count() as sending:
         assert _send(app_client, customer, "Acme Shop").status_code == 200
-    # the gateway's pinned budget (tests/test_query_budget.py): 3 on SQLite, 4 on PostgreSQL
+    # the gateway's pinned budget (tests/api/test_query_budget.py): 3 on SQLite, 4 on PostgreSQL
     assert sending.total == (3 if ctx.db.is_sqlite else 4), sending.statements
 
 

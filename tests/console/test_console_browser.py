@@ -25,8 +25,23 @@ from senderid.delivery import outbox
 from senderid.domain import accounts, business_names, custom_numbers, messages, outbox_admin
 from senderid.domain.context import Context
 from senderid.domain.types import CLI, Actor
-from tests.support.browser import DESKTOP, NUMBER, OTHER, PHONE, SETTINGS, Dialogs, expect, sign_in, wait_for
-from tests.support.browser import api, browser, http, live, new_page, page  # noqa: F401  (fixtures)
+from tests.support.browser import (  # noqa: F401  (fixtures)
+    DESKTOP,
+    NUMBER,
+    OTHER,
+    PHONE,
+    SETTINGS,
+    Dialogs,
+    api,
+    browser,
+    expect,
+    http,
+    live,
+    new_page,
+    page,
+    sign_in,
+    wait_for,
+)
 from tests.support.console_support import dead_message
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -126,7 +141,7 @@ def test_find_a_number_typed_the_way_people_write_it(page: Any, live: str, api, 
         page.get_by_role("link", name="Download these custom numbers as CSV").click()
     exported = Path(download.value.path()).read_text(encoding="utf-8-sig").splitlines()
     assert exported[0].startswith("id,number,name,account_id,account,status")
-    assert len(exported) == 2 and f",'{NUMBER},Support line," in exported[1]  # the search's one number
+    assert len(exported) == 2 and f",{NUMBER.lstrip('+')},Support line," in exported[1]  # the search's one number (E.164 digits)
 
     results.get_by_role("link", name=NUMBER).click()
     expect(page.get_by_role("heading", name=NUMBER)).to_be_visible()
@@ -225,7 +240,7 @@ def _seed(ctx: Context) -> None:
 def screenshots(tmp_path: Path) -> Path:
     """docs/screenshots under ``make screenshots``; a temporary folder otherwise, so that a
     test run never rewrites tracked files."""
-    return Path(__file__).parents[1] / SCREENSHOTS_TO if SCREENSHOTS_TO else tmp_path / "screenshots"
+    return Path(__file__).parents[2] / SCREENSHOTS_TO if SCREENSHOTS_TO else tmp_path / "screenshots"
 
 
 def test_screenshots(new_page: Callable[..., Any], live: str, http: httpx.Client, ctx: Context,

@@ -7,23 +7,6 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from senderid.api.app import create_app
-from senderid.domain.context import Context
-from tests.support.console_support import ADMIN_TOKEN, csrf_of
-
-
-@pytest.fixture
-def settings_overrides() -> dict[str, object]:
-    return {"admin_token": ADMIN_TOKEN}
-
-
-@pytest.fixture
-def console(ctx: Context) -> TestClient:
-    client = TestClient(create_app(ctx.settings, context=ctx, run_worker=False))
-    form = client.get("/console/login")
-    client.post("/console/login", data={"csrf": csrf_of(form.text), "token": ADMIN_TOKEN})
-    return client
-
 
 def text_of(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html.split("<main", 1)[1]))

@@ -13,7 +13,7 @@ from senderid.domain import audit
 from senderid.domain.context import Context
 from senderid.domain.types import CLI
 from senderid.store.tables import audit_events
-from tests.test_structure import PACKAGE, SRC
+from tests.e2e.test_structure import PACKAGE, SRC
 
 
 def test_a_record_with_an_unregistered_action_is_refused(ctx: Context) -> None:

@@ -39,7 +39,7 @@ from senderid.settings import Settings
 from tests.support.commands import SENDERID, clean_env, fresh_postgres, started, wait_healthy
 from tests.support.live import free_port
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 DEPLOY = ROOT / "deploy"
 SETTINGS = {f"SENDERID_{name.upper()}" for name in Settings.model_fields}
 
