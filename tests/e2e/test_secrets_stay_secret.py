@@ -20,7 +20,7 @@ from senderid.api.app import create_app
 from senderid.cli.serve import proxy_options
 from senderid.logs import CONTINUATION, JsonFormatter, TextFormatter
 from senderid.store.tables import audit_events, custom_numbers, outbox
-from tests.support.helpers import latest_code
+from tests.support.helpers import latest_code, logging_to
 from tests.support.live import serve
 
 NUMBER = "+61491570156"
@@ -85,15 +85,8 @@ class Collected(logging.Handler):
 
 @contextmanager
 def collected() -> Iterator[Collected]:
-    handler, root = Collected(), logging.getLogger()
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    try:
+    with logging_to(Collected()) as handler:
         yield handler
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(level)
 
 
 def _raw_request(base_url: str, path: str, headers: list[tuple[bytes, bytes]]) -> int:

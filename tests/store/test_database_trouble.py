@@ -23,7 +23,6 @@ import os
 import re
 import socket
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -49,6 +48,7 @@ from tests.support.dead_database import (
     unreachable_postgres,
 )
 from tests.support.env import TEST_SECRET
+from tests.support.helpers import logging_to
 from tests.support.live import serve
 
 TIMEOUT = 2  # seconds: SENDERID_DATABASE_TIMEOUT_SECONDS in these tests (libpq's floor is 2)
@@ -352,15 +352,8 @@ def every_log_line() -> Iterator[io.StringIO]:
     out = io.StringIO()
     handler = logging.StreamHandler(out)
     handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    try:
+    with logging_to(handler):
         yield out
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(level)
 
 
 def add_logged(app_client: TestClient, customer) -> tuple[int, str]:  # type: ignore[no-untyped-def]

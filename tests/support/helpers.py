@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TypeVar
 
 from sqlalchemy import Connection, select
 
@@ -46,3 +50,21 @@ def outbox_row(conn: Connection, message_id: str) -> dict[str, object] | None:
     """One outbox message as stored, or None."""
     row = conn.execute(select(outbox).where(outbox.c.id == message_id)).first()
     return None if row is None else dict(row._mapping)
+
+
+H = TypeVar("H", bound=logging.Handler)
+
+
+@contextmanager
+def logging_to(handler: H) -> Iterator[H]:
+    """Every logger's records at DEBUG (SQLAlchemy's statement log included) also go to
+    ``handler`` while the block runs; the root logger is put back after."""
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
