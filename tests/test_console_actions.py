@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
+from peers.http import HttpPeer, Request, Response
 from senderid.delivery.providers.base import PermanentError, TransientError
 from senderid.delivery.worker import Worker
 from senderid.domain.context import Context
 from tests.support.fake_providers import ScriptedProvider, always
-from tests.support.peers.http import HttpPeer, Request, Response
 from tests.support.browser import NUMBER, OTHER, SETTINGS, code_in, expect, numbers_of, sign_in
 from tests.support.browser import (  # noqa: F401  (fixtures)
     admin, api, browser, http, live, new_page, page, quiet_live,
