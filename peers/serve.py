@@ -69,7 +69,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     uvicorn.run(make(args.protocol, args.latency).asgi, host=args.host, port=args.port, loop="uvloop",
-                http="httptools", lifespan="off", access_log=False, log_level="warning",
+                http="httptools", interface="asgi3", lifespan="off", access_log=False, log_level="warning",
                 server_header=False, date_header=False, backlog=2048)
 
 
