@@ -26,7 +26,7 @@ test: $(STAMP)
 # Style and types: ruff (imports, unused names, pyupgrade, bugbear) and mypy (strict on the
 # domain, the store and the client).
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks peers
 	$(VENV)/bin/mypy
 
 # The console's pictures in docs/screenshots (a test run writes them to a temporary folder).

@@ -13,14 +13,14 @@ call, an ``Idempotency-Key`` per call), through a ``senderid serve`` with
 ``SENDERID_WORKER_IN_PROCESS=false``; then the measured process starts on that database and
 delivers it. ``SENDERID_SEND_MAX_PER_ACCOUNT_PER_MINUTE`` is raised so one account may queue it
 all; test numbers are limited to ``+6140*`` (the load's), so every benchmark number gets a real
-SMS. The peers (``benchmarks/peers/``) answer each SMS after a fixed latency:
+SMS. The peers (``peers/``, the ones the tests use) answer each SMS after a fixed latency:
 
 * ``delivery-cellcast``, ``delivery-twilio``, ``delivery-webhook``: the peer of that HTTP
   provider, 50 ms. Its limit is measured first with wrk (``lua/peer.lua``, 64 connections,
   the same request every time); then one ``senderid serve`` (in-process worker, product
   defaults) delivers the backlog. Target: ≥ 50 % of the peer's limit.
-* ``smpp``: the node SMSC (``peers/smsc.js``, npm ``smpp``, installed into
-  ``benchmarks/peers/node_modules`` when missing), 20 ms per ``submit_sm``, with
+* ``smpp``: the node SMSC (``peers/node_smsc/smsc.js``, npm ``smpp``, installed into
+  ``peers/node_smsc/node_modules`` when missing), 20 ms per ``submit_sm``, with
   ``SENDERID_SMPP_WINDOW=10`` and ``SENDERID_SMPP_BINDS=1``: limit = window / latency = 500/s
   (a plain windowed node client is measured too, for reference). Target: ≥ 250 msg/s.
 * ``otp-behind-bulk``: 5,000 gateway messages queued (twilio peer, 50 ms), then one
@@ -45,8 +45,6 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -61,10 +59,12 @@ from typing import Any
 import httpx
 
 from benchmarks import harness
-from benchmarks.peers import http as peers
+from peers import node_smsc, processes, serve, twilio
+from peers.cellcast import API_KEY as CELLCAST_KEY
+from peers.node_smsc import NodeSmsc
+from peers.processes import Process
 
 HERE = Path(__file__).resolve().parent
-PEERS = HERE / "peers"
 LUA = HERE / "lua"
 
 HTTP_PROVIDERS = ("cellcast", "twilio", "webhook")
@@ -208,19 +208,9 @@ class PeerControl:
         self.http.close()
 
 
-def _pythonpath_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE.parent), env.get("PYTHONPATH")]))
-    return env
-
-
 @contextmanager
-def http_peer(protocol: str, latency: float, logs: Path) -> Iterator[tuple[harness.Server, PeerControl]]:
-    port = harness.free_port()
-    argv = [sys.executable, "-m", "benchmarks.peers.http", "--protocol", protocol, "--latency", str(latency),
-            "--port", str(port)]
-    with harness._run_server(f"{protocol}-peer", argv, _pythonpath_env(), port,
-                             logs / f"peer-{protocol}-{port}.log") as server:
+def http_peer(protocol: str, latency: float, logs: Path) -> Iterator[tuple[Process, PeerControl]]:
+    with serve.started(protocol, latency, logs / f"peer-{protocol}.log") as server:
         control = PeerControl(server.base)
         try:
             yield server, control
@@ -228,31 +218,24 @@ def http_peer(protocol: str, latency: float, logs: Path) -> Iterator[tuple[harne
             control.close()
 
 
-def ensure_node_smpp() -> str:
-    """The path of node, with the ``smpp`` package installed under benchmarks/peers."""
-    node = shutil.which("node")
-    if node is None:
-        raise RuntimeError("the smpp row needs node (https://nodejs.org) and npm")
-    if not (PEERS / "node_modules" / "smpp").is_dir():
-        npm = shutil.which("npm")
-        if npm is None:
-            raise RuntimeError("the smpp row needs npm to install the `smpp` package")
-        print("installing the npm `smpp` package into benchmarks/peers/node_modules", file=sys.stderr)
-        subprocess.run([npm, "install", "--no-audit", "--no-fund", "--silent"], cwd=PEERS, check=True,
-                       stdout=subprocess.DEVNULL)
-    return node
+def ensure_node_smpp() -> None:
+    """node, with the ``smpp`` package installed beside the node SMSC (``peers/node_smsc``)."""
+    problem = node_smsc.unavailable()
+    if problem:
+        raise RuntimeError(f"the smpp row needs node (https://nodejs.org) and npm: {problem}")
+    if not node_smsc.installed():
+        print("installing the npm `smpp` package into peers/node_smsc/node_modules", file=sys.stderr)
+        node_smsc.ensure_installed()
 
 
 @contextmanager
-def smsc_peer(latency_ms: int, logs: Path) -> Iterator[tuple[int, harness.Server, PeerControl]]:
-    node = ensure_node_smpp()
-    smpp_port, control_port = harness.free_port(), harness.free_port()
-    argv = [node, str(PEERS / "smsc.js"), "--port", str(smpp_port), "--control-port", str(control_port),
-            "--latency-ms", str(latency_ms), "--system-id", SMPP_SYSTEM_ID, "--password", SMPP_PASSWORD]
-    with harness._run_server("smsc", argv, dict(os.environ), control_port, logs / "peer-smsc.log") as server:
-        control = PeerControl(server.base)
+def smsc_peer(latency_ms: int, logs: Path) -> Iterator[tuple[NodeSmsc, PeerControl]]:
+    ensure_node_smpp()
+    with NodeSmsc(delay_ms=latency_ms, system_id=SMPP_SYSTEM_ID, password=SMPP_PASSWORD, control=True,
+                  log_path=logs / "peer-smsc.log") as smsc:
+        control = PeerControl(smsc.control_url)
         try:
-            yield smpp_port, server, control
+            yield smsc, control
         finally:
             control.close()
 
@@ -260,13 +243,14 @@ def smsc_peer(latency_ms: int, logs: Path) -> Iterator[tuple[int, harness.Server
 def provider_env(protocol: str, peer_base: str) -> dict[str, str]:
     if protocol == "twilio":
         return {"SENDERID_SMS_PROVIDER": "twilio", "SENDERID_TWILIO_BASE_URL": peer_base,
-                "SENDERID_TWILIO_ACCOUNT_SID": peers.TWILIO_SID, "SENDERID_TWILIO_AUTH_TOKEN": peers.TWILIO_TOKEN,
+                "SENDERID_TWILIO_ACCOUNT_SID": twilio.ACCOUNT_SID, "SENDERID_TWILIO_AUTH_TOKEN": twilio.AUTH_TOKEN,
                 "SENDERID_TWILIO_FROM": TWILIO_FROM}
     if protocol == "cellcast":
         return {"SENDERID_SMS_PROVIDER": "cellcast", "SENDERID_CELLCAST_BASE_URL": peer_base,
-                "SENDERID_CELLCAST_API_KEY": peers.CELLCAST_KEY}
+                "SENDERID_CELLCAST_API_KEY": CELLCAST_KEY}
     if protocol == "webhook":
-        return {"SENDERID_SMS_PROVIDER": "webhook", "SENDERID_WEBHOOK_PROVIDER_URL": peer_base + peers.path_for("webhook"),
+        return {"SENDERID_SMS_PROVIDER": "webhook",
+                "SENDERID_WEBHOOK_PROVIDER_URL": peer_base + serve.send_path("webhook"),
                 "SENDERID_WEBHOOK_PROVIDER_SECRET": WEBHOOK_SECRET}
     raise ValueError(protocol)
 
@@ -285,10 +269,10 @@ def plain_request(protocol: str) -> tuple[bytes, list[str]]:
     if protocol == "twilio":
         body = httpx.QueryParams({"To": "+61440000001", "Body": TEXT, "From": TWILIO_FROM})
         return str(body).encode(), ["Content-Type: application/x-www-form-urlencoded",
-                                    f"Authorization: {peers.auth_header('twilio')}"]
+                                    f"Authorization: {serve.authorization('twilio')}"]
     if protocol == "cellcast":
         body = json.dumps({"message": TEXT, "contacts": ["+61440000001"]}).encode()
-        return body, ["Content-Type: application/json", f"Authorization: {peers.auth_header('cellcast')}"]
+        return body, ["Content-Type: application/json", f"Authorization: {serve.authorization('cellcast')}"]
     event = {"type": "sms.send", "timestamp": "2026-01-01T00:00:00Z",
              "data": {"id": "0" * 24, "to": "+61440000001", "sender": "", "body": TEXT}}
     return json.dumps(event, separators=(",", ":")).encode(), [
@@ -296,7 +280,7 @@ def plain_request(protocol: str) -> tuple[bytes, list[str]]:
         "webhook-signature: v1," + base64.b64encode(b"x" * 32).decode()]
 
 
-def peer_limit(wrk: str, protocol: str, server: harness.Server, control: PeerControl, options: Options,
+def peer_limit(wrk: str, protocol: str, server: Process, control: PeerControl, options: Options,
                logs: Path) -> tuple[float, float]:
     """(rate at the peer over the steady part, wrk's own rate) with 64 requests in flight."""
     body, headers = plain_request(protocol)
@@ -305,7 +289,7 @@ def peer_limit(wrk: str, protocol: str, server: harness.Server, control: PeerCon
     argv = [wrk, "-t", "2", "-c", str(PLAIN_CONNECTIONS), "--timeout", "5s", "-s", str(LUA / "peer.lua")]
     for header in headers:
         argv += ["-H", header]
-    url = server.base + peers.path_for(protocol)
+    url = server.base + serve.send_path(protocol)
 
     def once(seconds: int) -> dict[str, Any]:
         result = subprocess.run([*argv, "-d", f"{seconds}s", url, "--", f"body={body_file}"],
@@ -328,16 +312,13 @@ def peer_limit(wrk: str, protocol: str, server: harness.Server, control: PeerCon
     return steady_rate(stats["times"]) or wrk_rate, wrk_rate
 
 
-def smsc_limit(node: str, smpp_port: int, control: PeerControl, options: Options) -> float | None:
+def smsc_limit(smsc: NodeSmsc, control: PeerControl, options: Options) -> float | None:
     """What a plain node client with the same window gets from the SMSC (for reference)."""
     control.reset()
-    result = subprocess.run([node, str(PEERS / "smsc.js"), "--client", "--port", str(smpp_port), "--window",
-                             str(SMPP_WINDOW), "--seconds", str(options.peer_seconds), "--system-id",
-                             SMPP_SYSTEM_ID, "--password", SMPP_PASSWORD],
-                            capture_output=True, text=True, timeout=options.peer_seconds + 30)
+    result = smsc.plain_client(SMPP_WINDOW, options.peer_seconds)
     stats = control.stats()
     control.reset()
-    if result.returncode != 0:
+    if result is None:
         return None
     return steady_rate(stats["times"])
 
@@ -448,7 +429,7 @@ def wait_idle(pids: Sequence[int], timeout_s: float = 30.0) -> None:
             last[pid] = now
 
 
-def _alive(server: harness.Server) -> Callable[[], None]:
+def _alive(server: Process) -> Callable[[], None]:
     def check() -> None:
         if server.proc.poll() is not None:
             raise RuntimeError(f"{server.name} died while delivering:\n{server.log_tail()}")
@@ -521,17 +502,17 @@ def row_http(wrk: str, protocol: str, options: Options, logs: Path, log: Callabl
 def row_smpp(options: Options, logs: Path, log: Callable[[str], None]) -> Result:
     numbers = Numbers(BULK_PREFIX)
     limit = SMPP_WINDOW / (SMPP_LATENCY_MS / 1000)
-    with smsc_peer(SMPP_LATENCY_MS, logs) as (smpp_port, _server, control):
-        plain = smsc_limit(ensure_node_smpp(), smpp_port, control, options)
+    with smsc_peer(SMPP_LATENCY_MS, logs) as (smsc, control):
+        plain = smsc_limit(smsc, control, options)
         log(f"  SMSC: limit {limit:.0f} msg/s (window {SMPP_WINDOW} / {SMPP_LATENCY_MS} ms); a plain node client "
             f"with that window gets {plain or 0:.0f}/s")
-        delivered = deliver(options.database, smpp_env(smpp_port) | DELIVERY_ENV, control, options, logs,
+        delivered = deliver(options.database, smpp_env(smsc.port) | DELIVERY_ENV, control, options, logs,
                             "smpp", numbers)
     result = _throughput("smpp", f"smpp, SMSC answers after {SMPP_LATENCY_MS} ms, window {SMPP_WINDOW}, 1 bind",
                          options.database, delivered, limit, "window / latency", RATIO_TARGET, options)
     result.details["plain_client_msg_per_s"] = round(plain, 1) if plain else None
     result.details["max_outstanding"] = delivered["stats"].get("max_outstanding")
-    result.details["binds"] = delivered["stats"].get("binds")
+    result.details["binds"] = delivered["stats"].get("bound")  # the delivering server's, while it ran
     result.unit = "msg/s"
     return result
 
@@ -588,28 +569,14 @@ def row_otp(options: Options, logs: Path, log: Callable[[str], None]) -> Result:
 
 
 @contextmanager
-def _workers(count: int, url: str, env: Mapping[str, str], logs: Path, name: str) -> Iterator[list[subprocess.Popen[bytes]]]:
-    procs: list[subprocess.Popen[bytes]] = []
-    files = []
-    try:
-        for i in range(count):
-            log_file = (logs / f"{name}-worker{i}.log").open("wb")
-            files.append(log_file)
-            procs.append(subprocess.Popen([sys.executable, "-m", "senderid.cli.main", "worker"],
-                                          env=harness.server_env(url, env), stdout=log_file, stderr=log_file,
-                                          stdin=subprocess.DEVNULL))
-        yield procs
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-        for f in files:
-            f.close()
+def _workers(count: int, url: str, env: Mapping[str, str], logs: Path, name: str) -> Iterator[list[Process]]:
+    with ExitStack() as stack:
+        workers = [stack.enter_context(processes.running(
+            f"senderid worker {i}", processes.senderid_command("worker"), env=harness.server_env(url, env),
+            log_path=logs / f"{name}-worker{i}.log")) for i in range(count)]
+        # Left last, so run first: every worker is told to stop before any is waited for.
+        stack.callback(lambda: [worker.proc.terminate() for worker in workers])
+        yield workers
 
 
 def row_scale(options: Options, logs: Path, log: Callable[[str], None]) -> Result:
@@ -633,14 +600,14 @@ def row_scale(options: Options, logs: Path, log: Callable[[str], None]) -> Resul
                 bulk_key, _ = accounts(url)
                 api = stack.enter_context(harness.senderid_server(url, env, log_path=logs / f"scale{count}-api.log"))
                 control.reset()
-                with _workers(count, url, env, logs, f"scale{count}") as procs:
+                with _workers(count, url, env, logs, f"scale{count}") as workers:
                     def alive() -> None:
-                        for proc in procs:
-                            if proc.poll() is not None:
-                                raise RuntimeError(f"a senderid worker exited with {proc.returncode}; "
+                        for worker in workers:
+                            if worker.proc.poll() is not None:
+                                raise RuntimeError(f"a senderid worker exited with {worker.proc.returncode}; "
                                                    f"see {logs}/scale{count}-worker*.log")
                     # every worker up and waiting before the backlog arrives, so all of them share it
-                    wait_idle([proc.pid for proc in procs])
+                    wait_idle([worker.pid for worker in workers])
                     alive()
                     queued_s = queue_bulk(api.base, bulk_key, options.scale_backlog, numbers)
                     waited = wait_for(control, options.scale_backlog, options.deadline_s, alive)

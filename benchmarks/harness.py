@@ -1,4 +1,5 @@
-"""What every benchmark needs: a free port, a throwaway database, servers, their memory.
+"""What every benchmark needs: a throwaway database, servers, their memory (the process
+machinery itself, ports and environments are :mod:`peers.processes`, shared with the tests).
 
 * :func:`database` makes a fresh SQLite file or a fresh PostgreSQL database (created
   through the admin URL ``SENDERID_BENCH_POSTGRES_URL``, default
@@ -18,20 +19,17 @@ and every OTP limit raised, so that only the request path is measured.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
-import time
-import uuid
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
+from peers import processes
+from peers.processes import Process
 
 if TYPE_CHECKING:
     from senderid.domain.context import Context
@@ -52,32 +50,12 @@ BENCH_ENV: dict[str, str] = {
 
 READY_TIMEOUT_S = 60.0
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 # -- databases -----------------------------------------------------------------------
 
 
 def postgres_problem(admin_url: str = POSTGRES_ADMIN) -> str | None:
     """None when PostgreSQL answers at ``admin_url``, else why not (one line)."""
-    import sqlalchemy as sa
-
-    from senderid.store.db import normalise_url
-
-    try:
-        engine = sa.create_engine(normalise_url(admin_url), isolation_level="AUTOCOMMIT")
-        try:
-            with engine.connect() as conn:
-                conn.execute(sa.text("SELECT 1"))
-        finally:
-            engine.dispose()
-    except Exception as exc:  # noqa: BLE001 - any failure means "not usable"
-        return f"PostgreSQL is not reachable at {admin_url}: {exc.__class__.__name__}: {str(exc).splitlines()[0]}"
-    return None
+    return processes.postgres_problem(admin_url)
 
 
 @contextmanager
@@ -89,20 +67,8 @@ def database(kind: str) -> Iterator[str]:
         return
     if kind != "postgresql":
         raise ValueError(f"unknown database kind {kind!r}")
-    import sqlalchemy as sa
-
-    from senderid.store.db import normalise_url
-
-    name = f"senderid_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(normalise_url(POSTGRES_ADMIN), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.engine.make_url(POSTGRES_ADMIN).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with processes.fresh_postgres(POSTGRES_ADMIN, prefix="senderid_bench") as url:
+        yield url
 
 
 def prepare(database_url: str) -> None:
@@ -143,91 +109,37 @@ def create_account(ctx: Context, name: str, *, otp_required: bool = True) -> tup
 # -- servers -------------------------------------------------------------------------
 
 
-@dataclass
-class Server:
-    name: str
-    base: str
-    proc: subprocess.Popen[bytes]
-    log_path: Path | None = None
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def log_tail(self, lines: int = 30) -> str:
-        if self.log_path is None or not self.log_path.exists():
-            return "(no log kept)"
-        with self.log_path.open("rb") as f:
-            f.seek(0, os.SEEK_END)
-            f.seek(max(0, f.tell() - 64 * 1024))
-            text = f.read().decode(errors="replace")
-        return "\n".join(text.splitlines()[-lines:])
-
-
 def server_env(database_url: str | None = None, extra_env: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = {**os.environ, **BENCH_ENV}
+    values = dict(BENCH_ENV)
     if database_url is not None:
-        env["SENDERID_DATABASE_URL"] = database_url
-    env.update(extra_env or {})
-    return env
+        values["SENDERID_DATABASE_URL"] = database_url
+    return processes.environment({**values, **(extra_env or {})})
 
 
-@contextmanager
-def _run_server(name: str, argv: list[str], env: Mapping[str, str], port: int,
-                log_path: Path | None) -> Iterator[Server]:
-    log = log_path.open("wb") if log_path is not None else subprocess.DEVNULL
-    proc = subprocess.Popen(argv, env=dict(env), stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-    server = Server(name=name, base=f"http://127.0.0.1:{port}", proc=proc, log_path=log_path)
-    try:
-        _wait_ready(server)
-        yield server
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        if log_path is not None:
-            log.close()  # type: ignore[union-attr]
-
-
-def _wait_ready(server: Server) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    with httpx.Client(timeout=2.0) as client:
-        while time.monotonic() < deadline:
-            if server.proc.poll() is not None:
-                raise RuntimeError(f"{server.name} exited with code {server.proc.returncode} before it was "
-                                   f"ready; its log ends with:\n{server.log_tail()}")
-            try:
-                if client.get(f"{server.base}/healthz").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-    raise RuntimeError(f"{server.name} did not answer /healthz within {READY_TIMEOUT_S:.0f} s; "
-                       f"its log ends with:\n{server.log_tail()}")
+def run_server(name: str, argv: list[str], env: Mapping[str, str], port: int,
+               log_path: Path | None) -> AbstractContextManager[Process]:
+    """``argv`` answering ``/healthz`` on ``port`` until the block ends (its output to ``log_path``)."""
+    return processes.serving(name, argv, port=port, env=env, log_path=log_path, ready_timeout=READY_TIMEOUT_S,
+                             stop_timeout=15)
 
 
 @contextmanager
 def senderid_server(database_url: str, extra_env: Mapping[str, str] | None = None,
-                    log_path: Path | None = None) -> Iterator[Server]:
+                    log_path: Path | None = None) -> Iterator[Process]:
     """``senderid serve`` on a free loopback port, against an already migrated database."""
-    port = free_port()
-    argv = [sys.executable, "-m", "senderid.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    with _run_server("senderid", argv, server_env(database_url, extra_env), port, log_path) as server:
+    port = processes.free_port()
+    argv = processes.senderid_command("serve", "--host", "127.0.0.1", "--port", str(port))
+    with run_server("senderid", argv, server_env(database_url, extra_env), port, log_path) as server:
         yield server
 
 
 @contextmanager
-def ceiling_server(extra_env: Mapping[str, str] | None = None, log_path: Path | None = None) -> Iterator[Server]:
+def ceiling_server(extra_env: Mapping[str, str] | None = None, log_path: Path | None = None) -> Iterator[Process]:
     """``benchmarks/ceiling.py``: the same server stack answering the same JSON, no database."""
-    port = free_port()
+    port = processes.free_port()
     argv = [sys.executable, "-m", "benchmarks.ceiling", "--host", "127.0.0.1", "--port", str(port)]
-    env = server_env(None, extra_env)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
-                                                      env.get("PYTHONPATH")]))
-    with _run_server("ceiling", argv, env, port, log_path) as server:
+    env = processes.environment({**BENCH_ENV, **(extra_env or {})}, pythonpath=[processes.REPO])
+    with run_server("ceiling", argv, env, port, log_path) as server:
         yield server
 
 

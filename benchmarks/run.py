@@ -50,6 +50,7 @@ from typing import Any
 import httpx
 
 from benchmarks import delivery, harness, load, peer_dpv
+from peers.processes import Process
 
 HERE = Path(__file__).resolve().parent
 LUA = HERE / "lua"
@@ -310,7 +311,7 @@ def set_up(database_url: str, flow_accounts: int) -> Fixture:
     return Fixture(plain_key=plain_key, otp_keys=otp_keys)
 
 
-def preflight(senderid: harness.Server, ceiling: harness.Server, fixture: Fixture, rows: Sequence[Row]) -> None:
+def preflight(senderid: Process, ceiling: Process, fixture: Fixture, rows: Sequence[Row]) -> None:
     """Each benchmarked request answers 200, and the ceiling answers exactly what senderid does."""
     counter = iter(range(NUMBER_SPACE))
 
@@ -369,7 +370,7 @@ class Result:
 
 
 @contextmanager
-def servers(database_url: str, fixture: Fixture, logs: Path, name: str) -> Iterator[tuple[harness.Server, harness.Server]]:
+def servers(database_url: str, fixture: Fixture, logs: Path, name: str) -> Iterator[tuple[Process, Process]]:
     with ExitStack() as stack:
         senderid = stack.enter_context(harness.senderid_server(database_url, log_path=logs / f"{name}-senderid.log"))
         ceiling = stack.enter_context(harness.ceiling_server(

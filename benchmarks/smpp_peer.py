@@ -3,7 +3,7 @@
     python -m benchmarks.smpp_peer [--messages 5000] [--threads 64] [--window 10]
                                    [--binds 1] [--delay-ms 20] [--warmup 200] [--json]
 
-Starts ``tests/support/peers/node_smsc/server.js`` (the ``smpp`` package from the npm registry,
+Starts ``peers/node_smsc/smsc.js`` (the ``smpp`` package from the npm registry,
 installed with npm on first use) answering each ``submit_sm`` after ``--delay-ms``, and
 has ``--threads`` threads call ``SmppProvider.send`` (the worker's interface) until
 ``--messages`` single-part SMS are accepted. Prints msg/s and its share of the limit
@@ -23,9 +23,9 @@ import threading
 import time
 from typing import Any
 
+from peers.node_smsc import NodeSmsc, unavailable
 from senderid.delivery.providers.base import OutgoingSms, ProviderError
 from senderid.delivery.providers.smpp import SmppProvider
-from tests.support.peers.node_smsc import NodeSmsc, unavailable
 
 
 def _drive(provider: SmppProvider, count: int, threads: int, first: int) -> tuple[float, int]:

@@ -3,7 +3,7 @@
     python -m benchmarks.worker_profile [N] [DATABASE_URL]
     py-spy record --gil -o worker.txt -f raw -- .venv/bin/python -m benchmarks.worker_profile 6000
 
-Starts ``benchmarks.peers.http`` (twilio protocol, 50 ms), queues ``N`` (default 6,000)
+Starts ``peers.serve`` (twilio protocol, 50 ms), queues ``N`` (default 6,000)
 bulk SMS straight into the outbox of a fresh SQLite file (or the given PostgreSQL database,
 whose outbox it empties first), runs ``Worker.run`` until all are sent and prints SMS/s and
 the process's CPU per SMS. Not a benchmark row (``make bench`` drives real clients through
@@ -13,39 +13,27 @@ the process's CPU per SMS. Not a benchmark row (``make bench`` drives real clien
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 
-import httpx
 from sqlalchemy import text
 
-from benchmarks.peers.http import TWILIO_SID, TWILIO_TOKEN
+from peers import serve, twilio
 from senderid.domain import outbox
 from senderid.runtime import build_context, build_worker
 from senderid.settings import Settings
 from senderid.store import migrate
 
-PORT = 18_080
-
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 6000
     url = sys.argv[2] if len(sys.argv) > 2 else f"sqlite:///{tempfile.mkdtemp()}/worker.db"
-    peer = subprocess.Popen([sys.executable, "-m", "benchmarks.peers.http", "--protocol", "twilio",
-                             "--port", str(PORT)])
-    try:
-        for _ in range(100):
-            try:
-                httpx.get(f"http://127.0.0.1:{PORT}/healthz")
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    with serve.started("twilio", 0.05) as peer:
         settings = Settings(database_url=url, secret_key=os.urandom(24).hex(), sms_provider="twilio",
-                            twilio_base_url=f"http://127.0.0.1:{PORT}", twilio_account_sid=TWILIO_SID,
-                            twilio_auth_token=TWILIO_TOKEN, twilio_from="+61491570199")
+                            twilio_base_url=peer.base, twilio_account_sid=twilio.ACCOUNT_SID,
+                            twilio_auth_token=twilio.AUTH_TOKEN, twilio_from="+61491570199")
         ctx = build_context(settings)
         migrate.upgrade(ctx.db)
         with ctx.db.write() as conn:
@@ -70,9 +58,6 @@ def main() -> None:
         stop.set()
         worker.wake()
         thread.join()
-    finally:
-        peer.terminate()
-        peer.wait(10)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,8 +28,8 @@ from senderid.settings import Settings
 from senderid.store import migrate
 from senderid.store.db import Database, normalise_url
 from senderid.store.tables import metadata
-from tests.support.env import IN_CI, POSTGRES_URL, TEST_SECRET, Customer
-
+from tests.support.commands import fresh_postgres
+from tests.support.env import TEST_SECRET, Customer
 
 
 @pytest.fixture(autouse=True)
@@ -87,27 +86,12 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
-    admin_url = normalise_url(POSTGRES_URL)
-    try:
-        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-    except Exception as exc:  # pragma: no cover - depends on the machine
-        message = f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc.__class__.__name__}"
-        if IN_CI:
-            pytest.fail(message + " (required under CI=true)")
-        pytest.skip(message)
-    name = f"senderid_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    db = Database(url)
-    migrate.upgrade(db)
-    db.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_postgres("senderid_test") as url:
+        url = normalise_url(url)
+        db = Database(url)
+        migrate.upgrade(db)
+        db.dispose()
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -36,6 +36,8 @@ from pathlib import Path
 import httpx
 
 from benchmarks import harness
+from peers import processes
+from peers.processes import Process
 
 HERE = Path(__file__).resolve().parent
 REQUIREMENTS = HERE / "requirements.txt"
@@ -116,21 +118,21 @@ class Peer:
         self.versions = versions(self.python)
 
     @contextmanager
-    def server(self, workers: int, log_path: Path | None = None) -> Iterator[harness.Server]:
+    def server(self, workers: int, log_path: Path | None = None) -> Iterator[Process]:
         """gunicorn serving ``dpv_site`` with ``workers`` sync workers, on a fresh copy of the database."""
         self.servers += 1
         database = self.workdir / f"peer-{self.servers}.db"
         shutil.copyfile(self.template, database)
-        port = harness.free_port()
+        port = processes.free_port()
         gunicorn = self.python.parent / "gunicorn"
         argv = [str(gunicorn), "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--chdir", str(HERE),
                 "--no-control-socket", "dpv_site.wsgi"]
         name = f"{NAME} ({workers} worker{'s' if workers != 1 else ''})"
-        with harness._run_server(name, argv, _env(database), port, log_path) as server:
+        with harness.run_server(name, argv, _env(database), port, log_path) as server:
             yield server
 
 
-def preflight(server: harness.Server, number: str) -> None:
+def preflight(server: Process, number: str) -> None:
     """register -> verify answers 200 with django-phone-verify's bodies; a wrong code and a reused token fail."""
     with httpx.Client(base_url=server.base, timeout=10) as client:
         register = client.post("/api/phone/register", json={"phone_number": number})

@@ -23,6 +23,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from peers.http import HttpPeer, Request, Response
+from peers.processes import free_port
+from peers.smsc import TestSmsc
+from peers.twilio import TwilioPeer
 from senderid.api.app import create_app
 from senderid.clock import FrozenClock
 from senderid.delivery import outbox
@@ -41,10 +45,7 @@ from senderid.store.tables import early_receipts, webhook_events
 from tests.support.env import TEST_SECRET
 from tests.support.fake_providers import ScriptedProvider
 from tests.support.helpers import outbox_row
-from tests.support.live import free_port, serve
-from tests.support.peers.http import HttpPeer, Request, Response
-from tests.support.peers.smsc import TestSmsc
-from tests.support.peers.twilio import TwilioPeer
+from tests.support.live import serve
 from tests.support.racers import race
 
 NUMBER = "+61491570156"

@@ -21,9 +21,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from peers.processes import free_port
 from tests.support.commands import clean_env, fresh_postgres, senderid, started
 from tests.support.env import TEST_SECRET
-from tests.support.live import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from peers.http import HttpPeer, Request, Response
 from senderid.delivery.providers.base import PermanentError, TransientError
 from senderid.delivery.worker import Worker
 from senderid.domain.context import Context
@@ -39,7 +40,6 @@ from tests.support.browser import (  # noqa: F401  (fixtures)
     sign_in,
 )
 from tests.support.fake_providers import ScriptedProvider, always
-from tests.support.peers.http import HttpPeer, Request, Response
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 

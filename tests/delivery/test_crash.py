@@ -4,8 +4,8 @@ A real ``senderid worker`` process is SIGKILLed 20 times at random moments while
 process keeps queueing OTPs through ``custom_numbers.add``; then a last worker drains
 what is left once the dead workers' leases have run out. The worker delivers through a
 real provider peer on 127.0.0.1 that keeps **every** hand-off it receives: the
-``webhook`` provider against :class:`tests.support.peers.webhook.WebhookPeer` (``webhook-id`` is
-senderid's message id) and the ``smpp`` provider against :class:`tests.support.peers.smsc.TestSmsc`
+``webhook`` provider against :class:`peers.webhook.WebhookPeer` (``webhook-id`` is
+senderid's message id) and the ``smpp`` provider against :class:`peers.smsc.TestSmsc`
 (a message is told apart by its destination: each registration has its own number). Both
 run on SQLite and on PostgreSQL.
 
@@ -58,6 +58,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import select
 
+from peers.http import Request
+from peers.smsc import TestSmsc
+from peers.webhook import WebhookPeer
 from senderid import otp, signing
 from senderid.clock import Clock
 from senderid.domain import accounts
@@ -65,9 +68,6 @@ from senderid.domain import custom_numbers as cn
 from senderid.domain.context import Context
 from senderid.domain.types import CLI, Actor
 from senderid.store.tables import custom_numbers, outbox
-from tests.support.peers.http import Request
-from tests.support.peers.smsc import TestSmsc
-from tests.support.peers.webhook import WebhookPeer
 
 # 20 SIGKILLs take about a minute; on a loaded machine they may take longer than the default.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]

@@ -3,7 +3,7 @@
 An OTP requested with ``custom_numbers.add`` is queued in the outbox, claimed by the
 real Worker and handed to the provider that ``build_provider`` makes from settings:
 ``devinbox`` (its own table) and the four network providers, each talking to its
-local peer over loopback (tests/support/peers). Then the network providers meet server
+local peer over loopback (peers/). Then the network providers meet server
 errors (retried with backoff until sent) and a permanent refusal (failed at once).
 Both databases; time is a FrozenClock.
 """
@@ -19,6 +19,10 @@ from typing import Any
 import pytest
 from smpplib import consts
 
+from peers.cellcast import CellcastPeer
+from peers.smsc import TestSmsc
+from peers.twilio import TwilioPeer
+from peers.webhook import WebhookPeer
 from senderid import otp, signing
 from senderid.delivery import outbox
 from senderid.delivery.providers import build_provider
@@ -29,10 +33,6 @@ from senderid.domain.context import Context
 from senderid.domain.types import Actor
 from senderid.settings import DEFAULT_OTP_TEMPLATE
 from tests.support.helpers import outbox_row, registrations
-from tests.support.peers.cellcast import CellcastPeer
-from tests.support.peers.smsc import TestSmsc
-from tests.support.peers.twilio import TwilioPeer
-from tests.support.peers.webhook import WebhookPeer
 
 NUMBER = "+61491570156"
 INVALID = "+61491570000"  # a valid mobile for senderid; every peer refuses it as invalid

@@ -1,7 +1,7 @@
 """The delivery contract every SMS provider keeps, checked against a local peer of each.
 
 Every provider talks over real loopback sockets to a peer speaking its real protocol
-(tests/support/peers): a Cellcast gateway, Twilio's REST API, an SMPP 3.4 SMSC and a Standard
+(peers/): a Cellcast gateway, Twilio's REST API, an SMPP 3.4 SMSC and a Standard
 Webhooks receiver. The contract suite runs once per provider; provider-specific tests
 follow it.
 """
@@ -20,8 +20,13 @@ from typing import Any
 import pytest
 from smpplib import consts
 
-from senderid.clock import FrozenClock
+from peers.cellcast import CellcastPeer
+from peers.http import HttpPeer, Request, Response
+from peers.smsc import TestSmsc
+from peers.twilio import TwilioPeer
+from peers.webhook import WebhookPeer
 from senderid import signing
+from senderid.clock import FrozenClock
 from senderid.delivery.providers.base import (
     OutgoingSms,
     PermanentError,
@@ -36,11 +41,6 @@ from senderid.delivery.providers.twilio import (
     verify_signature,
 )
 from senderid.delivery.providers.webhook import WebhookProvider
-from tests.support.peers.cellcast import CellcastPeer
-from tests.support.peers.http import HttpPeer, Request, Response
-from tests.support.peers.smsc import TestSmsc
-from tests.support.peers.twilio import TwilioPeer
-from tests.support.peers.webhook import WebhookPeer
 from tests.support.standard_webhooks import signature_ok
 
 TO = "+61491570156"

@@ -1,4 +1,4 @@
-"""The SMPP provider against a third-party SMSC: node-smpp (tests/support/peers/node_smsc).
+"""The SMPP provider against a third-party SMSC: node-smpp (peers/node_smsc).
 
 Skipped when node or npm is missing, except under ``CI=true`` where it must run.
 """
@@ -11,11 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from peers import node_smsc
+from peers.node_smsc import NodeSmsc
 from senderid.delivery.providers.base import OutgoingSms
 from senderid.delivery.providers.smpp import SmppProvider
 from tests.support.env import IN_CI
-from tests.support.peers import node_smsc
-from tests.support.peers.node_smsc import NodeSmsc
 
 _ids = iter(range(1, 1_000_000))
 
@@ -122,13 +122,3 @@ def test_a_long_message_on_node_smpp(smsc: NodeSmsc, provider: SmppProvider, rec
     for part in parts:
         assert smsc.send_receipt(part["message_id"], "DELIVRD") == 0
     assert receipts.wait_for(1) == [(result.provider_message_id, "delivered")]
-
-
-def test_the_benchmark_runs(node: NodeSmsc) -> None:
-    """benchmarks/smpp_peer.py end to end, small (no timing is asserted)."""
-    from benchmarks import smpp_peer
-
-    result = smpp_peer.measure(messages=200, threads=16, window=4, binds=2, delay_ms=5, warmup=20)
-
-    assert result["messages"] == 200 and result["per_second"] > 0
-    assert result["binds"] == 2 and 1 < result["max_outstanding_per_bind"] <= 4

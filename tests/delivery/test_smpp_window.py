@@ -1,7 +1,7 @@
 """SMPP windowing: many submit_sm outstanding per bind, several binds, throttling, timeouts.
 
 Every test drives the real SmppProvider over loopback sockets against the test SMSC
-(tests/support/peers/smsc.py), which answers after a delay while it keeps reading, records how
+(peers/smsc.py), which answers after a delay while it keeps reading, records how
 many submits were outstanding at once, and throttles, refuses or ignores on demand.
 """
 
@@ -19,6 +19,7 @@ import pytest
 from pydantic import ValidationError
 from smpplib import consts
 
+from peers.smsc import TestSmsc
 from senderid.delivery.providers import build_provider
 from senderid.delivery.providers.base import (
     OutgoingSms,
@@ -30,7 +31,6 @@ from senderid.delivery.providers.base import (
 from senderid.delivery.providers.smpp import SmppProvider
 from senderid.settings import Settings
 from tests.support.env import TEST_SECRET
-from tests.support.peers.smsc import TestSmsc
 
 OTP = "918273"
 _ids = iter(range(1, 1_000_000))

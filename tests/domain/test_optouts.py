@@ -20,6 +20,9 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from peers.cellcast import CellcastPeer
+from peers.smsc import TestSmsc
+from peers.twilio import TwilioPeer
 from senderid.delivery.providers import build_provider, inbound_recorder, receipt_recorder
 from senderid.delivery.providers.twilio import signature_for
 from senderid.delivery.worker import Worker
@@ -30,9 +33,6 @@ from senderid.store.tables import audit_events, webhook_events
 from senderid.store.tables import optouts as optouts_table
 from tests.support.gateway import CONTACT, OWN, ok, own_number, post, refused, sent, sms_rows
 from tests.support.helpers import deliver_all
-from tests.support.peers.cellcast import CellcastPeer
-from tests.support.peers.smsc import TestSmsc
-from tests.support.peers.twilio import TwilioPeer
 
 OPTOUTS = "/api/v1/optouts"
 QUEUED = "Request is being processed"

@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import delivery, peer_dpv, run
+from benchmarks import delivery, peer_dpv, run, smpp_peer
+from peers import node_smsc
+from tests.support.env import IN_CI
 
 pytestmark = pytest.mark.slow
 
@@ -125,6 +127,20 @@ def test_delivery_rows_run_and_count_at_the_peer(wrk: str, tmp_path: Path) -> No
             assert r["handoffs"] <= r["queued"]
     assert found["otp-behind-bulk"]["handoffs"] <= 21
     assert "## Delivery" in text and out.read_text() == text
+
+
+def test_the_smpp_benchmark_runs() -> None:
+    """benchmarks/smpp_peer.py end to end against the node SMSC, small (no timing is asserted)."""
+    reason = node_smsc.unavailable()
+    if reason:
+        if IN_CI:
+            pytest.fail(f"the node SMSC is required under CI=true: {reason}")
+        pytest.skip(reason)
+
+    result = smpp_peer.measure(messages=200, threads=16, window=4, binds=2, delay_ms=5, warmup=20)
+
+    assert result["messages"] == 200 and result["per_second"] > 0
+    assert result["binds"] == 2 and 1 < result["max_outstanding_per_bind"] <= 4
 
 
 @pytest.mark.unit

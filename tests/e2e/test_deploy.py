@@ -34,10 +34,10 @@ import httpx
 import pytest
 import yaml
 
+from peers.processes import free_port, wait_healthy
 from senderid.cli.main import command
 from senderid.settings import Settings
-from tests.support.commands import SENDERID, clean_env, fresh_postgres, started, wait_healthy
-from tests.support.live import free_port
+from tests.support.commands import SENDERID, clean_env, fresh_postgres, started
 
 ROOT = Path(__file__).parents[2]
 DEPLOY = ROOT / "deploy"

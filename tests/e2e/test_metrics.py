@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from peers.http import HttpPeer, Request, Response
 from senderid.api.app import create_app
 from senderid.domain import outbox
 from senderid.delivery.providers import receipt_recorder
@@ -23,7 +24,6 @@ from senderid.domain import custom_numbers as cn
 from senderid.domain.context import Context
 from senderid.domain.types import CLI, Actor
 from tests.support.fake_providers import ScriptedProvider
-from tests.support.peers.http import HttpPeer, Request, Response
 
 NUMBER = "+61491570156"
 

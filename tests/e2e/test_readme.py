@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.commands import clean_env, wait_healthy
+from peers.processes import free_port, wait_healthy
+from tests.support.commands import clean_env
 from tests.support.env import IN_CI
-from tests.support.live import free_port
 
 ROOT = Path(__file__).parents[2]
 README = (ROOT / "README.md").read_text()

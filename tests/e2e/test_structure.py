@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-SRC = Path(__file__).parents[2] / "src"
+ROOT = Path(__file__).parents[2]
+SRC = ROOT / "src"
 PACKAGE = SRC / "senderid"
 
 # Top-level modules that hold rules or data and import no layer (only each other).
@@ -171,6 +172,40 @@ def test_the_checks_see_real_imports() -> None:
     assert "senderid.delivery.outbox" in edges["senderid.delivery.worker"]
     assert "senderid.store.db" in edges["senderid.runtime"]
     assert cycles({"a": {"b"}, "b": {"a"}, "c": {"a"}}) == [["a", "b"]]
+
+
+def top_level_imports(path: Path) -> set[str]:
+    """The top-level packages ``path`` imports anywhere in it (``tests`` for ``tests.support.env``)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.partition(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module.partition(".")[0])
+    return found
+
+
+# The benchmark harness's own smoke test runs it end to end.
+BENCHMARK_SMOKE_TESTS = frozenset({"test_bench_smoke.py"})
+
+
+def imports_across(folder: str, forbidden: set[str], allowed: frozenset[str] = frozenset()) -> dict[str, set[str]]:
+    """The files under ``ROOT/folder`` (but those named in ``allowed``) that import one of ``forbidden``."""
+    found = {str(path.relative_to(ROOT)): top_level_imports(path) & forbidden
+             for path in sorted((ROOT / folder).rglob("*.py")) if path.name not in allowed}
+    return {path: packages for path, packages in found.items() if packages}
+
+
+def test_tests_benchmarks_and_peers_import_only_the_shared_package() -> None:
+    """The protocol peers and the process helpers are one package, ``peers``, that the tests and
+    the benchmarks both import: the benchmarks import nothing of the tests, the tests nothing of
+    the benchmarks (but the harness's smoke test), and ``peers`` neither."""
+    assert imports_across("benchmarks", {"tests"}) == {}
+    assert imports_across("tests", {"benchmarks"}, BENCHMARK_SMOKE_TESTS) == {}
+    assert imports_across("peers", {"tests", "benchmarks"}) == {}
+    [smoke] = [path for name in BENCHMARK_SMOKE_TESTS for path in (ROOT / "tests").rglob(name)]
+    assert "benchmarks" in top_level_imports(smoke)
+    assert "peers" in top_level_imports(ROOT / "benchmarks" / "delivery.py")
 
 
 def _assigned_attributes(path: Path) -> set[str]:

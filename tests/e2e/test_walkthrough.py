@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.live import free_port
+from peers.processes import free_port
 
 ROOT = Path(__file__).parents[2]
 

@@ -28,11 +28,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from peers.processes import free_port
 from senderid.domain import accounts, credits
 from senderid.domain.types import CLI
 from senderid.store.tables import audit_events
 from tests.support.env import TEST_SECRET
-from tests.support.live import free_port
 
 WITHIN = 0.1  # seconds
 NUMBER = "+61491570156"

@@ -13,17 +13,11 @@ import uvicorn
 from fastapi import FastAPI
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def serve(app: FastAPI, port: int | None = None, **config: Any) -> Iterator[str]:
     """Run ``app`` until the block ends; yields its base URL (``http://127.0.0.1:PORT``).
 
-    ``port``: one from :func:`free_port`, when the app must know its own URL beforehand
+    ``port``: one from :func:`peers.processes.free_port`, when the app must know its own URL beforehand
     (otherwise a free one, bound here before the server starts, so nothing can take it in
     between). ``config``: further :class:`uvicorn.Config` options (``loop``, ``http``, ...).
     """

@@ -38,10 +38,10 @@ GSM table, independent from the provider's encoder).
 from __future__ import annotations
 
 import contextlib
+import heapq
 import socket
 import socketserver
 import struct
-import heapq
 import threading
 import time
 from collections import deque
@@ -113,7 +113,7 @@ def decode_text(data_coding: int, data: bytes) -> str:
 class _Connection:
     """One ESME connection, served by its own thread (and one for delayed answers)."""
 
-    def __init__(self, smsc: "TestSmsc", sock: socket.socket, number: int) -> None:
+    def __init__(self, smsc: TestSmsc, sock: socket.socket, number: int) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # answers leave at once
         self.smsc = smsc
         self.sock = sock

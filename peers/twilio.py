@@ -22,7 +22,10 @@ import urllib.request
 from email.utils import formatdate
 from urllib.parse import urlencode
 
-from tests.support.peers.http import HttpPeer, Request, Response
+from peers.http import HttpPeer, Request, Response
+
+ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+AUTH_TOKEN = "twilio-test-token"
 
 _E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 _ALPHA = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")
@@ -36,14 +39,17 @@ def twilio_error(status: int, code: int, message: str, **headers: str) -> Respon
 
 
 class TwilioPeer(HttpPeer):
-    def __init__(self, account_sid: str = "AC" + "0123456789abcdef" * 2,
-                 auth_token: str = "twilio-test-token") -> None:
+    def __init__(self, account_sid: str = ACCOUNT_SID, auth_token: str = AUTH_TOKEN) -> None:
         super().__init__()
         self.account_sid = account_sid
         self.auth_token = auth_token
+        self.send_path = f"/2010-04-01/Accounts/{account_sid}/Messages.json"
         self.invalid_numbers: set[str] = {"+61491570000"}
         self.messages: dict[str, dict[str, str | None]] = {}
         self._ids = itertools.count(1)
+
+    def authorization(self) -> str:
+        return "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
 
     def error_response(self, status: int, retry_after: int | None = None) -> Response:
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
@@ -52,7 +58,7 @@ class TwilioPeer(HttpPeer):
         return twilio_error(status, 20500, "Internal Server Error", **headers)
 
     def handle(self, request: Request) -> Response:
-        if request.path != f"/2010-04-01/Accounts/{self.account_sid}/Messages.json":
+        if request.path != self.send_path:
             return twilio_error(404, 20404, "The requested resource was not found")
         if not self._authorised(request.headers.get("authorization", "")):
             return twilio_error(401, 20003, "Authenticate")
@@ -91,7 +97,9 @@ class TwilioPeer(HttpPeer):
             "subresource_uris": {
                 "media": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}/Media.json"},
         }
-        return Response.json(201, resource)
+        answer = Response.json(201, resource)
+        answer.handoffs = (to,)
+        return answer
 
     def _authorised(self, header: str) -> bool:
         scheme, _, encoded = header.partition(" ")

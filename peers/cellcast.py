@@ -15,9 +15,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from tests.support.peers.http import HttpPeer, Request, Response
+from peers.http import HttpPeer, Request, Response
 
 PATH = "/api/v1/gateway"
+API_KEY = "cellcast-test-key"
 _NUMBER = re.compile(r"^\+?\d{8,15}$")
 
 
@@ -39,13 +40,18 @@ def envelope(status: bool, message: str, data: Any, error: Any = None, show: int
 
 
 class CellcastPeer(HttpPeer):
-    def __init__(self, api_key: str = "cellcast-test-key") -> None:
+    send_path = PATH
+
+    def __init__(self, api_key: str = API_KEY) -> None:
         super().__init__()
         self.api_key = api_key
         self.invalid_numbers: set[str] = {"+61491570000"}
         self.senders: set[str] | None = None  # None: any sender is registered
         self.queued: list[Queued] = []
         self._ids = itertools.count(1)
+
+    def authorization(self) -> str:
+        return f"Bearer {self.api_key}"
 
     def error_response(self, status: int, retry_after: int | None = None) -> Response:
         text = "Too many requests" if status == 429 else "Something went wrong"
@@ -88,7 +94,9 @@ class CellcastPeer(HttpPeer):
             "totalValidContact": len(queue), "totalInvalidContact": len(invalid),
             "totalUnsubscribeContact": 0,
         }
-        return Response.json(200, envelope(True, "Request is being processed", data))
+        answer = Response.json(200, envelope(True, "Request is being processed", data))
+        answer.handoffs = tuple(entry["Number"] for entry in queue)
+        return answer
 
     def _authenticate(self, header: str) -> str | None:
         scheme, _, key = header.strip().partition(" ")
