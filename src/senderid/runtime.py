@@ -117,7 +117,7 @@ def serving(ctx: Context, *, worker: bool, metrics: bool, wait_live: float = 2.0
 def watch_queue(ctx: Context) -> None:
     """Show this deployment's outbox queue in this process's metrics."""
     from senderid import metrics
-    from senderid.delivery import outbox
+    from senderid.domain import outbox
 
     def read() -> list[tuple[str, str, int, float | None]]:
         with ctx.db.read() as conn:

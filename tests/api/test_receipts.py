@@ -29,19 +29,19 @@ from peers.smsc import TestSmsc
 from peers.twilio import TwilioPeer
 from senderid.api.app import create_app
 from senderid.clock import FrozenClock
-from senderid.delivery import outbox
+from senderid.delivery import lanes
 from senderid.delivery.providers import build_provider, receipt_recorder
 from senderid.delivery.providers.base import OutgoingSms, Provider, SendResult
 from senderid.delivery.providers.twilio import signature_for
 from senderid.delivery.worker import Worker
-from senderid.domain import accounts, messages
+from senderid.domain import accounts, messages, outbox
 from senderid.domain import custom_numbers as cn
-from senderid.domain import outbox as domain_outbox
 from senderid.domain.context import Context
 from senderid.domain.types import CLI, Actor
 from senderid.settings import Settings
 from senderid.store.db import Database
 from senderid.store.tables import early_receipts, webhook_events
+from senderid.store.tables import outbox as outbox_table
 from tests.support.env import TEST_SECRET
 from tests.support.fake_providers import ScriptedProvider
 from tests.support.helpers import outbox_row
@@ -65,7 +65,7 @@ def otp_message(ctx: Context, account: accounts.Account, number: str = NUMBER) -
     result = cn.add(ctx, account, name="Mine", number=number, actor=WHO)
     with ctx.db.read() as conn:
         return conn.execute(
-            select(outbox.outbox.c.id).where(outbox.outbox.c.custom_number_id == result.id)
+            select(outbox_table.c.id).where(outbox_table.c.custom_number_id == result.id)
         ).scalar_one()
 
 
@@ -316,8 +316,8 @@ def test_a_long_message_is_delivered_once_every_part_is(smpp: SmppSetup) -> None
 
 def test_an_early_receipt_is_kept_then_applied_by_mark_sent(ctx, clock) -> None:  # type: ignore[no-untyped-def]
     with ctx.db.write() as conn:
-        message_id = domain_outbox.enqueue(conn, now=clock.now(), kind="sms", to=NUMBER, sender="Acme", body="Hi")
-        outbox.claim(conn, now=clock.now(), worker="w", lease_seconds=30, limit=1)
+        message_id = outbox.enqueue(conn, now=clock.now(), kind="sms", to=NUMBER, sender="Acme", body="Hi")
+        lanes.claim(conn, now=clock.now(), worker="w", lease_seconds=30, limit=1)
     record = receipt_recorder(ctx.db, clock, "smpp")
     assert record("0000000A", "sent") is False  # on its way: nothing worth keeping
     assert record("0000000A", "delivered") is False
@@ -338,8 +338,8 @@ def test_an_early_receipt_is_kept_then_applied_by_mark_sent(ctx, clock) -> None:
 def test_an_early_receipt_of_another_provider_does_not_match(ctx, clock) -> None:  # type: ignore[no-untyped-def]
     receipt_recorder(ctx.db, clock, "twilio")("X1", "failed")
     with ctx.db.write() as conn:
-        message_id = domain_outbox.enqueue(conn, now=clock.now(), kind="sms", to=NUMBER, sender="Acme", body="Hi")
-        outbox.claim(conn, now=clock.now(), worker="w", lease_seconds=30, limit=1)
+        message_id = outbox.enqueue(conn, now=clock.now(), kind="sms", to=NUMBER, sender="Acme", body="Hi")
+        lanes.claim(conn, now=clock.now(), worker="w", lease_seconds=30, limit=1)
         outbox.mark_sent(conn, message_id, now=clock.now(), provider="smpp", provider_message_id="X1")
         assert outbox.apply_early_receipts(conn, provider="smpp", provider_message_id="X1", now=clock.now()) == 0
     assert row(ctx, message_id)["status"] == "sent"
@@ -361,7 +361,7 @@ def test_the_worker_applies_an_early_receipt(ctx, clock) -> None:  # type: ignor
         record(f"fake-{sms.message_id}", "delivered")  # before send() returns
 
     with ctx.db.write() as conn:
-        message_id = domain_outbox.enqueue(conn, now=clock.now(), kind="sms", to=NUMBER, sender="Acme", body="Hi")
+        message_id = outbox.enqueue(conn, now=clock.now(), kind="sms", to=NUMBER, sender="Acme", body="Hi")
     Worker(ctx.db, ctx.settings, ScriptedProvider(before_answer=receipt_on_the_wire), clock, name="w").run_once()
     assert row(ctx, message_id)["status"] == "delivered"
 
@@ -370,9 +370,9 @@ def test_receipts_racing_the_sent_record_are_never_lost(ctx, clock) -> None:  # 
     """Receipt and sent-record in two threads at once, many times: every row ends delivered."""
     rounds = 30
     with ctx.db.write() as conn:
-        ids = [domain_outbox.enqueue(conn, now=clock.now(), kind="sms", to=NUMBER, sender="Acme", body=f"m{i}")
+        ids = [outbox.enqueue(conn, now=clock.now(), kind="sms", to=NUMBER, sender="Acme", body=f"m{i}")
                for i in range(rounds)]
-        outbox.claim(conn, now=clock.now(), worker="w", lease_seconds=30, limit=rounds)
+        lanes.claim(conn, now=clock.now(), worker="w", lease_seconds=30, limit=rounds)
     record = receipt_recorder(ctx.db, clock, "smpp")
     errors: list[BaseException] = []
 
@@ -397,8 +397,8 @@ def test_receipts_racing_the_sent_record_are_never_lost(ctx, clock) -> None:  # 
 
 def test_a_final_receipt_is_not_undone_by_a_late_sent(ctx, clock) -> None:  # type: ignore[no-untyped-def]
     with ctx.db.write() as conn:
-        message_id = domain_outbox.enqueue(conn, now=clock.now(), kind="sms", to=NUMBER, sender="Acme", body="Hi")
-        outbox.claim(conn, now=clock.now(), worker="w", lease_seconds=30, limit=1)
+        message_id = outbox.enqueue(conn, now=clock.now(), kind="sms", to=NUMBER, sender="Acme", body="Hi")
+        lanes.claim(conn, now=clock.now(), worker="w", lease_seconds=30, limit=1)
         outbox.mark_sent(conn, message_id, now=clock.now(), provider="smpp", provider_message_id="Q")
     record = receipt_recorder(ctx.db, clock, "smpp")
     assert record("Q", "delivered") is True

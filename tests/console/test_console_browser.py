@@ -21,8 +21,7 @@ import httpx
 import pytest
 
 from senderid import otp
-from senderid.delivery import outbox
-from senderid.domain import accounts, business_names, custom_numbers, messages, outbox_admin
+from senderid.domain import accounts, business_names, custom_numbers, messages, outbox
 from senderid.domain.context import Context
 from senderid.domain.types import CLI, Actor
 from tests.support.browser import (  # noqa: F401  (fixtures)
@@ -158,7 +157,7 @@ def test_retry_a_dead_message(page: Any, live: str, http: httpx.Client, customer
     row.get_by_role("button", name=f"Retry the message to {OTHER}").click()
     expect(page.get_by_role("status")).to_contain_text("queued again")
 
-    wait_for(lambda: outbox_admin.get_message(ctx, message_id).status == outbox.SENT, "the retried SMS to be sent")
+    wait_for(lambda: outbox.get_message(ctx, message_id).status == outbox.SENT, "the retried SMS to be sent")
     page.goto(f"{live}/console/messages")
     expect(page.locator(f"#m-{message_id} .badge")).to_have_text("sent")
     inbox = http.get(f"{live}/dev/inbox.json").json()

@@ -19,8 +19,7 @@ from fastapi.testclient import TestClient
 
 from senderid.api.app import create_app
 from senderid.console import session as sessions
-from senderid.delivery import outbox
-from senderid.domain import accounts, business_names, outbox_admin
+from senderid.domain import accounts, business_names, outbox
 from senderid.domain.context import Context
 from senderid.domain.types import CLI
 from senderid.store.tables import audit_events
@@ -167,7 +166,7 @@ def test_every_post_needs_the_csrf_token(console: TestClient, ctx: Context, worl
     assert business_names.get(ctx, world["name"]).status == "REQUESTED"
     assert [k.revoked_at for k in accounts.list_keys(ctx, world["account"])] == [None, None]
     assert accounts.get_account(ctx, world["account"]).otp_required is True
-    assert outbox_admin.get_message(ctx, world["message"]).status == outbox.DEAD
+    assert outbox.get_message(ctx, world["message"]).status == outbox.DEAD
     assert console.get("/console", follow_redirects=False).status_code == 200  # still signed in
 
 
@@ -423,7 +422,7 @@ def test_console_actions_are_audited_as_the_console(console: TestClient, ctx: Co
         [event] = _audit(ctx, action)
         assert (event.actor, event.ip) == ("console", "testclient"), action
     assert business_names.get(ctx, world["name"]).status == "APPROVED"
-    assert outbox_admin.get_message(ctx, world["message"]).status == outbox.QUEUED
+    assert outbox.get_message(ctx, world["message"]).status == outbox.QUEUED
 
 
 def test_refusals_are_pages_that_change_nothing(console: TestClient, ctx: Context, world: dict[str, str]) -> None:

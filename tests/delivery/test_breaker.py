@@ -14,11 +14,10 @@ from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from senderid.clock import FrozenClock
-from senderid.delivery import outbox
 from senderid.delivery.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
 from senderid.delivery.providers.base import PermanentError, TransientError
 from senderid.delivery.worker import Worker
-from senderid.domain import outbox as domain_outbox
+from senderid.domain import outbox
 from senderid.domain.context import Context
 from senderid.store.tables import outbox as outbox_table
 from tests.support.fake_providers import ScriptedProvider, always
@@ -99,7 +98,7 @@ def test_on_change_sees_each_transition() -> None:
 def queue(ctx: Context, n: int) -> list[str]:
     with ctx.db.write() as conn:
         return [
-            domain_outbox.enqueue(conn, now=ctx.clock.now(), kind="sms", to=f"+614915701{i:02d}", sender="Acme",
+            outbox.enqueue(conn, now=ctx.clock.now(), kind="sms", to=f"+614915701{i:02d}", sender="Acme",
                            body=f"message {i}")
             for i in range(n)
         ]

@@ -18,11 +18,11 @@ import pytest
 from sqlalchemy import select
 
 from senderid import otp
-from senderid.delivery import outbox
+from senderid.delivery import lanes
 from senderid.delivery.providers.base import PermanentError, TransientError
 from senderid.delivery.worker import Worker, backoff_delay
 from senderid.domain import custom_numbers as cn
-from senderid.domain import outbox as domain_outbox
+from senderid.domain import outbox
 from senderid.domain.context import Context
 from senderid.domain.types import Actor
 from senderid.store.tables import outbox as outbox_table
@@ -196,7 +196,7 @@ def test_max_attempts_is_a_setting(ctx, clock, customer) -> None:  # type: ignor
 
 def test_plain_sms_keeps_its_body_when_it_dies(ctx, clock) -> None:  # type: ignore[no-untyped-def]
     with ctx.db.write() as conn:
-        message_id = domain_outbox.enqueue(conn, now=clock.now(), kind="sms", to=NUMBER, sender="Acme", body="Hello")
+        message_id = outbox.enqueue(conn, now=clock.now(), kind="sms", to=NUMBER, sender="Acme", body="Hello")
     w = worker(ctx, always(TransientError("down")))
     for _ in range(ctx.settings.delivery_max_attempts):
         assert w.run_once() == 1
@@ -262,7 +262,7 @@ def test_a_superseded_otp_whose_worker_died_is_not_sent_later(ctx, clock, custom
     the old one stops working, no codes that would confuse the user)."""
     old = queue_otp(ctx, customer)
     with ctx.db.write() as conn:
-        [claimed] = outbox.claim(conn, now=clock.now(), worker="crashed", lease_seconds=30, limit=10)
+        [claimed] = lanes.claim(conn, now=clock.now(), worker="crashed", lease_seconds=30, limit=10)
     assert claimed.id == old["id"]
     clock.advance(ctx.settings.otp_resend_cooldown_seconds)
     new = queue_otp(ctx, customer)
@@ -316,7 +316,7 @@ def queue_plain(ctx: Context, n: int) -> list[str]:
     ids = []
     with ctx.db.write() as conn:
         for i in range(n):
-            ids.append(domain_outbox.enqueue(conn, now=ctx.clock.now(), kind="sms", to=f"+614915701{i % 100:02d}",
+            ids.append(outbox.enqueue(conn, now=ctx.clock.now(), kind="sms", to=f"+614915701{i % 100:02d}",
                                       sender="Acme", body=f"message {i}"))
     return ids
 
@@ -374,7 +374,7 @@ def test_claim_on_two_connections_at_once_splits_the_rows(ctx, clock) -> None:  
     def first() -> None:
         try:
             with ctx.db.write() as conn:
-                claimed["a"] = {m.id for m in outbox.claim(conn, now=clock.now(), worker="a", lease_seconds=30,
+                claimed["a"] = {m.id for m in lanes.claim(conn, now=clock.now(), worker="a", lease_seconds=30,
                                                            limit=6)}
                 first_open.set()
                 second_done.wait(hold)
@@ -388,7 +388,7 @@ def test_claim_on_two_connections_at_once_splits_the_rows(ctx, clock) -> None:  
         try:
             assert first_open.wait(30)
             with ctx.db.write() as conn:
-                claimed["b"] = {m.id for m in outbox.claim(conn, now=clock.now(), worker="b", lease_seconds=30,
+                claimed["b"] = {m.id for m in lanes.claim(conn, now=clock.now(), worker="b", lease_seconds=30,
                                                            limit=10)}
                 events.append("b claimed")
         except Exception as exc:  # judged below
@@ -412,7 +412,7 @@ def test_an_expired_lease_is_claimed_again(ctx, clock, customer) -> None:  # typ
     queued = queue_otp(ctx, customer)
     lease = ctx.settings.worker_lease_seconds
     with ctx.db.write() as conn:
-        [claimed] = outbox.claim(conn, now=clock.now(), worker="crashed", lease_seconds=lease, limit=10)
+        [claimed] = lanes.claim(conn, now=clock.now(), worker="crashed", lease_seconds=lease, limit=10)
     assert (claimed.id, claimed.attempts) == (queued["id"], 1)
     row = message(ctx, queued["id"])
     assert (row["status"], row["claimed_by"]) == ("sending", "crashed")
@@ -434,9 +434,9 @@ def test_an_expired_lease_is_claimed_again(ctx, clock, customer) -> None:  # typ
 def test_a_claimed_message_is_not_claimed_twice_within_its_lease(ctx, clock) -> None:  # type: ignore[no-untyped-def]
     queue_plain(ctx, 3)
     with ctx.db.write() as conn:
-        assert len(outbox.claim(conn, now=clock.now(), worker="a", lease_seconds=30, limit=10)) == 3
+        assert len(lanes.claim(conn, now=clock.now(), worker="a", lease_seconds=30, limit=10)) == 3
     with ctx.db.write() as conn:
-        assert outbox.claim(conn, now=clock.now(), worker="b", lease_seconds=30, limit=10) == []
+        assert lanes.claim(conn, now=clock.now(), worker="b", lease_seconds=30, limit=10) == []
 
 
 def test_batch_size_limits_a_claim(ctx) -> None:  # type: ignore[no-untyped-def]

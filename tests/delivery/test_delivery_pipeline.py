@@ -17,10 +17,10 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import event, select
 
-from senderid.delivery import lanes, outbox
+from senderid.delivery import lanes
 from senderid.delivery.providers.base import OutgoingSms, TransientError
 from senderid.delivery.worker import Worker
-from senderid.domain import outbox as domain_outbox
+from senderid.domain import outbox
 from senderid.domain.context import Context
 from senderid.runtime import unwatch_queue, watch_queue
 from senderid.store.tables import outbox as outbox_table
@@ -30,7 +30,7 @@ from tests.support.fake_providers import ScriptedProvider, always
 def queue_bulk(ctx: Context, account_id: str | None, n: int, *, prefix: str = "bulk") -> list[str]:
     with ctx.db.write() as conn:
         return [
-            domain_outbox.enqueue(conn, now=ctx.clock.now(), kind="sms", to=f"+614915702{i % 100:02d}", sender="",
+            outbox.enqueue(conn, now=ctx.clock.now(), kind="sms", to=f"+614915702{i % 100:02d}", sender="",
                            body=f"{prefix} {i}", account_id=account_id)  # the shared sender: any account's
             for i in range(n)
         ]
@@ -38,7 +38,7 @@ def queue_bulk(ctx: Context, account_id: str | None, n: int, *, prefix: str = "b
 
 def queue_otp_row(ctx: Context, account_id: str = "acct-otp") -> str:
     with ctx.db.write() as conn:
-        return domain_outbox.enqueue(conn, now=ctx.clock.now(), kind="otp", to="+61491570156", sender="",
+        return outbox.enqueue(conn, now=ctx.clock.now(), kind="otp", to="+61491570156", sender="",
                               body="Your code is 123456", account_id=account_id,
                               expires_at=ctx.clock.now() + timedelta(minutes=10))
 
@@ -163,7 +163,7 @@ def test_two_concurrent_loops_never_hand_over_the_same_message(ctx, workers: int
 
 def claim(ctx: Context, limit: int, cursor: lanes.FairCursor | None = None) -> list[outbox.Claimed]:
     with ctx.db.write() as conn:
-        return outbox.claim(conn, now=ctx.clock.now(), worker="w", lease_seconds=30, limit=limit, cursor=cursor)
+        return lanes.claim(conn, now=ctx.clock.now(), worker="w", lease_seconds=30, limit=limit, cursor=cursor)
 
 
 def test_an_otp_is_claimed_before_the_bulk_queued_ahead_of_it(ctx, clock) -> None:  # type: ignore[no-untyped-def]
@@ -271,7 +271,7 @@ def test_the_rate_cap_is_shared_by_every_worker(ctx, clock) -> None:  # type: ig
 def test_the_rate_cap_counts_sms_parts(ctx, clock) -> None:  # type: ignore[no-untyped-def]
     with ctx.db.write() as conn:
         for i in range(3):
-            domain_outbox.enqueue(conn, now=clock.now(), kind="sms", to="+61491570157", sender="",
+            outbox.enqueue(conn, now=clock.now(), kind="sms", to="+61491570157", sender="",
                            body="x" * 300, account_id="acct-a")  # 2 parts each (GSM-7, 153 per part)
     w = Worker(ctx.db, ctx.settings, ScriptedProvider(), clock, name="w")
     assert w.run_once() == 1  # one token: one message claimed, which used two

@@ -24,7 +24,6 @@ from peers.smsc import TestSmsc
 from peers.twilio import TwilioPeer
 from peers.webhook import WebhookPeer
 from senderid import otp, signing
-from senderid.delivery import outbox
 from senderid.delivery.providers import build_provider
 from senderid.delivery.providers.devinbox import list_messages
 from senderid.delivery.worker import Worker
@@ -32,6 +31,7 @@ from senderid.domain import custom_numbers as cn
 from senderid.domain.context import Context
 from senderid.domain.types import Actor
 from senderid.settings import DEFAULT_OTP_TEMPLATE
+from senderid.store.tables import outbox as outbox_table
 from tests.support.helpers import outbox_row, registrations
 
 NUMBER = "+61491570156"
@@ -118,8 +118,8 @@ def queue_otp(ctx: Context, customer, number: str = NUMBER) -> str:  # type: ign
     result = cn.add(ctx, customer.account, name="Mine", number=number, actor=WHO)
     with ctx.db.read() as conn:
         return conn.execute(
-            outbox.outbox.select().with_only_columns(outbox.outbox.c.id)
-            .where(outbox.outbox.c.custom_number_id == result.id)
+            outbox_table.select().with_only_columns(outbox_table.c.id)
+            .where(outbox_table.c.custom_number_id == result.id)
         ).scalar_one()
 
 

@@ -15,16 +15,16 @@ import pytest
 from sqlalchemy import select
 
 from senderid import otp
-from senderid.delivery import outbox
+from senderid.delivery import lanes
 from senderid.delivery.providers.base import PermanentError, TransientError
 from senderid.delivery.worker import Worker
-from senderid.domain import audit, outbox_admin
+from senderid.domain import audit, outbox
 from senderid.domain import custom_numbers as cn
-from senderid.domain import outbox as domain_outbox
 from senderid.domain.context import Context
 from senderid.domain.types import CLI, Actor
 from senderid.errors import Conflict, NotFound, OtpVerificationFailed
 from senderid.store.tables import custom_numbers
+from senderid.store.tables import outbox as outbox_table
 from tests.support.fake_providers import ScriptedProvider, always
 from tests.support.helpers import outbox_row
 
@@ -41,7 +41,7 @@ def settings_overrides() -> dict[str, object]:
 def plain(ctx: Context, n: int = 1, body: str = "Your order shipped") -> list[str]:
     with ctx.db.write() as conn:
         return [
-            domain_outbox.enqueue(conn, now=ctx.clock.now(), kind="sms", to=f"+614915701{i:02d}", sender="Acme",
+            outbox.enqueue(conn, now=ctx.clock.now(), kind="sms", to=f"+614915701{i:02d}", sender="Acme",
                            body=body, account_id=None)
             for i in range(n)
         ]
@@ -74,8 +74,8 @@ def otp_message(ctx: Context, customer, number: str = NUMBER) -> str:  # type: i
     result = cn.add(ctx, customer.account, name="Mine", number=number, actor=WHO)
     with ctx.db.read() as conn:
         return conn.execute(
-            select(outbox.outbox.c.id).where(outbox.outbox.c.custom_number_id == result.id)
-            .order_by(outbox.outbox.c.created_at.desc()).limit(1)
+            select(outbox_table.c.id).where(outbox_table.c.custom_number_id == result.id)
+            .order_by(outbox_table.c.created_at.desc()).limit(1)
         ).scalar_one()
 
 
@@ -86,16 +86,16 @@ def test_list_filters_orders_and_never_shows_a_body(ctx, clock) -> None:  # type
     first = plain(ctx, 3)
     kill(ctx)
     later = plain(ctx, 2)
-    messages = outbox_admin.list_messages(ctx)
+    messages = outbox.list_messages(ctx)
     assert {m.id for m in messages[:2]} == set(later)  # most recently changed first
     assert {m.status for m in messages} == {"dead", "queued"}
-    dead = outbox_admin.list_messages(ctx, statuses=["dead"])
+    dead = outbox.list_messages(ctx, statuses=["dead"])
     assert {m.id for m in dead} == set(first)
     assert all(m.attempts == 2 and m.last_error and "503" in m.last_error for m in dead)
-    assert len(outbox_admin.list_messages(ctx, limit=2)) == 2
+    assert len(outbox.list_messages(ctx, limit=2)) == 2
     assert not hasattr(messages[0], "body")
     assert messages[0].masked_to.endswith(messages[0].to[-2:]) and "***" in messages[0].masked_to
-    assert outbox_admin.counts(ctx) == {"queued": 2, "sending": 0, "sent": 0, "delivered": 0,
+    assert outbox.counts(ctx) == {"queued": 2, "sending": 0, "sent": 0, "delivered": 0,
                                         "failed": 0, "dead": 3, "cancelled": 0}
 
 
@@ -107,7 +107,7 @@ def test_retry_queues_a_dead_message_now_with_attempts_reset(ctx, clock) -> None
     kill(ctx)
     assert (row(ctx, message_id)["status"], row(ctx, message_id)["attempts"]) == ("dead", 2)
 
-    retried = outbox_admin.retry(ctx, message_id, actor=CLI)
+    retried = outbox.retry(ctx, message_id, actor=CLI)
     assert (retried.status, retried.attempts, retried.next_attempt_at) == ("queued", 0, clock.now())
 
     provider = ScriptedProvider()
@@ -125,19 +125,19 @@ def test_retry_takes_a_failed_message_too(ctx) -> None:  # type: ignore[no-untyp
     [message_id] = plain(ctx)
     kill(ctx, PermanentError("HTTP 400: sender not allowed"))
     assert row(ctx, message_id)["status"] == "failed"
-    assert outbox_admin.retry(ctx, message_id, actor=CLI).status == "queued"
+    assert outbox.retry(ctx, message_id, actor=CLI).status == "queued"
 
 
 def test_retry_refuses_a_message_to_a_number_that_opted_out(ctx, customer) -> None:  # type: ignore[no-untyped-def]
     from senderid.domain import optouts
 
     with ctx.db.write() as conn:
-        message_id = domain_outbox.enqueue(conn, now=ctx.clock.now(), kind="sms", to=NUMBER, sender="",
+        message_id = outbox.enqueue(conn, now=ctx.clock.now(), kind="sms", to=NUMBER, sender="",
                                            body="Sale!", account_id=customer.account.id)
     kill(ctx)
     optouts.add(ctx, customer.account.id, NUMBER, source="api", actor=CLI)
     with pytest.raises(Conflict, match="opt-out list"):
-        outbox_admin.retry(ctx, message_id, actor=CLI)
+        outbox.retry(ctx, message_id, actor=CLI)
     assert row(ctx, message_id)["status"] == "dead"
 
 
@@ -148,12 +148,12 @@ def test_retry_refuses_messages_that_are_not_dead_or_failed(ctx, status: str) ->
         run_worker(ctx, ScriptedProvider())
     elif status == "cancelled":
         with ctx.db.write() as conn:
-            outbox.claim(conn, now=ctx.clock.now(), worker="w", lease_seconds=30, limit=1)
+            lanes.claim(conn, now=ctx.clock.now(), worker="w", lease_seconds=30, limit=1)
             outbox.mark_ended(conn, message_id, now=ctx.clock.now(), status="cancelled", error="superseded")
     with pytest.raises(Conflict, match=f"is {status}"):
-        outbox_admin.retry(ctx, message_id, actor=CLI)
+        outbox.retry(ctx, message_id, actor=CLI)
     with pytest.raises(NotFound):
-        outbox_admin.retry(ctx, "0" * 24, actor=CLI)
+        outbox.retry(ctx, "0" * 24, actor=CLI)
 
 
 def test_retrying_a_dead_otp_sends_a_fresh_code_that_verifies(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
@@ -168,7 +168,7 @@ def test_retrying_a_dead_otp_sends_a_fresh_code_that_verifies(ctx, clock, custom
     old_code = _CODE.search(failing.calls[0].body).group(1)  # type: ignore[union-attr]
     clock.advance(170)  # 200 s after the code was drawn: 400 s of its 600 left
 
-    outbox_admin.retry(ctx, message_id, actor=CLI)
+    outbox.retry(ctx, message_id, actor=CLI)
     provider = ScriptedProvider()
     run_worker(ctx, provider)
     [sms] = provider.calls
@@ -193,7 +193,7 @@ def test_an_otp_whose_code_expired_is_not_retried(ctx, clock, customer) -> None:
     assert row(ctx, message_id)["status"] == "dead"
     clock.advance(ctx.settings.otp_ttl_seconds)
     with pytest.raises(Conflict, match="expired"):
-        outbox_admin.retry(ctx, message_id, actor=CLI)
+        outbox.retry(ctx, message_id, actor=CLI)
     assert row(ctx, message_id)["status"] == "dead"
 
 
@@ -206,7 +206,7 @@ def test_an_otp_replaced_by_a_newer_code_is_not_retried(ctx, clock, customer) ->
     second = otp_message(ctx, customer)
     assert second != first
     with pytest.raises(Conflict, match="no longer"):
-        outbox_admin.retry(ctx, first, actor=CLI)
+        outbox.retry(ctx, first, actor=CLI)
 
 
 # -- purge ------------------------------------------------------------------------------------
@@ -222,13 +222,13 @@ def test_purge_deletes_only_dead_messages_older_than_the_cutoff(ctx, clock) -> N
     run_worker(ctx, ScriptedProvider())
     clock.advance(days=25)  # old ones ended 35+ days ago, recent ones 25 days ago
 
-    assert outbox_admin.purge_dead(ctx, older_than_days=30, actor=CLI) == 3
+    assert outbox.purge_dead(ctx, older_than_days=30, actor=CLI) == 3
     with ctx.db.read() as conn:
-        remaining = {r.id for r in conn.execute(select(outbox.outbox.c.id))}
+        remaining = {r.id for r in conn.execute(select(outbox_table.c.id))}
     assert remaining == set(recent) | {sent}
     assert set(old).isdisjoint(remaining)
-    assert outbox_admin.purge_dead(ctx, older_than_days=30, actor=CLI) == 0
-    assert outbox_admin.purge_dead(ctx, older_than_days=0, actor=CLI) == 2
+    assert outbox.purge_dead(ctx, older_than_days=30, actor=CLI) == 0
+    assert outbox.purge_dead(ctx, older_than_days=0, actor=CLI) == 2
     with ctx.db.read() as conn:
         events = audit.events(conn, action="outbox.purged")
     assert [e["details"] for e in events] == [
@@ -253,7 +253,7 @@ def test_cli_list_masks_numbers_and_never_prints_a_body(ctx, customer, run) -> N
     [sms_id] = plain(ctx, body="Secret offer 424242")
     kill(ctx)
     with ctx.db.read() as conn:
-        bodies = [r.body for r in conn.execute(select(outbox.outbox.c.body))]
+        bodies = [r.body for r in conn.execute(select(outbox_table.c.body))]
 
     listing = run("outbox", "list")
     assert listing.exit_code == 0, listing.output

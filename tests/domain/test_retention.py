@@ -14,13 +14,13 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from senderid.domain import custom_numbers as cn
-from senderid.domain import outbox as domain_outbox
-from senderid.domain import outbox_admin
+from senderid.domain import outbox
 from senderid.domain.context import Context
 from senderid.domain.types import CLI, Actor
 from senderid.errors import Conflict, OtpVerificationFailed
 from senderid.runtime import build_worker
-from senderid.store.tables import idempotency_keys, otp_failures, otp_sends, outbox
+from senderid.store.tables import idempotency_keys, otp_failures, otp_sends
+from senderid.store.tables import outbox as outbox_table
 from tests.support.helpers import deliver_all, latest_code
 
 NUMBER = "+61491570156"
@@ -29,13 +29,14 @@ WHO = Actor("key:test", "127.0.0.1")
 
 def queue_sms(ctx: Context, account_id: str, text: str) -> str:
     with ctx.db.write() as conn:
-        return domain_outbox.enqueue(conn, now=ctx.clock.now(), kind="sms", to="+61491570157",
+        return outbox.enqueue(conn, now=ctx.clock.now(), kind="sms", to="+61491570157",
                                      sender="", body=text, account_id=account_id)  # the shared sender
 
 
 def bodies(ctx: Context) -> dict[str, tuple[str, str]]:
     with ctx.db.read() as conn:
-        return {r.id: (r.status, r.body) for r in conn.execute(select(outbox.c.id, outbox.c.status, outbox.c.body))}
+        rows = conn.execute(select(outbox_table.c.id, outbox_table.c.status, outbox_table.c.body))
+        return {r.id: (r.status, r.body) for r in rows}
 
 
 def rows(ctx: Context, table) -> int:  # type: ignore[no-untyped-def]
@@ -58,9 +59,9 @@ def test_ended_message_text_is_blanked_after_the_retention(ctx, clock, customer)
     assert worker.housekeep().bodies_blanked == 0  # nothing left to do
     # a blanked message cannot be retried into an empty SMS
     with ctx.db.write() as conn:
-        conn.execute(outbox.update().where(outbox.c.id == sent).values(status="dead"))
+        conn.execute(outbox_table.update().where(outbox_table.c.id == sent).values(status="dead"))
     with pytest.raises(Conflict, match="no longer kept"):
-        outbox_admin.retry(ctx, sent, actor=CLI)
+        outbox.retry(ctx, sent, actor=CLI)
 
 
 @pytest.mark.parametrize("settings_overrides", [{"message_body_retention_days": 2}])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from senderid.delivery import outbox
-from senderid.domain import outbox as domain_outbox
+from senderid.delivery import lanes
+from senderid.domain import outbox
 from senderid.domain.context import Context
 
 ADMIN_TOKEN = "console-admin-token-" + "k" * 30
@@ -28,11 +28,11 @@ def dead_message(
     """
     with ctx.db.write() as conn:
         now = ctx.clock.now()
-        message_id = domain_outbox.enqueue(conn, now=now, kind="sms", to=to, sender=sender, body=body,
+        message_id = outbox.enqueue(conn, now=now, kind="sms", to=to, sender=sender, body=body,
                                     account_id=account_id)
         # ``sender`` is taken for the shared sender: the claim hands over only a message
         # whose sender its account holds
-        claimed = outbox.claim(conn, now=now, worker="test", lease_seconds=30, limit=1, shared_sender=sender)
+        claimed = lanes.claim(conn, now=now, worker="test", lease_seconds=30, limit=1, shared_sender=sender)
         assert [c.id for c in claimed] == [message_id]
         outbox.mark_ended(conn, message_id, now=now, status=outbox.DEAD,
                           error="gave up after 8 attempts: provider unreachable")

@@ -5,7 +5,7 @@ never a body; see :mod:`senderid.cli.output`);
 ``retry`` says what it did on stderr; ``purge`` prints how many it deleted alone on
 stdout. Exit codes: 0 done, 1 refused (unknown id, a message that cannot be
 retried), 2 usage. They call the domain functions of
-:mod:`senderid.domain.outbox_admin`, which an admin API can share.
+:mod:`senderid.domain.outbox` (its ``admin`` module), which an admin API can share.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import typer
 
 from senderid.cli.common import context, fail, refusals
 from senderid.cli.output import JSON_HELP, emit_json, table, when
-from senderid.domain import accounts, outbox_admin
+from senderid.domain import accounts, outbox
 from senderid.domain.types import CLI, OutboxStatus
 
 outbox_app = typer.Typer(rich_markup_mode=None, help="The SMS outbox: list, retry and purge messages.", no_args_is_help=True)
@@ -34,14 +34,14 @@ def list_messages(
                      help="Only messages in this status (repeatable): "
                           + ", ".join(s.value for s in OutboxStatus) + "."),
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", metavar="N", min=1, max=outbox_admin.MAX_LIST,
+    limit: Annotated[int, typer.Option("--limit", metavar="N", min=1, max=outbox.MAX_LIST,
                                        help="At most this many, most recently changed first.")] = 50,
     as_json: AsJson = False,
 ) -> None:
     """List messages, most recently changed first (never their text)."""
     ctx = context()
     with refusals():
-        rows = outbox_admin.list_messages(
+        rows = outbox.list_messages(
             ctx, statuses=[s.value for s in status] if status else None, limit=limit
         )
     names = accounts.names(ctx, {row.account_id for row in rows if row.account_id})
@@ -66,7 +66,7 @@ def list_messages(
 def stats(as_json: AsJson = False) -> None:
     """How many messages are in each status."""
     with refusals():
-        found = outbox_admin.counts(context())
+        found = outbox.counts(context())
     if as_json:
         emit_json({str(status): count for status, count in found.items()})
         return
@@ -79,7 +79,7 @@ def stats(as_json: AsJson = False) -> None:
 def retry(message_id: Annotated[str, typer.Argument(metavar="ID", help="The message's 24-hex id.")]) -> None:
     """Queue a dead or failed message again, now, with its attempts reset (an OTP gets a fresh code)."""
     with refusals():
-        message = outbox_admin.retry(context(), message_id, actor=CLI)
+        message = outbox.retry(context(), message_id, actor=CLI)
     fresh = " with a fresh code" if message.kind == "otp" else ""
     typer.echo(f"queued {message.id} ({message.kind} to {message.masked_to}) again{fresh}", err=True)
 
@@ -98,6 +98,6 @@ def purge(
     if older_than is None:
         fail("give --older-than DAYS", code=2)
     with refusals():
-        deleted = outbox_admin.purge_dead(context(), older_than_days=older_than, actor=CLI)
+        deleted = outbox.purge_dead(context(), older_than_days=older_than, actor=CLI)
     typer.echo(str(deleted))
     typer.echo(f"purged {deleted} dead message(s) older than {older_than} day(s)", err=True)

@@ -9,15 +9,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from senderid.console import plumbing
-from senderid.delivery import outbox
-from senderid.domain import outbox_admin
+from senderid.domain import outbox
 from senderid.domain.context import Context
 
 router = plumbing.console_router()
 
 
 def _messages(ctx: Context, status: str, account_id: str, offset: int) -> dict[str, Any]:
-    items, total = outbox_admin.page(
+    items, total = outbox.page(
         ctx, status=status or None, account_id=account_id or None, limit=plumbing.PAGE_SIZE, offset=offset
     )
     wanted = {i.account_id for i in items if i.account_id} | ({account_id} if account_id else set())
@@ -34,7 +33,7 @@ async def messages_page(request: Request) -> Response:
     )
     return plumbing.view(
         request, "messages.html", current, title="Messages", active="messages", params=params,
-        statuses=outbox.STATUSES, retryable=outbox_admin.RETRYABLE,
+        statuses=outbox.STATUSES, retryable=outbox.RETRYABLE,
         pages=plumbing.pages(offset, found["total"], "/console/messages", params), **found,
     )
 
@@ -43,6 +42,6 @@ async def messages_page(request: Request) -> Response:
 async def retry_message(message_id: str, request: Request) -> Response:
     _current, _form_ = await plumbing.checked(request)
     await run_in_threadpool(
-        outbox_admin.retry, plumbing.context(request), message_id, actor=plumbing.actor(request)
+        outbox.retry, plumbing.context(request), message_id, actor=plumbing.actor(request)
     )
     return plumbing.redirect("/console/messages", "retried")

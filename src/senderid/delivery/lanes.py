@@ -11,15 +11,14 @@ A claim fills the worker's free slots in this order::
 So an OTP never waits behind bulk traffic (it is taken at the next claim, whatever
 is queued), and one account's burst cannot starve another account's messages.
 
-The sender of each gateway message claimed is checked against the tables in the same
-statement (``RETURNING``): one its account no longer holds is not sent (see
-:mod:`senderid.delivery.outbox`).
+This module is the policy; the statements it composes are the outbox's
+(:mod:`senderid.domain.outbox.claims`): each step is one ``UPDATE ... RETURNING``, and the
+accounts with due bulk SMS are found by one probe of the index per account.
 
-Every step is one statement: ``UPDATE outbox ... WHERE id IN (SELECT ... LIMIT n FOR
-UPDATE SKIP LOCKED) RETURNING ...`` (SKIP LOCKED lets workers on PostgreSQL claim side
-by side; on SQLite the write transaction excludes other writers). The accounts with due
-bulk SMS are found by a recursive skip over the ``(status, kind, account_id, due)``
-index: one probe per account, whatever the backlog.
+The sender of each gateway message claimed is checked against the tables in the same
+statement: one its account no longer holds is cancelled in the claim's transaction and
+not returned, so it never reaches a provider
+(:func:`senderid.domain.outbox.refuse_claimed`).
 
 When ``SENDERID_PROVIDER_MAX_PER_SECOND`` is set, a token bucket in ``rate_buckets``,
 shared by every worker of the deployment and updated in the claim's transaction, caps
@@ -28,50 +27,14 @@ how many SMS parts are claimed per second (a carrier's TPS counts parts).
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Integer,
-    Row,
-    String,
-    and_,
-    bindparam,
-    insert,
-    or_,
-    select,
-    text,
-    union_all,
-    update,
-)
+from sqlalchemy import Connection, Row, insert, select, update
 
-from senderid.domain.messages import sender_still_allowed
-from senderid.domain.types import OutboxStatus
-from senderid.store.coltypes import UTCDateTime
-from senderid.store.tables import outbox, rate_buckets
-
-QUEUED, SENDING = OutboxStatus.QUEUED, OutboxStatus.SENDING
-OTP, SMS = "otp", "sms"
-LANES = ("priority", "bulk")
-
-# What a claim returns of each row (after the claim: attempts already counted), and
-# whether its sender is still one its account holds (read in the same statement).
-COLUMNS = (
-    outbox.c.id, outbox.c.kind, outbox.c.to_number, outbox.c.sender, outbox.c.body,
-    outbox.c.attempts, outbox.c.expires_at, outbox.c.account_id, outbox.c.next_attempt_at,
-    outbox.c.acma_registered,
-    # a subquery, so that the row's columns are named with their table inside it
-    select(sender_still_allowed(bindparam("shared_sender", type_=String())))
-    .correlate(outbox).scalar_subquery().label("sender_allowed"),
-)
-
-
-def lane_of(kind: str, account_id: str | None) -> str:
-    """The lane a message is claimed in (also the label of the queue metrics)."""
-    return "bulk" if kind == SMS and account_id is not None else "priority"
+from senderid.domain import outbox
+from senderid.store.tables import rate_buckets
 
 
 @dataclass
@@ -90,33 +53,42 @@ def claim(
     limit: int,
     cursor: FairCursor | None = None,
     shared_sender: str = "",
-) -> list[Row[Any]]:
-    """Claim up to ``limit`` due messages, priority lane first, then a fair share of bulk SMS.
+) -> list[outbox.Claimed]:
+    """Take up to ``limit`` due messages (queued, or sending with an expired lease), priority
+    lane first, then a fair share of bulk SMS; priority ones first in the list.
 
-    Each row says whether its sender is still allowed (``sender_allowed``): the shared
-    sender is ``shared_sender`` (SENDERID_SHARED_SENDER)."""
+    A gateway message whose sender its account no longer holds (``shared_sender``: what
+    the shared sender goes out as, SENDERID_SHARED_SENDER) is cancelled here, in the
+    claim's transaction, and not returned.
+
+    On PostgreSQL the rows are locked with SKIP LOCKED so concurrent workers
+    never take the same row; on SQLite the caller's write transaction already
+    excludes other writers.
+    """
     if limit <= 0:
         return []
-    values: dict[str, Any] = {"now": now, "lease_until": now + timedelta(seconds=lease_seconds), "worker": worker,
-                              "shared_sender": shared_sender}
-    rows = list(conn.execute(_PRIORITY_CLAIM, {**values, "n": limit}).all())
+    lease_until = now + timedelta(seconds=lease_seconds)
+    rows = outbox.claim_priority(conn, now=now, worker=worker, lease_until=lease_until, shared_sender=shared_sender,
+                                 limit=limit)
     free = limit - len(rows)
-    if free <= 0:
-        return _ordered(rows)
-
-    cursor = cursor or FairCursor()
-    accounts = _accounts_with_due_bulk(conn, now, cursor.after, free)
-    if not accounts and cursor.after:
-        cursor.after = ""  # wrap around
-        accounts = _accounts_with_due_bulk(conn, now, "", free)
-    if not accounts:
-        return _ordered(rows)
-    # Round-robin: next time start after the last account served, or from the top
-    # when this claim reached every account that had something due.
-    cursor.after = accounts[-1] if len(accounts) == free else ""
-    for i, (account, share) in enumerate(zip(accounts, shares(free, len(accounts)), strict=True)):
-        values[f"a{i}"], values[f"k{i}"] = account, share
-    return _ordered(rows + list(conn.execute(_bulk_claim(len(accounts)), values).all()))
+    if free > 0:
+        cursor = cursor or FairCursor()
+        accounts = outbox.accounts_with_due_bulk(conn, now, cursor.after, free)
+        if not accounts and cursor.after:
+            cursor.after = ""  # wrap around
+            accounts = outbox.accounts_with_due_bulk(conn, now, "", free)
+        if accounts:
+            # Round-robin: next time start after the last account served, or from the top
+            # when this claim reached every account that had something due.
+            cursor.after = accounts[-1] if len(accounts) == free else ""
+            rows += outbox.claim_bulk(conn, now=now, worker=worker, lease_until=lease_until,
+                                      shared_sender=shared_sender,
+                                      shares=list(zip(accounts, shares(free, len(accounts)), strict=True)))
+    rows = _ordered(rows)
+    refused = [row.id for row in rows if not row.sender_allowed]
+    if refused:
+        outbox.refuse_claimed(conn, now=now, message_ids=refused, worker=worker)
+    return [outbox.Claimed.of(row) for row in rows if row.sender_allowed]
 
 
 def shares(slots: int, accounts: int) -> list[int]:
@@ -125,78 +97,8 @@ def shares(slots: int, accounts: int) -> list[int]:
     return [base + (1 if i < rest else 0) for i in range(accounts)]
 
 
-# The claim's statements are built once (per number of accounts for the bulk lane), so
-# executing one costs no statement building, cache-key generation or compilation.
-_NOW = bindparam("now", type_=UTCDateTime())
-_DUE = and_(outbox.c.status == QUEUED, outbox.c.next_attempt_at <= _NOW)
-_CLAIM_VALUES = {
-    "status": SENDING,
-    "attempts": outbox.c.attempts + 1,
-    "lease_until": bindparam("lease_until", type_=UTCDateTime()),
-    "claimed_by": bindparam("worker"),
-    "updated_at": _NOW,
-}
-
-
-def _oldest(where: Any, limit: Any) -> Any:
-    return (
-        select(outbox.c.id)
-        .where(where)
-        .order_by(outbox.c.next_attempt_at, outbox.c.id)  # ties: ids are in the order of queueing
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-
-
-def _claiming(ids: Any) -> Any:
-    return update(outbox).where(outbox.c.id.in_(ids)).values(**_CLAIM_VALUES).returning(*COLUMNS)
-
-
-_PRIORITY_CLAIM = _claiming(_oldest(or_(
-    and_(_DUE, outbox.c.kind == OTP),
-    and_(_DUE, outbox.c.kind == SMS, outbox.c.account_id.is_(None)),
-    and_(outbox.c.status == SENDING, outbox.c.lease_until <= _NOW),  # its worker died
-), bindparam("n", type_=Integer())))
-
-
-@functools.cache
-def _bulk_claim(accounts: int) -> Any:
-    """The bulk lane's claim for ``accounts`` accounts: the oldest ``k{i}`` due of account ``a{i}``."""
-    arms = [
-        select(arm.c.id)
-        for arm in (
-            _oldest(and_(_DUE, outbox.c.kind == SMS, outbox.c.account_id == bindparam(f"a{i}")),
-                    bindparam(f"k{i}", type_=Integer())).subquery()
-            for i in range(accounts)
-        )
-    ]
-    return _claiming(arms[0] if accounts == 1 else union_all(*arms))
-
-
 def _ordered(rows: list[Row[Any]]) -> list[Row[Any]]:
-    return sorted(rows, key=lambda r: (lane_of(r.kind, r.account_id) != "priority", r.next_attempt_at, r.id))
-
-
-# One probe of the index per account that has bulk SMS due (a "loose index scan").
-_DUE_ACCOUNTS = text(
-    """
-    WITH RECURSIVE due(account_id, n) AS (
-        SELECT (SELECT MIN(o.account_id) FROM outbox o
-                WHERE o.status = 'queued' AND o.kind = 'sms' AND o.account_id > :after
-                  AND o.next_attempt_at <= :now), 1
-        UNION ALL
-        SELECT (SELECT MIN(o.account_id) FROM outbox o
-                WHERE o.status = 'queued' AND o.kind = 'sms' AND o.account_id > due.account_id
-                  AND o.next_attempt_at <= :now), due.n + 1
-        FROM due WHERE due.account_id IS NOT NULL AND due.n < :limit
-    )
-    SELECT account_id FROM due WHERE account_id IS NOT NULL
-    """
-).bindparams(bindparam("now", type_=UTCDateTime()))
-
-
-def _accounts_with_due_bulk(conn: Connection, now: datetime, after: str, limit: int) -> list[str]:
-    return list(conn.execute(_DUE_ACCOUNTS, {"now": now, "after": after, "limit": limit}).scalars())
+    return sorted(rows, key=lambda r: (outbox.lane_of(r.kind, r.account_id) != "priority", r.next_attempt_at, r.id))
 
 
 # -- the provider's rate cap ---------------------------------------------------------------

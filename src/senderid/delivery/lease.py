@@ -1,4 +1,4 @@
-"""The webhook queue's claim, a lease on due rows; and the error length both queues share.
+"""The webhook queue's claim, a lease on due rows; and the length of its errors.
 
 ``webhook_events`` (like the SMS outbox) holds work items with ``status``
 (``queued``/``sending``/...), ``next_attempt_at``, ``lease_until``, ``attempts`` and
@@ -7,8 +7,7 @@ being sent under a lease that has run out (its worker died). Claiming one sets i
 ``sending`` under a fresh lease and counts the attempt.
 
 The SMS outbox claims with the same rule and lease, but by lane (OTP first, a fair
-share per account, the provider's rate): see :mod:`senderid.delivery.lanes`. It
-shares :data:`MAX_ERROR_LENGTH` from here.
+share per account, the provider's rate): see :mod:`senderid.delivery.lanes`.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from sqlalchemy import Column, Connection, Row, Table, and_, or_, select, update
 from senderid.domain.types import WebhookStatus
 
 QUEUED, SENDING = WebhookStatus.QUEUED, WebhookStatus.SENDING  # OutboxStatus has the same two
-MAX_ERROR_LENGTH = 500  # last_error columns of both tables
+MAX_ERROR_LENGTH = 500  # webhook_events.last_error (the outbox cuts its own to the same)
 
 
 def claim_due(

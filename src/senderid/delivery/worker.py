@@ -43,9 +43,9 @@ from datetime import datetime, timedelta
 
 from senderid import metrics
 from senderid.clock import Clock
-from senderid.delivery import breaker, health, lanes, outbox, webhooks
-from senderid.delivery.outbox import DEFERRED, Claimed, Outcome
-from senderid.domain import retention
+from senderid.delivery import breaker, health, lanes, webhooks
+from senderid.domain import outbox, retention
+from senderid.domain.outbox import DEFERRED, Claimed, Outcome
 from senderid.sms_parts import MessageTooLong, split
 from senderid.delivery.providers.base import (
     OutgoingSms,
@@ -217,7 +217,7 @@ class Worker:
                             log.exception("claiming messages failed; retrying")
                             batch = []
                         claimed_at = time.monotonic()
-                        lane = {m.id: lanes.lane_of(m.kind, m.account_id) for m in batch}
+                        lane = {m.id: outbox.lane_of(m.kind, m.account_id) for m in batch}
                         ready.extendleft((m, claimed_at) for m in reversed(batch)  # ahead of bulk held
                                          if lane[m.id] == "priority")
                         ready.extend((m, claimed_at) for m in batch if lane[m.id] != "priority")
@@ -301,16 +301,16 @@ class Worker:
         with self.db.write() as conn:
             now = self.clock.now()
             if self._bucket is None:
-                return outbox.claim(conn, now=now, worker=self.name, lease_seconds=self.settings.worker_lease_seconds,
-                                    limit=limit, cursor=self._cursor,
-                                    shared_sender=self.settings.shared_sender)
+                return lanes.claim(conn, now=now, worker=self.name, lease_seconds=self.settings.worker_lease_seconds,
+                                   limit=limit, cursor=self._cursor,
+                                   shared_sender=self.settings.shared_sender)
             tokens = self._bucket.available(conn, now)
             if tokens < 1:
                 self._rate_wait_until = now + timedelta(seconds=self._bucket.wait_for(tokens))
                 return []
-            batch = outbox.claim(conn, now=now, worker=self.name, lease_seconds=self.settings.worker_lease_seconds,
-                                 limit=min(limit, int(tokens)), cursor=self._cursor,
-                                 shared_sender=self.settings.shared_sender)
+            batch = lanes.claim(conn, now=now, worker=self.name, lease_seconds=self.settings.worker_lease_seconds,
+                                limit=min(limit, int(tokens)), cursor=self._cursor,
+                                shared_sender=self.settings.shared_sender)
             used = sum(parts_of(message.body) for message in batch)
             self._bucket.spend(conn, now, tokens, used)
             left = tokens - used

@@ -21,11 +21,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Connection, String, bindparam, exists, func, literal, or_, select, union_all
+from sqlalchemy import Connection, String, bindparam, func, literal, select, union_all
 
 from senderid.clock import iso_ms
-from senderid.domain import acma, audit, credits, gateway_fields, optouts, short_links
-from senderid.domain import outbox as domain_outbox
+from senderid.domain import acma, audit, credits, gateway_fields, optouts, outbox, short_links
 from senderid.domain.context import Context
 from senderid.domain.senders import MISS, AllowedSenders, Miss
 from senderid.domain.types import Account, AcmaStatus, Actor, BusinessNameStatus, CustomNumberStatus
@@ -89,23 +88,6 @@ _ALL_SENDERS = union_all(
         business_names.c.account_id == bindparam("account_id"),
         business_names.c.status == BusinessNameStatus.APPROVED),
 )
-
-
-def sender_still_allowed(shared_sender: ColumnElement[str]) -> ColumnElement[bool]:
-    """SQL, over an ``outbox`` row: whether it may still leave as its sender. Anything but a
-    gateway message may; a gateway message only while its sender is the shared one
-    (``shared_sender``, as the settings name it), an ``active`` custom number of its account
-    or an ``APPROVED`` business name of its account: the same rule as :func:`send`'s, read
-    from the tables (never from memory) where the worker claims the message."""
-    number = exists().where(custom_numbers.c.account_id == outbox_table.c.account_id,
-                            custom_numbers.c.number == outbox_table.c.sender,
-                            custom_numbers.c.status == CustomNumberStatus.ACTIVE).correlate(outbox_table)
-    name = exists().where(business_names.c.account_id == outbox_table.c.account_id,
-                          business_names.c.name_key == func.lower(outbox_table.c.sender),
-                          business_names.c.status == BusinessNameStatus.APPROVED).correlate(outbox_table)
-    # no account: coalesce, not IS NULL, which SQLite (3.40) answers wrongly inside RETURNING
-    return or_(outbox_table.c.kind != "sms", func.coalesce(outbox_table.c.account_id, "") == "",
-               outbox_table.c.sender == shared_sender, number, name)
 
 
 def allowed_senders(ctx: Context, account_id: str) -> AllowedSenders:
@@ -271,8 +253,8 @@ def send(
         if account.prepaid and to_send:
             credits.debit(conn, account.id, cost * len(to_send), now)
         codes = short_links.codes_for(len(to_send), options.links) if options.links else []
-        message_ids = domain_outbox.enqueue_many(conn, now=now, kind="sms", messages=[
-            domain_outbox.Message(
+        message_ids = outbox.enqueue_many(conn, now=now, kind="sms", messages=[
+            outbox.Message(
                 to=number, sender=resolved.value, account_id=account.id, due_at=options.due_at,
                 body=gateway_fields.with_links(text, options, base, codes[i]) if codes else text,
                 parts=parts, credits=cost, charged=cost if account.prepaid else 0,

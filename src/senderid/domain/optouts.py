@@ -23,13 +23,14 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, delete, func, select
 
-from senderid.domain import audit, events, queued
+from senderid.domain import audit, events, outbox
 from senderid.domain.context import Context
 from senderid.domain.types import Actor, OutboxStatus
 from senderid.errors import InvalidRequest, NotFound
 from senderid.numbers import InvalidNumber, parse_mobile
 from senderid.store.db import upsert
-from senderid.store.tables import custom_numbers, optouts, outbox
+from senderid.store.tables import custom_numbers, optouts
+from senderid.store.tables import outbox as outbox_table
 
 OPTED_OUT = "the contact opted out"
 STOP_WORDS = frozenset({"STOP", "STOP ALL", "STOPALL", "UNSUBSCRIBE", "OPTOUT", "OPT OUT"})
@@ -67,9 +68,9 @@ def _add(conn: Connection, ctx: Context, account_id: str, number: str, source: s
     if added:
         # The account's gateway SMS to the number that no provider has been handed yet
         # (scheduled, or waiting for a retry): cancelled, as the account could cancel them.
-        held = queued.cancel(conn, queued.ToContact(account_id, number), now=now, reason=OPTED_OUT)
+        held = outbox.cancel(conn, outbox.ToContact(account_id, number), now=now, reason=OPTED_OUT)
         audit.record(conn, at=now, actor=actor, action=audit.Action.OPTOUT_ADDED, account_id=account_id,
-                     subject=number, source=source, **queued.audit_details(held))
+                     subject=number, source=source, **outbox.audit_details(held))
         events.emit(conn, now=now, events=[(account_id, "optout.added", {"number": number, "source": source})])
     return added
 
@@ -117,16 +118,16 @@ def list_optouts(ctx: Context, account_id: str, *, limit: int = 50, offset: int 
 # the provider (sent, or delivered since), the latest by when it was sent. Served by
 # ix_outbox_to_number_sent.
 _LAST_RECEIVED_FROM = (
-    select(outbox.c.account_id)
+    select(outbox_table.c.account_id)
     .where(
-        outbox.c.to_number == bindparam("contact"),
-        outbox.c.sent_at.is_not(None),
-        outbox.c.kind == "sms",
-        outbox.c.status.in_((OutboxStatus.SENT, OutboxStatus.DELIVERED)),
-        outbox.c.account_id.is_not(None),
-        outbox.c.sender.in_(bindparam("senders", expanding=True)),
+        outbox_table.c.to_number == bindparam("contact"),
+        outbox_table.c.sent_at.is_not(None),
+        outbox_table.c.kind == "sms",
+        outbox_table.c.status.in_((OutboxStatus.SENT, OutboxStatus.DELIVERED)),
+        outbox_table.c.account_id.is_not(None),
+        outbox_table.c.sender.in_(bindparam("senders", expanding=True)),
     )
-    .order_by(outbox.c.sent_at.desc())
+    .order_by(outbox_table.c.sent_at.desc())
     .limit(1)
 )
 

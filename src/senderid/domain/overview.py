@@ -1,7 +1,7 @@
 """Read-only views for operators (the console): counts at a glance, the SMS provider's
 health, the audit log, account names.
 
-The outbox's own list and counts are in :mod:`senderid.domain.outbox_admin`.
+The outbox's own list and counts are in :mod:`senderid.domain.outbox` (``admin``).
 
 Nothing here changes anything; actions go through the aggregates' own modules
 (accounts, business_names, custom_numbers, the outbox's retry).
@@ -15,13 +15,14 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 
-from senderid.domain import audit, outbox_admin
+from senderid.domain import audit, outbox
 from senderid.domain.business_names import STATUSES as BUSINESS_STATUSES
 from senderid.domain.context import Context
 from senderid.domain.custom_numbers import EXPIRED, PENDING, READABLE_STATUSES
 from senderid.domain.types import OutboxStatus
 from senderid.errors import InvalidRequest
-from senderid.store.tables import accounts, business_names, custom_numbers, outbox
+from senderid.store.tables import accounts, business_names, custom_numbers
+from senderid.store.tables import outbox as outbox_table
 from senderid.store.tables import provider_health as health_rows
 
 MAX_LIMIT = 200
@@ -60,18 +61,18 @@ def counts(ctx: Context) -> Counts:
         ):
             names[status] = count
         sent = conn.execute(
-            select(func.count()).select_from(outbox).where(
-                outbox.c.status.in_([OutboxStatus.SENT, OutboxStatus.DELIVERED]),
-                outbox.c.sent_at >= day_ago,
+            select(func.count()).select_from(outbox_table).where(
+                outbox_table.c.status.in_([OutboxStatus.SENT, OutboxStatus.DELIVERED]),
+                outbox_table.c.sent_at >= day_ago,
             )
         ).scalar_one()
         failed = conn.execute(
-            select(func.count()).select_from(outbox).where(
-                outbox.c.status.in_([OutboxStatus.FAILED, OutboxStatus.DEAD]),
-                outbox.c.updated_at >= day_ago,
+            select(func.count()).select_from(outbox_table).where(
+                outbox_table.c.status.in_([OutboxStatus.FAILED, OutboxStatus.DEAD]),
+                outbox_table.c.updated_at >= day_ago,
             )
         ).scalar_one()
-        by_status = outbox_admin.status_counts(
+        by_status = outbox.status_counts(
             conn, (OutboxStatus.DEAD, OutboxStatus.QUEUED, OutboxStatus.SENDING)
         )
     return Counts(
@@ -142,7 +143,7 @@ def provider_health(ctx: Context) -> ProviderHealth:
     with ctx.db.read() as conn:
         rows = conn.execute(select(health_rows).order_by(health_rows.c.worker)).all()
         waiting, oldest = conn.execute(
-            select(func.count(), func.min(outbox.c.created_at)).where(outbox.c.status.in_(waiting_statuses))
+            select(func.count(), func.min(outbox_table.c.created_at)).where(outbox_table.c.status.in_(waiting_statuses))
         ).one()
     workers = []
     for row in rows:

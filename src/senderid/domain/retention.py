@@ -2,8 +2,8 @@
 
 * The text of an SMS that has ended (sent, delivered, failed, dead, cancelled) is kept
   ``SENDERID_MESSAGE_BODY_RETENTION_DAYS`` after it ended, then blanked (the row stays:
-  its status, numbers and times are the record). An OTP's text lost its code already,
-  when the provider took it.
+  its status, numbers and times are the record; :func:`senderid.domain.outbox.blank_ended`).
+  An OTP's text lost its code already, when the provider took it.
 * Expired ``Idempotency-Key`` records are deleted (a new key also deletes a few; this
   catches the ones no new key comes after).
 * Sending-limit and guess-budget rows are deleted once no window can count them (a day).
@@ -18,19 +18,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 
-from senderid.domain import idempotency
-from senderid.domain.types import OutboxStatus
+from senderid.domain import idempotency, outbox
 from senderid.store.db import Database
-from senderid.store.tables import otp_failures, otp_sends, outbox
+from senderid.store.tables import otp_failures, otp_sends
 
 BATCH = 500
 MAX_BATCHES = 20
-ENDED = (OutboxStatus.SENT, OutboxStatus.DELIVERED, OutboxStatus.FAILED, OutboxStatus.DEAD,
-         OutboxStatus.CANCELLED)
 LIMIT_ROWS_KEPT = timedelta(days=1)  # the longest window (the guess budgets) is a day
-BLANK = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +45,7 @@ def sweep(db: Database, now: datetime, *, retention_days: int, since: datetime |
     sweep reads only what ended since; None looks at the whole outbox."""
     cutoff = now - timedelta(days=retention_days)
     start = None if since is None else since - timedelta(minutes=5)  # margin for clock skew
-    blanked, finished = _batches(db, lambda conn: _blank_bodies(conn, start, cutoff))
+    blanked, finished = _batches(db, lambda conn: outbox.blank_ended(conn, cutoff=cutoff, start=start, limit=BATCH))
     keys, _ = _batches(db, lambda conn: idempotency.purge_batch(conn, now, limit=BATCH))
     old = now - LIMIT_ROWS_KEPT
     sends, _ = _batches(db, lambda conn: _delete_older(conn, otp_sends, old))
@@ -67,16 +63,6 @@ def _batches(db: Database, one) -> tuple[int, bool]:  # type: ignore[no-untyped-
         if done < BATCH:
             return total, True
     return total, False
-
-
-def _blank_bodies(conn, start: datetime | None, cutoff: datetime) -> int:  # type: ignore[no-untyped-def]
-    where = [outbox.c.status.in_(ENDED), outbox.c.updated_at < cutoff, outbox.c.body != BLANK]
-    if start is not None:
-        where.append(outbox.c.updated_at >= start)
-    ids = select(outbox.c.id).where(*where).limit(BATCH).scalar_subquery()
-    return conn.execute(
-        update(outbox).where(outbox.c.id.in_(ids)).values(body=BLANK, redacted_body=None)
-    ).rowcount
 
 
 def _delete_older(conn, table, before: datetime) -> int:  # type: ignore[no-untyped-def]

@@ -4,7 +4,7 @@ A scheduled message (``scheduleAt`` / ``delay``) is an outbox row whose due time
 ahead; the worker's lanes claim only rows that are due, so nothing reaches the provider
 before then. Cancelling works on any gateway message still ``queued`` (scheduled or
 not): it is marked ``cancelled`` in one conditional UPDATE, what it was charged goes back
-to the balance (:func:`senderid.domain.queued.cancel`, the one rule of every cancel), its
+to the balance (:func:`senderid.domain.outbox.cancel`, the one rule of every cancel), its
 account's webhook hears ``message.cancelled``, and the change is audited. A message a
 worker has taken (``sending``) or that was handed over is past cancelling (409).
 """
@@ -16,11 +16,11 @@ from datetime import datetime
 
 from sqlalchemy import and_, func, select
 
-from senderid.domain import audit, credits, queued
+from senderid.domain import audit, credits, outbox
 from senderid.domain.context import Context
 from senderid.domain.types import Actor, OutboxStatus
 from senderid.errors import Conflict, NotFound
-from senderid.store.tables import outbox
+from senderid.store.tables import outbox as outbox_table
 
 CANCELLED_BY_THE_ACCOUNT = "cancelled by the account"
 
@@ -36,11 +36,12 @@ def cancel(ctx: Context, account_id: str, message_id: str, *, actor: Actor) -> C
     """Cancel a gateway message of the account that no provider has been handed yet."""
     with ctx.db.write() as conn:
         now = ctx.clock.now()
-        done = queued.cancel(conn, queued.ById(account_id, message_id), now=now, reason=CANCELLED_BY_THE_ACCOUNT)
+        done = outbox.cancel(conn, outbox.ById(account_id, message_id), now=now, reason=CANCELLED_BY_THE_ACCOUNT)
         if not done:
             current = conn.execute(
-                select(outbox.c.status, outbox.c.next_attempt_at).where(
-                    outbox.c.id == message_id, outbox.c.account_id == account_id, outbox.c.kind == "sms")
+                select(outbox_table.c.status, outbox_table.c.next_attempt_at).where(
+                    outbox_table.c.id == message_id, outbox_table.c.account_id == account_id,
+                    outbox_table.c.kind == "sms")
             ).first()
             if current is None:
                 raise NotFound(f"No message {message_id} in your account")
@@ -58,15 +59,16 @@ def list_scheduled(ctx: Context, account_id: str | None, *, limit: int = 50, off
     """Gateway messages still queued with a due time ahead (soonest first), and how many;
     ``account_id`` None: every account's (the console)."""
     now = ctx.clock.now()
-    where = and_(outbox.c.kind == "sms", outbox.c.status == OutboxStatus.QUEUED, outbox.c.next_attempt_at > now,
-                 outbox.c.attempts == 0)
+    where = and_(outbox_table.c.kind == "sms", outbox_table.c.status == OutboxStatus.QUEUED,
+                 outbox_table.c.next_attempt_at > now, outbox_table.c.attempts == 0)
     if account_id is not None:
-        where = and_(where, outbox.c.account_id == account_id)
+        where = and_(where, outbox_table.c.account_id == account_id)
     with ctx.db.read() as conn:
-        total = conn.execute(select(func.count()).select_from(outbox).where(where)).scalar_one()
+        total = conn.execute(select(func.count()).select_from(outbox_table).where(where)).scalar_one()
         rows = conn.execute(
-            select(outbox.c.id, outbox.c.account_id, outbox.c.to_number, outbox.c.sender, outbox.c.next_attempt_at,
-                   outbox.c.created_at, outbox.c.parts, outbox.c.custom_string)
-            .where(where).order_by(outbox.c.next_attempt_at, outbox.c.id).limit(limit).offset(offset)
+            select(outbox_table.c.id, outbox_table.c.account_id, outbox_table.c.to_number, outbox_table.c.sender,
+                   outbox_table.c.next_attempt_at, outbox_table.c.created_at, outbox_table.c.parts,
+                   outbox_table.c.custom_string)
+            .where(where).order_by(outbox_table.c.next_attempt_at, outbox_table.c.id).limit(limit).offset(offset)
         ).all()
     return [dict(r._mapping) for r in rows], total

@@ -63,7 +63,7 @@ class Caller:
 
 
 class OutboxStatus(StrEnum):
-    """An SMS in the outbox (see :mod:`senderid.delivery.outbox` for its life)."""
+    """An SMS in the outbox (see :mod:`senderid.domain.outbox` for its life)."""
 
     QUEUED = "queued"
     SENDING = "sending"

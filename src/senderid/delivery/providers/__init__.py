@@ -50,7 +50,7 @@ def inbound_recorder(ctx: "Context", provider: str) -> InboundRecorder:
 def receipt_recorder(db: "Database", clock: "Clock", provider: str) -> Callable[[str, str], bool]:
     """A callback that records a delivery receipt: (provider message id, status) -> matched."""
     from senderid import metrics
-    from senderid.delivery import outbox
+    from senderid.domain import outbox
 
     def record(provider_message_id: str, status: str) -> bool:
         """True when a message matched; a final receipt that matched nothing yet is kept

@@ -2,7 +2,7 @@
 
 A provider hands one SMS to a network and says what happened. It never
 touches senderid's tables: the worker records the outcome (through
-:mod:`senderid.delivery.outbox`), and what a network sends back later, delivery
+:mod:`senderid.domain.outbox`), and what a network sends back later, delivery
 receipts and replies from phones, goes to the callbacks of
 :mod:`senderid.delivery.providers` (``receipt_recorder``, ``inbound_recorder``).
 The developer inbox's own table, ``dev_inbox``, is that provider's "network".

@@ -9,9 +9,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, update
 
-from senderid.domain import audit
+from senderid.domain import audit, outbox
 from senderid.domain import events as domain_events
-from senderid.domain import outbox as domain_outbox
 from senderid.domain.context import Context
 from senderid.domain.custom_numbers.statements import CANCELLED, PENDING
 from senderid.store.tables import custom_numbers
@@ -57,7 +56,7 @@ def ended_others(
     (one UPDATE); their audit records and events are added to ``entries`` and ``events``."""
     if not others:
         return
-    domain_outbox.cancel_otps(conn, [other_id for other_id, _ in others], now)
+    outbox.cancel_otps(conn, [other_id for other_id, _ in others], now)
     for other_id, other_account in others:
         entries.append(audit.Entry(audit.Action.CUSTOM_NUMBER_CANCELLED, other_account, other_id,
                                    {"number": number, "reason": CANCELLED_REASON}))

@@ -13,9 +13,8 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from senderid.domain import audit, queued
+from senderid.domain import audit, outbox
 from senderid.domain import events as domain_events
-from senderid.domain import outbox as domain_outbox
 from senderid.domain.context import Context
 from senderid.domain.custom_numbers.changes import event_data as _event_data
 from senderid.domain.custom_numbers.changes import senders_changed as _senders_changed
@@ -88,7 +87,7 @@ def delete(ctx: Context, account: Account, registration_id: str, *, actor: Actor
     """End a pending or active registration: the number is free for others. Idempotent.
 
     An active one was a sender of the account: its gateway messages still queued from the
-    number are cancelled and refunded in the same transaction (:func:`.queued.sender_removed`)."""
+    number are cancelled and refunded in the same transaction (:func:`senderid.domain.outbox.sender_removed`)."""
     with ctx.db.write() as conn:
         row = _owned(conn, account.id, registration_id)
         if not ctx.db.is_sqlite:  # SQLite's writer lock already excludes every other writer
@@ -104,13 +103,13 @@ def delete(ctx: Context, account: Account, registration_id: str, *, actor: Actor
                 .where(custom_numbers.c.id == row.id)
                 .values(status=DELETED, ended_at=now, updated_at=now)
             )
-            domain_outbox.cancel_otps(conn, [row.id], now)
+            outbox.cancel_otps(conn, [row.id], now)
             # no longer the account's sender: what it still has queued from the number goes too
-            held = (queued.sender_removed(conn, now=now, account_id=account.id, sender=row.number)
+            held = (outbox.sender_removed(conn, now=now, account_id=account.id, sender=row.number)
                     if row.status == ACTIVE else [])
             audit.record(
                 conn, at=now, actor=actor, action=audit.Action.CUSTOM_NUMBER_DELETED, account_id=account.id,
-                subject=row.id, number=row.number, previous_status=row.status, **queued.audit_details(held),
+                subject=row.id, number=row.number, previous_status=row.status, **outbox.audit_details(held),
             )
             domain_events.emit(conn, now=now, events=[
                 (account.id, "custom_number.deleted", _event_data(row.id, row.number, row.name, DELETED))])

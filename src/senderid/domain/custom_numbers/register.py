@@ -15,9 +15,8 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from senderid import ids, otp
-from senderid.domain import audit
+from senderid.domain import audit, outbox
 from senderid.domain import events as domain_events
-from senderid.domain import outbox as domain_outbox
 from senderid.domain.context import Context
 from senderid.domain.custom_numbers.changes import (
     cancel_other_pending,
@@ -180,7 +179,7 @@ def send_otp(
     if state.pending_id is not None:
         registration_id = state.pending_id
         conn.execute(NEW_CODE, {"b_id": registration_id, "name": name, **otp_fields})
-        domain_outbox.cancel_otps(conn, [registration_id], now)
+        outbox.cancel_otps(conn, [registration_id], now)
         action = audit.Action.CUSTOM_NUMBER_OTP_RESENT
     else:
         registration_id = ids.new_id()
@@ -194,7 +193,7 @@ def send_otp(
     if test_code is None:
         body, redacted_body = otp.render(ctx.settings.otp_template, code=code, number=number,
                                          valid_seconds=ctx.settings.otp_ttl_seconds)
-        domain_outbox.enqueue(
+        outbox.enqueue(
             conn,
             now=now,
             kind="otp",

@@ -1,7 +1,7 @@
 """Messages no provider has been handed yet: cancelling them, and what goes back.
 
 Every cancel of a queued message goes through :func:`cancel`, whatever picks the
-messages (:class:`ById`, :class:`ToContact`, :class:`FromSender`, :class:`Claimed`,
+messages (:class:`ById`, :class:`ToContact`, :class:`FromSender`, :class:`JustClaimed`,
 :class:`OtpsOf`), so one rule holds for all of them:
 
 * the messages are marked ``cancelled`` in one conditional ``UPDATE ... RETURNING``
@@ -17,8 +17,10 @@ balance per account that gets something back; the events (none for OTPs).
 
 A sender the account no longer holds (:func:`sender_removed`, called where the sender is
 removed) takes its queued messages with it; the worker's claim re-checks the sender of
-every gateway message it takes (:data:`~senderid.domain.messages.sender_still_allowed`)
-and cancels those whose sender was removed some other way (:func:`refuse_claimed`).
+every gateway message it takes (:func:`.claims.sender_still_allowed`) and cancels those
+whose sender was removed some other way (:func:`refuse_claimed`). A registration's codes
+not handed off yet go when a newer code replaces them or the registration ends
+(:func:`cancel_otps`).
 """
 
 from __future__ import annotations
@@ -29,15 +31,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, update
+from sqlalchemy import Connection, bindparam, update
 
 from senderid.domain import audit, credits, events
-from senderid.domain.types import SYSTEM, Actor, OutboxStatus
+from senderid.domain.outbox.statements import CANCELLED, ENDING, OTP, QUEUED, SENDING, SMS
+from senderid.domain.types import SYSTEM, Actor
 from senderid.store.coltypes import UTCDateTime
 from senderid.store.tables import outbox
 
-QUEUED, SENDING, CANCELLED = OutboxStatus.QUEUED, OutboxStatus.SENDING, OutboxStatus.CANCELLED
 SENDER_NOT_ALLOWED = "sender no longer allowed"
+SUPERSEDED = "superseded"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +68,7 @@ class FromSender:
 
 
 @dataclass(frozen=True, slots=True)
-class Claimed:
+class JustClaimed:
     """Gateway messages a worker has just claimed and not handed to the provider."""
 
     message_ids: Sequence[str]
@@ -82,7 +85,7 @@ class OtpsOf:
     registration_ids: Sequence[str]
 
 
-Which = ById | ToContact | FromSender | Claimed | OtpsOf
+Which = ById | ToContact | FromSender | JustClaimed | OtpsOf
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +113,9 @@ def cancel(conn: Connection, which: Which, *, now: datetime, reason: str) -> lis
     for account_id, amount in back.items():
         credits.refund(conn, account_id, amount, now)
     told = [(m.account_id, "message.cancelled", {"id": m.id, "to": m.to, "sender": m.sender, "reason": reason})
-            for m in cancelled if m.kind == "sms" and m.account_id is not None]
+            for m in cancelled if m.kind == SMS and m.account_id is not None]
     if told:
-        events.emit(conn, now=now, events=told)  # type: ignore[arg-type]
+        events.emit(conn, now=now, events=told)
     return cancelled
 
 
@@ -134,7 +137,7 @@ def refuse_claimed(conn: Connection, *, now: datetime, message_ids: Sequence[str
     instead of sent, each audited, in the claim's transaction."""
     if not message_ids:
         return []
-    cancelled = cancel(conn, Claimed(message_ids, worker), now=now, reason=SENDER_NOT_ALLOWED)
+    cancelled = cancel(conn, JustClaimed(message_ids, worker), now=now, reason=SENDER_NOT_ALLOWED)
     audit.record_many(conn, at=now, actor=actor, entries=[
         audit.Entry(audit.Action.MESSAGE_CANCELLED, m.account_id, m.id,
                     {"sender": m.sender, "reason": SENDER_NOT_ALLOWED,
@@ -142,6 +145,14 @@ def refuse_claimed(conn: Connection, *, now: datetime, message_ids: Sequence[str
         for m in cancelled
     ])
     return cancelled
+
+
+def cancel_otps(conn: Connection, custom_number_ids: Sequence[str], now: datetime) -> int:
+    """Stop the OTP SMS of these registrations that were not handed off yet (one UPDATE):
+    a newer code replaced them, or the registration ended (:class:`OtpsOf`)."""
+    if not custom_number_ids:
+        return 0
+    return len(cancel(conn, OtpsOf(custom_number_ids), now=now, reason=SUPERSEDED))
 
 
 def audit_details(cancelled: Sequence[CancelledMessage]) -> dict[str, Any]:
@@ -158,7 +169,7 @@ def _params(which: Which) -> dict[str, Any]:
         return {"q_account": which.account_id, "q_to": which.number}
     if isinstance(which, FromSender):
         return {"q_account": which.account_id, "q_sender": which.sender}
-    if isinstance(which, Claimed):
+    if isinstance(which, JustClaimed):
         return {"q_ids": list(which.message_ids), "q_worker": which.worker}
     return {"q_ids": list(which.registration_ids)}
 
@@ -168,21 +179,21 @@ def _cancelling(*where: Any) -> Any:
     return (
         update(outbox)
         .where(*where)
-        .values(status=CANCELLED, body=func.coalesce(outbox.c.redacted_body, outbox.c.body), lease_until=None,
-                last_error=bindparam("q_reason"), updated_at=bindparam("q_now", type_=UTCDateTime))
+        .values(status=CANCELLED, **ENDING, last_error=bindparam("q_reason"),
+                updated_at=bindparam("q_now", type_=UTCDateTime))
         .returning(outbox.c.id, outbox.c.kind, outbox.c.account_id, outbox.c.to_number, outbox.c.sender,
                    outbox.c.charged, outbox.c.next_attempt_at)
     )
 
 
-_ACCOUNT_QUEUED_SMS = (outbox.c.account_id == bindparam("q_account"), outbox.c.kind == "sms",
+_ACCOUNT_QUEUED_SMS = (outbox.c.account_id == bindparam("q_account"), outbox.c.kind == SMS,
                        outbox.c.status == QUEUED)
 _STATEMENTS: dict[type, Any] = {
     ById: _cancelling(outbox.c.id == bindparam("q_id"), *_ACCOUNT_QUEUED_SMS),
     ToContact: _cancelling(outbox.c.to_number == bindparam("q_to"), *_ACCOUNT_QUEUED_SMS),
     FromSender: _cancelling(outbox.c.sender == bindparam("q_sender"), *_ACCOUNT_QUEUED_SMS),
-    Claimed: _cancelling(outbox.c.id.in_(bindparam("q_ids", expanding=True)), outbox.c.kind == "sms",
+    JustClaimed: _cancelling(outbox.c.id.in_(bindparam("q_ids", expanding=True)), outbox.c.kind == SMS,
                          outbox.c.status == SENDING, outbox.c.claimed_by == bindparam("q_worker")),
-    OtpsOf: _cancelling(outbox.c.custom_number_id.in_(bindparam("q_ids", expanding=True)), outbox.c.kind == "otp",
+    OtpsOf: _cancelling(outbox.c.custom_number_id.in_(bindparam("q_ids", expanding=True)), outbox.c.kind == OTP,
                         outbox.c.status.in_([QUEUED, SENDING])),
 }

@@ -3,7 +3,7 @@
 A registration and its OTP SMS, or a gateway call and its messages, commit together
 or not at all: nothing is sent for a change that did not happen, and nothing that
 happened goes unsent. ``kind`` is ``otp`` (a code) or ``sms`` (a gateway message).
-The delivery side (claims, outcomes, receipts) is :mod:`senderid.delivery.outbox`.
+Cost: one statement, whatever the number of messages.
 """
 
 from __future__ import annotations
@@ -15,12 +15,8 @@ from datetime import datetime
 from sqlalchemy import Connection, insert
 
 from senderid import ids
-from senderid.domain import queued
-from senderid.domain.types import OutboxStatus
+from senderid.domain.outbox.statements import KINDS, QUEUED
 from senderid.store.tables import outbox
-
-QUEUED = OutboxStatus.QUEUED
-KINDS = ("otp", "sms")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +87,3 @@ def enqueue_many(conn: Connection, *, now: datetime, kind: str, messages: Sequen
 _INSERT = insert(outbox)
 _INSERT_MANY = insert(outbox).returning(outbox.c.id)
 
-
-def cancel_otps(conn: Connection, custom_number_ids: Sequence[str], now: datetime) -> int:
-    """Stop the OTP SMS of these registrations that were not handed off yet (one UPDATE):
-    a newer code replaced them, or the registration ended (:class:`.queued.OtpsOf`)."""
-    if not custom_number_ids:
-        return 0
-    return len(queued.cancel(conn, queued.OtpsOf(custom_number_ids), now=now, reason="superseded"))

@@ -1,6 +1,7 @@
-"""Operators' view of the outbox: list messages, retry a dead or failed one, purge old dead ones.
+"""Operators' view of the outbox: list messages, count them, retry a dead or failed one
+(dead | failed -> queued), purge old dead ones; and the queue's depth for the metrics.
 
-Used by ``senderid outbox ...`` and the console's messages page.
+Used by ``senderid outbox ...``, the console's messages page and the queue gauges.
 Nothing here returns or records a message body (it may hold an OTP).
 
 Retrying an OTP SMS draws a **fresh code**: once an OTP SMS ends, the code in its
@@ -16,17 +17,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from senderid import numbers, otp
 from senderid.domain import audit
 from senderid.domain.context import Context
-from senderid.domain.types import Actor, CustomNumberStatus, OutboxStatus
+from senderid.domain.outbox.claims import lane_of
+from senderid.domain.outbox.statements import DEAD, FAILED, OTP, QUEUED, SENDING, SMS, STATUSES
+from senderid.domain.types import Actor, CustomNumberStatus
 from senderid.errors import Conflict, InvalidRequest, NotFound
+from senderid.store.coltypes import UTCDateTime
 from senderid.store.tables import custom_numbers, optouts, outbox
 
-STATUSES = tuple(OutboxStatus)
-RETRYABLE = (OutboxStatus.DEAD, OutboxStatus.FAILED)
+RETRYABLE = (DEAD, FAILED)
 MAX_LIST = 1000
 MAX_PAGE = 200
 
@@ -146,31 +149,25 @@ def retry(ctx: Context, message_id: str, *, actor: Actor) -> OutboxMessage:
         row = _locked(conn, message_id)
         if row.status not in RETRYABLE:
             raise Conflict(f"Only a dead or failed message can be retried; {message_id} is {row.status}")
-        if row.kind == "sms" and row.account_id is not None and conn.execute(
+        if row.kind == SMS and row.account_id is not None and conn.execute(
                 select(optouts.c.number).where(optouts.c.account_id == row.account_id,
                                                optouts.c.number == row.to_number)).first():
             raise Conflict(f"{message_id} goes to a number on its account's opt-out list; nothing to retry")
-        if row.kind != "otp" and row.blanked:
+        if row.kind != OTP and row.blanked:
             raise Conflict(f"The text of {message_id} is no longer kept (it ended more than "
                            "SENDERID_MESSAGE_BODY_RETENTION_DAYS ago); nothing to retry")
         now = ctx.clock.now()
-        values: dict[str, object] = {}
-        if row.kind == "otp":
-            values = _fresh_otp(ctx, conn, row, now)
-        result = conn.execute(
-            update(outbox)
-            .where(outbox.c.id == message_id, outbox.c.status.in_(RETRYABLE))
-            .values(
-                status=OutboxStatus.QUEUED, attempts=0, next_attempt_at=now, lease_until=None, claimed_by=None,
-                provider=None, provider_message_id=None, sent_at=None, updated_at=now, **values,
-            )
-        )
+        if row.kind == OTP:
+            result = conn.execute(_REQUEUE_WITH_TEXT, {"r_id": message_id, "r_now": now,
+                                                       **_fresh_otp(ctx, conn, row, now)})
+        else:
+            result = conn.execute(_REQUEUE, {"r_id": message_id, "r_now": now})
         if result.rowcount != 1:  # pragma: no cover - the row is locked above
             raise Conflict(f"{message_id} changed meanwhile; try again")
         audit.record(
             conn, at=now, actor=actor, action=audit.Action.OUTBOX_RETRIED, account_id=row.account_id,
             subject=message_id, kind=row.kind, previous_status=row.status,
-            previous_attempts=row.attempts, fresh_code=row.kind == "otp",
+            previous_attempts=row.attempts, fresh_code=row.kind == OTP,
         )
     ctx.on_enqueue()
     return get_message(ctx, message_id)
@@ -183,14 +180,43 @@ def purge_dead(ctx: Context, *, older_than_days: int, actor: Actor) -> int:
     with ctx.db.write() as conn:
         now = ctx.clock.now()
         cutoff = now - timedelta(days=older_than_days)
-        deleted = conn.execute(
-            delete(outbox).where(outbox.c.status == OutboxStatus.DEAD, outbox.c.updated_at < cutoff)
-        ).rowcount
+        deleted = conn.execute(_PURGE_DEAD, {"r_cutoff": cutoff}).rowcount
         audit.record(
-            conn, at=now, actor=actor, action=audit.Action.OUTBOX_PURGED, status=OutboxStatus.DEAD,
+            conn, at=now, actor=actor, action=audit.Action.OUTBOX_PURGED, status=DEAD,
             older_than_days=older_than_days, deleted=deleted,
         )
     return int(deleted)
+
+
+def queue_depth(conn: Connection, now: datetime) -> list[tuple[str, str, int, float | None]]:
+    """``(status, lane, count, age of the oldest in seconds)`` of the messages still to
+    deliver (queued, sending) and of the dead ones: what the queue metrics show."""
+    rows = conn.execute(
+        select(outbox.c.status, outbox.c.kind, outbox.c.account_id.is_(None).label("no_account"),
+               func.count(), func.min(outbox.c.created_at))
+        .where(outbox.c.status.in_([QUEUED, SENDING, DEAD]))
+        .group_by(outbox.c.status, outbox.c.kind, outbox.c.account_id.is_(None))
+    ).all()
+    return [
+        (status, lane_of(kind, None if no_account else "account"), count,
+         (now - oldest).total_seconds() if oldest is not None else None)
+        for status, kind, no_account, count, oldest in rows
+    ]
+
+
+# -- the statements, built once ------------------------------------------------------------
+
+_NOW = bindparam("r_now", type_=UTCDateTime())
+# dead | failed -> queued, due now, attempts reset (an OTP also gets its fresh text)
+_REQUEUE = (
+    update(outbox)
+    .where(outbox.c.id == bindparam("r_id"), outbox.c.status.in_(RETRYABLE))
+    .values(status=QUEUED, attempts=0, next_attempt_at=_NOW, lease_until=None, claimed_by=None,
+            provider=None, provider_message_id=None, sent_at=None, updated_at=_NOW)
+)
+_REQUEUE_WITH_TEXT = _REQUEUE.values(body=bindparam("r_body"), redacted_body=bindparam("r_redacted_body"))
+_PURGE_DEAD = delete(outbox).where(outbox.c.status == DEAD,
+                                   outbox.c.updated_at < bindparam("r_cutoff", type_=UTCDateTime()))
 
 
 # -- internals -----------------------------------------------------------------------------
@@ -210,7 +236,8 @@ def _locked(conn: Connection, message_id: str):  # type: ignore[no-untyped-def]
 
 
 def _fresh_otp(ctx: Context, conn: Connection, message, now: datetime) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    """Draw a new code for a retried OTP SMS: the registration's hash and the message's text."""
+    """Draw a new code for a retried OTP SMS: the registration's hash, and the message's text
+    (the parameters of :data:`_REQUEUE_WITH_TEXT`)."""
     if message.expires_at is None or message.expires_at <= now:
         raise Conflict(
             f"The code of OTP {message.id} has expired; the customer must ask for a new one "
@@ -238,4 +265,4 @@ def _fresh_otp(ctx: Context, conn: Connection, message, now: datetime) -> dict[s
     )
     body, redacted_body = otp.render(ctx.settings.otp_template, code=code, number=registration.number,
                                      valid_seconds=(message.expires_at - now).total_seconds())
-    return {"body": body, "redacted_body": redacted_body}
+    return {"r_body": body, "r_redacted_body": redacted_body}

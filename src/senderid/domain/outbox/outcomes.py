@@ -1,0 +1,126 @@
+"""sending -> sent | failed | dead | cancelled | queued: what became of claimed messages,
+recorded in batches.
+
+The worker records every outcome its window produced since the last record in one
+transaction; each kind of outcome is one executemany statement, whatever the batch size.
+Ending a message blanks an OTP out of its body and drops the lease. A message cancelled
+while a live worker held it and then accepted by the provider is recorded as sent all
+the same (the truth); any other outcome leaves a cancelled message alone.
+
+Recording ``sent`` first takes the per-message receipt lock and then applies the receipts
+that came before it (:mod:`.receipts`), in the same transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, bindparam, or_, update
+
+from senderid.domain import events
+from senderid.domain.outbox.claims import Claimed
+from senderid.domain.outbox.receipts import apply_early_receipts_many, lock_receipts
+from senderid.domain.outbox.statements import CANCELLED, DEAD, ENDING, FAILED, QUEUED, SENDING, SENT, SMS, cut_error
+from senderid.store.tables import outbox
+
+DEFERRED = "deferred"  # put back unsent, the attempt not counted (the circuit breaker is open)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one claimed message."""
+
+    message: Claimed
+    status: str  # SENT, QUEUED (try again later), FAILED, DEAD, CANCELLED, or DEFERRED
+    error: str | None = None
+    next_attempt_at: datetime | None = None  # QUEUED and DEFERRED
+    provider_message_id: str | None = None  # SENT
+
+
+# Built once, one per kind of outcome.
+_ENDING = update(outbox).values(**ENDING)
+_SENT = _ENDING.where(
+    outbox.c.id == bindparam("b_id"), or_(outbox.c.status == SENDING, outbox.c.status == CANCELLED)
+).values(
+    status=SENT, last_error=None, provider=bindparam("b_provider"),
+    provider_message_id=bindparam("b_provider_message_id"), sent_at=bindparam("b_now"),
+    updated_at=bindparam("b_now"),
+)
+_ENDED = _ENDING.where(outbox.c.id == bindparam("b_id"), outbox.c.status == SENDING).values(
+    status=bindparam("b_status"), last_error=bindparam("b_error"), updated_at=bindparam("b_now"),
+)
+_RETRY = (
+    update(outbox)
+    .where(outbox.c.id == bindparam("b_id"), outbox.c.status == SENDING)  # not a cancelled one
+    .values(status=QUEUED, next_attempt_at=bindparam("b_next"), lease_until=None,
+            last_error=bindparam("b_error"), updated_at=bindparam("b_now"))
+)
+_RELEASE = (
+    update(outbox)
+    .where(outbox.c.id == bindparam("b_id"), outbox.c.status == SENDING)
+    .values(status=QUEUED, attempts=outbox.c.attempts - 1,  # the claim counted it
+            next_attempt_at=bindparam("b_next"), lease_until=None, updated_at=bindparam("b_now"))
+)
+
+
+def record(conn: Connection, outcomes: list[Outcome], *, now: datetime, provider: str) -> int:
+    """Record a batch of outcomes (and the account webhook events they cause); returns how
+    many webhook events were queued."""
+    sent = [o for o in outcomes if o.status == SENT]
+    if sent:
+        mark_sent_many(conn, [(o.message.id, o.provider_message_id) for o in sent], now=now, provider=provider)
+    ended = [o for o in outcomes if o.status in (FAILED, DEAD, CANCELLED)]
+    if ended:
+        conn.execute(_ENDED, [{"b_id": o.message.id, "b_status": o.status, "b_error": cut_error(o.error),
+                               "b_now": now} for o in ended])
+    retry = [o for o in outcomes if o.status == QUEUED]
+    if retry:
+        conn.execute(_RETRY, [{"b_id": o.message.id, "b_next": o.next_attempt_at, "b_error": cut_error(o.error),
+                               "b_now": now} for o in retry])
+    deferred = [o for o in outcomes if o.status == DEFERRED]
+    if deferred:
+        conn.execute(_RELEASE, [{"b_id": o.message.id, "b_next": o.next_attempt_at, "b_now": now}
+                                for o in deferred])
+    told = [
+        (o.message.account_id, "message.sent" if o.status == SENT else "message.failed",
+         {"id": o.message.id, "to": o.message.to, "sender": o.message.sender,
+          **({} if o.status == SENT else {"status": o.status, "error": o.error or ""}),
+          **({"acmaRegistered": o.message.acma_registered}
+             if o.status == SENT and o.message.acma_registered is not None else {})})
+        for o in sent + [o for o in ended if o.status != CANCELLED]
+        if o.message.kind == SMS and o.message.account_id is not None  # gateway messages only
+    ]
+    if not told:
+        return 0
+    return events.emit(conn, now=now, events=told)
+
+
+def mark_sent_many(
+    conn: Connection, sent: list[tuple[str, str | None]], *, now: datetime, provider: str
+) -> None:
+    """Record the provider's acceptance of ``(message id, provider message id)`` pairs, and
+    apply the receipts that came before (the lock taken first keeps a racing receipt from
+    slipping in between)."""
+    provider_ids = sorted({pid for _, pid in sent if pid})
+    lock_receipts(conn, provider, provider_ids)
+    conn.execute(_SENT, [{"b_id": mid, "b_provider": provider, "b_provider_message_id": pid, "b_now": now}
+                         for mid, pid in sent])
+    if provider_ids:
+        apply_early_receipts_many(conn, provider, provider_ids, now)
+
+
+def mark_sent(
+    conn: Connection, message_id: str, *, now: datetime, provider: str, provider_message_id: str | None
+) -> None:
+    """Record the provider's acceptance of one message (then call
+    :func:`.receipts.apply_early_receipts` in the same transaction: the lock taken here keeps
+    a racing receipt from slipping in)."""
+    lock_receipts(conn, provider, [provider_message_id] if provider_message_id else [])
+    conn.execute(_SENT, {"b_id": message_id, "b_provider": provider,
+                         "b_provider_message_id": provider_message_id, "b_now": now})
+
+
+def mark_ended(conn: Connection, message_id: str, *, now: datetime, status: str, error: str) -> None:
+    """End a message as failed, dead or cancelled (unless it was cancelled meanwhile)."""
+    conn.execute(_ENDED, {"b_id": message_id, "b_status": status, "b_error": cut_error(error), "b_now": now})
