@@ -479,7 +479,8 @@ def test_killed_workers_lose_nothing_and_hand_over_twice_only_across_a_crash(
                 code=code, number=registration.number, minutes=minutes)
             assert hand_off.sender == receiver.wire_sender(message.sender)
             codes_per_phone[hand_off.to].add(code)
-        assert code not in message.body  # wiped from the outbox after hand-off
+        # wiped from the outbox after hand-off (the number in the text may hold the same digits)
+        assert code not in message.body.replace(registration.number, "")
     assert {phone: len(codes) for phone, codes in codes_per_phone.items() if len(codes) != 1} == {}
 
     # -- a second hand-off only across a crash between acceptance and record ------------------
