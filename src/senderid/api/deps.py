@@ -22,7 +22,7 @@ from senderid.api.body import parse_object
 from senderid.domain import idempotency
 from senderid.domain.senders import MISS, Miss
 from senderid.domain.types import Caller
-from senderid.edge import context
+from senderid.edge import context as context  # the routes take it from here
 from senderid.errors import IdempotencyKeyInvalid
 
 REPLAYED_HEADER = "Idempotent-Replayed"

@@ -48,7 +48,7 @@ def account_create(
 def account_list(as_json: AsJson = False) -> None:
     """List every account, oldest first."""
     ctx = context()
-    found: list[accounts.Account] = []
+    found: list[Account] = []
     while True:
         page, total = accounts.list_accounts(ctx, limit=_PAGE, offset=len(found))
         found.extend(page)

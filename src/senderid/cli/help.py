@@ -8,7 +8,7 @@ parameters these two small classes; the console script runs it (``main``).
 
 from __future__ import annotations
 
-import click
+from typer import _click as click  # the click that typer vendors and runs (not the click package)
 from typer.core import TyperArgument, TyperOption
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from typing import Annotated
 
-import click
+from typer import _click as click  # the click that typer vendors and runs (not the click package)
 import typer
 import typer.main
 
@@ -115,4 +115,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

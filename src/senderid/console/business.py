@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from senderid.console import plumbing
+from senderid.console import pages, plumbing
 from senderid.console import session as sessions
 from senderid.domain import acma, business_names
 from senderid.domain.context import Context
@@ -92,4 +92,4 @@ async def export(request: Request) -> Response:
         acma.export_rows, plumbing.context(request), status=plumbing.query_text(request, "status") or None
     )
     return PlainTextResponse(acma.to_csv(rows), media_type="text/csv; charset=utf-8", headers={
-        **plumbing.SECURITY_HEADERS, "Content-Disposition": 'attachment; filename="acma-sender-ids.csv"'})
+        **pages.SECURITY_HEADERS, "Content-Disposition": 'attachment; filename="acma-sender-ids.csv"'})

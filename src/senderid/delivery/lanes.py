@@ -128,9 +128,9 @@ class RateBucket:
         ).first()
         if row is None:
             conn.execute(insert(rate_buckets).values(name=self.name, tokens=self.capacity, updated_at=now))
-            return self.capacity
+            return float(self.capacity)
         elapsed = max(0.0, (now - row.updated_at).total_seconds())
-        return min(self.capacity, row.tokens + elapsed * self.per_second)
+        return min(float(self.capacity), float(row.tokens) + elapsed * self.per_second)
 
     def spend(self, conn: Connection, now: datetime, tokens_before: float, used: float) -> None:
         conn.execute(

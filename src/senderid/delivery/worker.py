@@ -68,7 +68,7 @@ HOUSEKEEPING_SECONDS = 300.0  # how often a running worker blanks old bodies and
 def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
     """Exponential backoff with jitter: about base·2^(attempt-1), between half and all of it."""
     ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
-    return ceiling * (0.5 + 0.5 * (rng or random).random())
+    return float(ceiling * (0.5 + 0.5 * (rng or random).random()))
 
 
 def parts_of(body: str) -> int:

@@ -322,4 +322,5 @@ def get_webhook_url(ctx: Context, account_id: str) -> str | None:
         row = conn.execute(select(accounts.c.webhook_url).where(accounts.c.id == account_id)).first()
     if row is None:
         raise NotFound(f"No account with id {account_id}")
-    return row.webhook_url
+    url: str | None = row.webhook_url
+    return url

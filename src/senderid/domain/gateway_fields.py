@@ -18,7 +18,7 @@ Custom fields ``{{[Field]}}`` are refused: senderid keeps no contact book to fil
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
@@ -215,5 +215,10 @@ def compose(message: str, options: SendOptions) -> str:
 def with_links(text: str, options: SendOptions, base: str, codes: dict[str, str]) -> str:
     """``text`` with each link of ``options`` replaced by ``<base>/<code>``."""
     for link in options.links:
-        text = link_pattern(link.short).sub(lambda _m, c=codes[link.short]: f"{base}/{c}", text)
+        text = link_pattern(link.short).sub(_literally(f"{base}/{codes[link.short]}"), text)
     return text
+
+
+def _literally(replacement: str) -> Callable[[re.Match[str]], str]:
+    """A ``re.sub`` replacement that is taken as it is (no group references)."""
+    return lambda _match: replacement

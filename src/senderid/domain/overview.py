@@ -41,8 +41,8 @@ class Counts:
 def counts(ctx: Context) -> Counts:
     now = ctx.clock.now()
     day_ago = now - timedelta(hours=24)
-    numbers = dict.fromkeys(READABLE_STATUSES, 0)
-    names = dict.fromkeys(BUSINESS_STATUSES, 0)
+    numbers: dict[str, int] = dict.fromkeys(READABLE_STATUSES, 0)
+    names: dict[str, int] = dict.fromkeys(BUSINESS_STATUSES, 0)
     with ctx.db.read() as conn:
         for status, count in conn.execute(
             select(custom_numbers.c.status, func.count()).group_by(custom_numbers.c.status)

@@ -162,7 +162,7 @@ def load_settings() -> Settings:
     path = env_file_path()
     if path is None:
         return Settings()
-    return Settings(_env_file=path, _env_file_encoding="utf-8")  # type: ignore[call-arg]
+    return Settings(_env_file=path, _env_file_encoding="utf-8")
 
 
 _SECTION_COMMENT = re.compile(r"^    # -- (.+?) -+$")

@@ -139,7 +139,7 @@ class MessagingSettings(BaseSettings):
             value = [part.strip().upper() for part in value.split(",") if part.strip()]
         if not value:
             raise ValueError("at least one region is required")
-        return tuple(value)
+        return tuple(value) if isinstance(value, list | tuple) else value
 
     @field_validator("short_link_base")
     @classmethod

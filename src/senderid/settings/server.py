@@ -79,9 +79,12 @@ class ServerSettings(BaseSettings):
     def _parse_proxies(cls, value: object) -> object:
         if isinstance(value, str):
             value = [part.strip() for part in value.split(",") if part.strip()]
-        for entry in value or ():  # type: ignore[union-attr]
+        entries = tuple(value or ()) if isinstance(value, list | tuple) else value
+        if not isinstance(entries, tuple):
+            return entries  # pydantic refuses it with its own words
+        for entry in entries:
             try:
                 ipaddress.ip_network(entry, strict=False)
             except ValueError:
                 raise ValueError(f"{entry!r} is not an IP address or network") from None
-        return tuple(value or ())  # type: ignore[arg-type]
+        return entries

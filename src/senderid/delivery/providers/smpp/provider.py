@@ -40,7 +40,7 @@ from senderid.delivery.providers.smpp.session import Sequences, Session
 
 log = logging.getLogger("senderid.delivery.smpp")
 
-ReceiptCallback = Callable[[str, str], None]
+ReceiptCallback = Callable[[str, str], object]  # what it answers is not used
 InboundCallback = Callable[[str, str, str], object]  # (from, to, text) of a mobile-originated SMS
 
 
