@@ -76,6 +76,10 @@ class NumberStatus(str, Enum):
     active = "active"
     cancelled = "cancelled"
     deleted = "deleted"
+    lapsed = "lapsed"
+    released = "released"
+    claiming = "claiming"
+    reclaimed = "reclaimed"
 
 
 class NameStatus(str, Enum):
