@@ -73,12 +73,12 @@ def account_set(
     reason: Annotated[
         Optional[str],
         typer.Option("--reason", metavar="TEXT", help="Why the account's numbers may be activated without OTP "
-                     "(kept in the audit log; required with --no-otp)."),
+                     "(kept in the audit log; needed to turn OTP off)."),
     ] = None,
     reverify_after_days: Annotated[
         Optional[str],
         typer.Option("--reverify-after-days", metavar="N", help="Days after which the account's numbers must be "
-                     "proven again (0: never; 'default': SENDERID_REVERIFY_AFTER_DAYS)."),
+                     "proven again (0: never; 'default': the server's setting)."),
     ] = None,
     webhook_url: Annotated[
         Optional[str],

@@ -19,7 +19,7 @@ from senderid.api.auth import actor
 from senderid.api.deps import caller, context, posted
 from senderid.clock import iso_ms
 from senderid.domain import custom_numbers
-from senderid.domain.types import Caller, Registration
+from senderid.domain.types import Caller, CustomNumberStatus, Registration
 
 router = APIRouter(prefix="/api/v1/customNumber", tags=["custom numbers"])
 
@@ -80,7 +80,7 @@ async def verify(request: Request) -> Response:
             code=body.get("otp"), actor=actor(request, who),
         )
         if verified.decides_at is not None:
-            return envelope.ok(CLAIM_OPENED, {"status": "claiming", "decidesAt": iso_ms(verified.decides_at)})
+            return envelope.ok(CLAIM_OPENED, {"status": CustomNumberStatus.CLAIMING, "decidesAt": iso_ms(verified.decides_at)})
         return envelope.ok(VERIFIED)
 
     return await posted(request, work)

@@ -193,7 +193,8 @@ def send_otp(
         updated_at=now,
     )
     if registration_id is not None or state.pending_id is not None:
-        action = audit.Action.CUSTOM_NUMBER_OTP_RESENT if registration_id is None else audit.Action.CUSTOM_NUMBER_OTP_SENT
+        action = (audit.Action.CUSTOM_NUMBER_OTP_RESENT if registration_id is None
+                  else audit.Action.CUSTOM_NUMBER_OTP_SENT)
         registration_id = registration_id or state.pending_id
         conn.execute(NEW_CODE, {"b_id": registration_id, "name": name, **otp_fields})
         domain_outbox.cancel_otps(conn, [registration_id], now)
