@@ -21,6 +21,7 @@ account) and a note.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 from collections.abc import Iterable, Sequence
@@ -314,4 +315,4 @@ def _end(ctx: Context, conn: Connection, found: Sequence[Holder], now: datetime,
     audit.record_many(conn, at=now, actor=actor, entries=entries)
     domain_events.emit(conn, now=now, events=events)
     for account_id in {h.account_id for h in found}:
-        ctx.db.after_commit(lambda a=account_id: ctx.senders.forget_senders(a))
+        ctx.db.after_commit(functools.partial(ctx.senders.forget_senders, account_id))

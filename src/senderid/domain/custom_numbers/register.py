@@ -192,10 +192,11 @@ def send_otp(
         otp_purpose=purpose,
         updated_at=now,
     )
-    if registration_id is not None or state.pending_id is not None:
+    existing = registration_id or state.pending_id
+    if existing is not None:
         action = (audit.Action.CUSTOM_NUMBER_OTP_RESENT if registration_id is None
                   else audit.Action.CUSTOM_NUMBER_OTP_SENT)
-        registration_id = registration_id or state.pending_id
+        registration_id = existing
         conn.execute(NEW_CODE, {"b_id": registration_id, "name": name, **otp_fields})
         domain_outbox.cancel_otps(conn, [registration_id], now)
     else:
