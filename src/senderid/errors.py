@@ -22,6 +22,11 @@ Hierarchy::
       ContactsRequired            gateway: no contacts, or none valid (a bare 3-key body)
       BalanceTooLow               gateway: the prepaid balance cannot cover the request (422)
       SenderNotAllowed            gateway: the account may not send as that sender (403)
+      NumberProtected             add, reclaim: an operator protects the number (400)
+      NumberNotHeldByAnother      reclaim: no other account holds the number (400)
+      ReclaimNeedsOtp             reclaim: the account works without OTP (403)
+      ClaimOpen                   reclaim, verify: a claim on the number is open (409)
+      BusinessNameProtected       business/add: an operator protects the name (400)
       IdempotencyKeyInvalid       any POST: an Idempotency-Key that cannot be one (400)
       IdempotencyKeyReused        any POST: the key was used for another request (409)
 """
@@ -137,6 +142,45 @@ class VerifyNumberRequired(SenderIdError):
 
 class OtpVerificationFailed(SenderIdError):
     message = "OTP verification failed"
+
+
+# -- the right of use: protected senders, reclaim ----------------------------------------
+
+
+class NumberProtected(SenderIdError):
+    """add or reclaim of a number (or a number under a prefix) an operator protects, by an
+    account not allowed to use it."""
+
+    show_message = 0
+    message = "Number is protected"
+
+
+class NumberNotHeldByAnother(SenderIdError):
+    """reclaim of a number no other account holds (active or lapsed): add it instead."""
+
+    show_message = 0
+    message = "Number is not held by another account"
+
+
+class ReclaimNeedsOtp(SenderIdError):
+    """reclaim by an account that works without OTP: a claim is a proof of possession."""
+
+    http_status = 403
+    show_message = 0
+    message = "Reclaim needs an account that verifies numbers by OTP"
+
+
+class ClaimOpen(Conflict):
+    """A claim on the number is open: one at a time, until it is decided."""
+
+    message = "A claim on this number is open; try again once it is decided"
+
+
+class BusinessNameProtected(SenderIdError):
+    """business/add of a name that holds a protected name as a whole word."""
+
+    show_message = 0
+    message = "Business name is protected"
 
 
 # -- POST /api/v1/business/add -----------------------------------------------------------

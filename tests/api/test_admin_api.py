@@ -93,7 +93,7 @@ def test_the_header_is_case_insensitive(app_client: TestClient) -> None:
 def test_accounts(app_client: TestClient, ctx, clock) -> None:  # type: ignore[no-untyped-def]
     created = _ok(app_client.post("/admin/v1/accounts", json={"name": "Acme Pty Ltd"}, headers=ADMIN))
     assert created == {"id": created["id"], "name": "Acme Pty Ltd", "otp_required": True,
-                       "created_at": "2026-01-01T00:00:00.000Z"}
+                       "reverify_after_days": None, "created_at": "2026-01-01T00:00:00.000Z"}
     clock.advance(seconds=1)
     direct = _ok(app_client.post("/admin/v1/accounts", json={"name": "Direct", "otp_required": False},
                                  headers=ADMIN))
@@ -106,7 +106,8 @@ def test_accounts(app_client: TestClient, ctx, clock) -> None:  # type: ignore[n
     no_registrant = {"abn": None, "entity_name": None}
     assert _ok(app_client.get(f"/admin/v1/accounts/{created['id']}", headers=ADMIN)) == {**created, **no_registrant}
 
-    patched = _ok(app_client.patch(f"/admin/v1/accounts/{created['id']}", json={"otp_required": False}, headers=ADMIN))
+    patched = _ok(app_client.patch(f"/admin/v1/accounts/{created['id']}",
+                                   json={"otp_required": False, "reason": "vouched for"}, headers=ADMIN))
     assert patched == {**created, "otp_required": False, **no_registrant}
     assert accounts.get_account(ctx, created["id"]).otp_required is False
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
 
 from senderid.cli import common
 from senderid.domain import accounts
@@ -77,7 +76,7 @@ def test_account_credits(run) -> None:  # type: ignore[no-untyped-def]
 
 def test_account_set_with_a_refused_balance_changes_nothing(run) -> None:  # type: ignore[no-untyped-def]
     account_id = run("account", "create", "Prepaid").stdout.strip()
-    refused = run("account", "set", account_id, "--no-otp-required", "--credits", "-5")
+    refused = run("account", "set", account_id, "--no-otp-required", "--reason", "vouched for", "--credits", "-5")
     assert refused.exit_code == 1 and "credits must be a number from 0" in refused.output
     assert "otp_required=false" not in refused.output
     assert accounts.get_account(common.context(), account_id).otp_required is True

@@ -72,6 +72,7 @@ def test_create_an_account_switch_its_otp_and_give_it_a_key_that_expires(  # typ
 
     r = api("POST", "/api/v1/customNumber/add", key, json={"name": "Bookings", "number": NUMBER})
     assert r.json()["message"] == "OTP sent to your number successfully", r.text
+    page.get_by_label("Reason").fill("numbers checked with the carrier")
     page.get_by_role("button", name="Register numbers without an OTP").click()
     expect(page.get_by_role("status")).to_contain_text("without an OTP")
     assert admin(live, "GET", f"/accounts/{account_id}").json()["data"]["otp_required"] is False

@@ -99,7 +99,7 @@ def _posts(world: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
     a = world["account"]
     return [
         ("/console/accounts", {"name": "Mallory", "otp_required": "on"}),
-        (f"/console/accounts/{a}/otp", {"otp_required": "false"}),
+        (f"/console/accounts/{a}/otp", {"otp_required": "false", "reason": "vouched for"}),
         (f"/console/accounts/{a}/webhook", {"webhook_url": "https://example.com/hook"}),
         (f"/console/accounts/{a}/keys", {"expires_in_days": "30"}),
         (f"/console/keys/{world['key']}/revoke", {}),

@@ -472,7 +472,8 @@ def test_cli_forms(cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     assert secret.startswith("whsec_") and first.stdout == secret + "\n"
     assert "shown only this once" in first.stderr
 
-    both = cli("account", "set", account_id, "--no-otp-required", "--webhook-url", "http://127.0.0.1:9/b")
+    both = cli("account", "set", account_id, "--no-otp-required", "--reason", "vouched for", "--webhook-url",
+               "http://127.0.0.1:9/b")
     assert both.exit_code == 0 and both.stdout == ""  # the secret is not shown again
     ctx = common.context()
     assert accounts.get_account(ctx, account_id).otp_required is False
@@ -492,7 +493,8 @@ def test_cli_forms(cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
 
     assert cli("account", "webhook-secret", "0" * 24).exit_code == 1
     assert cli("account", "set", account_id).exit_code == 2
-    refused = cli("account", "set", account_id, "--no-otp-required", "--webhook-url", "ftp://x/y")
+    refused = cli("account", "set", account_id, "--no-otp-required", "--reason", "vouched for", "--webhook-url",
+                  "ftp://x/y")
     assert refused.exit_code == 1 and "http:// or https://" in refused.stderr
     assert accounts.get_account(common.context(), account_id).otp_required is True  # unchanged
 

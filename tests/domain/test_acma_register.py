@@ -230,7 +230,8 @@ def test_account_defaults_fill_what_a_request_omits(app_client: TestClient, cust
 
 
 def test_account_set_refuses_a_bad_abn_and_changes_nothing(customer, run, ctx) -> None:  # type: ignore[no-untyped-def]
-    bad = run("account", "set", customer.account.id, "--no-otp-required", "--abn", "51 824 753 557",
+    bad = run("account", "set", customer.account.id, "--no-otp-required", "--reason", "vouched for", "--abn",
+              "51 824 753 557",
               "--entity-name", "Acme Pty Ltd")
     assert bad.exit_code == 1 and "--abn is not valid" in bad.stderr
     assert registrant.get_defaults(ctx, customer.account.id) == registrant.Defaults(None, None)
@@ -245,7 +246,8 @@ def test_admin_api_sets_and_shows_account_defaults(app_client: TestClient, custo
     body = _ok(app_client.patch(path, json={"abn": ABN, "entity_name": "Acme Pty Ltd"}, headers=ADMIN))
     assert (body["abn"], body["entity_name"], body["otp_required"]) == (ABN_DIGITS, "Acme Pty Ltd", True)
     assert _ok(app_client.get(path, headers=ADMIN))["abn"] == ABN_DIGITS
-    refused = app_client.patch(path, json={"abn": "123", "otp_required": False}, headers=ADMIN)
+    refused = app_client.patch(path, json={"abn": "123", "otp_required": False, "reason": "vouched for"},
+                               headers=ADMIN)
     assert refused.status_code == 400 and refused.json()["message"].startswith("abn is not valid")
     assert _ok(app_client.get(path, headers=ADMIN))["otp_required"] is True  # nothing changed
     cleared = _ok(app_client.patch(path, json={"entity_name": None}, headers=ADMIN))

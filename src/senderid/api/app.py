@@ -27,6 +27,7 @@ from senderid.api.inbox_guard import InboxGuard
 from senderid.api.middleware import SERVER_ERROR, AccessLog, BodyLimit, Crashes
 from senderid.api.routes import (
     admin,
+    admin_protected,
     business,
     custom_numbers,
     devinbox,
@@ -102,6 +103,7 @@ def create_app(
     app.include_router(business.router)
     if settings.admin_token:  # off (unknown routes) without a token
         app.include_router(admin.router)
+        app.include_router(admin_protected.router)
         app.include_router(console_routes.router)
     if settings.admin_token or settings.sms_provider == "devinbox":
         app.include_router(console_assets.router)

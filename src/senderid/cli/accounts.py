@@ -15,7 +15,7 @@ import typer
 from senderid.cli.common import context, fail, refusals
 from senderid.cli.output import JSON_HELP, emit_json, table, when
 from senderid.domain import accounts, credits, registrant
-from senderid.domain.types import CLI, Account, ApiKey
+from senderid.domain.types import CLI, Account
 
 account_app = typer.Typer(rich_markup_mode=None, help="Accounts.", no_args_is_help=True)
 key_app = typer.Typer(rich_markup_mode=None, help="API keys.", no_args_is_help=True)
@@ -67,7 +67,18 @@ def account_set(
     account_id: Annotated[str, typer.Argument(metavar="ACCOUNT_ID")],
     otp_required: Annotated[
         Optional[bool],
-        typer.Option("--otp-required/--no-otp-required", help="Whether adding a number sends an OTP."),
+        typer.Option("--otp-required/--no-otp-required", "--otp/--no-otp",
+                     help="Whether adding a number sends an OTP. Turning it off needs --reason."),
+    ] = None,
+    reason: Annotated[
+        Optional[str],
+        typer.Option("--reason", metavar="TEXT", help="Why the account's numbers may be activated without OTP "
+                     "(kept in the audit log; needed to turn OTP off)."),
+    ] = None,
+    reverify_after_days: Annotated[
+        Optional[str],
+        typer.Option("--reverify-after-days", metavar="N", help="Days after which the account's numbers must be "
+                     "proven again (0: never; 'default': the server's setting)."),
     ] = None,
     webhook_url: Annotated[
         Optional[str],
@@ -89,9 +100,20 @@ def account_set(
     ] = None,
 ) -> None:
     """Change an account's settings. Setting the first webhook URL prints its signing secret."""
-    if otp_required is None and webhook_url is None and credits_ is None and abn is None and entity_name is None:
-        fail("nothing to change: give --otp-required, --no-otp-required, --webhook-url, --credits, --abn or "
-             "--entity-name", code=2)
+    if (otp_required is None and webhook_url is None and credits_ is None and abn is None and entity_name is None
+            and reverify_after_days is None):
+        fail("nothing to change: give --otp-required, --no-otp, --webhook-url, --credits, --reverify-after-days, "
+             "--abn or --entity-name", code=2)
+    if otp_required is False and not (reason or "").strip():
+        fail("--no-otp needs --reason TEXT: why the account's numbers may be activated without OTP", code=2)
+    days: float | None = None
+    if reverify_after_days is not None and reverify_after_days.strip().lower() != "default":
+        try:
+            days = float(reverify_after_days)
+        except ValueError:
+            fail(f"--reverify-after-days must be a number of days or 'default', not {reverify_after_days!r}", code=2)
+        if not 0 <= days <= accounts.MAX_REVERIFY_DAYS:
+            fail(f"--reverify-after-days must be between 0 and {accounts.MAX_REVERIFY_DAYS:,} (0: never)", code=2)
     amount: float | None = None
     if credits_ is not None and credits_.strip().lower() != "unlimited":
         try:
@@ -112,8 +134,12 @@ def account_set(
                 typer.echo(change.new_secret)
                 typer.echo("the webhook signing secret above is shown only this once "
                            "(`senderid account webhook-secret` makes a new one)", err=True)
+        if reverify_after_days is not None:
+            account = accounts.set_reverify_after_days(ctx, account_id, days, actor=CLI)
+            shown = "default" if account.reverify_after_days is None else f"{account.reverify_after_days:g}"
+            typer.echo(f"account {account.id}: reverify_after_days={shown}", err=True)
         if otp_required is not None:
-            account = accounts.set_otp_required(ctx, account_id, otp_required, actor=CLI)
+            account = accounts.set_otp_required(ctx, account_id, otp_required, reason=reason, actor=CLI)
             typer.echo(f"account {account.id}: otp_required={str(account.otp_required).lower()}", err=True)
         if credits_ is not None:
             balance = credits.set_balance(ctx, account_id, amount, actor=CLI)

@@ -76,6 +76,10 @@ class NumberStatus(str, Enum):
     active = "active"
     cancelled = "cancelled"
     deleted = "deleted"
+    lapsed = "lapsed"
+    released = "released"
+    claiming = "claiming"
+    reclaimed = "reclaimed"
 
 
 class NameStatus(str, Enum):
@@ -313,7 +317,8 @@ def numbers_list(
     ctx: typer.Context,
     status: Annotated[
         Optional[NumberStatus],
-        typer.Option("--status", case_sensitive=False, help="Only numbers in this status."),
+        typer.Option("--status", metavar="STATUS", case_sensitive=False,
+                     help="Only numbers in this status: " + ", ".join(s.value for s in NumberStatus) + "."),
     ] = None,
     limit: Limit = 50,
     offset: Offset = 0,

@@ -9,7 +9,6 @@ migrated), 2 usage or a setting that cannot be used.
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 from typer import _click as click  # the click that typer vendors and runs (not the click package)
@@ -24,6 +23,7 @@ from senderid.cli.business import business_app
 from senderid.cli.common import context, fail
 from senderid.cli.help import tidy
 from senderid.cli.outbox import outbox_app
+from senderid.cli.protect import protect_app
 
 app = typer.Typer(rich_markup_mode=None, 
     name="senderid",
@@ -39,6 +39,7 @@ app.add_typer(key_app, name="key")
 app.add_typer(business_app, name="business")
 app.add_typer(api_app, name="api")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(protect_app, name="protect")
 
 
 def _print_version(value: bool) -> None:

@@ -80,7 +80,8 @@ async def _account_view(
     detail = await run_in_threadpool(_account_detail, plumbing.context(request), account_id)
     return plumbing.view(
         request, "account.html", current, status_code=status_code, title=detail.account.name,
-        active="accounts", detail=detail, **values,
+        active="accounts", detail=detail, default_reverify_days=plumbing.context(request).settings.reverify_after_days,
+        **values,
     )
 
 
@@ -91,12 +92,32 @@ async def account_page(account_id: str, request: Request) -> Response:
 
 @router.post("/accounts/{account_id:objectid}/otp")
 async def set_otp(account_id: str, request: Request) -> Response:
-    _current, form = await plumbing.checked(request)
+    current, form = await plumbing.checked(request)
     required = form.get("otp_required") == "true"
-    await run_in_threadpool(
-        accounts.set_otp_required, plumbing.context(request), account_id, required, actor=plumbing.actor(request)
-    )
+    try:
+        await run_in_threadpool(
+            lambda: accounts.set_otp_required(plumbing.context(request), account_id, required,
+                                              reason=form.get("reason"), actor=plumbing.actor(request)))
+    except InvalidRequest as exc:
+        return await _account_view(request, current, account_id, status_code=400, error=exc.message)
     return plumbing.redirect(f"/console/accounts/{account_id}", "otp-on" if required else "otp-off")
+
+
+@router.post("/accounts/{account_id:objectid}/reverify")
+async def set_reverify(account_id: str, request: Request) -> Response:
+    current, form = await plumbing.checked(request)
+    text = form.get("reverify_after_days", "").strip()
+    try:
+        try:
+            days = float(text) if text else None
+        except ValueError:
+            raise InvalidRequest("Re-verify after: a number of days (0: never), or empty for the setting's") from None
+        await run_in_threadpool(
+            lambda: accounts.set_reverify_after_days(plumbing.context(request), account_id, days,
+                                                     actor=plumbing.actor(request)))
+    except InvalidRequest as exc:
+        return await _account_view(request, current, account_id, status_code=400, error=exc.message)
+    return plumbing.redirect(f"/console/accounts/{account_id}", "reverify-set")
 
 
 @router.post("/accounts/{account_id:objectid}/webhook")

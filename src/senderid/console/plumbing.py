@@ -41,6 +41,7 @@ NAV = (
     ("numbers", "/console/numbers", "Custom numbers"),
     ("business", "/console/business-names", "Business names"),
     ("messages", "/console/messages", "Messages"),
+    ("protected", "/console/protected", "Protected"),
     ("audit", "/console/audit", "Audit log"),
 )
 
@@ -58,6 +59,9 @@ DONE = {
     "registrant-set": "Default registrant saved: business-name requests that name none use it.",
     "retried": "Message queued again: the worker sends it shortly.",
     "signed-out": "You are signed out.",
+    "reverify-set": "Re-verification period saved: the account's numbers follow it now.",
+    "protected": "Protected: accounts not allowed can no longer register it.",
+    "unprotected": "No longer protected.",
 }
 
 

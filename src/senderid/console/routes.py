@@ -11,8 +11,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from senderid.console import accounts, audit, business, exports, gateway, home, messages, numbers, signin
+from senderid.console import (
+    accounts,
+    audit,
+    business,
+    exports,
+    gateway,
+    home,
+    messages,
+    numbers,
+    protected,
+    signin,
+)
 
 router = APIRouter()
-for _group in (signin, home, accounts, numbers, business, messages, gateway, audit, exports):
+for _group in (signin, home, accounts, numbers, business, messages, gateway, protected, audit, exports):
     router.include_router(_group.router)

@@ -44,7 +44,7 @@ from datetime import datetime, timedelta
 from senderid import metrics
 from senderid.clock import Clock
 from senderid.delivery import breaker, health, lanes, webhooks
-from senderid.domain import outbox, retention
+from senderid.domain import custom_numbers, outbox, retention
 from senderid.domain.outbox import DEFERRED, Claimed, Outcome
 from senderid.sms_parts import MessageTooLong, split
 from senderid.delivery.providers.base import (
@@ -63,6 +63,7 @@ log = logging.getLogger("senderid.worker")
 RETRY_RECORD_SECONDS = 1.0  # after a failed record (database trouble), try again this soon
 RECORD_LINGER_SECONDS = 0.1  # an outcome waits at most this long for others to share its record
 HOUSEKEEPING_SECONDS = 300.0  # how often a running worker blanks old bodies and purges expired rows
+RIGHT_OF_USE_SECONDS = 1.0  # how often it looks for notices, lapses, releases and claims due
 
 
 def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
@@ -112,6 +113,7 @@ class Worker:
         metrics.BREAKER_STATE.labels(provider.name).set(breaker.STATE_VALUES[breaker.CLOSED])
         self._swept_before: datetime | None = None  # retention: ended before this is blanked
         self._next_sweep = 0.0  # time.monotonic() of the next housekeeping round
+        self._next_tick = 0.0  # time.monotonic() of the next right-of-use tick
         # The breaker's state and the last failure, for the console (another process).
         self.health = health.HealthReport(self.name, provider.name, self.breaker)
 
@@ -268,9 +270,32 @@ class Worker:
                                             "limit_rows": swept.limit_rows})
         return swept
 
+    def right_of_use(self) -> custom_numbers.Ticked:
+        """One right-of-use tick (:mod:`senderid.domain.custom_numbers.timed`): notices,
+        lapses, releases and claims whose moment has come; one indexed query when none has."""
+        ticked = custom_numbers.tick(self.db, self.settings, self.clock.now())
+        if ticked != custom_numbers.Ticked():
+            log.info("right of use", extra={"noticed": ticked.noticed, "lapsed": ticked.lapsed,
+                                            "released": ticked.released, "reclaimed": ticked.reclaimed})
+        return ticked
+
     def _run_webhooks(self, stop: threading.Event) -> None:
-        """The webhook loop, which also runs the housekeeping every HOUSEKEEPING_SECONDS."""
+        """The webhook loop, which also runs the housekeeping every HOUSEKEEPING_SECONDS and
+        the right-of-use tick every RIGHT_OF_USE_SECONDS (after bringing the numbers'
+        schedules in line with the settings, once)."""
+        try:
+            changed = custom_numbers.reconcile(self.db, self.settings, self.clock.now())
+            if changed:
+                log.info("re-verification schedules computed", extra={"numbers": changed})
+        except Exception:
+            log.exception("computing re-verification schedules failed; the tick goes on")
         while not stop.is_set():
+            if time.monotonic() >= self._next_tick:
+                self._next_tick = time.monotonic() + RIGHT_OF_USE_SECONDS
+                try:
+                    self.right_of_use()
+                except Exception:
+                    log.exception("right-of-use tick failed; trying again shortly")
             if time.monotonic() >= self._next_sweep:
                 self._next_sweep = time.monotonic() + HOUSEKEEPING_SECONDS
                 try:
@@ -283,7 +308,8 @@ class Worker:
                 log.exception("webhook loop failed; retrying")
                 handled = 0
             if handled == 0:
-                self._webhooks_wake.wait(self.settings.worker_poll_seconds)
+                self._webhooks_wake.wait(min(self.settings.worker_poll_seconds,
+                                             max(0.001, self._next_tick - time.monotonic())))
                 self._webhooks_wake.clear()
 
     # -- the steps ---------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, func, insert, or_, select, update
 
 from senderid import ids, signing, webhook_urls
 from senderid.domain import audit
+from senderid.domain.custom_numbers import timed
 from senderid.domain.context import Context
 from senderid.domain.types import Account, Actor, ApiKey, Caller
 from senderid.errors import InvalidRequest, NotFound
@@ -36,7 +37,7 @@ def hash_key(key: str) -> str:
 def _account(row: object) -> Account:
     m = row._mapping  # type: ignore[attr-defined]
     return Account(id=m["id"], name=m["name"], otp_required=m["otp_required"], created_at=m["created_at"],
-                   prepaid=bool(m["prepaid"]))
+                   prepaid=bool(m["prepaid"]), reverify_after_days=m["reverify_after_days"])
 
 
 def _api_key(row: object) -> ApiKey:
@@ -105,7 +106,20 @@ def list_accounts(ctx: Context, *, limit: int = 50, offset: int = 0) -> tuple[li
     return [_account(row) for row in rows], total
 
 
-def set_otp_required(ctx: Context, account_id: str, otp_required: bool, *, actor: Actor) -> Account:
+MAX_REASON = 500
+
+
+def set_otp_required(ctx: Context, account_id: str, otp_required: bool, *, reason: object = None,
+                     actor: Actor) -> Account:
+    """Whether adding a number sends a code. Turning codes off needs a ``reason`` (kept in
+    the audit record): the account's numbers are then activated on the operator's word
+    (``verifiedBy`` ``operator``)."""
+    clean_reason = reason.strip() if isinstance(reason, str) else None
+    if not otp_required and not clean_reason:
+        raise InvalidRequest("turning OTP off needs a reason (who vouches for the account's numbers, and why)")
+    if clean_reason is not None and (len(clean_reason) > MAX_REASON or not clean_reason.isprintable()):
+        raise InvalidRequest(f"a reason is at most {MAX_REASON} printable characters")
+    reason_field = {"reason": clean_reason} if clean_reason else {}
     now = ctx.clock.now()
     with ctx.db.write() as conn:
         result = conn.execute(
@@ -118,8 +132,30 @@ def set_otp_required(ctx: Context, account_id: str, otp_required: bool, *, actor
         ctx.db.after_commit(lambda: ctx.senders.forget(account_id))  # cached callers carry it
         audit.record(
             conn, at=now, actor=actor, action=audit.Action.ACCOUNT_UPDATED, account_id=account_id,
-            subject=account_id, otp_required=otp_required,
+            subject=account_id, otp_required=otp_required, **reason_field,
         )
+    return get_account(ctx, account_id)
+
+
+MAX_REVERIFY_DAYS = 36_500
+
+
+def set_reverify_after_days(ctx: Context, account_id: str, days: float | None, *, actor: Actor) -> Account:
+    """The account's own SENDERID_REVERIFY_AFTER_DAYS (None: the setting's; 0: its numbers
+    never lapse). Its active numbers' schedules follow at once, each with its full notice
+    period if the change makes it overdue."""
+    if days is not None and not (0 <= days <= MAX_REVERIFY_DAYS):
+        raise InvalidRequest(f"reverify-after-days must be between 0 and {MAX_REVERIFY_DAYS:,} (0: never)")
+    now = ctx.clock.now()
+    with ctx.db.write() as conn:
+        result = conn.execute(update(accounts).where(accounts.c.id == account_id)
+                              .values(reverify_after_days=days, updated_at=now))
+        if result.rowcount == 0:
+            raise NotFound(f"No account with id {account_id}")
+        ctx.db.after_commit(lambda: ctx.senders.forget(account_id))  # cached callers carry it
+        audit.record(conn, at=now, actor=actor, action=audit.Action.ACCOUNT_UPDATED, account_id=account_id,
+                     subject=account_id, reverify_after_days=days)
+        timed.reconcile(ctx.db, ctx.settings, now, account_id=account_id)  # joins this transaction
     return get_account(ctx, account_id)
 
 
@@ -211,7 +247,7 @@ def list_keys(ctx: Context, account_id: str) -> list[ApiKey]:
 # Built once: the hot path of every request only binds the key's hash and the time.
 _AUTHENTICATE = (
     select(api_keys.c.id.label("key_id"), api_keys.c.expires_at, accounts.c.id, accounts.c.name,
-           accounts.c.otp_required, accounts.c.created_at, accounts.c.prepaid)
+           accounts.c.otp_required, accounts.c.created_at, accounts.c.prepaid, accounts.c.reverify_after_days)
     .join(accounts, accounts.c.id == api_keys.c.account_id)
     .where(
         api_keys.c.key_hash == bindparam("key_hash"),

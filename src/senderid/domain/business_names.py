@@ -12,6 +12,8 @@ The rules (SPEC §5, and ``docs/business-names.md``):
   rejects it with a reason (``REJECTED``); the account may withdraw it while it
   is still ``REQUESTED`` (``WITHDRAWN``). Only an approved name is usable as a
   sender;
+* a name that holds a protected name as a whole word (:mod:`senderid.domain.protected`)
+  is refused unless the account is allowed it;
 * one account holds a name once while it is ``REQUESTED`` or ``APPROVED``
   (compared case-insensitively; a partial unique index has the last word); any
   number of accounts may hold the same name, each with its own approval.
@@ -35,11 +37,12 @@ from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from senderid import ids
-from senderid.domain import audit, events, registrant
+from senderid.domain import audit, events, protected, registrant
 from senderid.domain.context import Context
 from senderid.domain.types import Account, Actor, BusinessNameStatus
 from senderid.errors import (
     BusinessNameInvalid,
+    BusinessNameProtected,
     BusinessNameRequired,
     Conflict,
     InvalidRequest,
@@ -214,33 +217,40 @@ def request(
             ).first()
             if held is not None:
                 raise _already_held(held.businessname, held.status)
-            if given.abn is None or given.entity_name is None:
-                defaults = registrant.read_defaults(conn, account.id)
-                given = registrant.Registrant(
-                    given.abn or defaults.abn, given.entity_name or defaults.entity_name,
-                    given.use_case, given.use_case_reference,
+            refused_by = protected.name_refused(conn, account.id, name)
+            if refused_by is not None:  # recorded, and refused once the record is committed
+                audit.record(conn, at=ctx.clock.now(), actor=actor, action=audit.Action.BUSINESS_NAME_PROTECTED_REFUSED,
+                             account_id=account.id, businessname=name, protected=refused_by)
+            else:
+                if given.abn is None or given.entity_name is None:
+                    defaults = registrant.read_defaults(conn, account.id)
+                    given = registrant.Registrant(
+                        given.abn or defaults.abn, given.entity_name or defaults.entity_name,
+                        given.use_case, given.use_case_reference,
+                    )
+                now = ctx.clock.now()
+                record_id = ids.new_id()
+                conn.execute(
+                    insert(business_names).values(
+                        id=record_id, account_id=account.id, businessname=name, name_key=key,
+                        customer_contact=contact, status=REQUESTED, created_by=actor.name,
+                        requested_at=now, created_at=now, updated_at=now, abn=given.abn,
+                        entity_name=given.entity_name, use_case=given.use_case,
+                        use_case_reference=given.use_case_reference,
+                    )
                 )
-            now = ctx.clock.now()
-            record_id = ids.new_id()
-            conn.execute(
-                insert(business_names).values(
-                    id=record_id, account_id=account.id, businessname=name, name_key=key,
-                    customer_contact=contact, status=REQUESTED, created_by=actor.name,
-                    requested_at=now, created_at=now, updated_at=now, abn=given.abn,
-                    entity_name=given.entity_name, use_case=given.use_case,
-                    use_case_reference=given.use_case_reference,
+                registered = {k: v for k, v in (
+                    ("abn", given.abn), ("entity_name", given.entity_name), ("use_case", given.use_case),
+                    ("use_case_reference", given.use_case_reference)) if v is not None}
+                audit.record(
+                    conn, at=now, actor=actor, action=audit.Action.BUSINESS_NAME_REQUESTED, account_id=account.id,
+                    subject=record_id, businessname=name, customer_contact=contact, **registered,
                 )
-            )
-            registered = {k: v for k, v in (
-                ("abn", given.abn), ("entity_name", given.entity_name), ("use_case", given.use_case),
-                ("use_case_reference", given.use_case_reference)) if v is not None}
-            audit.record(
-                conn, at=now, actor=actor, action=audit.Action.BUSINESS_NAME_REQUESTED, account_id=account.id,
-                subject=record_id, businessname=name, customer_contact=contact, **registered,
-            )
     except IntegrityError:
         # Only reachable without the lock: the unique index had the last word.
         raise _already_held(name, REQUESTED) from None
+    if refused_by is not None:
+        raise BusinessNameProtected()
     return get(ctx, record_id)
 
 

@@ -34,6 +34,8 @@ class Account:
     otp_required: bool
     created_at: datetime
     prepaid: bool = False  # has a prepaid balance (senderid.domain.credits); else unlimited
+    # its own SENDERID_REVERIFY_AFTER_DAYS (None: the setting's; 0: its numbers never lapse)
+    reverify_after_days: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,13 +87,27 @@ class WebhookStatus(StrEnum):
 
 class CustomNumberStatus(StrEnum):
     """A custom number registration. ``expired`` is derived, never stored: a pending one
-    whose code ran out (listings and filters show it)."""
+    whose code ran out (listings and filters show it). ``lapsed``: active once, its proof
+    not renewed in time (still the account's, not a sender); ``released``: lapsed too long,
+    ended; ``claiming``: another account's reclaim, proven, waiting for its decision;
+    ``reclaimed``: ended by a reclaim that won."""
 
     PENDING = "pending"
     EXPIRED = "expired"
     ACTIVE = "active"
     CANCELLED = "cancelled"
     DELETED = "deleted"
+    LAPSED = "lapsed"
+    RELEASED = "released"
+    CLAIMING = "claiming"
+    RECLAIMED = "reclaimed"
+
+
+class VerifiedBy(StrEnum):
+    """How a number was last proven: a code, or an operator's account without OTP."""
+
+    OTP = "otp"
+    OPERATOR = "operator"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +125,9 @@ class Registration:
     updated_at: datetime
     verified_at: datetime | None
     ended_at: datetime | None
+    verified_by: VerifiedBy | None = None
+    reverify_by: datetime | None = None  # when an active number lapses (None: never)
+    decides_at: datetime | None = None  # a claim's decision time (claiming)
 
 
 class KeyStatus(StrEnum):

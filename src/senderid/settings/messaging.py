@@ -81,6 +81,32 @@ class MessagingSettings(BaseSettings):
         "is refused.",
     )
 
+    # -- Right of use: re-verification and reclaim -----------------------------------------
+    reverify_after_days: float = Field(
+        365, ge=0,
+        description="Days after which a number proven by OTP must be proven again "
+        "(`POST /api/v1/customNumber/{id}/reverify`), else it lapses: no longer a sender, "
+        "still the account's. `0`: never. Decimals allowed (`0.0001` is about 9 seconds). "
+        "`senderid account set ID --reverify-after-days N` overrides it per account.",
+    )
+    reverify_notice_days: float = Field(
+        30, ge=0,
+        description="Days before a number lapses that its account gets the webhook "
+        "`custom_number.reverify_due`. A number is never lapsed sooner than this after that "
+        "notice (after an upgrade, or a shorter `SENDERID_REVERIFY_AFTER_DAYS`). Decimals allowed.",
+    )
+    lapsed_hold_days: float = Field(
+        30, ge=0,
+        description="Days a lapsed number stays its account's (proven again, it is active "
+        "again); then it is `released` and anyone may add it. Decimals allowed.",
+    )
+    reclaim_grace_days: float = Field(
+        7, ge=0,
+        description="Days a reclaim waits after the claimer proved possession "
+        "(`decidesAt`): the holder may prove possession before then and keep the number; "
+        "otherwise it moves to the claimer. Decimals allowed.",
+    )
+
     # -- Gateway messages -----------------------------------------------------------------
     shared_sender: str = Field(
         "",

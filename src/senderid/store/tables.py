@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     text,
 )
 
@@ -50,6 +51,9 @@ accounts = Table(
     Column("entity_name", String(200)),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Days after which its numbers' proof must be renewed (SENDERID_REVERIFY_AFTER_DAYS when NULL;
+    # 0: never).
+    Column("reverify_after_days", Float),
 )
 
 api_keys = Table(
@@ -65,7 +69,10 @@ api_keys = Table(
 )
 
 # One row per registration of a number by an account. A registration moves
-# pending -> active -> deleted, or pending -> cancelled; ended rows are kept.
+# pending -> active -> deleted, or pending -> cancelled; an active one lapses when its proof
+# is not renewed (lapsed -> active again, or released); a reclaim is pending -> claiming ->
+# active (the holder's registration ends reclaimed), or cancelled when the holder proves
+# possession first. Ended rows are kept (docs/api.md draws the whole life).
 custom_numbers = Table(
     "custom_numbers",
     metadata,
@@ -82,14 +89,37 @@ custom_numbers = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("verified_at", UTCDateTime),
     Column("ended_at", UTCDateTime),
-    # A number is active for at most one account: enforced by the database.
+    # How the number was last proven: otp | operator (an account without OTP activated it).
+    Column("verified_by", String(16)),
+    # The re-verification schedule: the days it was computed from (NULL: not computed yet;
+    # 0: never lapses), when the number lapses, and when its holder was told.
+    Column("reverify_after_days", Float),
+    Column("reverify_by", UTCDateTime),
+    Column("reverify_noticed_at", UTCDateTime),
+    # What the current code was sent for: NULL (an add), reverify, reclaim.
+    Column("otp_purpose", String(16)),
+    # A claim's decision time (status claiming).
+    Column("decides_at", UTCDateTime),
+    # When the worker's right-of-use tick must next look at the row (a notice, a lapse, a
+    # release, a claim's decision); NULL: never.
+    Column("due_at", UTCDateTime),
+    # A number is held (active or lapsed) by at most one account: enforced by the database.
     Index(
-        "uq_custom_numbers_active_number",
+        "uq_custom_numbers_held_number",
         "number",
         unique=True,
-        sqlite_where=text("status = 'active'"),
-        postgresql_where=text("status = 'active'"),
+        sqlite_where=text("status IN ('active', 'lapsed')"),
+        postgresql_where=text("status IN ('active', 'lapsed')"),
     ),
+    # One open claim per number.
+    Index(
+        "uq_custom_numbers_claiming_number",
+        "number",
+        unique=True,
+        sqlite_where=text("status = 'claiming'"),
+        postgresql_where=text("status = 'claiming'"),
+    ),
+    Index("ix_custom_numbers_due_at", "due_at"),
     # An account has at most one pending registration of a number.
     Index(
         "uq_custom_numbers_pending_account_number",
@@ -101,6 +131,29 @@ custom_numbers = Table(
     ),
     Index("ix_custom_numbers_number_status", "number", "status"),
     Index("ix_custom_numbers_account_status_created", "account_id", "status", "created_at"),
+)
+
+# Numbers (E.164), prefixes (``+6149157``: every number that starts so) and names (lower
+# case; a business name containing one as a whole word) that only the accounts listed in
+# protected_sender_accounts may register.
+protected_senders = Table(
+    "protected_senders",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("kind", String(8), nullable=False),  # number | prefix | name
+    Column("value", String(100), nullable=False),  # what is compared
+    Column("shown", String(100), nullable=False),  # as listings show it (+6149157*, ANZ)
+    Column("note", String(500)),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("kind", "value"),
+)
+
+protected_sender_accounts = Table(
+    "protected_sender_accounts",
+    metadata,
+    Column("protected_id", String(ID), ForeignKey("protected_senders.id", ondelete="CASCADE"), primary_key=True),
+    Column("account_id", String(ID), ForeignKey("accounts.id"), primary_key=True),
 )
 
 # One row per OTP SMS requested: the sliding windows of the sending limits. Each row

@@ -62,6 +62,7 @@ def account_body(account: Account, defaults: registrant.Defaults | None = None) 
         "id": account.id,
         "name": account.name,
         "otp_required": account.otp_required,
+        "reverify_after_days": account.reverify_after_days,
         "created_at": iso_ms(account.created_at),
     }
     if defaults is not None:  # one account's answers: its default registrant for ACMA's register
@@ -106,10 +107,15 @@ class CreateAccount(RequestBody):
 
 class UpdateAccount(RequestBody):
     otp_required: bool | None = None
+    reason: str | None = Field(None, max_length=500, description="required with otp_required false: kept in "
+                               "the audit record")
+    reverify_after_days: Annotated[float | None, NULLABLE] = Field(
+        None, ge=0, description="the account's own SENDERID_REVERIFY_AFTER_DAYS (0: never); null: the setting's")
     abn: Annotated[str | None, NULLABLE] = Field(None, description="default ABN of business-name requests")
     entity_name: Annotated[str | None, NULLABLE] = Field(None, max_length=200)
 
-    example = {"otp_required": False, "abn": "51 824 753 556", "entity_name": "Acme Pty Ltd"}
+    example = {"otp_required": False, "reason": "numbers checked against the carrier's records",
+               "abn": "51 824 753 556", "entity_name": "Acme Pty Ltd"}
 
 
 class SetCredits(RequestBody):
@@ -176,16 +182,24 @@ async def get_account(account_id: str, request: Request) -> Response:
 def _update_account(ctx: Context, account_id: str, body: dict[str, Any], actor: Actor) -> dict[str, Any]:
     otp_required = _bool(body, "otp_required")
     changes = {f: body[f] for f in ("abn", "entity_name") if f in body}
-    if otp_required is None and not changes:
-        raise InvalidRequest("Nothing to change: give otp_required (true or false), abn or entity_name")
+    days = body.get("reverify_after_days")
+    if otp_required is None and not changes and "reverify_after_days" not in body:
+        raise InvalidRequest("Nothing to change: give otp_required (true or false), reverify_after_days, abn or "
+                             "entity_name")
+    if days is not None and (isinstance(days, bool) or not isinstance(days, (int, float))):
+        raise InvalidRequest("reverify_after_days must be a number of days (0: never), or null for the setting's")
+    if otp_required is False and not (isinstance(body.get("reason"), str) and body["reason"].strip()):
+        raise InvalidRequest("otp_required false needs a reason (kept in the audit record)")
     for field, value in changes.items():  # checked before anything is written
         if value is not None and not isinstance(value, str):
             raise InvalidRequest(f"{field} must be a string, or null to clear it")
     if changes:
         registrant.clean_abn(changes.get("abn"))
         registrant.clean_entity_name(changes.get("entity_name"), "entity_name")
+    if "reverify_after_days" in body:
+        accounts.set_reverify_after_days(ctx, account_id, None if days is None else float(days), actor=actor)
     if otp_required is not None:
-        accounts.set_otp_required(ctx, account_id, otp_required, actor=actor)
+        accounts.set_otp_required(ctx, account_id, otp_required, reason=body.get("reason"), actor=actor)
     if changes:
         registrant.set_defaults(ctx, account_id, **changes, actor=actor)
     return _account_with_defaults(ctx, account_id)

@@ -1,4 +1,5 @@
-"""POST /api/v1/customNumber/add and /verifyCustomNumber (SPEC §1.3)."""
+"""POST /api/v1/customNumber/add and /verifyCustomNumber (SPEC §1.3); the registrations'
+management, re-verification (`/{id}/reverify`) and reclaim by possession (`/reclaim`)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from senderid.api.auth import actor
 from senderid.api.deps import caller, context, posted
 from senderid.clock import iso_ms
 from senderid.domain import custom_numbers
-from senderid.domain.types import Caller, Registration
+from senderid.domain.types import Caller, CustomNumberStatus, Registration
 
 router = APIRouter(prefix="/api/v1/customNumber", tags=["custom numbers"])
 
@@ -26,6 +27,7 @@ CREATED = "Custom number created"
 CREATED_DATA = {"success": True, "message": "Success create new custom number"}
 OTP_SENT = "OTP sent to your number successfully"
 VERIFIED = "OTP Verified Successfully!"
+CLAIM_OPENED = "OTP verified: the number moves to your account unless its holder proves possession first"
 
 
 class AddCustomNumber(RequestBody):
@@ -47,6 +49,15 @@ class VerifyCustomNumber(RequestBody):
     example = {"name": "Custom Number", "number": "+61400000000", "otp": "123456"}
 
 
+class ReclaimCustomNumber(RequestBody):
+    """A number another account holds: a code goes to it; its right code opens a claim."""
+
+    name: str | None = Field(None, max_length=100)
+    number: NumberInput | None = None
+
+    example = {"name": "My mobile", "number": "+61491570159"}
+
+
 @router.post("/add", openapi_extra=AddCustomNumber.openapi())
 async def add(request: Request) -> Response:
     def work(who: Caller, body: dict[str, Any]) -> Response:
@@ -64,11 +75,25 @@ async def add(request: Request) -> Response:
 @router.post("/verifyCustomNumber", openapi_extra=VerifyCustomNumber.openapi())
 async def verify(request: Request) -> Response:
     def work(who: Caller, body: dict[str, Any]) -> Response:
-        custom_numbers.verify(
+        verified = custom_numbers.verify_number(
             context(request), who.account, name=body.get("name"), number=body.get("number"),
             code=body.get("otp"), actor=actor(request, who),
         )
+        if verified.decides_at is not None:
+            return envelope.ok(CLAIM_OPENED, {"status": CustomNumberStatus.CLAIMING, "decidesAt": iso_ms(verified.decides_at)})
         return envelope.ok(VERIFIED)
+
+    return await posted(request, work)
+
+
+@router.post("/reclaim", openapi_extra=ReclaimCustomNumber.openapi())
+async def reclaim(request: Request) -> Response:
+    def work(who: Caller, body: dict[str, Any]) -> Response:
+        custom_numbers.reclaim(
+            context(request), who.account, name=body.get("name"), number=body.get("number"),
+            actor=actor(request, who),
+        )
+        return envelope.ok(OTP_SENT, {"success": True, "message": OTP_SENT}, show_message=1)
 
     return await posted(request, work)
 
@@ -87,6 +112,9 @@ def registration_body(view: Registration) -> dict[str, object]:
         "updatedAt": iso_ms(view.updated_at),
         "verifiedAt": iso_ms(view.verified_at),
         "endedAt": iso_ms(view.ended_at),
+        "verifiedBy": view.verified_by,
+        "reverifyBy": iso_ms(view.reverify_by),
+        "decidesAt": iso_ms(view.decides_at),
     }
 
 
@@ -94,7 +122,8 @@ def registration_body(view: Registration) -> dict[str, object]:
 async def list_numbers(
     request: Request,
     who: Caller = Depends(caller),
-    status: Annotated[str | None, Query(description="pending, expired, active, cancelled or deleted")] = None,
+    status: Annotated[str | None, Query(description="pending, expired, active, cancelled, deleted, lapsed, "
+                                              "released, claiming or reclaimed")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Response:
@@ -129,5 +158,16 @@ async def resend_code(registration_id: str, request: Request) -> Response:
     def work(who: Caller, _body: dict[str, Any]) -> Response:
         view = custom_numbers.resend(context(request), who.account, registration_id, actor=actor(request, who))
         return envelope.ok(OTP_SENT, registration_body(view), show_message=1)
+
+    return await posted(request, work)
+
+
+@router.post("/{registration_id:objectid}/reverify")
+async def reverify_number(registration_id: str, request: Request) -> Response:
+    """A code to prove possession again, for an active or lapsed registration (the sending
+    limits apply); `verifyCustomNumber` with it renews the proof."""
+    def work(who: Caller, _body: dict[str, Any]) -> Response:
+        custom_numbers.reverify(context(request), who.account, registration_id, actor=actor(request, who))
+        return envelope.ok(OTP_SENT, {"success": True, "message": OTP_SENT}, show_message=1)
 
     return await posted(request, work)

@@ -5,6 +5,7 @@ holds the number (the first to verify wins), and the account's senders forgotten
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, update
@@ -16,6 +17,15 @@ from senderid.domain.custom_numbers.statements import CANCELLED, PENDING
 from senderid.store.tables import custom_numbers
 
 CANCELLED_REASON = "verified by another account"
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """What a verify did: the registration it activated or renewed, or the claim it opened
+    (``decides_at`` set: the number moves then, unless its holder proves possession first)."""
+
+    id: str
+    decides_at: datetime | None = None
 
 
 def event_data(registration_id: str, number: str, name: str | None, status: str) -> dict[str, object]:

@@ -9,7 +9,8 @@ says why that stops a squatter). Past a daily guess budget
 (:mod:`senderid.domain.otp_guesses`) no new code is sent either.
 
 What add and resend need to know about a number (who holds it, this account's pending
-registration, the limits) is read in one statement: :func:`read_state`.
+registration, the limits, whether an operator protects it from the account) is read in one
+statement: :func:`read_state`.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from functools import lru_cache
 
 from sqlalchemy import Connection, Select, bindparam, func, select, type_coerce
 
-from senderid.domain import otp_guesses
+from senderid.domain import otp_guesses, protected
 from senderid.domain.context import Context
-from senderid.domain.custom_numbers.statements import ACTIVE, PENDING
+from senderid.domain.custom_numbers.statements import PENDING, TAKEN
 from senderid.errors import RateLimited
 from senderid.store.coltypes import UTCDateTime
 from senderid.store.tables import custom_numbers, otp_sends
@@ -35,13 +36,14 @@ HOUR = timedelta(hours=1)
 class State:
     """What add and resend need to know about a number, read in one statement."""
 
-    active_id: str | None  # the registration that holds the number, any account
+    active_id: str | None  # the registration that holds (or claims) the number, any account
     pending_id: str | None  # this account's pending registration of it
     others_pending: bool  # other accounts have pending registrations of it
     last_send: datetime | None  # this account's last OTP SMS to it
     nth_newest: tuple[datetime | None, ...]  # per window of _WINDOWS: the limit-th send in the hour
     positions: tuple[int, ...]  # per window: the position of the newest send in its scope (0: none)
     guesses_used_up: list[tuple[datetime, str]]  # daily guess budgets used up: (frees at, message)
+    protected: bool = False  # an operator protects the number and the account is not allowed it
 
 
 def read_state(ctx: Context, conn: Connection, account_id: str, number: str, now: datetime) -> State:
@@ -56,7 +58,7 @@ def read_state(ctx: Context, conn: Connection, account_id: str, number: str, now
     return State(row.active_id, row.pending_id, row.others_pending is not None, row.last_send,
                  tuple(m[f"nth_{i}"] for i in range(len(_WINDOWS))),
                  tuple(m[f"last_{i}"] or 0 for i in range(len(_WINDOWS))),
-                 otp_guesses.used_up(row, "wrong"))
+                 otp_guesses.used_up(row, "wrong"), bool(row.protected))
 
 
 # The windows of the sending limits: setting, the column numbering sends in its scope, message.
@@ -83,7 +85,7 @@ def _state_query(limits: tuple[int, ...], guess_limits: tuple[int, ...]) -> Sele
     guess budgets (:mod:`senderid.domain.otp_guesses`)."""
     number, account_id = bindparam("number"), bindparam("account_id")
     active = select(custom_numbers.c.id).where(
-        custom_numbers.c.number == number, custom_numbers.c.status == ACTIVE).limit(1)
+        custom_numbers.c.number == number, custom_numbers.c.status.in_(TAKEN)).limit(1)
     pending = select(custom_numbers.c.id).where(
         custom_numbers.c.account_id == account_id, custom_numbers.c.number == number,
         custom_numbers.c.status == PENDING).limit(1)
@@ -105,6 +107,7 @@ def _state_query(limits: tuple[int, ...], guess_limits: tuple[int, ...]) -> Sele
         pending.scalar_subquery().label("pending_id"),
         others.scalar_subquery().label("others_pending"),
         _as_time(last.scalar_subquery()).label("last_send"),
+        protected.number_refused(number, account_id).label("protected"),
         *columns,
         *otp_guesses.nth_failures(guess_limits, account_id, number,
                                   bindparam("day_since", type_=UTCDateTime), "wrong"),

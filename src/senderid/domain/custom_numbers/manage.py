@@ -20,14 +20,19 @@ from senderid.domain.custom_numbers.changes import event_data as _event_data
 from senderid.domain.custom_numbers.changes import senders_changed as _senders_changed
 from senderid.domain.custom_numbers.limits import read_state
 from senderid.domain.custom_numbers.register import is_blank, send_otp
+from senderid.domain.custom_numbers.schedule import shown_reverify_by
 from senderid.domain.custom_numbers.statements import (
     ACTIVE,
     CANCELLED,
+    CLAIMING,
     DELETED,
     EXPIRED,
+    LAPSED,
     PENDING,
+    RECLAIMED,
+    RELEASED,
 )
-from senderid.domain.types import Account, Actor, CustomNumberStatus, Registration
+from senderid.domain.types import Account, Actor, CustomNumberStatus, Registration, VerifiedBy
 from senderid.errors import Conflict, InvalidRequest, NotFound
 from senderid.numbers import InvalidNumber, parse_mobile
 from senderid.store.tables import custom_numbers
@@ -35,15 +40,21 @@ from senderid.store.tables import custom_numbers
 READABLE_STATUSES = tuple(CustomNumberStatus)  # what listings show and filter on
 
 
-def _view(m: Mapping[str, Any], now: datetime) -> Registration:
-    """A registration row as shown: a pending one whose code ran out is ``expired``."""
+def _view(m: Mapping[str, Any], now: datetime, notice_days: float) -> Registration:
+    """A registration row as shown: a pending one whose code ran out is ``expired``; an
+    active one shows when it lapses (``reverify_by``), a claim when it is decided."""
     status = CustomNumberStatus(m["status"])
+    verified_by = m.get("verified_by")
     if status == PENDING and (m["otp_expires_at"] is None or m["otp_expires_at"] <= now):
         status = EXPIRED
     return Registration(
         id=m["id"], account_id=m["account_id"], name=m["name"], number=m["number"], status=status,
         otp_expires_at=m["otp_expires_at"] if status == PENDING else None, created_at=m["created_at"],
         updated_at=m["updated_at"], verified_at=m["verified_at"], ended_at=m["ended_at"],
+        verified_by=VerifiedBy(verified_by) if verified_by else None,
+        reverify_by=(shown_reverify_by(m.get("reverify_by"), m.get("reverify_noticed_at"), now, notice_days)
+                     if status in (ACTIVE, LAPSED) else None),
+        decides_at=m.get("decides_at") if status == CLAIMING else None,
     )
 
 
@@ -60,7 +71,7 @@ def _status_filter(status: str, now: datetime):  # type: ignore[no-untyped-def]
 def get_registration(ctx: Context, account_id: str, registration_id: str) -> Registration:
     with ctx.db.read() as conn:
         row = _owned(conn, account_id, registration_id)
-    return _view(row._mapping, ctx.clock.now())
+    return _view(row._mapping, ctx.clock.now(), ctx.settings.reverify_notice_days)
 
 
 def list_registrations(
@@ -80,11 +91,12 @@ def list_registrations(
             .limit(limit)
             .offset(offset)
         ).all()
-    return [_view(row._mapping, now) for row in rows], total
+    return [_view(row._mapping, now, ctx.settings.reverify_notice_days) for row in rows], total
 
 
 def delete(ctx: Context, account: Account, registration_id: str, *, actor: Actor) -> Registration:
-    """End a pending or active registration: the number is free for others. Idempotent.
+    """End a pending, active, lapsed or claiming registration (a claim withdrawn): the
+    number is free for others. Idempotent.
 
     An active one was a sender of the account: its gateway messages still queued from the
     number are cancelled and refunded in the same transaction (:func:`senderid.domain.outbox.sender_removed`)."""
@@ -96,12 +108,14 @@ def delete(ctx: Context, account: Account, registration_id: str, *, actor: Actor
         now = ctx.clock.now()
         if row.status == CANCELLED:
             raise Conflict("This registration was cancelled (another account verified the number first)")
+        if row.status in (RELEASED, RECLAIMED):
+            raise Conflict(f"This registration ended: the number was {row.status}")
         view = dict(row._mapping)
         if row.status != DELETED:
             conn.execute(
                 update(custom_numbers)
                 .where(custom_numbers.c.id == row.id)
-                .values(status=DELETED, ended_at=now, updated_at=now)
+                .values(status=DELETED, ended_at=now, updated_at=now, due_at=None)
             )
             outbox.cancel_otps(conn, [row.id], now)
             # no longer the account's sender: what it still has queued from the number goes too
@@ -116,7 +130,7 @@ def delete(ctx: Context, account: Account, registration_id: str, *, actor: Actor
             if row.status == ACTIVE:
                 _senders_changed(ctx, account.id)
             view.update(status=DELETED, ended_at=now, updated_at=now)
-    return _view(view, now)
+    return _view(view, now, ctx.settings.reverify_notice_days)
 
 
 def resend(ctx: Context, account: Account, registration_id: str, *, actor: Actor) -> Registration:
@@ -133,7 +147,7 @@ def resend(ctx: Context, account: Account, registration_id: str, *, actor: Actor
         send_otp(ctx, conn, account, row.name, row.number, state, now, actor)
         view = dict(row._mapping)
         view.update(otp_expires_at=now + timedelta(seconds=ctx.settings.otp_ttl_seconds), updated_at=now)
-    return _view(view, now)
+    return _view(view, now, ctx.settings.reverify_notice_days)
 
 
 def _owned(conn: Connection, account_id: str, registration_id: str):  # type: ignore[no-untyped-def]
@@ -184,4 +198,4 @@ def search(
             .limit(limit)
             .offset(offset)
         ).all()
-    return [_view(row._mapping, now) for row in rows], total
+    return [_view(row._mapping, now, ctx.settings.reverify_notice_days) for row in rows], total

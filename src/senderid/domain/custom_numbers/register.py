@@ -36,13 +36,14 @@ from senderid.domain.custom_numbers.statements import (
     NEW_CODE,
     PENDING,
 )
-from senderid.domain.types import Account, Actor
+from senderid.domain.types import Account, Actor, VerifiedBy
 from senderid.errors import (
     InvalidRequest,
     MobileNumberInvalid,
     MobileNumberRequired,
     NameRequired,
     NumberAlreadyExists,
+    NumberProtected,
 )
 from senderid.numbers import InvalidNumber, parse_mobile
 
@@ -106,6 +107,7 @@ def add(ctx: Context, account: Account, *, name: object, number: object, actor: 
     except InvalidNumber:
         raise MobileNumberInvalid() from None
 
+    result: AddResult | None = None
     try:
         with ctx.db.write() as conn:
             now = ctx.clock.now()
@@ -114,9 +116,11 @@ def add(ctx: Context, account: Account, *, name: object, number: object, actor: 
             else:
                 ctx.db.lock(conn, f"number:{e164}")
             state = read_state(ctx, conn, account.id, e164, now)
-            if state.active_id is not None:
+            if state.protected:  # recorded, and refused once the record is committed
+                refuse_protected(conn, account, e164, now, actor)
+            elif state.active_id is not None:
                 raise NumberAlreadyExists()
-            if not account.otp_required:
+            elif not account.otp_required:
                 result = _create_active(ctx, conn, account, valid_name, e164, state, now, actor)
             else:
                 result = send_otp(ctx, conn, account, valid_name, e164, state, now, actor)
@@ -126,14 +130,23 @@ def add(ctx: Context, account: Account, *, name: object, number: object, actor: 
         # Another transaction activated the number between our check and our write
         # (only possible without the lock); the unique index had the last word.
         raise NumberAlreadyExists() from None
+    if result is None:
+        raise NumberProtected()
     return result
 
 
+def refuse_protected(conn: Connection, account: Account, number: str, now: datetime, actor: Actor) -> None:
+    """The audit record of an add or reclaim refused because an operator protects the
+    number (the caller raises NumberProtected once it is committed; nothing is sent)."""
+    audit.record(conn, at=now, actor=actor, action=audit.Action.CUSTOM_NUMBER_PROTECTED_REFUSED,
+                 account_id=account.id, number=number)
+
+
 def _number_taken(error: IntegrityError) -> bool:
-    """True when ``error`` is the active-number unique index refusing a second holder."""
+    """True when ``error`` is the held-number unique index refusing a second holder."""
     constraint = getattr(getattr(error.orig, "diag", None), "constraint_name", None)
     if constraint is not None:
-        return constraint == "uq_custom_numbers_active_number"
+        return constraint == "uq_custom_numbers_held_number"
     return "custom_numbers.number" in str(error.orig)  # SQLite names the columns
 
 
@@ -144,7 +157,7 @@ def _create_active(
     registration_id = ids.new_id()
     conn.execute(INSERT_REGISTRATION, dict(
         id=registration_id, account_id=account.id, number=number, name=name, status=ACTIVE,
-        created_at=now, updated_at=now, verified_at=now,
+        created_at=now, updated_at=now, verified_at=now, verified_by=VerifiedBy.OPERATOR,
     ))
     entries = [audit.Entry(audit.Action.CUSTOM_NUMBER_CREATED, account.id, registration_id,
                            {"number": number, "otp_required": False})]
@@ -159,11 +172,12 @@ def _create_active(
 
 def send_otp(
     ctx: Context, conn: Connection, account: Account, name: str, number: str, state: State,
-    now: datetime, actor: Actor,
+    now: datetime, actor: Actor, *, purpose: str | None = None, registration_id: str | None = None,
 ) -> AddResult:
     """A new code for the account's registration of ``number`` (a pending one gets a fresh
     code, its queued one cancelled), within the sending limits; the SMS is queued unless
-    ``number`` is a test number."""
+    ``number`` is a test number. ``purpose``: what the code is for (None: an add;
+    ``reclaim``; ``reverify``, for ``registration_id``, the account's active or lapsed one)."""
     check_send_limits(ctx, state, now)
 
     test_code = ctx.settings.test_otp_for(number)
@@ -174,13 +188,16 @@ def send_otp(
         otp_expires_at=expires_at,
         otp_attempts=0,
         otp_sent_at=now,
+        otp_purpose=purpose,
         updated_at=now,
     )
-    if state.pending_id is not None:
-        registration_id = state.pending_id
+    existing = registration_id or state.pending_id
+    if existing is not None:
+        action = (audit.Action.CUSTOM_NUMBER_OTP_RESENT if registration_id is None
+                  else audit.Action.CUSTOM_NUMBER_OTP_SENT)
+        registration_id = existing
         conn.execute(NEW_CODE, {"b_id": registration_id, "name": name, **otp_fields})
         outbox.cancel_otps(conn, [registration_id], now)
-        action = audit.Action.CUSTOM_NUMBER_OTP_RESENT
     else:
         registration_id = ids.new_id()
         conn.execute(INSERT_REGISTRATION, dict(
@@ -209,5 +226,6 @@ def send_otp(
     audit.record(
         conn, at=now, actor=actor, action=action, account_id=account.id,
         subject=registration_id, number=number, test_number=test_code is not None,
+        **({} if purpose is None else {"purpose": purpose}),
     )
     return AddResult(AddOutcome.OTP_SENT, registration_id, number)

@@ -7,14 +7,19 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from sqlalchemy import String, bindparam, case, insert, select, update
+from sqlalchemy import Float, String, and_, bindparam, case, insert, or_, select, update
 
 from senderid.domain import otp_guesses
 from senderid.domain.types import CustomNumberStatus
 from senderid.store.coltypes import UTCDateTime
 from senderid.store.tables import custom_numbers, otp_sends
 
-PENDING, EXPIRED, ACTIVE, CANCELLED, DELETED = CustomNumberStatus  # EXPIRED: derived, never stored
+PENDING, EXPIRED, ACTIVE, CANCELLED, DELETED, LAPSED, RELEASED, CLAIMING, RECLAIMED = CustomNumberStatus
+# EXPIRED is derived, never stored. A number is held while active or lapsed, and taken (no
+# one else may add it) while held or claimed.
+HELD = (ACTIVE, LAPSED)
+TAKEN = (ACTIVE, LAPSED, CLAIMING)
+REVERIFY, RECLAIM = "reverify", "reclaim"  # what a code was sent for (otp_purpose)
 
 # -- add and resend ----------------------------------------------------------------------
 
@@ -24,11 +29,14 @@ NEW_CODE = update(custom_numbers).where(custom_numbers.c.id == bindparam("b_id")
 
 # -- verify ------------------------------------------------------------------------------
 
-# Count the try before comparing, atomically, in the statement that finds the pending
-# registration: parallel guesses can never get more than otp_max_attempts comparisons.
-# `taken` says whether another registration holds the number already; `spent_*` whether
-# a daily guess budget of the account is used up (then nothing is compared).
+# Count the try before comparing, atomically, in the statement that finds the registration
+# the code was sent for (a pending one, or the account's active or lapsed one that asked to
+# prove possession again): parallel guesses can never get more than otp_max_attempts
+# comparisons. `taken` says whether another account holds the number (active or lapsed);
+# `claim_id`/`claim_decides_at` name an open claim on it; `spent_*` whether a daily guess
+# budget of the account is used up (then nothing is compared).
 _HOLDER = custom_numbers.alias("holder")
+_CLAIM = custom_numbers.alias("claim")
 
 
 @lru_cache(maxsize=8)
@@ -43,24 +51,37 @@ COUNT_TRY = (
     .where(
         custom_numbers.c.account_id == bindparam("b_account_id"),
         custom_numbers.c.number == bindparam("b_number"),
-        custom_numbers.c.status == PENDING,
+        or_(custom_numbers.c.status == PENDING,
+            and_(custom_numbers.c.status.in_(HELD), custom_numbers.c.otp_purpose == REVERIFY)),
         custom_numbers.c.otp_attempts < bindparam("b_max_attempts"),
         custom_numbers.c.otp_expires_at > bindparam("b_now", type_=UTCDateTime),
     )
     .values(otp_attempts=custom_numbers.c.otp_attempts + 1)
     .returning(
         custom_numbers.c.id, custom_numbers.c.otp_hash, custom_numbers.c.otp_attempts,
+        custom_numbers.c.status, custom_numbers.c.otp_purpose,
         select(_HOLDER.c.id)
-        .where(_HOLDER.c.number == bindparam("b_number"), _HOLDER.c.status == ACTIVE)
+        .where(_HOLDER.c.number == bindparam("b_number"), _HOLDER.c.status.in_(HELD),
+               _HOLDER.c.account_id != bindparam("b_account_id"))
         .limit(1)
         .scalar_subquery()
         .label("taken"),
+        select(_CLAIM.c.id)
+        .where(_CLAIM.c.number == bindparam("b_number"), _CLAIM.c.status == CLAIMING)
+        .scalar_subquery()
+        .label("claim_id"),
+        select(_CLAIM.c.decides_at)
+        .where(_CLAIM.c.number == bindparam("b_number"), _CLAIM.c.status == CLAIMING)
+        .scalar_subquery()
+        .label("claim_decides_at"),
     )
 )
-ACTIVE_MINE = select(custom_numbers.c.id, custom_numbers.c.name, custom_numbers.c.otp_hash).where(
+# A repeated verify: the account's active registration (or its open claim) of the number.
+ACTIVE_MINE = select(custom_numbers.c.id, custom_numbers.c.name, custom_numbers.c.otp_hash,
+                     custom_numbers.c.status, custom_numbers.c.decides_at).where(
     custom_numbers.c.account_id == bindparam("b_account_id"),
     custom_numbers.c.number == bindparam("b_number"),
-    custom_numbers.c.status == ACTIVE,
+    custom_numbers.c.status.in_((ACTIVE, CLAIMING)),
     custom_numbers.c.otp_expires_at > bindparam("b_now", type_=UTCDateTime),
 )
 
@@ -78,6 +99,14 @@ ACTIVATE = (
         verified_at=case((_MINE_ROW, _B_NOW), else_=custom_numbers.c.verified_at),
         ended_at=case((_MINE_ROW, custom_numbers.c.ended_at), else_=_B_NOW),
         otp_hash=case((_MINE_ROW, custom_numbers.c.otp_hash), else_=None),
+        otp_purpose=case((_MINE_ROW, None), else_=custom_numbers.c.otp_purpose),
+        verified_by=case((_MINE_ROW, bindparam("b_verified_by", type_=String)), else_=custom_numbers.c.verified_by),
+        reverify_after_days=case((_MINE_ROW, bindparam("b_after", type_=Float)),
+                                 else_=custom_numbers.c.reverify_after_days),
+        reverify_by=case((_MINE_ROW, bindparam("b_reverify_by", type_=UTCDateTime)),
+                         else_=custom_numbers.c.reverify_by),
+        reverify_noticed_at=case((_MINE_ROW, None), else_=custom_numbers.c.reverify_noticed_at),
+        due_at=case((_MINE_ROW, bindparam("b_due", type_=UTCDateTime)), else_=custom_numbers.c.due_at),
         updated_at=_B_NOW,
     )
     .returning(custom_numbers.c.id, custom_numbers.c.account_id)
