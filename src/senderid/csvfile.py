@@ -1,4 +1,5 @@
-"""Every CSV senderid writes, written one way: no cell is a formula to a spreadsheet.
+"""Every CSV senderid writes, written one way: no cell is a formula to a spreadsheet; and
+the one way CSV files are read (:func:`records`).
 
 The console's downloads and the export for ACMA's SMS Sender ID Register (CLI, console
 and admin API) all come from :func:`lines`, and every cell from :func:`cell`, under one
@@ -90,3 +91,17 @@ def text(header: Sequence[str], rows: Iterable[Sequence[Any]], *, bom: bool = Fa
          line_end: str = "\r\n") -> str:
     """The whole CSV as one string (see :func:`lines`)."""
     return "".join(lines(header, rows, bom=bom, line_end=line_end))
+
+
+def records(text: str) -> Iterator[tuple[int, dict[str, str]]]:
+    """The rows of a CSV file with a header row, each with its line number (the header is
+    line 1) and its cells by column name; names and missing cells as empty strings, names
+    stripped of spaces."""
+    reader = csv.DictReader(io.StringIO(text))
+    for line, row in enumerate(reader, start=2):
+        yield line, {(name or "").strip(): (value or "") for name, value in row.items()}
+
+
+def header(text: str) -> list[str]:
+    """The column names of a CSV file's header row (stripped), or none for an empty file."""
+    return [name.strip() for name in next(csv.reader(io.StringIO(text)), [])]

@@ -20,9 +20,7 @@ account) and a note.
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +29,7 @@ from datetime import datetime
 import phonenumbers
 from sqlalchemy import ColumnElement, Connection, and_, delete, exists, func, insert, literal, or_, select, update
 
-from senderid import ids
+from senderid import csvfile, ids
 from senderid.domain import audit, outbox
 from senderid.domain import events as domain_events
 from senderid.domain.context import Context
@@ -217,12 +215,10 @@ def remove(ctx: Context, value: object, *, actor: Actor) -> Protected:
 def read_csv(text: str) -> list[tuple[str, list[str], str | None]]:
     """The rows of an import file: columns ``value,accounts,note`` (a header row with those
     names), ``accounts`` separated by spaces. A bad file is refused whole."""
-    reader = csv.DictReader(io.StringIO(text))
-    if reader.fieldnames is None or "value" not in [f.strip() for f in reader.fieldnames]:
+    if "value" not in csvfile.header(text):
         raise InvalidRequest("the file needs a header row: value,accounts,note")
     rows = []
-    for line, row in enumerate(reader, start=2):
-        row = {(k or "").strip(): (v or "") for k, v in row.items()}
+    for line, row in csvfile.records(text):
         if not row.get("value", "").strip():
             raise InvalidRequest(f"line {line}: value is empty")
         rows.append((row["value"], row.get("accounts", "").split(), row.get("note", "").strip() or None))
