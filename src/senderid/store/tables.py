@@ -50,6 +50,9 @@ accounts = Table(
     Column("entity_name", String(200)),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Set while an operator has the account suspended: its keys are refused, its queued
+    # messages wait (the claim skips them) until it is resumed (NULL again).
+    Column("suspended_at", UTCDateTime),
 )
 
 api_keys = Table(
@@ -259,6 +262,7 @@ audit_events = Table(
     Column("action", String(64), nullable=False),
     Column("subject", String(64)),
     Column("details", JSON, nullable=False),
+    Column("request_id", String(128)),  # X-Request-ID of the request that made the change
     Index("ix_audit_events_account_at", "account_id", "at"),
     Index("ix_audit_events_action_at", "action", "at"),
 )
