@@ -15,6 +15,11 @@ The sender of each gateway message claimed is checked against the tables in the 
 statement (``RETURNING``): one its account no longer holds is not sent (see
 :mod:`senderid.delivery.outbox`).
 
+Messages of a suspended account (``accounts.suspended_at``) are not claimed, in either
+lane: they wait, queued, until the account is resumed (:data:`_NOT_SUSPENDED`, in every
+claim statement; the probe for accounts with bulk due says which are suspended, so that
+they take no share).
+
 Every step is one statement: ``UPDATE outbox ... WHERE id IN (SELECT ... LIMIT n FOR
 UPDATE SKIP LOCKED) RETURNING ...`` (SKIP LOCKED lets workers on PostgreSQL claim side
 by side; on SQLite the write transaction excludes other writers). The accounts with due
@@ -40,6 +45,7 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
+    exists,
     insert,
     or_,
     select,
@@ -51,6 +57,7 @@ from sqlalchemy import (
 from senderid.domain.messages import sender_still_allowed
 from senderid.domain.types import OutboxStatus
 from senderid.store.coltypes import UTCDateTime
+from senderid.store.tables import accounts as accounts_table
 from senderid.store.tables import outbox, rate_buckets
 
 QUEUED, SENDING = OutboxStatus.QUEUED, OutboxStatus.SENDING
@@ -105,15 +112,18 @@ def claim(
         return _ordered(rows)
 
     cursor = cursor or FairCursor()
-    accounts = _accounts_with_due_bulk(conn, now, cursor.after, free)
-    if not accounts and cursor.after:
+    probed = _accounts_with_due_bulk(conn, now, cursor.after, free)
+    if not probed and cursor.after:
         cursor.after = ""  # wrap around
-        accounts = _accounts_with_due_bulk(conn, now, "", free)
-    if not accounts:
+        probed = _accounts_with_due_bulk(conn, now, "", free)
+    if not probed:
         return _ordered(rows)
     # Round-robin: next time start after the last account served, or from the top
     # when this claim reached every account that had something due.
-    cursor.after = accounts[-1] if len(accounts) == free else ""
+    cursor.after = probed[-1][0] if len(probed) == free else ""
+    accounts = [account for account, suspended in probed if not suspended]  # suspended: they wait
+    if not accounts:
+        return _ordered(rows)
     for i, (account, share) in enumerate(zip(accounts, shares(free, len(accounts)), strict=True)):
         values[f"a{i}"], values[f"k{i}"] = account, share
     return _ordered(rows + list(conn.execute(_bulk_claim(len(accounts)), values).all()))
@@ -129,6 +139,9 @@ def shares(slots: int, accounts: int) -> list[int]:
 # executing one costs no statement building, cache-key generation or compilation.
 _NOW = bindparam("now", type_=UTCDateTime())
 _DUE = and_(outbox.c.status == QUEUED, outbox.c.next_attempt_at <= _NOW)
+# -- suspended accounts: no message of theirs is claimed (see the module's docstring) --
+_NOT_SUSPENDED = ~exists().where(accounts_table.c.id == outbox.c.account_id,
+                                 accounts_table.c.suspended_at.is_not(None))
 _CLAIM_VALUES = {
     "status": SENDING,
     "attempts": outbox.c.attempts + 1,
@@ -152,11 +165,11 @@ def _claiming(ids: Any) -> Any:
     return update(outbox).where(outbox.c.id.in_(ids)).values(**_CLAIM_VALUES).returning(*COLUMNS)
 
 
-_PRIORITY_CLAIM = _claiming(_oldest(or_(
+_PRIORITY_CLAIM = _claiming(_oldest(and_(or_(
     and_(_DUE, outbox.c.kind == OTP),
     and_(_DUE, outbox.c.kind == SMS, outbox.c.account_id.is_(None)),
     and_(outbox.c.status == SENDING, outbox.c.lease_until <= _NOW),  # its worker died
-), bindparam("n", type_=Integer())))
+), _NOT_SUSPENDED), bindparam("n", type_=Integer())))
 
 
 @functools.cache
@@ -165,7 +178,7 @@ def _bulk_claim(accounts: int) -> Any:
     arms = [
         select(arm.c.id)
         for arm in (
-            _oldest(and_(_DUE, outbox.c.kind == SMS, outbox.c.account_id == bindparam(f"a{i}")),
+            _oldest(and_(_DUE, outbox.c.kind == SMS, outbox.c.account_id == bindparam(f"a{i}"), _NOT_SUSPENDED),
                     bindparam(f"k{i}", type_=Integer())).subquery()
             for i in range(accounts)
         )
@@ -177,7 +190,8 @@ def _ordered(rows: list[Row[Any]]) -> list[Row[Any]]:
     return sorted(rows, key=lambda r: (lane_of(r.kind, r.account_id) != "priority", r.next_attempt_at, r.id))
 
 
-# One probe of the index per account that has bulk SMS due (a "loose index scan").
+# One probe of the index per account that has bulk SMS due (a "loose index scan"), and
+# whether the account is suspended (its messages wait; it takes no share of the claim).
 _DUE_ACCOUNTS = text(
     """
     WITH RECURSIVE due(account_id, n) AS (
@@ -190,13 +204,18 @@ _DUE_ACCOUNTS = text(
                   AND o.next_attempt_at <= :now), due.n + 1
         FROM due WHERE due.account_id IS NOT NULL AND due.n < :limit
     )
-    SELECT account_id FROM due WHERE account_id IS NOT NULL
+    SELECT due.account_id,
+           EXISTS (SELECT 1 FROM accounts a WHERE a.id = due.account_id AND a.suspended_at IS NOT NULL)
+               AS suspended
+    FROM due WHERE due.account_id IS NOT NULL ORDER BY due.n
     """
 ).bindparams(bindparam("now", type_=UTCDateTime()))
 
 
-def _accounts_with_due_bulk(conn: Connection, now: datetime, after: str, limit: int) -> list[str]:
-    return list(conn.execute(_DUE_ACCOUNTS, {"now": now, "after": after, "limit": limit}).scalars())
+def _accounts_with_due_bulk(conn: Connection, now: datetime, after: str, limit: int) -> list[tuple[str, bool]]:
+    """(account, suspended) of up to ``limit`` accounts with bulk SMS due, after ``after``."""
+    rows = conn.execute(_DUE_ACCOUNTS, {"now": now, "after": after, "limit": limit})
+    return [(row.account_id, bool(row.suspended)) for row in rows]
 
 
 # -- the provider's rate cap ---------------------------------------------------------------

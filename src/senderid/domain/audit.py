@@ -26,6 +26,9 @@ class Action(StrEnum):
 
     ACCOUNT_CREATED = "account.created"
     ACCOUNT_UPDATED = "account.updated"
+    ACCOUNT_RENAMED = "account.renamed"
+    ACCOUNT_SUSPENDED = "account.suspended"
+    ACCOUNT_RESUMED = "account.resumed"
     ACCOUNT_WEBHOOK_UPDATED = "account.webhook_updated"
     ACCOUNT_WEBHOOK_SECRET_ROTATED = "account.webhook_secret_rotated"
     ACCOUNT_CREDITS_SET = "account.credits_set"

@@ -34,6 +34,7 @@ class Account:
     otp_required: bool
     created_at: datetime
     prepaid: bool = False  # has a prepaid balance (senderid.domain.credits); else unlimited
+    suspended_at: datetime | None = None  # suspended by an operator: keys refused, messages wait
 
 
 @dataclass(frozen=True, slots=True)
