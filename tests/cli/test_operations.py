@@ -5,8 +5,8 @@ on every command that prints data; on both databases."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
-from datetime import datetime, timedelta, timezone
 
 import pytest
 import typer.main
@@ -145,7 +145,7 @@ def _old_audit_event(ctx: Context, days: int, *, now: datetime | None = None) ->
 
 def test_purge_deletes_ended_messages_and_audit_events_past_their_retention(  # type: ignore[no-untyped-def]
         run, ctx: Context, customer, monkeypatch: pytest.MonkeyPatch) -> None:
-    now = datetime.now(timezone.utc)  # the command's clock
+    now = datetime.now(UTC)  # the command's clock
     old_sent, old_dead, old_queued, recent_sent = (_queue(ctx, customer.account.id) for _ in range(4))
     _age(ctx, [old_sent], 40, "sent", now=now)
     _age(ctx, [old_dead], 40, "dead", now=now)

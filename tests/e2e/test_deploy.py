@@ -195,7 +195,8 @@ def test_compose_has_the_three_parts_and_real_commands_and_settings() -> None:
     assert services["migrate"]["healthcheck"] == {"disable": True}
     url = services["senderid"]["environment"]["SENDERID_DATABASE_URL"]
     pg = services["postgres"]["environment"]
-    assert url.startswith(f"postgresql://{pg['POSTGRES_USER']}:") and url.endswith(f"@postgres:5432/{pg['POSTGRES_DB']}")
+    assert url.startswith(f"postgresql://{pg['POSTGRES_USER']}:")
+    assert url.endswith(f"@postgres:5432/{pg['POSTGRES_DB']}")
     assert all(port.startswith("127.0.0.1:") for port in services["senderid"]["ports"])
 
 

@@ -7,19 +7,27 @@ reads goes to stderr.
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
 from senderid.cli.common import context, fail
 from senderid.cli.output import JSON_HELP, emit_json, table
 
+if TYPE_CHECKING:
+    from senderid.domain.context import Context
+    from senderid.store.migrate import Migration
+
 db_app = typer.Typer(rich_markup_mode=None, help="Database schema.", no_args_is_help=True)
 
 AsJson = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
 
 
-def _reachable(call):  # type: ignore[no-untyped-def]
+T = TypeVar("T")
+
+
+def _reachable(call: Callable[[Context], T]) -> T:
     """``call()``, or one line naming the database when it cannot be reached (exit 1)."""
     from sqlalchemy.exc import OperationalError
 
@@ -33,7 +41,7 @@ def _reachable(call):  # type: ignore[no-untyped-def]
         fail(f"cannot reach the database {where(ctx.settings.database_url)}: {reason}")
 
 
-def _migration_json(m) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _migration_json(m: Migration) -> dict[str, object]:
     return {"revision": m.revision, "down_revision": m.down_revision, "description": m.description}
 
 
@@ -88,11 +96,11 @@ def db_history(as_json: AsJson = False) -> None:
 
 
 def purge(
-    messages: Annotated[Optional[int], typer.Option(
+    messages: Annotated[int | None, typer.Option(
         "--messages-older-than", metavar="DAYS", min=1, max=36_500,
         help="Delete messages that ended more than DAYS days ago "
              "(default: the message retention setting; unset: none).")] = None,
-    audit: Annotated[Optional[int], typer.Option(
+    audit: Annotated[int | None, typer.Option(
         "--audit-older-than", metavar="DAYS", min=1, max=36_500,
         help="Delete audit events older than DAYS days "
              "(default: the audit retention setting; unset: none).")] = None,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from typing import Any
-
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query

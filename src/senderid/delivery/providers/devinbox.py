@@ -23,7 +23,6 @@ from senderid.delivery.providers.base import OutgoingSms, SendResult
 from senderid.store.db import Database
 from senderid.store.tables import dev_inbox
 
-
 DEFAULT_SENDER = "senderid"  # what the inbox shows for the provider's default sender
 
 
