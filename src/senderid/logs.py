@@ -17,6 +17,11 @@ reader gets the exact value back; in text, a value holding a space, ``=``, ``"``
 is written as a JSON string (``path="/a status=200"``), so it cannot pass for another
 field. A text record is one line; a traceback follows it on lines that start with
 ``  | ``, which no record starts with.
+
+Every line logged while a request is handled carries its ``request_id`` (the
+``X-Request-ID`` the request came with, or one the server made: :data:`request_id`, set
+by ``api.middleware.RequestId`` for the request's task; the worker threads a request's
+work runs on inherit it), and so does every audit record of a change it made.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import logging
 import re
 import sys
 import time
+from contextvars import ContextVar
 from typing import Any
 
 import orjson
@@ -47,6 +53,10 @@ CONTINUATION = "  | "  # the start of each line of a traceback in text logs
 
 _SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _BARE = re.compile(r"[^\s=\"\\]+")  # a text value written as is: no space, =, " or \
+
+
+request_id: ContextVar[str | None] = ContextVar("senderid_request_id", default=None)
+"""The id of the request being handled in this context (None outside a request)."""
 
 
 def scrub(text: str) -> str:
@@ -95,12 +105,16 @@ def _json(value: Any) -> str:
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
-    """The record's extra fields, text scrubbed."""
-    return {
+    """The record's extra fields, text scrubbed, and the id of the request it was logged in."""
+    extras = {
         key: scrub(value) if isinstance(value, str) else value
         for key, value in vars(record).items()
         if key not in _STANDARD and not key.startswith("_")
     }
+    current = request_id.get()
+    if current is not None:
+        extras.setdefault("request_id", current)
+    return extras
 
 
 class JsonFormatter(logging.Formatter):

@@ -92,9 +92,9 @@ def test_account_list_shows_names_and_times_with_their_zone(run) -> None:  # typ
     listing = run("account", "list")
     assert listing.exit_code == 0, listing.output
     header, *rows = listing.stdout.splitlines()
-    assert header.split() == ["ID", "NAME", "OTP", "CREATED"]
+    assert header.split() == ["ID", "NAME", "OTP", "STATUS", "CREATED"]
     assert [row.split()[0] for row in rows] == [first, second["id"]]
-    assert "Acme Pty Ltd" in rows[0] and "required" in rows[0] and "off" in rows[1]
+    assert "Acme Pty Ltd" in rows[0] and "required" in rows[0] and "off" in rows[1] and "active" in rows[0]
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$", rows[0])
     as_json = json.loads(run("account", "list", "--json").stdout)
     assert [(a["id"], a["name"], a["otp_required"]) for a in as_json] == [

@@ -187,11 +187,11 @@ def test_the_overview_warns_while_the_provider_fails(new_page: Callable[..., Any
     page = new_page(color_scheme="dark")
     sign_in(page, quiet_live)
     banner = page.get_by_role("alert")
-    expect(banner).to_contain_text("SMS are not leaving: the devinbox provider keeps failing")
+    expect(banner).to_contain_text("SMS are not leaving: the fake provider keeps failing")  # the worker's own
     expect(banner).to_contain_text("opened at 2026-01-01 00:00:00 UTC after repeated errors: "
                                    "no SMS is sent until 2026-01-01 00:00:30 UTC, then one trial")
     expect(banner).to_contain_text("5 SMS wait; the oldest since 2026-01-01 00:00:00 UTC (10 s ago)")
-    expect(banner).to_contain_text("Last error: HTTP 503 Service Unavailable at 2026-01-01 00:00:00 UTC")
+    expect(banner).to_contain_text("Last error (fake): HTTP 503 Service Unavailable at 2026-01-01 00:00:00 UTC")
     health = page.locator("#provider-health")
     expect(health.locator(".badge")).to_have_text("open")
     expect(health).to_contain_text("nothing is sent until 2026-01-01 00:00:30 UTC")

@@ -155,7 +155,7 @@ def test_the_overview_shows_the_failing_provider_then_its_recovery(ctx: Context,
     page = console.get("/console")
     assert 'id="provider-failing"' in page.text
     banner = page.text.split('id="provider-failing"')[1].split("</div>")[0]
-    assert "the devinbox provider keeps failing" in banner  # the configured provider's name
+    assert "the fake provider keeps failing" in banner  # the provider the failing worker reported
     assert "6 SMS wait" in banner and "2 min ago" in banner
     assert "HTTP 503 Service Unavailable" in banner
     assert oldest.strftime("%Y-%m-%d %H:%M:%S UTC") in banner

@@ -10,10 +10,13 @@ outside a container (this machine reaches no image registry).
   itself without fetching its dependencies again; ``useradd`` is not run (it would add a
   user to this machine), only checked against ``USER``.
 * compose.yaml: every command of the senderid image parses as a real ``senderid`` command,
-  every ``SENDERID_*`` variable is a real setting; then the stack runs as processes on a
+  every ``SENDERID_*`` variable (in the file and in its ``env_file``'s example) is a real
+  setting, the secrets are in the ``env_file`` only; then the stack runs as processes on a
   fresh PostgreSQL database, in the order ``depends_on`` gives (migrate, the servers, the
-  workers as many as ``replicas``), and an OTP queued through the server is delivered by
-  the workers.
+  workers as many as ``replicas``), an OTP queued through the server is delivered by the
+  workers, and each worker's own health check passes against it.
+* deploy/requirements.lock: every dependency of ``pyproject.toml`` pinned to one version
+  its range allows, and the Dockerfile installs from it.
 * The systemd units: ``systemd-analyze verify`` (with ExecStart pointing at this
   virtualenv), and their commands and settings checked the same way.
 """
@@ -27,12 +30,15 @@ import shutil
 import subprocess
 import sys
 import time
+import tomllib
 from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from peers.processes import free_port, wait_healthy
 from senderid.cli.main import command
@@ -173,9 +179,24 @@ def test_compose_has_the_three_parts_and_real_commands_and_settings() -> None:
             assert dependency in services
     assert services["worker"]["deploy"]["replicas"] >= 2
     assert services["senderid"]["environment"]["SENDERID_WORKER_IN_PROCESS"] == "false"
+    # the secrets and the provider's settings come from the env_file, which the example shows
+    for name in ("migrate", "senderid", "worker"):
+        assert [entry["path"] for entry in services[name]["env_file"]] == [".env"]
+        assert not {"SENDERID_SECRET_KEY", "SENDERID_ADMIN_TOKEN", "SENDERID_SMS_PROVIDER"} & set(
+            services[name]["environment"])
+    listed = re.findall(r"^#? ?(SENDERID_\w+)=", (DEPLOY / "compose.env.example").read_text(), re.MULTILINE)
+    assert {"SENDERID_SECRET_KEY", "SENDERID_ADMIN_TOKEN", "SENDERID_SMS_PROVIDER"} <= set(listed)
+    assert set(listed) <= SETTINGS
+    # the workers' own health check (the image's probes the server's /readyz, which they do not serve)
+    probe = services["worker"]["healthcheck"]["test"]
+    assert probe[0] == "CMD" and "/readyz" not in " ".join(probe)
+    port = services["worker"]["command"][services["worker"]["command"].index("--metrics-port") + 1]
+    assert f"127.0.0.1:{port}/metrics" in probe[-1]
+    assert services["migrate"]["healthcheck"] == {"disable": True}
     url = services["senderid"]["environment"]["SENDERID_DATABASE_URL"]
     pg = services["postgres"]["environment"]
-    assert url.startswith(f"postgresql://{pg['POSTGRES_USER']}:") and url.endswith(f"@postgres:5432/{pg['POSTGRES_DB']}")
+    assert url.startswith(f"postgresql://{pg['POSTGRES_USER']}:")
+    assert url.endswith(f"@postgres:5432/{pg['POSTGRES_DB']}")
     assert all(port.startswith("127.0.0.1:") for port in services["senderid"]["ports"])
 
 
@@ -198,9 +219,13 @@ def test_the_compose_stack_runs_as_processes(tmp_path: Path) -> None:
         serve = [a.replace("0.0.0.0", "127.0.0.1").replace("8080", str(port))
                  for a in services["senderid"]["command"]]
         server = stack.enter_context(started(*serve, port=port, cwd=tmp_path, env=env_of("senderid")))
-        workers = [subprocess.Popen([str(SENDERID), *services["worker"]["command"]], cwd=tmp_path,
-                                    env=env_of("worker"), stderr=subprocess.PIPE, text=True)
-                   for _ in range(services["worker"]["deploy"]["replicas"])]
+        # each worker in a container of its own has the port to itself: here, one port each
+        worker_command = services["worker"]["command"]
+        metrics_port = worker_command[worker_command.index("--metrics-port") + 1]
+        worker_ports = [str(free_port()) for _ in range(services["worker"]["deploy"]["replicas"])]
+        workers = [subprocess.Popen([str(SENDERID), *(a.replace(metrics_port, p) for a in worker_command)],
+                                    cwd=tmp_path, env=env_of("worker"), stderr=subprocess.PIPE, text=True)
+                   for p in worker_ports]
         for worker in workers:
             stack.callback(lambda w=worker: (w.terminate(), w.communicate(timeout=30)))
         base = f"http://127.0.0.1:{port}"
@@ -217,6 +242,50 @@ def test_the_compose_stack_runs_as_processes(tmp_path: Path) -> None:
             assert all(w.poll() is None for w in workers)
             time.sleep(0.05)
         assert server.poll() is None
+        _, python, *probe = services["worker"]["healthcheck"]["test"]
+        assert python == "python"
+        for p in worker_ports:
+            healthy = subprocess.run([sys.executable, *(a.replace(metrics_port, p) for a in probe)], timeout=30)
+            assert healthy.returncode == 0, f"the worker on {p} fails its health check"
+        stopped = [str(free_port())]  # and the check fails where no worker answers
+        assert subprocess.run([sys.executable, *(a.replace(metrics_port, stopped[0]) for a in probe)],
+                              capture_output=True, timeout=30).returncode != 0
+
+
+# -- the lock file -------------------------------------------------------------------------
+
+
+def _pins() -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for line in (DEPLOY / "requirements.lock").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, version = line.split("==")  # exact pins only, no ranges, no markers
+            pins[canonicalize_name(name)] = version.strip()
+    return pins
+
+
+def test_the_lock_pins_every_dependency_of_pyproject_within_its_range() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pins = _pins()
+    for dependency in project["dependencies"]:
+        requirement = Requirement(dependency)
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"{requirement.name} is not in deploy/requirements.lock: regenerate it"
+        assert requirement.specifier.contains(pins[name], prereleases=True), (
+            f"deploy/requirements.lock pins {name}=={pins[name]}, outside pyproject.toml's {requirement.specifier}")
+    # the image serves: none of the test tools (PyYAML, also a test extra, comes with uvicorn[standard])
+    assert not {"pytest", "pytest-xdist", "schemathesis", "playwright", "mypy", "ruff", "httpx2"} & set(pins)
+    assert "senderid" not in pins
+
+
+def test_the_dockerfile_installs_the_locked_versions_and_nothing_else() -> None:
+    runs = [value for instruction, value in instructions(DEPLOY / "Dockerfile") if instruction == "RUN"]
+    copies = [value for instruction, value in instructions(DEPLOY / "Dockerfile") if instruction == "COPY"]
+    assert any("deploy/requirements.lock" in c.split()[:-1] for c in copies)
+    installs = [r for r in runs if "pip install" in r]
+    assert installs == ["/opt/senderid/bin/pip install --no-cache-dir -r /src/requirements.lock",
+                        "/opt/senderid/bin/pip install --no-cache-dir --no-deps /src"]
 
 
 # -- systemd ------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from senderid import runtime
 from senderid.api import docs, envelope, openapi
 from senderid.api.auth import AuthError
 from senderid.api.inbox_guard import InboxGuard
-from senderid.api.middleware import SERVER_ERROR, AccessLog, BodyLimit, Crashes
+from senderid.api.middleware import SERVER_ERROR, AccessLog, BodyLimit, Crashes, RequestId
 from senderid.api.routes import (
     admin,
     admin_protected,
@@ -131,6 +131,7 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(Crashes)  # outside BodyLimit (whose own exception it answers), inside the log
     app.add_middleware(AccessLog)
+    app.add_middleware(RequestId)  # outermost: the access line and every answer carry the id
     return app
 
 

@@ -1,21 +1,67 @@
-"""Pure ASGI middleware: body size limit, the one-line-per-request access log, and the
-last word on errors nothing else handled."""
+"""Pure ASGI middleware: the request id, body size limit, the one-line-per-request access
+log, and the last word on errors nothing else handled."""
 
 from __future__ import annotations
 
 import logging
+import re
 import time
+import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from senderid import metrics
+from senderid import logs, metrics
 from senderid.api import envelope
 
 access_log = logging.getLogger("senderid.access")
 log = logging.getLogger("senderid.api")
 
 SERVER_ERROR = "Something went wrong on our side; please try again later"
+
+
+REQUEST_ID_HEADER = b"x-request-id"
+MAX_REQUEST_ID = 128
+# What a request may name itself: 1 to 128 printable ASCII characters, no space.
+_REQUEST_ID = re.compile(rb"[\x21-\x7e]{1,%d}" % MAX_REQUEST_ID)
+
+
+def request_id_of(headers: list[tuple[bytes, bytes]]) -> str:
+    """The request's own ``X-Request-ID`` when it is one we can carry (1 to 128 printable
+    ASCII characters, no space), else a new one (32 hex characters)."""
+    for name, value in headers:
+        if name == REQUEST_ID_HEADER and _REQUEST_ID.fullmatch(value):
+            return value.decode("ascii")
+    return uuid.uuid4().hex
+
+
+class RequestId:
+    """Every request has an id: its ``X-Request-ID`` (see :func:`request_id_of`) or a new one.
+    It is echoed on the answer (whatever answers: a route, an error, a 404), and set in
+    :data:`senderid.logs.request_id` while the request is handled, so every log line and
+    audit record of the request carries it. The outermost middleware."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = request_id_of(scope["headers"])
+        header = (REQUEST_ID_HEADER, request_id.encode("ascii"))
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != REQUEST_ID_HEADER]
+                message = {**message, "headers": [*headers, header]}
+            await send(message)
+
+        token = logs.request_id.set(request_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            logs.request_id.reset(token)
 
 
 class _Started:

@@ -229,7 +229,52 @@ def _rewrite(document: Schema, bodies: dict[tuple[str, str], Schema]) -> Schema:
     document.setdefault("components", {})["securitySchemes"] = {
         "bearer": {"type": "http", "scheme": "bearer", "description": "An API key: `sid_...`"}
     }
+    _sections(document)
     return document
+
+
+# -- sections: the public API, then the admin API, then the service's own pages ----------
+
+PUBLIC_API, ADMIN_API, SERVICE = "Public API", "Admin API", "Service"
+ADMIN_TAG = "admin: "  # the admin API's tags: "admin: accounts", "admin: keys", ...
+_SECTION_TEXT = {
+    PUBLIC_API: "Cellcast's v1 API (and its v2 usage report), under `/api`: an account's API key "
+                "(`Authorization: Bearer sid_...`).",
+    ADMIN_API: "The operators' API, under `/admin/v1`: the admin token (`SENDERID_ADMIN_TOKEN`), "
+               "never a customer's key.",
+    SERVICE: "The service itself: health, readiness, short links and the developer inbox.",
+}
+
+
+def section_of(path: str) -> str:
+    """Which section of the reference an operation on ``path`` is shown in."""
+    if path.startswith("/api/"):
+        return PUBLIC_API
+    if path.startswith("/admin/"):
+        return ADMIN_API
+    return SERVICE
+
+
+def _sections(document: Schema) -> None:
+    """Tag every admin operation ``admin: <what>`` (the path's first segment after
+    ``/admin/v1``), and list the tags section by section: Swagger UI (``/docs``) shows them in
+    that order, each tag's description naming its section; ReDoc (``/redoc``) groups them
+    under the section's name (``x-tagGroups``)."""
+    ordered: dict[str, list[str]] = {PUBLIC_API: [], ADMIN_API: [], SERVICE: []}
+    for path, operations in document.get("paths", {}).items():
+        section = section_of(path)
+        for operation in operations.values():
+            if section == ADMIN_API:
+                what = path.removeprefix("/admin/v1/").split("/")[0].replace("-", " ")
+                operation["tags"] = [ADMIN_TAG + what]
+            for tag in operation.get("tags", []):
+                if all(tag not in tags for tags in ordered.values()):
+                    ordered[section].append(tag)
+    document["tags"] = [
+        {"name": tag, "description": f"**{section}.** {_SECTION_TEXT[section]}"}
+        for section, tags in ordered.items() for tag in tags
+    ]
+    document["x-tagGroups"] = [{"name": section, "tags": tags} for section, tags in ordered.items() if tags]
 
 
 def install(app: FastAPI) -> None:

@@ -26,7 +26,7 @@ _PAGE = 200
 
 def _account_json(account: Account) -> dict[str, object]:
     return {"id": account.id, "name": account.name, "otp_required": account.otp_required,
-            "created_at": account.created_at}
+            "created_at": account.created_at, "suspended_at": account.suspended_at}
 
 
 @account_app.command("create")
@@ -57,8 +57,9 @@ def account_list(as_json: AsJson = False) -> None:
     if as_json:
         emit_json([_account_json(account) for account in found])
         return
-    table(["ID", "NAME", "OTP", "CREATED"],
-          [[a.id, a.name, "required" if a.otp_required else "off", when(a.created_at)] for a in found],
+    table(["ID", "NAME", "OTP", "STATUS", "CREATED"],
+          [[a.id, a.name, "required" if a.otp_required else "off", "suspended" if a.suspended_at else "active",
+            when(a.created_at)] for a in found],
           empty="no accounts yet (`senderid account create NAME` makes one)")
 
 
@@ -98,8 +99,10 @@ def account_set(
         typer.Option("--entity-name", metavar="NAME",
                      help="Default registrant entity name of those requests ('' clears)."),
     ] = None,
+    as_json: AsJson = False,
 ) -> None:
-    """Change an account's settings. Setting the first webhook URL prints its signing secret."""
+    """Change an account's settings. Setting the first webhook URL prints its signing secret
+    (``--json``: an object of what is now set, with ``webhook_secret`` when one was made)."""
     if (otp_required is None and webhook_url is None and credits_ is None and abn is None and entity_name is None
             and reverify_after_days is None):
         fail("nothing to change: give --otp-required, --no-otp, --webhook-url, --credits, --reverify-after-days, "
@@ -121,6 +124,7 @@ def account_set(
         except ValueError:
             fail(f"--credits must be a number of credits or 'unlimited', not {credits_!r}", code=2)
     ctx = context()
+    now_set: dict[str, object] = {"id": account_id}
     with refusals():
         if credits_ is not None:  # checked before anything changes
             credits.check_balance(amount)
@@ -130,8 +134,11 @@ def account_set(
         if webhook_url is not None:  # first: a refused URL leaves everything unchanged
             change = accounts.set_webhook_url(ctx, account_id, webhook_url, actor=CLI)
             typer.echo(f"account {account_id}: webhook_url={change.url or '(none)'}", err=True)
+            now_set["webhook_url"] = change.url
             if change.new_secret:
-                typer.echo(change.new_secret)
+                now_set["webhook_secret"] = change.new_secret
+                if not as_json:
+                    typer.echo(change.new_secret)
                 typer.echo("the webhook signing secret above is shown only this once "
                            "(`senderid account webhook-secret` makes a new one)", err=True)
         if reverify_after_days is not None:
@@ -141,22 +148,67 @@ def account_set(
         if otp_required is not None:
             account = accounts.set_otp_required(ctx, account_id, otp_required, reason=reason, actor=CLI)
             typer.echo(f"account {account.id}: otp_required={str(account.otp_required).lower()}", err=True)
+            now_set["otp_required"] = account.otp_required
         if credits_ is not None:
             balance = credits.set_balance(ctx, account_id, amount, actor=CLI)
             typer.echo(f"account {account_id}: credits={'unlimited' if balance is None else balance}", err=True)
+            now_set["credits"] = "unlimited" if balance is None else balance
         if abn is not None or entity_name is not None:
             changes = {k: v for k, v in (("abn", abn), ("entity_name", entity_name)) if v is not None}
             defaults = registrant.set_defaults(ctx, account_id, **changes, actor=CLI)
             typer.echo(f"account {account_id}: abn={defaults.abn or '(none)'} "
                        f"entity_name={defaults.entity_name or '(none)'}", err=True)
+            now_set.update(abn=defaults.abn, entity_name=defaults.entity_name)
+    if as_json:
+        emit_json(now_set)
+
+
+@account_app.command("rename")
+def account_rename(
+    account_id: Annotated[str, typer.Argument(metavar="ACCOUNT_ID")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The account's new name.")],
+    as_json: AsJson = False,
+) -> None:
+    """Give an account a new name."""
+    with refusals():
+        account = accounts.rename(context(), account_id, name, actor=CLI)
+    if as_json:
+        emit_json(_account_json(account))
+    typer.echo(f"account {account.id} is now named {account.name!r}", err=True)
+
+
+def _suspension(account_id: str, suspended: bool, as_json: bool) -> None:
+    with refusals():
+        account, changed = accounts.set_suspended(context(), account_id, suspended, actor=CLI)
+    if as_json:
+        emit_json({**_account_json(account), "changed": changed})
+    state = "suspended" if suspended else "in use"
+    typer.echo(f"account {account.id} ({account.name}) is {state}{'' if changed else ' already'}", err=True)
+
+
+@account_app.command("suspend")
+def account_suspend(account_id: Annotated[str, typer.Argument(metavar="ACCOUNT_ID")], as_json: AsJson = False) -> None:
+    """Suspend an account: its keys answer 401 (as a revoked key does) and its queued messages
+    wait, unsent, until `senderid account resume`."""
+    _suspension(account_id, True, as_json)
+
+
+@account_app.command("resume")
+def account_resume(account_id: Annotated[str, typer.Argument(metavar="ACCOUNT_ID")], as_json: AsJson = False) -> None:
+    """Resume a suspended account: its keys work again and its queued messages are sent."""
+    _suspension(account_id, False, as_json)
 
 
 @account_app.command("webhook-secret")
-def account_webhook_secret(account_id: Annotated[str, typer.Argument(metavar="ACCOUNT_ID")]) -> None:
+def account_webhook_secret(account_id: Annotated[str, typer.Argument(metavar="ACCOUNT_ID")],
+                           as_json: AsJson = False) -> None:
     """Make a new webhook signing secret; prints it alone on stdout, only this once."""
     with refusals():
         secret = accounts.rotate_webhook_secret(context(), account_id, actor=CLI)
-    typer.echo(secret)
+    if as_json:
+        emit_json({"account_id": account_id, "webhook_secret": secret})
+    else:
+        typer.echo(secret)
     typer.echo("events are signed with this secret from now on; the old one no longer verifies", err=True)
 
 

@@ -20,7 +20,8 @@ from senderid.cli import api_gateway as _api_gateway  # noqa: F401  (registers s
 from senderid.cli.accounts import account_app, key_app
 from senderid.cli.api import api_app
 from senderid.cli.business import business_app
-from senderid.cli.common import context, fail
+from senderid.cli.database import db_app
+from senderid.cli.database import purge as _purge
 from senderid.cli.help import tidy
 from senderid.cli.outbox import outbox_app
 from senderid.cli.protect import protect_app
@@ -32,7 +33,6 @@ app = typer.Typer(rich_markup_mode=None,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-db_app = typer.Typer(rich_markup_mode=None, help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(account_app, name="account")
 app.add_typer(key_app, name="key")
@@ -73,6 +73,9 @@ def serve(
     run_server(host=host, port=port, workers=workers, demo=demo)
 
 
+app.command("purge")(_purge)
+
+
 @app.command()
 def worker(
     metrics_port: Annotated[
@@ -87,22 +90,6 @@ def worker(
     from senderid.cli.serve import run_worker
 
     run_worker(metrics_port=metrics_port, metrics_host=metrics_host)
-
-
-@db_app.command("upgrade")
-def db_upgrade() -> None:
-    """Apply every database migration."""
-    from sqlalchemy.exc import OperationalError
-
-    from senderid.store.migrate import upgrade, where
-
-    ctx = context(migrated=False)
-    try:
-        upgrade(ctx.db)
-    except OperationalError as error:  # one line, as every other command says it
-        reason = str(error.orig or error).strip().splitlines()[0]
-        fail(f"cannot reach the database {where(ctx.settings.database_url)}: {reason}")
-    typer.echo("database is up to date", err=True)
 
 
 def command() -> click.Command:

@@ -91,6 +91,7 @@ def purge(
         Optional[int], typer.Option("--older-than", metavar="DAYS", min=0, max=36_500,
                                     help="Only those that ended more than DAYS days ago.")
     ] = None,
+    as_json: AsJson = False,
 ) -> None:
     """Delete dead messages that ended more than DAYS days ago; prints how many."""
     if not dead:
@@ -99,5 +100,8 @@ def purge(
         fail("give --older-than DAYS", code=2)
     with refusals():
         deleted = outbox.purge_dead(context(), older_than_days=older_than, actor=CLI)
-    typer.echo(str(deleted))
+    if as_json:
+        emit_json({"deleted": deleted, "older_than_days": older_than})
+    else:
+        typer.echo(str(deleted))
     typer.echo(f"purged {deleted} dead message(s) older than {older_than} day(s)", err=True)

@@ -1,16 +1,19 @@
 """The developer inbox page: SMS kept by the devinbox provider (served only with that provider).
 
-``/dev/inbox`` refreshes itself (it polls ``/dev/inbox.json`` every 2 seconds),
-highlights the code in each SMS with a button that copies it, and clears the inbox;
-the JSON list and the clearing are in :mod:`senderid.api.routes.devinbox`.
+``/dev/inbox`` shows a page of SMS, newest first, each with its message id; ``?to=`` keeps
+those to one number (or with some digits in it), ``?before=`` pages on to older ones. The
+first page refreshes itself (it polls ``/dev/inbox.json`` with the same filter every 2
+seconds); it highlights the code in each SMS with a button that copies it, and clears the
+inbox; the JSON list and the clearing are in :mod:`senderid.api.routes.devinbox`.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -36,7 +39,16 @@ def with_code(message: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get("/inbox", response_class=HTMLResponse)
-async def inbox_page(request: Request) -> Response:
-    messages = await run_in_threadpool(devinbox.list_messages, plumbing.context(request).db)
+async def inbox_page(
+    request: Request,
+    to: str = Query("", max_length=40),
+    before: int | None = Query(None, ge=1),
+) -> Response:
+    found = await run_in_threadpool(lambda: devinbox.page(plumbing.context(request).db, to=to, before=before))
+    filtered = {"to": to} if to else {}
+    older = f"/dev/inbox?{urlencode({**filtered, 'before': found.older})}" if found.older is not None else None
     return page("inbox.html", title="Developer inbox", session=None, inbox=True,
-                messages=[with_code(m) for m in messages])
+                messages=[with_code(m) for m in found.messages], to=to, older=older, page_size=devinbox.PAGE,
+                newest=f"/dev/inbox?{urlencode(filtered)}" if before is not None else None,
+                source=f"/dev/inbox.json?{urlencode(filtered)}" if filtered else "/dev/inbox.json",
+                live=before is None)

@@ -11,6 +11,10 @@ A claim fills the worker's free slots in this order::
 So an OTP never waits behind bulk traffic (it is taken at the next claim, whatever
 is queued), and one account's burst cannot starve another account's messages.
 
+Messages of a suspended account are not claimed: they wait, queued, until it is resumed
+(the claim statements say so, and the accounts probed for bulk say which are suspended,
+so that they take no share).
+
 This module is the policy; the statements it composes are the outbox's
 (:mod:`senderid.domain.outbox.claims`): each step is one ``UPDATE ... RETURNING``, and the
 accounts with due bulk SMS are found by one probe of the index per account.
@@ -73,14 +77,16 @@ def claim(
     free = limit - len(rows)
     if free > 0:
         cursor = cursor or FairCursor()
-        accounts = outbox.accounts_with_due_bulk(conn, now, cursor.after, free)
-        if not accounts and cursor.after:
+        probed = outbox.accounts_with_due_bulk(conn, now, cursor.after, free)
+        if not probed and cursor.after:
             cursor.after = ""  # wrap around
-            accounts = outbox.accounts_with_due_bulk(conn, now, "", free)
+            probed = outbox.accounts_with_due_bulk(conn, now, "", free)
+        # Round-robin: next time start after the last account served, or from the top
+        # when this claim reached every account that had something due.
+        if probed:
+            cursor.after = probed[-1][0] if len(probed) == free else ""
+        accounts = [account for account, suspended in probed if not suspended]  # suspended: they wait
         if accounts:
-            # Round-robin: next time start after the last account served, or from the top
-            # when this claim reached every account that had something due.
-            cursor.after = accounts[-1] if len(accounts) == free else ""
             rows += outbox.claim_bulk(conn, now=now, worker=worker, lease_until=lease_until,
                                       shared_sender=shared_sender,
                                       shares=list(zip(accounts, shares(free, len(accounts)), strict=True)))

@@ -258,16 +258,24 @@ class Worker:
     def housekeep(self) -> retention.Swept:
         """One round of housekeeping (:mod:`senderid.domain.retention`): blank the text of
         messages that ended more than SENDERID_MESSAGE_BODY_RETENTION_DAYS ago, purge
-        expired Idempotency-Key records and spent limit rows."""
+        expired Idempotency-Key records and spent limit rows, and, when set, delete ended
+        messages and audit events past SENDERID_MESSAGE_RETENTION_DAYS /
+        SENDERID_AUDIT_RETENTION_DAYS."""
         swept = retention.sweep(self.db, self.clock.now(),
                                 retention_days=self.settings.message_body_retention_days,
-                                since=self._swept_before)
+                                since=self._swept_before,
+                                message_retention_days=self.settings.message_retention_days,
+                                audit_retention_days=self.settings.audit_retention_days)
         if swept.blanked_before is not None:
             self._swept_before = swept.blanked_before
-        if swept.bodies_blanked or swept.idempotency_keys or swept.limit_rows:
+        purged = swept.purged or retention.Purged()
+        if (swept.bodies_blanked or swept.idempotency_keys or swept.limit_rows or purged.messages
+                or purged.audit_events):
             log.info("housekeeping", extra={"bodies_blanked": swept.bodies_blanked,
                                             "idempotency_keys": swept.idempotency_keys,
-                                            "limit_rows": swept.limit_rows})
+                                            "limit_rows": swept.limit_rows,
+                                            "messages_deleted": purged.messages,
+                                            "audit_events_deleted": purged.audit_events})
         return swept
 
     def right_of_use(self) -> custom_numbers.Ticked:

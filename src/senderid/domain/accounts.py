@@ -5,6 +5,11 @@ shown once, when created; only its SHA-256 is stored (a key has far too much
 entropy for a fast hash to be brute-forced), so a key found in the database
 cannot be used. Keys can expire and be revoked; a key is named in listings and
 audit records by its id and its first characters (``prefix``), never in full.
+
+An operator can suspend an account (:func:`set_suspended`): its keys are refused with the
+same 401 as a revoked key (the authentication statement skips a suspended account), and
+its queued messages wait: the worker's claim skips them (``delivery.lanes``) until the
+account is resumed.
 """
 
 from __future__ import annotations
@@ -37,7 +42,8 @@ def hash_key(key: str) -> str:
 def _account(row: object) -> Account:
     m = row._mapping  # type: ignore[attr-defined]
     return Account(id=m["id"], name=m["name"], otp_required=m["otp_required"], created_at=m["created_at"],
-                   prepaid=bool(m["prepaid"]), reverify_after_days=m["reverify_after_days"])
+                   prepaid=bool(m["prepaid"]), reverify_after_days=m["reverify_after_days"],
+                   suspended_at=m.get("suspended_at"))
 
 
 def _api_key(row: object) -> ApiKey:
@@ -52,10 +58,15 @@ def _api_key(row: object) -> ApiKey:
     )
 
 
-def create_account(ctx: Context, name: str, *, otp_required: bool = True, actor: Actor) -> Account:
+def _clean_name(name: str) -> str:
     name = name.strip()
     if not name or len(name) > MAX_ACCOUNT_NAME or not name.isprintable():
         raise InvalidRequest(f"An account name is 1 to {MAX_ACCOUNT_NAME} printable characters")
+    return name
+
+
+def create_account(ctx: Context, name: str, *, otp_required: bool = True, actor: Actor) -> Account:
+    name = _clean_name(name)
     now = ctx.clock.now()
     account = Account(id=ids.new_id(), name=name, otp_required=otp_required, created_at=now)
     with ctx.db.write() as conn:
@@ -159,6 +170,49 @@ def set_reverify_after_days(ctx: Context, account_id: str, days: float | None, *
     return get_account(ctx, account_id)
 
 
+def rename(ctx: Context, account_id: str, name: str, *, actor: Actor) -> Account:
+    """Give the account a new name (1 to 200 printable characters)."""
+    name = _clean_name(name)
+    now = ctx.clock.now()
+    with ctx.db.write() as conn:
+        old = conn.execute(select(accounts.c.name).where(accounts.c.id == account_id)).scalar_one_or_none()
+        if old is None:
+            raise NotFound(f"No account with id {account_id}")
+        conn.execute(update(accounts).where(accounts.c.id == account_id).values(name=name, updated_at=now))
+        ctx.db.after_commit(lambda: ctx.senders.forget(account_id))  # cached callers carry it
+        audit.record(conn, at=now, actor=actor, action=audit.Action.ACCOUNT_RENAMED, account_id=account_id,
+                     subject=account_id, name=name, previous_name=old)
+    return get_account(ctx, account_id)
+
+
+def set_suspended(ctx: Context, account_id: str, suspended: bool, *, actor: Actor) -> tuple[Account, bool]:
+    """Suspend the account (``suspended``) or resume it: the account, and whether this changed
+    anything (suspending a suspended account, or resuming one in use, changes nothing and is
+    not audited again).
+
+    From the commit on, this process refuses the account's keys; the others when the
+    database's change signal reaches them (the ``accounts`` trigger, within 100 ms). The
+    worker's claim reads the column itself, so no queued message of a suspended account is
+    taken after the commit, whichever process claims."""
+    now = ctx.clock.now()
+    with ctx.db.write() as conn:
+        row = conn.execute(select(accounts.c.suspended_at).where(accounts.c.id == account_id)).first()
+        if row is None:
+            raise NotFound(f"No account with id {account_id}")
+        changed = (row.suspended_at is None) == suspended
+        if changed:
+            conn.execute(update(accounts).where(accounts.c.id == account_id)
+                         .values(suspended_at=now if suspended else None, updated_at=now))
+            ctx.db.after_commit(lambda: ctx.senders.forget(account_id))
+            if suspended:
+                audit.record(conn, at=now, actor=actor, action=audit.Action.ACCOUNT_SUSPENDED,
+                             account_id=account_id, subject=account_id)
+            else:
+                audit.record(conn, at=now, actor=actor, action=audit.Action.ACCOUNT_RESUMED,
+                             account_id=account_id, subject=account_id)
+    return get_account(ctx, account_id), changed
+
+
 MAX_KEY_DAYS = 36_500  # a hundred years: any longer is "never", which is no expiry at all
 
 
@@ -252,6 +306,7 @@ _AUTHENTICATE = (
     .where(
         api_keys.c.key_hash == bindparam("key_hash"),
         api_keys.c.revoked_at.is_(None),
+        accounts.c.suspended_at.is_(None),  # a suspended account's keys answer as revoked ones
         or_(api_keys.c.expires_at.is_(None), api_keys.c.expires_at > bindparam("now", type_=UTCDateTime)),
     )
 )

@@ -1,4 +1,6 @@
-"""Audit events: who did what, when, from where. Never an OTP, a key or a message body."""
+"""Audit events: who did what, when, from where, in which request (the ``X-Request-ID`` of
+the HTTP request that made the change, :data:`senderid.logs.request_id`; none for the CLI
+and the worker). Never an OTP, a key or a message body."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
+from senderid import logs
 from senderid.domain.types import Actor
 from senderid.store.tables import audit_events
 
@@ -23,6 +26,9 @@ class Action(StrEnum):
 
     ACCOUNT_CREATED = "account.created"
     ACCOUNT_UPDATED = "account.updated"
+    ACCOUNT_RENAMED = "account.renamed"
+    ACCOUNT_SUSPENDED = "account.suspended"
+    ACCOUNT_RESUMED = "account.resumed"
     ACCOUNT_WEBHOOK_UPDATED = "account.webhook_updated"
     ACCOUNT_WEBHOOK_SECRET_ROTATED = "account.webhook_secret_rotated"
     ACCOUNT_CREDITS_SET = "account.credits_set"
@@ -83,7 +89,8 @@ def record(
 ) -> None:
     _check(action, details)
     conn.execute(_INSERT, {"at": at, "actor": actor.name, "ip": actor.ip, "account_id": account_id,
-                           "action": action, "subject": subject, "details": details})
+                           "action": action, "subject": subject, "details": details,
+                           "request_id": logs.request_id.get()})
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +109,10 @@ def record_many(conn: Connection, *, at: datetime, actor: Actor, entries: Sequen
         _check(entry.action, entry.details)
     if not entries:
         return
+    request = logs.request_id.get()
     rows = [{"at": at, "actor": actor.name, "ip": actor.ip, "account_id": e.account_id,
-             "action": e.action, "subject": e.subject, "details": e.details} for e in entries]
+             "action": e.action, "subject": e.subject, "details": e.details, "request_id": request}
+            for e in entries]
     # Several rows: executemany of a RETURNING insert, which SQLAlchemy sends as one
     # multi-row INSERT ("insertmanyvalues"); the statement is built once either way.
     conn.execute(_INSERT if len(rows) == 1 else _INSERT_MANY, rows[0] if len(rows) == 1 else rows)

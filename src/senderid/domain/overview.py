@@ -119,6 +119,17 @@ class ProviderHealth:
         return [w for w in self.workers if w.failing]
 
     @property
+    def failing_providers(self) -> list[str]:
+        """The providers the failing workers use, as they reported them (not this process's
+        setting: a worker may run another provider)."""
+        return sorted({w.provider for w in self.failing})
+
+    @property
+    def providers(self) -> list[str]:
+        """The providers the workers use (this process's setting when none has reported)."""
+        return sorted({w.provider for w in self.workers}) or [self.provider]
+
+    @property
     def last_error(self) -> WorkerHealth | None:
         """The worker that saw the most recent provider failure."""
         seen = [w for w in self.workers if w.last_error_at is not None]
@@ -131,6 +142,28 @@ def provider_health(ctx: Context) -> ProviderHealth:
     Two statements: the workers' rows (one each) and the queue's oldest message (on the
     outbox's status index).
     """
+    waiting_statuses = [OutboxStatus.QUEUED, OutboxStatus.SENDING]
+    with ctx.db.read() as conn:
+        rows = conn.execute(_WORKERS).all()
+        waiting, oldest = conn.execute(
+            select(func.count(), func.min(outbox_table.c.created_at)).where(outbox_table.c.status.in_(waiting_statuses))
+        ).one()
+    return ProviderHealth(ctx.settings.sms_provider, _workers(ctx, rows), oldest, int(waiting))
+
+
+def failing_workers(ctx: Context) -> list[WorkerHealth]:
+    """The workers whose breaker is open or half-open, each naming the provider it uses (as
+    the worker reported it, which may not be this process's SENDERID_SMS_PROVIDER): one
+    statement over ``provider_health`` (a row per worker)."""
+    with ctx.db.read() as conn:
+        rows = conn.execute(_WORKERS).all()
+    return [w for w in _workers(ctx, rows) if w.failing]
+
+
+_WORKERS = select(health_rows).order_by(health_rows.c.worker)
+
+
+def _workers(ctx: Context, rows: Any) -> list[WorkerHealth]:
     now = ctx.clock.now()
     settings = ctx.settings
     # A worker whose breaker is open tries again at least every longest cool-off (its
@@ -139,12 +172,6 @@ def provider_health(ctx: Context) -> ProviderHealth:
         seconds=2 * max(settings.delivery_backoff_max_seconds, settings.delivery_breaker_seconds)
         + settings.worker_lease_seconds
     )
-    waiting_statuses = [OutboxStatus.QUEUED, OutboxStatus.SENDING]
-    with ctx.db.read() as conn:
-        rows = conn.execute(select(health_rows).order_by(health_rows.c.worker)).all()
-        waiting, oldest = conn.execute(
-            select(func.count(), func.min(outbox_table.c.created_at)).where(outbox_table.c.status.in_(waiting_statuses))
-        ).one()
     workers = []
     for row in rows:
         state = row.breaker
@@ -156,7 +183,7 @@ def provider_health(ctx: Context) -> ProviderHealth:
             last_error_at=row.last_error_at, updated_at=row.updated_at,
             stale=now - row.updated_at > quiet,
         ))
-    return ProviderHealth(settings.sms_provider, workers, oldest, int(waiting))
+    return workers
 
 
 def audit_page(

@@ -1,4 +1,6 @@
-"""Whether the database answers: the readiness check's question (``/readyz``).
+"""Whether the database answers: the readiness check's question (``/readyz``); and, once
+it does, which SMS providers the workers report failing (:func:`check`; a failing provider
+does not make the server unready: the API still queues, but the answer names it).
 
 A ping runs a trivial statement on a connection of its own, bounded by the database
 timeout (:func:`ping_timeout`). At most :data:`MAX_PINGS` are in flight at once per
@@ -9,7 +11,9 @@ database (it is slow already, and more waiting threads would not help it).
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass, field
 
+from senderid.domain import overview
 from senderid.domain.context import Context
 
 MAX_PINGS = 4
@@ -23,6 +27,27 @@ def database_answers(ctx: Context) -> bool:
         return False
     try:
         return bool(ctx.db.ping())
+    finally:
+        _PINGS.release()
+
+
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    database: bool  # the database answered
+    failing: list[overview.WorkerHealth] = field(default_factory=list)  # workers whose provider fails
+
+
+def check(ctx: Context) -> Readiness:
+    """The ping, then (only when it answered) the workers whose provider is failing, as
+    they reported it: one more statement. Blocks like :func:`database_answers`."""
+    if not _PINGS.acquire(blocking=False):
+        return Readiness(False)
+    try:
+        if not ctx.db.ping():
+            return Readiness(False)
+        return Readiness(True, overview.failing_workers(ctx))
+    except Exception:  # noqa: BLE001 - the database went away between the two
+        return Readiness(False)
     finally:
         _PINGS.release()
 

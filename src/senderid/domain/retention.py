@@ -7,6 +7,10 @@
 * Expired ``Idempotency-Key`` records are deleted (a new key also deletes a few; this
   catches the ones no new key comes after).
 * Sending-limit and guess-budget rows are deleted once no window can count them (a day).
+* When set, ended messages' rows are deleted ``SENDERID_MESSAGE_RETENTION_DAYS`` after they
+  ended (:func:`senderid.domain.outbox.delete_ended`), and audit events
+  ``SENDERID_AUDIT_RETENTION_DAYS`` after they happened (:func:`purge`; ``senderid purge``
+  runs the same at once). Unset: kept for ever.
 
 Each sweep works in batches of :data:`BATCH` rows, one short transaction per batch, so
 it never holds locks for long, and stops at :data:`MAX_BATCHES` per kind (the next
@@ -15,6 +19,7 @@ sweep carries on).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,7 +27,7 @@ from sqlalchemy import delete, select
 
 from senderid.domain import idempotency, outbox
 from senderid.store.db import Database
-from senderid.store.tables import otp_failures, otp_sends
+from senderid.store.tables import audit_events, otp_failures, otp_sends
 
 BATCH = 500
 MAX_BATCHES = 20
@@ -37,9 +42,17 @@ class Swept:
     # Every ended message that ended before this has its body blanked (None: the sweep
     # stopped at MAX_BATCHES). The next sweep may start from it.
     blanked_before: datetime | None = None
+    purged: Purged | None = None  # what the message and audit retentions deleted, when set
 
 
-def sweep(db: Database, now: datetime, *, retention_days: int, since: datetime | None = None) -> Swept:
+@dataclass(frozen=True, slots=True)
+class Purged:
+    messages: int = 0
+    audit_events: int = 0
+
+
+def sweep(db: Database, now: datetime, *, retention_days: int, since: datetime | None = None,
+          message_retention_days: int | None = None, audit_retention_days: int | None = None) -> Swept:
     """One round of housekeeping as of ``now``. ``since``: a previous sweep's
     ``blanked_before`` (messages that ended before it are blanked already), so that a
     sweep reads only what ended since; None looks at the whole outbox."""
@@ -50,13 +63,33 @@ def sweep(db: Database, now: datetime, *, retention_days: int, since: datetime |
     old = now - LIMIT_ROWS_KEPT
     sends, _ = _batches(db, lambda conn: _delete_older(conn, otp_sends, old))
     failures, _ = _batches(db, lambda conn: _delete_older(conn, otp_failures, old))
-    return Swept(blanked, keys, sends + failures, cutoff if finished else None)
+    purged = None
+    if message_retention_days is not None or audit_retention_days is not None:
+        purged = purge(db, now, message_days=message_retention_days, audit_days=audit_retention_days,
+                       max_batches=MAX_BATCHES)
+    return Swept(blanked, keys, sends + failures, cutoff if finished else None, purged)
 
 
-def _batches(db: Database, one) -> tuple[int, bool]:  # type: ignore[no-untyped-def]
+def purge(db: Database, now: datetime, *, message_days: int | None, audit_days: int | None,
+          max_batches: int | None = None) -> Purged:
+    """Delete the messages that ended more than ``message_days`` days before ``now``, and the
+    audit events older than ``audit_days`` days (None: none of that kind), a batch per
+    transaction; at most ``max_batches`` batches of each (None: until none is left)."""
+    messages = events = 0
+    if message_days is not None:
+        before = now - timedelta(days=message_days)
+        messages, _ = _batches(db, lambda conn: outbox.delete_ended(conn, before=before, limit=BATCH), max_batches)
+    if audit_days is not None:
+        before = now - timedelta(days=audit_days)
+        events, _ = _batches(db, lambda conn: _delete_older(conn, audit_events, before, column="at"),
+                             max_batches)
+    return Purged(messages, events)
+
+
+def _batches(db: Database, one, max_batches: int | None = MAX_BATCHES) -> tuple[int, bool]:  # type: ignore[no-untyped-def]
     """Run ``one(conn)`` a batch at a time: (rows done, whether none are left)."""
     total = 0
-    for _ in range(MAX_BATCHES):
+    for _ in (range(max_batches) if max_batches is not None else itertools.count()):
         with db.write() as conn:
             done = int(one(conn))
         total += done
@@ -65,6 +98,6 @@ def _batches(db: Database, one) -> tuple[int, bool]:  # type: ignore[no-untyped-
     return total, False
 
 
-def _delete_older(conn, table, before: datetime) -> int:  # type: ignore[no-untyped-def]
-    ids = select(table.c.id).where(table.c.created_at < before).limit(BATCH).scalar_subquery()
+def _delete_older(conn, table, before: datetime, *, column: str = "created_at") -> int:  # type: ignore[no-untyped-def]
+    ids = select(table.c.id).where(table.c[column] < before).limit(BATCH).scalar_subquery()
     return conn.execute(delete(table).where(table.c.id.in_(ids))).rowcount

@@ -36,6 +36,7 @@ class Account:
     prepaid: bool = False  # has a prepaid balance (senderid.domain.credits); else unlimited
     # its own SENDERID_REVERIFY_AFTER_DAYS (None: the setting's; 0: its numbers never lapse)
     reverify_after_days: float | None = None
+    suspended_at: datetime | None = None  # suspended by an operator: keys refused, messages wait
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,17 @@ class OperationsSettings(BaseSettings):
         "failed, expired or cancelled); the worker then blanks it. Expired `Idempotency-Key` "
         "records are purged by the same housekeeping.",
     )
+    message_retention_days: int | None = Field(
+        None, ge=1, le=36500,
+        description="Days an ended message's row (sent, delivered, failed, dead or cancelled) is "
+        "kept once it ended; the worker's housekeeping then deletes it, as `senderid purge` does. "
+        "Unset: kept for ever.",
+    )
+    audit_retention_days: int | None = Field(
+        None, ge=1, le=36500,
+        description="Days an audit event is kept; the worker's housekeeping then deletes it, as "
+        "`senderid purge` does. Unset: kept for ever.",
+    )
 
     # -- Logging and metrics --------------------------------------------------------------
     log_level: str = Field("INFO", description="Python log level of the server.")

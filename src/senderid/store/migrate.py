@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
@@ -37,19 +38,60 @@ def known_revisions() -> set[str]:
     return {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
 
 
-def upgrade(db: Database, revision: str = "head") -> None:
+def upgrade(db: Database, revision: str = "head") -> list[Migration]:
+    """Apply the migrations up to ``revision``: the ones applied, oldest first (none when the
+    database was at it already)."""
+    before = current(db)
     command.upgrade(alembic_config(db), revision)
+    applied = _reached(current(db)) - _reached(before)
+    return [m for m in history() if m.revision in applied]
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    revision: str
+    down_revision: str | None
+    description: str  # the first line of its docstring
+
+
+def history() -> list[Migration]:
+    """Every migration this package has, oldest first."""
+    from alembic.script import ScriptDirectory
+
+    scripts = reversed(list(ScriptDirectory.from_config(alembic_config()).walk_revisions()))
+    return [Migration(s.revision, s.down_revision if isinstance(s.down_revision, str) or s.down_revision is None
+                      else ",".join(s.down_revision), (s.doc or "").strip().splitlines()[0] if s.doc else "")
+            for s in scripts]
+
+
+def current(db: Database) -> set[str]:
+    """The revision(s) the database is at (empty: no senderid tables yet)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with db.engine.connect() as conn:
+        return set(MigrationContext.configure(conn).get_current_heads())
+
+
+def applied(db: Database) -> set[str]:
+    """Every revision the database has applied."""
+    return _reached(current(db))
+
+
+def _reached(heads: set[str]) -> set[str]:
+    """The revisions a database at ``heads`` has applied."""
+    from alembic.script import ScriptDirectory
+
+    if not heads:
+        return set()
+    script = ScriptDirectory.from_config(alembic_config())
+    return {s.revision for s in script.iterate_revisions(tuple(heads), "base")}
 
 
 def is_current(db: Database) -> bool:
     """True when the database is at the newest migration."""
-    from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
-    wanted = set(ScriptDirectory.from_config(alembic_config(db)).get_heads())
-    with db.engine.connect() as conn:
-        current = set(MigrationContext.configure(conn).get_current_heads())
-    return current == wanted
+    return current(db) == set(ScriptDirectory.from_config(alembic_config(db)).get_heads())
 
 
 def where(url: str) -> str:

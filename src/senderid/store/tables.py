@@ -54,6 +54,9 @@ accounts = Table(
     # Days after which its numbers' proof must be renewed (SENDERID_REVERIFY_AFTER_DAYS when NULL;
     # 0: never).
     Column("reverify_after_days", Float),
+    # Set while an operator has the account suspended: its keys are refused, its queued
+    # messages wait (the claim skips them) until it is resumed (NULL again).
+    Column("suspended_at", UTCDateTime),
 )
 
 api_keys = Table(
@@ -312,6 +315,7 @@ audit_events = Table(
     Column("action", String(64), nullable=False),
     Column("subject", String(64)),
     Column("details", JSON, nullable=False),
+    Column("request_id", String(128)),  # X-Request-ID of the request that made the change
     Index("ix_audit_events_account_at", "account_id", "at"),
     Index("ix_audit_events_action_at", "action", "at"),
 )

@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -21,10 +23,20 @@ router = APIRouter(prefix="/dev", tags=["developer inbox"])
 
 
 @router.get("/inbox.json")
-async def inbox_json(request: Request) -> Response:
-    """Newest first: ``[{"to", "sender", "body", "created_at"}]``."""
-    messages = await run_in_threadpool(devinbox.list_messages, context(request).db)
-    return envelope.JSONBytes(messages, headers={"Cache-Control": "no-store"})
+async def inbox_json(
+    request: Request,
+    to: str = Query("", max_length=40, description="Only SMS to this number (or with these digits in it)"),
+    before: int | None = Query(None, ge=1, description="Only SMS kept before this `seq` (the next page)"),
+    limit: int = Query(devinbox.PAGE, ge=1, le=devinbox.MAX_PAGE, description="SMS on a page"),
+) -> Response:
+    """Newest first: ``[{"id", "seq", "to", "sender", "body", "created_at"}]``, a page of
+    ``limit``; when older ones remain, a ``Link: <...>; rel="next"`` header names the next page."""
+    found = await run_in_threadpool(lambda: devinbox.page(context(request).db, to=to, before=before, limit=limit))
+    headers = {"Cache-Control": "no-store"}
+    if found.older is not None:
+        query = {k: v for k, v in (("to", to), ("before", found.older), ("limit", limit)) if v}
+        headers["Link"] = f'</dev/inbox.json?{urlencode(query)}>; rel="next"'
+    return envelope.JSONBytes(found.messages, headers=headers)
 
 
 @router.post("/inbox/clear")

@@ -6,6 +6,9 @@ database nor the worker threads, so it answers at once whatever the database doe
 request threads, which a hanging database may have used up) and is given up after
 ``SENDERID_DATABASE_TIMEOUT_SECONDS``, with a 503. The ping itself is the domain's
 (:mod:`senderid.domain.readiness`): routes reach the database only through the domain.
+A ready answer also names the SMS providers the delivery workers report failing
+(``data.providers_failing``, with each failing worker), as the console's banner does: the
+server stays ready (the API queues), but whoever looks learns that SMS are not leaving.
 """
 
 from __future__ import annotations
@@ -36,12 +39,19 @@ async def readyz(request: Request) -> Response:
     """The database answers (within the database timeout)."""
     ctx = context(request)
     timeout = readiness.ping_timeout(ctx)
-    answered = False
+    answered = readiness.Readiness(False)
     with anyio.move_on_after(timeout):
         # Its own limiter: not a request thread, which a hanging database may hold all of.
         answered = await anyio.to_thread.run_sync(
-            readiness.database_answers, ctx, abandon_on_cancel=True, limiter=anyio.CapacityLimiter(1))
-    if answered:
-        return envelope.ok("ready")
+            readiness.check, ctx, abandon_on_cancel=True, limiter=anyio.CapacityLimiter(1))
+    if answered.database:
+        providers = sorted({w.provider for w in answered.failing})
+        data = {"providers_failing": providers,
+                "workers_failing": [{"worker": w.worker, "provider": w.provider, "breaker": w.breaker}
+                                    for w in answered.failing]}
+        if not providers:
+            return envelope.ok("ready", data)
+        return envelope.ok(f"ready; SMS are not leaving: the {', '.join(providers)} provider"
+                           f"{'s keep' if len(providers) > 1 else ' keeps'} failing", data)
     retry = str(max(1, math.ceil(timeout)))
     return envelope.failure("The database is not reachable", 503, headers={"Retry-After": retry})

@@ -84,6 +84,8 @@
     var time = el("time", "", when(message.created_at));
     time.setAttribute("datetime", message.created_at);
     meta.appendChild(time);
+    meta.appendChild(document.createTextNode(" · message "));
+    meta.appendChild(el("code", "mono", message.id));
     li.appendChild(meta);
 
     var body = el("p", "body");
@@ -108,10 +110,21 @@
   function draw(messages) {
     var focused = document.activeElement;
     var focusedCode = focused && focused.getAttribute ? focused.getAttribute("data-copy-text") : null;
+    var to = list.getAttribute("data-to");
     var items = messages.length
       ? messages.map(item)
-      : [el("li", "empty", "No SMS yet. Register a number and its code appears here.")];
+      : [el("li", "empty", to ? "No SMS to " + to + "." : "No SMS yet. Register a number and its code appears here.")];
     list.replaceChildren.apply(list, items);
+    var older = document.getElementById("inbox-older");
+    if (older) {  // the next page starts after the last SMS shown now
+      var full = messages.length >= Number(list.getAttribute("data-page-size"));
+      older.hidden = !full;
+      if (full) {
+        var query = new URLSearchParams(to ? { to: to } : {});
+        query.set("before", messages[messages.length - 1].seq);
+        older.setAttribute("href", "/dev/inbox?" + query.toString());
+      }
+    }
     if (focusedCode) {  // keep the keyboard where it was
       var again = list.querySelector('[data-copy-text="' + focusedCode + '"]');
       if (again) { again.focus(); }

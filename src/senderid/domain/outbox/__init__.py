@@ -15,6 +15,7 @@ updates or deletes an outbox row is built once, named, in the module of its tran
     admin.py      dead | failed -> queued      retry; purge_dead (deleted); list, page, counts,
                                                queue_depth (reads)
     retention.py  ended -> text blanked        blank_ended
+                  ended -> deleted             delete_ended
 
 Life of a message::
 
@@ -90,7 +91,7 @@ from senderid.domain.outbox.receipts import (
     apply_early_receipts,
     record_receipt,
 )
-from senderid.domain.outbox.retention import blank_ended
+from senderid.domain.outbox.retention import blank_ended, delete_ended
 from senderid.domain.outbox.statements import (
     CANCELLED,
     DEAD,
@@ -110,7 +111,7 @@ __all__ = [
     "SENDER_NOT_ALLOWED", "SENDING", "SENT", "STATUSES",
     "ById", "CancelledMessage", "Claimed", "FromSender", "JustClaimed", "Message", "OtpsOf", "Outcome",
     "OutboxMessage", "ToContact", "Which",
-    "accounts_with_due_bulk", "apply_early_receipts", "audit_details", "blank_ended", "cancel", "cancel_otps",
+    "accounts_with_due_bulk", "apply_early_receipts", "audit_details", "blank_ended", "cancel", "cancel_otps", "delete_ended",
     "claim_bulk", "claim_priority", "counts", "enqueue", "enqueue_many", "get_message", "lane_of",
     "list_messages", "mark_ended", "mark_sent", "mark_sent_many", "page", "purge_dead", "queue_depth",
     "record", "record_receipt", "refunded", "refuse_claimed", "retry", "sender_removed",

@@ -20,6 +20,11 @@ The two lanes:
 
 Every row claimed also says whether its sender is still one its account holds
 (``sender_allowed``, read from the tables in the same statement: :func:`sender_still_allowed`).
+
+Messages of a suspended account (``accounts.suspended_at``) are not claimed, in either
+lane: they wait, queued, until the account is resumed (:data:`_NOT_SUSPENDED`, in every
+claim statement; :func:`accounts_with_due_bulk` says which accounts are suspended, so that
+they take no share).
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ from sqlalchemy import (
 from senderid.domain.outbox.statements import OTP, QUEUED, SENDING, SMS
 from senderid.domain.types import BusinessNameStatus, CustomNumberStatus
 from senderid.store.coltypes import UTCDateTime
+from senderid.store.tables import accounts as accounts_table
 from senderid.store.tables import business_names, custom_numbers, outbox
 
 LANES = ("priority", "bulk")
@@ -131,15 +137,20 @@ def claim_bulk(conn: Connection, *, now: datetime, worker: str, lease_until: dat
     return list(conn.execute(_bulk_claim(len(shares)), values).all())
 
 
-def accounts_with_due_bulk(conn: Connection, now: datetime, after: str, limit: int) -> list[str]:
-    """Up to ``limit`` accounts, in order after ``after``, that have gateway SMS due (a read)."""
-    return list(conn.execute(_DUE_ACCOUNTS, {"now": now, "after": after, "limit": limit}).scalars())
+def accounts_with_due_bulk(conn: Connection, now: datetime, after: str, limit: int) -> list[tuple[str, bool]]:
+    """Up to ``limit`` accounts, in order after ``after``, that have gateway SMS due, each with
+    whether it is suspended (its messages wait; it takes no share of a claim). A read."""
+    rows = conn.execute(_DUE_ACCOUNTS, {"now": now, "after": after, "limit": limit})
+    return [(row.account_id, bool(row.suspended)) for row in rows]
 
 
 # The claim's statements are built once (per number of accounts for the bulk lane), so
 # executing one costs no statement building, cache-key generation or compilation.
 _NOW = bindparam("now", type_=UTCDateTime())
 _DUE = and_(outbox.c.status == QUEUED, outbox.c.next_attempt_at <= _NOW)
+# A suspended account's messages are not claimed (see the module's docstring).
+_NOT_SUSPENDED = ~exists().where(accounts_table.c.id == outbox.c.account_id,
+                                 accounts_table.c.suspended_at.is_not(None))
 _CLAIM_VALUES = {
     "status": SENDING,
     "attempts": outbox.c.attempts + 1,
@@ -163,11 +174,11 @@ def _claiming(ids: Any) -> Any:
     return update(outbox).where(outbox.c.id.in_(ids)).values(**_CLAIM_VALUES).returning(*COLUMNS)
 
 
-_PRIORITY_CLAIM = _claiming(_oldest(or_(
+_PRIORITY_CLAIM = _claiming(_oldest(and_(or_(
     and_(_DUE, outbox.c.kind == OTP),
     and_(_DUE, outbox.c.kind == SMS, outbox.c.account_id.is_(None)),
     and_(outbox.c.status == SENDING, outbox.c.lease_until <= _NOW),  # its worker died
-), bindparam("n", type_=Integer())))
+), _NOT_SUSPENDED), bindparam("n", type_=Integer())))
 
 
 @functools.cache
@@ -176,7 +187,7 @@ def _bulk_claim(accounts: int) -> Any:
     arms = [
         select(arm.c.id)
         for arm in (
-            _oldest(and_(_DUE, outbox.c.kind == SMS, outbox.c.account_id == bindparam(f"a{i}")),
+            _oldest(and_(_DUE, outbox.c.kind == SMS, outbox.c.account_id == bindparam(f"a{i}"), _NOT_SUSPENDED),
                     bindparam(f"k{i}", type_=Integer())).subquery()
             for i in range(accounts)
         )
@@ -184,7 +195,8 @@ def _bulk_claim(accounts: int) -> Any:
     return _claiming(arms[0] if accounts == 1 else union_all(*arms))
 
 
-# One probe of the index per account that has bulk SMS due (a "loose index scan").
+# One probe of the index per account that has bulk SMS due (a "loose index scan"), and
+# whether the account is suspended.
 _DUE_ACCOUNTS = text(
     """
     WITH RECURSIVE due(account_id, n) AS (
@@ -197,6 +209,9 @@ _DUE_ACCOUNTS = text(
                   AND o.next_attempt_at <= :now), due.n + 1
         FROM due WHERE due.account_id IS NOT NULL AND due.n < :limit
     )
-    SELECT account_id FROM due WHERE account_id IS NOT NULL
+    SELECT due.account_id,
+           EXISTS (SELECT 1 FROM accounts a WHERE a.id = due.account_id AND a.suspended_at IS NOT NULL)
+               AS suspended
+    FROM due WHERE due.account_id IS NOT NULL ORDER BY due.n
     """
 ).bindparams(bindparam("now", type_=UTCDateTime()))

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Integer, bindparam, select, update
+from sqlalchemy import Connection, Integer, bindparam, delete, select, update
 
 from senderid.domain.outbox.statements import CANCELLED, DEAD, DELIVERED, FAILED, SENT
 from senderid.store.coltypes import UTCDateTime
@@ -40,3 +40,12 @@ def _blanking(*where: Any) -> Any:
 
 _BLANK_ALL = _blanking()
 _BLANK_SINCE = _blanking(outbox.c.updated_at >= bindparam("t_start", type_=UTCDateTime()))
+
+
+def delete_ended(conn: Connection, *, before: datetime, limit: int) -> int:
+    """Delete up to ``limit`` rows of messages that ended (sent, delivered, failed, dead,
+    cancelled) before ``before``: one statement. A message still queued or being sent is
+    never deleted, however old."""
+    ids = (select(outbox.c.id).where(outbox.c.status.in_(ENDED), outbox.c.updated_at < before)
+           .limit(limit).scalar_subquery())
+    return int(conn.execute(delete(outbox).where(outbox.c.id.in_(ids), outbox.c.status.in_(ENDED))).rowcount)
