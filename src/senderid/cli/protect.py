@@ -21,8 +21,20 @@ from senderid.domain.types import CLI
 protect_app = typer.Typer(rich_markup_mode=None, help="Protected numbers, prefixes and names.",
                           no_args_is_help=True)
 
+AsJson = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
 EndHolders = Annotated[bool, typer.Option("--end-holders", help="End the registrations and requests of the "
                                           "accounts not allowed (their queued messages are cancelled).")]
+
+
+def _entry(entry: protected.Protected) -> dict[str, object]:
+    return {"id": entry.id, "kind": entry.kind, "value": entry.shown, "accounts": list(entry.accounts),
+            "note": entry.note, "created_at": entry.created_at}
+
+
+def _as_json(done: protected.Protection) -> dict[str, object]:
+    return {**_entry(done.entry), "ended": done.ended,
+            "holders": [{"account_id": h.account_id, "kind": h.kind, "id": h.id, "sender": h.sender,
+                         "status": h.status} for h in done.holders]}
 
 
 def _report(done: protected.Protection) -> None:
@@ -45,21 +57,23 @@ def protect_add(
                                                          help="An account allowed to use it (repeatable).")] = None,
     note: Annotated[Optional[str], typer.Option("--note", metavar="TEXT", help="Why it is protected.")] = None,
     end_holders: EndHolders = False,
+    as_json: AsJson = False,
 ) -> None:
     """Protect a number, a prefix or a name; lists who holds it already."""
     with refusals():
         done = protected.add(context(), value, accounts_allowed=account or [], note=note,
                              end_holders=end_holders, actor=CLI)
+    if as_json:
+        emit_json(_as_json(done))
     _report(done)
 
 
 @protect_app.command("list")
-def protect_list(as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False) -> None:
+def protect_list(as_json: AsJson = False) -> None:
     """List protected numbers, prefixes and names."""
     entries = protected.list_protected(context())
     if as_json:
-        emit_json([{"id": e.id, "kind": e.kind, "value": e.shown, "accounts": list(e.accounts), "note": e.note,
-                    "created_at": e.created_at} for e in entries])
+        emit_json([_entry(e) for e in entries])
         return
     table(["VALUE", "KIND", "ACCOUNTS ALLOWED", "NOTE", "CREATED"],
           [[e.shown, e.kind, " ".join(e.accounts) or "-", e.note or "", when(e.created_at)] for e in entries],
@@ -67,10 +81,12 @@ def protect_list(as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)
 
 
 @protect_app.command("remove")
-def protect_remove(value: Annotated[str, typer.Argument(metavar="VALUE")]) -> None:
+def protect_remove(value: Annotated[str, typer.Argument(metavar="VALUE")], as_json: AsJson = False) -> None:
     """Stop protecting a number, a prefix or a name."""
     with refusals():
         entry = protected.remove(context(), value, actor=CLI)
+    if as_json:
+        emit_json(_entry(entry))
     typer.echo(f"no longer protected: {entry.shown}", err=True)
 
 
@@ -79,6 +95,7 @@ def protect_import(
     file: Annotated[Path, typer.Argument(metavar="FILE", help="CSV with columns value,accounts,note "
                                          "(accounts separated by spaces).")],
     end_holders: EndHolders = False,
+    as_json: AsJson = False,
 ) -> None:
     """Protect every value of a CSV file (each row added or replaced)."""
     try:
@@ -88,6 +105,8 @@ def protect_import(
     with refusals():
         rows = protected.read_csv(text)
         done = protected.import_rows(context(), rows, end_holders=end_holders, actor=CLI)
+    if as_json:
+        emit_json([_as_json(one) for one in done])
     for one in done:
         _report(one)
     typer.echo(f"{len(done)} value(s) protected", err=True)
