@@ -39,7 +39,9 @@ def run_server(*, host: str, port: int, demo: bool, workers: int = 1) -> None:
     """Serve the API. ``workers`` > 1: that many processes share the listening socket
     (uvicorn's supervisor restarts one that dies); each builds its own context from the
     same settings, logs the same way and, unless SENDERID_WORKER_IN_PROCESS=false, runs
-    its own delivery worker (they share the outbox through leases)."""
+    its own delivery worker (they share the outbox through leases). Their metrics are
+    kept in a directory of files this process makes for them, so that ``/metrics`` adds
+    up all of them whichever answers (:func:`senderid.metrics.multiprocess_directory`)."""
     import uvicorn
 
     from senderid.api.app import create_app
@@ -51,7 +53,12 @@ def run_server(*, host: str, port: int, demo: bool, workers: int = 1) -> None:
                    **proxy_options(ctx.settings))
     if workers > 1:
         ctx.db.dispose()  # the parent only supervises; each process opens its own pool
-        uvicorn.run("senderid.cli.serve:worker_process_app", factory=True, workers=workers, **options)
+        with ExitStack() as stack:
+            if ctx.settings.metrics_enabled:  # /metrics adds up every process's values
+                from senderid import metrics
+
+                stack.enter_context(metrics.multiprocess_directory())
+            uvicorn.run("senderid.cli.serve:worker_process_app", factory=True, workers=workers, **options)
         return
     app = create_app(ctx.settings, context=ctx)
     gc.freeze()  # what start-up built lives for good: keep it out of every collection
