@@ -130,8 +130,8 @@ def exposition() -> bytes:
     if not path:
         return generate_latest(REGISTRY)
     registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry, path)
-    registry.register(_OUTBOX_QUEUE)  # type: ignore[arg-type]
+    multiprocess.MultiProcessCollector(registry, path)  # type: ignore[no-untyped-call]
+    registry.register(_OUTBOX_QUEUE)
     return generate_latest(registry)
 
 
@@ -154,11 +154,11 @@ def mark_dead_processes(path: str) -> list[int]:
     stay, so the totals never go backwards). Returns the pids marked."""
     pids = set()
     for file in Path(path).glob("gauge_live*_*.db"):
-        pid = file.stem.rsplit("_", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
-            pids.add(int(pid))
+        suffix = file.stem.rsplit("_", 1)[-1]
+        if suffix.isdigit() and not _alive(int(suffix)):
+            pids.add(int(suffix))
     for pid in sorted(pids):
-        multiprocess.mark_process_dead(pid, path)
+        multiprocess.mark_process_dead(pid, path)  # type: ignore[no-untyped-call]
     return sorted(pids)
 
 
