@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class OperationsSettings(BaseSettings):
@@ -24,7 +26,11 @@ class OperationsSettings(BaseSettings):
     )
 
     # -- Logging and metrics --------------------------------------------------------------
-    log_level: str = Field("INFO", description="Python log level of the server.")
+    log_level: str = Field(
+        "INFO", description="Python log level of the server.",
+        json_schema_extra={"refused": "anything but `DEBUG`, `INFO`, `WARNING`, `ERROR` or `CRITICAL` "
+                           "(in any case)"},
+    )
     log_format: Literal["json", "text"] = Field(
         "json",
         description="`json`: one JSON object per log line on stderr (for production and log "
@@ -40,4 +46,13 @@ class OperationsSettings(BaseSettings):
         None,
         description="A file of `SENDERID_...=value` lines read at start; variables set in the "
         "environment win over it. Unset: `./.env` when that file exists. Empty: no file.",
+        json_schema_extra={"refused": "a file that does not exist; a value in it refused as above"},
     )
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not a log level; choose one of {', '.join(LOG_LEVELS)}")
+        return level
