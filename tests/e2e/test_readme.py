@@ -56,8 +56,8 @@ def test_the_quick_start_runs_as_written(tmp_path: Path) -> None:
     if not (ROOT / ".git").exists():
         pytest.skip("not a git checkout: no list of the project's files")
     clone = fresh_copy(tmp_path / "senderid")
-    if subprocess.run(["make", "-q", ".venv/.installed-stamp"], cwd=clone).returncode != 0:
-        message = "the virtualenv is older than pyproject.toml: run `make .venv/.installed-stamp` first"
+    if subprocess.run(["make", "-q", ".venv/.run-stamp"], cwd=clone).returncode != 0:
+        message = "the virtualenv is older than pyproject.toml: run `make .venv/.run-stamp` first"
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)

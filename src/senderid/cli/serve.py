@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import gc
+import os
 import signal
 import threading
 from contextlib import ExitStack
 
 from senderid import logs, runtime
 from senderid.cli.common import context, fail, settings_or_exit
-from senderid.cli.demo import print_demo
+from senderid.cli.demo import development_admin_token, print_demo
 from senderid.domain.context import Context
 from senderid.settings import Settings
 from senderid.store import migrate
@@ -48,7 +49,12 @@ def run_server(*, host: str, port: int, demo: bool, workers: int = 1) -> None:
 
     ctx = _prepare()
     if demo:
-        print_demo(ctx, host, port)
+        admin_token = None
+        if not ctx.settings.admin_token:  # the console on, with a token of the development secret
+            admin_token = development_admin_token(ctx)
+            ctx.settings = ctx.settings.model_copy(update={"admin_token": admin_token})
+            os.environ["SENDERID_ADMIN_TOKEN"] = admin_token  # for the processes of --workers N
+        print_demo(ctx, host, port, admin_token=admin_token)
     options = dict(host=host, port=port, log_config=None, access_log=False, server_header=False,
                    **proxy_options(ctx.settings))
     if workers > 1:

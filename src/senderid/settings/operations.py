@@ -31,11 +31,11 @@ class OperationsSettings(BaseSettings):
         json_schema_extra={"refused": "anything but `DEBUG`, `INFO`, `WARNING`, `ERROR` or `CRITICAL` "
                            "(in any case)"},
     )
-    log_format: Literal["json", "text"] = Field(
-        "json",
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto",
         description="`json`: one JSON object per log line on stderr (for production and log "
         "shippers). `text`: one readable line per record, the level coloured when stderr is a "
-        "terminal (for development).",
+        "terminal (for development). `auto`: `text` when stderr is a terminal, `json` otherwise.",
     )
     metrics_enabled: bool = Field(
         True, description="Serve Prometheus metrics at `GET /metrics` (no key needed)."
