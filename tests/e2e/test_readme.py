@@ -109,3 +109,22 @@ def test_the_quick_start_runs_as_written(tmp_path: Path) -> None:
     assert "AddResult(otp_sent=True" in out and "VerifyResult(" in out and "CustomNumber(" in out
     assert re.search(r"^\w{24}\s+demo\s+required\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$", out, re.MULTILINE)
     assert "+614915***56" in out and "+61491570156" not in out.split("ID  ")[-1]  # the outbox, masked
+
+
+def test_make_run_installs_only_what_serving_needs(tmp_path: Path) -> None:
+    """``make run`` on a fresh clone installs the project without its test extras; ``make
+    test`` (and lint, bench, screenshots) add them. Read from make's own plan (``make -n``)."""
+    for name in ("Makefile", "pyproject.toml"):
+        shutil.copy2(ROOT / name, tmp_path / name)
+
+    def plan(target: str) -> list[str]:
+        result = subprocess.run(["make", "-n", target], cwd=tmp_path, capture_output=True, text=True,
+                                env=clean_env(), timeout=30)
+        assert result.returncode == 0, result.stderr
+        return [line for line in result.stdout.splitlines() if "pip install" in line]
+
+    assert plan("run") == [".venv/bin/python -m pip install --quiet -e ."]
+    assert plan("test") == [".venv/bin/python -m pip install --quiet -e .",
+                            ".venv/bin/python -m pip install --quiet -e '.[test]'"]
+    for target in ("lint", "bench", "screenshots"):
+        assert any("[test]" in line for line in plan(target)), target
