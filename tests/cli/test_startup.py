@@ -275,8 +275,8 @@ def _first_log_line(tmp_path: Path, env: dict[str, str], *, terminal: bool) -> s
 def test_logs_are_text_on_a_terminal_and_json_otherwise(tmp_path: Path) -> None:
     env = clean_env(SENDERID_LOG_LEVEL="INFO")
     on_terminal = _first_log_line(tmp_path, env, terminal=True)
-    assert re.match(r"^\d{4}-\d\d-\d\dT[\d:.]+Z \x1b\[33mWARNING\x1b\[0m senderid.settings: SENDERID_SECRET_KEY is not set",
-                    on_terminal), on_terminal  # text, the level coloured
+    coloured = r"^\d{4}-\d\d-\d\dT[\d:.]+Z \x1b\[33mWARNING\x1b\[0m senderid.settings: SENDERID_SECRET_KEY is not set"
+    assert re.match(coloured, on_terminal), on_terminal  # text, the level coloured
     assert json.loads(_first_log_line(tmp_path, env, terminal=False))["logger"] == "senderid.settings"
     chosen = clean_env(SENDERID_LOG_LEVEL="INFO", SENDERID_LOG_FORMAT="json")  # the setting wins
     assert json.loads(_first_log_line(tmp_path, chosen, terminal=True))["level"] == "warning"
