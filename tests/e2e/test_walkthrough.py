@@ -118,7 +118,7 @@ def test_walkthrough_page_runs_as_written_beside_make_run(tmp_path: Path) -> Non
             if "verifyCustomNumber" in line:
                 break
         key = re.search(r"export SENDERID_API_KEY=(sid_\S+)", printed).group(1)  # type: ignore[union-attr]
-        for name, number in zip(("Support line", "Sales line"), QUICK_START_NUMBERS):  # the quick start's
+        for name, number in zip(("Support line", "Sales line"), QUICK_START_NUMBERS, strict=True):
             added = httpx.post(f"{base}/api/v1/customNumber/add", headers={"Authorization": f"Bearer {key}"},
                                json={"name": name, "number": number}, timeout=10)
             assert added.json()["message"] == "OTP sent to your number successfully", added.text
