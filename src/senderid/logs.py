@@ -1,7 +1,7 @@
 r"""Logs on stderr: one JSON object per line (``SENDERID_LOG_FORMAT=json``, for production
 and log shippers), or one readable line per record (``text``, for development; the level
-is coloured when stderr is a terminal). Both carry the same fields, scrubbed and escaped
-alike.
+is coloured when stderr is a terminal); by default (``auto``) text on a terminal and JSON
+otherwise. Both carry the same fields, scrubbed and escaped alike.
 
 No log line carries a database row's values: statement parameters are hidden by the
 engine (``hide_parameters``), and the ``DETAIL`` of a PostgreSQL error (``Failing row
@@ -172,7 +172,10 @@ class TextFormatter(logging.Formatter):
 
 
 def configure(log_format: str = "json", level: str = "INFO") -> None:
+    """Log on stderr in ``log_format`` (``auto``: text on a terminal, JSON otherwise)."""
     handler = logging.StreamHandler(sys.stderr)
+    if log_format == "auto":
+        log_format = "text" if sys.stderr.isatty() else "json"
     if log_format == "text":
         handler.setFormatter(TextFormatter(colour=sys.stderr.isatty()))
     else:

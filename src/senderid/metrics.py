@@ -1,8 +1,12 @@
-"""Prometheus metrics of this process, served at ``GET /metrics``.
+"""Prometheus metrics, served at ``GET /metrics``.
 
-Every process (each ``senderid serve``, each ``senderid worker``) counts its own and
-exposes its own; Prometheus adds them up across processes (``sum by (...)``). A
-standalone ``senderid worker`` serves them with ``--metrics-port``.
+One ``senderid serve`` process, and each standalone ``senderid worker`` (with
+``--metrics-port``), counts and exposes its own; Prometheus adds them up across them
+(``sum by (...)``). The processes of ``senderid serve --workers N`` share one listening
+socket, so a scrape reaches any one of them: they use prometheus_client's multiprocess
+mode instead (:func:`multiprocess_directory`), each process writing its values to files
+in one directory and every scrape adding up every process's, the dead ones' included, so
+a counter never goes backwards whichever process answers.
 
 Labels are small closed sets (provider names, outcomes, route templates, status
 codes): never a number, an id, an account, a body or a code.
@@ -11,16 +15,24 @@ codes): never a number, an id, an account, a body or a code.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
+    CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
     generate_latest,
+    multiprocess,
     start_http_server,
 )
 from prometheus_client.core import GaugeMetricFamily
@@ -59,10 +71,15 @@ SMS_RECEIPTS = Counter(
     "Delivery receipts received, by provider and status (sent, delivered, failed).",
     ["provider", "status"],
 )
+# Each process has its own breaker, so in multiprocess mode every live process's value is
+# shown, labelled with its ``pid`` (``liveall``): a sum or a maximum would blend states that
+# are not quantities (0 closed, 1 open, 2 half-open), and a dead process's breaker is gone
+# with it (its file is removed when the process is marked dead).
 BREAKER_STATE = Gauge(
     "senderid_provider_breaker_state",
     "The provider's circuit breaker in this process: 0 closed, 1 open, 2 half-open.",
     ["provider"],
+    multiprocess_mode="liveall",
 )
 BREAKER_OPENED = Counter(
     "senderid_provider_breaker_opened",
@@ -103,9 +120,88 @@ def observe_request(method: str, route: str | None, status: int, seconds: float)
     HTTP_REQUEST_SECONDS.labels(method, route).observe(seconds)
 
 
+MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
+
 def exposition() -> bytes:
-    """Every metric of this process in the Prometheus text format."""
-    return generate_latest(REGISTRY)
+    """Every metric in the Prometheus text format: this process's, or in multiprocess mode
+    every process's added up (and the queue, read once from the database)."""
+    path = os.environ.get(MULTIPROCESS_VARIABLE)
+    if not path:
+        return generate_latest(REGISTRY)
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path)  # type: ignore[no-untyped-call]
+    registry.register(_OUTBOX_QUEUE)
+    return generate_latest(registry)
+
+
+_VALUE_FILES = ("counter_*.db", "gauge_*.db", "histogram_*.db", "summary_*.db")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - another user's process of the same pid
+        return True
+    return True
+
+
+def mark_dead_processes(path: str) -> list[int]:
+    """Mark dead the processes whose live gauges are still in ``path`` (the library's
+    ``mark_process_dead``: their ``live*`` gauge files go; their counters and histograms
+    stay, so the totals never go backwards). Returns the pids marked."""
+    pids = set()
+    for file in Path(path).glob("gauge_live*_*.db"):
+        suffix = file.stem.rsplit("_", 1)[-1]
+        if suffix.isdigit() and not _alive(int(suffix)):
+            pids.add(int(suffix))
+    for pid in sorted(pids):
+        multiprocess.mark_process_dead(pid, path)  # type: ignore[no-untyped-call]
+    return sorted(pids)
+
+
+@contextmanager
+def multiprocess_directory(sweep_seconds: float = 1.0) -> Iterator[str]:
+    """Multiprocess mode for the processes this one starts, for the block's duration.
+
+    The directory is ``PROMETHEUS_MULTIPROC_DIR`` when it is set (emptied of the values
+    files an earlier run left there, and left in place after), else a fresh temporary one
+    (removed after); either way it is put in this process's environment, which the
+    processes it starts inherit. Every ``sweep_seconds`` the processes that died meanwhile
+    are marked dead (:func:`mark_dead_processes`)."""
+    chosen = os.environ.get(MULTIPROCESS_VARIABLE)
+    if chosen:
+        Path(chosen).mkdir(parents=True, exist_ok=True)
+        for pattern in _VALUE_FILES:
+            for stale in Path(chosen).glob(pattern):
+                stale.unlink()
+        path = chosen
+    else:
+        path = tempfile.mkdtemp(prefix="senderid-metrics-")
+    os.environ[MULTIPROCESS_VARIABLE] = path
+    stop = threading.Event()
+
+    def sweep() -> None:
+        while not stop.wait(sweep_seconds):
+            try:
+                mark_dead_processes(path)
+            except OSError:  # pragma: no cover - a file went while it was read
+                log.warning("marking dead processes' metrics failed", exc_info=True)
+
+    sweeper = threading.Thread(target=sweep, name="metrics-sweeper", daemon=True)
+    sweeper.start()
+    try:
+        yield path
+    finally:
+        stop.set()
+        sweeper.join()
+        if chosen:
+            os.environ[MULTIPROCESS_VARIABLE] = chosen
+        else:
+            os.environ.pop(MULTIPROCESS_VARIABLE, None)
+            shutil.rmtree(path, ignore_errors=True)
 
 
 # -- the outbox queue (read from the database at each scrape) --------------------------------
@@ -116,7 +212,9 @@ QueueReader = Callable[[], Iterable[tuple[str, str, int, float | None]]]
 class _OutboxQueue:
     """Messages in the outbox by status and lane, and the age of the oldest queued one per
     lane: read from the database when Prometheus scrapes, so every process shows the whole
-    deployment's queue (use ``max``, not ``sum``, across processes)."""
+    deployment's queue (use ``max``, not ``sum``, across processes). They are not kept in
+    a process's memory, so multiprocess mode has nothing to add up: the process that
+    answers a scrape reads them once for all."""
 
     def __init__(self) -> None:
         self.read: QueueReader | None = None

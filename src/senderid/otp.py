@@ -11,8 +11,10 @@ import hashlib
 import hmac
 import math
 import secrets
+import string
 
 CODE_LENGTH = 6
+TEMPLATE_FIELDS = ("code", "number", "minutes")  # what :func:`render` fills in
 
 
 def generate_code() -> str:
@@ -26,6 +28,27 @@ def render(template: str, *, code: str, number: str, valid_seconds: float) -> tu
     minutes = max(1, math.ceil(valid_seconds / 60))
     return (template.format(code=code, number=number, minutes=minutes),
             template.format(code="*" * CODE_LENGTH, number=number, minutes=minutes))
+
+
+def template_problem(template: str) -> str | None:
+    """Why ``template`` cannot be the OTP SMS (None: it can): it must hold ``{code}``, name
+    no field but :data:`TEMPLATE_FIELDS`, and be filled in without an error."""
+    try:
+        names = {name for _text, name, _spec, _conversion in string.Formatter().parse(template)
+                 if name is not None}
+    except ValueError as exc:
+        return f"is not a valid template ({exc}); write a literal brace as {{{{ or }}}}"
+    unknown = sorted(name for name in names if name not in TEMPLATE_FIELDS)
+    if unknown:
+        return (f"names {', '.join('{' + name + '}' for name in unknown)}; only {{code}}, {{number}} "
+                "and {minutes} are filled in")
+    if "code" not in names:
+        return "must contain {code}, where the code goes"
+    try:
+        render(template, code="0" * CODE_LENGTH, number="+61491570156", valid_seconds=600)
+    except (ValueError, TypeError) as exc:
+        return f"cannot be filled in ({exc})"
+    return None
 
 
 def hash_code(secret: bytes, number: str, code: str) -> str:

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from peers.processes import free_port
-from tests.support.commands import clean_env, fresh_postgres, senderid, started
+from tests.support.commands import SENDERID, clean_env, fresh_postgres, senderid, started
 from tests.support.env import TEST_SECRET
 
 pytestmark = pytest.mark.slow
@@ -118,6 +118,39 @@ REFUSALS = {
                           "SENDERID_ADMIN_TOKEN must be at least 32 characters"),
     "unknown provider": ({"SENDERID_SMS_PROVIDER": "carrier-pigeon"},
                          "SENDERID_SMS_PROVIDER: unknown provider 'carrier-pigeon'"),
+    "an OTP template with an unknown field": (
+        {"SENDERID_OTP_TEMPLATE": "Code {nope} is {code}"},
+        "SENDERID_OTP_TEMPLATE: the template names {nope}; only {code}, {number} and {minutes} are filled in",
+    ),
+    "an OTP template without the code": ({"SENDERID_OTP_TEMPLATE": "Code is 123"},
+                                         "SENDERID_OTP_TEMPLATE: the template must contain {code}"),
+    "an OTP template with an unpaired brace": ({"SENDERID_OTP_TEMPLATE": "Code {code"},
+                                               "SENDERID_OTP_TEMPLATE: the template is not a valid template"),
+    "an OTP template with a field's attribute": ({"SENDERID_OTP_TEMPLATE": "Code {code.__class__}"},
+                                                 "SENDERID_OTP_TEMPLATE: the template names {code.__class__}"),
+    "an OTP template with a bad format": ({"SENDERID_OTP_TEMPLATE": "Code {code:d}"},
+                                          "SENDERID_OTP_TEMPLATE: the template cannot be filled in"),
+    "an unknown log level": ({"SENDERID_LOG_LEVEL": "LOUD"}, "SENDERID_LOG_LEVEL: 'LOUD' is not a log level"),
+    "a database that is not supported": ({"SENDERID_DATABASE_URL": "mysql://root@127.0.0.1/senderid"},
+                                         "SENDERID_DATABASE_URL: mysql:// is not supported"),
+    "a database URL that is not one": ({"SENDERID_DATABASE_URL": "senderid.db"},
+                                       "SENDERID_DATABASE_URL: is not a database URL"),
+    "an unknown region": ({"SENDERID_ALLOWED_REGIONS": "AU,XX"},
+                          "SENDERID_ALLOWED_REGIONS: 'XX' is not an ISO region"),
+    "a provider URL that is not one": (
+        {"SENDERID_SMS_PROVIDER": "cellcast", "SENDERID_CELLCAST_API_KEY": "k" * 20,
+         "SENDERID_CELLCAST_BASE_URL": "api.cellcast.com"},
+        "SENDERID_CELLCAST_BASE_URL: must be an http(s) URL",
+    ),
+    "a signing secret that is not one": (
+        {"SENDERID_SMS_PROVIDER": "webhook", "SENDERID_WEBHOOK_PROVIDER_URL": "https://sms.example.com/send",
+         "SENDERID_WEBHOOK_PROVIDER_SECRET": "whsec_not base64!"},
+        "SENDERID_WEBHOOK_PROVIDER_SECRET: webhook secret must be 'whsec_' followed by base64",
+    ),
+    "a longest retry delay below the first": (
+        {"SENDERID_DELIVERY_BACKOFF_SECONDS": "10", "SENDERID_DELIVERY_BACKOFF_MAX_SECONDS": "5"},
+        "SENDERID_DELIVERY_BACKOFF_MAX_SECONDS must be at least SENDERID_DELIVERY_BACKOFF_SECONDS",
+    ),
 }
 
 
@@ -128,8 +161,8 @@ def test_serve_refuses_a_setting_that_cannot_be_used(tmp_path: Path, case: str) 
     assert result.returncode == 2, result.stderr
     line = _one_error_line(result)
     assert expected in line
-    for value in values.values():
-        if "SECRET" in value or value in ("changeme", "s" * 31, "t" * 31):
+    for name, value in values.items():
+        if "SECRET" in name or "TOKEN" in name:
             assert value not in line  # a secret, even a bad one, is never echoed
     assert list(tmp_path.iterdir()) == []  # refused before anything was created
 
@@ -139,6 +172,12 @@ def test_serve_refuses_a_setting_that_cannot_be_used(tmp_path: Path, case: str) 
 
 def _demo_key(stdout: str) -> str:
     match = re.search(r"API key\s+(sid_\S+)", stdout)
+    assert match, stdout
+    return match.group(1)
+
+
+def _admin_token(stdout: str) -> str:
+    match = re.search(r"admin token\s+(\S+)", stdout)
     assert match, stdout
     return match.group(1)
 
@@ -172,15 +211,75 @@ def test_serve_demo_prints_commands_that_work_and_the_same_key_on_restart(tmp_pa
             assert _run_printed(out, "token/verify")["status"] is True
             added = _run_printed(out, "customNumber/add")
             assert added["message"] == "OTP sent to your number successfully", added
+            # the console is on, at the address printed, with the token printed
+            assert f"Console  http://127.0.0.1:{port}/console" in out
+            token = _admin_token(out)
+            accounts = httpx.get(f"http://127.0.0.1:{port}/admin/v1/accounts",
+                                 headers={"Authorization": f"Bearer {token}"})
+            assert accounts.status_code == 200 and "demo" in accounts.text, accounts.text
+            assert httpx.get(f"http://127.0.0.1:{port}/console", follow_redirects=True).status_code == 200
         printed.append(out)
         numbers.append(re.search(r'"number": "(\+\d+)"', out).group(1))  # type: ignore[union-attr]
     first, second = printed
     key = _demo_key(first)
     assert _demo_key(second) == key and f"export SENDERID_API_KEY={key}" in second
+    token = _admin_token(first)
+    assert _admin_token(second) == token  # derived from the secret: the same on every start
     assert "the same as before" in second and "the same as before" not in first
     account = re.search(r"account\s+(\w{24})", first).group(1)  # type: ignore[union-attr]
     assert f"account  {account} (demo" in second
     assert numbers[0] != numbers[1]  # the first is pending now: a fresh one is printed
+
+
+def test_serve_demo_keeps_the_operators_admin_token_and_never_prints_it(tmp_path: Path) -> None:
+    port, token = free_port(), "operator-admin-token-" + "t" * 32
+    env = clean_env(SENDERID_LOG_LEVEL="WARNING", SENDERID_ADMIN_TOKEN=token)
+    with started("serve", "--demo", "--workers", "2", "--port", str(port), port=port, cwd=tmp_path,
+                 env=env) as server:
+        out = _printed_demo(server)
+        for _ in range(4):  # fresh connections: both processes have the operator's token
+            answer = httpx.get(f"http://127.0.0.1:{port}/admin/v1/accounts",
+                               headers={"Authorization": f"Bearer {token}", "Connection": "close"})
+            assert answer.status_code == 200, answer.text
+    assert "sign in with SENDERID_ADMIN_TOKEN" in out and token not in out
+    assert token not in server.output[1]  # type: ignore[attr-defined]
+
+
+# -- the log format: text on a terminal, JSON otherwise ------------------------------------
+
+
+def _first_log_line(tmp_path: Path, env: dict[str, str], *, terminal: bool) -> str:
+    """The first line ``senderid serve`` writes on stderr, a terminal (a pty) or a pipe."""
+    import os
+    import pty
+    import select
+
+    master, slave = pty.openpty() if terminal else os.pipe()
+    process = subprocess.Popen([str(SENDERID), "serve", "--port", str(free_port())], cwd=tmp_path, env=env,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    text = b""
+    try:
+        deadline = time.monotonic() + 30
+        while b"\n" not in text:
+            assert time.monotonic() < deadline, f"no log line: {text!r}"
+            if select.select([master], [], [], 0.5)[0]:
+                text += os.read(master, 4096)
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        os.close(master)
+    return text.decode().splitlines()[0]
+
+
+def test_logs_are_text_on_a_terminal_and_json_otherwise(tmp_path: Path) -> None:
+    env = clean_env(SENDERID_LOG_LEVEL="INFO")
+    on_terminal = _first_log_line(tmp_path, env, terminal=True)
+    coloured = r"^\d{4}-\d\d-\d\dT[\d:.]+Z \x1b\[33mWARNING\x1b\[0m senderid.settings: SENDERID_SECRET_KEY is not set"
+    assert re.match(coloured, on_terminal), on_terminal  # text, the level coloured
+    assert json.loads(_first_log_line(tmp_path, env, terminal=False))["logger"] == "senderid.settings"
+    chosen = clean_env(SENDERID_LOG_LEVEL="INFO", SENDERID_LOG_FORMAT="json")  # the setting wins
+    assert json.loads(_first_log_line(tmp_path, chosen, terminal=True))["level"] == "warning"
 
 
 # -- serve --workers N ----------------------------------------------------------------------
@@ -200,8 +299,13 @@ def test_serve_workers_runs_n_processes_on_one_port_with_the_same_settings(
         env = clean_env(**values)
         with started("serve", "--demo", "--workers", "2", "--port", str(port), port=port, cwd=tmp_path,
                      env=env) as server:
-            key = _demo_key(_printed_demo(server))
+            printed = _printed_demo(server)
+            key, token = _demo_key(printed), _admin_token(printed)
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+                for _ in range(6):  # every process has the development admin token
+                    answer = client.get("/admin/v1/accounts", headers={
+                        "Authorization": f"Bearer {token}", "Connection": "close"})
+                    assert answer.status_code == 200, answer.text
                 for i in range(20):  # fresh connections: the kernel spreads them over both
                     answer = client.post("/api/v1/customNumber/add", headers={
                         "Authorization": f"Bearer {key}", "Connection": "close"},

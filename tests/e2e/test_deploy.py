@@ -222,8 +222,10 @@ def test_the_compose_stack_runs_as_processes(tmp_path: Path) -> None:
         # each worker in a container of its own has the port to itself: here, one port each
         worker_command = services["worker"]["command"]
         metrics_port = worker_command[worker_command.index("--metrics-port") + 1]
+        assert metrics_port in [str(p) for p in services["worker"]["expose"]]  # on by default
         worker_ports = [str(free_port()) for _ in range(services["worker"]["deploy"]["replicas"])]
-        workers = [subprocess.Popen([str(SENDERID), *(a.replace(metrics_port, p) for a in worker_command)],
+        workers = [subprocess.Popen([str(SENDERID), *(a.replace("0.0.0.0", "127.0.0.1").replace(metrics_port, p)
+                                                      for a in worker_command)],
                                     cwd=tmp_path, env=env_of("worker"), stderr=subprocess.PIPE, text=True)
                    for p in worker_ports]
         for worker in workers:
@@ -242,6 +244,13 @@ def test_the_compose_stack_runs_as_processes(tmp_path: Path) -> None:
             assert all(w.poll() is None for w in workers)
             time.sleep(0.05)
         assert server.poll() is None
+        sent = 0.0
+        for worker_port in worker_ports:  # each worker's own metrics; together they sent the OTP
+            text = httpx.get(f"http://127.0.0.1:{worker_port}/metrics", timeout=5).text
+            assert "senderid_outbox_messages" in text
+            sent += sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                        if line.startswith('senderid_sms_sends_total{') and 'outcome="sent"' in line)
+        assert sent == 1
         _, python, *probe = services["worker"]["healthcheck"]["test"]
         assert python == "python"
         for p in worker_ports:
@@ -304,9 +313,11 @@ def _unit(path: Path) -> dict[str, list[str]]:
 def test_the_systemd_units_verify_and_run_real_commands(tmp_path: Path, unit: str) -> None:
     fields = _unit(DEPLOY / unit)
     [exec_start] = fields["ExecStart"]
-    binary, *args = shlex.split(exec_start)
+    binary, *args = shlex.split(exec_start.replace("%i", "1"))  # the instance senderid-worker@1
     assert binary == "/opt/senderid/bin/senderid"  # the Dockerfile's and docs/deploy.md's venv
     parses(args)
+    if unit.startswith("senderid-worker@"):  # its metrics are served by default, a port per instance
+        assert args[args.index("--metrics-port") + 1] == "9101"
     for assignment in fields.get("Environment", []):
         name = assignment.split("=", 1)[0]
         assert name in SETTINGS, name

@@ -9,7 +9,7 @@ import pytest
 import typer.main
 
 from senderid.cli.main import app
-from senderid.settings import Settings, markdown_table, sections
+from senderid.settings import Settings, markdown_table, refused, sections
 
 README = (Path(__file__).parents[2] / "README.md").read_text()
 
@@ -45,6 +45,19 @@ def test_every_setting_is_in_one_section() -> None:
 def test_configuration_table_is_the_generated_one() -> None:
     """Regenerate with `python -m senderid.settings` when a setting changes."""
     assert markdown_table() in README
+
+
+@pytest.mark.unit
+def test_every_validated_setting_says_what_it_refuses() -> None:
+    """A setting checked by a validator of its own names what the check refuses, in the
+    table's "refused at start" column."""
+    validated = {name for decorator in Settings.__pydantic_decorators__.field_validators.values()
+                 for name in decorator.info.fields}
+    assert {"otp_template", "log_level", "database_url"} <= validated
+    for name in validated:
+        extra = Settings.model_fields[name].json_schema_extra
+        assert isinstance(extra, dict) and extra.get("refused"), name
+        assert str(extra["refused"]) in refused(name)
 
 
 def _commands(group: typer.main.TyperGroup, prefix: str = "senderid") -> set[str]:  # type: ignore[name-defined]

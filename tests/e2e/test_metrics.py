@@ -195,3 +195,76 @@ def test_a_standalone_worker_serves_metrics_on_its_own_port(database_url: str, s
     finally:
         proc.terminate()
         proc.communicate(timeout=15)
+
+
+# -- serve --workers N: one answer for the whole server ----------------------------------------
+
+
+def _counters(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every counter and histogram count of a scrape (the series that may only grow)."""
+    found = {}
+    for family in text_string_to_metric_families(text):
+        if family.type not in ("counter", "histogram"):
+            continue
+        for sample in family.samples:
+            if sample.name.endswith(("_total", "_count", "_bucket")):
+                found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return found
+
+
+def _pids(directory, kind: str) -> set[int]:  # type: ignore[no-untyped-def]
+    return {int(path.stem.rsplit("_", 1)[1]) for path in directory.glob(f"{kind}_*.db")}
+
+
+@pytest.mark.slow
+def test_serve_workers_metrics_add_up_every_process_and_never_go_backwards(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import signal
+    import time
+
+    import httpx
+
+    from tests.support.commands import clean_env, started
+    from tests.support.live import free_port
+
+    directory = tmp_path / "metrics"
+    directory.mkdir()
+    (directory / "counter_4194304.db").write_bytes(b"left by an earlier run")  # must not be read
+    port = free_port()
+    env = clean_env(SENDERID_LOG_LEVEL="WARNING", PROMETHEUS_MULTIPROC_DIR=str(directory))
+    healthz = ("senderid_http_requests_total", (("method", "GET"), ("route", "/healthz"), ("status", "200")))
+    with started("serve", "--workers", "2", "--port", str(port), port=port, cwd=tmp_path, env=env) as server, \
+            httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10,
+                         headers={"Connection": "close"}) as client:  # fresh connections: both processes answer
+        assert not (directory / "counter_4194304.db").exists()
+
+        def scrape() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+            answer = client.get("/metrics")
+            assert answer.status_code == 200, answer.text
+            return _counters(answer.text)
+
+        deadline = time.monotonic() + 20
+        while len(_pids(directory, "gauge_liveall")) < 2:  # each process's worker set its breaker
+            assert time.monotonic() < deadline, "the two processes never started"
+            time.sleep(0.1)
+        previous = scrape()
+        first = previous[healthz]
+        sent = 0
+        for round_ in range(10):
+            if round_ == 5:  # a process dies: its counts stay, its live gauges go
+                [victim, *_] = sorted(_pids(directory, "gauge_liveall"))
+                os.kill(victim, signal.SIGKILL)
+                while victim in _pids(directory, "gauge_liveall"):
+                    assert time.monotonic() < deadline + 30, "the dead process was never marked dead"
+                    time.sleep(0.1)
+                assert victim in _pids(directory, "counter")
+            for _ in range(6):
+                assert client.get("/healthz").status_code == 200
+                sent += 1
+            now = scrape()
+            for series, value in previous.items():
+                assert now.get(series, 0.0) >= value, (round_, series, value, now.get(series))
+            assert now[healthz] == first + sent  # every process's count, added up
+            previous = now
+        assert len(_pids(directory, "counter")) >= 2, "the requests never reached both processes"
+        assert server.poll() is None

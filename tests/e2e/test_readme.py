@@ -3,7 +3,7 @@
 The copy holds the project's files (``git ls-files``: what a clone has, plus files not yet
 committed) in a temporary directory, with this test run's virtualenv linked in as its
 ``.venv`` (so ``make run`` finds it installed and does not reinstall; the test refuses to
-go on if ``make`` would). ``make run PORT=...`` is started as the first block says; then
+go on if ``make`` would: :func:`fresh_copy`). ``make run PORT=...`` is started as the first block says; then
 every ``sh`` block of the "Quick start" section runs in one bash session, as a user
 pastes them into a second terminal, and every ``python`` block is saved under the name
 its first line gives (``# demo.py``). Two things are filled in, as a user would: the
@@ -40,7 +40,18 @@ def blocks(section: str) -> list[tuple[str, str]]:
     return [(m.group(1), m.group(2)) for m in re.finditer(r"```(\w+)\n(.*?)```", body, re.DOTALL)]
 
 
+def installed() -> bool:
+    """Whether this test run's virtualenv has the project installed since pyproject.toml
+    last changed (by any of the Makefile's install steps, now or before they were split)."""
+    changed = (ROOT / "pyproject.toml").stat().st_mtime
+    stamps = [Path(sys.prefix) / name for name in (".run-stamp", ".test-stamp", ".installed-stamp")]
+    return any(stamp.exists() and stamp.stat().st_mtime >= changed for stamp in stamps)
+
+
 def fresh_copy(target: Path) -> Path:
+    """The project's files in ``target``, with a ``.venv`` that is this test run's virtualenv
+    (its folders linked) and that ``make run`` finds installed (its stamp made, only when
+    :func:`installed`)."""
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, check=True,
                            capture_output=True, text=True).stdout.splitlines()
     for name in files:
@@ -48,7 +59,13 @@ def fresh_copy(target: Path) -> Path:
         if source.is_file():
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target / name)  # mtimes kept: make compares them
-    (target / ".venv").symlink_to(Path(sys.prefix))
+    venv = target / ".venv"
+    venv.mkdir()
+    for entry in Path(sys.prefix).iterdir():
+        if not entry.name.startswith("."):
+            (venv / entry.name).symlink_to(entry)
+    if installed():
+        (venv / ".run-stamp").touch()
     return target
 
 
@@ -56,8 +73,8 @@ def test_the_quick_start_runs_as_written(tmp_path: Path) -> None:
     if not (ROOT / ".git").exists():
         pytest.skip("not a git checkout: no list of the project's files")
     clone = fresh_copy(tmp_path / "senderid")
-    if subprocess.run(["make", "-q", ".venv/.installed-stamp"], cwd=clone).returncode != 0:
-        message = "the virtualenv is older than pyproject.toml: run `make .venv/.installed-stamp` first"
+    if subprocess.run(["make", "-q", ".venv/.run-stamp"], cwd=clone).returncode != 0:
+        message = "the virtualenv is older than pyproject.toml: run `make .venv/.test-stamp` first"
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
@@ -109,3 +126,22 @@ def test_the_quick_start_runs_as_written(tmp_path: Path) -> None:
     assert "AddResult(otp_sent=True" in out and "VerifyResult(" in out and "CustomNumber(" in out
     assert re.search(r"^\w{24}\s+demo\s+required\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$", out, re.MULTILINE)
     assert "+614915***56" in out and "+61491570156" not in out.split("ID  ")[-1]  # the outbox, masked
+
+
+def test_make_run_installs_only_what_serving_needs(tmp_path: Path) -> None:
+    """``make run`` on a fresh clone installs the project without its test extras; ``make
+    test`` (and lint, bench, screenshots) add them. Read from make's own plan (``make -n``)."""
+    for name in ("Makefile", "pyproject.toml"):
+        shutil.copy2(ROOT / name, tmp_path / name)
+
+    def plan(target: str) -> list[str]:
+        result = subprocess.run(["make", "-n", target], cwd=tmp_path, capture_output=True, text=True,
+                                env=clean_env(), timeout=30)
+        assert result.returncode == 0, result.stderr
+        return [line for line in result.stdout.splitlines() if "pip install" in line]
+
+    assert plan("run") == [".venv/bin/python -m pip install --quiet -e ."]
+    assert plan("test") == [".venv/bin/python -m pip install --quiet -e .",
+                            ".venv/bin/python -m pip install --quiet -e '.[test]'"]
+    for target in ("lint", "bench", "screenshots"):
+        assert any("[test]" in line for line in plan(target)), target

@@ -5,7 +5,10 @@ The key is derived from the server secret (HMAC), so a restart finds the same ke
 database and prints it again instead of minting another; a revoked demo key is replaced
 by the next one in the same sequence. The number in the printed commands is the first
 of ACMA's fictional mobile numbers that nobody holds or is verifying, so "register a
-number" answers "OTP sent" on a second run too, not "already exist".
+number" answers "OTP sent" on a second run too, not "already exist". Unless
+``SENDERID_ADMIN_TOKEN`` is set, the admin API and the console are turned on with a
+development admin token, derived from the server secret the same way and printed beside
+the console's address.
 """
 
 from __future__ import annotations
@@ -48,6 +51,14 @@ def demo_key(ctx: Context, account_id: str) -> tuple[str, bool]:
     return key, False
 
 
+def development_admin_token(ctx: Context) -> str:
+    """The admin token ``serve --demo`` turns the admin API and the console on with when
+    ``SENDERID_ADMIN_TOKEN`` is unset: derived from the server secret like the demo key,
+    so it is the same on every start."""
+    digest = hmac.new(ctx.secret, b"senderid development admin token", hashlib.sha256).digest()
+    return "dev_" + base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
 def free_number(ctx: Context) -> str:
     """The first demo number with no active or pending registration in any account."""
     for number in DEMO_NUMBERS:
@@ -69,7 +80,9 @@ def proxy_note(settings: Settings) -> str:
             "so they are the clients' addresses from its X-Forwarded-For.")
 
 
-def print_demo(ctx: Context, host: str, port: int) -> None:
+def print_demo(ctx: Context, host: str, port: int, *, admin_token: str | None = None) -> None:
+    """Print the demo account, its key, the commands that use it and the console's address;
+    ``admin_token``: the development admin token to print (None: the operator set one)."""
     account = accounts.find_account_by_name(ctx, DEMO_ACCOUNT)
     if account is None:
         account = accounts.create_account(ctx, DEMO_ACCOUNT, otp_required=True, actor=CLI)
@@ -81,6 +94,8 @@ def print_demo(ctx: Context, host: str, port: int) -> None:
     add_body = shlex.quote(f'{{"name": "Demo", "number": "{number}"}}')
     verify_body = shlex.quote(f'{{"name": "Demo", "number": "{number}", "otp": "CODE"}}')
     again = " (the same as before: it is kept across restarts)" if reused else ""
+    sign_in = (f"admin token {admin_token} (development: derived from the server secret)"
+               if admin_token else "sign in with SENDERID_ADMIN_TOKEN")
     typer.echo(
         f"""
 senderid demo
@@ -88,6 +103,9 @@ senderid demo
   API key  {key}{again}
 
   export SENDERID_API_KEY={key}
+
+Console  {base}/console
+  {sign_in}
 
 Check the key:
   curl -s {base}/api/v1/user/token/verify -H {auth}

@@ -65,7 +65,8 @@ def serve(
         help="Server processes sharing the port (each with its own delivery worker unless "
              "SENDERID_WORKER_IN_PROCESS=false).")] = 1,
     demo: Annotated[bool, typer.Option(
-        "--demo", help="Create a demo account and key (the same ones on every start), and print them.")] = False,
+        "--demo", help="Create a demo account and key (the same ones on every start), and print them with "
+        "the console's address and, unless SENDERID_ADMIN_TOKEN is set, a development admin token.")] = False,
 ) -> None:
     """Run the API (and, unless SENDERID_WORKER_IN_PROCESS=false, the delivery worker)."""
     from senderid.cli.serve import run_server

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import gc
+import os
 import signal
 import threading
 from contextlib import ExitStack
 
 from senderid import logs, runtime
 from senderid.cli.common import context, fail, settings_or_exit
-from senderid.cli.demo import print_demo
+from senderid.cli.demo import development_admin_token, print_demo
 from senderid.domain.context import Context
 from senderid.settings import Settings
 from senderid.store import migrate
@@ -39,19 +40,31 @@ def run_server(*, host: str, port: int, demo: bool, workers: int = 1) -> None:
     """Serve the API. ``workers`` > 1: that many processes share the listening socket
     (uvicorn's supervisor restarts one that dies); each builds its own context from the
     same settings, logs the same way and, unless SENDERID_WORKER_IN_PROCESS=false, runs
-    its own delivery worker (they share the outbox through leases)."""
+    its own delivery worker (they share the outbox through leases). Their metrics are
+    kept in a directory of files this process makes for them, so that ``/metrics`` adds
+    up all of them whichever answers (:func:`senderid.metrics.multiprocess_directory`)."""
     import uvicorn
 
     from senderid.api.app import create_app
 
     ctx = _prepare()
     if demo:
-        print_demo(ctx, host, port)
+        admin_token = None
+        if not ctx.settings.admin_token:  # the console on, with a token of the development secret
+            admin_token = development_admin_token(ctx)
+            ctx.settings = ctx.settings.model_copy(update={"admin_token": admin_token})
+            os.environ["SENDERID_ADMIN_TOKEN"] = admin_token  # for the processes of --workers N
+        print_demo(ctx, host, port, admin_token=admin_token)
     options = dict(host=host, port=port, log_config=None, access_log=False, server_header=False,
                    **proxy_options(ctx.settings))
     if workers > 1:
         ctx.db.dispose()  # the parent only supervises; each process opens its own pool
-        uvicorn.run("senderid.cli.serve:worker_process_app", factory=True, workers=workers, **options)
+        with ExitStack() as stack:
+            if ctx.settings.metrics_enabled:  # /metrics adds up every process's values
+                from senderid import metrics
+
+                stack.enter_context(metrics.multiprocess_directory())
+            uvicorn.run("senderid.cli.serve:worker_process_app", factory=True, workers=workers, **options)
         return
     app = create_app(ctx.settings, context=ctx)
     gc.freeze()  # what start-up built lives for good: keep it out of every collection

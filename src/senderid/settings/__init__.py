@@ -23,6 +23,7 @@ import logging
 import os
 import re
 import secrets
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -45,6 +46,7 @@ __all__ = [
     "env_file_path",
     "load_settings",
     "markdown_table",
+    "refused",
     "sections",
 ]
 
@@ -189,12 +191,43 @@ def sections() -> list[tuple[str, list[str]]]:
     return [(title, names) for title, names in found if names]
 
 
+def _number(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def refused(name: str) -> str:
+    """What ``senderid`` refuses at start for the setting ``name`` (exit 2, one line naming
+    it): its type, its bounds, its choices and what its validators check (the field's
+    ``refused`` text)."""
+    field = Settings.model_fields[name]
+    parts = []
+    annotation = field.annotation
+    if typing.get_origin(annotation) is typing.Literal:
+        *first, last = (f"`{choice}`" for choice in typing.get_args(annotation))
+        parts.append(f"anything but {', '.join(first)} or {last}" if first else f"anything but {last}")
+    elif annotation is bool:
+        parts.append("anything but true or false (also 1/0, yes/no, on/off)")
+    elif annotation is int:
+        parts.append("not a whole number")
+    elif annotation is float:
+        parts.append("not a number")
+    for rule in field.metadata:
+        for attribute, words in (("ge", "below {}"), ("gt", "{} or below"), ("le", "above {}"),
+                                 ("lt", "{} or above")):
+            if getattr(rule, attribute, None) is not None:
+                parts.append(words.format(_number(getattr(rule, attribute))))
+    extra = field.json_schema_extra
+    if isinstance(extra, dict) and extra.get("refused"):
+        parts.append(str(extra["refused"]))
+    return "; ".join(parts) if parts else "—"
+
+
 def markdown_table() -> str:
     """The README's configuration table, generated from the fields: one table per section,
-    under the section's title."""
+    under the section's title, with what each setting refuses at start (:func:`refused`)."""
     tables = []
     for title, names in sections():
-        lines = [f"**{title}**", "", "| variable | default | meaning |", "|---|---|---|"]
+        lines = [f"**{title}**", "", "| variable | default | meaning | refused at start |", "|---|---|---|---|"]
         for name in names:
             field = Settings.model_fields[name]
             default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
@@ -203,6 +236,6 @@ def markdown_table() -> str:
             elif isinstance(default, bool):
                 default = str(default).lower()
             shown = "—" if default is None else ("(empty)" if default in ("", {}) else f"`{default}`")
-            lines.append(f"| `SENDERID_{name.upper()}` | {shown} | {field.description} |")
+            lines.append(f"| `SENDERID_{name.upper()}` | {shown} | {field.description} | {refused(name)} |")
         tables.append("\n".join(lines))
     return "\n\n".join(tables)

@@ -7,10 +7,26 @@ the groups make up the settings.
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+from pydantic.config import JsonDict
 from pydantic_settings import BaseSettings
 
 from senderid.provider_names import PROVIDERS
+
+_HTTP_URL: JsonDict = {"refused": "anything but an http(s) URL with a host"}
+
+
+def _http_url(value: str | None, *, optional: bool) -> str | None:
+    """``value`` if it is an http(s) URL with a host (None or empty: None, when ``optional``)."""
+    if value is None or (optional and not value.strip()):
+        return None
+    scheme, sep, rest = value.strip().partition("://")
+    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+    if scheme.lower() not in ("http", "https") or not sep or not host or host.startswith(":"):
+        raise ValueError("must be an http(s) URL such as https://sms.example.com")
+    return value.strip()
 
 
 class DeliverySettings(BaseSettings):
@@ -46,7 +62,8 @@ class DeliverySettings(BaseSettings):
         2.0, gt=0, description="First retry delay; doubles per attempt, with jitter."
     )
     delivery_backoff_max_seconds: float = Field(
-        300.0, gt=0, description="Longest retry delay."
+        300.0, gt=0, description="Longest retry delay.",
+        json_schema_extra={"refused": "less than `SENDERID_DELIVERY_BACKOFF_SECONDS`"},
     )
     delivery_breaker_failures: int = Field(
         5, ge=1,
@@ -61,7 +78,8 @@ class DeliverySettings(BaseSettings):
 
     # -- SMS provider ---------------------------------------------------------------------
     sms_provider: str = Field(
-        "devinbox", description="Where SMS go: `devinbox`, `cellcast`, `twilio`, `smpp` or `webhook`."
+        "devinbox", description="Where SMS go: `devinbox`, `cellcast`, `twilio`, `smpp` or `webhook`.",
+        json_schema_extra={"refused": "any other name; a provider whose own settings (below) are unset"},
     )
 
     # -- `devinbox` provider --------------------------------------------------------------
@@ -73,7 +91,8 @@ class DeliverySettings(BaseSettings):
 
     # -- `cellcast` provider --------------------------------------------------------------
     cellcast_base_url: str = Field(
-        "https://api.cellcast.com", description="`cellcast` provider: base URL of the gateway."
+        "https://api.cellcast.com", description="`cellcast` provider: base URL of the gateway.",
+        json_schema_extra=_HTTP_URL,
     )
     cellcast_api_key: str | None = Field(None, description="`cellcast` provider: API key.")
     cellcast_inbound_secret: str | None = Field(
@@ -85,7 +104,8 @@ class DeliverySettings(BaseSettings):
 
     # -- `twilio` provider ----------------------------------------------------------------
     twilio_base_url: str = Field(
-        "https://api.twilio.com", description="`twilio` provider: base URL of the REST API."
+        "https://api.twilio.com", description="`twilio` provider: base URL of the REST API.",
+        json_schema_extra=_HTTP_URL,
     )
     twilio_account_sid: str | None = Field(None, description="`twilio` provider: account SID.")
     twilio_auth_token: str | None = Field(None, description="`twilio` provider: auth token.")
@@ -96,12 +116,14 @@ class DeliverySettings(BaseSettings):
         None,
         description="`twilio` provider: public URL of this server's "
         "`/providers/twilio/status` route, for delivery receipts (none when unset).",
+        json_schema_extra=_HTTP_URL,
     )
     twilio_inbound_url: str | None = Field(
         None,
         description="`twilio` provider: public URL of this server's `/providers/twilio/inbound` "
         "route as set on the Twilio number's incoming-message webhook (the signature covers it; "
         "unset: the URL the request arrived at).",
+        json_schema_extra=_HTTP_URL,
     )
 
     # -- `smpp` provider ------------------------------------------------------------------
@@ -123,10 +145,13 @@ class DeliverySettings(BaseSettings):
 
     # -- `webhook` provider ---------------------------------------------------------------
     webhook_provider_url: str | None = Field(
-        None, description="`webhook` provider: URL each SMS is POSTed to as signed JSON."
+        None, description="`webhook` provider: URL each SMS is POSTed to as signed JSON.",
+        json_schema_extra=_HTTP_URL,
     )
     webhook_provider_secret: str | None = Field(
-        None, description="`webhook` provider: signing secret (Standard Webhooks, `whsec_...`)."
+        None, description="`webhook` provider: signing secret (Standard Webhooks, `whsec_...`).",
+        json_schema_extra={"refused": "a value that is not `whsec_` and base64 (the value is never "
+                           "shown in the refusal)"},
     )
 
     # -- Account webhooks -----------------------------------------------------------------
@@ -145,3 +170,29 @@ class DeliverySettings(BaseSettings):
         if value not in PROVIDERS:
             raise ValueError(f"unknown provider {value!r}; choose one of {', '.join(PROVIDERS)}")
         return value
+
+    @field_validator("cellcast_base_url", "twilio_base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        return _http_url(value, optional=False) or value
+
+    @field_validator("twilio_status_callback_url", "twilio_inbound_url", "webhook_provider_url")
+    @classmethod
+    def _check_optional_url(cls, value: str | None) -> str | None:
+        return _http_url(value, optional=True)
+
+    @field_validator("webhook_provider_secret")
+    @classmethod
+    def _check_signing_secret(cls, value: str | None) -> str | None:
+        if value:
+            from senderid.signing import secret_key
+
+            secret_key(value)  # its ValueError names the form, never the value
+        return value
+
+    @model_validator(mode="after")
+    def _check_backoff(self) -> Any:
+        if self.delivery_backoff_max_seconds < self.delivery_backoff_seconds:
+            raise ValueError("SENDERID_DELIVERY_BACKOFF_MAX_SECONDS must be at least "
+                             "SENDERID_DELIVERY_BACKOFF_SECONDS")
+        return self

@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode
 
+from senderid.otp import template_problem
+
 DEFAULT_OTP_TEMPLATE = (
     "Your senderid code is {code}. It registers {number} as an SMS sender. "
     "It expires in {minutes} minutes."
@@ -26,6 +28,7 @@ class MessagingSettings(BaseSettings):
         ("AU",),
         description="Comma-separated ISO regions whose mobile numbers are accepted; the "
         "first is the region assumed for national-format input.",
+        json_schema_extra={"refused": "none, or a code that is not a region with phone numbers"},
     )
     otp_sender: str = Field(
         "",
@@ -36,6 +39,8 @@ class MessagingSettings(BaseSettings):
     otp_template: str = Field(
         DEFAULT_OTP_TEMPLATE,
         description="Text of the OTP SMS; `{code}`, `{number}` and `{minutes}` are filled in.",
+        json_schema_extra={"refused": "a text without `{code}`, with any other `{field}`, or with an "
+                           "unpaired brace (write `{{` and `}}` for a literal one)"},
     )
     otp_ttl_seconds: int = Field(600, ge=60, description="How long an OTP stays valid.")
     otp_max_attempts: int = Field(5, ge=1, description="Wrong tries after which an OTP is dead.")
@@ -43,6 +48,8 @@ class MessagingSettings(BaseSettings):
         default_factory=dict,
         description="Fixed codes for test numbers, e.g. `+61491570156:123456,+6140*:111111`; "
         "matching numbers get that code and no SMS. Empty by default; never set in production.",
+        json_schema_extra={"refused": "an entry that is not an E.164 number (or a prefix ending in "
+                           "`*`), a colon and 6 digits"},
     )
 
     # -- Limits: OTP SMS, wrong codes, gateway sends --------------------------------------
@@ -121,6 +128,7 @@ class MessagingSettings(BaseSettings):
         description="Public base URL of this server's short links, e.g. `https://sms.example.com/s`: "
         "the gateway's `longUrl` links become `<base>/<code>` and `GET /s/<code>` redirects. Unset: "
         "a request with `longUrl` is refused.",
+        json_schema_extra={"refused": "anything but an http(s) URL with a host"},
     )
     credits_shared_sender: float = Field(
         1.0, ge=0, le=1000,
@@ -161,11 +169,27 @@ class MessagingSettings(BaseSettings):
     @field_validator("allowed_regions", mode="before")
     @classmethod
     def _parse_regions(cls, value: object) -> object:
+        import phonenumbers
+
         if isinstance(value, str):
             value = [part.strip().upper() for part in value.split(",") if part.strip()]
         if not value:
             raise ValueError("at least one region is required")
-        return tuple(value) if isinstance(value, list | tuple) else value
+        if not isinstance(value, list | tuple):
+            return value  # pydantic refuses it with its own words
+        regions: tuple[str, ...] = tuple(value)
+        unknown = [region for region in regions if region not in phonenumbers.SUPPORTED_REGIONS]
+        if unknown:
+            raise ValueError(f"{', '.join(map(repr, unknown))} is not an ISO region with phone numbers (AU, NZ, ...)")
+        return regions
+
+    @field_validator("otp_template")
+    @classmethod
+    def _check_otp_template(cls, value: str) -> str:
+        problem = template_problem(value)
+        if problem:
+            raise ValueError(f"the template {problem}")
+        return value
 
     @field_validator("short_link_base")
     @classmethod

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class OperationsSettings(BaseSettings):
@@ -35,12 +37,16 @@ class OperationsSettings(BaseSettings):
     )
 
     # -- Logging and metrics --------------------------------------------------------------
-    log_level: str = Field("INFO", description="Python log level of the server.")
-    log_format: Literal["json", "text"] = Field(
-        "json",
+    log_level: str = Field(
+        "INFO", description="Python log level of the server.",
+        json_schema_extra={"refused": "anything but `DEBUG`, `INFO`, `WARNING`, `ERROR` or `CRITICAL` "
+                           "(in any case)"},
+    )
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto",
         description="`json`: one JSON object per log line on stderr (for production and log "
         "shippers). `text`: one readable line per record, the level coloured when stderr is a "
-        "terminal (for development).",
+        "terminal (for development). `auto`: `text` when stderr is a terminal, `json` otherwise.",
     )
     metrics_enabled: bool = Field(
         True, description="Serve Prometheus metrics at `GET /metrics` (no key needed)."
@@ -51,4 +57,13 @@ class OperationsSettings(BaseSettings):
         None,
         description="A file of `SENDERID_...=value` lines read at start; variables set in the "
         "environment win over it. Unset: `./.env` when that file exists. Empty: no file.",
+        json_schema_extra={"refused": "a file that does not exist; a value in it refused as above"},
     )
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not a log level; choose one of {', '.join(LOG_LEVELS)}")
+        return level

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode
 
 DEFAULT_DATABASE_URL = "sqlite:///./senderid.db"
+_DATABASE_DRIVERS = frozenset({"sqlite", "sqlite+pysqlite", "postgresql", "postgres", "postgresql+psycopg"})
 
 
 class ServerSettings(BaseSettings):
@@ -23,6 +24,8 @@ class ServerSettings(BaseSettings):
         DEFAULT_DATABASE_URL,
         description="SQLAlchemy URL of the database. `sqlite:///path` or "
         "`postgresql://user@host/db` (the psycopg driver is chosen for you).",
+        json_schema_extra={"refused": "a text that is not a URL, or a database other than SQLite and "
+                           "PostgreSQL (through psycopg)"},
     )
     database_timeout_seconds: float = Field(
         5.0, ge=1, le=300,
@@ -47,6 +50,7 @@ class ServerSettings(BaseSettings):
         "reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed. Empty: "
         "none is, and the client address (audit records, the console sign-in throttle, the "
         "developer inbox's loopback rule) is the socket peer.",
+        json_schema_extra={"refused": "an entry that is not an IP address or network"},
     )
     idempotency_ttl_hours: int = Field(
         24, ge=1, description="How long an `Idempotency-Key` and its first response are kept."
@@ -57,6 +61,8 @@ class ServerSettings(BaseSettings):
         None,
         description="Server secret for OTP hashes (at least 32 characters). Required on "
         "PostgreSQL; on SQLite one is generated beside the database file when unset.",
+        json_schema_extra={"refused": "fewer than 32 characters, a placeholder (`changeme`, `secret`, ...), "
+                           "or unset on PostgreSQL (the value is never shown in the refusal)"},
     )
     auth_cache_seconds: float = Field(
         300.0, ge=0,
@@ -72,7 +78,23 @@ class ServerSettings(BaseSettings):
         None,
         description="Bearer token of the admin API (`/admin/v1`) and the console; both are "
         "off when unset. At least 32 characters.",
+        json_schema_extra={"refused": "fewer than 32 characters"},
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError("is not a database URL; use sqlite:///path or postgresql://user@host/db") from None
+        if url.drivername not in _DATABASE_DRIVERS:
+            raise ValueError(f"{url.drivername}:// is not supported; use sqlite:///path or "
+                             "postgresql://user@host/db")
+        return value
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

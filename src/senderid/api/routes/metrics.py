@@ -1,8 +1,9 @@
-"""``GET /metrics``: this process's Prometheus metrics, in the text exposition format.
+"""``GET /metrics``: the server's Prometheus metrics (every process of ``serve --workers N``
+added up), in the text exposition format.
 
 No key is needed (like ``/healthz``); turn it off with ``SENDERID_METRICS_ENABLED=false``,
-or keep it off the public side of the proxy. Every process serves its own metrics
-(see :mod:`senderid.metrics`); nothing here reads the database.
+or keep it off the public side of the proxy. See :mod:`senderid.metrics`
+for how the processes' values are added up; nothing here reads the database.
 """
 
 from __future__ import annotations
