@@ -225,7 +225,7 @@ def test_serve_workers_metrics_add_up_every_process_and_never_go_backwards(tmp_p
     import httpx
 
     from tests.support.commands import clean_env, started
-    from tests.support.live import free_port
+    from peers.processes import free_port
 
     directory = tmp_path / "metrics"
     directory.mkdir()
