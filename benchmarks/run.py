@@ -11,13 +11,17 @@ ports, and drives each with wrk from a separate process (Lua scripts in
 ``benchmarks/lua/``):
 
 * ``GET /api/v1/user/token/verify`` (authentication only);
-* ``GET /api/v1/senderId/check?sender=...`` for an active number of the account;
+* ``GET /api/v1/senderId/check?sender=...`` for an active number of the account, which
+  holds 1, then 1,000, then 100,000 active numbers (topped up between the rows);
 * ``POST /api/v1/customNumber/add`` on an account without OTPs, a new number each time;
 * the add -> verify flow on OTP accounts (test numbers: fixed code, no SMS; limits
   raised), counted in flows (one add plus one verify) per second; then the same flow
   on django-phone-verify 3.3, the peer (``benchmarks/peer_dpv``: register -> verify on
   DRF and gunicorn, SQLite WAL, in its own virtualenv), with gunicorn's recommended
-  worker count and with one worker (``--no-peer`` leaves it out).
+  worker count and with one worker (``--no-peer`` leaves it out); and the database's own
+  ceiling for the flow (``benchmarks/db_ceiling.py``: the flow's statements on the raw
+  driver, no HTTP, no framework), so the flow shows as a share of both ceilings and of
+  their combination.
 
 Each row runs senderid then the ceiling back to back (a warm-up, then the
 measured run), so the ratio compares the two under the same conditions. The
@@ -49,7 +53,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks import delivery, harness, load, peer_dpv
+from benchmarks import db_ceiling, delivery, harness, load, peer_dpv
 from peers.processes import Process
 
 HERE = Path(__file__).resolve().parent
@@ -58,6 +62,7 @@ DEFAULT_OUT = HERE / "out" / "results.md"
 
 CHECK_NUMBER = "0491570156"  # ACMA's range for fiction; active for the plain account
 PREFIX_ADD, PREFIX_FLOW, PREFIX_PREFLIGHT = "+6141", "+6142", "+6143"  # load.py uses +6140
+PREFIX_SENDERS = "+6146"  # the checked account's other numbers (db_ceiling.py uses +6145)
 NUMBER_SPACE = 10_000_000  # 7 digits after a prefix
 MAX_RATE = 50_000  # requests/s no run reaches: sizes each thread's slice of numbers
 
@@ -78,13 +83,20 @@ class Row:
     one_connection_per_thread: bool = False
     targets: dict[str, float] = field(default_factory=dict)  # database -> minimal ratio to the ceiling
     unit: str = "req/s"
+    senders: int = 0  # the account's active numbers while the row runs (0: whatever it has)
 
 
 ROWS: tuple[Row, ...] = (
     Row("token", "GET user/token/verify", "static.lua", "/api/v1/user/token/verify", "plain",
         targets={"sqlite": 0.8, "postgresql": 0.8}),
-    Row("check", "GET senderId/check", "static.lua", f"/api/v1/senderId/check?sender={CHECK_NUMBER}", "plain",
-        targets={"sqlite": 0.8, "postgresql": 0.8}),
+    Row("check", "GET senderId/check, 1 sender", "static.lua", f"/api/v1/senderId/check?sender={CHECK_NUMBER}",
+        "plain", targets={"sqlite": 0.8, "postgresql": 0.8}, senders=1),
+    Row("check-1k", "GET senderId/check, 1k senders", "static.lua",
+        f"/api/v1/senderId/check?sender={CHECK_NUMBER}", "plain", targets={"sqlite": 0.8, "postgresql": 0.8},
+        senders=1_000),
+    Row("check-100k", "GET senderId/check, 100k senders", "static.lua",
+        f"/api/v1/senderId/check?sender={CHECK_NUMBER}", "plain", targets={"sqlite": 0.8, "postgresql": 0.8},
+        senders=100_000),
     Row("add", "POST customNumber/add (no OTP)", "add.lua", "/api/v1/customNumber/add", "plain",
         method="POST", prefix=PREFIX_ADD),
     Row("flow", "add → verify flow (OTP)", "flow.lua", "/", "otp", method="POST", prefix=PREFIX_FLOW,
@@ -296,6 +308,8 @@ def run_wrk(wrk: str, base_url: str, row: Row, key: str, seconds: int, options: 
 class Fixture:
     plain_key: str
     otp_keys: list[str]
+    plain_id: str = ""
+    plain_senders: int = 1  # active numbers of the plain account (CHECK_NUMBER)
 
 
 def set_up(database_url: str, flow_accounts: int) -> Fixture:
@@ -308,7 +322,35 @@ def set_up(database_url: str, flow_accounts: int) -> Fixture:
         plain_id, plain_key = harness.create_account(ctx, "bench-plain", otp_required=False)
         custom_numbers.add(ctx, get_account(ctx, plain_id), name="Support line", number=CHECK_NUMBER, actor=CLI)
         otp_keys = [harness.create_account(ctx, f"bench-otp-{i:02d}")[1] for i in range(flow_accounts)]
-    return Fixture(plain_key=plain_key, otp_keys=otp_keys)
+    return Fixture(plain_key=plain_key, otp_keys=otp_keys, plain_id=plain_id)
+
+
+def top_up_senders(database_url: str, fixture: Fixture, total: int) -> None:
+    """Give the plain account ``total`` active numbers (one INSERT ... SELECT of the missing
+    ones); the change signal empties the servers' memory of its answers, as any change would."""
+    import sqlalchemy as sa
+
+    from senderid.store.coltypes import UTCDateTime
+    from senderid.store.db import Database
+    from senderid.store.tables import custom_numbers
+
+    if total <= fixture.plain_senders:
+        return
+    db = Database(database_url)
+    try:
+        seq = sa.select(sa.literal(fixture.plain_senders).label("i")).cte("seq", recursive=True)
+        seq = seq.union_all(sa.select(seq.c.i + 1).where(seq.c.i < total - 1))
+        i = sa.cast(seq.c.i, sa.String)
+        now = sa.literal(datetime.now(timezone.utc), UTCDateTime)
+        with db.write() as conn:
+            conn.execute(custom_numbers.insert().from_select(
+                ["id", "account_id", "number", "name", "status", "created_at", "updated_at", "verified_at"],
+                sa.select(sa.literal("benchsender") + i, sa.literal(fixture.plain_id),
+                          sa.literal(PREFIX_SENDERS) + sa.func.substr(sa.cast(10_000_000 + seq.c.i, sa.String), 2, 7),
+                          sa.literal("bench"), sa.literal("active"), now, now, now)))
+    finally:
+        db.dispose()
+    fixture.plain_senders = total
 
 
 def preflight(senderid: Process, ceiling: Process, fixture: Fixture, rows: Sequence[Row]) -> None:
@@ -358,6 +400,14 @@ class Result:
     checks: dict[str, bool | None] = field(default_factory=dict)
     peer: dict[str, Measurement] = field(default_factory=dict)  # gunicorn workers -> the peer's flow
     peer_workers: int = 0  # the recommended count, which senderid ÷ peer uses
+    database_ceiling: float | None = None  # the flow row: flows/s of its statements on the raw driver
+    database_connections: int = 0
+
+    @property
+    def combined_ceiling(self) -> float | None:
+        """Both ceilings in series: each flow pays the framework's time and the database's."""
+        a, b = self.ceiling.rate, self.database_ceiling
+        return None if not a or not b else 1 / (1 / a + 1 / b)
 
     @property
     def ratio(self) -> float:
@@ -413,6 +463,8 @@ def bench_one(wrk: str, kind: str, scale: int, options: Options, logs: Path,
             for row in rows:
                 key = fixture.otp_keys[0] if row.account == "otp" else fixture.plain_key
                 flow_keys = fixture.otp_keys if row.key == "flow" else ()
+                if row.senders:
+                    top_up_senders(url, fixture, row.senders)
                 measured: dict[str, Measurement] = {}
                 rss = harness.RssSampler(senderid.pid)
                 for server in (senderid, ceiling):
@@ -442,6 +494,13 @@ def bench_one(wrk: str, kind: str, scale: int, options: Options, logs: Path,
                             f"flows/s  p50 {m.p50_ms:6.1f} ms  p99 {m.p99_ms:6.1f} ms  errors {m.errors}  "
                             f"CPU {_ms(m.cpu_ms_per_op)} ms/flow")
                     log(f"  senderid ÷ {peer_dpv.NAME} ({result.peer_workers} workers): {_times(result.peer_ratio)}")
+                if row.key == "flow":
+                    floor = db_ceiling.measure(url, options.duration, options.warmup)
+                    result.database_ceiling, result.database_connections = floor.rate, floor.connections
+                    log(f"  {'database ceiling (raw driver)':<32} {floor.rate:8.0f} flows/s  "
+                        f"({floor.statements_per_flow} statements a flow, {floor.connections} connection(s)); "
+                        f"the flow is {_share(result.senderid.rate, result.database_ceiling)} of it, "
+                        f"{_share(result.senderid.rate, result.combined_ceiling)} of both ceilings combined")
     return results
 
 
@@ -475,6 +534,29 @@ def _ms(value: float | None) -> str:
 
 def _times(value: float | None) -> str:
     return "?" if value is None else f"{value:.1f}×"
+
+
+def _share(value: float, of: float | None) -> str:
+    return "?" if not of else f"{value / of:.0%}"
+
+
+def ceilings_table(results: list[Result]) -> str:
+    """The flow rows against the framework's ceiling, the database's and their combination."""
+    flows = [r for r in results if r.database_ceiling is not None]
+    if not flows:
+        return ""
+    lines = [
+        "| database | stored | senderid flows/s | framework ceiling | database ceiling | combined "
+        "1 / (1/a + 1/b) | % of framework | % of database | % of combined |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in flows:
+        lines.append(
+            f"| {r.database} | {load.count_label(r.scale)} | {r.senderid.rate:,.0f} | {r.ceiling.rate:,.0f} | "
+            f"{r.database_ceiling:,.0f} ({r.database_connections} conn.) | {r.combined_ceiling or 0:,.0f} | "
+            f"{_share(r.senderid.rate, r.ceiling.rate)} | {_share(r.senderid.rate, r.database_ceiling)} | "
+            f"{_share(r.senderid.rate, r.combined_ceiling)} |")
+    return "\n".join(lines)
 
 
 def table(results: list[Result]) -> str:
@@ -597,6 +679,20 @@ def report(results: list[Result], options: Options, info: dict[str, str], elapse
            load_before: str, load_after: str, argv: Sequence[str]) -> str:
     machine_lines = "\n".join(f"- {key}: {value}" for key, value in info.items())
     peer = peer_table(results)
+    ceilings = ceilings_table(results)
+    if ceilings:
+        ceilings = f"""
+## The flow against both ceilings
+
+{ceilings}
+
+The framework's ceiling (a) is `benchmarks/ceiling.py`; the database's (b) is `benchmarks/db_ceiling.py`:
+the statements of one add and one verify, recorded from a real add and verify, replayed in the same two
+transactions on the raw driver (sqlite3 / psycopg) by one process, no HTTP and no framework, a fresh number
+and fresh ids each flow (one connection on SQLite, whose writes take turns; threads with a connection each on
+PostgreSQL, which overlaps commits). A flow spends its time in both, so together they bound it at about
+1 / (1/a + 1/b) on one machine.
+"""
     if peer:
         peer = f"""
 ## The flow row and its peer
@@ -621,7 +717,7 @@ before / after: {load_before} / {load_after}.
 {machine_lines}
 
 {table(results)}
-{peer}
+{peer}{ceilings}
 Rates are per second over the measured run: requests, or for the flow row complete flows (one add and
 one verify, each a request). p50/p99 are per request, measured by wrk; errors are non-2xx responses plus
 socket errors and timeouts (5 s). The ceiling is `benchmarks/ceiling.py`: the same server stack (uvicorn,

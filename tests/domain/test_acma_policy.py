@@ -143,7 +143,7 @@ def test_a_change_made_elsewhere_reaches_the_cache(app_client: TestClient, custo
     name_id = _approved(ctx, customer)
     settle(ctx)
     assert _check(app_client, customer, "Acme Shop")["data"]["allowed"] is False  # in memory now
-    assert ctx.senders.senders(customer.account.id) is not None
+    assert ctx.senders.holds_senders(customer.account.id)
     with ctx.db.write() as conn:  # not through the domain: no forget in this process
         conn.execute(sa.update(business_table).where(business_table.c.id == name_id)
                      .values(acma_status="registered"))

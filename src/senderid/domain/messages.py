@@ -26,7 +26,7 @@ from sqlalchemy import Connection, String, bindparam, func, literal, select, uni
 from senderid.clock import iso_ms
 from senderid.domain import acma, audit, credits, gateway_fields, optouts, outbox, short_links
 from senderid.domain.context import Context
-from senderid.domain.senders import MISS, AllowedSenders, Miss
+from senderid.domain.senders import MISS, Miss, Sender, sender_key
 from senderid.domain.types import Account, AcmaStatus, Actor, BusinessNameStatus, CustomNumberStatus
 from senderid.errors import ContactsRequired, InvalidRequest, RateLimited, SenderNotAllowed
 from senderid.numbers import InvalidNumber, parse_mobile
@@ -41,13 +41,6 @@ SHARED_KEY = SHARED.lower()  # any case is the shared sender
 REGISTERED = AcmaStatus.REGISTERED.value
 MAX_CONTACTS = 1000
 MAX_SENDER_LENGTH = 32
-
-
-@dataclass(frozen=True, slots=True)
-class Sender:
-    kind: str  # shared | custom_number | business_name
-    value: str  # what the SMS goes out as ("" = the provider's default)
-    acma_registered: bool | None = None  # a business name: registered on ACMA's register
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,34 +71,8 @@ _APPROVED_NAME = select(business_names.c.businessname, business_names.c.acma_sta
     business_names.c.name_key == bindparam("name_key"),
     business_names.c.status == BusinessNameStatus.APPROVED,
 )
-_ALL_SENDERS = union_all(
-    select(literal("n").label("kind"), custom_numbers.c.number.label("value"),
-           custom_numbers.c.number.label("name_key"), literal("").label("acma_status")).where(
-        custom_numbers.c.account_id == bindparam("account_id"),
-        custom_numbers.c.status == CustomNumberStatus.ACTIVE),
-    select(literal("b"), business_names.c.businessname, business_names.c.name_key,
-           business_names.c.acma_status).where(
-        business_names.c.account_id == bindparam("account_id"),
-        business_names.c.status == BusinessNameStatus.APPROVED),
-)
 
 
-def allowed_senders(ctx: Context, account_id: str) -> AllowedSenders:
-    """The account's active numbers and approved names: from memory, or one query (kept in
-    memory when the cache is live)."""
-    cached = ctx.senders.senders(account_id)
-    if cached is not None:
-        return cached
-    generation = ctx.senders.generation()
-    with ctx.db.read() as conn:
-        rows = conn.execute(_ALL_SENDERS, {"account_id": account_id}).all()
-    allowed = AllowedSenders(
-        numbers=frozenset(r.value for r in rows if r.kind == "n"),
-        names={r.name_key: r.value for r in rows if r.kind == "b"},
-        registered=frozenset(r.name_key for r in rows if r.kind == "b" and r.acma_status == REGISTERED),
-    )
-    ctx.senders.put_senders(account_id, allowed, generation)
-    return allowed
 
 
 def _is_shared(sender: str) -> bool:
@@ -115,16 +82,7 @@ def _is_shared(sender: str) -> bool:
 def _from_memory(ctx: Context, account_id: str, sender: str, number: str | None) -> Sender | None | Miss:
     if _is_shared(sender):
         return Sender("shared", ctx.settings.shared_sender)
-    allowed = ctx.senders.senders(account_id)
-    return MISS if allowed is None else _among(allowed, sender, number)
-
-
-def _among(allowed: AllowedSenders, sender: str, number: str | None) -> Sender | None:
-    if number is not None:
-        return Sender("custom_number", number) if number in allowed.numbers else None
-    key = sender.lower()
-    name = allowed.names.get(key)
-    return Sender("business_name", name, key in allowed.registered) if name else None
+    return ctx.senders.sender(account_id, sender_key(number, sender.lower()))
 
 
 def _number(ctx: Context, sender: str) -> str | None:
@@ -137,27 +95,32 @@ def _number(ctx: Context, sender: str) -> str | None:
 def check_sender_from_memory(ctx: Context, account: Account, sender: object) -> Sender | None | Miss:
     """:func:`check_sender` without the database: MISS when memory cannot answer."""
     text = _clean_sender(sender)
-    return _from_memory(ctx, account.id, text, _number(ctx, text))
+    return _from_memory(ctx, account.id, text, None if _is_shared(text) else _number(ctx, text))
 
 
 def _resolve(ctx: Context, account_id: str, sender: str) -> Sender | None:
     """What ``sender`` stands for in this account, or None when the account may not use it.
 
-    From memory when this process holds the account's senders (no statement); otherwise
-    one query: all of them when the cache is live (to keep them), else just the one asked.
+    From memory when this process holds the answer for this (account, sender), "may not"
+    included (no statement); otherwise one point query for this sender alone (a unique
+    lookup by the tables' indexes, whatever the account holds), kept in memory unless the
+    account's senders changed while it ran.
     """
     number = None if _is_shared(sender) else _number(ctx, sender)
     known = _from_memory(ctx, account_id, sender, number)
     if known is not MISS:
         return known  # type: ignore[return-value]
-    if ctx.senders.enabled:
-        return _among(allowed_senders(ctx, account_id), sender, number)
+    name_key = sender.lower()
+    generation = ctx.senders.sender_generation(account_id)
     with ctx.db.read() as conn:
         if number is not None:
             found = conn.execute(_ACTIVE_NUMBER, {"account_id": account_id, "number": number}).first()
-            return Sender("custom_number", number) if found else None
-        row = conn.execute(_APPROVED_NAME, {"account_id": account_id, "name_key": sender.lower()}).first()
-    return Sender("business_name", row.businessname, row.acma_status == REGISTERED) if row else None
+            answer = Sender("custom_number", number) if found else None
+        else:
+            row = conn.execute(_APPROVED_NAME, {"account_id": account_id, "name_key": name_key}).first()
+            answer = Sender("business_name", row.businessname, row.acma_status == REGISTERED) if row else None
+    ctx.senders.put_sender(account_id, sender_key(number, name_key), answer, generation)
+    return answer
 
 
 def _clean_sender(sender: object) -> str:

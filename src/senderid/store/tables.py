@@ -358,6 +358,7 @@ business_names = Table(
     ),
     Index("ix_business_names_status_created", "status", "created_at"),
     Index("ix_business_names_account_created", "account_id", "created_at"),
+    Index("ix_business_names_account_name_status", "account_id", "name_key", "status"),  # a sender check
 )
 
 # A token bucket per provider, shared by every worker of a deployment, so the provider's
