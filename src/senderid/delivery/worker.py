@@ -262,8 +262,9 @@ class Worker:
                                 since=self._swept_before)
         if swept.blanked_before is not None:
             self._swept_before = swept.blanked_before
-        if swept.bodies_blanked or swept.idempotency_keys or swept.limit_rows:
+        if swept.bodies_blanked or swept.inbound_blanked or swept.idempotency_keys or swept.limit_rows:
             log.info("housekeeping", extra={"bodies_blanked": swept.bodies_blanked,
+                                            "inbound_blanked": swept.inbound_blanked,
                                             "idempotency_keys": swept.idempotency_keys,
                                             "limit_rows": swept.limit_rows})
         return swept

@@ -3,7 +3,8 @@
 * The text of an SMS that has ended (sent, delivered, failed, dead, cancelled) is kept
   ``SENDERID_MESSAGE_BODY_RETENTION_DAYS`` after it ended, then blanked (the row stays:
   its status, numbers and times are the record; :func:`senderid.domain.outbox.blank_ended`).
-  An OTP's text lost its code already, when the provider took it.
+  An OTP's text lost its code already, when the provider took it. A reply from a phone
+  (:mod:`senderid.domain.inbound`) keeps its text as long, counted from its arrival.
 * Expired ``Idempotency-Key`` records are deleted (a new key also deletes a few; this
   catches the ones no new key comes after).
 * Sending-limit and guess-budget rows are deleted once no window can count them (a day).
@@ -20,7 +21,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 
-from senderid.domain import idempotency, outbox
+from senderid.domain import idempotency, inbound, outbox
 from senderid.store.db import Database
 from senderid.store.tables import otp_failures, otp_sends
 
@@ -37,6 +38,7 @@ class Swept:
     # Every ended message that ended before this has its body blanked (None: the sweep
     # stopped at MAX_BATCHES). The next sweep may start from it.
     blanked_before: datetime | None = None
+    inbound_blanked: int = 0
 
 
 def sweep(db: Database, now: datetime, *, retention_days: int, since: datetime | None = None) -> Swept:
@@ -46,11 +48,12 @@ def sweep(db: Database, now: datetime, *, retention_days: int, since: datetime |
     cutoff = now - timedelta(days=retention_days)
     start = None if since is None else since - timedelta(minutes=5)  # margin for clock skew
     blanked, finished = _batches(db, lambda conn: outbox.blank_ended(conn, cutoff=cutoff, start=start, limit=BATCH))
+    replies, _ = _batches(db, lambda conn: inbound.blank_older(conn, cutoff=cutoff, limit=BATCH))
     keys, _ = _batches(db, lambda conn: idempotency.purge_batch(conn, now, limit=BATCH))
     old = now - LIMIT_ROWS_KEPT
     sends, _ = _batches(db, lambda conn: _delete_older(conn, otp_sends, old))
     failures, _ = _batches(db, lambda conn: _delete_older(conn, otp_failures, old))
-    return Swept(blanked, keys, sends + failures, cutoff if finished else None)
+    return Swept(blanked, keys, sends + failures, cutoff if finished else None, replies)
 
 
 def _batches(db: Database, one) -> tuple[int, bool]:  # type: ignore[no-untyped-def]
