@@ -28,11 +28,12 @@ from sqlalchemy import Connection, bindparam, delete, func, select
 
 from senderid.domain import audit, events, inbound, outbox
 from senderid.domain.context import Context
+from senderid.domain.short_links import CODE
 from senderid.domain.types import Actor, OutboxStatus
 from senderid.errors import InvalidRequest, NotFound
 from senderid.numbers import InvalidNumber, parse_mobile
 from senderid.store.db import upsert
-from senderid.store.tables import custom_numbers, optouts
+from senderid.store.tables import custom_numbers, optouts, short_links
 from senderid.store.tables import outbox as outbox_table
 
 OPTED_OUT = "the contact opted out"
@@ -121,14 +122,20 @@ def remove(ctx: Context, account_id: str, number: object, *, actor: Actor) -> st
     return clean
 
 
-def add_by_link(ctx: Context, account_id: str, number: str, *, actor: Actor) -> OptOut:
-    """The contact pressed the unsubscribe button of a message the account sent it: put it
-    on the account's list (source ``link``; an entry it had already stays as it was)."""
+def add_by_link(ctx: Context, code: str, *, actor: Actor) -> OptOut | None:
+    """The contact pressed the button of the unsubscribe page of a message's link ``code``:
+    put it on the list of the account that sent the message (source ``link``; an entry it
+    had already stays as it was). None when ``code`` is no unsubscribe link."""
+    if not CODE.fullmatch(code):
+        return None
     with ctx.db.write() as conn:
-        now = ctx.clock.now()
-        _add(conn, ctx, account_id, number, "link", actor, now)
-        row = conn.execute(select(optouts).where(optouts.c.account_id == account_id,
-                                                 optouts.c.number == number)).one()
+        link = conn.execute(select(short_links.c.account_id, short_links.c.optout_number)
+                            .where(short_links.c.code == code, short_links.c.optout_number.is_not(None))).first()
+        if link is None:
+            return None
+        _add(conn, ctx, link.account_id, link.optout_number, "link", actor, ctx.clock.now())
+        row = conn.execute(select(optouts).where(optouts.c.account_id == link.account_id,
+                                                 optouts.c.number == link.optout_number)).one()
     return OptOut(row.number, row.source, row.created_at)
 
 
