@@ -21,7 +21,7 @@ from alembic import op
 from senderid.store.coltypes import UTCDateTime
 
 revision = '0017'
-down_revision = '0012'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 
