@@ -285,3 +285,26 @@ def test_the_gateway_fields_opt_outs_and_credit_usage(api: Twin, clock: FrozenCl
         time.sleep(0.05)  # the worker records the send a moment after the provider took it
     assert (usage.items, usage.total, usage.page, usage.total_pages, usage.has_next_page) == (
         (CreditUsageLine(custom_string="api", parts=1, credits=1.0),), 1, 1, 1, False)
+
+
+def test_list_inbound_replies(api: Twin, clock: FrozenClock) -> None:
+    sent = api("send_sms", message="Table for two?", contacts=[OTHER])
+    message_id = sent.queued[0].message_id
+    since = clock.now()
+    deadline = time.monotonic() + 10
+    while not (page := api("list_inbound")).items and time.monotonic() < deadline:
+        # kept once the worker has recorded the SMS as sent (a reply to nothing is not kept)
+        r = httpx.post(f"{api.base_url}/dev/inbox/reply", json={"from": "0491570157", "to": "senderid",
+                                                                "body": "Yes, 7pm"}, verify=tls())
+        assert r.status_code == 200, r.text
+        time.sleep(0.02)
+    (reply,) = page.items
+    assert (reply.from_number, reply.to, reply.body, reply.received_at, reply.reply_to) == (
+        OTHER, "senderid", "Yes, 7pm", since, message_id)
+    assert (page.total, page.limit, page.offset) == (1, 50, 0)
+    assert api("list_inbound", from_number="0491 570 157", since=since).items == (reply,)
+    assert api("list_inbound", from_number="+61491570158").total == 0
+    assert api("list_inbound", since=since.isoformat(), limit=1, offset=1).items == ()
+    with pytest.raises(ValidationError) as refused:
+        api("list_inbound", from_number="12")
+    assert refused.value.message == "from is not a valid mobile number"

@@ -51,6 +51,8 @@ EXPECTED_ALL = [
     "CreditUsageLine",
     "CustomNumber",
     "CustomNumberPage",
+    "InboundMessage",
+    "InboundPage",
     "MissingAPIKeyError",
     "MissingBaseURLError",
     "NotFoundError",

@@ -32,6 +32,7 @@ from senderid.api.routes import (
     custom_numbers,
     devinbox,
     gateway,
+    inbound,
     metrics,
     ops,
     optouts,
@@ -109,6 +110,7 @@ def create_app(
         app.include_router(console_assets.router)
     app.include_router(gateway.router)
     app.include_router(optouts.router)
+    app.include_router(inbound.router)
     app.include_router(usage.router)
     app.include_router(short_links.router)
     app.include_router(ops.router)

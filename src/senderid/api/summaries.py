@@ -52,7 +52,9 @@ SUMMARIES: dict[tuple[str, str], str] = {
     ("get", "/api/v1/optouts"): "List the account's opt-out list",
     ("post", "/api/v1/optouts"): "Add a number to the account's opt-out list",
     ("delete", "/api/v1/optouts/{number}"): "Take a number off the account's opt-out list",
+    ("get", "/api/v1/inbound"): "List replies from phones to the account's SMS",
     ("get", "/api/v2/report/message/quick-api-credit-usage"): "SMS parts and credits used, per customString",
-    ("get", "/s/{code}"): "Follow a short link (counts the click)",
+    ("get", "/s/{code}"): "Follow a short link (counts the click), or show an unsubscribe page",
+    ("post", "/s/{code}"): "Opt out through a message's unsubscribe link",
     ("post", "/dev/inbox/reply"): "Post a phone's reply, for development (STOP opts out)",
 }

@@ -29,7 +29,15 @@ from ._exceptions import (
     UnexpectedResponseError,
     ValidationError,
 )
-from ._gateway_models import CancelledMessage, CreditUsage, CreditUsageLine, OptOut, OptOutPage
+from ._gateway_models import (
+    CancelledMessage,
+    CreditUsage,
+    CreditUsageLine,
+    InboundMessage,
+    InboundPage,
+    OptOut,
+    OptOutPage,
+)
 from ._models import (
     AddResult,
     BusinessNamePage,
@@ -63,6 +71,8 @@ __all__ = [
     "CreditUsageLine",
     "CustomNumber",
     "CustomNumberPage",
+    "InboundMessage",
+    "InboundPage",
     "MissingAPIKeyError",
     "MissingBaseURLError",
     "NotFoundError",

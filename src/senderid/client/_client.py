@@ -22,7 +22,7 @@ import httpx
 from . import _endpoints as ep
 from ._base import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, BaseClient
 from ._endpoints import IdempotencyKey
-from ._gateway_models import CancelledMessage, CreditUsage, OptOut, OptOutPage
+from ._gateway_models import CancelledMessage, CreditUsage, InboundPage, OptOut, OptOutPage
 from ._models import (
     AddResult,
     BusinessNamePage,
@@ -182,6 +182,14 @@ class Client(BaseClient):
     def remove_optout(self, *, number: str) -> OptOut:
         """``DELETE /api/v1/optouts/{number}``: take ``number`` off the list."""
         return self._request(ep.remove_optout(number=number))
+
+    def list_inbound(
+        self, *, from_number: str | None = None, since: datetime | str | None = None, limit: int = 50,
+        offset: int = 0,
+    ) -> InboundPage:
+        """``GET /api/v1/inbound``: replies from phones to the account's SMS, newest first;
+        ``from_number`` (any accepted form) and ``since`` (a datetime or ISO-8601) filter."""
+        return self._request(ep.list_inbound(from_number=from_number, since=since, limit=limit, offset=offset))
 
     def credit_usage(self, *, page: int = 1, limit: int = 10) -> CreditUsage:
         """``GET /api/v2/report/message/quick-api-credit-usage``: parts and credits per customString."""
@@ -361,6 +369,14 @@ class AsyncClient(BaseClient):
     async def remove_optout(self, *, number: str) -> OptOut:
         """``DELETE /api/v1/optouts/{number}``: take ``number`` off the list."""
         return await self._request(ep.remove_optout(number=number))
+
+    async def list_inbound(
+        self, *, from_number: str | None = None, since: datetime | str | None = None, limit: int = 50,
+        offset: int = 0,
+    ) -> InboundPage:
+        """``GET /api/v1/inbound``: replies from phones to the account's SMS, newest first;
+        ``from_number`` (any accepted form) and ``since`` (a datetime or ISO-8601) filter."""
+        return await self._request(ep.list_inbound(from_number=from_number, since=since, limit=limit, offset=offset))
 
     async def credit_usage(self, *, page: int = 1, limit: int = 10) -> CreditUsage:
         """``GET /api/v2/report/message/quick-api-credit-usage``: parts and credits per customString."""

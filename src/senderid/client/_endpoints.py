@@ -19,7 +19,7 @@ from functools import partial
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
-from ._gateway_models import CancelledMessage, CreditUsage, OptOut, OptOutPage
+from ._gateway_models import CancelledMessage, CreditUsage, InboundPage, OptOut, OptOutPage
 from ._models import (
     AddResult,
     BusinessNamePage,
@@ -165,6 +165,16 @@ def add_optout(*, number: str, idempotency_key: IdempotencyKey) -> Call[OptOut]:
 
 def remove_optout(*, number: str) -> Call[OptOut]:
     return Call("DELETE", f"/api/v1/optouts/{_segment(number)}", OptOut.from_envelope)
+
+
+def list_inbound(*, from_number: str | None, since: datetime | str | None, limit: int,
+                 offset: int) -> Call[InboundPage]:
+    params = _page_params(None, limit, offset)
+    if from_number is not None:
+        params["from"] = from_number
+    if since is not None:
+        params["since"] = since.isoformat() if isinstance(since, datetime) else since
+    return Call("GET", "/api/v1/inbound", InboundPage.from_envelope, params=params)
 
 
 def credit_usage(*, page: int, limit: int) -> Call[CreditUsage]:

@@ -1,4 +1,4 @@
-"""Typed results of the gateway's extra calls: cancelling, opt-out lists, credit usage.
+"""Typed results of the gateway's extra calls: cancelling, opt-out lists, replies, credit usage.
 
 Read as leniently as the others (see ``_models``): a missing or mistyped field becomes
 an empty value; the untouched envelope is kept as ``.envelope``.
@@ -11,7 +11,8 @@ from datetime import datetime
 
 from ._models import Envelope, Page, _data, _datetime, _int, _list, _str
 
-__all__ = ["CancelledMessage", "CreditUsage", "CreditUsageLine", "OptOut", "OptOutPage"]
+__all__ = ["CancelledMessage", "CreditUsage", "CreditUsageLine", "InboundMessage", "InboundPage", "OptOut",
+           "OptOutPage"]
 
 
 def _number(value: object) -> float:
@@ -40,7 +41,7 @@ class CancelledMessage:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class OptOut:
-    """A number on the account's opt-out list; ``source``: api, reply, console or cli."""
+    """A number on the account's opt-out list; ``source``: api, reply, link, console or cli."""
 
     number: str
     source: str
@@ -68,6 +69,37 @@ class OptOutPage(Page[OptOut]):
     @classmethod
     def from_envelope(cls, envelope: Envelope) -> OptOutPage:
         return cls(**cls._fields(envelope), optout_id=_str(_data(envelope).get("optoutId")))
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class InboundMessage:
+    """A reply from a phone to one of the account's SMS; ``body`` is empty once the
+    server's retention period has passed; ``reply_to``: the MessageId it answers."""
+
+    id: str
+    from_number: str
+    to: str
+    body: str
+    received_at: datetime | None
+    reply_to: str | None
+    envelope: Envelope = field(repr=False, compare=False)
+
+    @classmethod
+    def from_record(cls, record: object, envelope: Envelope) -> InboundMessage:
+        item = record if isinstance(record, dict) else {}
+        reply_to = item.get("replyTo")
+        return cls(id=_str(item.get("id")), from_number=_str(item.get("from")), to=_str(item.get("to")),
+                   body=_str(item.get("body")), received_at=_datetime(item.get("receivedAt")),
+                   reply_to=reply_to if isinstance(reply_to, str) else None, envelope=envelope)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class InboundPage(Page[InboundMessage]):
+    """``GET /api/v1/inbound``: one page of the account's replies, newest first."""
+
+    @classmethod
+    def from_envelope(cls, envelope: Envelope) -> InboundPage:
+        return cls(**cls._fields(envelope))
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

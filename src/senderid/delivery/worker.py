@@ -269,9 +269,10 @@ class Worker:
         if swept.blanked_before is not None:
             self._swept_before = swept.blanked_before
         purged = swept.purged or retention.Purged()
-        if (swept.bodies_blanked or swept.idempotency_keys or swept.limit_rows or purged.messages
-                or purged.audit_events):
+        if (swept.bodies_blanked or swept.inbound_blanked or swept.idempotency_keys or swept.limit_rows
+                or purged.messages or purged.audit_events):
             log.info("housekeeping", extra={"bodies_blanked": swept.bodies_blanked,
+                                            "inbound_blanked": swept.inbound_blanked,
                                             "idempotency_keys": swept.idempotency_keys,
                                             "limit_rows": swept.limit_rows,
                                             "messages_deleted": purged.messages,

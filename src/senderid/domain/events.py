@@ -2,7 +2,8 @@
 
 An event is written only when the account has a webhook URL; the worker delivers it
 later (never from inside a request's transaction), signed per the Standard Webhooks
-spec. Payloads name things (ids, numbers, statuses), never an OTP, a key or an SMS body.
+spec. Payloads name things (ids, numbers, statuses), never an OTP, a key or the body of
+an SMS the gateway sent; ``message.inbound`` carries the text a contact sent in reply.
 
 :func:`emit` writes a request's few events with one ``INSERT ... SELECT``: the rows of
 accounts without a webhook URL simply select nothing, so the URL is not read first. The
@@ -40,6 +41,7 @@ EVENT_TYPES = (
     "message.sent",
     "message.failed",
     "message.cancelled",
+    "message.inbound",
     "optout.added",
     "optout.removed",
 )

@@ -6,7 +6,9 @@ silently ignored:
 * ``scheduleAt`` (ISO-8601, or ``Y-m-d H:i:s`` read as UTC) or ``delay`` (milliseconds,
   1 to 86,400,000): when the message becomes due (the outbox row's due time);
 * ``customString``: letters, digits and dashes, kept with each message for the usage report;
-* ``replyStopToOptOut``: a last line ``Reply STOP to opt out`` is added to the text;
+* ``replyStopToOptOut``: a last line ``Reply STOP to opt out`` is added to the text; a
+  business name cannot receive a reply, so from one the line is ``Opt out: <link>``, a
+  link of this server (``SENDERID_SHORT_LINK_BASE``) whose page opts the contact out;
 * ``optout`` / ``optoutId``: the opt-out list to honour (one per account, named by
   :func:`senderid.domain.optouts.list_id`);
 * ``longUrl``: ``gosite.au/<shortUrl>`` in the text becomes a short link of this server;
@@ -31,6 +33,7 @@ MAX_CUSTOM_STRING = 64
 MAX_LINKS = 10
 MAX_LONG_URL = 2000
 STOP_LINE = "Reply STOP to opt out"
+OPTOUT_LINK_LINE = "Opt out: {link}"
 LINK_HOST = "gosite.au"
 CODE_LENGTH = 8  # a short link's code: 8 letters and digits
 
@@ -207,9 +210,13 @@ def parse(body: Mapping[str, object], *, message: str, now: datetime, list_id: s
     )
 
 
-def compose(message: str, options: SendOptions) -> str:
-    """The text as sent, with ``gosite.au/<short>`` still in it (see :func:`with_links`)."""
-    return f"{message}\n{STOP_LINE}" if options.reply_stop else message
+def compose(message: str, options: SendOptions, optout_link: str | None = None) -> str:
+    """The text as sent, with ``gosite.au/<short>`` still in it (see :func:`with_links`).
+    ``optout_link``: the message's unsubscribe link, which takes the STOP line's place."""
+    if not options.reply_stop:
+        return message
+    line = STOP_LINE if optout_link is None else OPTOUT_LINK_LINE.format(link=optout_link)
+    return f"{message}\n{line}"
 
 
 def with_links(text: str, options: SendOptions, base: str, codes: dict[str, str]) -> str:

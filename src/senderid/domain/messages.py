@@ -41,6 +41,7 @@ SHARED_KEY = SHARED.lower()  # any case is the shared sender
 REGISTERED = AcmaStatus.REGISTERED.value
 MAX_CONTACTS = 1000
 MAX_SENDER_LENGTH = 32
+_PLACEHOLDER_CODE = "x" * gateway_fields.CODE_LENGTH  # a code's length, to count the parts
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +205,18 @@ def send(
             f"You may not send as {sender_text!r}: it is not an active custom number or an "
             "approved business name of your account"
         )
+    # A business name cannot receive a STOP reply: its messages carry an unsubscribe link.
+    by_link = options.reply_stop and resolved.kind == "business_name"
+    if by_link:
+        if ctx.settings.short_link_base is None:
+            raise InvalidRequest(
+                "replyStopToOptOut: a business name cannot receive a STOP reply, and this server has no "
+                "unsubscribe links (SENDERID_SHORT_LINK_BASE is not set): send from a number, or leave "
+                "replyStopToOptOut out and give the contact another way to opt out"
+            )
+        text = gateway_fields.compose(message, options, optout_link=f"{base}/{_PLACEHOLDER_CODE}")
+        encoding, parts = measure(gateway_fields.with_links(text, options, base, {
+            link.short: _PLACEHOLDER_CODE for link in options.links}), ctx.settings.message_max_parts)
     cost = credits.per_message(ctx.settings, resolved.kind, parts)
     if resolved.kind == "business_name" and acma.refuses(ctx, resolved.acma_registered):
         raise SenderNotAllowed(acma.not_registered_message(resolved.value))
@@ -216,10 +229,13 @@ def send(
         if account.prepaid and to_send:
             credits.debit(conn, account.id, cost * len(to_send), now)
         codes = short_links.codes_for(len(to_send), options.links) if options.links else []
+        optout_codes = [short_links.new_code() for _ in to_send] if by_link else []
+        texts = ([gateway_fields.compose(message, options, optout_link=f"{base}/{code}") for code in optout_codes]
+                 if by_link else [text] * len(to_send))
         message_ids = outbox.enqueue_many(conn, now=now, kind="sms", messages=[
             outbox.Message(
                 to=number, sender=resolved.value, account_id=account.id, due_at=options.due_at,
-                body=gateway_fields.with_links(text, options, base, codes[i]) if codes else text,
+                body=gateway_fields.with_links(texts[i], options, base, codes[i]) if codes else texts[i],
                 parts=parts, credits=cost, charged=cost if account.prepaid else 0,
                 custom_string=options.custom_string,
                 acma_registered=registered,
@@ -229,6 +245,9 @@ def send(
         if codes:
             short_links.store(conn, account_id=account.id, now=now, message_ids=message_ids,
                               links=options.links, codes=codes)
+        if optout_codes:
+            short_links.store_optouts(conn, account_id=account.id, now=now, message_ids=message_ids,
+                                      numbers=[number for _given, number in to_send], codes=optout_codes)
         details: dict[str, object] = {"unsubscribed": len(unsubscribed)} if unsubscribed else {}
         if options.due_at is not None:
             details["scheduled_at"] = iso_ms(options.due_at)

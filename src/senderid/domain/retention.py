@@ -3,7 +3,8 @@
 * The text of an SMS that has ended (sent, delivered, failed, dead, cancelled) is kept
   ``SENDERID_MESSAGE_BODY_RETENTION_DAYS`` after it ended, then blanked (the row stays:
   its status, numbers and times are the record; :func:`senderid.domain.outbox.blank_ended`).
-  An OTP's text lost its code already, when the provider took it.
+  An OTP's text lost its code already, when the provider took it. A reply from a phone
+  (:mod:`senderid.domain.inbound`) keeps its text as long, counted from its arrival.
 * Expired ``Idempotency-Key`` records are deleted (a new key also deletes a few; this
   catches the ones no new key comes after).
 * Sending-limit and guess-budget rows are deleted once no window can count them (a day).
@@ -25,7 +26,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 
-from senderid.domain import idempotency, outbox
+from senderid.domain import idempotency, inbound, outbox
 from senderid.store.db import Database
 from senderid.store.tables import audit_events, otp_failures, otp_sends
 
@@ -42,6 +43,7 @@ class Swept:
     # Every ended message that ended before this has its body blanked (None: the sweep
     # stopped at MAX_BATCHES). The next sweep may start from it.
     blanked_before: datetime | None = None
+    inbound_blanked: int = 0
     purged: Purged | None = None  # what the message and audit retentions deleted, when set
 
 
@@ -59,6 +61,7 @@ def sweep(db: Database, now: datetime, *, retention_days: int, since: datetime |
     cutoff = now - timedelta(days=retention_days)
     start = None if since is None else since - timedelta(minutes=5)  # margin for clock skew
     blanked, finished = _batches(db, lambda conn: outbox.blank_ended(conn, cutoff=cutoff, start=start, limit=BATCH))
+    replies, _ = _batches(db, lambda conn: inbound.blank_older(conn, cutoff=cutoff, limit=BATCH))
     keys, _ = _batches(db, lambda conn: idempotency.purge_batch(conn, now, limit=BATCH))
     old = now - LIMIT_ROWS_KEPT
     sends, _ = _batches(db, lambda conn: _delete_older(conn, otp_sends, old))
@@ -67,7 +70,7 @@ def sweep(db: Database, now: datetime, *, retention_days: int, since: datetime |
     if message_retention_days is not None or audit_retention_days is not None:
         purged = purge(db, now, message_days=message_retention_days, audit_days=audit_retention_days,
                        max_batches=MAX_BATCHES)
-    return Swept(blanked, keys, sends + failures, cutoff if finished else None, purged)
+    return Swept(blanked, keys, sends + failures, cutoff if finished else None, replies, purged)
 
 
 def purge(db: Database, now: datetime, *, message_days: int | None, audit_days: int | None,

@@ -3,6 +3,11 @@
 Each message gets its own code for each link, so a click tells which contact
 followed it. ``GET /s/<code>`` redirects to the long URL and counts the click.
 Codes are 8 random letters and digits (62^8 of them): not guessable in practice.
+
+A message from a business name with ``replyStopToOptOut`` gets an unsubscribe link too
+(:func:`store_optouts`): a code whose row names the contact (``optout_number``) instead of
+a long URL. Following it never counts a click nor opts out; the page it shows does, by a
+form POST (:func:`senderid.domain.optouts.add_by_link`).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from senderid.domain.context import Context
 from senderid.domain.gateway_fields import CODE_LENGTH, Link
 from senderid.store.coltypes import UTCDateTime
-from senderid.store.tables import short_links
+from senderid.store.tables import outbox, short_links
 
 _ALPHABET = string.ascii_letters + string.digits
 CODE = re.compile(rf"[A-Za-z0-9]{{{CODE_LENGTH}}}")
@@ -51,16 +56,49 @@ def store(conn: Connection, *, account_id: str, now: datetime, message_ids: Sequ
         conn.execute(insert(short_links), rows)
 
 
+def store_optouts(conn: Connection, *, account_id: str, now: datetime, message_ids: Sequence[str],
+                  numbers: Sequence[str], codes: Sequence[str]) -> None:
+    """One multi-row INSERT of the messages' unsubscribe links (a code per message)."""
+    rows = [
+        {"code": code, "account_id": account_id, "message_id": message_id, "long_url": "", "clicks": 0,
+         "created_at": now, "optout_number": number}
+        for message_id, number, code in zip(message_ids, numbers, codes, strict=True)
+    ]
+    if rows:
+        conn.execute(insert(short_links), rows)
+
+
+@dataclass(frozen=True, slots=True)
+class OptOutLink:
+    account_id: str
+    number: str  # the contact it opts out (E.164)
+    sender: str  # what the message went out as
+
+
+def optout_link(ctx: Context, code: str) -> OptOutLink | None:
+    """The unsubscribe link of ``code``, or None (unknown, or a plain short link). Reads only."""
+    if not CODE.fullmatch(code):
+        return None
+    with ctx.db.read() as conn:
+        row = conn.execute(
+            select(short_links.c.account_id, short_links.c.optout_number, outbox.c.sender)
+            .select_from(short_links.outerjoin(outbox, outbox.c.id == short_links.c.message_id))
+            .where(short_links.c.code == code, short_links.c.optout_number.is_not(None))
+        ).first()
+    return None if row is None else OptOutLink(row.account_id, row.optout_number, row.sender or "")
+
+
 _FOLLOW = (
     update(short_links)
-    .where(short_links.c.code == bindparam("s_code"))
+    .where(short_links.c.code == bindparam("s_code"), short_links.c.optout_number.is_(None))
     .values(clicks=short_links.c.clicks + 1, last_click_at=bindparam("s_now", type_=UTCDateTime))
     .returning(short_links.c.long_url)
 )
 
 
 def follow(ctx: Context, code: str) -> str | None:
-    """The long URL of ``code``, counting the click; None for an unknown code."""
+    """The long URL of ``code``, counting the click; None for an unknown code or an
+    unsubscribe link (:func:`optout_link`)."""
     if not CODE.fullmatch(code):
         return None
     with ctx.db.write() as conn:

@@ -258,12 +258,14 @@ optouts = Table(
     metadata,
     Column("account_id", String(ID), ForeignKey("accounts.id"), primary_key=True),
     Column("number", String(20), primary_key=True),
-    Column("source", String(16), nullable=False),  # api | reply | console | cli
+    Column("source", String(16), nullable=False),  # api | reply | link | console | cli
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_optouts_account_id_created_at", "account_id", "created_at"),
 )
 
 # Short links of gateway messages: one code per message and link (clicks per contact).
+# A message's unsubscribe link is one too: ``optout_number`` set (the contact it opts out),
+# ``long_url`` empty; following it shows a page and never counts a click.
 short_links = Table(
     "short_links",
     metadata,
@@ -274,7 +276,28 @@ short_links = Table(
     Column("clicks", Integer, nullable=False, server_default=text("0")),
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_click_at", UTCDateTime),
+    Column("optout_number", String(20)),
     Index("ix_short_links_message_id", "message_id"),
+)
+
+# Replies from phones (any text through a provider's inbound path), kept for the account
+# whose SMS the phone last received from the number it answered. ``reply_to``: that SMS.
+# ``body`` is blanked SENDERID_MESSAGE_BODY_RETENTION_DAYS after ``received_at``.
+inbound_messages = Table(
+    "inbound_messages",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("account_id", String(ID), ForeignKey("accounts.id"), nullable=False),
+    Column("from_number", String(20), nullable=False),
+    Column("to_address", String(32), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("reply_to", String(ID)),
+    Column("provider", String(32), nullable=False),
+    Column("body_blanked", Boolean, nullable=False, server_default=text("false")),
+    Index("ix_inbound_messages_account_id_received_at", "account_id", "received_at"),
+    Index("ix_inbound_messages_account_id_from_number_received_at", "account_id", "from_number", "received_at"),
+    Index("ix_inbound_messages_body_blanked_received_at", "body_blanked", "received_at"),
 )
 
 # Delivery receipts that came before the worker recorded their message as sent (the

@@ -73,5 +73,5 @@ async def inbox_reply(request: Request) -> Response:
     if not all(isinstance(v, str) for v in values):
         return envelope.failure('Send {"from": "+61...", "to": "<sender>", "body": "STOP"} as JSON', 400)
     record = inbound_recorder(ctx, "devinbox")
-    account = await run_in_threadpool(record, *values)
-    return envelope.ok("Reply received", {"optedOut": account is not None})
+    reply = await run_in_threadpool(record, *values)
+    return envelope.ok("Reply received", {"optedOut": reply is not None and reply.opted_out})

@@ -97,5 +97,5 @@ async def cellcast_inbound(request: Request) -> Response:
         return envelope.failure('Not an inbound message: send {"from", "to", "body"} as JSON', 400)
     to = reply.get("to") if isinstance(reply.get("to"), str) else ""
     record = inbound_recorder(ctx, "cellcast")
-    account = await run_in_threadpool(record, reply["from"], to, reply["body"])
-    return envelope.ok("Reply received", {"optedOut": account is not None})
+    reply_kept = await run_in_threadpool(record, reply["from"], to, reply["body"])
+    return envelope.ok("Reply received", {"optedOut": reply_kept is not None and reply_kept.opted_out})

@@ -3,8 +3,9 @@
 Delivery receipts (SMPP ``deliver_sm``, Twilio status callbacks) come back to
 :func:`receipt_recorder`, which updates the outbox; replies from phones (SMPP
 mobile-originated ``deliver_sm``, Twilio's and Cellcast's inbound webhooks, the
-developer inbox's reply form) go to :func:`inbound_recorder`, which puts a contact
-that answers STOP on the opt-out list: providers themselves never touch the database.
+developer inbox's reply form) go to :func:`inbound_recorder`, which keeps each reply for
+the account it answers and applies its keyword (STOP, START) to that account's opt-out
+list: providers themselves never touch the database.
 """
 
 from __future__ import annotations
@@ -18,17 +19,18 @@ if TYPE_CHECKING:
     from senderid.clock import Clock
     from senderid.domain.context import Context
     from senderid.delivery.providers.base import Provider
+    from senderid.domain.optouts import Reply
     from senderid.settings import Settings
     from senderid.store.db import Database
 
 __all__ = ["PROVIDERS", "REQUIRED_SETTINGS", "build_provider", "inbound_recorder", "receipt_recorder"]
 
-InboundRecorder = Callable[[str, str, str], "str | None"]
+InboundRecorder = Callable[[str, str, str], "Reply | None"]
 
 
 def inbound_recorder(ctx: "Context", provider: str) -> InboundRecorder:
-    """A callback for a text a phone sent: (from, to, body) -> the account whose opt-out
-    list it joined (a STOP reply), or None."""
+    """A callback for a text a phone sent: (from, to, body) -> the reply as kept for the
+    account it answers, or None (it answers no account)."""
     from senderid.delivery.providers.devinbox import DEFAULT_SENDER
     from senderid.domain import optouts
     from senderid.domain.types import Actor
@@ -40,9 +42,9 @@ def inbound_recorder(ctx: "Context", provider: str) -> InboundRecorder:
     default_sender = {"twilio": [settings.twilio_from or ""], "devinbox": [DEFAULT_SENDER]}.get(provider)
     actor = Actor(f"provider:{provider}")
 
-    def record(contact: str, to: str, body: str) -> str | None:
+    def record(contact: str, to: str, body: str) -> Reply | None:
         return optouts.record_reply(ctx, contact=contact, to=to, body=body, default_sender=default_sender,
-                                    actor=actor)
+                                    actor=actor, provider=provider)
 
     return record
 
