@@ -265,11 +265,13 @@ def test_statuses_are_named_not_spelled_out() -> None:
             spelled: list[ast.expr] = []
             if isinstance(node, ast.Compare):
                 spelled = [node.left, *node.comparators]
-                spelled += [e for c in node.comparators if isinstance(c, (ast.Tuple, ast.List, ast.Set)) for e in c.elts]
+                spelled += [
+                    e for c in node.comparators if isinstance(c, (ast.Tuple, ast.List, ast.Set)) for e in c.elts
+                ]
             elif isinstance(node, ast.keyword) and node.arg == "status":
                 spelled = [node.value]
             elif isinstance(node, ast.Dict):
-                spelled = [v for k, v in zip(node.keys, node.values)
+                spelled = [v for k, v in zip(node.keys, node.values, strict=False)
                            if isinstance(k, ast.Constant) and k.value == "status"]
             wrong += [f"{path.relative_to(SRC)}:{e.lineno}: {e.value!r}" for e in spelled
                       if isinstance(e, ast.Constant) and e.value in words]

@@ -4,11 +4,11 @@ when this module is imported (``senderid.cli.main`` does)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from senderid.cli.api import JsonFlag, _call, _fail, _table, api_app, EXIT_USAGE
+from senderid.cli.api import EXIT_USAGE, JsonFlag, _call, _fail, _table, api_app
 
 optouts_app = typer.Typer(help="The account's opt-out list (numbers never sent to).", no_args_is_help=True)
 api_app.add_typer(optouts_app, name="optouts")
@@ -31,20 +31,20 @@ def send(
     ctx: typer.Context,
     message: Annotated[str, typer.Argument(help="The text of the SMS.")],
     contacts: Annotated[list[str], typer.Argument(metavar="CONTACT...", help="Mobile numbers.")],
-    sender: Annotated[Optional[str], typer.Option(
+    sender: Annotated[str | None, typer.Option(
         "--sender", help="Your active custom number, your approved business name, or #SharedNum# "
         "(the default: the platform's shared number).")] = None,
-    schedule_at: Annotated[Optional[str], typer.Option(
+    schedule_at: Annotated[str | None, typer.Option(
         "--schedule-at", help="Send at this time (UTC): 2026-08-14T14:58:00Z or '2026-08-14 14:58:00'.")] = None,
-    delay: Annotated[Optional[int], typer.Option(
+    delay: Annotated[int | None, typer.Option(
         "--delay", help="Send this many milliseconds from now (1 to 86400000).")] = None,
-    custom_string: Annotated[Optional[str], typer.Option(
+    custom_string: Annotated[str | None, typer.Option(
         "--custom-string", help="A tag for the usage report: letters, digits, dashes.")] = None,
     reply_stop: Annotated[bool, typer.Option(
         "--reply-stop", help="Add the line 'Reply STOP to opt out'.")] = False,
-    optout_id: Annotated[Optional[str], typer.Option(
+    optout_id: Annotated[str | None, typer.Option(
         "--optout-id", help="The opt-out list to honour (yours: `senderid api optouts list`).")] = None,
-    long_url: Annotated[Optional[list[str]], typer.Option(
+    long_url: Annotated[list[str] | None, typer.Option(
         "--long-url", metavar="SHORT=URL", help="Make gosite.au/SHORT in the text a short link to URL "
         "(repeatable).")] = None,
     json_output: JsonFlag = False,

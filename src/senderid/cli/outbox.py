@@ -10,7 +10,7 @@ retried), 2 usage. They call the domain functions of
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -19,8 +19,9 @@ from senderid.cli.output import JSON_HELP, emit_json, table, when
 from senderid.domain import accounts, outbox
 from senderid.domain.types import CLI, OutboxStatus
 
-outbox_app = typer.Typer(rich_markup_mode=None, help="The SMS outbox: list, retry and purge messages.", no_args_is_help=True)
-
+outbox_app = typer.Typer(
+    rich_markup_mode=None, help="The SMS outbox: list, retry and purge messages.", no_args_is_help=True
+)
 
 
 AsJson = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
@@ -29,7 +30,7 @@ AsJson = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
 @outbox_app.command("list")
 def list_messages(
     status: Annotated[
-        Optional[list[OutboxStatus]],
+        list[OutboxStatus] | None,
         typer.Option("--status", metavar="STATUS", case_sensitive=False,
                      help="Only messages in this status (repeatable): "
                           + ", ".join(s.value for s in OutboxStatus) + "."),
@@ -88,7 +89,7 @@ def retry(message_id: Annotated[str, typer.Argument(metavar="ID", help="The mess
 def purge(
     dead: Annotated[bool, typer.Option("--dead", help="Purge dead messages (required: says what goes).")] = False,
     older_than: Annotated[
-        Optional[int], typer.Option("--older-than", metavar="DAYS", min=0, max=36_500,
+        int | None, typer.Option("--older-than", metavar="DAYS", min=0, max=36_500,
                                     help="Only those that ended more than DAYS days ago.")
     ] = None,
     as_json: AsJson = False,

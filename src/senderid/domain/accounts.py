@@ -23,8 +23,8 @@ from sqlalchemy import bindparam, func, insert, or_, select, update
 
 from senderid import ids, signing, webhook_urls
 from senderid.domain import audit
-from senderid.domain.custom_numbers import timed
 from senderid.domain.context import Context
+from senderid.domain.custom_numbers import timed
 from senderid.domain.types import Account, Actor, ApiKey, Caller
 from senderid.errors import InvalidRequest, NotFound
 from senderid.store.coltypes import UTCDateTime
