@@ -69,9 +69,9 @@ async def inbox_reply(request: Request) -> Response:
     """
     ctx = context(request)
     reply = parse_object(request.headers.get("content-type"), await request.body())
-    values = [reply.get(k) for k in ("from", "to", "body")]
-    if not all(isinstance(v, str) for v in values):
+    sender, to, body = (reply.get(k) for k in ("from", "to", "body"))
+    if not (isinstance(sender, str) and isinstance(to, str) and isinstance(body, str)):
         return envelope.failure('Send {"from": "+61...", "to": "<sender>", "body": "STOP"} as JSON', 400)
     record = inbound_recorder(ctx, "devinbox")
-    reply = await run_in_threadpool(record, *values)
-    return envelope.ok("Reply received", {"optedOut": reply is not None and reply.opted_out})
+    kept = await run_in_threadpool(record, sender, to, body)
+    return envelope.ok("Reply received", {"optedOut": kept is not None and kept.opted_out})
