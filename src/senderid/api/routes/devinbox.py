@@ -22,7 +22,9 @@ from senderid.delivery.providers import devinbox, inbound_recorder
 router = APIRouter(prefix="/dev", tags=["developer inbox"])
 
 
-@router.get("/inbox.json")
+@router.get("/inbox.json", responses={
+    400: {"description": "A query parameter out of range or not text", "content": {"application/json": {}}},
+})
 async def inbox_json(
     request: Request,
     to: str = Query("", max_length=40, description="Only SMS to this number (or with these digits in it)"),
