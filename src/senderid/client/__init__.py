@@ -5,7 +5,9 @@
     with Client() as client:  # server from SENDERID_BASE_URL, key from SENDERID_API_KEY (or CELLCAST_API_KEY)
         result = client.add_custom_number(name="Support line", number="+61491570156")
 
-``AsyncClient`` is the ``async`` twin. Every error is a :class:`SenderIdError`; the
+Every list has an ``iter_...`` twin that walks its pages (``for m in client.iter_messages():``;
+``async for`` on ``AsyncClient``). ``senderid.client.webhooks.verify(...)`` checks a webhook's
+signature. ``AsyncClient`` is the ``async`` twin. Every error is a :class:`SenderIdError`; the
 hierarchy is documented in ``senderid.client._exceptions`` and ``docs/client.md``.
 """
 
@@ -29,7 +31,16 @@ from ._exceptions import (
     UnexpectedResponseError,
     ValidationError,
 )
-from ._gateway_models import CancelledMessage, CreditUsage, CreditUsageLine, OptOut, OptOutPage
+from ._gateway_models import (
+    CancelledMessage,
+    CreditUsage,
+    CreditUsageLine,
+    Message,
+    MessageEvent,
+    MessagePage,
+    OptOut,
+    OptOutPage,
+)
 from ._models import (
     AddResult,
     BusinessNamePage,
@@ -63,6 +74,9 @@ __all__ = [
     "CreditUsageLine",
     "CustomNumber",
     "CustomNumberPage",
+    "Message",
+    "MessageEvent",
+    "MessagePage",
     "MissingAPIKeyError",
     "MissingBaseURLError",
     "NotFoundError",
