@@ -227,3 +227,19 @@ def test_an_otp_history_never_holds_the_code(app_client: TestClient, customer, c
     assert viewed.kind == "otp" and [e.status for e in viewed.events] == ["queued", "sent"]
     assert all(code not in str(tuple(row)) for row in rows)
     assert all(code not in (e.describe() or "") for e in viewed.events)
+
+
+def test_an_outcome_that_did_not_happen_leaves_no_history(app_client: TestClient, sender, ctx, clock) -> None:  # type: ignore[no-untyped-def]
+    """Cancelled while the worker held it, then refused by the provider: it stays cancelled,
+    and its history holds no "failed" it never had."""
+    message_id = send(app_client, sender)
+
+    def cancel_meanwhile(_sms: object) -> None:
+        with ctx.db.write() as conn:
+            outbox.cancel(conn, outbox.JustClaimed([message_id], "w"), now=clock.now(), reason="test cancel")
+
+    provider = ScriptedProvider([PermanentError("number barred")], before_answer=cancel_meanwhile)
+    Worker(ctx.db, ctx.settings, provider, clock, name="w").run_once()
+    data = get(app_client, sender, message_id)
+    assert data["status"] == "cancelled"
+    assert [e["status"] for e in data["events"]] == ["queued", "cancelled"]
