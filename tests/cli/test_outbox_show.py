@@ -24,7 +24,8 @@ def test_outbox_show_prints_the_timeline(run, ctx: Context, clock) -> None:  # t
     assert shown.exit_code == 0, shown.output
     lines = shown.stdout.splitlines()
     assert "Secret" not in shown.stdout and "+61491570157" not in shown.stdout  # masked, no text
-    statuses = [line.split()[3] for line in lines[lines.index(next(l for l in lines if l.startswith("AT"))) + 1:]]
+    header = next(i for i, line in enumerate(lines) if line.startswith("AT"))
+    statuses = [line.split()[3] for line in lines[header + 1:]]
     assert statuses == ["queued", "queued", "sent"]
     assert "attempt 1 via fake: HTTP 503" in shown.stdout
 

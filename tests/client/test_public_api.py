@@ -119,11 +119,10 @@ def test_exception_tree(cls: type, parent: type) -> None:
 
 
 def _public_methods(cls: type) -> dict[str, inspect.Signature]:
-    return {
-        name: inspect.signature(member)
-        for name, member in vars(cls).items()
-        if inspect.isfunction(member) and not name.startswith("_")
-    }
+    own = {name: member for klass in reversed(cls.__mro__) if klass.__module__.startswith("senderid.client")
+           and not klass.__name__.endswith("BaseClient") for name, member in vars(klass).items()}
+    return {name: inspect.signature(member) for name, member in own.items()
+            if inspect.isfunction(member) and not name.startswith("_")}
 
 
 @pytest.mark.unit

@@ -11,7 +11,7 @@ never retried.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Awaitable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import TypeVar
@@ -25,7 +25,6 @@ from ._endpoints import IdempotencyKey
 from ._gateway_models import CancelledMessage, CreditUsage, Message, MessagePage, OptOut, OptOutPage
 from ._models import (
     AddResult,
-    Page,
     BusinessNamePage,
     BusinessNameRequest,
     CustomNumber,
@@ -35,32 +34,12 @@ from ._models import (
     TokenInfo,
     VerifyResult,
 )
+from ._pagination import AsyncWalkers, Walkers, When
 from ._retry import RetryPolicy
 
 R = TypeVar("R")
-T = TypeVar("T")
 
-
-def _walk(fetch: Callable[[int], Page[T]]) -> Iterator[T]:
-    """Every item of a list, page after page (``fetch(offset)`` reads one), until the last."""
-    offset: int | None = 0
-    while offset is not None:
-        page = fetch(offset)
-        yield from page.items
-        offset = page.next_offset
-
-
-async def _awalk(fetch: Callable[[int], Awaitable[Page[T]]]) -> AsyncIterator[T]:
-    """:func:`_walk` for ``async``."""
-    offset: int | None = 0
-    while offset is not None:
-        page = await fetch(offset)
-        for item in page.items:
-            yield item
-        offset = page.next_offset
-
-
-class Client(BaseClient):
+class Client(Walkers, BaseClient):
     """Blocking client. Use as a context manager, or call :meth:`close`.
 
     Args:
@@ -196,33 +175,11 @@ class Client(BaseClient):
         """``GET /api/v1/gateway/messages/{id}``: one message, its status and history."""
         return self._request(ep.get_message(id=id))
 
-    def list_messages(
-        self, *, status: str | None = None, to: str | None = None, custom_string: str | None = None,
-        since: str | datetime | None = None, until: str | datetime | None = None, limit: int = 50, offset: int = 0,
-    ) -> MessagePage:
+    def list_messages(self, *, status: str | None = None, to: str | None = None, custom_string: str | None = None,
+                      since: When = None, until: When = None, limit: int = 50, offset: int = 0) -> MessagePage:
         """``GET /api/v1/gateway/messages``: one page of the account's messages, newest first."""
         return self._request(ep.list_messages(status=status, to=to, custom_string=custom_string, since=since,
                                               until=until, limit=limit, offset=offset))
-
-    def iter_messages(
-        self, *, status: str | None = None, to: str | None = None, custom_string: str | None = None,
-        since: str | datetime | None = None, until: str | datetime | None = None, limit: int = 50,
-    ) -> Iterator[Message]:
-        """Every message :meth:`list_messages` finds, fetching page after page as you go."""
-        return _walk(lambda offset: self.list_messages(status=status, to=to, custom_string=custom_string,
-                                                       since=since, until=until, limit=limit, offset=offset))
-
-    def iter_optouts(self, *, limit: int = 50) -> Iterator[OptOut]:
-        """Every number of the opt-out list, page after page."""
-        return _walk(lambda offset: self.list_optouts(limit=limit, offset=offset))
-
-    def iter_custom_numbers(self, *, status: str | None = None, limit: int = 50) -> Iterator[CustomNumber]:
-        """Every registration :meth:`list_custom_numbers` finds, page after page."""
-        return _walk(lambda offset: self.list_custom_numbers(status=status, limit=limit, offset=offset))
-
-    def iter_business_names(self, *, status: str | None = None, limit: int = 50) -> Iterator[BusinessNameRequest]:
-        """Every business name :meth:`list_business_names` finds, page after page."""
-        return _walk(lambda offset: self.list_business_names(status=status, limit=limit, offset=offset))
 
     def list_optouts(self, *, limit: int = 50, offset: int = 0) -> OptOutPage:
         """``GET /api/v1/optouts``: the account's opt-out list, newest first."""
@@ -275,7 +232,7 @@ class Client(BaseClient):
         return self._request(ep.withdraw_business_name(id=id))
 
 
-class AsyncClient(BaseClient):
+class AsyncClient(AsyncWalkers, BaseClient):
     """``async`` twin of :class:`Client`: same arguments, methods and errors.
 
     Use ``async with AsyncClient() as client``, or ``await client.aclose()``.
@@ -407,34 +364,11 @@ class AsyncClient(BaseClient):
         """``GET /api/v1/gateway/messages/{id}``: one message, its status and history."""
         return await self._request(ep.get_message(id=id))
 
-    async def list_messages(
-        self, *, status: str | None = None, to: str | None = None, custom_string: str | None = None,
-        since: str | datetime | None = None, until: str | datetime | None = None, limit: int = 50, offset: int = 0,
-    ) -> MessagePage:
+    async def list_messages(self, *, status: str | None = None, to: str | None = None, custom_string: str | None = None,
+                            since: When = None, until: When = None, limit: int = 50, offset: int = 0) -> MessagePage:
         """``GET /api/v1/gateway/messages``: one page of the account's messages, newest first."""
         return await self._request(ep.list_messages(status=status, to=to, custom_string=custom_string, since=since,
                                                     until=until, limit=limit, offset=offset))
-
-    def iter_messages(
-        self, *, status: str | None = None, to: str | None = None, custom_string: str | None = None,
-        since: str | datetime | None = None, until: str | datetime | None = None, limit: int = 50,
-    ) -> AsyncIterator[Message]:
-        """Every message :meth:`list_messages` finds (``async for``), page after page."""
-        return _awalk(lambda offset: self.list_messages(status=status, to=to, custom_string=custom_string,
-                                                        since=since, until=until, limit=limit, offset=offset))
-
-    def iter_optouts(self, *, limit: int = 50) -> AsyncIterator[OptOut]:
-        """Every number of the opt-out list (``async for``), page after page."""
-        return _awalk(lambda offset: self.list_optouts(limit=limit, offset=offset))
-
-    def iter_custom_numbers(self, *, status: str | None = None, limit: int = 50) -> AsyncIterator[CustomNumber]:
-        """Every registration :meth:`list_custom_numbers` finds (``async for``), page after page."""
-        return _awalk(lambda offset: self.list_custom_numbers(status=status, limit=limit, offset=offset))
-
-    def iter_business_names(self, *, status: str | None = None, limit: int = 50
-                            ) -> AsyncIterator[BusinessNameRequest]:
-        """Every business name :meth:`list_business_names` finds (``async for``), page after page."""
-        return _awalk(lambda offset: self.list_business_names(status=status, limit=limit, offset=offset))
 
     async def list_optouts(self, *, limit: int = 50, offset: int = 0) -> OptOutPage:
         """``GET /api/v1/optouts``: the account's opt-out list, newest first."""

@@ -51,7 +51,8 @@ class MessageEvent:
     @classmethod
     def from_wire(cls, item: object) -> MessageEvent:
         data = item if isinstance(item, dict) else {}
-        return cls(status=_str(data.get("status")), at=_datetime(data.get("at")), detail=_str(data.get("detail")) or None)
+        return cls(status=_str(data.get("status")), at=_datetime(data.get("at")),
+                   detail=_str(data.get("detail")) or None)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
