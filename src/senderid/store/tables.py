@@ -232,6 +232,10 @@ outbox = Table(
     # A business-name sender under SENDERID_UNREGISTERED_ALPHA=warn|refuse: whether the name
     # was on ACMA's register when queued (message.sent tells it); NULL otherwise.
     Column("acma_registered", Boolean),
+    # The due time the caller asked for (scheduleAt / delay; NULL: at once), and when a
+    # delivery receipt said the SMS was delivered (the provider's time when it gives one).
+    Column("scheduled_at", UTCDateTime),
+    Column("delivered_at", UTCDateTime),
     # The claim's lanes (delivery/lanes.py): OTP first in due order; bulk SMS per account.
     Index("ix_outbox_status_kind_next_attempt", "status", "kind", "next_attempt_at"),
     Index("ix_outbox_status_kind_account_next_attempt", "status", "kind", "account_id", "next_attempt_at"),
@@ -240,6 +244,28 @@ outbox = Table(
     Index("ix_outbox_provider_message", "provider_message_id"),  # delivery receipts
     Index("ix_outbox_to_number_sent", "to_number", "sent_at"),  # who a STOP reply answers
     Index("ix_outbox_status_updated", "status", "updated_at"),  # ended messages by age (retention)
+    # An account's messages, newest first, by status, recipient or customString (the list)
+    Index("ix_outbox_account_status_created", "account_id", "status", "created_at"),
+    Index("ix_outbox_account_to_created", "account_id", "to_number", "created_at"),
+    Index("ix_outbox_account_custom_created", "account_id", "custom_string", "created_at"),
+)
+
+# Each message's history: one row per change of its status, written by the outbox
+# package in the statement batch of the change (queued, each attempt's result with its
+# provider, sent, the receipt's delivered or failed, cancelled with its reason). ``detail``
+# never holds a body or a code.
+message_events = Table(
+    "message_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", String(ID), nullable=False),
+    Column("account_id", String(ID)),
+    Column("status", String(16), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("detail", String(500)),
+    Column("provider", String(32)),
+    Column("attempt", Integer),
+    Index("ix_message_events_message", "message_id", "id"),
 )
 
 # An account's prepaid balance in thousandths of a credit (only for accounts.prepaid).

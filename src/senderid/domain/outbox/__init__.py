@@ -16,6 +16,8 @@ updates or deletes an outbox row is built once, named, in the module of its tran
                                                queue_depth (reads)
     retention.py  ended -> text blanked        blank_ended
                   ended -> deleted             delete_ended
+    history.py    each change's row in message_events, written by the modules above
+    views.py      (reads) an account's messages, one with its history: view, page
 
 Life of a message::
 
@@ -91,6 +93,7 @@ from senderid.domain.outbox.receipts import (
     apply_early_receipts,
     record_receipt,
 )
+from senderid.domain.outbox.history import MessageEvent, timeline
 from senderid.domain.outbox.retention import blank_ended, delete_ended
 from senderid.domain.outbox.statements import (
     CANCELLED,
@@ -100,6 +103,7 @@ from senderid.domain.outbox.statements import (
     KINDS,
     MAX_ERROR_LENGTH,
     QUEUED,
+    SCHEDULED,
     SENDING,
     SENT,
     STATUSES,
@@ -107,13 +111,14 @@ from senderid.domain.outbox.statements import (
 
 __all__ = [
     "CANCELLED", "DEAD", "DEFERRED", "DELIVERED", "EARLY_RECEIPT_TTL", "FAILED", "KINDS", "LANES",
-    "MAX_ERROR_LENGTH", "MAX_LIST", "MAX_PAGE", "QUEUED", "RECEIPT_STATUSES", "RETRYABLE",
+    "MAX_ERROR_LENGTH", "MAX_LIST", "MAX_PAGE", "QUEUED", "RECEIPT_STATUSES", "RETRYABLE", "SCHEDULED",
     "SENDER_NOT_ALLOWED", "SENDING", "SENT", "STATUSES",
-    "ById", "CancelledMessage", "Claimed", "FromSender", "JustClaimed", "Message", "OtpsOf", "Outcome",
+    "ById", "CancelledMessage", "Claimed", "FromSender", "JustClaimed", "Message", "MessageEvent", "OtpsOf",
+    "Outcome",
     "OutboxMessage", "ToContact", "Which",
     "accounts_with_due_bulk", "apply_early_receipts", "audit_details", "blank_ended", "cancel", "cancel_otps", "delete_ended",
     "claim_bulk", "claim_priority", "counts", "enqueue", "enqueue_many", "get_message", "lane_of",
     "list_messages", "mark_ended", "mark_sent", "mark_sent_many", "page", "purge_dead", "queue_depth",
     "record", "record_receipt", "refunded", "refuse_claimed", "retry", "sender_removed",
-    "sender_still_allowed", "status_counts",
+    "sender_still_allowed", "status_counts", "timeline",
 ]
