@@ -304,6 +304,9 @@ def test_list_inbound_replies(api: Twin, clock: FrozenClock) -> None:
     assert (page.total, page.limit, page.offset) == (1, 50, 0)
     assert api("list_inbound", from_number="0491 570 157", since=since).items == (reply,)
     assert api("list_inbound", from_number="+61491570158").total == 0
+    walked = (api.run(lambda client: list(client.iter_inbound(limit=1))) if api.kind == "sync"
+              else api.run(lambda client: _alist(client.iter_inbound(limit=1))))
+    assert walked == [reply]
     assert api("list_inbound", since=since.isoformat(), limit=1, offset=1).items == ()
     with pytest.raises(ValidationError) as refused:
         api("list_inbound", from_number="12")

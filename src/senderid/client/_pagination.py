@@ -10,7 +10,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
-from ._gateway_models import Message, OptOut
+from ._gateway_models import InboundMessage, Message, OptOut
 from ._models import BusinessNameRequest, CustomNumber, Page
 
 T = TypeVar("T")
@@ -43,6 +43,12 @@ class Walkers:
     list_optouts: Callable[..., Any]
     list_custom_numbers: Callable[..., Any]
     list_business_names: Callable[..., Any]
+    list_inbound: Callable[..., Any]
+
+    def iter_inbound(self, *, from_number: str | None = None, since: When = None,
+                     limit: int = 50) -> Iterator[InboundMessage]:
+        """Every reply :meth:`list_inbound` finds, fetching page after page as you go."""
+        return _walk(partial(self.list_inbound, from_number=from_number, since=since, limit=limit))
 
     def iter_messages(self, *, status: str | None = None, to: str | None = None, custom_string: str | None = None,
                       since: When = None, until: When = None, limit: int = 50) -> Iterator[Message]:
@@ -70,6 +76,12 @@ class AsyncWalkers:
     list_optouts: Callable[..., Any]
     list_custom_numbers: Callable[..., Any]
     list_business_names: Callable[..., Any]
+    list_inbound: Callable[..., Any]
+
+    def iter_inbound(self, *, from_number: str | None = None, since: When = None,
+                     limit: int = 50) -> AsyncIterator[InboundMessage]:
+        """Every reply :meth:`list_inbound` finds (``async for``), page after page."""
+        return _awalk(partial(self.list_inbound, from_number=from_number, since=since, limit=limit))
 
     def iter_messages(self, *, status: str | None = None, to: str | None = None, custom_string: str | None = None,
                       since: When = None, until: When = None, limit: int = 50) -> AsyncIterator[Message]:

@@ -28,7 +28,7 @@ router = APIRouter(prefix="/dev", tags=["developer inbox"])
 async def inbox_json(
     request: Request,
     to: str = Query("", max_length=40, description="Only SMS to this number (or with these digits in it)"),
-    before: int | None = Query(None, ge=1, description="Only SMS kept before this `seq` (the next page)"),
+    before: int | None = Query(None, ge=1, le=devinbox.MAX_SEQ, description="Only SMS kept before this `seq` (the next page)"),
     limit: int = Query(devinbox.PAGE, ge=1, le=devinbox.MAX_PAGE, description="SMS on a page"),
 ) -> Response:
     """Newest first: ``[{"id", "seq", "to", "sender", "body", "created_at"}]``, a page of
