@@ -232,13 +232,14 @@ class _OutboxQueue:
             return
         depth = GaugeMetricFamily(
             "senderid_outbox_messages",
-            "Messages in the outbox by status (queued, sending, dead) and lane (priority: OTP; "
-            "bulk: gateway SMS).",
+            "Messages in the outbox by status (scheduled: queued for a time still ahead; queued: "
+            "waiting to go; sending; dead) and lane (priority: OTP; bulk: gateway SMS).",
             labels=["status", "lane"],
         )
         oldest = GaugeMetricFamily(
             "senderid_outbox_oldest_queued_seconds",
-            "Age of the oldest queued message, by lane (0 when none is queued).",
+            "How long the oldest queued message has waited since it was due, by lane (0 when none "
+            "is queued; scheduled messages not yet due are not counted).",
             labels=["lane"],
         )
         ages = {lane: 0.0 for lane in OUTBOX_LANES}
@@ -255,7 +256,7 @@ class _OutboxQueue:
         yield oldest
 
 
-OUTBOX_STATUSES = (OutboxStatus.QUEUED.value, OutboxStatus.SENDING.value, OutboxStatus.DEAD.value)
+OUTBOX_STATUSES = ("scheduled", OutboxStatus.QUEUED.value, OutboxStatus.SENDING.value, OutboxStatus.DEAD.value)
 OUTBOX_LANES = ("priority", "bulk")
 _OUTBOX_QUEUE = _OutboxQueue()
 REGISTRY.register(_OUTBOX_QUEUE)

@@ -16,7 +16,8 @@ HUGE = str(2**63)
 
 @pytest.fixture
 def settings_overrides() -> dict[str, object]:
-    return {"admin_token": ADMIN_TOKEN}
+    # the test client is not on loopback: let it reach the developer inbox's routes too
+    return {"admin_token": ADMIN_TOKEN, "devinbox_allow_remote": True}
 
 
 def integer_query_parameters(app) -> list[tuple[str, str, dict]]:

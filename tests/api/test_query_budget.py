@@ -30,7 +30,8 @@ BUDGET = {
     "add": (5, 6),
     "add with Idempotency-Key": (7, 8),
     "add, no OTP required": (4, 5),
-    "resend by add": (6, 7),
+    # a resend cancels the SMS of the old code: one INSERT of its history row ("cancelled")
+    "resend by add": (7, 8),
     "verify": (4, 5),
     # a wrong code is kept for the daily guess budget (one INSERT: otp_failures); the budget
     # checks themselves ride on the UPDATE that counts the try, and on add's one SELECT
@@ -45,7 +46,7 @@ BUDGET = {
     "gateway, 1000 contacts": (3, 4),
     # a prepaid account: one more, the conditional UPDATE of its balance
     "gateway, prepaid": (4, 5),
-    "resend route": (7, 9),
+    "resend route": (8, 10),  # as resend by add: the old code's SMS gets its "cancelled" history row
 }
 
 

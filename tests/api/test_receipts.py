@@ -28,7 +28,7 @@ from peers.processes import free_port
 from peers.smsc import TestSmsc
 from peers.twilio import TwilioPeer
 from senderid.api.app import create_app
-from senderid.clock import FrozenClock
+from senderid.clock import FrozenClock, iso_ms
 from senderid.delivery import lanes
 from senderid.delivery.providers import build_provider, receipt_recorder
 from senderid.delivery.providers.base import OutgoingSms, Provider, SendResult
@@ -259,7 +259,7 @@ def smpp(database_url: str, db: Database, clock: FrozenClock) -> Iterator[SmppSe
         settings = Settings(
             database_url=database_url, secret_key=TEST_SECRET, sms_provider="smpp",
             smpp_host="127.0.0.1", smpp_port=smsc.port, smpp_system_id=smsc.system_id,
-            smpp_password=smsc.password,
+            smpp_password=smsc.password, webhook_allow_private=True,
         )
         ctx = Context(db=db, settings=settings, clock=clock, secret=settings.resolved_secret())
         provider = build_provider(settings, db, clock)
@@ -407,3 +407,53 @@ def test_a_final_receipt_is_not_undone_by_a_late_sent(ctx, clock) -> None:
     assert row(ctx, message_id)["status"] == "delivered"
     with pytest.raises(ValueError):
         record("Q", "exploded")
+
+
+# -- message.delivered: a gateway message's receipt, through each provider -------------------
+
+
+def delivered_events(ctx: Context, account_id: str) -> list[dict[str, Any]]:
+    with ctx.db.read() as conn:
+        payloads = conn.execute(
+            select(webhook_events.c.payload).where(webhook_events.c.account_id == account_id,
+                                                   webhook_events.c.type == "message.delivered")
+        ).scalars().all()
+    return [p["data"] for p in payloads]
+
+
+def gateway_message(ctx: Context, account: accounts.Account) -> str:
+    [queued] = messages.send(ctx, account, message="Your parcel is on its way", contacts=[NUMBER], sender=None,
+                             actor=WHO).queued
+    return queued.message_id
+
+
+def assert_delivered(ctx: Context, account: accounts.Account, message_id: str, sender: str, at: Any) -> None:
+    found = row(ctx, message_id)
+    assert (found["status"], found["delivered_at"]) == ("delivered", at)
+    history = outbox.views.operator_view(ctx, message_id).events
+    assert [(e.status, e.at) for e in history][-1] == ("delivered", at)
+    assert delivered_events(ctx, account.id) == [
+        {"id": message_id, "to": NUMBER, "sender": sender, "deliveredAt": iso_ms(at)}]
+
+
+def test_a_twilio_callback_delivers_a_gateway_message(twilio: TwilioSetup) -> None:
+    ctx = twilio.ctx
+    message_id = gateway_message(ctx, twilio.account)
+    worker = twilio.worker()
+    try:
+        worker.run_once()
+    finally:
+        worker.provider.close()
+    ctx.clock.advance(7)
+    assert twilio.peer.status_callback(row(ctx, message_id)["provider_message_id"], "delivered") == 200
+    assert_delivered(ctx, twilio.account, message_id, "", ctx.clock.now())  # the shared sender, as queued
+
+
+def test_an_smsc_receipt_delivers_a_gateway_message(smpp: SmppSetup) -> None:
+    ctx = smpp.ctx
+    accounts.set_webhook_url(ctx, smpp.account.id, "http://127.0.0.1:9/hook", actor=CLI)
+    message_id = gateway_message(ctx, smpp.account)
+    smpp.worker.run_once()
+    ctx.clock.advance(7)
+    assert smpp.smsc.send_receipt(row(ctx, message_id)["provider_message_id"], "DELIVRD") == 0
+    assert_delivered(ctx, smpp.account, message_id, "", ctx.clock.now())

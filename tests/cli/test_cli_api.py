@@ -246,3 +246,21 @@ def test_the_cli_clients_status_choices_are_the_servers() -> None:
 
     assert [s.value for s in api.NumberStatus] == [s.value for s in CustomNumberStatus]
     assert [s.value for s in api.NameStatus] == [s.value for s in BusinessNameStatus]
+
+
+def test_message_and_messages_print_the_status_and_timeline(run: Run) -> None:
+    sent = run("send", "Hello", OTHER, "--custom-string", "crm", "--delay", "60000")
+    message_id = _rows(sent)[1][-1]
+    shown = run("message", message_id).stdout.splitlines()
+    assert shown[0].split()[:4] == ["ID", "TO", "SENDER", "STATUS"]
+    assert shown[1].split()[:4] == [message_id, OTHER, "-", "scheduled"]
+    assert shown[3].split() == ["AT", "STATUS", "DETAIL"] and shown[4].split()[2] == "queued"
+    assert _json(run("--json", "message", message_id))["data"]["events"][0]["status"] == "queued"
+    run("message", "0" * 24, code=1)
+
+    listed = run("messages", "--custom-string", "crm", "--status", "scheduled")
+    assert [r[0] for r in _rows(listed)[1:]] == [message_id]
+    assert listed.stderr == "1 of 1\n"
+    assert _rows(run("messages", "--to", "0491 570 157"))[1][0] == message_id
+    assert _rows(run("messages", "--status", "delivered"))[1:] == []
+    run("messages", "--status", "lost", code=1)

@@ -304,7 +304,52 @@ def test_list_inbound_replies(api: Twin, clock: FrozenClock) -> None:
     assert (page.total, page.limit, page.offset) == (1, 50, 0)
     assert api("list_inbound", from_number="0491 570 157", since=since).items == (reply,)
     assert api("list_inbound", from_number="+61491570158").total == 0
+    walked = (api.run(lambda client: list(client.iter_inbound(limit=1))) if api.kind == "sync"
+              else api.run(lambda client: _alist(client.iter_inbound(limit=1))))
+    assert walked == [reply]
     assert api("list_inbound", since=since.isoformat(), limit=1, offset=1).items == ()
     with pytest.raises(ValidationError) as refused:
         api("list_inbound", from_number="12")
     assert refused.value.message == "from is not a valid mobile number"
+
+
+def test_messages_get_list_and_every_list_walked_page_by_page(api: Twin, clock: FrozenClock) -> None:
+    from datetime import timedelta
+
+    later = clock.now() + timedelta(minutes=5)
+    sent = api("send_sms", message="Later", contacts=[OTHER, "0491570158", "0491570159"], schedule_at=later,
+               custom_string="crm")
+    ids = [q.message_id for q in sent.queued]
+    message = api("get_message", id=ids[0])
+    assert (message.id, message.to, message.status, message.custom_string, message.scheduled_at) == (
+        ids[0], OTHER, "scheduled", "crm", later)
+    assert [(e.status, e.detail) for e in message.events] == [("queued", None)]
+    with pytest.raises(NotFoundError):
+        api("get_message", id="0" * 24)
+
+    page = api("list_messages", custom_string="crm", limit=2)
+    assert (len(page.items), page.total, page.next_offset) == (2, 3, 2)
+    assert api("list_messages", to="0491 570 158").items[0].id == ids[1]
+
+    def walked(method: str, **kwargs: Any) -> Any:
+        if api.kind == "sync":
+            return api.run(lambda client: [m.id for m in getattr(client, method)(**kwargs)])
+
+        async def collect(client: Any) -> list[str]:
+            return [m.id async for m in getattr(client, method)(**kwargs)]
+        return api.run(collect)
+
+    assert sorted(walked("iter_messages", limit=1)) == sorted(ids)  # three pages of one
+    assert walked("iter_messages", status="delivered") == []
+    for number in (OTHER, "0491570158", "0491570159"):
+        api("add_optout", number=number)
+    numbers = api.run(lambda client: [o.number for o in client.iter_optouts(limit=2)]) if api.kind == "sync" \
+        else api.run(lambda client: _alist(client.iter_optouts(limit=2)))
+    assert sorted(o if isinstance(o, str) else o.number for o in numbers) == sorted(
+        [OTHER, "+61491570158", "+61491570159"])
+    assert walked("iter_custom_numbers", limit=1) == []
+    assert walked("iter_business_names", limit=1) == []
+
+
+async def _alist(iterator: Any) -> list[Any]:
+    return [item async for item in iterator]

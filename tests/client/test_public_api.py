@@ -53,6 +53,9 @@ EXPECTED_ALL = [
     "CustomNumberPage",
     "InboundMessage",
     "InboundPage",
+    "Message",
+    "MessageEvent",
+    "MessagePage",
     "MissingAPIKeyError",
     "MissingBaseURLError",
     "NotFoundError",
@@ -118,11 +121,10 @@ def test_exception_tree(cls: type, parent: type) -> None:
 
 
 def _public_methods(cls: type) -> dict[str, inspect.Signature]:
-    return {
-        name: inspect.signature(member)
-        for name, member in vars(cls).items()
-        if inspect.isfunction(member) and not name.startswith("_")
-    }
+    own = {name: member for klass in reversed(cls.__mro__) if klass.__module__.startswith("senderid.client")
+           and not klass.__name__.endswith("BaseClient") for name, member in vars(klass).items()}
+    return {name: inspect.signature(member) for name, member in own.items()
+            if inspect.isfunction(member) and not name.startswith("_")}
 
 
 @pytest.mark.unit
@@ -131,6 +133,11 @@ def test_async_twin_has_the_same_methods_and_signatures() -> None:
     assert set(async_) == set(sync) - {"close"} | {"aclose"}
     for name, signature in sync.items():
         if name == "close":
+            continue
+        if name.startswith("iter_"):  # the pages' walkers: an iterator, and an async iterator
+            assert async_[name].parameters == signature.parameters, name
+            assert (async_[name].return_annotation == "Async" + signature.return_annotation), name
+            assert not inspect.iscoroutinefunction(getattr(AsyncClient, name)), name
             continue
         assert async_[name] == signature, name
         assert inspect.iscoroutinefunction(getattr(AsyncClient, name)), name
@@ -166,3 +173,12 @@ def test_results_are_frozen_and_keep_the_envelope_aside() -> None:
     assert (empty.queued, empty.total_valid, empty.message) == ((), 0, "")
     assert (empty.encoding, empty.message_parts) == (None, None)  # a server without extras
     hash(empty)
+
+
+@pytest.mark.unit
+def test_every_list_has_a_walker() -> None:
+    """Each ``list_x`` page has an ``iter_x`` that walks every page (sync and async)."""
+    for cls in (Client, AsyncClient):
+        methods = _public_methods(cls)
+        lists = {name.removeprefix("list_") for name in methods if name.startswith("list_")}
+        assert lists and {name.removeprefix("iter_") for name in methods if name.startswith("iter_")} == lists, cls

@@ -241,8 +241,9 @@ def test_recording_a_batch_costs_the_same_statements_whatever_its_size(ctx, size
             outbox.record(conn, outcomes, now=ctx.clock.now(), provider="fake")
 
     # sent (receipt lock on PostgreSQL, update, early receipts), webhook URLs of the
-    # accounts, retries: the same few statements for 2 outcomes or for 40
-    assert count_statements(ctx, record) <= (5 if ctx.db.dialect == "postgresql" else 4)
+    # accounts, retries, the history rows of every outcome (one executemany): the same few
+    # statements for 2 outcomes or for 40
+    assert count_statements(ctx, record) <= (6 if ctx.db.dialect == "postgresql" else 5)
     assert statuses(ctx) == {"sent": half, "queued": size - half}
 
 
@@ -299,6 +300,33 @@ def test_the_queue_metrics_show_depth_by_status_and_lane_and_the_oldest_age(ctx,
         assert value("senderid_outbox_messages", {"status": "queued", "lane": "priority"}) == 0
         assert value("senderid_outbox_oldest_queued_seconds", {"lane": "bulk"}) == 30
         assert value("senderid_outbox_oldest_queued_seconds", {"lane": "priority"}) == 0
+    finally:
+        unwatch_queue()
+
+
+@pytest.mark.parametrize("settings_overrides", [{"metrics_enabled": True}])
+def test_scheduled_messages_are_counted_apart_from_waiting_ones(ctx, clock) -> None:
+    """Ten messages for next week are scheduled, not waiting: the oldest-queued gauge stays at 0
+    until they come due, and then counts from their due time, not from their queueing."""
+    with ctx.db.write() as conn:
+        outbox.enqueue_many(conn, now=clock.now(), kind="sms", messages=[
+            outbox.Message(to=f"+6149157020{i}", sender="", body="later", account_id="acct-a",
+                           due_at=clock.now() + timedelta(days=7)) for i in range(10)])
+    clock.advance(60)
+    queue_bulk(ctx, None, 1)  # waiting, in the priority lane
+    clock.advance(5)
+    watch_queue(ctx)
+    try:
+        value = REGISTRY.get_sample_value
+        assert value("senderid_outbox_messages", {"status": "scheduled", "lane": "bulk"}) == 10
+        assert value("senderid_outbox_messages", {"status": "queued", "lane": "bulk"}) == 0
+        assert value("senderid_outbox_oldest_queued_seconds", {"lane": "bulk"}) == 0
+        assert value("senderid_outbox_oldest_queued_seconds", {"lane": "priority"}) == 5
+        clock.advance(7 * 86400 - 65 + 20)  # due 20 s ago
+        assert value("senderid_outbox_messages", {"status": "scheduled", "lane": "bulk"}) == 0
+        assert value("senderid_outbox_messages", {"status": "queued", "lane": "bulk"}) == 10
+        assert value("senderid_outbox_oldest_queued_seconds", {"lane": "bulk"}) == 20
+        assert value("senderid_outbox_oldest_queued_seconds", {"lane": "priority"}) == 7 * 86400 - 40
     finally:
         unwatch_queue()
 

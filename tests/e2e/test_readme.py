@@ -124,7 +124,7 @@ def test_the_quick_start_runs_as_written(tmp_path: Path) -> None:
     assert '"status":true,"message":"OTP sent to your number successfully"' in out  # curl
     assert out.count("OTP Verified Successfully!") == 2  # curl, then Python
     assert "AddResult(otp_sent=True" in out and "VerifyResult(" in out and "CustomNumber(" in out
-    assert re.search(r"^\w{24}\s+demo\s+required\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$", out, re.MULTILINE)
+    assert re.search(r"^\w{24}\s+demo\s+required\s+active\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$", out, re.MULTILINE)
     assert "+614915***56" in out and "+61491570156" not in out.split("ID  ")[-1]  # the outbox, masked
 
 

@@ -49,6 +49,8 @@ SUMMARIES: dict[tuple[str, str], str] = {
     ("get", "/admin/v1/business-names/{name_id}/acma"): "Get a business name's ACMA register status and history",
     ("post", "/admin/v1/business-names/{name_id}/acma"): "Record a business name's ACMA register status",
     ("delete", "/api/v1/gateway/messages/{message_id}"): "Cancel a message not handed to the provider yet",
+    ("get", "/api/v1/gateway/messages/{message_id}"): "One message: its status and history",
+    ("get", "/api/v1/gateway/messages"): "The account's messages, newest first",
     ("get", "/api/v1/optouts"): "List the account's opt-out list",
     ("post", "/api/v1/optouts"): "Add a number to the account's opt-out list",
     ("delete", "/api/v1/optouts/{number}"): "Take a number off the account's opt-out list",

@@ -42,6 +42,7 @@ from senderid.client import (
     CustomNumber,
     CustomNumberPage,
     MissingAPIKeyError,
+    Page,
     RateLimitError,
 )
 
@@ -227,7 +228,7 @@ def _names_table(items: Sequence[BusinessNameRequest]) -> None:
     )
 
 
-def _page_note(page: CustomNumberPage | BusinessNamePage) -> None:
+def _page_note(page: Page[Any]) -> None:
     shown = len(page.items)
     note = f"{shown} of {page.total}" if shown else f"none of {page.total}"
     if page.next_offset is not None:

@@ -4,11 +4,13 @@ when this module is imported (``senderid.cli.main`` does)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 import typer
 
 from senderid.cli.api import EXIT_USAGE, JsonFlag, _call, _fail, _table, api_app
+from senderid.client import MessageEvent
 
 optouts_app = typer.Typer(help="The account's opt-out list (numbers never sent to).", no_args_is_help=True)
 api_app.add_typer(optouts_app, name="optouts")
@@ -137,3 +139,53 @@ def usage(
     _table(("CUSTOM_STRING", "PARTS", "CREDITS"),
            [(line.custom_string, str(line.parts), f"{line.credits:g}") for line in result.items])
     typer.echo(f"page {result.page} of {result.total_pages}", err=True)
+
+
+def _timeline(events: Sequence[MessageEvent]) -> None:
+    """A message's history, oldest first: time, status, what happened."""
+    from senderid.cli.api import _when
+
+    _table(("AT", "STATUS", "DETAIL"), [(_when(e.at), e.status, e.detail or "") for e in events])
+
+
+@api_app.command("message")
+def message(ctx: typer.Context, id: Annotated[str, typer.Argument(metavar="ID", help="The MessageId.")],
+            json_output: JsonFlag = False) -> None:
+    """One message: its status and fields, then its timeline."""
+    from senderid.cli.api import _when
+
+    m, as_json = _call(ctx, lambda c: c.get_message(id=id), json_output)
+    if as_json:
+        return
+    _table(("ID", "TO", "SENDER", "STATUS", "PARTS", "CREDITS", "QUEUED", "SENT", "DELIVERED", "CUSTOM STRING"),
+           [(m.id, m.to, m.sender or "-", m.status, str(m.parts), f"{m.credits:g}", _when(m.queued_at),
+             _when(m.sent_at), _when(m.delivered_at), m.custom_string or "-")])
+    typer.echo("")
+    _timeline(m.events)
+
+
+@api_app.command("messages")
+def messages(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option(
+        "--status", help="scheduled, queued, sending, sent, delivered, failed, dead or cancelled.")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="The recipient, in any accepted form.")] = None,
+    custom_string: Annotated[str | None, typer.Option("--custom-string", help="The customString.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Queued at or after (ISO-8601).")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Queued at or before (ISO-8601).")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=200, help="Items per page (1 to 200).")] = 50,
+    offset: Annotated[int, typer.Option("--offset", min=0, max=1_000_000_000, help="Items to skip.")] = 0,
+    json_output: JsonFlag = False,
+) -> None:
+    """The account's messages, newest first (a page; the note on stderr says where the next starts)."""
+    from senderid.cli.api import _page_note, _when
+
+    page, as_json = _call(ctx, lambda c: c.list_messages(
+        status=status, to=to, custom_string=custom_string, since=since, until=until, limit=limit, offset=offset),
+        json_output)
+    if as_json:
+        return
+    _table(("ID", "TO", "SENDER", "STATUS", "QUEUED", "SENT", "DELIVERED", "ERROR"),
+           [(m.id, m.to, m.sender or "-", m.status, _when(m.queued_at), _when(m.sent_at), _when(m.delivered_at),
+             m.error or "") for m in page.items])
+    _page_note(page)

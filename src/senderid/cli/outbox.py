@@ -14,6 +14,8 @@ from typing import Annotated
 
 import typer
 
+import senderid.domain.outbox.views  # noqa: F401  (outbox.views)
+from senderid import numbers
 from senderid.cli.common import context, fail, refusals
 from senderid.cli.output import JSON_HELP, emit_json, table, when
 from senderid.domain import accounts, outbox
@@ -61,6 +63,30 @@ def list_messages(
             r.attempts, r.provider, r.provider_message_id, when(r.updated_at), r.last_error or ""]
            for r in rows],
           empty=f"no{which} messages in the outbox")
+
+
+@outbox_app.command("show")
+def show(message_id: Annotated[str, typer.Argument(metavar="ID", help="The message's 24-hex id.")],
+         as_json: AsJson = False) -> None:
+    """One message (never its text) and its timeline: each change of status, when, and why."""
+    ctx = context()
+    with refusals():
+        m = outbox.views.operator_view(ctx, message_id)
+    events = [{"status": e.status, "at": e.at, "detail": e.describe()} for e in m.events]
+    rows = [[when(e.at), e.status, e.describe() or ""] for e in m.events]
+    if as_json:
+        emit_json({"id": m.id, "kind": m.kind, "account_id": m.account_id, "to": numbers.mask(m.to),
+                   "sender": m.sender, "status": m.status, "attempts": m.attempts, "provider": m.provider,
+                   "provider_message_id": m.provider_message_id, "error": m.error,
+                   "scheduled_at": m.scheduled_at, "queued_at": m.queued_at, "sent_at": m.sent_at,
+                   "delivered_at": m.delivered_at, "events": events})
+        return
+    table(["ID", "KIND", "TO", "SENDER", "STATUS", "ATTEMPTS", "PROVIDER", "PROVIDER MESSAGE ID"],
+          [[m.id, m.kind, numbers.mask(m.to), m.sender or "-", m.status, m.attempts, m.provider,
+            m.provider_message_id]], empty="")
+    typer.echo("")
+    table(["AT", "STATUS", "DETAIL"], rows,
+          empty="no history")
 
 
 @outbox_app.command("stats")

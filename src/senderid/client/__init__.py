@@ -5,7 +5,9 @@
     with Client() as client:  # server from SENDERID_BASE_URL, key from SENDERID_API_KEY (or CELLCAST_API_KEY)
         result = client.add_custom_number(name="Support line", number="+61491570156")
 
-``AsyncClient`` is the ``async`` twin. Every error is a :class:`SenderIdError`; the
+Every list has an ``iter_...`` twin that walks its pages (``for m in client.iter_messages():``;
+``async for`` on ``AsyncClient``). ``senderid.client.webhooks.verify(...)`` checks a webhook's
+signature. ``AsyncClient`` is the ``async`` twin. Every error is a :class:`SenderIdError`; the
 hierarchy is documented in ``senderid.client._exceptions`` and ``docs/client.md``.
 """
 
@@ -35,6 +37,9 @@ from ._gateway_models import (
     CreditUsageLine,
     InboundMessage,
     InboundPage,
+    Message,
+    MessageEvent,
+    MessagePage,
     OptOut,
     OptOutPage,
 )
@@ -73,6 +78,9 @@ __all__ = [
     "CustomNumberPage",
     "InboundMessage",
     "InboundPage",
+    "Message",
+    "MessageEvent",
+    "MessagePage",
     "MissingAPIKeyError",
     "MissingBaseURLError",
     "NotFoundError",

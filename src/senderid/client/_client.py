@@ -22,7 +22,7 @@ import httpx
 from . import _endpoints as ep
 from ._base import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, BaseClient
 from ._endpoints import IdempotencyKey
-from ._gateway_models import CancelledMessage, CreditUsage, InboundPage, OptOut, OptOutPage
+from ._gateway_models import CancelledMessage, CreditUsage, InboundPage, Message, MessagePage, OptOut, OptOutPage
 from ._models import (
     AddResult,
     BusinessNamePage,
@@ -34,12 +34,12 @@ from ._models import (
     TokenInfo,
     VerifyResult,
 )
+from ._pagination import AsyncWalkers, Walkers, When
 from ._retry import RetryPolicy
 
 R = TypeVar("R")
 
-
-class Client(BaseClient):
+class Client(Walkers, BaseClient):
     """Blocking client. Use as a context manager, or call :meth:`close`.
 
     Args:
@@ -171,6 +171,16 @@ class Client(BaseClient):
         """``DELETE /api/v1/gateway/messages/{id}``: stop a message not handed over yet."""
         return self._request(ep.cancel_message(id=id))
 
+    def get_message(self, *, id: str) -> Message:
+        """``GET /api/v1/gateway/messages/{id}``: one message, its status and history."""
+        return self._request(ep.get_message(id=id))
+
+    def list_messages(self, *, status: str | None = None, to: str | None = None, custom_string: str | None = None,
+                      since: When = None, until: When = None, limit: int = 50, offset: int = 0) -> MessagePage:
+        """``GET /api/v1/gateway/messages``: one page of the account's messages, newest first."""
+        return self._request(ep.list_messages(status=status, to=to, custom_string=custom_string, since=since,
+                                              until=until, limit=limit, offset=offset))
+
     def list_optouts(self, *, limit: int = 50, offset: int = 0) -> OptOutPage:
         """``GET /api/v1/optouts``: the account's opt-out list, newest first."""
         return self._request(ep.list_optouts(limit=limit, offset=offset))
@@ -230,7 +240,7 @@ class Client(BaseClient):
         return self._request(ep.withdraw_business_name(id=id))
 
 
-class AsyncClient(BaseClient):
+class AsyncClient(AsyncWalkers, BaseClient):
     """``async`` twin of :class:`Client`: same arguments, methods and errors.
 
     Use ``async with AsyncClient() as client``, or ``await client.aclose()``.
@@ -357,6 +367,16 @@ class AsyncClient(BaseClient):
     async def cancel_message(self, *, id: str) -> CancelledMessage:
         """``DELETE /api/v1/gateway/messages/{id}``: stop a message not handed over yet."""
         return await self._request(ep.cancel_message(id=id))
+
+    async def get_message(self, *, id: str) -> Message:
+        """``GET /api/v1/gateway/messages/{id}``: one message, its status and history."""
+        return await self._request(ep.get_message(id=id))
+
+    async def list_messages(self, *, status: str | None = None, to: str | None = None, custom_string: str | None = None,
+                            since: When = None, until: When = None, limit: int = 50, offset: int = 0) -> MessagePage:
+        """``GET /api/v1/gateway/messages``: one page of the account's messages, newest first."""
+        return await self._request(ep.list_messages(status=status, to=to, custom_string=custom_string, since=since,
+                                                    until=until, limit=limit, offset=offset))
 
     async def list_optouts(self, *, limit: int = 50, offset: int = 0) -> OptOutPage:
         """``GET /api/v1/optouts``: the account's opt-out list, newest first."""

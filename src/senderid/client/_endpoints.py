@@ -19,7 +19,7 @@ from functools import partial
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
-from ._gateway_models import CancelledMessage, CreditUsage, InboundPage, OptOut, OptOutPage
+from ._gateway_models import CancelledMessage, CreditUsage, InboundPage, Message, MessagePage, OptOut, OptOutPage
 from ._models import (
     AddResult,
     BusinessNamePage,
@@ -153,6 +153,27 @@ def send_sms(
 
 def cancel_message(*, id: str) -> Call[CancelledMessage]:
     return Call("DELETE", f"/api/v1/gateway/messages/{_segment(id)}", CancelledMessage.from_envelope)
+
+
+def get_message(*, id: str) -> Call[Message]:
+    return Call("GET", f"/api/v1/gateway/messages/{_segment(id)}", Message.from_envelope)
+
+
+def _when(value: str | datetime | None) -> str | None:
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    return value
+
+
+def list_messages(*, status: str | None, to: str | None, custom_string: str | None,
+                  since: str | datetime | None, until: str | datetime | None, limit: int, offset: int
+                  ) -> Call[MessagePage]:
+    params = _page_params(status, limit, offset)
+    for name, value in (("to", to), ("customString", custom_string), ("since", _when(since)),
+                        ("until", _when(until))):
+        if value is not None:
+            params[name] = value
+    return Call("GET", "/api/v1/gateway/messages", MessagePage.from_envelope, params=params)
 
 
 def list_optouts(*, limit: int, offset: int) -> Call[OptOutPage]:

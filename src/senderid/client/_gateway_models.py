@@ -11,7 +11,8 @@ from datetime import datetime
 
 from ._models import Envelope, Page, _data, _datetime, _int, _list, _str
 
-__all__ = ["CancelledMessage", "CreditUsage", "CreditUsageLine", "InboundMessage", "InboundPage", "OptOut",
+__all__ = ["CancelledMessage", "CreditUsage", "CreditUsageLine", "InboundMessage", "InboundPage", "Message",
+           "MessageEvent", "MessagePage", "OptOut",
            "OptOutPage"]
 
 
@@ -37,6 +38,70 @@ class CancelledMessage:
         return cls(message_id=_str(data.get("MessageId")), status=_str(data.get("status")),
                    scheduled_at=_datetime(data.get("scheduledAt")), message=_str(envelope.get("message")),
                    envelope=envelope)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class MessageEvent:
+    """One change of a message's status: ``status``, when, and what happened (an attempt
+    with its provider and error, a receipt, a cancel's reason)."""
+
+    status: str
+    at: datetime | None
+    detail: str | None
+
+    @classmethod
+    def from_wire(cls, item: object) -> MessageEvent:
+        data = item if isinstance(item, dict) else {}
+        return cls(status=_str(data.get("status")), at=_datetime(data.get("at")),
+                   detail=_str(data.get("detail")) or None)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Message:
+    """A gateway message, as ``GET /api/v1/gateway/messages[/{id}]`` shows it.
+
+    ``status``: scheduled, queued, sending, sent, delivered, failed, dead or cancelled.
+    ``credits`` is what it cost; ``events`` (one message only; empty in a list) its history,
+    oldest first."""
+
+    id: str
+    to: str
+    sender: str
+    status: str
+    custom_string: str | None
+    parts: int
+    credits: float
+    scheduled_at: datetime | None
+    queued_at: datetime | None
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    attempts: int
+    error: str | None
+    events: tuple[MessageEvent, ...]
+    envelope: Envelope = field(repr=False, compare=False)
+
+    @classmethod
+    def from_record(cls, record: object, envelope: Envelope) -> Message:
+        item = record if isinstance(record, dict) else {}
+        return cls(
+            id=_str(item.get("MessageId")), to=_str(item.get("to")), sender=_str(item.get("sender")),
+            status=_str(item.get("status")), custom_string=_str(item.get("customString")) or None,
+            parts=_int(item.get("parts")), credits=_number(item.get("credits")),
+            scheduled_at=_datetime(item.get("scheduledAt")), queued_at=_datetime(item.get("queuedAt")),
+            sent_at=_datetime(item.get("sentAt")), delivered_at=_datetime(item.get("deliveredAt")),
+            attempts=_int(item.get("attempts")), error=_str(item.get("error")) or None,
+            events=tuple(MessageEvent.from_wire(e) for e in _list(item.get("events"))), envelope=envelope,
+        )
+
+    @classmethod
+    def from_envelope(cls, envelope: Envelope) -> Message:
+        return cls.from_record(_data(envelope), envelope)
+
+
+class MessagePage(Page[Message]):
+    """``GET /api/v1/gateway/messages``: the account's messages, newest first."""
+
+    __slots__ = ()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

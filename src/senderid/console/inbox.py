@@ -38,11 +38,13 @@ def with_code(message: dict[str, Any]) -> dict[str, Any]:
     return {**message, "before": body[: found.start()], "code": found.group(), "after": body[found.end():]}
 
 
-@router.get("/inbox", response_class=HTMLResponse)
+@router.get("/inbox", response_class=HTMLResponse, responses={
+    400: {"description": "A query parameter out of range or not text", "content": {"application/json": {}}},
+})
 async def inbox_page(
     request: Request,
     to: str = Query("", max_length=40),
-    before: int | None = Query(None, ge=1),
+    before: int | None = Query(None, ge=1, le=devinbox.MAX_SEQ),
 ) -> Response:
     found = await run_in_threadpool(lambda: devinbox.page(plumbing.context(request).db, to=to, before=before))
     filtered = {"to": to} if to else {}

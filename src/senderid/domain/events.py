@@ -39,6 +39,7 @@ EVENT_TYPES = (
     "business_name.rejected",
     "business_name.acma_updated",
     "message.sent",
+    "message.delivered",
     "message.failed",
     "message.cancelled",
     "message.inbound",

@@ -22,11 +22,15 @@ from senderid.delivery.providers import devinbox, inbound_recorder
 router = APIRouter(prefix="/dev", tags=["developer inbox"])
 
 
-@router.get("/inbox.json")
+@router.get("/inbox.json", responses={
+    400: {"description": "A query parameter out of range or not text", "content": {"application/json": {}}},
+})
 async def inbox_json(
     request: Request,
     to: str = Query("", max_length=40, description="Only SMS to this number (or with these digits in it)"),
-    before: int | None = Query(None, ge=1, description="Only SMS kept before this `seq` (the next page)"),
+    before: int | None = Query(
+        None, ge=1, le=devinbox.MAX_SEQ, description="Only SMS kept before this `seq` (the next page)"
+    ),
     limit: int = Query(devinbox.PAGE, ge=1, le=devinbox.MAX_PAGE, description="SMS on a page"),
 ) -> Response:
     """Newest first: ``[{"id", "seq", "to", "sender", "body", "created_at"}]``, a page of

@@ -14,8 +14,10 @@ from senderid.api import envelope
 from senderid.api.auth import actor
 from senderid.api.body import NumberInput, RequestBody
 from senderid.api.deps import as_caller, context, posted
+from senderid.api.paging import Limit, Offset, page
 from senderid.clock import iso_ms
-from senderid.domain import acma, messages, scheduled
+from senderid.domain import acma, credits, messages, scheduled
+from senderid.domain.outbox import views
 from senderid.domain.types import Caller
 from senderid.errors import NotFound
 from senderid.numbers import national_significant
@@ -96,6 +98,60 @@ def _send(request: Request, who: Caller, body: dict[str, Any]) -> Response:
     if outcome.scheduled_at is not None:
         data["scheduledAt"] = iso_ms(outcome.scheduled_at)
     return envelope.ok(PROCESSING, data)
+
+
+def message_body(message: views.MessageView, *, events: bool) -> dict[str, Any]:
+    """A gateway message as ``GET /api/v1/gateway/messages[/{MessageId}]`` shows it."""
+    body: dict[str, Any] = {
+        "MessageId": message.id, "to": message.to, "sender": message.sender, "status": message.status,
+        "customString": message.custom_string, "parts": message.parts,
+        "credits": credits.as_credits(message.credits) if message.credits is not None else None,
+        "scheduledAt": iso_ms(message.scheduled_at), "queuedAt": iso_ms(message.queued_at),
+        "sentAt": iso_ms(message.sent_at), "deliveredAt": iso_ms(message.delivered_at),
+        "attempts": message.attempts, "error": message.error,
+    }
+    if events:
+        body["events"] = [{"status": e.status, "at": iso_ms(e.at), "detail": e.describe()}
+                          for e in message.events]
+    return body
+
+
+@router.get("/gateway/messages")
+async def list_messages(
+    request: Request,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    status: Annotated[str | None, Query(description=(
+        "scheduled, queued, sending, sent, delivered, failed, dead or cancelled"))] = None,
+    to: Annotated[str | None, Query(max_length=40, description="The recipient, in any accepted form")] = None,
+    customString: Annotated[str | None, Query(max_length=64, description="The customString it was sent with")
+                            ] = None,
+    since: Annotated[str | None, Query(max_length=40, description="Queued at or after (ISO-8601)")] = None,
+    until: Annotated[str | None, Query(max_length=40, description="Queued at or before (ISO-8601)")] = None,
+) -> Response:
+    """The account's gateway messages, newest first, paged and filtered (no history: ask for
+    one message for its events)."""
+    ctx = context(request)
+
+    def work(who: Caller) -> tuple[list[views.MessageView], int]:
+        filters = views.Filters.parse(status=status, to=to, custom_string=customString, since=since, until=until)
+        return views.page(ctx, who.account.id, filters, limit=limit, offset=offset)
+
+    items, total = await as_caller(request, work)
+    return envelope.ok("Success", page([message_body(m, events=False) for m in items], total, limit, offset))
+
+
+@router.get("/gateway/messages/{message_id}")
+async def get_message(message_id: str, request: Request) -> Response:
+    """One gateway message of the account: its status, fields and history (``events``)."""
+    ctx = context(request)
+
+    def work(who: Caller) -> views.MessageView:
+        if not ids.is_id(message_id):
+            raise NotFound(f"No message {message_id[:40]} in your account")
+        return views.view(ctx, who.account.id, message_id)
+
+    return envelope.ok("Success", message_body(await as_caller(request, work), events=True))
 
 
 @router.delete("/gateway/messages/{message_id}")

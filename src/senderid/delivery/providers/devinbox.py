@@ -53,6 +53,7 @@ class DevInboxProvider:
 
 PAGE = 50  # messages on a page of the inbox
 MAX_PAGE = 500
+MAX_SEQ = 2**31 - 1  # dev_inbox.id is a 32-bit integer column
 
 
 def list_messages(db: Database, limit: int = 200) -> list[dict[str, Any]]:

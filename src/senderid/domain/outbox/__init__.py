@@ -16,6 +16,8 @@ updates or deletes an outbox row is built once, named, in the module of its tran
                                                queue_depth (reads)
     retention.py  ended -> text blanked        blank_ended
                   ended -> deleted             delete_ended
+    history.py    each change's row in message_events, written by the modules above
+    views.py      (reads) an account's messages, one with its history: view, page
 
 Life of a message::
 
@@ -83,6 +85,7 @@ from senderid.domain.outbox.claims import (
     lane_of,
     sender_still_allowed,
 )
+from senderid.domain.outbox.history import MessageEvent, timeline
 from senderid.domain.outbox.outcomes import DEFERRED, Outcome, mark_ended, mark_sent, mark_sent_many, record
 from senderid.domain.outbox.queueing import Message, enqueue, enqueue_many
 from senderid.domain.outbox.receipts import (
@@ -100,6 +103,7 @@ from senderid.domain.outbox.statements import (
     KINDS,
     MAX_ERROR_LENGTH,
     QUEUED,
+    SCHEDULED,
     SENDING,
     SENT,
     STATUSES,
@@ -120,6 +124,7 @@ __all__ = [
     "QUEUED",
     "RECEIPT_STATUSES",
     "RETRYABLE",
+    "SCHEDULED",
     "SENDER_NOT_ALLOWED",
     "SENDING",
     "SENT",
@@ -130,6 +135,7 @@ __all__ = [
     "FromSender",
     "JustClaimed",
     "Message",
+    "MessageEvent",
     "OtpsOf",
     "Outcome",
     "OutboxMessage",
@@ -164,4 +170,5 @@ __all__ = [
     "sender_removed",
     "sender_still_allowed",
     "status_counts",
+    "timeline",
 ]

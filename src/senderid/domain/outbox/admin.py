@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, func, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, case, delete, func, select, update
 
 from senderid import numbers, otp
 from senderid.domain import audit
 from senderid.domain.context import Context
+from senderid.domain.outbox import history
 from senderid.domain.outbox.claims import lane_of
-from senderid.domain.outbox.statements import DEAD, FAILED, OTP, QUEUED, SENDING, SMS, STATUSES
+from senderid.domain.outbox.statements import DEAD, FAILED, OTP, QUEUED, SCHEDULED, SENDING, SMS, STATUSES
 from senderid.domain.types import Actor, CustomNumberStatus
 from senderid.errors import Conflict, InvalidRequest, NotFound
 from senderid.store.coltypes import UTCDateTime
@@ -165,6 +166,8 @@ def retry(ctx: Context, message_id: str, *, actor: Actor) -> OutboxMessage:
             result = conn.execute(_REQUEUE, {"r_id": message_id, "r_now": now})
         if result.rowcount != 1:  # pragma: no cover - the row is locked above
             raise Conflict(f"{message_id} changed meanwhile; try again")
+        history.write(conn, [history.row(message_id, row.account_id, QUEUED, now,
+                                         detail=f"retried by an operator (was {row.status})")])
         audit.record(
             conn, at=now, actor=actor, action=audit.Action.OUTBOX_RETRIED, account_id=row.account_id,
             subject=message_id, kind=row.kind, previous_status=row.status,
@@ -181,7 +184,9 @@ def purge_dead(ctx: Context, *, older_than_days: int, actor: Actor) -> int:
     with ctx.db.write() as conn:
         now = ctx.clock.now()
         cutoff = now - timedelta(days=older_than_days)
-        deleted = conn.execute(_PURGE_DEAD, {"r_cutoff": cutoff}).rowcount
+        purged = list(conn.execute(_PURGE_DEAD, {"r_cutoff": cutoff}).scalars())
+        history.forget(conn, purged)
+        deleted = len(purged)
         audit.record(
             conn, at=now, actor=actor, action=audit.Action.OUTBOX_PURGED, status=DEAD,
             older_than_days=older_than_days, deleted=deleted,
@@ -191,16 +196,22 @@ def purge_dead(ctx: Context, *, older_than_days: int, actor: Actor) -> int:
 
 def queue_depth(conn: Connection, now: datetime) -> list[tuple[str, str, int, float | None]]:
     """``(status, lane, count, age of the oldest in seconds)`` of the messages still to
-    deliver (queued, sending) and of the dead ones: what the queue metrics show."""
+    deliver (queued, sending), of the scheduled ones (``scheduled``: queued with their due
+    time ahead, counted apart from the queued ones) and of the dead ones: what the queue
+    metrics show. A queued message's age counts from when it was due (its scheduled time, or
+    its queueing), so a message scheduled for next week is not a week old when it comes due."""
+    scheduled = and_(outbox.c.status == QUEUED, outbox.c.scheduled_at > bindparam("r_now", type_=UTCDateTime()))
+    state = case((scheduled, SCHEDULED), else_=outbox.c.status).label("state")
     rows = conn.execute(
-        select(outbox.c.status, outbox.c.kind, outbox.c.account_id.is_(None).label("no_account"),
-               func.count(), func.min(outbox.c.created_at))
+        select(state, outbox.c.kind, outbox.c.account_id.is_(None).label("no_account"),
+               func.count(), func.min(func.coalesce(outbox.c.scheduled_at, outbox.c.created_at)))
         .where(outbox.c.status.in_([QUEUED, SENDING, DEAD]))
-        .group_by(outbox.c.status, outbox.c.kind, outbox.c.account_id.is_(None))
+        .group_by(state, outbox.c.kind, outbox.c.account_id.is_(None)),
+        {"r_now": now},
     ).all()
     return [
         (status, lane_of(kind, None if no_account else "account"), count,
-         (now - oldest).total_seconds() if oldest is not None else None)
+         (now - oldest).total_seconds() if oldest is not None and status != SCHEDULED else None)
         for status, kind, no_account, count, oldest in rows
     ]
 
@@ -217,7 +228,8 @@ _REQUEUE = (
 )
 _REQUEUE_WITH_TEXT = _REQUEUE.values(body=bindparam("r_body"), redacted_body=bindparam("r_redacted_body"))
 _PURGE_DEAD = delete(outbox).where(outbox.c.status == DEAD,
-                                   outbox.c.updated_at < bindparam("r_cutoff", type_=UTCDateTime()))
+                                   outbox.c.updated_at < bindparam("r_cutoff", type_=UTCDateTime())
+                                   ).returning(outbox.c.id)
 
 
 # -- internals -----------------------------------------------------------------------------

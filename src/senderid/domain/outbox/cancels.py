@@ -12,8 +12,11 @@ messages (:class:`ById`, :class:`ToContact`, :class:`FromSender`, :class:`JustCl
 * each gateway message tells its account's webhook (``message.cancelled``: ``id``,
   ``to``, ``sender``, ``reason``).
 
-All of it happens in the caller's transaction. Cost: the ``UPDATE``; one ``UPDATE`` of the
-balance per account that gets something back; the events (none for OTPs).
+* each message's history gets ``cancelled`` with the reason (:mod:`.history`).
+
+All of it happens in the caller's transaction. Cost: the ``UPDATE``; when something was
+cancelled, one ``INSERT`` of the history rows; one ``UPDATE`` of the balance per account
+that gets something back; the events (none for OTPs).
 
 A sender the account no longer holds (:func:`sender_removed`, called where the sender is
 removed) takes its queued messages with it; the worker's claim re-checks the sender of
@@ -34,6 +37,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, update
 
 from senderid.domain import audit, credits, events
+from senderid.domain.outbox import history
 from senderid.domain.outbox.statements import CANCELLED, ENDING, OTP, QUEUED, SENDING, SMS
 from senderid.domain.types import SYSTEM, Actor
 from senderid.store.coltypes import UTCDateTime
@@ -106,6 +110,7 @@ def cancel(conn: Connection, which: Which, *, now: datetime, reason: str) -> lis
     rows = conn.execute(statement, {**params, "q_now": now, "q_reason": reason}).all()
     cancelled = [CancelledMessage(r.id, r.kind, r.account_id, r.to_number, r.sender, r.charged or 0,
                                   r.next_attempt_at) for r in rows]
+    history.write(conn, [history.row(m.id, m.account_id, CANCELLED, now, detail=reason) for m in cancelled])
     back: dict[str, int] = defaultdict(int)
     for message in cancelled:
         if message.account_id is not None and message.charged > 0:

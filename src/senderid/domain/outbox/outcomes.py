@@ -7,6 +7,10 @@ Ending a message blanks an OTP out of its body and drops the lease. A message ca
 while a live worker held it and then accepted by the provider is recorded as sent all
 the same (the truth); any other outcome leaves a cancelled message alone.
 
+Each attempt's result goes into the message's history (:mod:`.history`) with its provider
+and attempt number, in one more executemany for the whole batch (the breaker's deferrals
+were no attempt and leave none).
+
 Recording ``sent`` first takes the per-message receipt lock and then applies the receipts
 that came before it (:mod:`.receipts`), in the same transaction.
 """
@@ -18,7 +22,9 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, or_, update
 
+from senderid.clock import iso_ms
 from senderid.domain import events
+from senderid.domain.outbox import history
 from senderid.domain.outbox.claims import Claimed
 from senderid.domain.outbox.receipts import apply_early_receipts_many, lock_receipts
 from senderid.domain.outbox.statements import CANCELLED, DEAD, ENDING, FAILED, QUEUED, SENDING, SENT, SMS, cut_error
@@ -78,6 +84,11 @@ def record(conn: Connection, outcomes: list[Outcome], *, now: datetime, provider
     if retry:
         conn.execute(_RETRY, [{"b_id": o.message.id, "b_next": o.next_attempt_at, "b_error": cut_error(o.error),
                                "b_now": now} for o in retry])
+    history.write_recorded(conn, [
+        history.row(o.message.id, o.message.account_id, o.status, now, provider=provider,
+                    attempt=o.message.attempts, detail=_detail(o))
+        for o in sent + ended + retry
+    ])
     deferred = [o for o in outcomes if o.status == DEFERRED]
     if deferred:
         conn.execute(_RELEASE, [{"b_id": o.message.id, "b_next": o.next_attempt_at, "b_now": now}
@@ -94,6 +105,14 @@ def record(conn: Connection, outcomes: list[Outcome], *, now: datetime, provider
     if not told:
         return 0
     return events.emit(conn, now=now, events=told)
+
+
+def _detail(outcome: Outcome) -> str | None:
+    if outcome.status == SENT:
+        return f"provider message id {outcome.provider_message_id}" if outcome.provider_message_id else None
+    if outcome.status == QUEUED and outcome.next_attempt_at is not None:
+        return f"{cut_error(outcome.error) or 'not sent'}; next try at {iso_ms(outcome.next_attempt_at)}"
+    return cut_error(outcome.error)
 
 
 def mark_sent_many(
@@ -119,8 +138,12 @@ def mark_sent(
     lock_receipts(conn, provider, [provider_message_id] if provider_message_id else [])
     conn.execute(_SENT, {"b_id": message_id, "b_provider": provider,
                          "b_provider_message_id": provider_message_id, "b_now": now})
+    history.write_recorded(conn, [history.row(
+        message_id, None, SENT, now, provider=provider,
+        detail=f"provider message id {provider_message_id}" if provider_message_id else None)])
 
 
 def mark_ended(conn: Connection, message_id: str, *, now: datetime, status: str, error: str) -> None:
     """End a message as failed, dead or cancelled (unless it was cancelled meanwhile)."""
     conn.execute(_ENDED, {"b_id": message_id, "b_status": status, "b_error": cut_error(error), "b_now": now})
+    history.write_recorded(conn, [history.row(message_id, None, status, now, detail=error)])

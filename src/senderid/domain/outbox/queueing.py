@@ -3,7 +3,8 @@
 A registration and its OTP SMS, or a gateway call and its messages, commit together
 or not at all: nothing is sent for a change that did not happen, and nothing that
 happened goes unsent. ``kind`` is ``otp`` (a code) or ``sms`` (a gateway message).
-Cost: one statement, whatever the number of messages.
+Cost: one statement, whatever the number of messages. The row is the first entry of the
+message's history (queued at ``created_at``; :mod:`.history`), so queueing writes no more.
 """
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ def enqueue_many(conn: Connection, *, now: datetime, kind: str, messages: Sequen
                 "id": message_id, "kind": kind, "account_id": m.account_id,
                 "custom_number_id": m.custom_number_id, "to_number": m.to, "sender": m.sender,
                 "body": m.body, "redacted_body": m.redacted_body, "status": QUEUED, "attempts": 0,
-                "next_attempt_at": m.due_at or now, "expires_at": m.expires_at, "created_at": now,
+                "next_attempt_at": m.due_at or now,
+                "scheduled_at": m.due_at, "expires_at": m.expires_at, "created_at": now,
                 "updated_at": now, "parts": m.parts, "credits": m.credits, "charged": m.charged,
                 "custom_string": m.custom_string,
                 "acma_registered": m.acma_registered,

@@ -6,6 +6,11 @@ accepting the message, before the worker has recorded the provider's message id)
 in the transaction that records the message as sent (:mod:`.outcomes`). Both sides take
 the same per-message lock first (:func:`lock_receipts`), so one of them always sees the
 other's write.
+
+Each receipt that moves a message writes its history (:mod:`.history`): ``delivered``
+(and ``outbox.delivered_at``) or ``failed``, at the receipt's time. A gateway message's
+account hears ``message.delivered`` (``id``, ``to``, ``sender``, ``deliveredAt``) or
+``message.failed``.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
 
+from senderid.clock import iso_ms
 from senderid.domain import events
+from senderid.domain.outbox import history
 from senderid.domain.outbox.statements import DELIVERED, FAILED, SENT, SMS
 from senderid.store.db import lock_key
 from senderid.store.tables import early_receipts, outbox
@@ -32,7 +39,7 @@ _MATCHING = (
 _RECEIPT = (
     update(outbox)
     .where(outbox.c.id == bindparam("r_id"))
-    .values(status=bindparam("r_status"), updated_at=bindparam("r_now"))
+    .values(status=bindparam("r_status"), updated_at=bindparam("r_now"), delivered_at=bindparam("r_delivered"))
 )
 _LOCK_MANY = text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k")
 
@@ -73,13 +80,14 @@ def apply_early_receipts_many(conn: Connection, provider: str, provider_message_
                               now: datetime) -> int:
     """:func:`apply_early_receipts` for many provider message ids at once."""
     rows = conn.execute(
-        select(early_receipts.c.id, early_receipts.c.provider_message_id, early_receipts.c.status)
+        select(early_receipts.c.id, early_receipts.c.provider_message_id, early_receipts.c.status,
+               early_receipts.c.received_at)
         .where(early_receipts.c.provider == provider,
                early_receipts.c.provider_message_id.in_(provider_message_ids))
         .order_by(early_receipts.c.id)
     ).all()
     for row in rows:
-        _apply(conn, provider, row.provider_message_id, row.status, now)
+        _apply(conn, provider, row.provider_message_id, row.status, now, at=row.received_at)
     if rows:
         conn.execute(delete(early_receipts).where(early_receipts.c.id.in_([row.id for row in rows])))
     return len(rows)
@@ -95,14 +103,25 @@ def lock_receipts(conn: Connection, provider: str, provider_message_ids: list[st
     conn.execute(_LOCK_MANY, {"keys": keys})
 
 
-def _apply(conn: Connection, provider: str, provider_message_id: str, status: str, now: datetime) -> bool:
+def _apply(conn: Connection, provider: str, provider_message_id: str, status: str, now: datetime,
+           at: datetime | None = None) -> bool:
+    """Apply a receipt; ``at``: when it came (an early one), else ``now``."""
+    at = at or now
     rows = conn.execute(_MATCHING, {"r_provider_message_id": provider_message_id, "r_provider": provider}).all()
     for row in rows:
         if status == SENT or row.status == status:
             continue  # nothing new (and "on its way" never undoes a final word)
-        conn.execute(_RECEIPT, {"r_id": row.id, "r_status": status, "r_now": now})
-        if status == FAILED and row.kind == SMS and row.account_id is not None:
+        conn.execute(_RECEIPT, {"r_id": row.id, "r_status": status, "r_now": now,
+                                "r_delivered": at if status == DELIVERED else None})
+        error = f"{provider}: the delivery receipt says the SMS was not delivered"
+        history.write(conn, [history.row(row.id, row.account_id, status, at, provider=provider,
+                                         detail=error if status == FAILED else "delivery receipt")])
+        if row.kind != SMS or row.account_id is None:
+            continue
+        if status == FAILED:
             events.emit(conn, now=now, events=[(row.account_id, "message.failed", {
-                "id": row.id, "to": row.to_number, "sender": row.sender, "status": FAILED,
-                "error": f"{provider}: the delivery receipt says the SMS was not delivered"})])
+                "id": row.id, "to": row.to_number, "sender": row.sender, "status": FAILED, "error": error})])
+        else:
+            events.emit(conn, now=now, events=[(row.account_id, "message.delivered", {
+                "id": row.id, "to": row.to_number, "sender": row.sender, "deliveredAt": iso_ms(at)})])
     return bool(rows)

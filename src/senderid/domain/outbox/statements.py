@@ -14,6 +14,8 @@ from senderid.store.tables import outbox
 
 QUEUED, SENDING, SENT, DELIVERED, FAILED, DEAD, CANCELLED = OutboxStatus
 STATUSES = tuple(OutboxStatus)
+# Not a stored status: a queued message whose scheduled time (outbox.scheduled_at) is ahead.
+SCHEDULED = "scheduled"
 OTP, SMS = "otp", "sms"  # the kinds: a code, a gateway message
 KINDS = (OTP, SMS)
 MAX_ERROR_LENGTH = 500  # outbox.last_error
