@@ -296,7 +296,9 @@ def peer_limit(wrk: str, protocol: str, server: Process, control: PeerControl, o
                                 capture_output=True, text=True, timeout=seconds + 60)
         line = next((ln for ln in result.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
         if result.returncode != 0 or line is None:
-            raise RuntimeError(f"wrk against the {protocol} peer failed:\n{result.stdout[-1500:]}\n{result.stderr[-1500:]}")
+            raise RuntimeError(
+                f"wrk against the {protocol} peer failed:\n{result.stdout[-1500:]}\n{result.stderr[-1500:]}"
+            )
         return dict(json.loads(line.removeprefix("BENCH_JSON ")))
 
     if options.warmup:
@@ -601,7 +603,7 @@ def row_scale(options: Options, logs: Path, log: Callable[[str], None]) -> Resul
                 api = stack.enter_context(harness.senderid_server(url, env, log_path=logs / f"scale{count}-api.log"))
                 control.reset()
                 with _workers(count, url, env, logs, f"scale{count}") as workers:
-                    def alive() -> None:
+                    def alive(workers: list[Any] = workers, count: int = count) -> None:
                         for worker in workers:
                             if worker.proc.poll() is not None:
                                 raise RuntimeError(f"a senderid worker exited with {worker.proc.returncode}; "
@@ -689,7 +691,8 @@ def markdown(results: Sequence[Result]) -> str:
     lines = [
         "## Delivery",
         "",
-        "| row | setting | database | senderid | limit | ratio | target | hand-offs (twice) | server CPU ms/SMS | notes |",
+        "| row | setting | database | senderid | limit | ratio | target | hand-offs (twice) "
+        "| server CPU ms/SMS | notes |",
         "|---|---|---|---:|---:|---:|---|---:|---:|---|",
     ]
     for r in results:

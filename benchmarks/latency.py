@@ -29,7 +29,11 @@ def percentile(values: list[float], q: float) -> float:
 
 def run(kind: str, n: int) -> dict[str, list[float]]:
     timings: dict[str, list[float]] = {"add": [], "verify": [], "token": [], "check": []}
-    with database(kind) as url, server(url, QUIET) as (base, headers), httpx.Client(base_url=base, headers=headers) as client:
+    with (
+        database(kind) as url,
+        server(url, QUIET) as (base, headers),
+        httpx.Client(base_url=base, headers=headers) as client,
+    ):
         for i in range(n):
             number = f"+614000{i:05d}"
             started = time.perf_counter()

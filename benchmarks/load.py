@@ -31,7 +31,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -89,7 +89,7 @@ def generate(n: int, n_accounts: int = 1000, seed: int = 1, now: datetime | None
     if n > MAX_NUMBERS:
         raise ValueError(f"at most {MAX_NUMBERS} numbers")
     rng = random.Random(seed)
-    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None)
+    now = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
     start = now - timedelta(days=365)
 
     def t(value: datetime | None) -> Any:
@@ -101,10 +101,10 @@ def generate(n: int, n_accounts: int = 1000, seed: int = 1, now: datetime | None
     account_ids, key_actors, otp_required = [], [], []
     for a in range(n_accounts):
         created = start - timedelta(days=30) + timedelta(seconds=a * 60)
-        account_id = f"{int(created.replace(tzinfo=timezone.utc).timestamp()):08x}{rng.getrandbits(64):016x}"
+        account_id = f"{int(created.replace(tzinfo=UTC).timestamp()):08x}{rng.getrandbits(64):016x}"
         requires = rng.random() < 0.8
         accounts.append((account_id, f"customer-{a:04d}", requires, t(created), t(created)))
-        key_id = f"{int(created.replace(tzinfo=timezone.utc).timestamp()):08x}{rng.getrandbits(64):016x}"
+        key_id = f"{int(created.replace(tzinfo=UTC).timestamp()):08x}{rng.getrandbits(64):016x}"
         digest = hashlib.sha256(f"bench-key-{seed}-{a}".encode()).hexdigest()
         revoked = created + timedelta(days=10) if rng.random() < 0.1 else None
         keys.append((key_id, account_id, digest, f"sid_{digest[:8]}", t(created), None, t(revoked)))
@@ -117,7 +117,7 @@ def generate(n: int, n_accounts: int = 1000, seed: int = 1, now: datetime | None
     verify_delays = [timedelta(seconds=30 + 17 * k) for k in range(16)]
     delete_delays = [timedelta(days=1 + k, hours=k) for k in range(32)]
     ttl, cancel_delay = OTP_TTL, timedelta(minutes=2)
-    start_epoch = int(start.replace(tzinfo=timezone.utc).timestamp())
+    start_epoch = int(start.replace(tzinfo=UTC).timestamp())
     step_us = max(1, int(365 * 86400 * 1_000_000 / max(n, 1)))
 
     otp_sends: list[tuple[Any, ...]] = []
@@ -167,7 +167,7 @@ def generate(n: int, n_accounts: int = 1000, seed: int = 1, now: datetime | None
                 created = created.isoformat(" ", "microseconds")
                 if otp_sent is not None:
                     otp_sent = created
-                    otp_expires = otp_expires.isoformat(" ", "microseconds")  # type: ignore[union-attr]
+                    otp_expires = otp_expires.isoformat(" ", "microseconds")
                 if verified is not None:
                     verified = verified.isoformat(" ", "microseconds")
                 if ended is not None:

@@ -106,7 +106,14 @@ def summarise(raw: Path, top: int = 20) -> str:
             leaf[frames[-1]] += count
         for name in set(frames):
             inclusive[name] += count
-    lines = [f"{total} samples", "", "by concern (samples passing through; self time where marked):", *focus(stacks, total), "", "self (where samples end):"]
+    lines = [
+        f"{total} samples",
+        "",
+        "by concern (samples passing through; self time where marked):",
+        *focus(stacks, total),
+        "",
+        "self (where samples end):",
+    ]
     lines += [f"  {100 * n / total:5.1f} %  {name}" for name, n in leaf.most_common(top)]
     lines += ["", "inclusive (samples passing through):"]
     lines += [f"  {100 * n / total:5.1f} %  {name}" for name, n in inclusive.most_common(top + 20)]

@@ -47,9 +47,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -341,7 +340,7 @@ def top_up_senders(database_url: str, fixture: Fixture, total: int) -> None:
         seq = sa.select(sa.literal(fixture.plain_senders).label("i")).cte("seq", recursive=True)
         seq = seq.union_all(sa.select(seq.c.i + 1).where(seq.c.i < total - 1))
         i = sa.cast(seq.c.i, sa.String)
-        now = sa.literal(datetime.now(timezone.utc), UTCDateTime)
+        now = sa.literal(datetime.now(UTC), UTCDateTime)
         with db.write() as conn:
             conn.execute(custom_numbers.insert().from_select(
                 ["id", "account_id", "number", "name", "status", "created_at", "updated_at", "verified_at"],
@@ -380,7 +379,7 @@ def preflight(senderid: Process, ceiling: Process, fixture: Fixture, rows: Seque
         for row in rows:
             ours = exchange(client, senderid.base, row)
             theirs = exchange(client, ceiling.base, row)
-            for (status, body), (c_status, c_body) in zip(ours, theirs):
+            for (status, body), (c_status, c_body) in zip(ours, theirs, strict=False):
                 if status != 200:
                     raise RuntimeError(f"{row.label}: senderid answered {status}: {body[:300]!r}")
                 if (status, json.loads(body)) != (c_status, json.loads(c_body)):
@@ -626,7 +625,7 @@ def peer_table(results: list[Result]) -> str:
 
 def machine(databases: Sequence[str], wrk: str) -> dict[str, str]:
     info: dict[str, str] = {}
-    info["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    info["date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     info["nproc"] = str(os.cpu_count())
     try:
         cpuinfo = Path("/proc/cpuinfo").read_text()
@@ -709,8 +708,9 @@ ceiling amounts to. Peer CPU is gunicorn's master and workers together, per flow
 """
     return f"""# senderid benchmarks
 
-`{' '.join(['python -m benchmarks.run', *argv])}`: {elapsed_s / 60:.1f} minutes; {options.duration} s measured per row and
-server after a {options.warmup} s warm-up; {options.connections} connections; wrk with {options.threads} threads
+`{" ".join(["python -m benchmarks.run", *argv])}`: {elapsed_s / 60:.1f} minutes; \
+{options.duration} s measured per row and server after a {options.warmup} s warm-up; \
+{options.connections} connections; wrk with {options.threads} threads
 (the flow row: one thread per connection, so each response is matched to its request). Load average
 before / after: {load_before} / {load_after}.
 

@@ -135,7 +135,7 @@ def settings_overrides() -> dict[str, object]:
 def settings(database_url: str, settings_overrides: dict[str, object]) -> Settings:
     values: dict[str, object] = {"database_url": database_url, "secret_key": TEST_SECRET}
     values.update(settings_overrides)
-    return Settings(**values)  # type: ignore[arg-type]
+    return Settings(**values)
 
 
 @pytest.fixture
@@ -152,7 +152,7 @@ def app_client(ctx: Context) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def make_customer(ctx: Context):  # type: ignore[no-untyped-def]
+def make_customer(ctx: Context):
     def make(name: str = "Acme", *, otp_required: bool = True) -> Customer:
         account = accounts.create_account(ctx, name, otp_required=otp_required, actor=CLI)
         _record, key = accounts.create_key(ctx, account.id, actor=CLI)
@@ -162,12 +162,12 @@ def make_customer(ctx: Context):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def customer(make_customer) -> Customer:  # type: ignore[no-untyped-def]
+def customer(make_customer) -> Customer:
     return make_customer("Acme")
 
 
 @pytest.fixture
-def no_otp_customer(make_customer) -> Customer:  # type: ignore[no-untyped-def]
+def no_otp_customer(make_customer) -> Customer:
     return make_customer("Direct", otp_required=False)
 
 
@@ -175,7 +175,7 @@ def no_otp_customer(make_customer) -> Customer:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def run(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator:  # type: ignore[type-arg]
+def run(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator:
     """``run("account", "create", "Acme")``: the ``senderid`` CLI in-process against the test
     database, each command with a fresh context (so settings set in between apply)."""
     from typer.testing import CliRunner
@@ -188,7 +188,7 @@ def run(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator:  # type
     common.reset_context()
     runner = CliRunner()
 
-    def invoke(*args: str):  # type: ignore[no-untyped-def]
+    def invoke(*args: str):
         common.reset_context()
         return runner.invoke(app, list(args))
 

@@ -118,9 +118,9 @@ def _extras(record: logging.LogRecord) -> dict[str, Any]:
 
 
 class JsonFormatter(logging.Formatter):
-    converter = time.gmtime
+    converter = time.gmtime  # type: ignore[assignment]  # typeshed names gmtime's argument optional; logging passes it
 
-    def formatException(self, ei) -> str:  # type: ignore[no-untyped-def]
+    def formatException(self, ei: Any) -> str:
         return scrub(super().formatException(ei))
 
     def format(self, record: logging.LogRecord) -> str:
@@ -149,13 +149,13 @@ def _text_value(value: Any) -> str:
 class TextFormatter(logging.Formatter):
     """``2026-12-02T00:49:12.123Z WARNING senderid.settings: message key=value ...``"""
 
-    converter = time.gmtime
+    converter = time.gmtime  # type: ignore[assignment]  # typeshed names gmtime's argument optional; logging passes it
 
     def __init__(self, *, colour: bool = False) -> None:
         super().__init__()
         self.colour = colour
 
-    def formatException(self, ei) -> str:  # type: ignore[no-untyped-def]
+    def formatException(self, ei: Any) -> str:
         lines = scrub(super().formatException(ei)).split("\n")
         return "\n".join(CONTINUATION + escape(line) for line in lines)
 

@@ -130,7 +130,7 @@ def exposition() -> bytes:
     if not path:
         return generate_latest(REGISTRY)
     registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry, path)  # type: ignore[no-untyped-call]
+    multiprocess.MultiProcessCollector(registry, path)  # type: ignore[no-untyped-call]  # prometheus_client leaves it unannotated
     registry.register(_OUTBOX_QUEUE)
     return generate_latest(registry)
 
@@ -158,7 +158,7 @@ def mark_dead_processes(path: str) -> list[int]:
         if suffix.isdigit() and not _alive(int(suffix)):
             pids.add(int(suffix))
     for pid in sorted(pids):
-        multiprocess.mark_process_dead(pid, path)  # type: ignore[no-untyped-call]
+        multiprocess.mark_process_dead(pid, path)  # type: ignore[no-untyped-call]  # unannotated in prometheus_client
     return sorted(pids)
 
 
@@ -259,7 +259,7 @@ class _OutboxQueue:
 OUTBOX_STATUSES = ("scheduled", OutboxStatus.QUEUED.value, OutboxStatus.SENDING.value, OutboxStatus.DEAD.value)
 OUTBOX_LANES = ("priority", "bulk")
 _OUTBOX_QUEUE = _OutboxQueue()
-REGISTRY.register(_OUTBOX_QUEUE)  # type: ignore[arg-type]
+REGISTRY.register(_OUTBOX_QUEUE)
 
 
 def watch_outbox(read: QueueReader | None) -> None:

@@ -9,7 +9,6 @@ are accepted as their digits. Everything is stored and shown in E.164.
 from __future__ import annotations
 
 import functools
-
 import re
 from collections.abc import Iterable
 

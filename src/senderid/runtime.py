@@ -26,8 +26,9 @@ log = logging.getLogger("senderid")
 def build_context(settings: Settings, *, clock: Clock | None = None, db: Database | None = None) -> Context:
     database = db or Database(settings.database_url, pool_size=settings.api_threads + 2,
                               timeout=settings.database_timeout_seconds)
-    if database.is_sqlite and settings.sqlite_path() is not None:
-        settings.sqlite_path().parent.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
+    path = settings.sqlite_path()
+    if database.is_sqlite and path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
     return Context(db=database, settings=settings, clock=clock or Clock(), secret=settings.resolved_secret())
 
 

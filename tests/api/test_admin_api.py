@@ -25,7 +25,7 @@ def settings_overrides() -> dict[str, object]:
     return {"admin_token": TOKEN}
 
 
-def _ok(r, status: int = 200) -> Any:  # type: ignore[no-untyped-def]
+def _ok(r, status: int = 200) -> Any:
     assert r.status_code == status, r.text
     body = r.json()
     assert body["status"] is True and body["app_type"] == "web" and body["error"] == {}
@@ -70,7 +70,7 @@ def test_off_when_the_token_is_unset(client_without_token: TestClient, method: s
     ({"Authorization": "Bearer " + TOKEN[:-1]}, "Token expired"),
     ({"Authorization": "Bearer " + TOKEN + "a"}, "Token expired"),
 ])
-def test_a_missing_or_wrong_token_is_the_401_body(app_client: TestClient, ctx, headers, message) -> None:  # type: ignore[no-untyped-def]
+def test_a_missing_or_wrong_token_is_the_401_body(app_client: TestClient, ctx, headers, message) -> None:
     for method, path in (("GET", "/admin/v1/accounts"), ("POST", "/admin/v1/accounts")):
         r = app_client.request(method, path, headers=headers, json={"name": "Mallory"})
         assert r.status_code == 401
@@ -78,7 +78,7 @@ def test_a_missing_or_wrong_token_is_the_401_body(app_client: TestClient, ctx, h
     assert accounts.list_accounts(ctx)[1] == 0
 
 
-def test_a_customer_key_is_not_an_admin_token(app_client: TestClient, customer) -> None:  # type: ignore[no-untyped-def]
+def test_a_customer_key_is_not_an_admin_token(app_client: TestClient, customer) -> None:
     r = app_client.get("/admin/v1/accounts", headers=customer.headers)
     assert r.status_code == 401 and r.json()["message"] == "Token expired"
 
@@ -90,7 +90,7 @@ def test_the_header_is_case_insensitive(app_client: TestClient) -> None:
 # -- accounts and keys -------------------------------------------------------------------------------
 
 
-def test_accounts(app_client: TestClient, ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_accounts(app_client: TestClient, ctx, clock) -> None:
     created = _ok(app_client.post("/admin/v1/accounts", json={"name": "Acme Pty Ltd"}, headers=ADMIN))
     assert created == {"id": created["id"], "name": "Acme Pty Ltd", "otp_required": True,
                        "reverify_after_days": None, "created_at": "2026-01-01T00:00:00.000Z"}
@@ -101,7 +101,9 @@ def test_accounts(app_client: TestClient, ctx, clock) -> None:  # type: ignore[n
 
     listing = _ok(app_client.get("/admin/v1/accounts", headers=ADMIN))
     assert listing == {"items": [created, direct], "total": 2, "limit": 50, "offset": 0}
-    assert _ok(app_client.get("/admin/v1/accounts", params={"limit": 1, "offset": 1}, headers=ADMIN))["items"] == [direct]
+    assert _ok(app_client.get("/admin/v1/accounts", params={"limit": 1, "offset": 1}, headers=ADMIN))["items"] == [
+        direct
+    ]
     # One account's answers also carry its default registrant for ACMA's register.
     no_registrant = {"abn": None, "entity_name": None}
     assert _ok(app_client.get(f"/admin/v1/accounts/{created['id']}", headers=ADMIN)) == {**created, **no_registrant}
@@ -116,23 +118,32 @@ def test_accounts(app_client: TestClient, ctx, clock) -> None:  # type: ignore[n
     assert [e.actor for e in _audit(ctx, "account.created")] == ["admin-api", "admin-api"]
 
 
-@pytest.mark.parametrize(("method", "path", "body", "status", "message"), [
-    ("POST", "/admin/v1/accounts", {}, 400, "name is required"),
-    ("POST", "/admin/v1/accounts", {"name": 5}, 400, "name is required"),
-    ("POST", "/admin/v1/accounts", {"name": "  "}, 400, "An account name is 1 to 200 printable characters"),
-    ("POST", "/admin/v1/accounts", {"name": "x", "otp_required": "no"}, 400, "otp_required must be true or false"),
-    ("GET", f"/admin/v1/accounts/{'0' * 24}", None, 404, "No account with id"),
-    ("PATCH", f"/admin/v1/accounts/{'0' * 24}", {"otp_required": True}, 404, "No account with id"),
-    ("PATCH", "/admin/v1/accounts/ACCOUNT", {}, 400, "Nothing to change"),
-    ("PATCH", "/admin/v1/accounts/ACCOUNT", {"otp_required": 1}, 400, "otp_required must be true or false"),
-    ("POST", f"/admin/v1/accounts/{'0' * 24}/keys", {}, 404, "No account with id"),
-    ("POST", "/admin/v1/accounts/ACCOUNT/keys", {"expires_in_days": "30"}, 400, "expires_in_days must be"),
-    ("POST", "/admin/v1/accounts/ACCOUNT/keys", {"expires_in_days": 0}, 400, "expires_in_days must be between 1 and 36,500 (days)"),
-    ("GET", f"/admin/v1/accounts/{'0' * 24}/keys", None, 404, "No account with id"),
-    ("DELETE", f"/admin/v1/keys/{'0' * 24}", None, 404, "No such key"),
-    ("GET", "/admin/v1/accounts", {"limit": 0}, 400, "Invalid request"),
-])
-def test_account_and_key_refusals(app_client: TestClient, customer, method, path, body, status, message) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "message"),
+    [
+        ("POST", "/admin/v1/accounts", {}, 400, "name is required"),
+        ("POST", "/admin/v1/accounts", {"name": 5}, 400, "name is required"),
+        ("POST", "/admin/v1/accounts", {"name": "  "}, 400, "An account name is 1 to 200 printable characters"),
+        ("POST", "/admin/v1/accounts", {"name": "x", "otp_required": "no"}, 400, "otp_required must be true or false"),
+        ("GET", f"/admin/v1/accounts/{'0' * 24}", None, 404, "No account with id"),
+        ("PATCH", f"/admin/v1/accounts/{'0' * 24}", {"otp_required": True}, 404, "No account with id"),
+        ("PATCH", "/admin/v1/accounts/ACCOUNT", {}, 400, "Nothing to change"),
+        ("PATCH", "/admin/v1/accounts/ACCOUNT", {"otp_required": 1}, 400, "otp_required must be true or false"),
+        ("POST", f"/admin/v1/accounts/{'0' * 24}/keys", {}, 404, "No account with id"),
+        ("POST", "/admin/v1/accounts/ACCOUNT/keys", {"expires_in_days": "30"}, 400, "expires_in_days must be"),
+        (
+            "POST",
+            "/admin/v1/accounts/ACCOUNT/keys",
+            {"expires_in_days": 0},
+            400,
+            "expires_in_days must be between 1 and 36,500 (days)",
+        ),
+        ("GET", f"/admin/v1/accounts/{'0' * 24}/keys", None, 404, "No account with id"),
+        ("DELETE", f"/admin/v1/keys/{'0' * 24}", None, 404, "No such key"),
+        ("GET", "/admin/v1/accounts", {"limit": 0}, 400, "Invalid request"),
+    ],
+)
+def test_account_and_key_refusals(app_client: TestClient, customer, method, path, body, status, message) -> None:
     path = path.replace("ACCOUNT", customer.account.id)
     if method == "GET":
         r = app_client.get(path, params=body, headers=ADMIN)
@@ -142,7 +153,7 @@ def test_account_and_key_refusals(app_client: TestClient, customer, method, path
     assert r.json()["status"] is False and r.json()["message"].startswith(message), r.json()["message"]
 
 
-def test_keys_and_revoking_one_ends_it_at_once(app_client: TestClient, ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_keys_and_revoking_one_ends_it_at_once(app_client: TestClient, ctx, clock) -> None:
     account_id = _ok(app_client.post("/admin/v1/accounts", json={"name": "Acme"}, headers=ADMIN))["id"]
     first = _ok(app_client.post(f"/admin/v1/accounts/{account_id}/keys", headers=ADMIN))
     key = first["key"]
@@ -170,8 +181,9 @@ def test_keys_and_revoking_one_ends_it_at_once(app_client: TestClient, ctx, cloc
     assert (r.status_code, r.json()) == (401, {"code": 401, "message": "Token expired",
                                               "stack": "APIError: Token expired"})
     assert _ok(app_client.delete(f"/admin/v1/keys/{first['id']}", headers=ADMIN))["status"] == "revoked"
-    assert [k["status"] for k in _ok(app_client.get(f"/admin/v1/accounts/{account_id}/keys", headers=ADMIN))["items"]] == [
-        "revoked", "active"]
+    assert [
+        k["status"] for k in _ok(app_client.get(f"/admin/v1/accounts/{account_id}/keys", headers=ADMIN))["items"]
+    ] == ["revoked", "active"]
 
     (event,) = _audit(ctx, "key.revoked")
     assert (event.actor, event.subject) == ("admin-api", first["id"])
@@ -180,7 +192,7 @@ def test_keys_and_revoking_one_ends_it_at_once(app_client: TestClient, ctx, cloc
     assert key not in details and expiring["key"] not in details
 
 
-def test_a_key_is_revoked_by_id_only(app_client: TestClient, customer) -> None:  # type: ignore[no-untyped-def]
+def test_a_key_is_revoked_by_id_only(app_client: TestClient, customer) -> None:
     r = app_client.delete(f"/admin/v1/keys/{customer.key}", headers=ADMIN)
     assert r.status_code == 404
     assert _ok(app_client.get(VERIFY_TOKEN, headers=customer.headers)) == {"token": customer.key}
@@ -189,7 +201,7 @@ def test_a_key_is_revoked_by_id_only(app_client: TestClient, customer) -> None: 
 # -- business names ------------------------------------------------------------------------------------
 
 
-def test_business_names_review(app_client: TestClient, customer, make_customer, ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_business_names_review(app_client: TestClient, customer, make_customer, ctx, clock) -> None:
     rival = make_customer("Rival")
     add = "/api/v1/business/add"
     a = _ok(app_client.post(add, json={"businessname": "Acme"}, headers=customer.headers))["_id"]
@@ -238,14 +250,25 @@ def test_business_names_review(app_client: TestClient, customer, make_customer, 
 # -- custom numbers across accounts ----------------------------------------------------------------------
 
 
-def test_custom_number_search(app_client: TestClient, no_otp_customer, customer, ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_custom_number_search(app_client: TestClient, no_otp_customer, customer, ctx, clock) -> None:
     add = "/api/v1/customNumber/add"
-    assert app_client.post(add, json={"name": "Mine", "number": "0491 570 156"}, headers=customer.headers).status_code == 200
+    assert (
+        app_client.post(add, json={"name": "Mine", "number": "0491 570 156"}, headers=customer.headers).status_code
+        == 200
+    )
     clock.advance(seconds=1)
     # active at once for the other account: the first one's pending registration is cancelled
-    assert app_client.post(add, json={"name": "Main", "number": "+61491570156"}, headers=no_otp_customer.headers).status_code == 200
+    assert (
+        app_client.post(
+            add, json={"name": "Main", "number": "+61491570156"}, headers=no_otp_customer.headers
+        ).status_code
+        == 200
+    )
     clock.advance(seconds=1)
-    assert app_client.post(add, json={"name": "Other", "number": "+61491570157"}, headers=customer.headers).status_code == 200
+    assert (
+        app_client.post(add, json={"name": "Other", "number": "+61491570157"}, headers=customer.headers).status_code
+        == 200
+    )
 
     def search(**params: Any) -> dict[str, Any]:
         data: dict[str, Any] = _ok(app_client.get("/admin/v1/custom-numbers", params=params, headers=ADMIN))
@@ -273,7 +296,7 @@ def test_custom_number_search(app_client: TestClient, no_otp_customer, customer,
 # -- audit ----------------------------------------------------------------------------------------------
 
 
-def test_audit_events(app_client: TestClient, ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_audit_events(app_client: TestClient, ctx, clock) -> None:
     first = accounts.create_account(ctx, "First", actor=CLI)
     clock.advance(hours=1)
     second = _ok(app_client.post("/admin/v1/accounts", json={"name": "Second"}, headers=ADMIN))
@@ -303,7 +326,7 @@ def test_audit_events(app_client: TestClient, ctx, clock) -> None:  # type: igno
     assert r.status_code == 400 and r.json()["message"].startswith("since must be an ISO-8601 time")
 
 
-def test_account_credits(app_client: TestClient, customer, ctx: Context) -> None:  # type: ignore[no-untyped-def]
+def test_account_credits(app_client: TestClient, customer, ctx: Context) -> None:
     path = f"/admin/v1/accounts/{customer.account.id}/credits"
     assert _ok(app_client.get(path, headers=ADMIN)) == {"account_id": customer.account.id, "credits": None}
     assert _ok(app_client.put(path, json={"credits": 12.5}, headers=ADMIN)) == {

@@ -28,7 +28,7 @@ def client_from(ctx: Context, address: tuple[str, int], **settings: object) -> T
 
 
 @pytest.fixture
-def with_a_code(app_client: TestClient, ctx: Context, customer) -> str:  # type: ignore[no-untyped-def]
+def with_a_code(app_client: TestClient, ctx: Context, customer) -> str:
     r = app_client.post("/api/v1/customNumber/add", json={"name": "x", "number": NUMBER}, headers=customer.headers)
     assert r.status_code == 200
     return latest_code(ctx, NUMBER)
@@ -37,7 +37,7 @@ def with_a_code(app_client: TestClient, ctx: Context, customer) -> str:  # type:
 @pytest.mark.parametrize("address", [("203.0.113.7", 40000), ("10.0.0.2", 40000), ("testclient", 50000),
                                      ("::ffff:203.0.113.7", 40000)])
 @pytest.mark.parametrize("path", INBOX_PATHS)
-def test_remote_clients_get_a_403_on_every_inbox_path(ctx: Context, with_a_code: str, address, path: str) -> None:  # type: ignore[no-untyped-def]
+def test_remote_clients_get_a_403_on_every_inbox_path(ctx: Context, with_a_code: str, address, path: str) -> None:
     with client_from(ctx, address) as remote:
         r = remote.get(path)
         assert r.status_code == 403, (path, r.status_code)
@@ -49,7 +49,7 @@ def test_remote_clients_get_a_403_on_every_inbox_path(ctx: Context, with_a_code:
 
 
 @pytest.mark.parametrize("address", [LOOPBACK, ("127.8.9.10", 1), ("::1", 1), ("::ffff:127.0.0.1", 1)])
-def test_loopback_clients_see_the_inbox(ctx: Context, with_a_code: str, address) -> None:  # type: ignore[no-untyped-def]
+def test_loopback_clients_see_the_inbox(ctx: Context, with_a_code: str, address) -> None:
     with client_from(ctx, address) as local:
         assert with_a_code in local.get("/dev/inbox.json").text
         assert with_a_code in local.get("/dev/inbox").text

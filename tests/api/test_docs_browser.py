@@ -72,7 +72,9 @@ def test_swagger_ui_works_offline_with_real_summaries(offline_page: tuple[Any, l
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("senderid")
     add = page.locator(".opblock-summary", has_text="/api/v1/customNumber/add")
     expect(add).to_contain_text(SUMMARIES[("post", "/api/v1/customNumber/add")])
-    expect(page.locator(".opblock-summary-description", has_text="Send SMS as one of the account's senders")).to_be_visible()
+    expect(
+        page.locator(".opblock-summary-description", has_text="Send SMS as one of the account's senders")
+    ).to_be_visible()
     add.click()  # the operation opens: its request body from /openapi.json
     expect(page.locator(".opblock-body").first).to_contain_text("number")
     assert blocked == [] and failed == []

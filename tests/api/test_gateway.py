@@ -35,7 +35,7 @@ def sms_rows(ctx: Context) -> list[Any]:
 
 
 @pytest.fixture
-def sender_account(app_client: TestClient, customer, ctx):  # type: ignore[no-untyped-def]
+def sender_account(app_client: TestClient, customer, ctx):
     """An account with an active custom number, a pending one, an approved and a requested name."""
     h = customer.headers
     app_client.post("/api/v1/customNumber/add", json={"name": "own", "number": OWN}, headers=h)
@@ -52,14 +52,18 @@ def sender_account(app_client: TestClient, customer, ctx):  # type: ignore[no-un
 @pytest.mark.parametrize("sender", ["+61491570156", "61491570156", "0491570156", "491570156",
                                     "0491 570 156", "+61 (0)491-570-156", "AcmeShop", "acmeshop", "ACMESHOP",
                                     "", None, "#SharedNum#"])
-def test_allowed_senders_queue_and_deliver(app_client: TestClient, sender_account, ctx, sender: Any) -> None:  # type: ignore[no-untyped-def]
+def test_allowed_senders_queue_and_deliver(app_client: TestClient, sender_account, ctx, sender: Any) -> None:
     body: dict[str, Any] = {"message": "Hello from Acme", "contacts": ["0491 570 157", "not a number", 61491570159]}
     if sender is not None:
         body["sender"] = sender
     r = app_client.post(GATEWAY, json=body, headers=sender_account.headers)
     assert r.status_code == 200, r.text
     envelope = r.json()
-    assert (envelope["status"], envelope["message"], envelope["show_message"]) == (True, "Request is being processed", 0)
+    assert (envelope["status"], envelope["message"], envelope["show_message"]) == (
+        True,
+        "Request is being processed",
+        0,
+    )
     data = envelope["data"]
     queue = data.pop("queueResponse")
     assert [(q["Contact"], q["Number"], q["Result"]) for q in queue] == [
@@ -83,7 +87,7 @@ def test_allowed_senders_queue_and_deliver(app_client: TestClient, sender_accoun
 @pytest.mark.parametrize("sender", ["+61491570158",  # pending
                                     "+61491570199",  # never registered
                                     "AcmeWait", "AcmeNope", "Someone", "#sharednum"])
-def test_refused_senders_queue_nothing(app_client: TestClient, sender_account, ctx, sender: str) -> None:  # type: ignore[no-untyped-def]
+def test_refused_senders_queue_nothing(app_client: TestClient, sender_account, ctx, sender: str) -> None:
     r = app_client.post(GATEWAY, json={"message": "hi", "contacts": [CONTACT], "sender": sender},
                         headers=sender_account.headers)
     assert r.status_code == 403
@@ -93,20 +97,28 @@ def test_refused_senders_queue_nothing(app_client: TestClient, sender_account, c
     assert check["data"]["allowed"] is False
 
 
-def test_other_accounts_and_deleted_numbers_are_refused(app_client: TestClient, sender_account, make_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_other_accounts_and_deleted_numbers_are_refused(
+    app_client: TestClient, sender_account, make_customer, ctx
+) -> None:
     other = make_customer("Other")
     for sender in (OWN, "AcmeShop"):
-        r = app_client.post(GATEWAY, json={"message": "hi", "contacts": [CONTACT], "sender": sender}, headers=other.headers)
+        r = app_client.post(
+            GATEWAY, json={"message": "hi", "contacts": [CONTACT], "sender": sender}, headers=other.headers
+        )
         assert r.status_code == 403
     listing = app_client.get("/api/v1/customNumber/list", params={"status": "active"}, headers=sender_account.headers)
     registration_id = listing.json()["data"]["items"][0]["_id"]
-    assert app_client.delete(f"/api/v1/customNumber/{registration_id}", headers=sender_account.headers).status_code == 200
-    r = app_client.post(GATEWAY, json={"message": "hi", "contacts": [CONTACT], "sender": OWN}, headers=sender_account.headers)
+    assert (
+        app_client.delete(f"/api/v1/customNumber/{registration_id}", headers=sender_account.headers).status_code == 200
+    )
+    r = app_client.post(
+        GATEWAY, json={"message": "hi", "contacts": [CONTACT], "sender": OWN}, headers=sender_account.headers
+    )
     assert r.status_code == 403
     assert sms_rows(ctx) == []
 
 
-def test_check_answers_what_the_gateway_would_do(app_client: TestClient, sender_account) -> None:  # type: ignore[no-untyped-def]
+def test_check_answers_what_the_gateway_would_do(app_client: TestClient, sender_account) -> None:
     h = sender_account.headers
     assert app_client.get(CHECK, params={"sender": "0491 570 156"}, headers=h).json()["data"] == {
         "sender": "0491 570 156", "allowed": True, "type": "custom_number", "sendAs": OWN}
@@ -130,15 +142,19 @@ def test_check_answers_what_the_gateway_would_do(app_client: TestClient, sender_
     ({"message": "x" * 1531, "contacts": [CONTACT]}, "too long"),
     ({"message": "hi", "contacts": [CONTACT], "sender": ["x"]}, "sender must be a string"),
 ])
-def test_bad_requests_queue_nothing(app_client: TestClient, sender_account, ctx, body: dict[str, Any], message: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_requests_queue_nothing(
+    app_client: TestClient, sender_account, ctx, body: dict[str, Any], message: str
+) -> None:
     r = app_client.post(GATEWAY, json=body, headers=sender_account.headers)
     assert r.status_code == 400 and message in r.json()["message"]
     assert sms_rows(ctx) == []
 
 
-def test_parts_and_encoding(app_client: TestClient, sender_account) -> None:  # type: ignore[no-untyped-def]
+def test_parts_and_encoding(app_client: TestClient, sender_account) -> None:
     def measure(text: str) -> tuple[str, int]:
-        data = app_client.post(GATEWAY, json={"message": text, "contacts": [CONTACT]}, headers=sender_account.headers).json()["data"]
+        data = app_client.post(
+            GATEWAY, json={"message": text, "contacts": [CONTACT]}, headers=sender_account.headers
+        ).json()["data"]
         return data["encoding"], data["messageParts"]
 
     assert measure("a" * 160) == ("GSM-7", 1)
@@ -149,7 +165,7 @@ def test_parts_and_encoding(app_client: TestClient, sender_account) -> None:  # 
     assert measure("ж" * 71) == ("UCS-2", 2)
 
 
-def test_contacts_are_deduplicated(app_client: TestClient, sender_account, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_contacts_are_deduplicated(app_client: TestClient, sender_account, ctx) -> None:
     r = app_client.post(GATEWAY, json={"message": "hi", "contacts": [CONTACT, "0491570157", "491 570 157"]},
                         headers=sender_account.headers)
     assert r.json()["data"]["totalValidContact"] == 1
@@ -161,7 +177,7 @@ def settings_overrides() -> dict[str, object]:
     return {"send_max_per_account_per_minute": 10}
 
 
-def test_send_rate_limit(app_client: TestClient, sender_account, ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_send_rate_limit(app_client: TestClient, sender_account, ctx, clock) -> None:
     h = sender_account.headers
     contacts = [f"+6149157016{i}" for i in range(8)]
     assert app_client.post(GATEWAY, json={"message": "hi", "contacts": contacts}, headers=h).status_code == 200

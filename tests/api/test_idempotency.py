@@ -28,16 +28,16 @@ NUMBER = "+61491570156"
 BODY = {"name": "Shop", "number": NUMBER}
 
 
-def count(ctx: Context, table, *where) -> int:  # type: ignore[no-untyped-def]
+def count(ctx: Context, table, *where) -> int:
     with ctx.db.read() as conn:
         return conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
 
 
-def keyed(customer, key: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def keyed(customer, key: str) -> dict[str, str]:
     return {**customer.headers, "Idempotency-Key": key}
 
 
-def test_a_replay_is_the_first_response_and_acts_once(app_client: TestClient, customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_a_replay_is_the_first_response_and_acts_once(app_client: TestClient, customer, ctx) -> None:
     first = app_client.post(ADD, json=BODY, headers=keyed(customer, "order-1"))
     again = app_client.post(ADD, json=BODY, headers=keyed(customer, "order-1"))
     assert first.status_code == again.status_code == 200
@@ -50,7 +50,7 @@ def test_a_replay_is_the_first_response_and_acts_once(app_client: TestClient, cu
     assert app_client.post(ADD, json=BODY, headers=customer.headers).status_code == 429
 
 
-def test_a_different_request_with_a_used_key_is_409(app_client: TestClient, customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_a_different_request_with_a_used_key_is_409(app_client: TestClient, customer, ctx) -> None:
     assert app_client.post(ADD, json=BODY, headers=keyed(customer, "k")).status_code == 200
     for path, body in ((ADD, {**BODY, "name": "Other"}),
                        (VERIFY, {**BODY, "otp": "123456"})):
@@ -62,7 +62,7 @@ def test_a_different_request_with_a_used_key_is_409(app_client: TestClient, cust
     assert count(ctx, custom_numbers) == 1 and count(ctx, outbox) == 1
 
 
-def test_keys_belong_to_one_account(app_client: TestClient, make_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_keys_belong_to_one_account(app_client: TestClient, make_customer, ctx) -> None:
     one, two = make_customer("One"), make_customer("Two")
     for who in (one, two):
         r = app_client.post(ADD, json=BODY, headers=keyed(who, "shared-key"))
@@ -70,7 +70,7 @@ def test_keys_belong_to_one_account(app_client: TestClient, make_customer, ctx) 
     assert count(ctx, custom_numbers) == 2 and count(ctx, outbox) == 2
 
 
-def test_4xx_answers_are_replayed_too(app_client: TestClient, customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_4xx_answers_are_replayed_too(app_client: TestClient, customer, ctx) -> None:
     bad = {"name": "Shop", "number": "not a number"}
     first = app_client.post(ADD, json=bad, headers=keyed(customer, "bad"))
     again = app_client.post(ADD, json=bad, headers=keyed(customer, "bad"))
@@ -84,7 +84,7 @@ def test_4xx_answers_are_replayed_too(app_client: TestClient, customer, ctx) -> 
     assert a.json()["status"] is False
 
 
-def test_a_rate_limited_request_is_not_stored(app_client: TestClient, customer, ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_a_rate_limited_request_is_not_stored(app_client: TestClient, customer, ctx, clock) -> None:
     """429 says nothing was done, come back later: the retry with the same key must act."""
     assert app_client.post(ADD, json=BODY, headers=customer.headers).status_code == 200
     limited = app_client.post(ADD, json=BODY, headers=keyed(customer, "retry-me"))
@@ -95,11 +95,11 @@ def test_a_rate_limited_request_is_not_stored(app_client: TestClient, customer, 
     assert count(ctx, outbox) == 2
 
 
-def test_a_crash_frees_the_key(app_client: TestClient, customer, ctx, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_crash_frees_the_key(app_client: TestClient, customer, ctx, monkeypatch: pytest.MonkeyPatch) -> None:
     real_add = cn.add
     calls = []
 
-    def flaky(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def flaky(*args, **kwargs):
         calls.append(1)
         if len(calls) == 1:
             raise RuntimeError("database went away")
@@ -114,7 +114,7 @@ def test_a_crash_frees_the_key(app_client: TestClient, customer, ctx, monkeypatc
     assert count(ctx, custom_numbers) == 1
 
 
-def test_keys_expire_after_the_ttl(app_client: TestClient, customer, ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_keys_expire_after_the_ttl(app_client: TestClient, customer, ctx, clock) -> None:
     assert app_client.post(ADD, json=BODY, headers=keyed(customer, "daily")).status_code == 200
     clock.advance(hours=ctx.settings.idempotency_ttl_hours, seconds=-1)
     replay = app_client.post(ADD, json=BODY, headers=keyed(customer, "daily"))
@@ -125,7 +125,7 @@ def test_keys_expire_after_the_ttl(app_client: TestClient, customer, ctx, clock)
     assert count(ctx, outbox) == 2 and count(ctx, idempotency_keys) == 1
 
 
-def test_new_keys_purge_expired_ones(app_client: TestClient, customer, ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_new_keys_purge_expired_ones(app_client: TestClient, customer, ctx, clock) -> None:
     for i in range(3):
         app_client.post(ADD, json={"name": "x", "number": "nope"}, headers=keyed(customer, f"old-{i}"))
     assert count(ctx, idempotency_keys) == 3
@@ -141,19 +141,19 @@ def test_new_keys_purge_expired_ones(app_client: TestClient, customer, ctx, cloc
     ["x" * 256, "", "has space", "tab\there", "ключ".encode(), "café".encode()],
     ids=["too long", "empty", "space", "control", "cyrillic", "latin-1"],
 )
-def test_a_bad_key_is_400(app_client: TestClient, customer, ctx, key: str | bytes) -> None:  # type: ignore[no-untyped-def]
-    r = app_client.post(ADD, json=BODY, headers={**customer.headers, "Idempotency-Key": key})  # type: ignore[dict-item]
+def test_a_bad_key_is_400(app_client: TestClient, customer, ctx, key: str | bytes) -> None:
+    r = app_client.post(ADD, json=BODY, headers={**customer.headers, "Idempotency-Key": key})
     assert r.status_code == 400
     assert r.json()["status"] is False and "Idempotency-Key" in r.json()["message"]
     assert count(ctx, custom_numbers) == 0
 
 
-def test_the_longest_key_and_punctuation_are_fine(app_client: TestClient, customer) -> None:  # type: ignore[no-untyped-def]
+def test_the_longest_key_and_punctuation_are_fine(app_client: TestClient, customer) -> None:
     for key in ("k" * 255, "order:2026/01/01#7!~"):
         assert app_client.post(ADD, json=BODY, headers=keyed(customer, key)).status_code in (200, 429)
 
 
-def test_two_headers_are_400(app_client: TestClient, customer) -> None:  # type: ignore[no-untyped-def]
+def test_two_headers_are_400(app_client: TestClient, customer) -> None:
     headers = [("Authorization", customer.headers["Authorization"]),
                ("Idempotency-Key", "a"), ("Idempotency-Key", "b")]
     assert app_client.post(ADD, json=BODY, headers=headers).status_code == 400
@@ -170,7 +170,7 @@ def live_server(ctx: Context) -> Iterator[str]:
         yield base_url
 
 
-def test_ten_parallel_posts_with_one_key_act_once(ctx, customer) -> None:  # type: ignore[no-untyped-def]
+def test_ten_parallel_posts_with_one_key_act_once(ctx, customer) -> None:
     barrier = threading.Barrier(10)
 
     def post(base: str) -> httpx.Response:
@@ -192,7 +192,7 @@ def test_ten_parallel_posts_with_one_key_act_once(ctx, customer) -> None:  # typ
 @pytest.mark.parametrize("created", [timedelta(0), timedelta(hours=1)], ids=["just now", "an hour ago"])
 def test_a_row_without_a_response_does_not_hold_the_key(
     app_client: TestClient, customer, ctx, clock, request_hash: str, created: timedelta
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """An "in progress" row (no status code), as an earlier version left one when it claimed a
     key before acting: the next request with the key acts as a new one, at once."""
     raw = json.dumps(BODY).encode()
@@ -215,7 +215,7 @@ def test_a_row_without_a_response_does_not_hold_the_key(
     assert count(ctx, custom_numbers) == 1 and count(ctx, outbox) == 1
 
 
-def test_expired_rows_never_block_a_new_first_request(app_client: TestClient, customer, ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_expired_rows_never_block_a_new_first_request(app_client: TestClient, customer, ctx, clock) -> None:
     now = clock.now()
     with ctx.db.write() as conn:
         conn.execute(insert(idempotency_keys).values(
@@ -226,7 +226,7 @@ def test_expired_rows_never_block_a_new_first_request(app_client: TestClient, cu
     assert count(ctx, custom_numbers) == 1 and count(ctx, idempotency_keys) == 1
 
 
-def test_a_request_whose_rival_answer_expired_unread_acts_again(ctx, customer, clock) -> None:  # type: ignore[no-untyped-def]
+def test_a_request_whose_rival_answer_expired_unread_acts_again(ctx, customer, clock) -> None:
     """A concurrent first request commits the key while this one acts, and its row expires
     before this one can read it: there is nothing to replay, so this request acts again (its
     first effect was rolled back with the transaction) and stores its own answer."""

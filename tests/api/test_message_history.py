@@ -35,19 +35,19 @@ def settings_overrides() -> dict[str, object]:
 
 
 @pytest.fixture
-def sender(app_client: TestClient, no_otp_customer, ctx):  # type: ignore[no-untyped-def]
+def sender(app_client: TestClient, no_otp_customer, ctx):
     own_number(app_client, no_otp_customer)
     accounts.set_webhook_url(ctx, no_otp_customer.account.id, HOOK, actor=CLI)
     return no_otp_customer
 
 
-def send(client: TestClient, who, **body: object) -> str:  # type: ignore[no-untyped-def]
+def send(client: TestClient, who, **body: object) -> str:
     status, answer, [message_id] = post(client, who.headers, **{"message": "Hello", "contacts": [CONTACT], **body})
     assert status == 200, answer
     return message_id
 
 
-def get(client: TestClient, who, message_id: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def get(client: TestClient, who, message_id: str) -> dict[str, Any]:
     r = client.get(f"{MESSAGES}/{message_id}", headers=who.headers)
     assert r.status_code == 200, r.text
     body = r.json()
@@ -70,7 +70,7 @@ def fake_worker(ctx: Context, *script: BaseException | None) -> Worker:
     return Worker(ctx.db, ctx.settings, ScriptedProvider(script), ctx.clock, name="w")
 
 
-def test_a_message_from_queued_to_delivered(app_client: TestClient, sender, ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_a_message_from_queued_to_delivered(app_client: TestClient, sender, ctx, clock) -> None:
     queued_at = clock.now()
     message_id = send(app_client, sender, customString="spring-sale", sender="0491 570 156")
     data = get(app_client, sender, message_id)
@@ -112,7 +112,7 @@ def test_a_message_from_queued_to_delivered(app_client: TestClient, sender, ctx,
         {"id": message_id, "to": CONTACT, "sender": "+61491570156", "deliveredAt": iso_ms(delivered_at)}]
 
 
-def test_a_receipt_that_says_undelivered(app_client: TestClient, sender, ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_a_receipt_that_says_undelivered(app_client: TestClient, sender, ctx, clock) -> None:
     message_id = send(app_client, sender)
     fake_worker(ctx).run_once()
     with ctx.db.write() as conn:
@@ -127,7 +127,7 @@ def test_a_receipt_that_says_undelivered(app_client: TestClient, sender, ctx, cl
     assert events_of(ctx, sender.account.id, "message.delivered") == []
 
 
-def test_a_permanent_failure_is_in_the_history(app_client: TestClient, sender, ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_a_permanent_failure_is_in_the_history(app_client: TestClient, sender, ctx, clock) -> None:
     message_id = send(app_client, sender)
     fake_worker(ctx, PermanentError("number barred")).run_once()
     data = get(app_client, sender, message_id)
@@ -136,7 +136,7 @@ def test_a_permanent_failure_is_in_the_history(app_client: TestClient, sender, c
                                   "detail": "attempt 1 via fake: number barred"}
 
 
-def test_a_scheduled_message_then_cancelled(app_client: TestClient, sender, ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_a_scheduled_message_then_cancelled(app_client: TestClient, sender, ctx, clock) -> None:
     due = clock.now() + timedelta(days=7)
     message_id = send(app_client, sender, scheduleAt=iso_ms(due))
     data = get(app_client, sender, message_id)
@@ -151,7 +151,7 @@ def test_a_scheduled_message_then_cancelled(app_client: TestClient, sender, ctx,
         {"id": message_id, "to": CONTACT, "sender": "", "reason": "cancelled by the account"}]
 
 
-def test_a_scheduled_message_is_queued_once_due(app_client: TestClient, sender, clock) -> None:  # type: ignore[no-untyped-def]
+def test_a_scheduled_message_is_queued_once_due(app_client: TestClient, sender, clock) -> None:
     message_id = send(app_client, sender, delay=60_000)
     assert get(app_client, sender, message_id)["status"] == "scheduled"
     clock.advance(61)
@@ -159,7 +159,7 @@ def test_a_scheduled_message_is_queued_once_due(app_client: TestClient, sender, 
 
 
 @pytest.mark.parametrize("which", ["unknown", "another account's", "not an id"])
-def test_404_for_a_message_that_is_not_the_accounts(app_client: TestClient, sender, make_customer, which: str) -> None:  # type: ignore[no-untyped-def]
+def test_404_for_a_message_that_is_not_the_accounts(app_client: TestClient, sender, make_customer, which: str) -> None:
     message_id = send(app_client, sender)
     asking = make_customer("Other") if which == "another account's" else sender
     wanted = {"unknown": "0" * 24, "another account's": message_id, "not an id": "nope"}[which]
@@ -168,7 +168,7 @@ def test_404_for_a_message_that_is_not_the_accounts(app_client: TestClient, send
     assert r.json()["status"] is False and r.json()["message"] == f"No message {wanted} in your account"
 
 
-def test_the_list_newest_first_paged_and_filtered(app_client: TestClient, sender, make_customer, ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_the_list_newest_first_paged_and_filtered(app_client: TestClient, sender, make_customer, ctx, clock) -> None:
     start = clock.now()
     first = send(app_client, sender, customString="a")
     clock.advance(10)
@@ -211,13 +211,13 @@ def test_the_list_newest_first_paged_and_filtered(app_client: TestClient, sender
     ({"since": "yesterday"}, "since 'yesterday' is not a time"),
     ({"until": "2024-13-01"}, "until '2024-13-01' is not a time"),
 ])
-def test_bad_filters_are_a_400_naming_them(app_client: TestClient, sender, query: dict[str, str], message: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_filters_are_a_400_naming_them(app_client: TestClient, sender, query: dict[str, str], message: str) -> None:
     r = app_client.get(MESSAGES, params=query, headers=sender.headers)
     assert r.status_code == 400, r.text
     assert r.json()["status"] is False and r.json()["message"].startswith(message)
 
 
-def test_an_otp_history_never_holds_the_code(app_client: TestClient, customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_an_otp_history_never_holds_the_code(app_client: TestClient, customer, ctx) -> None:
     app_client.post("/api/v1/customNumber/add", json={"name": "n", "number": "+61491570156"}, headers=customer.headers)
     code = latest_code(ctx, "+61491570156")  # delivers it
     with ctx.db.read() as conn:
@@ -229,7 +229,7 @@ def test_an_otp_history_never_holds_the_code(app_client: TestClient, customer, c
     assert all(code not in (e.describe() or "") for e in viewed.events)
 
 
-def test_an_outcome_that_did_not_happen_leaves_no_history(app_client: TestClient, sender, ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_an_outcome_that_did_not_happen_leaves_no_history(app_client: TestClient, sender, ctx, clock) -> None:
     """Cancelled while the worker held it, then refused by the provider: it stays cancelled,
     and its history holds no "failed" it never had."""
     message_id = send(app_client, sender)

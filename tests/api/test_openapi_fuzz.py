@@ -9,6 +9,7 @@ stays fast; raise it for a longer campaign:
 from __future__ import annotations
 
 import os
+
 import pytest
 import schemathesis
 from fastapi.routing import APIRoute
@@ -30,7 +31,7 @@ def settings_overrides() -> dict[str, object]:
     return {"admin_token": ADMIN_TOKEN}  # so that the admin API is described and fuzzed too
 
 
-def test_every_route_is_documented(app_client, customer) -> None:  # type: ignore[no-untyped-def]
+def test_every_route_is_documented(app_client, customer) -> None:
     document = app_client.get("/openapi.json").json()
     for route in app_client.app.routes:
         if not isinstance(route, APIRoute):
@@ -55,7 +56,7 @@ def test_every_route_is_documented(app_client, customer) -> None:  # type: ignor
     assert app_client.get("/docs").status_code == 200
 
 
-def _fuzz_operation(operation, customer_headers: dict[str, str], mode: GenerationMode) -> int:  # type: ignore[no-untyped-def]
+def _fuzz_operation(operation, customer_headers: dict[str, str], mode: GenerationMode) -> int:
     calls = 0
     admin = operation.path.startswith("/admin/")
     headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"} if admin else customer_headers
@@ -63,7 +64,7 @@ def _fuzz_operation(operation, customer_headers: dict[str, str], mode: Generatio
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
               suppress_health_check=list(HealthCheck))
-    def run(case) -> None:  # type: ignore[no-untyped-def]
+    def run(case) -> None:
         nonlocal calls
         calls += 1
         # Two checks are left out on purpose: a schema-valid body is often refused for
@@ -82,7 +83,7 @@ def _fuzz_operation(operation, customer_headers: dict[str, str], mode: Generatio
     return calls
 
 
-def test_api_conforms(ctx, customer) -> None:  # type: ignore[no-untyped-def]
+def test_api_conforms(ctx, customer) -> None:
     """Positive and negative cases for every operation against a live server: no 5xx, every
     answer in the documented statuses, content types and schemas, 401 without a key."""
     app = create_app(ctx.settings, context=ctx, run_worker=False)

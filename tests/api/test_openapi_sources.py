@@ -93,7 +93,7 @@ class _Recorded(dict[str, Any]):
         super().__init__(value)
         self.reads = reads
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         self.reads.add(key)
         return super().get(key, default)
 
@@ -127,7 +127,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> set[str]:
     return seen
 
 
-def test_request_schemas_list_exactly_the_fields_the_routes_read(  # type: ignore[no-untyped-def]
+def test_request_schemas_list_exactly_the_fields_the_routes_read(
     app_client: TestClient, customer, reads: set[str]
 ) -> None:
     """Each POST, PUT and PATCH gets its declared example (or ``{}`` when it declares no body)

@@ -51,7 +51,7 @@ BUDGET = {
 
 
 @contextmanager
-def budget(ctx, name: str, *, transactions: int = 1) -> Iterator[Counts]:  # type: ignore[no-untyped-def]
+def budget(ctx, name: str, *, transactions: int = 1) -> Iterator[Counts]:
     with ctx.db.count() as counts:
         yield counts
     expected = BUDGET[name][0 if ctx.db.is_sqlite else 1]
@@ -61,18 +61,18 @@ def budget(ctx, name: str, *, transactions: int = 1) -> Iterator[Counts]:  # typ
         assert counts.reads == 0, (name, counts.reads)  # nothing outside the one transaction
 
 
-def settle(ctx) -> None:  # type: ignore[no-untyped-def]
+def settle(ctx) -> None:
     """Let this process hear the change signals of the writes so far (its own included), so
     that a late one does not empty the cache in the middle of a measurement."""
     assert ctx.listener is not None and ctx.listener.barrier()
 
 
-def warm(client: TestClient, customer) -> None:  # type: ignore[no-untyped-def]
+def warm(client: TestClient, customer) -> None:
     """The key is in memory from now on (one lookup, counted in its own test)."""
     assert client.get(TOKEN, headers=customer.headers).status_code == 200
 
 
-def test_add_and_verify(app_client: TestClient, customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_add_and_verify(app_client: TestClient, customer, ctx) -> None:
     warm(app_client, customer)
     with budget(ctx, "add"):
         r = app_client.post(ADD, json={"name": "Shop", "number": NUMBER}, headers=customer.headers)
@@ -95,7 +95,7 @@ def test_add_and_verify(app_client: TestClient, customer, ctx) -> None:  # type:
 
 def test_verify_that_cancels_other_accounts_stays_one_transaction(
     app_client: TestClient, make_customer, ctx, clock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     owner, squatters = make_customer("Owner"), [make_customer(f"Squatter {i}") for i in range(3)]
     for who in squatters + [owner]:
         assert app_client.post(ADD, json={"name": "n", "number": NUMBER}, headers=who.headers).status_code == 200
@@ -108,7 +108,7 @@ def test_verify_that_cancels_other_accounts_stays_one_transaction(
     assert counts.total == BUDGET["verify"][0 if ctx.db.is_sqlite else 1] + 1, counts.statements
 
 
-def test_add_with_an_idempotency_key_is_still_one_transaction(app_client: TestClient, customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_add_with_an_idempotency_key_is_still_one_transaction(app_client: TestClient, customer, ctx) -> None:
     warm(app_client, customer)
     # The first key of a process also purges expired keys (once a minute): not this one.
     app_client.post(ADD, json={"name": "x", "number": "nope"}, headers={**customer.headers, "Idempotency-Key": "w"})
@@ -122,7 +122,7 @@ def test_add_with_an_idempotency_key_is_still_one_transaction(app_client: TestCl
     assert counts.total == 1 and counts.transactions == 1, counts.statements
 
 
-def test_add_without_otp_and_resend_by_add(app_client: TestClient, customer, no_otp_customer, ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_add_without_otp_and_resend_by_add(app_client: TestClient, customer, no_otp_customer, ctx, clock) -> None:
     warm(app_client, no_otp_customer)
     with budget(ctx, "add, no OTP required"):
         r = app_client.post(ADD, json={"name": "n", "number": NUMBER}, headers=no_otp_customer.headers)
@@ -136,7 +136,7 @@ def test_add_without_otp_and_resend_by_add(app_client: TestClient, customer, no_
     assert r.status_code == 200
 
 
-def test_resend_route(app_client: TestClient, customer, ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_resend_route(app_client: TestClient, customer, ctx, clock) -> None:
     warm(app_client, customer)
     app_client.post(ADD, json={"name": "n", "number": NUMBER}, headers=customer.headers)
     registration = app_client.get("/api/v1/customNumber/list", headers=customer.headers).json()["data"]
@@ -147,7 +147,7 @@ def test_resend_route(app_client: TestClient, customer, ctx, clock) -> None:  # 
     assert r.status_code == 200, r.text
 
 
-def test_auth_miss_is_one_read(app_client: TestClient, customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_auth_miss_is_one_read(app_client: TestClient, customer, ctx) -> None:
     with budget(ctx, "auth miss", transactions=0) as counts:
         assert app_client.get(TOKEN, headers=customer.headers).status_code == 200
     assert counts.reads == 1
@@ -157,7 +157,7 @@ def test_auth_miss_is_one_read(app_client: TestClient, customer, ctx) -> None:  
 
 
 @pytest.mark.parametrize("sender", ["+61491570156", "0491 570 156", "AcmeShop", "Unknown1", "+61491570157"])
-def test_sender_check_is_one_query_then_free(app_client: TestClient, no_otp_customer, ctx, sender: str) -> None:  # type: ignore[no-untyped-def]
+def test_sender_check_is_one_query_then_free(app_client: TestClient, no_otp_customer, ctx, sender: str) -> None:
     h = no_otp_customer.headers
     app_client.post(ADD, json={"name": "n", "number": NUMBER}, headers=h)
     settle(ctx)
@@ -172,7 +172,7 @@ def test_sender_check_is_one_query_then_free(app_client: TestClient, no_otp_cust
     assert r.json()["data"]["allowed"] is (sender in (NUMBER, "0491 570 156"))
 
 
-def test_the_shared_sender_costs_nothing(app_client: TestClient, no_otp_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_the_shared_sender_costs_nothing(app_client: TestClient, no_otp_customer, ctx) -> None:
     warm(app_client, no_otp_customer)
     for sender in ("#SharedNum#", "#sharednum#", ""):
         with budget(ctx, "check, cached", transactions=0):
@@ -180,7 +180,7 @@ def test_the_shared_sender_costs_nothing(app_client: TestClient, no_otp_customer
         assert r.json()["data"]["allowed"] is True
 
 
-def test_gateway_1000_contacts_is_one_insert(app_client: TestClient, no_otp_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_gateway_1000_contacts_is_one_insert(app_client: TestClient, no_otp_customer, ctx) -> None:
     h = no_otp_customer.headers
     app_client.post(ADD, json={"name": "n", "number": NUMBER}, headers=h)
     settle(ctx)
@@ -194,7 +194,9 @@ def test_gateway_1000_contacts_is_one_insert(app_client: TestClient, no_otp_cust
     assert sum(s.lstrip().upper().startswith("INSERT INTO OUTBOX") for s in counts.statements) == 1
 
 
-def test_gateway_opt_outs_ride_on_the_rate_count_and_balance_costs_one(app_client: TestClient, no_otp_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_gateway_opt_outs_ride_on_the_rate_count_and_balance_costs_one(
+    app_client: TestClient, no_otp_customer, ctx
+) -> None:
     from senderid.domain import credits, optouts
     from senderid.domain.types import CLI
 

@@ -314,7 +314,7 @@ def test_a_long_message_is_delivered_once_every_part_is(smpp: SmppSetup) -> None
 # -- the early-receipt store ------------------------------------------------------------------
 
 
-def test_an_early_receipt_is_kept_then_applied_by_mark_sent(ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_an_early_receipt_is_kept_then_applied_by_mark_sent(ctx, clock) -> None:
     with ctx.db.write() as conn:
         message_id = outbox.enqueue(conn, now=clock.now(), kind="sms", to=NUMBER, sender="Acme", body="Hi")
         lanes.claim(conn, now=clock.now(), worker="w", lease_seconds=30, limit=1)
@@ -335,7 +335,7 @@ def test_an_early_receipt_is_kept_then_applied_by_mark_sent(ctx, clock) -> None:
         assert conn.execute(select(early_receipts)).all() == []
 
 
-def test_an_early_receipt_of_another_provider_does_not_match(ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_an_early_receipt_of_another_provider_does_not_match(ctx, clock) -> None:
     receipt_recorder(ctx.db, clock, "twilio")("X1", "failed")
     with ctx.db.write() as conn:
         message_id = outbox.enqueue(conn, now=clock.now(), kind="sms", to=NUMBER, sender="Acme", body="Hi")
@@ -345,7 +345,7 @@ def test_an_early_receipt_of_another_provider_does_not_match(ctx, clock) -> None
     assert row(ctx, message_id)["status"] == "sent"
 
 
-def test_unclaimed_early_receipts_are_dropped_after_a_day(ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_unclaimed_early_receipts_are_dropped_after_a_day(ctx, clock) -> None:
     record = receipt_recorder(ctx.db, clock, "smpp")
     record("OLD", "delivered")
     clock.advance(outbox.EARLY_RECEIPT_TTL.total_seconds() + 1)
@@ -354,7 +354,7 @@ def test_unclaimed_early_receipts_are_dropped_after_a_day(ctx, clock) -> None:  
         assert [r.provider_message_id for r in conn.execute(select(early_receipts))] == ["NEW"]
 
 
-def test_the_worker_applies_an_early_receipt(ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_the_worker_applies_an_early_receipt(ctx, clock) -> None:
     record = receipt_recorder(ctx.db, clock, "fake")
 
     def receipt_on_the_wire(sms: OutgoingSms) -> None:
@@ -366,7 +366,7 @@ def test_the_worker_applies_an_early_receipt(ctx, clock) -> None:  # type: ignor
     assert row(ctx, message_id)["status"] == "delivered"
 
 
-def test_receipts_racing_the_sent_record_are_never_lost(ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_receipts_racing_the_sent_record_are_never_lost(ctx, clock) -> None:
     """Receipt and sent-record in two threads at once, many times: every row ends delivered."""
     rounds = 30
     with ctx.db.write() as conn:
@@ -395,7 +395,7 @@ def test_receipts_racing_the_sent_record_are_never_lost(ctx, clock) -> None:  # 
         assert conn.execute(select(early_receipts)).all() == []
 
 
-def test_a_final_receipt_is_not_undone_by_a_late_sent(ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_a_final_receipt_is_not_undone_by_a_late_sent(ctx, clock) -> None:
     with ctx.db.write() as conn:
         message_id = outbox.enqueue(conn, now=clock.now(), kind="sms", to=NUMBER, sender="Acme", body="Hi")
         lanes.claim(conn, now=clock.now(), worker="w", lease_seconds=30, limit=1)
@@ -444,7 +444,7 @@ def test_a_twilio_callback_delivers_a_gateway_message(twilio: TwilioSetup) -> No
         worker.run_once()
     finally:
         worker.provider.close()
-    ctx.clock.advance(7)  # type: ignore[attr-defined]
+    ctx.clock.advance(7)
     assert twilio.peer.status_callback(row(ctx, message_id)["provider_message_id"], "delivered") == 200
     assert_delivered(ctx, twilio.account, message_id, "", ctx.clock.now())  # the shared sender, as queued
 
@@ -454,6 +454,6 @@ def test_an_smsc_receipt_delivers_a_gateway_message(smpp: SmppSetup) -> None:
     accounts.set_webhook_url(ctx, smpp.account.id, "http://127.0.0.1:9/hook", actor=CLI)
     message_id = gateway_message(ctx, smpp.account)
     smpp.worker.run_once()
-    ctx.clock.advance(7)  # type: ignore[attr-defined]
+    ctx.clock.advance(7)
     assert smpp.smsc.send_receipt(row(ctx, message_id)["provider_message_id"], "DELIVRD") == 0
     assert_delivered(ctx, smpp.account, message_id, "", ctx.clock.now())

@@ -44,7 +44,7 @@ def _lines(stream: io.StringIO) -> list[dict[str, object]]:
     return [orjson.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
 
 
-def test_a_request_id_given_is_echoed_logged_and_audited(app_client: TestClient, customer, ctx: Context,  # type: ignore[no-untyped-def]
+def test_a_request_id_given_is_echoed_logged_and_audited(app_client: TestClient, customer, ctx: Context,
                                                          log_lines: io.StringIO) -> None:
     r = app_client.post(ADD, json={"name": "Shop", "number": "0491570156"},
                         headers={**customer.headers, "X-Request-ID": "case-4711/a.b:c"})
@@ -98,7 +98,7 @@ def test_every_answer_carries_the_id(app_client: TestClient, method: str, path: 
 def test_a_crash_carries_the_id_in_its_answer_and_its_log(app_client: TestClient, log_lines: io.StringIO) -> None:
     app = app_client.app
 
-    @app.get("/boom")  # type: ignore[union-attr]
+    @app.get("/boom")
     def boom() -> None:
         raise RuntimeError("boom")
 

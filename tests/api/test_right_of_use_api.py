@@ -32,7 +32,7 @@ def refusal(message: str) -> dict[str, Any]:
     return {**ENVELOPE, "status": False, "show_message": 0, "message": message, "data": {}, "error": {"error": message}}
 
 
-def own(client: TestClient, ctx, customer) -> str:  # type: ignore[no-untyped-def]
+def own(client: TestClient, ctx, customer) -> str:
     assert client.post(ADD, json={"name": "Mine", "number": NUMBER}, headers=customer.headers).status_code == 200
     r = client.post(VERIFY, json={"name": "Mine", "number": NUMBER, "otp": latest_code(ctx, NUMBER)},
                     headers=customer.headers)
@@ -41,7 +41,7 @@ def own(client: TestClient, ctx, customer) -> str:  # type: ignore[no-untyped-de
 
 
 def test_reverify_and_reclaim_on_the_wire(app_client: TestClient, ctx, clock, customer, make_customer,
-                                          no_otp_customer) -> None:  # type: ignore[no-untyped-def]
+                                          no_otp_customer) -> None:
     holder_id = own(app_client, ctx, customer)
     item = app_client.get(f"/api/v1/customNumber/{holder_id}", headers=customer.headers).json()["data"]
     assert (item["verifiedBy"], item["reverifyBy"], item["decidesAt"]) == ("otp", "2026-01-31T00:00:00.000Z", None)
@@ -80,7 +80,7 @@ def test_reverify_and_reclaim_on_the_wire(app_client: TestClient, ctx, clock, cu
     assert app_client.post(f"/api/v1/customNumber/{claim['_id']}/reverify", headers=claimer.headers).status_code == 409
 
 
-def test_protected_senders_on_the_wire(app_client: TestClient, ctx, customer) -> None:  # type: ignore[no-untyped-def]
+def test_protected_senders_on_the_wire(app_client: TestClient, ctx, customer) -> None:
     r = app_client.post("/admin/v1/protected", json={"value": "+6149157*", "note": "Do Not Originate"}, headers=ADMIN)
     assert r.status_code == 200, r.text
     assert (r.json()["data"]["value"], r.json()["data"]["kind"], r.json()["data"]["holders"]) == (
@@ -100,7 +100,7 @@ def test_protected_senders_on_the_wire(app_client: TestClient, ctx, customer) ->
     assert app_client.get("/admin/v1/protected", headers={}).status_code == 401
 
 
-def test_account_settings_on_the_admin_api(app_client: TestClient, ctx, customer) -> None:  # type: ignore[no-untyped-def]
+def test_account_settings_on_the_admin_api(app_client: TestClient, ctx, customer) -> None:
     path = f"/admin/v1/accounts/{customer.account.id}"
     r = app_client.patch(path, json={"otp_required": False}, headers=ADMIN)
     assert r.status_code == 400 and "reason" in r.json()["message"]

@@ -20,7 +20,7 @@ SIZE = 100_000
 OTHER_ACCOUNTS_NUMBER = "+61491570156"
 
 
-def fill(ctx, account_id: str, size: int) -> None:  # type: ignore[no-untyped-def]
+def fill(ctx, account_id: str, size: int) -> None:
     """``size`` active numbers (+61400000001 ...) and ``size`` approved names (Brand1 ...,
     registered on ACMA's register), one INSERT ... SELECT each, plus a deleted number
     (+61490000001) and a requested name (Pending1) that are not senders."""
@@ -65,7 +65,7 @@ ANSWERS = [
 
 
 @pytest.fixture
-def big_account(app_client: TestClient, make_customer, ctx):  # type: ignore[no-untyped-def]
+def big_account(app_client: TestClient, make_customer, ctx):
     other = make_customer("Other", otp_required=False)
     r = app_client.post("/api/v1/customNumber/add", json={"name": "n", "number": OTHER_ACCOUNTS_NUMBER},
                         headers=other.headers)
@@ -77,7 +77,7 @@ def big_account(app_client: TestClient, make_customer, ctx):  # type: ignore[no-
     return customer
 
 
-def test_the_right_answer_from_one_point_query_then_from_memory(app_client: TestClient, big_account, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_the_right_answer_from_one_point_query_then_from_memory(app_client: TestClient, big_account, ctx) -> None:
     h = big_account.headers
     for sender, allowed, kind, send_as in ANSWERS:
         with ctx.db.count() as miss:
@@ -90,7 +90,7 @@ def test_the_right_answer_from_one_point_query_then_from_memory(app_client: Test
         assert again == first and hit.total == 0, (sender, hit.statements)
 
 
-def test_the_gateway_resolves_its_sender_the_same_way(app_client: TestClient, big_account, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_the_gateway_resolves_its_sender_the_same_way(app_client: TestClient, big_account, ctx) -> None:
     h = big_account.headers
     body = {"message": "Hello", "contacts": ["+61491570157"]}
     gateway = BUDGET["gateway, 1000 contacts"][0 if ctx.db.is_sqlite else 1]
@@ -109,7 +109,7 @@ def test_the_gateway_resolves_its_sender_the_same_way(app_client: TestClient, bi
             assert r.status_code == 403 and counts.total == expected, (sender, counts.statements)
 
 
-def test_a_miss_reads_one_row_through_an_index(big_account, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_a_miss_reads_one_row_through_an_index(big_account, ctx) -> None:
     """The plan of each look-up, on the filled tables: an index seek on the sender itself,
     never a walk over the account's (or every account's) senders."""
     account_id = big_account.account.id

@@ -22,7 +22,7 @@ def settings_overrides() -> dict[str, object]:
     return {"short_link_base": BASE + "/"}
 
 
-def test_each_message_gets_its_own_link(app_client: TestClient, customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_each_message_gets_its_own_link(app_client: TestClient, customer, ctx) -> None:
     text = "Sale! Visit gosite.au/goo or https://gosite.au/map now"
     status, body, ids = post(app_client, customer.headers, message=text, contacts=[CONTACT, "0491570158"],
                              longUrl=[{"longUrl": "www.example.com/sale?x=1", "shortUrl": "goo"},
@@ -48,7 +48,7 @@ def test_each_message_gets_its_own_link(app_client: TestClient, customer, ctx) -
     deliver_all(ctx)
 
 
-def test_parts_count_the_link_as_sent(app_client: TestClient, customer) -> None:  # type: ignore[no-untyped-def]
+def test_parts_count_the_link_as_sent(app_client: TestClient, customer) -> None:
     # 130 + the link (33 characters once replaced) > 160: two parts, though the text as given is one
     text = "a" * 130 + " gosite.au/goo"
     status, body, _ = post(app_client, customer.headers, message=text, contacts=[CONTACT],
@@ -69,7 +69,7 @@ def test_parts_count_the_link_as_sent(app_client: TestClient, customer) -> None:
     ("example.com", 'longUrl must be a list of at most 10 {"longUrl": ..., "shortUrl": ...}'),
     (["example.com"], 'longUrl must be a list of {"longUrl": ..., "shortUrl": ...}'),
 ])
-def test_bad_links_are_refused(app_client: TestClient, customer, ctx, links: Any, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_links_are_refused(app_client: TestClient, customer, ctx, links: Any, message: str) -> None:
     status, body, _ = post(app_client, customer.headers, message="See gosite.au/goo", contacts=[CONTACT],
                            longUrl=links)
     assert (status, body) == (400, refused(message))
@@ -77,7 +77,7 @@ def test_bad_links_are_refused(app_client: TestClient, customer, ctx, links: Any
 
 
 @pytest.mark.parametrize("settings_overrides", [{}])
-def test_without_a_base_links_are_refused(app_client: TestClient, customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_without_a_base_links_are_refused(app_client: TestClient, customer, ctx) -> None:
     status, body, _ = post(app_client, customer.headers, message="See gosite.au/goo", contacts=[CONTACT],
                            longUrl=[{"longUrl": "example.com", "shortUrl": "goo"}])
     assert (status, body) == (400, refused(

@@ -29,29 +29,29 @@ def settings_overrides() -> dict[str, object]:
     return {"short_link_base": BASE}
 
 
-def approved_name(ctx, customer, name: str = NAME) -> None:  # type: ignore[no-untyped-def]
+def approved_name(ctx, customer, name: str = NAME) -> None:
     record = business_names.request(ctx, customer.account, businessname=name, actor=CLI)
     business_names.approve(ctx, record.id, actor=Actor("operator"))
 
 
-def listed(ctx) -> dict[tuple[str, str], str]:  # type: ignore[no-untyped-def]
+def listed(ctx) -> dict[tuple[str, str], str]:
     with ctx.db.read() as conn:
         return {(r.account_id, r.number): r.source for r in conn.execute(sa.select(optouts_table)).all()}
 
 
-def hook(ctx, account_id: str) -> None:  # type: ignore[no-untyped-def]
+def hook(ctx, account_id: str) -> None:
     with ctx.db.write() as conn:
         conn.execute(sa.update(accounts).where(accounts.c.id == account_id)
                      .values(webhook_url="https://hooks.example.com/in", webhook_secret="whsec_dGVzdA=="))
 
 
-def events_of(ctx, type_: str) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+def events_of(ctx, type_: str) -> list[dict[str, Any]]:
     with ctx.db.read() as conn:
         rows = conn.execute(sa.select(webhook_events.c.payload).where(webhook_events.c.type == type_)).scalars()
         return [row["data"] for row in rows]
 
 
-def test_a_business_name_sends_a_link_per_message(app_client: TestClient, no_otp_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_a_business_name_sends_a_link_per_message(app_client: TestClient, no_otp_customer, ctx) -> None:
     approved_name(ctx, no_otp_customer)
     hook(ctx, no_otp_customer.account.id)
     status, body, ids = post(app_client, no_otp_customer.headers, message="Sale", contacts=[CONTACT, OTHER],
@@ -90,7 +90,7 @@ def test_a_business_name_sends_a_link_per_message(app_client: TestClient, no_otp
     assert (status, body) == (200, ok(QUEUED, sent([], unsubscribed=[CONTACT])))
 
 
-def test_unknown_codes_and_plain_links(app_client: TestClient, no_otp_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_codes_and_plain_links(app_client: TestClient, no_otp_customer, ctx) -> None:
     approved_name(ctx, no_otp_customer)
     _, _, ids = post(app_client, no_otp_customer.headers, message="See gosite.au/goo", contacts=[CONTACT],
                      sender=NAME, replyStopToOptOut=True, longUrl=[{"longUrl": "example.com", "shortUrl": "goo"}])
@@ -105,7 +105,7 @@ def test_unknown_codes_and_plain_links(app_client: TestClient, no_otp_customer, 
     assert listed(ctx) == {}
 
 
-def test_number_senders_keep_the_stop_line(app_client: TestClient, no_otp_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_number_senders_keep_the_stop_line(app_client: TestClient, no_otp_customer, ctx) -> None:
     own_number(app_client, no_otp_customer)
     post(app_client, no_otp_customer.headers, message="Sale", contacts=[CONTACT], sender=OWN, replyStopToOptOut=True)
     post(app_client, no_otp_customer.headers, message="Sale", contacts=[OTHER], replyStopToOptOut=True)  # shared
@@ -114,7 +114,7 @@ def test_number_senders_keep_the_stop_line(app_client: TestClient, no_otp_custom
         assert conn.execute(sa.select(sa.func.count()).select_from(short_links)).scalar() == 0
 
 
-def test_the_parts_count_the_link_line(app_client: TestClient, no_otp_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_the_parts_count_the_link_line(app_client: TestClient, no_otp_customer, ctx) -> None:
     approved_name(ctx, no_otp_customer)
     # 130 + "\nReply STOP to opt out" (22) fits one part; 130 + "\nOpt out: <base>/<code>" (43) does not
     text = "a" * 130
@@ -125,7 +125,7 @@ def test_the_parts_count_the_link_line(app_client: TestClient, no_otp_customer, 
 
 
 @pytest.mark.parametrize("settings_overrides", [{"short_link_base": None}])
-def test_without_a_link_base_a_business_name_cannot_ask_for_it(app_client: TestClient, no_otp_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_without_a_link_base_a_business_name_cannot_ask_for_it(app_client: TestClient, no_otp_customer, ctx) -> None:
     approved_name(ctx, no_otp_customer)
     status, body, _ = post(app_client, no_otp_customer.headers, message="Sale", contacts=[CONTACT], sender=NAME,
                            replyStopToOptOut=True)
@@ -141,7 +141,7 @@ def test_without_a_link_base_a_business_name_cannot_ask_for_it(app_client: TestC
 
 
 @pytest.mark.parametrize("settings_overrides", [{**BROWSER_SETTINGS, "short_link_base": BASE}])
-def test_the_unsubscribe_page_in_chromium(app_client: TestClient, quiet_live: str, new_page, no_otp_customer,  # type: ignore[no-untyped-def]
+def test_the_unsubscribe_page_in_chromium(app_client: TestClient, quiet_live: str, new_page, no_otp_customer,
                                           ctx) -> None:
     approved_name(ctx, no_otp_customer)
     post(app_client, no_otp_customer.headers, message="Sale", contacts=[CONTACT], sender=NAME, replyStopToOptOut=True)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import re
 
-
 from senderid.cli import common
 from senderid.domain import accounts
 
 
-def test_account_and_key_lifecycle(run) -> None:  # type: ignore[no-untyped-def]
+def test_account_and_key_lifecycle(run) -> None:
     created = run("account", "create", "Acme Pty Ltd", "--no-otp")
     assert created.exit_code == 0, created.output
     account_id = created.stdout.strip()
@@ -43,7 +42,7 @@ def test_account_and_key_lifecycle(run) -> None:  # type: ignore[no-untyped-def]
     assert accounts.authenticate(common.context(), second) is None
 
 
-def test_refusals_exit_1_and_usage_exits_2(run) -> None:  # type: ignore[no-untyped-def]
+def test_refusals_exit_1_and_usage_exits_2(run) -> None:
     missing = run("key", "create", "0" * 24)
     assert missing.exit_code == 1 and "No account" in missing.output
     assert run("key", "revoke", "sid_nope").exit_code == 1
@@ -51,12 +50,12 @@ def test_refusals_exit_1_and_usage_exits_2(run) -> None:  # type: ignore[no-unty
     assert run("account", "create").exit_code == 2
 
 
-def test_db_upgrade_is_idempotent(run) -> None:  # type: ignore[no-untyped-def]
+def test_db_upgrade_is_idempotent(run) -> None:
     assert run("db", "upgrade").exit_code == 0
     assert run("db", "upgrade").exit_code == 0
 
 
-def test_account_credits(run) -> None:  # type: ignore[no-untyped-def]
+def test_account_credits(run) -> None:
     from senderid.domain import credits
 
     account_id = run("account", "create", "Prepaid").stdout.strip()
@@ -74,7 +73,7 @@ def test_account_credits(run) -> None:  # type: ignore[no-untyped-def]
     assert run("account", "set", "0" * 24, "--credits", "5").exit_code == 1
 
 
-def test_account_set_with_a_refused_balance_changes_nothing(run) -> None:  # type: ignore[no-untyped-def]
+def test_account_set_with_a_refused_balance_changes_nothing(run) -> None:
     account_id = run("account", "create", "Prepaid").stdout.strip()
     refused = run("account", "set", account_id, "--no-otp-required", "--reason", "vouched for", "--credits", "-5")
     assert refused.exit_code == 1 and "credits must be a number from 0" in refused.output
@@ -82,7 +81,7 @@ def test_account_set_with_a_refused_balance_changes_nothing(run) -> None:  # typ
     assert accounts.get_account(common.context(), account_id).otp_required is True
 
 
-def test_account_list_shows_names_and_times_with_their_zone(run) -> None:  # type: ignore[no-untyped-def]
+def test_account_list_shows_names_and_times_with_their_zone(run) -> None:
     empty = run("account", "list")
     assert empty.exit_code == 0 and empty.stdout == "" and "no accounts yet" in empty.stderr
     assert run("account", "list", "--json").stdout == "[]\n"
@@ -102,7 +101,7 @@ def test_account_list_shows_names_and_times_with_their_zone(run) -> None:  # typ
     assert as_json[0]["created_at"].endswith("Z")
 
 
-def test_key_list_and_create_as_json(run) -> None:  # type: ignore[no-untyped-def]
+def test_key_list_and_create_as_json(run) -> None:
     account_id = run("account", "create", "Acme").stdout.strip()
     none_yet = run("key", "list", account_id)
     assert none_yet.exit_code == 0 and none_yet.stdout == "" and "no keys" in none_yet.stderr
@@ -125,7 +124,7 @@ def test_version() -> None:
     assert result.exit_code == 0 and result.output == f"senderid {__version__}\n"
 
 
-def _all_commands(group, path=()):  # type: ignore[no-untyped-def]
+def _all_commands(group, path=()):
     yield list(path)
     for name, sub in getattr(group, "commands", {}).items():
         yield from _all_commands(sub, (*path, name))

@@ -5,9 +5,9 @@ and the exit codes 0 (done), 1 (refused), 2 (usage) and 3 (no answer)."""
 from __future__ import annotations
 
 import json
-import time
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -177,7 +177,7 @@ def test_send(run: Run) -> None:
     assert refused.stderr.startswith("error: ") and refused.stderr.endswith(" (HTTP 403)\n")
 
 
-def test_send_with_the_gateway_fields_cancel_optouts_and_usage(run: Run, clock) -> None:  # type: ignore[no-untyped-def]
+def test_send_with_the_gateway_fields_cancel_optouts_and_usage(run: Run, clock) -> None:
     sent = run("send", "Later", OTHER, "--delay", "60000", "--custom-string", "crm", "--reply-stop")
     [_, (number, message_id)] = _rows(sent)
     assert number == OTHER and len(message_id) == 24

@@ -22,13 +22,10 @@ from senderid.store import migrate
 from senderid.store.tables import audit_events, outbox
 from tests.support.helpers import deliver_all
 
-
-
-
 # -- the schema --------------------------------------------------------------------------
 
 
-def test_db_upgrade_prints_what_it_applied_and_current_and_history_say_where_it_is(run, db) -> None:  # type: ignore[no-untyped-def]
+def test_db_upgrade_prints_what_it_applied_and_current_and_history_say_where_it_is(run, db) -> None:
     newest = sorted(migrate.heads())
     oldest_kept = f"{int(newest[0]) - 1:04d}"  # the migration before the newest
     command.downgrade(migrate.alembic_config(db), oldest_kept)
@@ -71,7 +68,7 @@ def _statuses(ctx: Context, ids: list[str]) -> list[str]:
     return [found[i] for i in ids]
 
 
-def test_a_suspended_account_is_refused_and_its_messages_wait_until_it_is_resumed(  # type: ignore[no-untyped-def]
+def test_a_suspended_account_is_refused_and_its_messages_wait_until_it_is_resumed(
         run, ctx: Context, app_client: TestClient, make_customer) -> None:
     held, other = make_customer("Held"), make_customer("Other")
     suspended = run("account", "suspend", held.account.id, "--json")
@@ -101,7 +98,7 @@ def test_a_suspended_account_is_refused_and_its_messages_wait_until_it_is_resume
     assert actions[-2:] == ["account.suspended", "account.resumed"]  # the repeated suspend is not audited
 
 
-def test_suspending_between_claims_holds_the_bulk_lane_too(run, ctx: Context, make_customer) -> None:  # type: ignore[no-untyped-def]
+def test_suspending_between_claims_holds_the_bulk_lane_too(run, ctx: Context, make_customer) -> None:
     first, second = make_customer("First"), make_customer("Second")
     mine = [_queue(ctx, first.account.id) for _ in range(3)]
     theirs = [_queue(ctx, second.account.id) for _ in range(3)]
@@ -113,7 +110,7 @@ def test_suspending_between_claims_holds_the_bulk_lane_too(run, ctx: Context, ma
     assert set(_statuses(ctx, theirs)) == {"sent"}
 
 
-def test_account_rename(run, customer) -> None:  # type: ignore[no-untyped-def]
+def test_account_rename(run, customer) -> None:
     renamed = run("account", "rename", customer.account.id, "Acme Holdings", "--json")
     assert renamed.exit_code == 0, renamed.output
     assert json.loads(renamed.stdout)["name"] == "Acme Holdings"
@@ -144,7 +141,7 @@ def _old_audit_event(ctx: Context, days: int, *, now: datetime | None = None) ->
                                                  action="account.updated", details={}))
 
 
-def test_purge_deletes_ended_messages_and_audit_events_past_their_retention(  # type: ignore[no-untyped-def]
+def test_purge_deletes_ended_messages_and_audit_events_past_their_retention(
         run, ctx: Context, customer, monkeypatch: pytest.MonkeyPatch) -> None:
     now = datetime.now(UTC)  # the command's clock
     old_sent, old_dead, old_queued, recent_sent = (_queue(ctx, customer.account.id) for _ in range(4))
@@ -169,7 +166,7 @@ def test_purge_deletes_ended_messages_and_audit_events_past_their_retention(  # 
 
 
 @pytest.mark.parametrize("settings_overrides", [{"message_retention_days": 30, "audit_retention_days": 365}])
-def test_the_workers_housekeeping_purges_when_the_retentions_are_set(ctx: Context, customer) -> None:  # type: ignore[no-untyped-def]
+def test_the_workers_housekeeping_purges_when_the_retentions_are_set(ctx: Context, customer) -> None:
     old, recent = _queue(ctx, customer.account.id), _queue(ctx, customer.account.id)
     _age(ctx, [old], 31, "delivered")
     _age(ctx, [recent], 29, "delivered")
@@ -180,7 +177,7 @@ def test_the_workers_housekeeping_purges_when_the_retentions_are_set(ctx: Contex
     assert _remaining(ctx) == ({recent}, audit_before - 1)
 
 
-def test_by_default_the_housekeeping_keeps_every_row(ctx: Context, customer) -> None:  # type: ignore[no-untyped-def]
+def test_by_default_the_housekeeping_keeps_every_row(ctx: Context, customer) -> None:
     old = _queue(ctx, customer.account.id)
     _age(ctx, [old], 3650, "delivered")
     _old_audit_event(ctx, 3650)
@@ -223,7 +220,7 @@ def test_every_command_that_prints_data_takes_json() -> None:
         assert path not in NO_DATA
 
 
-def test_webhook_secret_account_set_and_outbox_purge_as_json(run, customer) -> None:  # type: ignore[no-untyped-def]
+def test_webhook_secret_account_set_and_outbox_purge_as_json(run, customer) -> None:
     secret = run("account", "webhook-secret", customer.account.id, "--json")
     assert secret.exit_code == 0, secret.output
     assert json.loads(secret.stdout)["webhook_secret"].startswith("whsec_")

@@ -11,7 +11,7 @@ from senderid.domain.context import Context
 from tests.support.fake_providers import ScriptedProvider
 
 
-def test_outbox_show_prints_the_timeline(run, ctx: Context, clock) -> None:  # type: ignore[no-untyped-def]
+def test_outbox_show_prints_the_timeline(run, ctx: Context, clock) -> None:
     with ctx.db.write() as conn:
         message_id = outbox.enqueue(conn, now=clock.now(), kind="sms", to="+61491570157", sender="",
                                     body="Secret text", account_id="acct-a")

@@ -15,13 +15,13 @@ from senderid.domain.types import CLI
 from senderid.store.tables import audit_events
 
 
-def _account(run, name: str = "Acme", *flags: str) -> str:  # type: ignore[no-untyped-def]
+def _account(run, name: str = "Acme", *flags: str) -> str:
     created = run("account", "create", name, *flags)
     assert created.exit_code == 0, created.output
     return created.stdout.strip()
 
 
-def test_protect_add_list_remove_import(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_protect_add_list_remove_import(run, tmp_path: Path) -> None:
     agency = _account(run, "Agency")
     done = run("protect", "add", "0491 570 159", "--account", agency, "--note", "Do Not Originate")
     assert done.exit_code == 0, done.output
@@ -48,7 +48,7 @@ def test_protect_add_list_remove_import(run, tmp_path: Path) -> None:  # type: i
     assert "CommBank" not in run("protect", "list").stdout  # a row refused: nothing of the file is kept
 
 
-def test_protect_lists_and_ends_the_holders(run) -> None:  # type: ignore[no-untyped-def]
+def test_protect_lists_and_ends_the_holders(run) -> None:
     holder = _account(run, "Holder", "--no-otp")
     ctx = common.context()
     registration = cn.add(ctx, accounts.get_account(ctx, holder), name="x", number="+61491570156", actor=CLI)
@@ -60,7 +60,7 @@ def test_protect_lists_and_ends_the_holders(run) -> None:  # type: ignore[no-unt
     assert cn.get_registration(common.context(), holder, registration.id).status == "deleted"
 
 
-def test_no_otp_needs_a_reason(run) -> None:  # type: ignore[no-untyped-def]
+def test_no_otp_needs_a_reason(run) -> None:
     account_id = _account(run)
     refused = run("account", "set", account_id, "--no-otp")
     assert refused.exit_code == 2 and "--reason" in refused.output

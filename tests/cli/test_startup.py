@@ -28,7 +28,7 @@ from tests.support.env import TEST_SECRET
 pytestmark = pytest.mark.slow
 
 
-def _one_error_line(result) -> str:  # type: ignore[no-untyped-def]
+def _one_error_line(result) -> str:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: "), result.stderr
@@ -182,18 +182,18 @@ def _admin_token(stdout: str) -> str:
     return match.group(1)
 
 
-def _run_printed(stdout: str, endpoint: str) -> dict:  # type: ignore[type-arg]
+def _run_printed(stdout: str, endpoint: str) -> dict:
     """Run the curl command ``serve --demo`` printed for ``endpoint``, as a user pastes it."""
     [line] = [line for line in stdout.splitlines() if line.strip().startswith("curl") and endpoint in line]
     result = subprocess.run(["bash", "-c", line], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)  # type: ignore[no-any-return]
+    return json.loads(result.stdout)
 
 
 def _printed_demo(process: subprocess.Popen[str]) -> str:
     """What ``serve --demo`` printed on stdout, up to its last command."""
     lines = []
-    for line in process.stdout:  # type: ignore[union-attr]
+    for line in process.stdout:
         lines.append(line)
         if "verifyCustomNumber" in line:
             return "".join(lines)
@@ -219,14 +219,14 @@ def test_serve_demo_prints_commands_that_work_and_the_same_key_on_restart(tmp_pa
             assert accounts.status_code == 200 and "demo" in accounts.text, accounts.text
             assert httpx.get(f"http://127.0.0.1:{port}/console", follow_redirects=True).status_code == 200
         printed.append(out)
-        numbers.append(re.search(r'"number": "(\+\d+)"', out).group(1))  # type: ignore[union-attr]
+        numbers.append(re.search(r'"number": "(\+\d+)"', out).group(1))
     first, second = printed
     key = _demo_key(first)
     assert _demo_key(second) == key and f"export SENDERID_API_KEY={key}" in second
     token = _admin_token(first)
     assert _admin_token(second) == token  # derived from the secret: the same on every start
     assert "the same as before" in second and "the same as before" not in first
-    account = re.search(r"account\s+(\w{24})", first).group(1)  # type: ignore[union-attr]
+    account = re.search(r"account\s+(\w{24})", first).group(1)
     assert f"account  {account} (demo" in second
     assert numbers[0] != numbers[1]  # the first is pending now: a fresh one is printed
 
@@ -242,7 +242,7 @@ def test_serve_demo_keeps_the_operators_admin_token_and_never_prints_it(tmp_path
                                headers={"Authorization": f"Bearer {token}", "Connection": "close"})
             assert answer.status_code == 200, answer.text
     assert "sign in with SENDERID_ADMIN_TOKEN" in out and token not in out
-    assert token not in server.output[1]  # type: ignore[attr-defined]
+    assert token not in server.output[1]
 
 
 # -- the log format: text on a terminal, JSON otherwise ------------------------------------
@@ -317,7 +317,7 @@ def test_serve_workers_runs_n_processes_on_one_port_with_the_same_settings(
                     pids = _server_pids(server.pid)
                     time.sleep(0.1)
                 assert len(pids) == 2
-    _out, err = server.output  # type: ignore[attr-defined]
+    _out, err = server.output
     started_lines = re.findall(r"Z INFO uvicorn.error: Started server process \[(\d+)\]", err)
     assert len(set(started_lines)) == 2, err  # both children log, in the text format of serve
     assert "{\"time\"" not in err

@@ -39,12 +39,12 @@ def server(ctx: Context, **settings: object) -> Iterator[httpx.Client]:
         yield client
 
 
-def failed_sign_ins(client: httpx.Client, count: int, forwarded_for) -> list[int]:  # type: ignore[no-untyped-def]
+def failed_sign_ins(client: httpx.Client, count: int, forwarded_for) -> list[int]:
     """``count`` sign-ins with a wrong token, each claiming another X-Forwarded-For."""
     statuses = []
     for i in range(count):
         page = client.get("/console/login")
-        csrf = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
+        csrf = CSRF.search(page.text).group(1)
         r = client.post("/console/login", data={"token": "wrong", "csrf": csrf},
                         headers={"X-Forwarded-For": forwarded_for(i), "Origin": str(client.base_url)})
         statuses.append(r.status_code)
@@ -63,7 +63,7 @@ def test_by_default_rotating_x_forwarded_for_does_not_dodge_the_sign_in_throttle
     assert statuses == [401] * 10 + [429]
 
 
-def test_by_default_the_audit_records_the_socket_peer(ctx: Context, customer) -> None:  # type: ignore[no-untyped-def]
+def test_by_default_the_audit_records_the_socket_peer(ctx: Context, customer) -> None:
     with server(ctx) as client:
         r = client.post("/api/v1/customNumber/add", json={"name": "x", "number": "0491570156"},
                         headers={**customer.headers, "X-Forwarded-For": "198.51.100.77"})
@@ -71,7 +71,7 @@ def test_by_default_the_audit_records_the_socket_peer(ctx: Context, customer) ->
     assert otp_sent_ip(ctx) == "127.0.0.1"
 
 
-def test_behind_a_trusted_proxy_the_forwarded_address_counts(ctx: Context, customer) -> None:  # type: ignore[no-untyped-def]
+def test_behind_a_trusted_proxy_the_forwarded_address_counts(ctx: Context, customer) -> None:
     with server(ctx, trusted_proxies=("127.0.0.1",)) as client:
         # each forwarded address has its own allowance of failures
         assert failed_sign_ins(client, 11, lambda i: f"198.51.100.{i + 1}") == [401] * 11
@@ -92,10 +92,10 @@ def test_a_proxy_that_is_not_trusted_is_not_believed(ctx: Context) -> None:
 
 
 def test_trusted_proxies_setting_and_the_hint_of_make_run() -> None:
-    settings = Settings(trusted_proxies="10.0.0.5, 192.168.0.0/16")  # type: ignore[arg-type]
+    settings = Settings(trusted_proxies="10.0.0.5, 192.168.0.0/16")
     assert settings.trusted_proxies == ("10.0.0.5", "192.168.0.0/16")
     assert proxy_options(settings) == {"proxy_headers": True, "forwarded_allow_ips": "10.0.0.5,192.168.0.0/16"}
     assert proxy_options(Settings()) == {"proxy_headers": False, "forwarded_allow_ips": ""}
     assert "SENDERID_TRUSTED_PROXIES=" in proxy_note(Settings())
     with pytest.raises(ValueError, match="not an IP address"):
-        Settings(trusted_proxies="proxy.example")  # type: ignore[arg-type]
+        Settings(trusted_proxies="proxy.example")

@@ -154,12 +154,12 @@ def test_bad_idempotency_key(make_twin: Callable[..., Twin], serve: Serve) -> No
 @pytest.mark.unit
 def test_wrong_http_client_type() -> None:
     with httpx.Client() as sync_http, pytest.raises(TypeError):
-        AsyncClient(api_key="k", http_client=sync_http)  # type: ignore[arg-type]
+        AsyncClient(api_key="k", http_client=sync_http)
 
     async def main() -> None:
         async with httpx.AsyncClient() as async_http:
             with pytest.raises(TypeError):
-                Client(api_key="k", http_client=async_http)  # type: ignore[arg-type]
+                Client(api_key="k", http_client=async_http)
 
     asyncio.run(main())
 

@@ -206,10 +206,10 @@ def test_every_list_is_one_generic_page(page: type[Page[Any]], record: type) -> 
     envelope = {"status": True, "message": "m",
                 "data": {"items": [{}, {}], "total": 7, "limit": 2, "offset": 4, "optoutId": "list-1"}}
     result = page.from_envelope(envelope)
-    assert isinstance(result, Page) and page.__orig_bases__ == (Page[record],)  # type: ignore[attr-defined,index]
+    assert isinstance(result, Page) and page.__orig_bases__ == (Page[record],)
     assert [type(item) for item in result.items] == [record, record]
     assert all(item.envelope is envelope for item in result.items)
     assert (result.total, result.limit, result.offset, result.next_offset, result.message) == (7, 2, 4, 6, "m")
     assert result == page.from_envelope({**envelope, "extra": 1}) and hash(result)
     if page is OptOutPage:
-        assert result.optout_id == "list-1"  # type: ignore[attr-defined]
+        assert result.optout_id == "list-1"

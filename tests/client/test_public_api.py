@@ -165,7 +165,7 @@ def test_endpoint_arguments_are_keyword_only() -> None:
 def test_results_are_frozen_and_keep_the_envelope_aside() -> None:
     result = TokenInfo(token="t", envelope={"status": True})
     with pytest.raises(dataclasses.FrozenInstanceError):
-        result.token = "other"  # type: ignore[misc]
+        result.token = "other"
     assert result == TokenInfo(token="t", envelope={"different": 1})
     assert hash(result) == hash(TokenInfo(token="t", envelope={}))
     assert "envelope" not in repr(result)

@@ -31,7 +31,7 @@ def _actors(ctx: Context, action: str) -> list[str]:
         return list(conn.execute(sa.select(audit_events.c.actor).where(audit_events.c.action == action)).scalars())
 
 
-def test_review_page_shows_the_register_and_records_its_status(console: TestClient, ctx: Context, customer) -> None:  # type: ignore[no-untyped-def]
+def test_review_page_shows_the_register_and_records_its_status(console: TestClient, ctx: Context, customer) -> None:
     bare = business_names.request(ctx, customer.account, businessname="Acme", actor=CLI)
     full = business_names.request(ctx, customer.account, businessname="Acme Two", abn=ABN,
                                   entity_name="Acme Pty Ltd", use_case="domain",
@@ -66,7 +66,7 @@ def test_review_page_shows_the_register_and_records_its_status(console: TestClie
     assert late.status_code == 409 and "this one is REJECTED" in late.text
 
 
-def test_the_register_csv_download(console: TestClient, ctx: Context, customer) -> None:  # type: ignore[no-untyped-def]
+def test_the_register_csv_download(console: TestClient, ctx: Context, customer) -> None:
     a = business_names.request(ctx, customer.account, businessname="Acme", abn=ABN, actor=CLI)
     business_names.request(ctx, customer.account, businessname="Acme Two", actor=CLI)
     business_names.approve(ctx, a.id, actor=Actor("operator"))
@@ -82,7 +82,7 @@ def test_the_register_csv_download(console: TestClient, ctx: Context, customer) 
     assert [row[0] for row in everything[1:]] == ["Acme", "Acme Two"]
 
 
-def test_account_page_sets_the_default_registrant(console: TestClient, ctx: Context, customer) -> None:  # type: ignore[no-untyped-def]
+def test_account_page_sets_the_default_registrant(console: TestClient, ctx: Context, customer) -> None:
     csrf = sign_in(console)
     path = f"/console/accounts/{customer.account.id}"
     assert 'action="' + path + '/registrant"' in console.get(path).text

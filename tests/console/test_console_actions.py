@@ -49,7 +49,7 @@ def settings_overrides() -> dict[str, object]:
     return dict(SETTINGS)
 
 
-def test_create_an_account_switch_its_otp_and_give_it_a_key_that_expires(  # type: ignore[no-untyped-def]
+def test_create_an_account_switch_its_otp_and_give_it_a_key_that_expires(
     page: Any, live: str, api, admin, ctx: Context
 ) -> None:
     sign_in(page, live)
@@ -68,7 +68,9 @@ def test_create_an_account_switch_its_otp_and_give_it_a_key_that_expires(  # typ
     assert api("GET", "/api/v1/user/token/verify", key).status_code == 200
     [listed] = admin(live, "GET", f"/accounts/{account_id}/keys").json()["data"]["items"]
     expires = ctx.clock.now() + timedelta(days=30)
-    assert listed["prefix"] == key[:12] and listed["expires_at"] == expires.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    assert listed["prefix"] == key[:12] and listed["expires_at"] == expires.isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z"
+    )
 
     r = api("POST", "/api/v1/customNumber/add", key, json={"name": "Bookings", "number": NUMBER})
     assert r.json()["message"] == "OTP sent to your number successfully", r.text
@@ -86,7 +88,7 @@ def test_create_an_account_switch_its_otp_and_give_it_a_key_that_expires(  # typ
     r = api("POST", "/api/v1/customNumber/add", key, json={"name": "Desk", "number": "+61491570158"})
     assert r.json()["message"] == "OTP sent to your number successfully", r.text
 
-    ctx.clock.advance(days=30)  # type: ignore[attr-defined]  # the key's 30 days are over
+    ctx.clock.advance(days=30)  # the key's 30 days are over
     refused = api("GET", "/api/v1/user/token/verify", key)
     assert refused.status_code == 401 and refused.json()["message"] == "Token expired"
 
@@ -107,7 +109,7 @@ def signed_with(secret: str, request: Request) -> bool:
                for entry in request.headers["webhook-signature"].split(" "))
 
 
-def test_a_webhook_url_and_its_secret_sign_what_arrives(page: Any, live: str, api, no_otp_customer) -> None:  # type: ignore[no-untyped-def]
+def test_a_webhook_url_and_its_secret_sign_what_arrives(page: Any, live: str, api, no_otp_customer) -> None:
     key = no_otp_customer.key
     with HookReceiver() as receiver:
         sign_in(page, live)
@@ -142,7 +144,7 @@ def test_a_webhook_url_and_its_secret_sign_what_arrives(page: Any, live: str, ap
         assert second.json()["data"]["number"] == third
 
 
-def test_retry_a_failed_otp_draws_a_fresh_code(page: Any, quiet_live: str, api, customer, ctx: Context) -> None:  # type: ignore[no-untyped-def]
+def test_retry_a_failed_otp_draws_a_fresh_code(page: Any, quiet_live: str, api, customer, ctx: Context) -> None:
     provider = ScriptedProvider([PermanentError("handset unreachable")])  # then accepts
     worker = Worker(ctx.db, ctx.settings, provider, ctx.clock, name="test-worker")
     r = api("POST", "/api/v1/customNumber/add", customer.key, json={"name": "Support", "number": NUMBER})
@@ -174,7 +176,7 @@ def test_retry_a_failed_otp_draws_a_fresh_code(page: Any, quiet_live: str, api, 
     expect(page.locator(f"#m-{lost.message_id} .badge")).to_have_text("sent")
 
 
-def test_the_overview_warns_while_the_provider_fails(new_page: Callable[..., Any], quiet_live: str, api, customer,  # type: ignore[no-untyped-def]
+def test_the_overview_warns_while_the_provider_fails(new_page: Callable[..., Any], quiet_live: str, api, customer,
                                                     ctx: Context) -> None:
     worker = Worker(ctx.db, ctx.settings, always(TransientError("HTTP 503 Service Unavailable")), ctx.clock,
                     name="test-worker")
@@ -182,7 +184,7 @@ def test_the_overview_warns_while_the_provider_fails(new_page: Callable[..., Any
         r = api("POST", "/api/v1/customNumber/add", customer.key, json={"name": number, "number": number})
         assert r.json()["status"] is True, r.text  # the API says "OTP sent" ...
     worker.run_once()  # ... while every send fails and the breaker opens
-    ctx.clock.advance(10)  # type: ignore[attr-defined]  # still inside the 30 s cool-off
+    ctx.clock.advance(10)  # still inside the 30 s cool-off
 
     page = new_page(color_scheme="dark")
     sign_in(page, quiet_live)

@@ -57,7 +57,7 @@ def settings_overrides() -> dict[str, object]:
 # -- the flows -----------------------------------------------------------------------------------
 
 
-def test_sign_in_then_approve_and_reject_business_names(page: Any, live: str, api, customer) -> None:  # type: ignore[no-untyped-def]
+def test_sign_in_then_approve_and_reject_business_names(page: Any, live: str, api, customer) -> None:
     acme = api("POST", "/api/v1/business/add", customer.key, json={"businessname": "Acme Shop"})
     cafe = api("POST", "/api/v1/business/add", customer.key, json={"businessname": "Bobs Cafe"})
     acme_id, cafe_id = acme.json()["data"]["_id"], cafe.json()["data"]["_id"]
@@ -95,7 +95,7 @@ def test_sign_in_then_approve_and_reject_business_names(page: Any, live: str, ap
     expect(page).to_have_url(f"{live}/console/login")
 
 
-def test_create_a_key_then_revoke_one(page: Any, live: str, api, customer) -> None:  # type: ignore[no-untyped-def]
+def test_create_a_key_then_revoke_one(page: Any, live: str, api, customer) -> None:
     assert api("GET", "/api/v1/user/token/verify", customer.key).status_code == 200
     sign_in(page, live)
     page.get_by_role("link", name="Accounts").click()
@@ -122,7 +122,7 @@ def test_create_a_key_then_revoke_one(page: Any, live: str, api, customer) -> No
     expect(page.get_by_label("The new API key")).to_have_count(0)  # shown once only
 
 
-def test_find_a_number_typed_the_way_people_write_it(page: Any, live: str, api, make_customer) -> None:  # type: ignore[no-untyped-def]
+def test_find_a_number_typed_the_way_people_write_it(page: Any, live: str, api, make_customer) -> None:
     direct = make_customer("Direct", otp_required=False)
     for number, name in ((NUMBER, "Support line"), (OTHER, "Sales line")):
         r = api("POST", "/api/v1/customNumber/add", direct.key, json={"name": name, "number": number})
@@ -140,14 +140,16 @@ def test_find_a_number_typed_the_way_people_write_it(page: Any, live: str, api, 
         page.get_by_role("link", name="Download these custom numbers as CSV").click()
     exported = Path(download.value.path()).read_text(encoding="utf-8-sig").splitlines()
     assert exported[0].startswith("id,number,name,account_id,account,status")
-    assert len(exported) == 2 and f",{NUMBER.lstrip('+')},Support line," in exported[1]  # the search's one number (E.164 digits)
+    assert (
+        len(exported) == 2 and f",{NUMBER.lstrip('+')},Support line," in exported[1]
+    )  # the search's one number (E.164 digits)
 
     results.get_by_role("link", name=NUMBER).click()
     expect(page.get_by_role("heading", name=NUMBER)).to_be_visible()
     expect(page.get_by_text("custom_number.created")).to_be_visible()
 
 
-def test_retry_a_dead_message(page: Any, live: str, http: httpx.Client, customer, ctx: Context) -> None:  # type: ignore[no-untyped-def]
+def test_retry_a_dead_message(page: Any, live: str, http: httpx.Client, customer, ctx: Context) -> None:
     message_id = dead_message(ctx, to=OTHER, sender="", account_id=customer.account.id)  # the shared sender
     sign_in(page, live)
     expect(page.locator(".tile", has_text="Dead messages").locator("dd")).to_have_text("1")
@@ -164,7 +166,7 @@ def test_retry_a_dead_message(page: Any, live: str, http: httpx.Client, customer
     assert [m["body"] for m in inbox if m["to"] == OTHER] == ["Your parcel is on its way"]
 
 
-def test_read_the_otp_in_the_inbox_and_verify_with_it(  # type: ignore[no-untyped-def]
+def test_read_the_otp_in_the_inbox_and_verify_with_it(
     new_page: Callable[..., Any], live: str, http: httpx.Client, api, customer
 ) -> None:
     page = new_page(permissions=["clipboard-read", "clipboard-write"])

@@ -40,7 +40,7 @@ def table(client: TestClient, url: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
 
 
-def test_numbers_follow_the_pages_filters_and_are_all_there(  # type: ignore[no-untyped-def]
+def test_numbers_follow_the_pages_filters_and_are_all_there(
     console: TestClient, ctx: Context, make_customer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(exports, "BATCH", 2)  # several reads per download
@@ -63,7 +63,7 @@ def test_numbers_follow_the_pages_filters_and_are_all_there(  # type: ignore[no-
     assert f'href="/console/numbers.csv?account_id={direct.account.id}"' in page.text
 
 
-def test_business_names_by_status_with_every_field(console: TestClient, ctx: Context, customer) -> None:  # type: ignore[no-untyped-def]
+def test_business_names_by_status_with_every_field(console: TestClient, ctx: Context, customer) -> None:
     shop = business_names.request(ctx, customer.account, businessname="Acme Shop", actor=CLI)
     cafe = business_names.request(ctx, customer.account, businessname="Bobs Cafe", customer_contact="0491 570 156",
                                   actor=CLI)
@@ -78,7 +78,7 @@ def test_business_names_by_status_with_every_field(console: TestClient, ctx: Con
         "/console/business-names?status=APPROVED").text
 
 
-def test_the_audit_log_pages_through_every_event_newest_first(  # type: ignore[no-untyped-def]
+def test_the_audit_log_pages_through_every_event_newest_first(
     console: TestClient, ctx: Context, customer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(exports, "AUDIT_BATCH", 3)
@@ -112,7 +112,7 @@ def test_cells_that_start_like_formulas_are_made_text(console: TestClient, ctx: 
     assert rows[0]["number"] == NUMBER[1:]
 
 
-def test_no_code_key_or_secret_is_exported(  # type: ignore[no-untyped-def]
+def test_no_code_key_or_secret_is_exported(
     console: TestClient, ctx: Context, customer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(otp, "generate_code", lambda: CODE)

@@ -18,7 +18,7 @@ def text(html: str) -> str:
     return " ".join(re.sub(r"<[^>]+>", " ", html).split())
 
 
-def test_scheduled_messages_and_cancelling(console: TestClient, ctx: Context, customer) -> None:  # type: ignore[no-untyped-def]
+def test_scheduled_messages_and_cancelling(console: TestClient, ctx: Context, customer) -> None:
     outcome = messages.send(ctx, customer.account, message="Later", contacts=["+61491570157"], sender=None,
                             actor=CLI, fields={"delay": 3_600_000, "customString": "crm"})
     messages.send(ctx, customer.account, message="Now", contacts=["+61491570158"], sender=None, actor=CLI)
@@ -35,7 +35,7 @@ def test_scheduled_messages_and_cancelling(console: TestClient, ctx: Context, cu
     assert "No scheduled messages." in console.get("/console/scheduled").text
 
 
-def test_an_accounts_opt_outs_credits_and_usage(console: TestClient, ctx: Context, customer) -> None:  # type: ignore[no-untyped-def]
+def test_an_accounts_opt_outs_credits_and_usage(console: TestClient, ctx: Context, customer) -> None:
     a = customer.account.id
     path = f"/console/accounts/{a}/gateway"
     page = console.get(path)

@@ -29,6 +29,6 @@ def test_an_empty_list_says_so_once(console: TestClient, path: str, empty: str) 
     assert len(re.findall(r"\bNo(thing)? [a-z]", text)) == 1, text  # and no second "No ..." (the pager's)
 
 
-def test_a_list_with_rows_counts_them_in_its_pager(console: TestClient, customer) -> None:  # type: ignore[no-untyped-def]
+def test_a_list_with_rows_counts_them_in_its_pager(console: TestClient, customer) -> None:
     page = console.get("/console/accounts")
     assert "1–1 of 1 accounts" in text_of(page.text) and "No accounts yet." not in page.text

@@ -87,7 +87,7 @@ def _goes_to_sign_in(client: TestClient, path: str = "/console", cookie: str | N
 
 
 @pytest.fixture
-def world(ctx: Context, customer) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def world(ctx: Context, customer) -> dict[str, str]:
     """A requested business name, a key and a dead message to act on."""
     name = business_names.request(ctx, customer.account, businessname="Acme Shop", actor=CLI)
     key, _secret = accounts.create_key(ctx, customer.account.id, actor=CLI)
@@ -268,7 +268,7 @@ def test_tampered_cookies_are_refused(console: TestClient) -> None:
     assert not _goes_to_sign_in(console, cookie=good)
 
 
-def test_expired_cookies_are_refused(console: TestClient, clock) -> None:  # type: ignore[no-untyped-def]
+def test_expired_cookies_are_refused(console: TestClient, clock) -> None:
     sign_in(console)
     clock.advance(hours=8, seconds=-1)
     assert not _goes_to_sign_in(console)
@@ -466,7 +466,9 @@ class _Controls(HTMLParser):
             self.buttons.append(found)
 
 
-def test_every_control_has_a_label(console: TestClient, ctx: Context, world: dict[str, str], app_client: TestClient) -> None:
+def test_every_control_has_a_label(
+    console: TestClient, ctx: Context, world: dict[str, str], app_client: TestClient
+) -> None:
     sign_in(console)
     pages = [
         "/console", "/console/accounts", f"/console/accounts/{world['account']}", "/console/numbers",

@@ -19,12 +19,12 @@ from tests.support.console_support import csrf_of
 WHO = Actor("test")
 
 
-def _post(console: TestClient, page: str, action: str, **form: str):  # type: ignore[no-untyped-def]
+def _post(console: TestClient, page: str, action: str, **form: str):
     token = csrf_of(console.get(page).text)
     return console.post(action, data={"csrf": token, **form}, follow_redirects=False)
 
 
-def test_the_protected_page(console: TestClient, ctx: Context, no_otp_customer) -> None:  # type: ignore[no-untyped-def]
+def test_the_protected_page(console: TestClient, ctx: Context, no_otp_customer) -> None:
     held = cn.add(ctx, no_otp_customer.account, name="x", number="+61491570156", actor=WHO)
     r = _post(console, "/console/protected", "/console/protected", value="+6149157*", note="Do Not Originate")
     assert r.status_code == 200 and "still held by" in r.text and "+61491570156" in r.text
@@ -42,7 +42,7 @@ def test_the_protected_page(console: TestClient, ctx: Context, no_otp_customer) 
 
 
 def test_otp_off_needs_a_reason_and_numbers_show_how_they_were_proven(console: TestClient, ctx: Context,
-                                                                      customer) -> None:  # type: ignore[no-untyped-def]
+                                                                      customer) -> None:
     page = f"/console/accounts/{customer.account.id}"
     r = _post(console, page, f"{page}/otp", otp_required="false")
     assert r.status_code == 400 and "needs a reason" in r.text

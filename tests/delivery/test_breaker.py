@@ -117,7 +117,7 @@ def make_worker(ctx: Context, provider: ScriptedProvider) -> Worker:
     return Worker(ctx.db, ctx.settings, provider, ctx.clock, name="w")
 
 
-def test_an_open_breaker_puts_claimed_messages_back_without_using_attempts(ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_an_open_breaker_puts_claimed_messages_back_without_using_attempts(ctx, clock) -> None:
     ids = queue(ctx, 8)
     provider = always(TransientError("HTTP 503"))
     w = make_worker(ctx, provider)
@@ -149,7 +149,7 @@ def test_an_open_breaker_puts_claimed_messages_back_without_using_attempts(ctx, 
     assert {r["status"] for r in rows(ctx).values()} == {"queued"}
 
 
-def test_a_failed_trial_reopens_for_twice_as_long_and_a_good_one_closes(ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_a_failed_trial_reopens_for_twice_as_long_and_a_good_one_closes(ctx, clock) -> None:
     ids = queue(ctx, 6)
     provider = ScriptedProvider([TransientError("down")] * 6)  # 5 trip it, the 6th is the trial
     w = make_worker(ctx, provider)
@@ -178,7 +178,7 @@ def test_a_failed_trial_reopens_for_twice_as_long_and_a_good_one_closes(ctx, clo
     assert min(found[i]["attempts"] for i in ids) == 1
 
 
-def test_permanent_errors_do_not_trip_the_breaker(ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_permanent_errors_do_not_trip_the_breaker(ctx, clock) -> None:
     queue(ctx, 10)
     provider = always(PermanentError("invalid number"))
     w = make_worker(ctx, provider)
@@ -188,7 +188,7 @@ def test_permanent_errors_do_not_trip_the_breaker(ctx, clock) -> None:  # type: 
     assert {r["status"] for r in rows(ctx).values()} == {"failed"}
 
 
-def test_a_success_between_failures_keeps_it_closed(ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_a_success_between_failures_keeps_it_closed(ctx, clock) -> None:
     queue(ctx, 10)
     down = TransientError("down")
     provider = ScriptedProvider([down, down, down, down, None, down, down, down, down, None])
@@ -201,7 +201,7 @@ def test_a_success_between_failures_keeps_it_closed(ctx, clock) -> None:  # type
 @pytest.mark.parametrize("settings_overrides", [
     {"delivery_breaker_failures": 2, "delivery_breaker_seconds": 10, "delivery_backoff_max_seconds": 25},
 ])
-def test_the_breaker_follows_its_settings(ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_the_breaker_follows_its_settings(ctx, clock) -> None:
     queue(ctx, 3)
     provider = always(TransientError("down"))
     w = make_worker(ctx, provider)
@@ -216,7 +216,7 @@ def test_the_breaker_follows_its_settings(ctx, clock) -> None:  # type: ignore[n
     assert waits == [10, 20, 25]  # doubling, capped at SENDERID_DELIVERY_BACKOFF_MAX_SECONDS
 
 
-def test_an_otp_that_expires_while_the_breaker_is_open_is_cancelled_not_sent(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_an_otp_that_expires_while_the_breaker_is_open_is_cancelled_not_sent(ctx, clock, customer) -> None:
     from senderid.domain import custom_numbers as cn
     from senderid.domain.types import Actor
 

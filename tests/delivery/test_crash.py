@@ -98,7 +98,7 @@ def settings_overrides() -> dict[str, object]:
 
 
 @pytest.fixture
-def real_ctx(db, settings) -> Context:  # type: ignore[no-untyped-def]
+def real_ctx(db, settings) -> Context:
     return Context(db=db, settings=settings, clock=Clock(), secret=settings.resolved_secret())
 
 
@@ -279,7 +279,7 @@ class WorkerProcess:
 
 
 @pytest.fixture
-def worker_process(database_url: str, settings, receiver: Receiver, tmp_path: Path) -> Iterator[WorkerProcess]:  # type: ignore[no-untyped-def]
+def worker_process(database_url: str, settings, receiver: Receiver, tmp_path: Path) -> Iterator[WorkerProcess]:
     process = WorkerProcess(database_url, settings.secret_key, receiver, tmp_path)
     yield process
     if process.proc is not None:
@@ -305,7 +305,7 @@ def fresh(now: Claims, before: Claims) -> set[str]:
 
 def statuses(ctx: Context) -> dict[str, str]:
     with ctx.db.read() as conn:
-        return dict(conn.execute(select(outbox.c.id, outbox.c.status)).all())  # type: ignore[arg-type]
+        return dict(conn.execute(select(outbox.c.id, outbox.c.status)).all())
 
 
 def seconds_to_last_retry(ctx: Context) -> float:

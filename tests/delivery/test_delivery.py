@@ -34,7 +34,7 @@ WHO = Actor("key:test", "127.0.0.1")
 _CODE = re.compile(r"\b(\d{6})\b")
 
 
-def queue_otp(ctx: Context, customer, number: str = NUMBER) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def queue_otp(ctx: Context, customer, number: str = NUMBER) -> dict[str, Any]:
     """Add a number (an OTP SMS is queued); the queued outbox row."""
     result = cn.add(ctx, customer.account, name="Mine", number=number, actor=WHO)
     with ctx.db.read() as conn:
@@ -75,7 +75,7 @@ def assert_wiped(row: dict[str, Any]) -> None:
 # -- retries ---------------------------------------------------------------------------
 
 
-def test_transient_failures_are_retried_with_backoff(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_transient_failures_are_retried_with_backoff(ctx, clock, customer) -> None:
     queued = queue_otp(ctx, customer)
     provider = ScriptedProvider([TransientError("timeout 1"), TransientError("timeout 2"), TransientError("503")])
     w = worker(ctx, provider)
@@ -110,7 +110,7 @@ def test_transient_failures_are_retried_with_backoff(ctx, clock, customer) -> No
     assert w.run_once() == 0
 
 
-def test_provider_retry_after_is_respected(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_provider_retry_after_is_respected(ctx, clock, customer) -> None:
     queued = queue_otp(ctx, customer)
     w = worker(ctx, ScriptedProvider([TransientError("throttled", retry_after=120)]))
     w.run_once()
@@ -123,7 +123,7 @@ def test_provider_retry_after_is_respected(ctx, clock, customer) -> None:  # typ
     assert message(ctx, queued["id"])["status"] == "sent"
 
 
-def test_a_provider_bug_is_retried_not_lost(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_a_provider_bug_is_retried_not_lost(ctx, clock, customer) -> None:
     queued = queue_otp(ctx, customer)
     w = worker(ctx, ScriptedProvider([RuntimeError("boom with a secret 123456")]))
     assert w.run_once() == 1
@@ -143,7 +143,7 @@ def test_backoff_grows_and_is_capped() -> None:
         assert ceiling / 2 <= delay <= ceiling
 
 
-def test_permanent_error_fails_without_retry(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_permanent_error_fails_without_retry(ctx, clock, customer) -> None:
     queued = queue_otp(ctx, customer)
     provider = always(PermanentError("invalid destination"))
     w = worker(ctx, provider)
@@ -157,7 +157,7 @@ def test_permanent_error_fails_without_retry(ctx, clock, customer) -> None:  # t
     assert len(provider.calls) == 1
 
 
-def test_gives_up_after_max_attempts_and_wipes_the_code(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_gives_up_after_max_attempts_and_wipes_the_code(ctx, clock, customer) -> None:
     queued = queue_otp(ctx, customer)
     provider = always(TransientError("upstream down"))
     w = worker(ctx, provider)
@@ -182,7 +182,7 @@ def test_gives_up_after_max_attempts_and_wipes_the_code(ctx, clock, customer) ->
 
 
 @pytest.mark.parametrize("settings_overrides", [{"delivery_max_attempts": 3}])
-def test_max_attempts_is_a_setting(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_max_attempts_is_a_setting(ctx, clock, customer) -> None:
     queued = queue_otp(ctx, customer)
     provider = always(TransientError("nope"))
     w = worker(ctx, provider)
@@ -194,7 +194,7 @@ def test_max_attempts_is_a_setting(ctx, clock, customer) -> None:  # type: ignor
     assert_wiped(row)
 
 
-def test_plain_sms_keeps_its_body_when_it_dies(ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_plain_sms_keeps_its_body_when_it_dies(ctx, clock) -> None:
     with ctx.db.write() as conn:
         message_id = outbox.enqueue(conn, now=clock.now(), kind="sms", to=NUMBER, sender="Acme", body="Hello")
     w = worker(ctx, always(TransientError("down")))
@@ -208,7 +208,7 @@ def test_plain_sms_keeps_its_body_when_it_dies(ctx, clock) -> None:  # type: ign
 # -- OTP-specific rules ----------------------------------------------------------------
 
 
-def test_an_otp_that_expired_before_delivery_is_not_sent(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_an_otp_that_expired_before_delivery_is_not_sent(ctx, clock, customer) -> None:
     queued = queue_otp(ctx, customer)
     clock.advance(ctx.settings.otp_ttl_seconds)
     provider = ScriptedProvider()
@@ -220,7 +220,7 @@ def test_an_otp_that_expired_before_delivery_is_not_sent(ctx, clock, customer) -
     assert provider.calls == []
 
 
-def test_an_otp_just_before_expiry_is_still_sent(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_an_otp_just_before_expiry_is_still_sent(ctx, clock, customer) -> None:
     queued = queue_otp(ctx, customer)
     clock.advance(ctx.settings.otp_ttl_seconds - 1)
     provider = ScriptedProvider()
@@ -229,7 +229,7 @@ def test_an_otp_just_before_expiry_is_still_sent(ctx, clock, customer) -> None: 
     assert len(provider.calls) == 1
 
 
-def test_retries_stop_when_the_otp_expires(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_retries_stop_when_the_otp_expires(ctx, clock, customer) -> None:
     queued = queue_otp(ctx, customer)
     provider = ScriptedProvider([TransientError("down")])
     w = worker(ctx, provider)
@@ -240,7 +240,7 @@ def test_retries_stop_when_the_otp_expires(ctx, clock, customer) -> None:  # typ
     assert len(provider.calls) == 1
 
 
-def test_re_add_cancels_the_queued_old_otp(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_re_add_cancels_the_queued_old_otp(ctx, clock, customer) -> None:
     old = queue_otp(ctx, customer)
     clock.advance(ctx.settings.otp_resend_cooldown_seconds)
     new = queue_otp(ctx, customer)
@@ -256,7 +256,7 @@ def test_re_add_cancels_the_queued_old_otp(ctx, clock, customer) -> None:  # typ
     assert message(ctx, new["id"])["status"] == "sent"
 
 
-def test_a_superseded_otp_whose_worker_died_is_not_sent_later(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_a_superseded_otp_whose_worker_died_is_not_sent_later(ctx, clock, customer) -> None:
     """A worker claims the first code's SMS and dies; the user asks again and gets a fresh
     code. When the lease expires, the dead code must not follow the fresh one (SPEC §3:
     the old one stops working, no codes that would confuse the user)."""
@@ -274,12 +274,12 @@ def test_a_superseded_otp_whose_worker_died_is_not_sent_later(ctx, clock, custom
     assert [sms.message_id for sms in provider.calls] == [new["id"]], "the superseded code was sent"
 
 
-def test_a_superseded_otp_that_failed_on_the_wire_is_not_retried(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_a_superseded_otp_that_failed_on_the_wire_is_not_retried(ctx, clock, customer) -> None:
     """The user re-adds while the first SMS is with the provider, which then fails it
     transiently: the retry must not deliver the old, dead code after the fresh one."""
     fresh: dict[str, Any] = {}
 
-    def re_add_meanwhile(sms) -> None:  # type: ignore[no-untyped-def]
+    def re_add_meanwhile(sms) -> None:
         if not fresh:
             clock.advance(ctx.settings.otp_resend_cooldown_seconds)
             fresh.update(queue_otp(ctx, customer))
@@ -296,7 +296,7 @@ def test_a_superseded_otp_that_failed_on_the_wire_is_not_retried(ctx, clock, cus
     assert message(ctx, old["id"])["status"] == "cancelled"
 
 
-def test_the_winners_verify_stops_the_losers_queued_otp(ctx, make_customer) -> None:  # type: ignore[no-untyped-def]
+def test_the_winners_verify_stops_the_losers_queued_otp(ctx, make_customer) -> None:
     a, b = make_customer("A"), make_customer("B")
     queued_b = queue_otp(ctx, b)
     provider = ScriptedProvider()
@@ -323,7 +323,7 @@ def queue_plain(ctx: Context, n: int) -> list[str]:
 
 @pytest.mark.parametrize("workers", [2, 4])
 @pytest.mark.parametrize("settings_overrides", [{"worker_batch_size": 7}])
-def test_concurrent_workers_never_take_the_same_message(ctx, workers: int) -> None:  # type: ignore[no-untyped-def]
+def test_concurrent_workers_never_take_the_same_message(ctx, workers: int) -> None:
     queued = queue_plain(ctx, 50)
     provider = ScriptedProvider()
     barrier = threading.Barrier(workers)
@@ -354,7 +354,7 @@ def test_concurrent_workers_never_take_the_same_message(ctx, workers: int) -> No
     assert all(m["attempts"] == 1 for m in all_messages(ctx))
 
 
-def test_claim_on_two_connections_at_once_splits_the_rows(ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_claim_on_two_connections_at_once_splits_the_rows(ctx, clock) -> None:
     """Two claims in two write transactions on two connections (two threads): the second
     runs while the first, holding its 6 rows, is still open.
 
@@ -408,7 +408,7 @@ def test_claim_on_two_connections_at_once_splits_the_rows(ctx, clock) -> None:  
     assert claimed["a"] | claimed["b"] == set(queued)
 
 
-def test_an_expired_lease_is_claimed_again(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_an_expired_lease_is_claimed_again(ctx, clock, customer) -> None:
     queued = queue_otp(ctx, customer)
     lease = ctx.settings.worker_lease_seconds
     with ctx.db.write() as conn:
@@ -431,7 +431,7 @@ def test_an_expired_lease_is_claimed_again(ctx, clock, customer) -> None:  # typ
     assert_wiped(row)
 
 
-def test_a_claimed_message_is_not_claimed_twice_within_its_lease(ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_a_claimed_message_is_not_claimed_twice_within_its_lease(ctx, clock) -> None:
     queue_plain(ctx, 3)
     with ctx.db.write() as conn:
         assert len(lanes.claim(conn, now=clock.now(), worker="a", lease_seconds=30, limit=10)) == 3
@@ -439,7 +439,7 @@ def test_a_claimed_message_is_not_claimed_twice_within_its_lease(ctx, clock) -> 
         assert lanes.claim(conn, now=clock.now(), worker="b", lease_seconds=30, limit=10) == []
 
 
-def test_batch_size_limits_a_claim(ctx) -> None:  # type: ignore[no-untyped-def]
+def test_batch_size_limits_a_claim(ctx) -> None:
     queue_plain(ctx, 25)
     w = worker(ctx, ScriptedProvider())
     assert w.run_once() == ctx.settings.worker_batch_size == 20
@@ -447,7 +447,7 @@ def test_batch_size_limits_a_claim(ctx) -> None:  # type: ignore[no-untyped-def]
     assert w.run_once() == 0
 
 
-def test_messages_are_claimed_oldest_due_first(ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_messages_are_claimed_oldest_due_first(ctx, clock) -> None:
     first = queue_plain(ctx, 1)
     clock.advance(1)
     second = queue_plain(ctx, 1)

@@ -90,7 +90,7 @@ def run_until(worker: Worker, done: Any, timeout: float = 30) -> None:
 
 
 @pytest.mark.parametrize("settings_overrides", [{"delivery_concurrency": 8}])
-def test_the_worker_keeps_a_window_of_sends_in_flight(ctx) -> None:  # type: ignore[no-untyped-def]
+def test_the_worker_keeps_a_window_of_sends_in_flight(ctx) -> None:
     ids = queue_bulk(ctx, "acct-a", 60)
     provider = SlowProvider(0.05)
     w = Worker(ctx.db, ctx.settings, provider, ctx.clock, name="w")
@@ -104,14 +104,14 @@ def test_the_worker_keeps_a_window_of_sends_in_flight(ctx) -> None:  # type: ign
 
 
 @pytest.mark.parametrize("settings_overrides", [{"delivery_concurrency": 64}])
-def test_a_provider_s_own_limit_caps_the_window(ctx) -> None:  # type: ignore[no-untyped-def]
+def test_a_provider_s_own_limit_caps_the_window(ctx) -> None:
     provider = ScriptedProvider()
-    provider.max_in_flight = 10  # type: ignore[attr-defined]
+    provider.max_in_flight = 10
     assert Worker(ctx.db, ctx.settings, provider, ctx.clock, name="w").window == 10
 
 
 @pytest.mark.parametrize("settings_overrides", [{"delivery_concurrency": 16}])
-def test_stopping_lets_the_sends_in_flight_finish_and_records_them(ctx) -> None:  # type: ignore[no-untyped-def]
+def test_stopping_lets_the_sends_in_flight_finish_and_records_them(ctx) -> None:
     queue_bulk(ctx, "acct-a", 16)
     provider = SlowProvider(0.3)
     w = Worker(ctx.db, ctx.settings, provider, ctx.clock, name="w")
@@ -121,7 +121,7 @@ def test_stopping_lets_the_sends_in_flight_finish_and_records_them(ctx) -> None:
 
 
 @pytest.mark.parametrize("settings_overrides", [{"delivery_concurrency": 8, "delivery_breaker_failures": 3}])
-def test_an_open_breaker_stops_the_window_and_puts_the_rest_back(ctx) -> None:  # type: ignore[no-untyped-def]
+def test_an_open_breaker_stops_the_window_and_puts_the_rest_back(ctx) -> None:
     queue_bulk(ctx, "acct-a", 40)
     provider = always(TransientError("HTTP 503"))
     w = Worker(ctx.db, ctx.settings, provider, ctx.clock, name="w")
@@ -137,7 +137,7 @@ def test_an_open_breaker_stops_the_window_and_puts_the_rest_back(ctx) -> None:  
 
 @pytest.mark.parametrize("workers", [2])
 @pytest.mark.parametrize("settings_overrides", [{"delivery_concurrency": 8}])
-def test_two_concurrent_loops_never_hand_over_the_same_message(ctx, workers: int) -> None:  # type: ignore[no-untyped-def]
+def test_two_concurrent_loops_never_hand_over_the_same_message(ctx, workers: int) -> None:
     ids = queue_bulk(ctx, "acct-a", 100) + queue_bulk(ctx, "acct-b", 50)
     provider = SlowProvider(0.01)
     stops = [threading.Event() for _ in range(workers)]
@@ -166,7 +166,7 @@ def claim(ctx: Context, limit: int, cursor: lanes.FairCursor | None = None) -> l
         return lanes.claim(conn, now=ctx.clock.now(), worker="w", lease_seconds=30, limit=limit, cursor=cursor)
 
 
-def test_an_otp_is_claimed_before_the_bulk_queued_ahead_of_it(ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_an_otp_is_claimed_before_the_bulk_queued_ahead_of_it(ctx, clock) -> None:
     queue_bulk(ctx, "acct-a", 500)
     clock.advance(1)
     otp_id = queue_otp_row(ctx)
@@ -175,7 +175,7 @@ def test_an_otp_is_claimed_before_the_bulk_queued_ahead_of_it(ctx, clock) -> Non
     assert [m.kind for m in first] == ["otp", "sms", "sms", "sms", "sms"]
 
 
-def test_one_account_s_burst_does_not_starve_another_account(ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_one_account_s_burst_does_not_starve_another_account(ctx, clock) -> None:
     a = queue_bulk(ctx, "acct-a", 300, prefix="a")
     clock.advance(1)
     b = queue_bulk(ctx, "acct-b", 3, prefix="b")
@@ -185,18 +185,18 @@ def test_one_account_s_burst_does_not_starve_another_account(ctx, clock) -> None
     assert [m.id for m in taken if m.account_id == "acct-a"] == a[:5]  # oldest first within an account
 
 
-def test_with_more_accounts_than_slots_each_gets_its_turn(ctx) -> None:  # type: ignore[no-untyped-def]
+def test_with_more_accounts_than_slots_each_gets_its_turn(ctx) -> None:
     for i in range(7):
         queue_bulk(ctx, f"acct-{i}", 3, prefix=f"m{i}")
     cursor = lanes.FairCursor()
     served: list[str] = []
     for _ in range(4):
-        served += [m.account_id for m in claim(ctx, 2, cursor)]  # type: ignore[misc]
+        served += [m.account_id for m in claim(ctx, 2, cursor)]
     assert set(served) == {f"acct-{i}" for i in range(7)}
     assert max(Counter(served).values()) <= 2
 
 
-def test_messages_of_no_account_are_in_the_priority_lane(ctx) -> None:  # type: ignore[no-untyped-def]
+def test_messages_of_no_account_are_in_the_priority_lane(ctx) -> None:
     queue_bulk(ctx, "acct-a", 20)
     system = queue_bulk(ctx, None, 2, prefix="system")
     assert {m.id for m in claim(ctx, 3)} >= set(system)
@@ -228,7 +228,7 @@ def count_statements(ctx: Context, work: Any) -> int:
 
 
 @pytest.mark.parametrize("size", [2, 40])
-def test_recording_a_batch_costs_the_same_statements_whatever_its_size(ctx, size: int) -> None:  # type: ignore[no-untyped-def]
+def test_recording_a_batch_costs_the_same_statements_whatever_its_size(ctx, size: int) -> None:
     queue_bulk(ctx, "acct-a", size)
     taken = claim(ctx, size)
     half = size // 2
@@ -251,7 +251,7 @@ def test_recording_a_batch_costs_the_same_statements_whatever_its_size(ctx, size
 
 
 @pytest.mark.parametrize("settings_overrides", [{"provider_max_per_second": 20}])
-def test_the_rate_cap_is_shared_by_every_worker(ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_the_rate_cap_is_shared_by_every_worker(ctx, clock) -> None:
     queue_bulk(ctx, "acct-a", 100)
     provider = ScriptedProvider()
     first = Worker(ctx.db, ctx.settings, provider, clock, name="w1")
@@ -269,9 +269,9 @@ def test_the_rate_cap_is_shared_by_every_worker(ctx, clock) -> None:  # type: ig
 
 
 @pytest.mark.parametrize("settings_overrides", [{"provider_max_per_second": 10}])
-def test_the_rate_cap_counts_sms_parts(ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_the_rate_cap_counts_sms_parts(ctx, clock) -> None:
     with ctx.db.write() as conn:
-        for i in range(3):
+        for _ in range(3):
             outbox.enqueue(conn, now=clock.now(), kind="sms", to="+61491570157", sender="",
                            body="x" * 300, account_id="acct-a")  # 2 parts each (GSM-7, 153 per part)
     w = Worker(ctx.db, ctx.settings, ScriptedProvider(), clock, name="w")
@@ -286,7 +286,7 @@ def test_the_rate_cap_counts_sms_parts(ctx, clock) -> None:  # type: ignore[no-u
 
 
 @pytest.mark.parametrize("settings_overrides", [{"metrics_enabled": True}])
-def test_the_queue_metrics_show_depth_by_status_and_lane_and_the_oldest_age(ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_the_queue_metrics_show_depth_by_status_and_lane_and_the_oldest_age(ctx, clock) -> None:
     queue_bulk(ctx, "acct-a", 4)
     queue_otp_row(ctx)
     clock.advance(30)
@@ -305,7 +305,7 @@ def test_the_queue_metrics_show_depth_by_status_and_lane_and_the_oldest_age(ctx,
 
 
 @pytest.mark.parametrize("settings_overrides", [{"metrics_enabled": True}])
-def test_scheduled_messages_are_counted_apart_from_waiting_ones(ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_scheduled_messages_are_counted_apart_from_waiting_ones(ctx, clock) -> None:
     """Ten messages for next week are scheduled, not waiting: the oldest-queued gauge stays at 0
     until they come due, and then counts from their due time, not from their queueing."""
     with ctx.db.write() as conn:
@@ -361,7 +361,7 @@ def claimed_ids(ctx: Context) -> set[str]:
 
 
 @pytest.mark.parametrize("settings_overrides", [{"delivery_concurrency": 4}])
-def test_an_otp_overtakes_the_bulk_the_loop_already_holds(ctx) -> None:  # type: ignore[no-untyped-def]
+def test_an_otp_overtakes_the_bulk_the_loop_already_holds(ctx) -> None:
     """An OTP queued while the loop has its window of bulk on the wire and as much again
     claimed and held ready is taken at the loop's next claim and handed over at the next
     free slot: ahead of the bulk it still holds, and of every message claimed after it.

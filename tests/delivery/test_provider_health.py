@@ -17,10 +17,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from senderid.api.app import create_app
-from senderid.domain import outbox
 from senderid.delivery.providers.base import TransientError
 from senderid.delivery.worker import Worker
-from senderid.domain import overview
+from senderid.domain import outbox, overview
 from senderid.domain.context import Context
 from senderid.store.tables import provider_health
 from tests.support.console_support import ADMIN_TOKEN, csrf_of
@@ -50,7 +49,7 @@ def worker(ctx: Context, provider: ScriptedProvider, name: str = "host:1:1") -> 
     return Worker(ctx.db, ctx.settings, provider, ctx.clock, name=name)
 
 
-def test_an_open_breaker_and_its_error_are_written_for_the_console(ctx: Context, clock) -> None:  # type: ignore[no-untyped-def]
+def test_an_open_breaker_and_its_error_are_written_for_the_console(ctx: Context, clock) -> None:
     queue(ctx, 6)
     w = worker(ctx, always(TransientError("HTTP 503 Service Unavailable")))
     opened_at = clock.now()
@@ -71,7 +70,7 @@ def test_an_open_breaker_and_its_error_are_written_for_the_console(ctx: Context,
     assert [h.breaker for h in overview.provider_health(ctx).failing] == ["half_open"]
 
 
-def test_a_recovered_provider_closes_the_row_and_keeps_the_last_error(ctx: Context, clock) -> None:  # type: ignore[no-untyped-def]
+def test_a_recovered_provider_closes_the_row_and_keeps_the_last_error(ctx: Context, clock) -> None:
     queue(ctx, 6)
     w = worker(ctx, ScriptedProvider([TransientError("connection refused")] * 5))
     w.run_once()
@@ -112,7 +111,7 @@ def test_a_running_worker_has_a_row_until_it_stops(ctx: Context) -> None:
     assert rows(ctx) == []
 
 
-def test_a_long_silent_worker_is_not_taken_for_a_failing_provider(ctx: Context, clock) -> None:  # type: ignore[no-untyped-def]
+def test_a_long_silent_worker_is_not_taken_for_a_failing_provider(ctx: Context, clock) -> None:
     queue(ctx, 5)
     worker(ctx, always(TransientError("HTTP 502"))).run_once()
     with ctx.db.write() as conn:  # it died long ago with its breaker open
@@ -122,7 +121,7 @@ def test_a_long_silent_worker_is_not_taken_for_a_failing_provider(ctx: Context, 
     assert stale.stale and stale.breaker == "open" and not stale.failing
 
 
-def test_a_starting_worker_forgets_rows_of_workers_dead_for_a_week(ctx: Context, clock) -> None:  # type: ignore[no-untyped-def]
+def test_a_starting_worker_forgets_rows_of_workers_dead_for_a_week(ctx: Context, clock) -> None:
     queue(ctx, 5)
     worker(ctx, always(TransientError("HTTP 502")), name="old:1:1").run_once()
     clock.advance(days=8)
@@ -143,7 +142,7 @@ def console(ctx: Context) -> TestClient:
     return client
 
 
-def test_the_overview_shows_the_failing_provider_then_its_recovery(ctx: Context, clock, console: TestClient) -> None:  # type: ignore[no-untyped-def]
+def test_the_overview_shows_the_failing_provider_then_its_recovery(ctx: Context, clock, console: TestClient) -> None:
     page = console.get("/console")
     assert "no worker has reported" in page.text and 'id="provider-failing"' not in page.text
 

@@ -114,7 +114,7 @@ def network(request: pytest.FixtureRequest, ctx: Context) -> Iterator[Network]:
         yield Network(name, ctx, peer, Worker(ctx.db, settings, provider, ctx.clock, name=f"{name}-worker"))
 
 
-def queue_otp(ctx: Context, customer, number: str = NUMBER) -> str:  # type: ignore[no-untyped-def]
+def queue_otp(ctx: Context, customer, number: str = NUMBER) -> str:
     result = cn.add(ctx, customer.account, name="Mine", number=number, actor=WHO)
     with ctx.db.read() as conn:
         return conn.execute(
@@ -132,17 +132,17 @@ def row(ctx: Context, message_id: str) -> dict[str, Any]:
 
 def advance_to_due(ctx: Context, message_id: str) -> None:
     due = row(ctx, message_id)["next_attempt_at"]
-    ctx.clock.advance(max(0.0, (due - ctx.clock.now()).total_seconds()))  # type: ignore[attr-defined]
+    ctx.clock.advance(max(0.0, (due - ctx.clock.now()).total_seconds()))
 
 
 @pytest.mark.parametrize("network", PROVIDERS, indirect=True)
-def test_an_otp_reaches_the_provider_through_the_worker(network: Network, ctx, customer) -> None:  # type: ignore[no-untyped-def]
+def test_an_otp_reaches_the_provider_through_the_worker(network: Network, ctx, customer) -> None:
     message_id = queue_otp(ctx, customer)
 
     assert network.worker.run_once() == 1
 
     [sms] = network.delivered()
-    code = _CODE.search(sms.body).group(1)  # type: ignore[union-attr]
+    code = _CODE.search(sms.body).group(1)
     assert sms.body == DEFAULT_OTP_TEMPLATE.format(code=code, number=NUMBER, minutes=10)
     # SENDERID_OTP_SENDER is empty by default: each network's own default sender
     assert (sms.to, sms.sender) == (NUMBER, DEFAULT_SENDERS[network.name])
@@ -155,7 +155,7 @@ def test_an_otp_reaches_the_provider_through_the_worker(network: Network, ctx, c
 
 
 @pytest.mark.parametrize("network", NETWORKS, indirect=True)
-def test_two_server_errors_then_sent_after_retries(network: Network, ctx, customer) -> None:  # type: ignore[no-untyped-def]
+def test_two_server_errors_then_sent_after_retries(network: Network, ctx, customer) -> None:
     message_id = queue_otp(ctx, customer)
     network.fail(2)
 
@@ -174,12 +174,12 @@ def test_two_server_errors_then_sent_after_retries(network: Network, ctx, custom
     [sms] = network.delivered()
     assert sent["provider_message_id"] == sms.provider_message_id
     assert network.attempts_seen() == 3
-    code = _CODE.search(sms.body).group(1)  # type: ignore[union-attr]
+    code = _CODE.search(sms.body).group(1)
     cn.verify(ctx, customer.account, name="Mine", number=NUMBER, code=code, actor=WHO)
 
 
 @pytest.mark.parametrize("network", NETWORKS, indirect=True)
-def test_a_permanent_error_fails_without_retry(network: Network, ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_a_permanent_error_fails_without_retry(network: Network, ctx, clock, customer) -> None:
     message_id = queue_otp(ctx, customer, INVALID)
 
     assert network.worker.run_once() == 1

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -615,7 +615,7 @@ def receiver() -> Iterator[WebhookPeer]:
 
 
 def test_webhook_is_signed_per_standard_webhooks(receiver: WebhookPeer) -> None:
-    clock = FrozenClock(datetime(2026, 3, 1, 9, 30, tzinfo=timezone.utc))
+    clock = FrozenClock(datetime(2026, 3, 1, 9, 30, tzinfo=UTC))
     message = sms(sender=ALPHA_SENDER)
     provider = WebhookProvider(receiver.url + "/hooks/sms", WEBHOOK_SECRET, clock=clock)
     try:

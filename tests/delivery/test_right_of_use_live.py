@@ -30,7 +30,7 @@ AFTER, NOTICE, HOLD = 0.00005, 0.00002, 0.00002  # 4.3 s, 1.7 s, 1.7 s
 
 @pytest.fixture
 def live(database_url: str, db: Database) -> Iterator[tuple[str, Context]]:
-    settings = Settings(database_url=database_url, secret_key=TEST_SECRET, test_otps={NUMBER: CODE},  # type: ignore[arg-type]
+    settings = Settings(database_url=database_url, secret_key=TEST_SECRET, test_otps={NUMBER: CODE},
                         reverify_after_days=AFTER, reverify_notice_days=NOTICE, lapsed_hold_days=HOLD,
                         webhook_allow_private=True, worker_poll_seconds=0.2)
     ctx = Context(db=db, settings=settings, clock=Clock(), secret=settings.resolved_secret())

@@ -80,9 +80,9 @@ def test_a_window_of_ten_against_node_smpp(smsc: NodeSmsc, provider: SmppProvide
         results = list(pool.map(provider.send, messages))
 
     submits = {s["message_id"]: s for s in smsc.submits()}
-    assert sorted(submits) == sorted(r.provider_message_id for r in results)  # type: ignore[arg-type]
-    for message, result in zip(messages, results):
-        submit = submits[result.provider_message_id]  # type: ignore[index]
+    assert sorted(submits) == sorted(r.provider_message_id for r in results)
+    for message, result in zip(messages, results, strict=False):
+        submit = submits[result.provider_message_id]
         assert (submit["destination_addr"], submit["text"]) == (message.to[1:], message.body)
         assert (submit["source_addr_ton"], submit["source_addr_npi"], submit["source_addr"]) == (
             1, 1, "61491570157")

@@ -111,7 +111,7 @@ def test_a_bind_keeps_up_to_window_submits_outstanding(smsc: TestSmsc, make: Cal
     results = send_all(provider, messages)
 
     assert all(isinstance(r, SendResult) and r.provider_message_id for r in results)
-    assert len({r.provider_message_id for r in results}) == 24  # type: ignore[union-attr]
+    assert len({r.provider_message_id for r in results}) == 24
     assert delivered_texts(smsc) == sorted(m.body for m in messages)
     assert 1 < smsc.max_outstanding <= 4
     assert smsc.connections == 1
@@ -207,7 +207,7 @@ def test_max_in_flight_is_window_times_binds_from_settings() -> None:
     settings = Settings(database_url="sqlite:///unused.db", secret_key=TEST_SECRET,
                         sms_provider="smpp", smpp_host="127.0.0.1", smpp_system_id="senderid",
                         smpp_password="secret", smpp_window=7, smpp_binds=3)
-    provider = build_provider(settings, None, None)  # type: ignore[arg-type]  # never bound here
+    provider = build_provider(settings, None, None)  # never bound here
     try:
         assert isinstance(provider, SmppProvider)
         assert max_in_flight(provider) == 21 and provider.window == 7
@@ -276,7 +276,7 @@ def test_a_bind_that_stays_throttled_fails_after_the_bound(
 
     assert all(isinstance(r, TransientError) for r in results), results
     assert all(r.retry_after == 0.1 and "0x00000058" in r.reason and "still throttled" in r.reason
-               for r in results)  # type: ignore[union-attr]
+               for r in results)
     assert smsc.messages == []
     smsc.throttle_for(0)
     assert provider.send(sms(99)).provider_message_id  # and it recovers
@@ -358,7 +358,7 @@ def test_the_parts_of_a_message_stay_on_one_bind_in_order(
         assert [p.short_message[5] for p in parts] == [1, 2, 3]  # in order
     assert delivered_texts(smsc) == sorted(m.body for m in messages)
     wait_until(lambda: len(receipts) == 12)
-    assert sorted(receipts) == sorted((r.provider_message_id, "delivered") for r in results)  # type: ignore[union-attr]
+    assert sorted(receipts) == sorted((r.provider_message_id, "delivered") for r in results)
     assert len({s.connection for s in smsc.submits}) == 3
 
 

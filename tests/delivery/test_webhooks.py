@@ -20,8 +20,8 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from senderid.cli import common
 from senderid import webhook_urls
+from senderid.cli import common
 from senderid.domain import accounts
 from senderid.domain import custom_numbers as cn
 from senderid.domain.context import Context
@@ -54,7 +54,7 @@ class Delivery:
 
     @property
     def event(self) -> dict[str, Any]:
-        return json.loads(self.body)  # type: ignore[no-any-return]
+        return json.loads(self.body)
 
 
 class Receiver:
@@ -138,7 +138,7 @@ def run_worker(ctx: Context) -> int:
 # -- delivery ------------------------------------------------------------------------------
 
 
-def test_verify_race_delivers_verified_and_cancelled_signed(ctx, make_customer, receiver) -> None:  # type: ignore[no-untyped-def]
+def test_verify_race_delivers_verified_and_cancelled_signed(ctx, make_customer, receiver) -> None:
     one, two = make_customer("One"), make_customer("Two")
     secrets = {"/one": hook(ctx, one.account.id, receiver.url("/one")),
                "/two": hook(ctx, two.account.id, receiver.url("/two"))}
@@ -178,7 +178,7 @@ def test_verify_race_delivers_verified_and_cancelled_signed(ctx, make_customer, 
     assert code_one not in body and code_two not in body
 
 
-def test_a_failing_receiver_gets_it_on_the_third_attempt(ctx, no_otp_customer, clock) -> None:  # type: ignore[no-untyped-def]
+def test_a_failing_receiver_gets_it_on_the_third_attempt(ctx, no_otp_customer, clock) -> None:
     receiver = Receiver(answer=lambda n: 500 if n < 2 else 204)
     try:
         secret = hook(ctx, no_otp_customer.account.id, receiver.url())
@@ -203,7 +203,7 @@ def test_a_failing_receiver_gets_it_on_the_third_attempt(ctx, no_otp_customer, c
 
 
 @pytest.mark.parametrize("settings_overrides", [{"webhook_allow_private": True, "delivery_max_attempts": 2}])
-def test_out_of_attempts_is_dead(ctx, no_otp_customer, clock) -> None:  # type: ignore[no-untyped-def]
+def test_out_of_attempts_is_dead(ctx, no_otp_customer, clock) -> None:
     receiver = Receiver(answer=lambda n: 503)
     try:
         secret = hook(ctx, no_otp_customer.account.id, receiver.url())
@@ -219,7 +219,7 @@ def test_out_of_attempts_is_dead(ctx, no_otp_customer, clock) -> None:  # type: 
         receiver.close()
 
 
-def test_nothing_listening_is_retried(ctx, no_otp_customer) -> None:  # type: ignore[no-untyped-def]
+def test_nothing_listening_is_retried(ctx, no_otp_customer) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -231,7 +231,7 @@ def test_nothing_listening_is_retried(ctx, no_otp_customer) -> None:  # type: ig
     assert "abc123" not in event["last_error"]
 
 
-def test_events_follow_the_current_url(ctx, no_otp_customer, receiver, clock) -> None:  # type: ignore[no-untyped-def]
+def test_events_follow_the_current_url(ctx, no_otp_customer, receiver, clock) -> None:
     hook(ctx, no_otp_customer.account.id, receiver.url("/old"))
     cn.add(ctx, no_otp_customer.account, name="Shop", number=NUMBER, actor=WHO)
     accounts.set_webhook_url(ctx, no_otp_customer.account.id, receiver.url("/new"), actor=CLI)
@@ -248,7 +248,7 @@ def test_events_follow_the_current_url(ctx, no_otp_customer, receiver, clock) ->
     assert accounts.get_webhook_url(ctx, no_otp_customer.account.id) is None
 
 
-def test_rotating_the_secret_signs_with_the_new_one(ctx, no_otp_customer, receiver) -> None:  # type: ignore[no-untyped-def]
+def test_rotating_the_secret_signs_with_the_new_one(ctx, no_otp_customer, receiver) -> None:
     old = hook(ctx, no_otp_customer.account.id, receiver.url())
     new = accounts.rotate_webhook_secret(ctx, no_otp_customer.account.id, actor=CLI)
     assert new != old and new.startswith("whsec_")
@@ -268,7 +268,7 @@ HUNG_SECONDS = 3.0
 
 @pytest.mark.parametrize("settings_overrides", [
     {"webhook_allow_private": True, "webhook_timeout_seconds": HUNG_SECONDS}])
-def test_a_receiver_that_never_answers_does_not_slow_the_api(  # type: ignore[no-untyped-def]
+def test_a_receiver_that_never_answers_does_not_slow_the_api(
     ctx, app_client: TestClient, no_otp_customer
 ) -> None:
     receiver = Receiver(answer=lambda n: 0)
@@ -298,7 +298,7 @@ def test_a_receiver_that_never_answers_does_not_slow_the_api(  # type: ignore[no
 
 
 @pytest.mark.parametrize("settings_overrides", [{"webhook_allow_private": True, "worker_poll_seconds": 0.05}])
-def test_the_in_process_worker_delivers_events(ctx, no_otp_customer, receiver) -> None:  # type: ignore[no-untyped-def]
+def test_the_in_process_worker_delivers_events(ctx, no_otp_customer, receiver) -> None:
     from senderid.api.app import create_app
 
     hook(ctx, no_otp_customer.account.id, receiver.url())
@@ -337,7 +337,7 @@ PRIVATE = [
 
 @pytest.mark.parametrize("settings_overrides", [{}])
 @pytest.mark.parametrize("url", PRIVATE)
-def test_private_addresses_are_refused(ctx, customer, url: str) -> None:  # type: ignore[no-untyped-def]
+def test_private_addresses_are_refused(ctx, customer, url: str) -> None:
     with pytest.raises(InvalidRequest, match="public addresses only"):
         accounts.set_webhook_url(ctx, customer.account.id, url, actor=CLI)
     assert accounts.get_webhook_url(ctx, customer.account.id) is None
@@ -345,7 +345,7 @@ def test_private_addresses_are_refused(ctx, customer, url: str) -> None:  # type
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1/hook", "http://10.1.2.3/hook",
                                  "http://169.254.169.254/x", "http://[::1]/hook"])
-def test_private_addresses_are_allowed_when_configured(ctx, customer, url: str) -> None:  # type: ignore[no-untyped-def]
+def test_private_addresses_are_allowed_when_configured(ctx, customer, url: str) -> None:
     accounts.set_webhook_url(ctx, customer.account.id, url, actor=CLI)
     assert accounts.get_webhook_url(ctx, customer.account.id) == url
 
@@ -353,7 +353,7 @@ def test_private_addresses_are_allowed_when_configured(ctx, customer, url: str) 
 @pytest.mark.parametrize("settings_overrides", [{}])
 @pytest.mark.parametrize("url", ["https://93.184.215.14/hooks/senderid",
                                  "http://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]:8443/x?token=1"])
-def test_public_addresses_are_accepted(ctx, customer, url: str) -> None:  # type: ignore[no-untyped-def]
+def test_public_addresses_are_accepted(ctx, customer, url: str) -> None:
     assert accounts.set_webhook_url(ctx, customer.account.id, url, actor=CLI).url == url
 
 
@@ -372,12 +372,12 @@ def test_public_addresses_are_accepted(ctx, customer, url: str) -> None:  # type
         ("https://93.184.215.14/" + "x" * 2000, "at most"),
     ],
 )
-def test_malformed_urls_are_refused(ctx, customer, url: str, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_urls_are_refused(ctx, customer, url: str, message: str) -> None:
     with pytest.raises(InvalidRequest, match=message):
         accounts.set_webhook_url(ctx, customer.account.id, url, actor=CLI)
 
 
-def test_unknown_account(ctx) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_account(ctx) -> None:
     with pytest.raises(NotFound):
         accounts.set_webhook_url(ctx, "0" * 24, "http://127.0.0.1/x", actor=CLI)
     with pytest.raises(NotFound):
@@ -387,7 +387,7 @@ def test_unknown_account(ctx) -> None:  # type: ignore[no-untyped-def]
 def fake_dns(monkeypatch: pytest.MonkeyPatch, answers: dict[str, list[str]]) -> None:
     real = socket.getaddrinfo
 
-    def getaddrinfo(host, port, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def getaddrinfo(host, port, *args, **kwargs):
         if host in answers:
             return [(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "",
                      (a, port)) for a in answers[host]]
@@ -397,7 +397,7 @@ def fake_dns(monkeypatch: pytest.MonkeyPatch, answers: dict[str, list[str]]) -> 
 
 
 @pytest.mark.parametrize("settings_overrides", [{}])
-def test_dns_rebinding_is_caught_at_delivery(ctx, no_otp_customer, receiver, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_dns_rebinding_is_caught_at_delivery(ctx, no_otp_customer, receiver, monkeypatch) -> None:
     answers = {"hooks.example.com": ["93.184.215.14"]}
     fake_dns(monkeypatch, answers)
     hook(ctx, no_otp_customer.account.id, f"http://hooks.example.com:{receiver.port}/hook")
@@ -416,7 +416,7 @@ def test_dns_rebinding_is_caught_at_delivery(ctx, no_otp_customer, receiver, mon
 
 
 @pytest.mark.parametrize("settings_overrides", [{}])
-def test_delivery_connects_to_the_checked_address(ctx, no_otp_customer, receiver, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_delivery_connects_to_the_checked_address(ctx, no_otp_customer, receiver, monkeypatch) -> None:
     """The name is resolved once per delivery; the POST goes to that address, Host names the name."""
     fake_dns(monkeypatch, {"hooks.example.com": ["127.0.0.1"]})
     real_reason = webhook_urls.forbidden_reason
@@ -439,7 +439,7 @@ def audit_dump(ctx: Context) -> str:
         return "\n".join(str(tuple(r)) for r in conn.execute(sa.select(audit_events)))
 
 
-def test_the_audit_has_no_secret(ctx, customer) -> None:  # type: ignore[no-untyped-def]
+def test_the_audit_has_no_secret(ctx, customer) -> None:
     created = hook(ctx, customer.account.id, "https://127.0.0.1/hook?token=s3cret-token")
     rotated = accounts.rotate_webhook_secret(ctx, customer.account.id, actor=CLI)
     accounts.set_webhook_url(ctx, customer.account.id, None, actor=CLI)
@@ -463,7 +463,7 @@ def cli(run: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> Callable[..
     return run
 
 
-def test_cli_forms(cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_cli_forms(cli, monkeypatch) -> None:
     account_id = cli("account", "create", "Acme").stdout.strip()
 
     first = cli("account", "set", account_id, "--webhook-url", "http://127.0.0.1:9/hook")
@@ -506,7 +506,7 @@ def test_cli_forms(cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     assert secret not in dumped and new not in dumped
 
 
-def test_the_queue_claims_in_one_statement_oldest_first(ctx, no_otp_customer, clock) -> None:  # type: ignore[no-untyped-def]
+def test_the_queue_claims_in_one_statement_oldest_first(ctx, no_otp_customer, clock) -> None:
     """A claim is one UPDATE ... RETURNING (then one look-up of the accounts' URLs): no
     SELECT-then-UPDATE window in which two workers could read the same rows."""
     from senderid.delivery import webhook_queue

@@ -14,9 +14,10 @@ from fastapi.testclient import TestClient
 from senderid.domain import acma, business_names
 from senderid.domain.types import CLI, Actor
 from senderid.settings import Settings
-from senderid.store.tables import accounts, business_names as business_table, outbox, webhook_events
-from tests.support.helpers import deliver_all
+from senderid.store.tables import accounts, outbox, webhook_events
+from senderid.store.tables import business_names as business_table
 from tests.api.test_query_budget import settle, warm
+from tests.support.helpers import deliver_all
 
 GATEWAY = "/api/v1/gateway"
 CHECK = "/api/v1/senderId/check"
@@ -24,7 +25,7 @@ CONTACT = "+61491570157"
 OPERATOR = Actor("operator")
 
 
-def _approved(ctx, customer, name: str = "Acme Shop", acma_status: str | None = None) -> str:  # type: ignore[no-untyped-def]
+def _approved(ctx, customer, name: str = "Acme Shop", acma_status: str | None = None) -> str:
     record = business_names.request(ctx, customer.account, businessname=name, actor=CLI)
     business_names.approve(ctx, record.id, actor=OPERATOR)
     if acma_status is not None:
@@ -32,31 +33,31 @@ def _approved(ctx, customer, name: str = "Acme Shop", acma_status: str | None = 
     return record.id
 
 
-def _hook(ctx, account_id: str) -> None:  # type: ignore[no-untyped-def]
+def _hook(ctx, account_id: str) -> None:
     with ctx.db.write() as conn:
         conn.execute(sa.update(accounts).where(accounts.c.id == account_id)
                      .values(webhook_url="https://hooks.example.com/in", webhook_secret="whsec_dGVzdA=="))
 
 
-def _send(client: TestClient, customer, sender: str):  # type: ignore[no-untyped-def]
+def _send(client: TestClient, customer, sender: str):
     return client.post(GATEWAY, json={"message": "Your order is ready", "contacts": [CONTACT], "sender": sender},
                        headers=customer.headers)
 
 
-def _check(client: TestClient, customer, sender: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _check(client: TestClient, customer, sender: str) -> dict[str, Any]:
     r = client.get(CHECK, params={"sender": sender}, headers=customer.headers)
     assert r.status_code == 200, r.text
     body: dict[str, Any] = r.json()
     return body
 
 
-def _sent_events(ctx) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+def _sent_events(ctx) -> list[dict[str, Any]]:
     with ctx.db.read() as conn:
         rows = conn.execute(sa.select(webhook_events.c.payload).where(webhook_events.c.type == "message.sent")).all()
     return [r.payload["data"] for r in rows]
 
 
-def _sms(ctx) -> list[Any]:  # type: ignore[no-untyped-def]
+def _sms(ctx) -> list[Any]:
     with ctx.db.read() as conn:
         return conn.execute(sa.select(outbox).where(outbox.c.kind == "sms")).all()
 
@@ -66,7 +67,7 @@ def test_the_default_is_allow() -> None:
 
 
 @pytest.mark.parametrize("settings_overrides", [{}, {"unregistered_alpha": "allow"}])
-def test_allow_sends_and_says_nothing_new(app_client: TestClient, customer, ctx, settings_overrides) -> None:  # type: ignore[no-untyped-def]
+def test_allow_sends_and_says_nothing_new(app_client: TestClient, customer, ctx, settings_overrides) -> None:
     _hook(ctx, customer.account.id)
     _approved(ctx, customer)
     assert _send(app_client, customer, "acme shop").status_code == 200
@@ -80,7 +81,7 @@ def test_allow_sends_and_says_nothing_new(app_client: TestClient, customer, ctx,
 
 
 @pytest.mark.parametrize("settings_overrides", [{"unregistered_alpha": "warn"}])
-def test_warn_sends_and_tells(app_client: TestClient, customer, ctx, settings_overrides) -> None:  # type: ignore[no-untyped-def]
+def test_warn_sends_and_tells(app_client: TestClient, customer, ctx, settings_overrides) -> None:
     _hook(ctx, customer.account.id)
     _approved(ctx, customer, "Acme Shop")
     _approved(ctx, customer, "Acme Reg", acma_status="registered")
@@ -102,7 +103,9 @@ def test_warn_sends_and_tells(app_client: TestClient, customer, ctx, settings_ov
 
 @pytest.mark.parametrize("settings_overrides", [{"unregistered_alpha": "refuse"}])
 @pytest.mark.parametrize("acma_status", ["not_submitted", "submitted", "refused"])
-def test_refuse_is_a_403_that_names_the_register(app_client: TestClient, customer, ctx, settings_overrides, acma_status) -> None:  # type: ignore[no-untyped-def]
+def test_refuse_is_a_403_that_names_the_register(
+    app_client: TestClient, customer, ctx, settings_overrides, acma_status
+) -> None:
     _approved(ctx, customer, acma_status=None if acma_status == "not_submitted" else acma_status)
     r = _send(app_client, customer, "Acme Shop")
     assert r.status_code == 403
@@ -118,7 +121,9 @@ def test_refuse_is_a_403_that_names_the_register(app_client: TestClient, custome
 
 
 @pytest.mark.parametrize("settings_overrides", [{"unregistered_alpha": "refuse"}])
-def test_refuse_sends_once_registered_and_numbers_are_untouched(app_client: TestClient, customer, no_otp_customer, ctx, settings_overrides) -> None:  # type: ignore[no-untyped-def]
+def test_refuse_sends_once_registered_and_numbers_are_untouched(
+    app_client: TestClient, customer, no_otp_customer, ctx, settings_overrides
+) -> None:
     warm(app_client, customer)
     name_id = _approved(ctx, customer)
     assert _send(app_client, customer, "Acme Shop").status_code == 403  # the account's senders are in memory now
@@ -136,7 +141,7 @@ def test_refuse_sends_once_registered_and_numbers_are_untouched(app_client: Test
 
 
 @pytest.mark.parametrize("settings_overrides", [{"unregistered_alpha": "refuse"}])
-def test_a_change_made_elsewhere_reaches_the_cache(app_client: TestClient, customer, ctx, settings_overrides) -> None:  # type: ignore[no-untyped-def]
+def test_a_change_made_elsewhere_reaches_the_cache(app_client: TestClient, customer, ctx, settings_overrides) -> None:
     """The change signal of migration 0007: an approved name's acma_status changed by anything
     (another process, SQL by hand) empties this process's memory of the account's senders."""
     warm(app_client, customer)
@@ -154,7 +159,7 @@ def test_a_change_made_elsewhere_reaches_the_cache(app_client: TestClient, custo
 
 
 @pytest.mark.parametrize("settings_overrides", [{"unregistered_alpha": "warn"}, {"unregistered_alpha": "refuse"}])
-def test_the_policy_costs_no_statement(app_client: TestClient, customer, ctx, settings_overrides) -> None:  # type: ignore[no-untyped-def]
+def test_the_policy_costs_no_statement(app_client: TestClient, customer, ctx, settings_overrides) -> None:
     """The register status rides on the sender lookup: the check is free once the account's
     senders are in memory, and the first costs the one query it always did."""
     warm(app_client, customer)
@@ -173,7 +178,7 @@ def test_the_policy_costs_no_statement(app_client: TestClient, customer, ctx, se
 
 
 @pytest.mark.parametrize("settings_overrides", [{"unregistered_alpha": "refuse", "auth_cache_seconds": 0}])
-def test_refuse_without_the_cache(app_client: TestClient, customer, ctx, settings_overrides) -> None:  # type: ignore[no-untyped-def]
+def test_refuse_without_the_cache(app_client: TestClient, customer, ctx, settings_overrides) -> None:
     name_id = _approved(ctx, customer)
     assert _send(app_client, customer, "Acme Shop").status_code == 403
     acma.set_status(ctx, name_id, status="registered", actor=OPERATOR)
@@ -183,11 +188,13 @@ def test_refuse_without_the_cache(app_client: TestClient, customer, ctx, setting
 
 def test_an_unknown_policy_is_refused_at_start() -> None:
     with pytest.raises(ValueError, match="unregistered_alpha"):
-        Settings(secret_key="s" * 40, unregistered_alpha="block")  # type: ignore[arg-type]
+        Settings(secret_key="s" * 40, unregistered_alpha="block")
 
 
 @pytest.mark.parametrize("settings_overrides", [{"unregistered_alpha": "warn"}])
-def test_migration_0007_keeps_the_other_change_signals(app_client: TestClient, customer, ctx, settings_overrides) -> None:  # type: ignore[no-untyped-def]
+def test_migration_0007_keeps_the_other_change_signals(
+    app_client: TestClient, customer, ctx, settings_overrides
+) -> None:
     """Adding the columns must not drop migration 0005's triggers (a table rebuild on SQLite
     would): a name inserted APPROVED by hand still reaches this process's memory."""
     from senderid import ids

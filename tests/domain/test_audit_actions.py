@@ -20,11 +20,11 @@ def test_a_record_with_an_unregistered_action_is_refused(ctx: Context) -> None:
     now = ctx.clock.now()
     with pytest.raises(ValueError, match="unregistered audit action 'account.exploded'"):
         with ctx.db.write() as conn:
-            audit.record(conn, at=now, actor=CLI, action="account.exploded")  # type: ignore[arg-type]
+            audit.record(conn, at=now, actor=CLI, action="account.exploded")
     with pytest.raises(ValueError, match="unregistered audit action"):
         with ctx.db.write() as conn:
             audit.record_many(conn, at=now, actor=CLI, entries=[
-                audit.Entry(audit.Action.ACCOUNT_CREATED), audit.Entry("key.lost")])  # type: ignore[arg-type]
+                audit.Entry(audit.Action.ACCOUNT_CREATED), audit.Entry("key.lost")])
     with ctx.db.read() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(audit_events)).scalar_one() == 0
     with ctx.db.write() as conn:

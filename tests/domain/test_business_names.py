@@ -4,7 +4,6 @@ lifecycle, the audit trail, webhook events and the operator's CLI."""
 from __future__ import annotations
 
 import json
-
 from typing import Any
 
 import pytest
@@ -15,7 +14,8 @@ from senderid.domain import accounts as accounts_domain
 from senderid.domain import business_names
 from senderid.domain.types import CLI, Actor
 from senderid.errors import Conflict, InvalidRequest, NotFound
-from senderid.store.tables import accounts, audit_events, business_names as business_table, webhook_events
+from senderid.store.tables import accounts, audit_events, webhook_events
+from senderid.store.tables import business_names as business_table
 from tests.api.test_contract import documented
 
 ADD = "/api/v1/business/add"
@@ -27,19 +27,19 @@ ADDED = "Request added successfully for business name!"
 REQUIRED = documented(status=True, show_message=0, message="Busniess Name is required!", data=400, error={})
 
 
-def _add(client: TestClient, customer, name: str, **extra: Any) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _add(client: TestClient, customer, name: str, **extra: Any) -> dict[str, Any]:
     r = client.post(ADD, json={"businessname": name, **extra}, headers=customer.headers)
     assert r.status_code == 200, r.text
     data: dict[str, Any] = r.json()["data"]
     return data
 
 
-def _rows(ctx) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+def _rows(ctx) -> list[dict[str, Any]]:
     with ctx.db.read() as conn:
         return [dict(r._mapping) for r in conn.execute(sa.select(business_table))]
 
 
-def _actions(ctx, prefix: str = "business_name.") -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+def _actions(ctx, prefix: str = "business_name.") -> list[tuple[str, str]]:
     with ctx.db.read() as conn:
         rows = conn.execute(
             sa.select(audit_events.c.action, audit_events.c.actor)
@@ -52,7 +52,7 @@ def _actions(ctx, prefix: str = "business_name.") -> list[tuple[str, str]]:  # t
 # -- POST /api/v1/business/add: the documented bodies ------------------------------------------
 
 
-def test_added_body_is_the_documented_record(app_client: TestClient, customer) -> None:  # type: ignore[no-untyped-def]
+def test_added_body_is_the_documented_record(app_client: TestClient, customer) -> None:
     r = app_client.post(ADD, json={"businessname": "Acme Shop"}, headers=customer.headers)
     assert r.status_code == 200
     body = r.json()
@@ -68,7 +68,7 @@ def test_added_body_is_the_documented_record(app_client: TestClient, customer) -
     )
 
 
-def test_added_body_with_a_customer_contact(app_client: TestClient, customer) -> None:  # type: ignore[no-untyped-def]
+def test_added_body_with_a_customer_contact(app_client: TestClient, customer) -> None:
     r = app_client.post(ADD, json={"businessname": "Acme", "customerContact": "0491 570 156"},
                         headers=customer.headers)
     assert r.status_code == 200
@@ -88,7 +88,7 @@ def test_added_body_with_a_customer_contact(app_client: TestClient, customer) ->
     {}, {"businessname": None}, {"businessname": ""}, {"businessname": "   "},
     {"customerContact": "0491 570 156"}, {"businessname": "", "customerContact": "nonsense"},
 ])
-def test_missing_name_is_the_documented_quirky_body(app_client: TestClient, customer, ctx, body) -> None:  # type: ignore[no-untyped-def]
+def test_missing_name_is_the_documented_quirky_body(app_client: TestClient, customer, ctx, body) -> None:
     r = app_client.post(ADD, json=body, headers=customer.headers)
     assert (r.status_code, r.json()) == (400, REQUIRED)
     assert _rows(ctx) == [] and _actions(ctx) == []
@@ -111,7 +111,7 @@ ACCEPTED = [
 
 
 @pytest.mark.parametrize("name", ACCEPTED)
-def test_accepted_names(app_client: TestClient, customer, ctx, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_accepted_names(app_client: TestClient, customer, ctx, name: str) -> None:
     assert _add(app_client, customer, name)["businessname"] == name
     assert [r["name_key"] for r in _rows(ctx)] == [name.lower()]
 
@@ -143,7 +143,7 @@ REFUSED = [
 
 
 @pytest.mark.parametrize(("name", "rule"), REFUSED, ids=[repr(n) for n, _ in REFUSED])
-def test_refused_names_name_the_rule_and_write_nothing(app_client: TestClient, customer, ctx, name, rule) -> None:  # type: ignore[no-untyped-def]
+def test_refused_names_name_the_rule_and_write_nothing(app_client: TestClient, customer, ctx, name, rule) -> None:
     r = app_client.post(ADD, json={"businessname": name}, headers=customer.headers)
     assert r.status_code == 400
     body = r.json()
@@ -153,7 +153,7 @@ def test_refused_names_name_the_rule_and_write_nothing(app_client: TestClient, c
     assert _rows(ctx) == [] and _actions(ctx) == []
 
 
-def test_the_generic_message_says_which_words(app_client: TestClient, customer) -> None:  # type: ignore[no-untyped-def]
+def test_the_generic_message_says_which_words(app_client: TestClient, customer) -> None:
     r = app_client.post(ADD, json={"businessname": "BankAlerts"}, headers=customer.headers)
     assert "found: bank, alerts" in r.json()["message"]
 
@@ -169,14 +169,16 @@ def test_the_generic_list_holds_the_specs_words() -> None:
     ("0491 570 156", "+61491570156"), ("+61491570156", "+61491570156"), ("(02) 5550 1234", "+61255501234"),
     ("", None), (None, None),
 ])
-def test_customer_contact_any_number_a_person_can_answer(app_client: TestClient, customer, ctx, contact, stored) -> None:  # type: ignore[no-untyped-def]
+def test_customer_contact_any_number_a_person_can_answer(
+    app_client: TestClient, customer, ctx, contact, stored
+) -> None:
     data = _add(app_client, customer, "Acme", customerContact=contact)
     assert data.get("customerContact") == stored
     assert _rows(ctx)[0]["customer_contact"] == stored
 
 
 @pytest.mark.parametrize("contact", ["nonsense", "0491", "+1 202 555 0100", "04915701561234", ["0491570156"], True])
-def test_customer_contact_must_be_valid(app_client: TestClient, customer, ctx, contact) -> None:  # type: ignore[no-untyped-def]
+def test_customer_contact_must_be_valid(app_client: TestClient, customer, ctx, contact) -> None:
     r = app_client.post(ADD, json={"businessname": "Acme", "customerContact": contact}, headers=customer.headers)
     assert r.status_code == 400
     assert r.json()["message"].startswith("customerContact is not a valid phone number")
@@ -186,7 +188,7 @@ def test_customer_contact_must_be_valid(app_client: TestClient, customer, ctx, c
 # -- one account holds a name once; accounts may share a name ------------------------------------
 
 
-def test_one_account_holds_a_name_once(app_client: TestClient, customer, make_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_one_account_holds_a_name_once(app_client: TestClient, customer, make_customer, ctx) -> None:
     first = _add(app_client, customer, "Acme")
     for again in ("Acme", "ACME", "acme"):
         r = app_client.post(ADD, json={"businessname": again}, headers=customer.headers)
@@ -203,7 +205,7 @@ def test_one_account_holds_a_name_once(app_client: TestClient, customer, make_cu
     assert len(_rows(ctx)) == 2
 
 
-def test_a_name_can_be_asked_for_again_after_a_rejection_or_withdrawal(app_client: TestClient, customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_a_name_can_be_asked_for_again_after_a_rejection_or_withdrawal(app_client: TestClient, customer, ctx) -> None:
     first = _add(app_client, customer, "Acme")
     business_names.reject(ctx, first["_id"], reason="Show us your ABN", actor=OPERATOR)
     second = _add(app_client, customer, "Acme")
@@ -213,7 +215,7 @@ def test_a_name_can_be_asked_for_again_after_a_rejection_or_withdrawal(app_clien
     assert sorted(r["status"] for r in _rows(ctx)) == ["REJECTED", "REQUESTED", "WITHDRAWN"]
 
 
-def test_the_database_has_the_last_word(customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_the_database_has_the_last_word(customer, ctx) -> None:
     business_names.request(ctx, customer.account, businessname="Acme", actor=CLI)
     with pytest.raises(sa.exc.IntegrityError), ctx.db.write() as conn:
         conn.execute(sa.insert(business_table).values(
@@ -226,7 +228,7 @@ def test_the_database_has_the_last_word(customer, ctx) -> None:  # type: ignore[
 # -- decisions -------------------------------------------------------------------------------------
 
 
-def test_approve_reject_withdraw_transitions(app_client: TestClient, customer, ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_approve_reject_withdraw_transitions(app_client: TestClient, customer, ctx, clock) -> None:
     a = _add(app_client, customer, "Acme")["_id"]
     b = _add(app_client, customer, "Acme Two")["_id"]
     c = _add(app_client, customer, "Acme Three")["_id"]
@@ -267,7 +269,7 @@ def test_approve_reject_withdraw_transitions(app_client: TestClient, customer, c
     assert "reason" not in app_client.get(f"/api/v1/business/{a}", headers=customer.headers).json()["data"]
 
 
-def test_unknown_ids_are_not_found(customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_ids_are_not_found(customer, ctx) -> None:
     for call in (
         lambda: business_names.approve(ctx, "0" * 24, actor=OPERATOR),
         lambda: business_names.reject(ctx, "0" * 24, reason="r", actor=OPERATOR),
@@ -278,7 +280,7 @@ def test_unknown_ids_are_not_found(customer, ctx) -> None:  # type: ignore[no-un
             call()
 
 
-def test_other_accounts_ids_are_404(app_client: TestClient, customer, make_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_other_accounts_ids_are_404(app_client: TestClient, customer, make_customer, ctx) -> None:
     mine = _add(app_client, customer, "Acme")["_id"]
     rival = make_customer("Rival")
     for method in ("get", "delete"):
@@ -291,7 +293,7 @@ def test_other_accounts_ids_are_404(app_client: TestClient, customer, make_custo
     assert app_client.get("/api/v1/business/add", headers=customer.headers).status_code == 405
 
 
-def test_is_approved_is_case_insensitive_and_per_account(app_client: TestClient, customer, make_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_is_approved_is_case_insensitive_and_per_account(app_client: TestClient, customer, make_customer, ctx) -> None:
     rival = make_customer("Rival")
     name_id = _add(app_client, customer, "AcmeShop")["_id"]
     _add(app_client, rival, "AcmeShop")
@@ -309,7 +311,7 @@ def test_is_approved_is_case_insensitive_and_per_account(app_client: TestClient,
 # -- the audit trail and webhook events -------------------------------------------------------------
 
 
-def test_every_change_is_audited(app_client: TestClient, customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_every_change_is_audited(app_client: TestClient, customer, ctx) -> None:
     a = _add(app_client, customer, "Acme", customerContact="0491 570 156")["_id"]
     b = _add(app_client, customer, "Acme Two")["_id"]
     c = _add(app_client, customer, "Acme Three")["_id"]
@@ -335,7 +337,7 @@ def test_every_change_is_audited(app_client: TestClient, customer, ctx) -> None:
     assert customer.key not in str([r.details for r in rows.values()])
 
 
-def test_decisions_queue_webhook_events_with_the_change(app_client: TestClient, customer, make_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_decisions_queue_webhook_events_with_the_change(app_client: TestClient, customer, make_customer, ctx) -> None:
     silent = make_customer("NoHook")
     with ctx.db.write() as conn:
         conn.execute(sa.update(accounts).where(accounts.c.id == customer.account.id)
@@ -357,7 +359,7 @@ def test_decisions_queue_webhook_events_with_the_change(app_client: TestClient, 
         "id": b, "businessname": "Acme Two", "status": "REJECTED", "reason": "Show us your ABN"}
 
 
-def test_a_refused_decision_writes_nothing(customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_a_refused_decision_writes_nothing(customer, ctx) -> None:
     name = business_names.request(ctx, customer.account, businessname="Acme", actor=CLI)
     business_names.approve(ctx, name.id, actor=OPERATOR)
     before = (_rows(ctx), _actions(ctx))
@@ -374,7 +376,9 @@ def test_a_refused_decision_writes_nothing(customer, ctx) -> None:  # type: igno
 # -- listing ----------------------------------------------------------------------------------------
 
 
-def test_list_filters_pages_and_keeps_to_the_account(app_client: TestClient, customer, make_customer, ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_list_filters_pages_and_keeps_to_the_account(
+    app_client: TestClient, customer, make_customer, ctx, clock
+) -> None:
     rival = make_customer("Rival")
     _add(app_client, rival, "Rival Co")
     made = []
@@ -411,7 +415,7 @@ def test_list_filters_pages_and_keeps_to_the_account(app_client: TestClient, cus
 # -- the operator's CLI -----------------------------------------------------------------------------
 
 
-def test_cli_list_approve_reject(run, customer, make_customer, ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_cli_list_approve_reject(run, customer, make_customer, ctx, clock) -> None:
     rival = make_customer("Rival")
     a = business_names.request(ctx, customer.account, businessname="Acme", customer_contact="0491 570 156",
                                actor=CLI)
@@ -450,7 +454,7 @@ def test_cli_list_approve_reject(run, customer, make_customer, ctx, clock) -> No
     assert _actions(ctx)[-2:] == [("business_name.approved", "cli"), ("business_name.rejected", "cli")]
 
 
-def test_cli_refusals_exit_1_and_usage_exits_2(run, customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_cli_refusals_exit_1_and_usage_exits_2(run, customer, ctx) -> None:
     name = business_names.request(ctx, customer.account, businessname="Acme", actor=CLI)
     unknown = run("business", "approve", "0" * 24)
     assert unknown.exit_code == 1 and "No business name with id" in unknown.stderr

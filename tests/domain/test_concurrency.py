@@ -32,7 +32,7 @@ def kinds(results: list[Any]) -> Counter[str]:
     )
 
 
-def count(ctx: Context, table, *where) -> int:  # type: ignore[no-untyped-def]
+def count(ctx: Context, table, *where) -> int:
     with ctx.db.read() as conn:
         return conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
 
@@ -41,7 +41,7 @@ def active_rows(ctx: Context, number: str = NUMBER) -> list[dict[str, Any]]:
     return [r for r in registrations(ctx, number) if r["status"] == "active"]
 
 
-def test_one_account_racing_itself_creates_once(ctx, no_otp_customer) -> None:  # type: ignore[no-untyped-def]
+def test_one_account_racing_itself_creates_once(ctx, no_otp_customer) -> None:
     results = race(ctx, 20, lambda i: cn.add(ctx, no_otp_customer.account, name=f"n{i}", number=NUMBER, actor=WHO))
     assert kinds(results) == {"created": 1, "NumberAlreadyExists": 19}, kinds(results)
     assert len(active_rows(ctx)) == 1
@@ -49,7 +49,7 @@ def test_one_account_racing_itself_creates_once(ctx, no_otp_customer) -> None:  
     assert count(ctx, audit_events, audit_events.c.action == "custom_number.created") == 1
 
 
-def test_twenty_accounts_racing_for_one_number(ctx, make_customer) -> None:  # type: ignore[no-untyped-def]
+def test_twenty_accounts_racing_for_one_number(ctx, make_customer) -> None:
     accounts = [make_customer(f"Direct {i}", otp_required=False) for i in range(20)]
     results = race(ctx, 20, lambda i: cn.add(ctx, accounts[i].account, name="n", number=NUMBER, actor=WHO))
     assert kinds(results) == {"created": 1, "NumberAlreadyExists": 19}, kinds(results)
@@ -60,11 +60,13 @@ def test_twenty_accounts_racing_for_one_number(ctx, make_customer) -> None:  # t
     assert len(registrations(ctx, NUMBER)) == 1
 
 
-def test_parallel_wrong_guesses_kill_the_code_at_five(ctx, customer) -> None:  # type: ignore[no-untyped-def]
+def test_parallel_wrong_guesses_kill_the_code_at_five(ctx, customer) -> None:
     cn.add(ctx, customer.account, name="n", number=NUMBER, actor=WHO)
     code = latest_code(ctx, NUMBER)
     guesses = [f"{(int(code) + 1 + i) % 1_000_000:06d}" for i in range(40)]
-    results = race(ctx, 40, lambda i: cn.verify(ctx, customer.account, name="n", number=NUMBER, code=guesses[i], actor=WHO))
+    results = race(
+        ctx, 40, lambda i: cn.verify(ctx, customer.account, name="n", number=NUMBER, code=guesses[i], actor=WHO)
+    )
     assert all(isinstance(r, OtpVerificationFailed) for r in results), kinds(results)
     [row] = registrations(ctx, NUMBER)
     assert (row["status"], row["otp_attempts"]) == ("pending", 5)
@@ -75,12 +77,14 @@ def test_parallel_wrong_guesses_kill_the_code_at_five(ctx, customer) -> None:  #
     assert (row["status"], row["otp_attempts"]) == ("pending", 5)
 
 
-def test_parallel_guesses_with_the_right_code_among_them(ctx, customer) -> None:  # type: ignore[no-untyped-def]
+def test_parallel_guesses_with_the_right_code_among_them(ctx, customer) -> None:
     """Whatever the order, at most 5 comparisons happen; the right code wins only among them."""
     cn.add(ctx, customer.account, name="n", number=NUMBER, actor=WHO)
     code = latest_code(ctx, NUMBER)
     guesses = [f"{(int(code) + 1 + i) % 1_000_000:06d}" for i in range(39)] + [code]
-    results = race(ctx, 40, lambda i: cn.verify(ctx, customer.account, name="n", number=NUMBER, code=guesses[i], actor=WHO))
+    results = race(
+        ctx, 40, lambda i: cn.verify(ctx, customer.account, name="n", number=NUMBER, code=guesses[i], actor=WHO)
+    )
     wins = [r for r in results if isinstance(r, str)]
     assert len(wins) <= 1
     [row] = registrations(ctx, NUMBER)
@@ -89,7 +93,7 @@ def test_parallel_guesses_with_the_right_code_among_them(ctx, customer) -> None:
     assert count(ctx, audit_events, audit_events.c.action == "custom_number.otp_failed") <= 5
 
 
-def test_two_accounts_racing_to_verify(ctx, clock, make_customer) -> None:  # type: ignore[no-untyped-def]
+def test_two_accounts_racing_to_verify(ctx, clock, make_customer) -> None:
     a, b = make_customer("A"), make_customer("B")
     winners: Counter[str] = Counter()
     for round_ in range(10):
@@ -114,7 +118,7 @@ def test_two_accounts_racing_to_verify(ctx, clock, make_customer) -> None:  # ty
     assert sum(winners.values()) == 10
 
 
-def test_verify_racing_a_direct_add(ctx, make_customer) -> None:  # type: ignore[no-untyped-def]
+def test_verify_racing_a_direct_add(ctx, make_customer) -> None:
     """An OTP account verifying while a no-OTP account adds the same number: one active."""
     a = make_customer("A")
     direct = make_customer("Direct", otp_required=False)
@@ -138,7 +142,7 @@ def test_verify_racing_a_direct_add(ctx, make_customer) -> None:  # type: ignore
             assert {r["status"] for r in registrations(ctx, number)} == {"active", "cancelled"}
 
 
-def test_verify_racing_a_resend_of_the_same_account(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_verify_racing_a_resend_of_the_same_account(ctx, clock, customer) -> None:
     """Verify with the current code while a resend replaces it: exactly one of them happens."""
     for round_ in range(10):
         number = f"+614915705{round_:02d}"
@@ -164,7 +168,7 @@ def test_verify_racing_a_resend_of_the_same_account(ctx, clock, customer) -> Non
 # -- sending limits under load ---------------------------------------------------------
 
 
-def test_parallel_adds_respect_the_cooldown(ctx, customer) -> None:  # type: ignore[no-untyped-def]
+def test_parallel_adds_respect_the_cooldown(ctx, customer) -> None:
     results = race(ctx, 20, lambda i: cn.add(ctx, customer.account, name="n", number=NUMBER, actor=WHO))
     assert kinds(results) == {"otp_sent": 1, "RateLimited": 19}, kinds(results)
     assert count(ctx, outbox) == 1
@@ -173,7 +177,7 @@ def test_parallel_adds_respect_the_cooldown(ctx, customer) -> None:  # type: ign
 
 
 @pytest.mark.parametrize("settings_overrides", [{"otp_resend_cooldown_seconds": 0}])
-def test_parallel_adds_respect_the_hourly_limit(ctx, customer) -> None:  # type: ignore[no-untyped-def]
+def test_parallel_adds_respect_the_hourly_limit(ctx, customer) -> None:
     results = race(ctx, 20, lambda i: cn.add(ctx, customer.account, name="n", number=NUMBER, actor=WHO))
     assert kinds(results) == {"otp_sent": 5, "RateLimited": 15}, kinds(results)
     assert count(ctx, outbox) == 5
@@ -182,7 +186,7 @@ def test_parallel_adds_respect_the_hourly_limit(ctx, customer) -> None:  # type:
     assert len(registrations(ctx, NUMBER)) == 1
 
 
-def test_parallel_accounts_respect_the_per_number_limit(ctx, make_customer) -> None:  # type: ignore[no-untyped-def]
+def test_parallel_accounts_respect_the_per_number_limit(ctx, make_customer) -> None:
     accounts = [make_customer(f"A{i}") for i in range(35)]
     results = race(ctx, 35, lambda i: cn.add(ctx, accounts[i].account, name="n", number=NUMBER, actor=WHO))
     assert kinds(results) == {"otp_sent": 30, "RateLimited": 5}, kinds(results)
@@ -191,7 +195,7 @@ def test_parallel_accounts_respect_the_per_number_limit(ctx, make_customer) -> N
 
 
 @pytest.mark.parametrize("settings_overrides", [{"otp_max_per_account_per_hour": 3}])
-def test_parallel_numbers_respect_the_per_account_limit(ctx, customer) -> None:  # type: ignore[no-untyped-def]
+def test_parallel_numbers_respect_the_per_account_limit(ctx, customer) -> None:
     numbers = [f"+614915703{i:02d}" for i in range(12)]
     results = race(ctx, 12, lambda i: cn.add(ctx, customer.account, name="n", number=numbers[i], actor=WHO))
     assert kinds(results) == {"otp_sent": 3, "RateLimited": 9}, kinds(results)
@@ -199,7 +203,7 @@ def test_parallel_numbers_respect_the_per_account_limit(ctx, customer) -> None: 
     assert count(ctx, otp_sends) == 3
 
 
-def test_rate_limited_is_the_only_refusal(ctx, customer) -> None:  # type: ignore[no-untyped-def]
+def test_rate_limited_is_the_only_refusal(ctx, customer) -> None:
     """No database error (deadlock, unique violation, lock timeout) leaks out of a race."""
     numbers = [f"+614915704{i % 4:02d}" for i in range(24)]
     results = race(ctx, 24, lambda i: cn.add(ctx, customer.account, name="n", number=numbers[i], actor=WHO))
@@ -208,7 +212,7 @@ def test_rate_limited_is_the_only_refusal(ctx, customer) -> None:  # type: ignor
     assert all(isinstance(r, (cn.AddResult, RateLimited)) for r in results)
 
 
-def test_racers_are_processes_on_sqlite_and_threads_on_postgresql(ctx) -> None:  # type: ignore[no-untyped-def]
+def test_racers_are_processes_on_sqlite_and_threads_on_postgresql(ctx) -> None:
     """On SQLite a racer in this process would queue on the Database's writer lock."""
     import os
     import threading

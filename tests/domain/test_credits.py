@@ -36,7 +36,7 @@ def paging(total: int, limit: int = 10, current: int = 1) -> dict[str, Any]:
             "nextPage": current + 1 if current < pages else None}
 
 
-def test_the_usage_report(app_client: TestClient, no_otp_customer, make_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_the_usage_report(app_client: TestClient, no_otp_customer, make_customer, ctx) -> None:
     h = no_otp_customer.headers
     own_number(app_client, no_otp_customer)
     assert app_client.get(USAGE, params={"campType": "sms"}, headers=h).json() == ok(
@@ -64,7 +64,7 @@ def test_the_usage_report(app_client: TestClient, no_otp_customer, make_customer
 
 
 @pytest.mark.parametrize("settings_overrides", [{"credits_shared_sender": 0.5, "credits_custom_sender": 2.25}])
-def test_prices_are_settings(app_client: TestClient, no_otp_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_prices_are_settings(app_client: TestClient, no_otp_customer, ctx) -> None:
     own_number(app_client, no_otp_customer)
     post(app_client, no_otp_customer.headers, message="a", contacts=[CONTACT], customString="shared")
     post(app_client, no_otp_customer.headers, message="a" * 161, contacts=[CONTACT], sender=OWN, customString="own")
@@ -73,11 +73,11 @@ def test_prices_are_settings(app_client: TestClient, no_otp_customer, ctx) -> No
         {"_id": "own", "total": 2, "totalCreditAmount": 4.5}, {"_id": "shared", "total": 1, "totalCreditAmount": 0.5}]
 
 
-def balance(ctx, account_id: str) -> object:  # type: ignore[no-untyped-def]
+def balance(ctx, account_id: str) -> object:
     return credits.balance(ctx, account_id)
 
 
-def test_a_prepaid_balance(app_client: TestClient, no_otp_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_a_prepaid_balance(app_client: TestClient, no_otp_customer, ctx) -> None:
     h, account_id = no_otp_customer.headers, no_otp_customer.account.id
     own_number(app_client, no_otp_customer)
     assert balance(ctx, account_id) is None  # unlimited by default
@@ -106,7 +106,7 @@ def test_a_prepaid_balance(app_client: TestClient, no_otp_customer, ctx) -> None
     assert details == [{"credits": 3.6}, {"credits": None}]
 
 
-def test_cancelling_gives_the_credits_back(app_client: TestClient, customer, ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_cancelling_gives_the_credits_back(app_client: TestClient, customer, ctx, clock) -> None:
     credits.set_balance(ctx, customer.account.id, 4, actor=CLI)
     _, _, [first, second] = post(app_client, customer.headers, message="a" * 200, contacts=[CONTACT, "0491570158"],
                                  delay=1000)  # two parts each: 4 credits
@@ -122,7 +122,7 @@ def test_cancelling_gives_the_credits_back(app_client: TestClient, customer, ctx
 
 
 @pytest.mark.parametrize("value", [-1, float("inf"), 2e9])
-def test_bad_balances_are_refused(ctx, customer, value: float) -> None:  # type: ignore[no-untyped-def]
+def test_bad_balances_are_refused(ctx, customer, value: float) -> None:
     from senderid.errors import InvalidRequest
 
     with pytest.raises(InvalidRequest, match="credits must be a number from 0 to 1,000,000,000, or unlimited"):
@@ -130,7 +130,7 @@ def test_bad_balances_are_refused(ctx, customer, value: float) -> None:  # type:
     assert balance(ctx, customer.account.id) is None
 
 
-def test_racing_sends_never_take_the_balance_below_zero(ctx, customer) -> None:  # type: ignore[no-untyped-def]
+def test_racing_sends_never_take_the_balance_below_zero(ctx, customer) -> None:
     """20 requests at once against a real server, a balance for 7: exactly 7 go through."""
     credits.set_balance(ctx, customer.account.id, 7, actor=CLI)
     app = create_app(ctx.settings, context=ctx, run_worker=False)
@@ -151,7 +151,7 @@ def test_racing_sends_never_take_the_balance_below_zero(ctx, customer) -> None: 
     assert len(sms_rows(ctx)) == 7
 
 
-def test_debits_racing_on_their_own_connections_never_overdraw(ctx, customer) -> None:  # type: ignore[no-untyped-def]
+def test_debits_racing_on_their_own_connections_never_overdraw(ctx, customer) -> None:
     """The debit itself is raced, with no lock taken before it: 8 transactions on 8
     connections (threads on PostgreSQL, processes on SQLite) each take 1 credit at the
     same moment from a balance of 3. Exactly 3 are charged, the others refused, none fails.

@@ -72,8 +72,8 @@ def _rows(text: str) -> list[list[str]]:
 
 def _cli(run: Callable[..., object]) -> str:
     done = run("business", "export", "--acma")
-    assert done.exit_code == 0, done.output  # type: ignore[attr-defined]
-    return done.stdout  # type: ignore[attr-defined,no-any-return]
+    assert done.exit_code == 0, done.output
+    return done.stdout
 
 
 def _get(client: TestClient, url: str, headers: dict[str, str] | None = None) -> str:
@@ -92,7 +92,7 @@ ACMA_OUTPUTS: dict[str, Callable[[TestClient, Callable[..., object]], str]] = {
 
 
 @pytest.mark.parametrize("output", sorted(ACMA_OUTPUTS))
-def test_the_register_export_has_no_formula_cells(client: TestClient, run, hostile: str, output: str) -> None:  # type: ignore[no-untyped-def]
+def test_the_register_export_has_no_formula_cells(client: TestClient, run, hostile: str, output: str) -> None:
     text = ACMA_OUTPUTS[output](client, run)
     rows = _rows(text)
     assert rows[0] == list(acma.HEADER)
@@ -111,7 +111,7 @@ CONSOLE_OUTPUTS = {
 
 
 @pytest.mark.parametrize("output", sorted(CONSOLE_OUTPUTS))
-def test_the_console_downloads_have_no_formula_cells(client: TestClient, ctx: Context, hostile: str,  # type: ignore[no-untyped-def]
+def test_the_console_downloads_have_no_formula_cells(client: TestClient, ctx: Context, hostile: str,
                                                      output: str) -> None:
     account = accounts.create_account(ctx, "Direct", otp_required=False, actor=CLI)
     custom_numbers.add(ctx, account, name="=1+2", number=CONTACT, actor=CLI)

@@ -11,23 +11,28 @@ VERIFY = "/api/v1/customNumber/verifyCustomNumber"
 LIST = "/api/v1/customNumber/list"
 
 
-def _add(client: TestClient, customer, number: str, name: str = "n") -> None:  # type: ignore[no-untyped-def]
+def _add(client: TestClient, customer, number: str, name: str = "n") -> None:
     r = client.post(ADD, json={"name": name, "number": number}, headers=customer.headers)
     assert r.status_code == 200, r.text
 
 
-def _items(client: TestClient, customer, **params) -> list[dict]:  # type: ignore[no-untyped-def, type-arg]
+def _items(client: TestClient, customer, **params) -> list[dict]:
     r = client.get(LIST, params=params, headers=customer.headers)
     assert r.status_code == 200, r.text
     return r.json()["data"]["items"]
 
 
-def test_statuses_stay_readable(app_client: TestClient, customer, make_customer, ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_statuses_stay_readable(app_client: TestClient, customer, make_customer, ctx, clock) -> None:
     rival = make_customer("Rival")
     _add(app_client, customer, "+61491570156")
     _add(app_client, rival, "+61491570156")
     code = latest_code(ctx, "+61491570156")  # the rival's code is the newest
-    assert app_client.post(VERIFY, json={"name": "r", "number": "+61491570156", "otp": code}, headers=rival.headers).status_code == 200
+    assert (
+        app_client.post(
+            VERIFY, json={"name": "r", "number": "+61491570156", "otp": code}, headers=rival.headers
+        ).status_code
+        == 200
+    )
     _add(app_client, customer, "+61491570157")
     clock.advance(seconds=601)  # that code expires
     _add(app_client, customer, "+61491570158")
@@ -46,7 +51,7 @@ def test_statuses_stay_readable(app_client: TestClient, customer, make_customer,
     assert app_client.get(LIST, params={"status": "bogus"}, headers=customer.headers).status_code == 400
 
 
-def test_pagination_is_stable(app_client: TestClient, no_otp_customer, clock) -> None:  # type: ignore[no-untyped-def]
+def test_pagination_is_stable(app_client: TestClient, no_otp_customer, clock) -> None:
     for i in range(7):
         _add(app_client, no_otp_customer, f"+6149157016{i}")
         if i % 2:
@@ -59,10 +64,13 @@ def test_pagination_is_stable(app_client: TestClient, no_otp_customer, clock) ->
     assert app_client.get(LIST, params={"limit": 0}, headers=no_otp_customer.headers).status_code == 400
 
 
-def test_delete_frees_the_number(app_client: TestClient, no_otp_customer, make_customer) -> None:  # type: ignore[no-untyped-def]
+def test_delete_frees_the_number(app_client: TestClient, no_otp_customer, make_customer) -> None:
     other = make_customer("Other", otp_required=False)
     _add(app_client, no_otp_customer, "+61491570156")
-    assert app_client.post(ADD, json={"name": "x", "number": "+61491570156"}, headers=other.headers).json()["status"] is True  # sic: "already exist"
+    assert (
+        app_client.post(ADD, json={"name": "x", "number": "+61491570156"}, headers=other.headers).json()["status"]
+        is True
+    )  # sic: "already exist"
     registration = _items(app_client, no_otp_customer)[0]
     r = app_client.delete(f"/api/v1/customNumber/{registration['_id']}", headers=no_otp_customer.headers)
     assert r.status_code == 200 and r.json()["data"]["status"] == "deleted"
@@ -74,7 +82,7 @@ def test_delete_frees_the_number(app_client: TestClient, no_otp_customer, make_c
     assert app_client.delete("/api/v1/customNumber/" + "0" * 24, headers=no_otp_customer.headers).status_code == 404
 
 
-def test_resend(app_client: TestClient, customer, ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_resend(app_client: TestClient, customer, ctx, clock) -> None:
     _add(app_client, customer, "+61491570156")
     first = latest_code(ctx, "+61491570156")
     registration = _items(app_client, customer)[0]
@@ -86,7 +94,9 @@ def test_resend(app_client: TestClient, customer, ctx, clock) -> None:  # type: 
     assert r.status_code == 200 and r.json()["message"] == "OTP sent to your number successfully"
     second = latest_code(ctx, "+61491570156")
     if second != first:  # the old code stopped working
-        bad = app_client.post(VERIFY, json={"name": "n", "number": "+61491570156", "otp": first}, headers=customer.headers)
+        bad = app_client.post(
+            VERIFY, json={"name": "n", "number": "+61491570156", "otp": first}, headers=customer.headers
+        )
         assert bad.status_code == 400
     ok = app_client.post(VERIFY, json={"name": "n", "number": "+61491570156", "otp": second}, headers=customer.headers)
     assert ok.status_code == 200
@@ -94,6 +104,6 @@ def test_resend(app_client: TestClient, customer, ctx, clock) -> None:  # type: 
     assert r.status_code == 409 and "pending" in r.json()["message"]
 
 
-def test_add_path_is_not_an_id(app_client: TestClient, customer) -> None:  # type: ignore[no-untyped-def]
+def test_add_path_is_not_an_id(app_client: TestClient, customer) -> None:
     assert app_client.get(ADD, headers=customer.headers).status_code == 405
     assert app_client.get("/api/v1/customNumber/xyz", headers=customer.headers).status_code == 404

@@ -48,7 +48,7 @@ def delivered(ctx: Context, body: str | None = None) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("contacts", [None, [], ["nope"], ["0298765432", "12"]])
-def test_no_valid_contacts_is_the_documented_400(app_client: TestClient, customer, ctx, contacts: Any) -> None:  # type: ignore[no-untyped-def]
+def test_no_valid_contacts_is_the_documented_400(app_client: TestClient, customer, ctx, contacts: Any) -> None:
     body: dict[str, Any] = {"message": "Hello"}
     if contacts is not None:
         body["contacts"] = contacts
@@ -61,7 +61,7 @@ def test_no_valid_contacts_is_the_documented_400(app_client: TestClient, custome
 
 
 @pytest.mark.parametrize("sender", ["#SharedNum#", "#sharednum#", "#SHAREDNUM#", " #sharedNum# "])
-def test_shared_number_in_any_case(app_client: TestClient, customer, ctx, sender: str) -> None:  # type: ignore[no-untyped-def]
+def test_shared_number_in_any_case(app_client: TestClient, customer, ctx, sender: str) -> None:
     status, body, _ = post(app_client, customer.headers, message="Shared", contacts=[CONTACT], sender=sender)
     assert (status, body) == (200, ok(QUEUED, sent([("491570157", CONTACT)])))
     assert [m["sender"] for m in delivered(ctx, "Shared")] == ["senderid"]  # the provider's default
@@ -71,7 +71,7 @@ def test_shared_number_in_any_case(app_client: TestClient, customer, ctx, sender
 
 
 @pytest.mark.parametrize("text", ["Hi {{[First Name]}}, welcome", "{{[Address]}}", "a {{ [x] }} b"])
-def test_custom_fields_are_refused(app_client: TestClient, customer, ctx, text: str) -> None:  # type: ignore[no-untyped-def]
+def test_custom_fields_are_refused(app_client: TestClient, customer, ctx, text: str) -> None:
     field = text[text.index("{{"):text.index("}}") + 2]
     status, body, _ = post(app_client, customer.headers, message=text, contacts=[CONTACT])
     assert (status, body) == (400, refused(
@@ -80,7 +80,7 @@ def test_custom_fields_are_refused(app_client: TestClient, customer, ctx, text: 
     assert sms_rows(ctx) == []
 
 
-def test_custom_string_is_kept_with_each_message(app_client: TestClient, customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_custom_string_is_kept_with_each_message(app_client: TestClient, customer, ctx) -> None:
     status, body, ids = post(app_client, customer.headers, message="Tagged", contacts=[CONTACT, "0491570158"],
                              customString="zoho-CRM-2")
     assert (status, body) == (200, ok(QUEUED, sent([("491570157", CONTACT), ("491570158", "0491570158")])))
@@ -88,13 +88,13 @@ def test_custom_string_is_kept_with_each_message(app_client: TestClient, custome
 
 
 @pytest.mark.parametrize("value", ["with space", "under_score", "x" * 65, 12, ["a"], "zoho!"])
-def test_a_bad_custom_string_is_refused(app_client: TestClient, customer, ctx, value: Any) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_custom_string_is_refused(app_client: TestClient, customer, ctx, value: Any) -> None:
     status, body, _ = post(app_client, customer.headers, message="x", contacts=[CONTACT], customString=value)
     assert (status, body) == (400, refused("customString may hold only letters, digits and dashes (at most 64)"))
     assert sms_rows(ctx) == []
 
 
-def test_country_code_61_only(app_client: TestClient, customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_country_code_61_only(app_client: TestClient, customer, ctx) -> None:
     status, _, _ = post(app_client, customer.headers, message="x", contacts=[CONTACT], countryCode=61)
     assert status == 200
     status, body, _ = post(app_client, customer.headers, message="x", contacts=[CONTACT], countryCode=64)
@@ -123,7 +123,7 @@ def test_country_code_of_any_type_but_61_is_refused(value: object) -> None:
     ("delay", 86_400_000, "2026-01-02T00:00:00.000Z"),
 ])
 def test_a_scheduled_message_waits_for_its_time(app_client: TestClient, no_otp_customer, ctx, clock,
-                                                field: str, value: object, due: str) -> None:  # type: ignore[no-untyped-def]
+                                                field: str, value: object, due: str) -> None:
     own_number(app_client, no_otp_customer)
     status, body, [message_id] = post(app_client, no_otp_customer.headers, message="Later", contacts=[CONTACT],
                                       sender=OWN, **{field: value})
@@ -138,7 +138,7 @@ def test_a_scheduled_message_waits_for_its_time(app_client: TestClient, no_otp_c
     assert [(m["to"], m["sender"]) for m in delivered(ctx, "Later")] == [(CONTACT, OWN)]
 
 
-def test_messages_sent_now_are_not_held_behind_scheduled_ones(app_client: TestClient, customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_messages_sent_now_are_not_held_behind_scheduled_ones(app_client: TestClient, customer, ctx) -> None:
     post(app_client, customer.headers, message="Later", contacts=[CONTACT], delay=5000)
     post(app_client, customer.headers, message="Now", contacts=[CONTACT])
     assert [m["body"] for m in delivered(ctx)] == ["Now"]
@@ -171,14 +171,14 @@ def test_messages_sent_now_are_not_held_behind_scheduled_ones(app_client: TestCl
     ({"delay": "9" * 5000}, "delay must be a whole number of milliseconds from 1 to 86,400,000 (24 hours)"),
 ])
 def test_bad_schedules_are_refused_naming_the_field(app_client: TestClient, customer, ctx, body: dict[str, Any],
-                                                     message: str) -> None:  # type: ignore[no-untyped-def]
+                                                     message: str) -> None:
     status, answer, _ = post(app_client, customer.headers, message="x", contacts=[CONTACT], **body)
     assert (status, answer) == (400, refused(message))
     assert sms_rows(ctx) == []
 
 
 @pytest.mark.parametrize("blank", [{"scheduleAt": ""}, {"delay": None}, {"scheduleAt": None, "delay": ""}])
-def test_blank_schedule_fields_mean_now(app_client: TestClient, customer, ctx, blank: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
+def test_blank_schedule_fields_mean_now(app_client: TestClient, customer, ctx, blank: dict[str, Any]) -> None:
     status, body, _ = post(app_client, customer.headers, message="Now", contacts=[CONTACT], **blank)
     assert (status, body) == (200, ok(QUEUED, sent([("491570157", CONTACT)])))
     assert len(delivered(ctx, "Now")) == 1
@@ -192,7 +192,7 @@ def cancel(client: TestClient, headers: dict[str, str], message_id: str) -> tupl
     return r.status_code, r.json()
 
 
-def test_cancel_a_scheduled_message(app_client: TestClient, customer, make_customer, ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_cancel_a_scheduled_message(app_client: TestClient, customer, make_customer, ctx, clock) -> None:
     _, _, [first, second] = post(app_client, customer.headers, message="Later", contacts=[CONTACT, "0491570158"],
                                  delay=60_000)
     done = ok("Message cancelled", {"MessageId": first, "status": "cancelled",
@@ -210,18 +210,18 @@ def test_cancel_a_scheduled_message(app_client: TestClient, customer, make_custo
     assert {r.id: r.status for r in sms_rows(ctx)} == {first: "cancelled", second: "sent"}
 
 
-def test_cancel_needs_a_key(app_client: TestClient, customer) -> None:  # type: ignore[no-untyped-def]
+def test_cancel_needs_a_key(app_client: TestClient, customer) -> None:
     r = app_client.delete(f"{GATEWAY}/messages/{'0' * 24}")
     assert (r.status_code, r.json()) == (401, {"code": 401, "message": "Authorization token is required",
                                                "stack": "APIError: Authorization token is required"})
 
 
 @pytest.fixture
-def real_time_ctx(settings, db):  # type: ignore[no-untyped-def]
+def real_time_ctx(settings, db):
     return Context(db=db, settings=settings, clock=Clock(), secret=settings.resolved_secret())
 
 
-def test_a_delayed_message_on_the_real_clock(real_time_ctx: Context) -> None:  # type: ignore[no-untyped-def]
+def test_a_delayed_message_on_the_real_clock(real_time_ctx: Context) -> None:
     """A real server with its worker: a 1.5 s delay holds the SMS back that long, no longer than a poll more."""
     from senderid.domain import accounts
     from senderid.domain.types import CLI

@@ -21,7 +21,15 @@ from senderid.domain import optouts, retention
 from senderid.domain.types import CLI
 from senderid.store.tables import accounts, inbound_messages, webhook_events
 from tests.domain.test_optouts import (
-    CELLCAST, CELLCAST_INBOUND, TWILIO, TWILIO_INBOUND, drain, listed, send_reply, signed_form, smpp_peer,
+    CELLCAST,
+    CELLCAST_INBOUND,
+    TWILIO,
+    TWILIO_INBOUND,
+    drain,
+    listed,
+    send_reply,
+    signed_form,
+    smpp_peer,
     worker_for,
 )
 from tests.support.gateway import CONTACT, OWN, ok, own_number, post, refused
@@ -36,20 +44,20 @@ def settings_overrides() -> dict[str, object]:
     return {"webhook_allow_private": True}
 
 
-def hook(ctx, account_id: str) -> None:  # type: ignore[no-untyped-def]
+def hook(ctx, account_id: str) -> None:
     with ctx.db.write() as conn:
         conn.execute(sa.update(accounts).where(accounts.c.id == account_id)
                      .values(webhook_url="https://hooks.example.com/in", webhook_secret="whsec_dGVzdA=="))
 
 
-def events(ctx, *types: str) -> list[tuple[str, str, dict[str, Any]]]:  # type: ignore[no-untyped-def]
+def events(ctx, *types: str) -> list[tuple[str, str, dict[str, Any]]]:
     with ctx.db.read() as conn:
         rows = conn.execute(sa.select(webhook_events).where(webhook_events.c.type.in_(types))
                             .order_by(webhook_events.c.created_at, webhook_events.c.id)).all()
     return [(r.account_id, r.type, r.payload["data"]) for r in rows]
 
 
-def inbound_list(client: TestClient, customer, **params: object) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def inbound_list(client: TestClient, customer, **params: object) -> dict[str, Any]:
     r = client.get(INBOUND, params=params, headers=customer.headers)
     assert r.status_code == 200, r.text
     body = r.json()
@@ -57,7 +65,7 @@ def inbound_list(client: TestClient, customer, **params: object) -> dict[str, An
     return body["data"]
 
 
-def reply_item(ctx, body: str, reply_to: str, to: str = OWN, **kw: Any) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def reply_item(ctx, body: str, reply_to: str, to: str = OWN, **kw: Any) -> dict[str, Any]:
     return {"id": kw.get("id", "<id>"), "from": kw.get("from", CONTACT), "to": to, "body": body,
             "receivedAt": kw.get("receivedAt", "<at>"), "replyTo": reply_to}
 
@@ -73,7 +81,7 @@ def masked(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def test_every_reply_is_kept_listed_and_sent(app_client: TestClient, no_otp_customer, make_customer, ctx,
-                                             clock) -> None:  # type: ignore[no-untyped-def]
+                                             clock) -> None:
     other = make_customer("Other")
     own_number(app_client, no_otp_customer)
     hook(ctx, no_otp_customer.account.id)
@@ -90,14 +98,17 @@ def test_every_reply_is_kept_listed_and_sent(app_client: TestClient, no_otp_cust
     r = send_reply(app_client, {"from": CONTACT, "to": OWN, "body": "Thanks"})
     data = inbound_list(app_client, no_otp_customer)
     assert (data["total"], data["limit"], data["offset"]) == (2, 50, 0)
-    assert masked(data["items"]) == [reply_item(ctx, "Thanks", second), reply_item(ctx, "What time do you open?", first)]
+    assert masked(data["items"]) == [
+        reply_item(ctx, "Thanks", second),
+        reply_item(ctx, "What time do you open?", first),
+    ]
     sent = events(ctx, "message.inbound")
     assert [(a, t) for a, t, _ in sent] == [(no_otp_customer.account.id, "message.inbound")] * 2
     assert [d for _, _, d in reversed(sent)] == data["items"]  # the event is the listed item
     assert inbound_list(app_client, other)["items"] == []  # another account sees none of them
 
 
-def test_paging_and_filters(app_client: TestClient, no_otp_customer, ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_paging_and_filters(app_client: TestClient, no_otp_customer, ctx, clock) -> None:
     own_number(app_client, no_otp_customer)
     _, _, (to_contact, to_other) = post(app_client, no_otp_customer.headers, message="Sale", contacts=[CONTACT, OTHER],
                                         sender=OWN)
@@ -124,7 +135,7 @@ def test_paging_and_filters(app_client: TestClient, no_otp_customer, ctx, clock)
 
 
 @pytest.mark.parametrize("word", ["START", "start", "  Unstop ", "UNSTOP\n"])
-def test_start_takes_the_contact_off_the_list(app_client: TestClient, no_otp_customer, ctx, word: str) -> None:  # type: ignore[no-untyped-def]
+def test_start_takes_the_contact_off_the_list(app_client: TestClient, no_otp_customer, ctx, word: str) -> None:
     own_number(app_client, no_otp_customer)
     hook(ctx, no_otp_customer.account.id)
     post(app_client, no_otp_customer.headers, message="Sale", contacts=[CONTACT], sender=OWN)
@@ -144,7 +155,7 @@ def test_start_takes_the_contact_off_the_list(app_client: TestClient, no_otp_cus
     assert listed(ctx, no_otp_customer.account.id) == {CONTACT: "cli"}
 
 
-def test_reply_texts_follow_the_retention_rule(app_client: TestClient, no_otp_customer, ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_reply_texts_follow_the_retention_rule(app_client: TestClient, no_otp_customer, ctx, clock) -> None:
     own_number(app_client, no_otp_customer)
     post(app_client, no_otp_customer.headers, message="Sale", contacts=[CONTACT], sender=OWN)
     deliver_all(ctx)
@@ -158,20 +169,22 @@ def test_reply_texts_follow_the_retention_rule(app_client: TestClient, no_otp_cu
     with ctx.db.read() as conn:
         assert conn.execute(sa.select(inbound_messages.c.body_blanked).order_by(inbound_messages.c.received_at)
                             ).scalars().all() == [True, False]
-    assert retention.sweep(ctx.db, clock.now() + timedelta(days=days, hours=1), retention_days=days).inbound_blanked == 1
+    assert (
+        retention.sweep(ctx.db, clock.now() + timedelta(days=days, hours=1), retention_days=days).inbound_blanked == 1
+    )
 
 
 # -- through each provider's inbound path --------------------------------------------------------------
 
 
-def kept(ctx) -> list[tuple[str, str, str, str, str | None]]:  # type: ignore[no-untyped-def]
+def kept(ctx) -> list[tuple[str, str, str, str, str | None]]:
     with ctx.db.read() as conn:
         rows = conn.execute(sa.select(inbound_messages).order_by(inbound_messages.c.received_at)).all()
     return [(r.account_id, r.from_number, r.to_address, r.body, r.reply_to) for r in rows]
 
 
 @pytest.mark.parametrize("settings_overrides", [{**TWILIO, "webhook_allow_private": True}])
-def test_a_reply_through_twilio(app_client: TestClient, make_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_a_reply_through_twilio(app_client: TestClient, make_customer, ctx) -> None:
     customer = make_customer("Acme")
     _, _, (message_id,) = post(app_client, customer.headers, message="Sale", contacts=[CONTACT])
     with TwilioPeer(TWILIO["twilio_account_sid"], "tw-token") as peer, \
@@ -189,7 +202,7 @@ def test_a_reply_through_twilio(app_client: TestClient, make_customer, ctx) -> N
 
 
 @pytest.mark.parametrize("settings_overrides", [{**CELLCAST, "webhook_allow_private": True}])
-def test_a_reply_through_cellcast(app_client: TestClient, no_otp_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_a_reply_through_cellcast(app_client: TestClient, no_otp_customer, ctx) -> None:
     own_number(app_client, no_otp_customer)
     _, _, (message_id,) = post(app_client, no_otp_customer.headers, message="Sale", contacts=[CONTACT], sender=OWN)
     with CellcastPeer("cc-key") as peer, worker_for(ctx, cellcast_base_url=peer.url) as worker:
@@ -205,7 +218,7 @@ def test_a_reply_through_cellcast(app_client: TestClient, no_otp_customer, ctx) 
     assert masked([d for _, _, d in events(ctx, "message.inbound")]) == [item]
 
 
-def test_a_reply_through_smpp(app_client: TestClient, no_otp_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_a_reply_through_smpp(app_client: TestClient, no_otp_customer, ctx) -> None:
     own_number(app_client, no_otp_customer)
     _, _, (message_id,) = post(app_client, no_otp_customer.headers, message="Sale", contacts=[CONTACT], sender=OWN)
     with TestSmsc() as smsc, worker_for(ctx, **smpp_peer(smsc)) as worker:
@@ -219,7 +232,7 @@ def test_a_reply_through_smpp(app_client: TestClient, no_otp_customer, ctx) -> N
     assert masked([d for _, _, d in events(ctx, "message.inbound")]) == [item]
 
 
-def test_a_reply_through_the_inbox_to_the_shared_sender(app_client: TestClient, customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_a_reply_through_the_inbox_to_the_shared_sender(app_client: TestClient, customer, ctx) -> None:
     hook(ctx, customer.account.id)
     _, _, (message_id,) = post(app_client, customer.headers, message="Sale", contacts=[CONTACT])
     deliver_all(ctx)

@@ -187,7 +187,7 @@ def test_first_region_reads_national_format() -> None:
 
 @pytest.mark.unit
 def test_allowed_regions_setting_from_environment_text() -> None:
-    settings = Settings(allowed_regions="au, nz", secret_key="s" * 40)  # type: ignore[arg-type]
+    settings = Settings(allowed_regions="au, nz", secret_key="s" * 40)
     assert settings.allowed_regions == ("AU", "NZ")
     assert settings.default_region == "AU"
     assert parse_mobile(NZ_MOBILE, settings.allowed_regions) == NZ_E164
@@ -207,7 +207,7 @@ MOBILE_INVALID = {
 }
 
 
-def _written(ctx) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def _written(ctx) -> dict[str, int]:
     with ctx.db.read() as conn:
         return {
             "custom_numbers": conn.execute(select(func.count()).select_from(custom_numbers)).scalar_one(),
@@ -224,7 +224,7 @@ NOTHING = {"custom_numbers": 0, "otp_sends": 0, "outbox": 0, "audit": 0}
 
 @pytest.mark.parametrize("value", [v for _, v in INVALID], ids=[i for i, _ in INVALID])
 def test_api_refuses_invalid_numbers_and_writes_nothing(
-    app_client: TestClient, customer, ctx, value: Any  # type: ignore[no-untyped-def]
+    app_client: TestClient, customer, ctx, value: Any
 ) -> None:
     r = app_client.post(ADD, json={"name": "Custom Number", "number": value}, headers=customer.headers)
     assert (r.status_code, r.json()) == (400, MOBILE_INVALID)
@@ -232,7 +232,7 @@ def test_api_refuses_invalid_numbers_and_writes_nothing(
 
 
 def test_api_refuses_invalid_numbers_for_no_otp_accounts_too(
-    app_client: TestClient, no_otp_customer, ctx  # type: ignore[no-untyped-def]
+    app_client: TestClient, no_otp_customer, ctx
 ) -> None:
     wrong = []
     for why, value in INVALID:
@@ -244,7 +244,7 @@ def test_api_refuses_invalid_numbers_for_no_otp_accounts_too(
 
 
 @pytest.mark.parametrize("value", ACCEPTED, ids=repr)
-def test_api_stores_accepted_forms_as_e164(app_client: TestClient, no_otp_customer, ctx, value: Any) -> None:  # type: ignore[no-untyped-def]
+def test_api_stores_accepted_forms_as_e164(app_client: TestClient, no_otp_customer, ctx, value: Any) -> None:
     r = app_client.post(ADD, json={"name": "Custom Number", "number": value}, headers=no_otp_customer.headers)
     assert r.status_code == 200, r.json()
     assert r.json()["message"] == "Custom number created"
@@ -253,14 +253,14 @@ def test_api_stores_accepted_forms_as_e164(app_client: TestClient, no_otp_custom
 
 
 @pytest.mark.parametrize("settings_overrides", [{"allowed_regions": "AU,NZ"}])
-def test_api_accepts_a_nz_mobile_when_nz_is_allowed(app_client: TestClient, no_otp_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_api_accepts_a_nz_mobile_when_nz_is_allowed(app_client: TestClient, no_otp_customer, ctx) -> None:
     r = app_client.post(ADD, json={"name": "Kiwi", "number": NZ_MOBILE}, headers=no_otp_customer.headers)
     assert r.status_code == 200, r.json()
     with ctx.db.read() as conn:
         assert conn.execute(select(custom_numbers.c.number)).scalars().all() == [NZ_E164]
 
 
-def test_api_refuses_a_nz_mobile_by_default(app_client: TestClient, no_otp_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_api_refuses_a_nz_mobile_by_default(app_client: TestClient, no_otp_customer, ctx) -> None:
     r = app_client.post(ADD, json={"name": "Kiwi", "number": NZ_MOBILE}, headers=no_otp_customer.headers)
     assert (r.status_code, r.json()) == (400, MOBILE_INVALID)
     assert _written(ctx) == NOTHING

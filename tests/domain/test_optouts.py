@@ -38,7 +38,7 @@ OPTOUTS = "/api/v1/optouts"
 QUEUED = "Request is being processed"
 
 
-def listed(ctx, account_id: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def listed(ctx, account_id: str) -> dict[str, str]:
     with ctx.db.read() as conn:
         rows = conn.execute(sa.select(optouts_table).where(optouts_table.c.account_id == account_id)).all()
     return {r.number: r.source for r in rows}
@@ -80,7 +80,7 @@ def settings_overrides() -> dict[str, object]:
     return {"webhook_allow_private": True}
 
 
-def test_add_list_and_remove(app_client: TestClient, customer, make_customer, ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_add_list_and_remove(app_client: TestClient, customer, make_customer, ctx, clock) -> None:
     h, account_id = customer.headers, customer.account.id
     accounts.set_webhook_url(ctx, account_id, "http://127.0.0.1:9/hook", actor=CLI)
     assert app_client.get(OPTOUTS, headers=h).json() == ok("Opt-outs", page([], account_id))
@@ -121,7 +121,7 @@ def test_add_list_and_remove(app_client: TestClient, customer, make_customer, ct
 
 
 @pytest.mark.parametrize("body", [{}, {"number": "nope"}, {"number": "0298765432"}, {"number": ["x"]}])
-def test_bad_numbers_are_refused(app_client: TestClient, customer, ctx, body: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
+def test_bad_numbers_are_refused(app_client: TestClient, customer, ctx, body: dict[str, Any]) -> None:
     r = app_client.post(OPTOUTS, json=body, headers=customer.headers)
     assert (r.status_code, r.json()) == (400, refused("number is not a valid mobile number"))
     assert listed(ctx, customer.account.id) == {}
@@ -130,7 +130,7 @@ def test_bad_numbers_are_refused(app_client: TestClient, customer, ctx, body: di
 # -- the gateway honours the list ------------------------------------------------------------------
 
 
-def test_opted_out_contacts_are_not_sent(app_client: TestClient, customer, make_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_opted_out_contacts_are_not_sent(app_client: TestClient, customer, make_customer, ctx) -> None:
     optouts.add(ctx, customer.account.id, CONTACT, source="cli", actor=CLI)
     status, body, ids = post(app_client, customer.headers, message="Sale", contacts=["0491 570 157", "0491570158", "x"])
     assert (status, body) == (200, ok(QUEUED, sent([("491570158", "0491570158")], invalid=["x"],
@@ -143,7 +143,7 @@ def test_opted_out_contacts_are_not_sent(app_client: TestClient, customer, make_
     assert (status, body) == (200, ok(QUEUED, sent([("491570157", CONTACT)])))
 
 
-def test_reply_stop_to_opt_out_adds_the_line(app_client: TestClient, customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_reply_stop_to_opt_out_adds_the_line(app_client: TestClient, customer, ctx) -> None:
     text = "a" * 150  # one part alone; two with the line
     status, body, _ = post(app_client, customer.headers, message=text, contacts=[CONTACT], replyStopToOptOut=True)
     assert (status, body) == (200, ok(QUEUED, sent([("491570157", CONTACT)], parts=2)))
@@ -155,7 +155,7 @@ def test_reply_stop_to_opt_out_adds_the_line(app_client: TestClient, customer, c
     assert (status, body) == (400, refused("replyStopToOptOut must be true or false"))
 
 
-def test_optout_id_must_name_the_accounts_list(app_client: TestClient, customer, make_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_optout_id_must_name_the_accounts_list(app_client: TestClient, customer, make_customer, ctx) -> None:
     mine = optouts.list_id(customer.account.id)
     for fields in ({"optout": True}, {"optout": True, "optoutId": mine}, {"optoutId": mine.upper()}):
         status, _, _ = post(app_client, customer.headers, message="x", contacts=[CONTACT], **fields)
@@ -178,12 +178,12 @@ REPLY = "/dev/inbox/reply"
 LOOPBACK = ("127.0.0.1", 50000)  # the developer inbox answers only loopback clients
 
 
-def send_reply(app_client: TestClient, body: dict[str, str]):  # type: ignore[no-untyped-def]
+def send_reply(app_client: TestClient, body: dict[str, str]):
     return TestClient(app_client.app, client=LOOPBACK).post(REPLY, json=body)
 
 
 @pytest.mark.parametrize("word", ["STOP", "stop", "  Stop All ", "unsubscribe", "OptOut", "STOP\n"])
-def test_a_stop_reply_through_the_inbox(app_client: TestClient, no_otp_customer, ctx, word: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_stop_reply_through_the_inbox(app_client: TestClient, no_otp_customer, ctx, word: str) -> None:
     own_number(app_client, no_otp_customer)
     post(app_client, no_otp_customer.headers, message="Sale", contacts=[CONTACT], sender=OWN, replyStopToOptOut=True)
     deliver_all(ctx)
@@ -194,7 +194,7 @@ def test_a_stop_reply_through_the_inbox(app_client: TestClient, no_otp_customer,
     assert (status, body) == (200, ok(QUEUED, sent([], unsubscribed=[CONTACT])))
 
 
-def test_replies_that_opt_nobody_out(app_client: TestClient, no_otp_customer, make_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_replies_that_opt_nobody_out(app_client: TestClient, no_otp_customer, make_customer, ctx) -> None:
     own_number(app_client, no_otp_customer)
     post(app_client, no_otp_customer.headers, message="Sale", contacts=[CONTACT], sender=OWN)
     deliver_all(ctx)
@@ -206,11 +206,16 @@ def test_replies_that_opt_nobody_out(app_client: TestClient, no_otp_customer, ma
         r = send_reply(app_client, reply)
         assert (r.status_code, r.json()) == (200, ok("Reply received", {"optedOut": False})), reply
     r = send_reply(app_client, {"from": CONTACT, "body": "STOP"})
-    assert (r.status_code, r.json()) == (400, refused('Send {"from": "+61...", "to": "<sender>", "body": "STOP"} as JSON'))
+    assert (r.status_code, r.json()) == (
+        400,
+        refused('Send {"from": "+61...", "to": "<sender>", "body": "STOP"} as JSON'),
+    )
     assert listed(ctx, no_otp_customer.account.id) == {}
 
 
-def test_a_stop_to_the_shared_number_answers_the_latest_sender(app_client: TestClient, make_customer, ctx, clock) -> None:  # type: ignore[no-untyped-def]
+def test_a_stop_to_the_shared_number_answers_the_latest_sender(
+    app_client: TestClient, make_customer, ctx, clock
+) -> None:
     first, second = make_customer("First"), make_customer("Second")
     post(app_client, first.headers, message="One", contacts=[CONTACT])
     deliver_all(ctx)
@@ -235,7 +240,7 @@ def signed_form(url: str, form: dict[str, str], token: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("settings_overrides", [TWILIO])
-def test_a_stop_reply_through_twilio(app_client: TestClient, make_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_a_stop_reply_through_twilio(app_client: TestClient, make_customer, ctx) -> None:
     customer = make_customer("Acme")
     post(app_client, customer.headers, message="Sale", contacts=[CONTACT])  # the shared sender: twilio_from
     with TwilioPeer(TWILIO["twilio_account_sid"], "tw-token") as peer, \
@@ -261,7 +266,7 @@ CELLCAST_INBOUND = "/providers/cellcast/inbound"
 
 
 @pytest.mark.parametrize("settings_overrides", [CELLCAST])
-def test_a_stop_reply_through_cellcast(app_client: TestClient, no_otp_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_a_stop_reply_through_cellcast(app_client: TestClient, no_otp_customer, ctx) -> None:
     own_number(app_client, no_otp_customer)
     post(app_client, no_otp_customer.headers, message="Sale", contacts=[CONTACT], sender=OWN)
     with CellcastPeer("cc-key") as peer, worker_for(ctx, cellcast_base_url=peer.url) as worker:
@@ -281,7 +286,7 @@ def test_a_stop_reply_through_cellcast(app_client: TestClient, no_otp_customer, 
 
 
 @pytest.mark.parametrize("settings_overrides", [{**CELLCAST, "cellcast_inbound_secret": None}])
-def test_cellcast_inbound_is_refused_without_a_secret(app_client: TestClient) -> None:  # type: ignore[no-untyped-def]
+def test_cellcast_inbound_is_refused_without_a_secret(app_client: TestClient) -> None:
     r = app_client.post(CELLCAST_INBOUND, json={"from": CONTACT, "to": OWN, "body": "STOP"},
                         headers={"X-Cellcast-Signature": "sha256="})
     assert (r.status_code, r.json()) == (403, refused("The X-Cellcast-Signature header does not match"))
@@ -295,7 +300,7 @@ def smpp_peer(smsc: TestSmsc) -> dict[str, object]:
             "smpp_system_id": smsc.system_id, "smpp_password": smsc.password}
 
 
-def test_a_stop_reply_through_smpp(app_client: TestClient, no_otp_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_a_stop_reply_through_smpp(app_client: TestClient, no_otp_customer, ctx) -> None:
     own_number(app_client, no_otp_customer)
     post(app_client, no_otp_customer.headers, message="Sale", contacts=[CONTACT], sender=OWN)
     with TestSmsc() as smsc, worker_for(ctx, **smpp_peer(smsc)) as worker:
@@ -317,7 +322,7 @@ PROVIDER_NUMBER = "+61491570100"  # the provider's default sender, as the phone 
 
 @pytest.mark.parametrize("settings_overrides", [CELLCAST])
 def test_a_stop_to_cellcasts_default_number_answers_the_shared_sender(app_client: TestClient, make_customer,
-                                                                     no_otp_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+                                                                     no_otp_customer, ctx) -> None:
     assert ctx.settings.shared_sender == ""
     acme = make_customer("Acme")
     own_number(app_client, no_otp_customer)  # another account's number, which never sent to CONTACT
@@ -341,7 +346,7 @@ def test_a_stop_to_cellcasts_default_number_answers_the_shared_sender(app_client
 
 
 def test_a_stop_deliver_sm_to_the_smscs_default_number_answers_the_shared_sender(
-        app_client: TestClient, make_customer, no_otp_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+        app_client: TestClient, make_customer, no_otp_customer, ctx) -> None:
     assert ctx.settings.shared_sender == ""
     acme = make_customer("Acme")
     own_number(app_client, no_otp_customer)
@@ -357,7 +362,7 @@ def test_a_stop_deliver_sm_to_the_smscs_default_number_answers_the_shared_sender
 
 @pytest.mark.parametrize("settings_overrides", [{"shared_sender": PROVIDER_NUMBER}])
 def test_with_the_shared_sender_set_only_a_reply_to_it_answers_it(app_client: TestClient, make_customer,
-                                                                  ctx) -> None:  # type: ignore[no-untyped-def]
+                                                                  ctx) -> None:
     acme = make_customer("Acme")
     post(app_client, acme.headers, message="Sale", contacts=[CONTACT])
     deliver_all(ctx)
@@ -379,7 +384,7 @@ def stop_to_shared(app_client: TestClient) -> dict[str, Any]:
 
 @pytest.mark.parametrize("later", ["scheduled", "scheduled and cancelled", "handed over but failed"])
 def test_a_stop_answers_what_the_phone_received_not_what_another_account_queued(
-        app_client: TestClient, make_customer, ctx, clock, later: str) -> None:  # type: ignore[no-untyped-def]
+        app_client: TestClient, make_customer, ctx, clock, later: str) -> None:
     """A sent to the contact from the shared sender; B then queued an SMS to it from the same
     sender that the phone never received: the STOP is A's."""
     a, b = make_customer("A"), make_customer("B")
@@ -403,7 +408,7 @@ def test_a_stop_answers_what_the_phone_received_not_what_another_account_queued(
 
 
 def test_a_stop_answers_the_sms_sent_last_not_queued_last(app_client: TestClient, make_customer, ctx,
-                                                         clock) -> None:  # type: ignore[no-untyped-def]
+                                                         clock) -> None:
     """A scheduled an SMS before B sent one; A's went out after B's: the phone's latest is A's."""
     a, b = make_customer("A"), make_customer("B")
     post(app_client, a.headers, message="From A, later", contacts=[CONTACT], delay=60_000)
@@ -418,7 +423,7 @@ def test_a_stop_answers_the_sms_sent_last_not_queued_last(app_client: TestClient
 
 
 def test_a_stop_answers_the_sender_it_was_sent_to(app_client: TestClient, no_otp_customer, make_customer, ctx,
-                                                 clock) -> None:  # type: ignore[no-untyped-def]
+                                                 clock) -> None:
     """The contact received an SMS from A's own number, then one from B on the shared sender:
     a STOP to A's number is A's, a STOP to the shared sender B's."""
     a, b = no_otp_customer, make_customer("B")
@@ -438,7 +443,7 @@ def test_a_stop_answers_the_sender_it_was_sent_to(app_client: TestClient, no_otp
 
 @pytest.mark.parametrize("how", ["reply", "api"])
 def test_an_opt_out_cancels_only_that_accounts_queued_sms(app_client: TestClient, make_customer, ctx, clock,
-                                                          how: str) -> None:  # type: ignore[no-untyped-def]
+                                                          how: str) -> None:
     """A and B both have an SMS scheduled to the contact; it opts out of A: B's is still sent."""
     a, b = make_customer("A"), make_customer("B")
     post(app_client, a.headers, message="From A", contacts=[CONTACT])
@@ -458,7 +463,7 @@ def test_an_opt_out_cancels_only_that_accounts_queued_sms(app_client: TestClient
 
 
 def test_opting_out_cancels_what_is_still_queued_to_the_contact(app_client: TestClient, no_otp_customer, ctx,
-                                                               clock) -> None:  # type: ignore[no-untyped-def]
+                                                               clock) -> None:
     """A scheduled SMS queued before the contact opted out is not sent later (its credits go back)."""
     from senderid.domain import credits
 

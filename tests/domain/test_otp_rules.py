@@ -36,27 +36,27 @@ def wrong(code: str) -> str:
     return f"{(int(code) + 1) % 1_000_000:06d}"
 
 
-def add(ctx: Context, customer, number: str = NUMBER, name: str = "Mine") -> cn.AddResult:  # type: ignore[no-untyped-def]
+def add(ctx: Context, customer, number: str = NUMBER, name: str = "Mine") -> cn.AddResult:
     return cn.add(ctx, customer.account, name=name, number=number, actor=WHO)
 
 
-def verify(ctx: Context, customer, code: str, number: str = NUMBER, name: str = "Mine") -> str:  # type: ignore[no-untyped-def]
+def verify(ctx: Context, customer, code: str, number: str = NUMBER, name: str = "Mine") -> str:
     return cn.verify(ctx, customer.account, name=name, number=number, code=code, actor=WHO)
 
 
-def add_and_get_code(ctx: Context, customer, number: str = NUMBER, name: str = "Mine") -> str:  # type: ignore[no-untyped-def]
+def add_and_get_code(ctx: Context, customer, number: str = NUMBER, name: str = "Mine") -> str:
     result = add(ctx, customer, number, name)
     assert result.outcome is cn.AddOutcome.OTP_SENT
     return latest_code(ctx, number)
 
 
-def row_of(ctx: Context, customer, number: str = NUMBER) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def row_of(ctx: Context, customer, number: str = NUMBER) -> dict[str, Any]:
     rows = [r for r in registrations(ctx, number) if r["account_id"] == customer.account.id]
     assert rows, "no registration"
     return rows[-1]
 
 
-def count(ctx: Context, table, *where) -> int:  # type: ignore[no-untyped-def]
+def count(ctx: Context, table, *where) -> int:
     with ctx.db.read() as conn:
         return conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
 
@@ -64,7 +64,7 @@ def count(ctx: Context, table, *where) -> int:  # type: ignore[no-untyped-def]
 # -- lifetime ------------------------------------------------------------------------
 
 
-def test_otp_works_just_before_it_expires(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_otp_works_just_before_it_expires(ctx, clock, customer) -> None:
     code = add_and_get_code(ctx, customer)
     clock.advance(TTL - 1)
     verify(ctx, customer, code)
@@ -72,7 +72,7 @@ def test_otp_works_just_before_it_expires(ctx, clock, customer) -> None:  # type
 
 
 @pytest.mark.parametrize("after", [TTL, TTL + 1, 3600])
-def test_otp_fails_once_expired(ctx, clock, customer, after: int) -> None:  # type: ignore[no-untyped-def]
+def test_otp_fails_once_expired(ctx, clock, customer, after: int) -> None:
     code = add_and_get_code(ctx, customer)
     clock.advance(after)
     with pytest.raises(OtpVerificationFailed):
@@ -82,14 +82,14 @@ def test_otp_fails_once_expired(ctx, clock, customer, after: int) -> None:  # ty
     assert row["otp_attempts"] == 0  # an expired code is not a try
 
 
-def test_expiry_is_ttl_after_sending(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_expiry_is_ttl_after_sending(ctx, clock, customer) -> None:
     assert ctx.settings.otp_ttl_seconds == TTL
     add(ctx, customer)
     assert row_of(ctx, customer)["otp_expires_at"] == clock.now() + timedelta(seconds=TTL)
 
 
 @pytest.mark.parametrize("settings_overrides", [{"otp_ttl_seconds": 120}])
-def test_shorter_ttl_setting(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_shorter_ttl_setting(ctx, clock, customer) -> None:
     code = add_and_get_code(ctx, customer)
     clock.advance(121)
     with pytest.raises(OtpVerificationFailed):
@@ -103,7 +103,7 @@ def test_shorter_ttl_setting(ctx, clock, customer) -> None:  # type: ignore[no-u
 # -- wrong tries -----------------------------------------------------------------------
 
 
-def test_five_wrong_tries_kill_the_code(ctx, customer) -> None:  # type: ignore[no-untyped-def]
+def test_five_wrong_tries_kill_the_code(ctx, customer) -> None:
     code = add_and_get_code(ctx, customer)
     for _ in range(5):
         with pytest.raises(OtpVerificationFailed):
@@ -118,7 +118,7 @@ def test_five_wrong_tries_kill_the_code(ctx, customer) -> None:  # type: ignore[
     assert (row["status"], row["otp_attempts"]) == ("pending", 5)
 
 
-def test_four_wrong_tries_still_leave_the_right_one(ctx, customer) -> None:  # type: ignore[no-untyped-def]
+def test_four_wrong_tries_still_leave_the_right_one(ctx, customer) -> None:
     code = add_and_get_code(ctx, customer)
     for _ in range(4):
         with pytest.raises(OtpVerificationFailed):
@@ -128,14 +128,14 @@ def test_four_wrong_tries_still_leave_the_right_one(ctx, customer) -> None:  # t
 
 
 @pytest.mark.parametrize("garbage", ["12345", "1234567", "abcdef", "12 345", "١٢٣٤٥٦", "０１２３４５"])
-def test_malformed_codes_count_as_wrong_tries(ctx, customer, garbage: str) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_codes_count_as_wrong_tries(ctx, customer, garbage: str) -> None:
     add_and_get_code(ctx, customer)
     with pytest.raises(OtpVerificationFailed):
         verify(ctx, customer, garbage)
     assert row_of(ctx, customer)["otp_attempts"] == 1
 
 
-def test_wrong_tries_are_counted_per_code(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_tries_are_counted_per_code(ctx, clock, customer) -> None:
     first = add_and_get_code(ctx, customer)
     for _ in range(4):
         with pytest.raises(OtpVerificationFailed):
@@ -150,7 +150,7 @@ def test_wrong_tries_are_counted_per_code(ctx, clock, customer) -> None:  # type
     assert row_of(ctx, customer)["status"] == "active"
 
 
-def test_a_resend_revives_a_dead_registration(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_a_resend_revives_a_dead_registration(ctx, clock, customer) -> None:
     first = add_and_get_code(ctx, customer)
     for _ in range(5):
         with pytest.raises(OtpVerificationFailed):
@@ -164,7 +164,7 @@ def test_a_resend_revives_a_dead_registration(ctx, clock, customer) -> None:  # 
 # -- resend cooldown -------------------------------------------------------------------
 
 
-def test_resend_cooldown_is_a_429_with_retry_after(app_client: TestClient, ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_resend_cooldown_is_a_429_with_retry_after(app_client: TestClient, ctx, clock, customer) -> None:
     body = {"name": "Mine", "number": NUMBER}
     assert app_client.post(ADD, json=body, headers=customer.headers).status_code == 200
     clock.advance(20)
@@ -188,7 +188,7 @@ def test_resend_cooldown_is_a_429_with_retry_after(app_client: TestClient, ctx, 
     assert count(ctx, outbox) == 2
 
 
-def test_cooldown_keeps_the_current_code_working(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_cooldown_keeps_the_current_code_working(ctx, clock, customer) -> None:
     code = add_and_get_code(ctx, customer)
     clock.advance(30)
     with pytest.raises(RateLimited) as refused:
@@ -197,7 +197,7 @@ def test_cooldown_keeps_the_current_code_working(ctx, clock, customer) -> None: 
     verify(ctx, customer, code)
 
 
-def test_cooldown_is_per_account_and_number(ctx, make_customer) -> None:  # type: ignore[no-untyped-def]
+def test_cooldown_is_per_account_and_number(ctx, make_customer) -> None:
     a, b = make_customer("A"), make_customer("B")
     add(ctx, a, NUMBER)
     add(ctx, a, OTHER)  # another number of the same account
@@ -205,7 +205,7 @@ def test_cooldown_is_per_account_and_number(ctx, make_customer) -> None:  # type
     assert count(ctx, outbox) == 3
 
 
-def test_re_adding_a_pending_number_sends_a_fresh_code(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_re_adding_a_pending_number_sends_a_fresh_code(ctx, clock, customer) -> None:
     old = add_and_get_code(ctx, customer, name="Old name")
     old_row = row_of(ctx, customer)
     clock.advance(COOLDOWN)
@@ -223,7 +223,7 @@ def test_re_adding_a_pending_number_sends_a_fresh_code(ctx, clock, customer) -> 
     assert row_of(ctx, customer)["name"] == "Verified name"
 
 
-def test_resend_extends_the_lifetime(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_resend_extends_the_lifetime(ctx, clock, customer) -> None:
     add_and_get_code(ctx, customer)
     clock.advance(TTL - 10)
     new = add_and_get_code(ctx, customer)
@@ -234,7 +234,7 @@ def test_resend_extends_the_lifetime(ctx, clock, customer) -> None:  # type: ign
 # -- hourly limits ---------------------------------------------------------------------
 
 
-def test_five_per_account_and_number_per_hour(app_client: TestClient, ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_five_per_account_and_number_per_hour(app_client: TestClient, ctx, clock, customer) -> None:
     start = clock.now()
     for _ in range(5):
         add(ctx, customer)
@@ -258,7 +258,7 @@ def test_five_per_account_and_number_per_hour(app_client: TestClient, ctx, clock
     assert count(ctx, otp_sends) == 6
 
 
-def test_retry_after_is_the_longest_wait_that_applies(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_retry_after_is_the_longest_wait_that_applies(ctx, clock, customer) -> None:
     """When the cooldown and an hourly limit both refuse, waiting out only the cooldown
     would just earn another 429: Retry-After must be the time a retry can succeed."""
     for i in range(5):
@@ -271,7 +271,7 @@ def test_retry_after_is_the_longest_wait_that_applies(ctx, clock, customer) -> N
     assert refused.value.retry_after == 3600 - 254
 
 
-def test_thirty_per_number_per_hour_across_accounts(ctx, clock, make_customer) -> None:  # type: ignore[no-untyped-def]
+def test_thirty_per_number_per_hour_across_accounts(ctx, clock, make_customer) -> None:
     accounts = [make_customer(f"Account {i}") for i in range(31)]
     for customer in accounts[:30]:
         add(ctx, customer)
@@ -288,7 +288,7 @@ def test_thirty_per_number_per_hour_across_accounts(ctx, clock, make_customer) -
     assert count(ctx, outbox, outbox.c.to_number == NUMBER) == 31
 
 
-def test_thirty_per_number_counts_resends_of_several_accounts(ctx, clock, make_customer) -> None:  # type: ignore[no-untyped-def]
+def test_thirty_per_number_counts_resends_of_several_accounts(ctx, clock, make_customer) -> None:
     accounts = [make_customer(f"Account {i}") for i in range(7)]
     for _ in range(5):
         for customer in accounts[:6]:
@@ -301,7 +301,7 @@ def test_thirty_per_number_counts_resends_of_several_accounts(ctx, clock, make_c
 
 
 @pytest.mark.parametrize("settings_overrides", [{"otp_max_per_account_per_hour": 3}])
-def test_per_account_limit(ctx, clock, make_customer) -> None:  # type: ignore[no-untyped-def]
+def test_per_account_limit(ctx, clock, make_customer) -> None:
     assert ctx.settings.otp_max_per_account_per_hour == 3
     customer, other = make_customer("A"), make_customer("B")
     numbers = [f"+6149157015{i}" for i in range(5)]
@@ -318,7 +318,7 @@ def test_per_account_limit(ctx, clock, make_customer) -> None:  # type: ignore[n
     assert count(ctx, outbox, outbox.c.account_id == customer.account.id) == 4
 
 
-def test_a_squatter_cannot_lock_the_owner_out(ctx, clock, make_customer) -> None:  # type: ignore[no-untyped-def]
+def test_a_squatter_cannot_lock_the_owner_out(ctx, clock, make_customer) -> None:
     squatter, owner = make_customer("Squatter"), make_customer("Owner")
     add(ctx, squatter)
     add(ctx, owner)  # the squatter's cooldown is not the owner's
@@ -335,7 +335,7 @@ def test_a_squatter_cannot_lock_the_owner_out(ctx, clock, make_customer) -> None
     assert row_of(ctx, squatter)["status"] == "cancelled"
 
 
-def test_refused_sends_are_not_counted(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_refused_sends_are_not_counted(ctx, clock, customer) -> None:
     add(ctx, customer)
     for _ in range(10):
         clock.advance(5)
@@ -350,7 +350,7 @@ def test_refused_sends_are_not_counted(ctx, clock, customer) -> None:  # type: i
 # -- verify ----------------------------------------------------------------------------
 
 
-def test_verify_is_retry_safe_within_the_lifetime(app_client: TestClient, ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_verify_is_retry_safe_within_the_lifetime(app_client: TestClient, ctx, clock, customer) -> None:
     code = add_and_get_code(ctx, customer)
     first = verify(ctx, customer, code)
     clock.advance(60)
@@ -369,32 +369,32 @@ def test_verify_is_retry_safe_within_the_lifetime(app_client: TestClient, ctx, c
     assert [(r["status"], r["id"]) for r in rows] == [("active", first)]  # and still active
 
 
-def test_verify_sets_the_name(ctx, customer) -> None:  # type: ignore[no-untyped-def]
+def test_verify_sets_the_name(ctx, customer) -> None:
     code = add_and_get_code(ctx, customer, name="Added as")
     verify(ctx, customer, code, name="  Verified as  ")
     assert row_of(ctx, customer)["name"] == "Verified as"
 
 
-def test_verify_takes_any_accepted_number_form(ctx, customer) -> None:  # type: ignore[no-untyped-def]
+def test_verify_takes_any_accepted_number_form(ctx, customer) -> None:
     code = add_and_get_code(ctx, customer)
     verify(ctx, customer, code, number="0491 570 156")
     assert row_of(ctx, customer)["status"] == "active"
 
 
-def test_verify_accepts_the_code_as_a_json_integer(app_client: TestClient, ctx, customer) -> None:  # type: ignore[no-untyped-def]
+def test_verify_accepts_the_code_as_a_json_integer(app_client: TestClient, ctx, customer) -> None:
     code = add_and_get_code(ctx, customer)
     r = app_client.post(VERIFY, json={"name": "n", "number": NUMBER, "otp": int(code)}, headers=customer.headers)
     assert r.status_code == 200
 
 
-def test_another_accounts_code_does_not_verify(ctx, make_customer) -> None:  # type: ignore[no-untyped-def]
+def test_another_accounts_code_does_not_verify(ctx, make_customer) -> None:
     a, b = make_customer("A"), make_customer("B")
     code_a = add_and_get_code(ctx, a)
     with pytest.raises(OtpVerificationFailed):
         verify(ctx, b, code_a)  # b has no registration
 
 
-def test_first_verify_wins(ctx, make_customer) -> None:  # type: ignore[no-untyped-def]
+def test_first_verify_wins(ctx, make_customer) -> None:
     a, b = make_customer("A"), make_customer("B")
     code_a = add_and_get_code(ctx, a)
     code_b = add_and_get_code(ctx, b)
@@ -414,7 +414,7 @@ def test_first_verify_wins(ctx, make_customer) -> None:  # type: ignore[no-untyp
     assert row_of(ctx, a)["status"] == "cancelled"
 
 
-def test_activation_cancels_the_losers_queued_sms(ctx, make_customer) -> None:  # type: ignore[no-untyped-def]
+def test_activation_cancels_the_losers_queued_sms(ctx, make_customer) -> None:
     a, b = make_customer("A"), make_customer("B")
     code_b = add_and_get_code(ctx, b)
     add(ctx, a)  # A's SMS is still queued
@@ -429,7 +429,7 @@ def test_activation_cancels_the_losers_queued_sms(ctx, make_customer) -> None:  
 # -- the code at rest ------------------------------------------------------------------
 
 
-def test_otp_is_never_stored_in_plain_text(ctx, customer) -> None:  # type: ignore[no-untyped-def]
+def test_otp_is_never_stored_in_plain_text(ctx, customer) -> None:
     add(ctx, customer)
     with ctx.db.read() as conn:
         queued_body = conn.execute(select(outbox.c.body)).scalar_one()
@@ -449,7 +449,7 @@ def test_otp_is_never_stored_in_plain_text(ctx, customer) -> None:  # type: igno
     assert code not in (message["last_error"] or "")
 
 
-def test_superseded_sms_body_is_wiped(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_superseded_sms_body_is_wiped(ctx, clock, customer) -> None:
     add(ctx, customer)
     with ctx.db.read() as conn:
         first_body = conn.execute(select(outbox.c.body)).scalar_one()
@@ -461,7 +461,7 @@ def test_superseded_sms_body_is_wiped(ctx, clock, customer) -> None:  # type: ig
     assert "******" in rows[0].body and rows[0].body != first_body
 
 
-def test_otp_sms_reads_like_the_spec(ctx, customer) -> None:  # type: ignore[no-untyped-def]
+def test_otp_sms_reads_like_the_spec(ctx, customer) -> None:
     add(ctx, customer)
     code = latest_code(ctx, NUMBER)
     from senderid.delivery.providers.devinbox import list_messages
@@ -478,7 +478,7 @@ def test_otp_sms_reads_like_the_spec(ctx, customer) -> None:  # type: ignore[no-
 
 
 @pytest.mark.parametrize("settings_overrides", [{"test_otps": "+61491570156:123456,+6140*:111111"}])
-def test_test_otps_give_the_fixed_code_and_send_nothing(ctx, customer) -> None:  # type: ignore[no-untyped-def]
+def test_test_otps_give_the_fixed_code_and_send_nothing(ctx, customer) -> None:
     assert add(ctx, customer, NUMBER).outcome is cn.AddOutcome.OTP_SENT
     assert add(ctx, customer, "0400 000 000").outcome is cn.AddOutcome.OTP_SENT
     assert count(ctx, outbox) == 0
@@ -494,7 +494,7 @@ def test_test_otps_give_the_fixed_code_and_send_nothing(ctx, customer) -> None: 
 
 
 @pytest.mark.parametrize("settings_overrides", [{"test_otps": "+61491570156:123456"}])
-def test_test_otps_still_count_wrong_tries(ctx, customer) -> None:  # type: ignore[no-untyped-def]
+def test_test_otps_still_count_wrong_tries(ctx, customer) -> None:
     add(ctx, customer)
     for _ in range(5):
         with pytest.raises(OtpVerificationFailed):
@@ -517,10 +517,10 @@ def test_test_otps_setting_is_checked_at_start(bad: str) -> None:
     from senderid.settings import Settings
 
     with pytest.raises(ValidationError):
-        Settings(test_otps=bad, secret_key="s" * 40)  # type: ignore[arg-type]
+        Settings(test_otps=bad, secret_key="s" * 40)
 
 
-def test_test_otps_default_is_empty(ctx) -> None:  # type: ignore[no-untyped-def]
+def test_test_otps_default_is_empty(ctx) -> None:
     assert ctx.settings.test_otps == {}
     assert ctx.settings.test_otp_for(NUMBER) is None
 
@@ -536,7 +536,7 @@ def test_codes_are_six_ascii_digits_and_vary() -> None:
 # -- accounts without OTP --------------------------------------------------------------
 
 
-def test_no_otp_account_creates_active_at_once(ctx, clock, no_otp_customer) -> None:  # type: ignore[no-untyped-def]
+def test_no_otp_account_creates_active_at_once(ctx, clock, no_otp_customer) -> None:
     result = add(ctx, no_otp_customer)
     assert result.outcome is cn.AddOutcome.CREATED
     row = row_of(ctx, no_otp_customer)
@@ -549,7 +549,7 @@ def test_no_otp_account_creates_active_at_once(ctx, clock, no_otp_customer) -> N
         add(ctx, no_otp_customer)
 
 
-def test_no_otp_account_still_obeys_the_global_rule(ctx, customer, no_otp_customer, make_customer) -> None:  # type: ignore[no-untyped-def]
+def test_no_otp_account_still_obeys_the_global_rule(ctx, customer, no_otp_customer, make_customer) -> None:
     code = add_and_get_code(ctx, customer)  # pending for an OTP account
     add(ctx, no_otp_customer)  # active at once for another
     assert row_of(ctx, customer)["status"] == "cancelled"
@@ -569,7 +569,7 @@ def audit_rows(ctx: Context) -> list[dict[str, Any]]:
 
 
 def test_every_state_change_is_audited_without_codes_or_keys(
-    app_client: TestClient, ctx, clock, make_customer  # type: ignore[no-untyped-def]
+    app_client: TestClient, ctx, clock, make_customer
 ) -> None:
     a, b = make_customer("A"), make_customer("B")
     direct = make_customer("Direct", otp_required=False)
@@ -620,14 +620,14 @@ def test_every_state_change_is_audited_without_codes_or_keys(
         assert customer.key[len("sid_"):] not in text
 
 
-def test_audit_records_the_actor_and_ip(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_audit_records_the_actor_and_ip(ctx, clock, customer) -> None:
     add(ctx, customer)
     [row] = [r for r in audit_rows(ctx) if r["action"] == "custom_number.otp_sent"]
     assert (row["actor"], row["ip"], row["at"]) == ("key:test", "127.0.0.1", clock.now())
     assert row["details"]["number"] == NUMBER
 
 
-def test_renaming_by_a_repeated_verify_is_audited(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_renaming_by_a_repeated_verify_is_audited(ctx, clock, customer) -> None:
     """SPEC §3: every state change writes an audit event; a name change is one."""
     code = add_and_get_code(ctx, customer)
     verify(ctx, customer, code, name="First")
@@ -638,7 +638,7 @@ def test_renaming_by_a_repeated_verify_is_audited(ctx, clock, customer) -> None:
     assert len(audit_rows(ctx)) > before, "the name changed without an audit event"
 
 
-def test_nothing_changes_and_nothing_is_audited_on_refusals(ctx, clock, customer, no_otp_customer) -> None:  # type: ignore[no-untyped-def]
+def test_nothing_changes_and_nothing_is_audited_on_refusals(ctx, clock, customer, no_otp_customer) -> None:
     add(ctx, no_otp_customer)
     before = audit_rows(ctx)
     with pytest.raises(NumberAlreadyExists):

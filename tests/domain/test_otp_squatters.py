@@ -35,11 +35,11 @@ ADD = "/api/v1/customNumber/add"
 _CODE = re.compile(r"\b(\d{6})\b")
 
 
-def add(ctx: Context, customer, number: str = NUMBER) -> cn.AddResult:  # type: ignore[no-untyped-def]
+def add(ctx: Context, customer, number: str = NUMBER) -> cn.AddResult:
     return cn.add(ctx, customer.account, name="Mine", number=number, actor=WHO)
 
 
-def verify(ctx: Context, customer, code: str, number: str = NUMBER) -> str:  # type: ignore[no-untyped-def]
+def verify(ctx: Context, customer, code: str, number: str = NUMBER) -> str:
     return cn.verify(ctx, customer.account, name="Mine", number=number, code=code, actor=WHO)
 
 
@@ -52,7 +52,7 @@ def sent_to(ctx: Context, number: str = NUMBER) -> int:
         return conn.execute(select(func.count()).select_from(outbox).where(outbox.c.to_number == number)).scalar_one()
 
 
-def use_whole_allowance(ctx: Context, clock, customers) -> None:  # type: ignore[no-untyped-def]
+def use_whole_allowance(ctx: Context, clock, customers) -> None:
     """Each customer sends its 5 codes of the hour to NUMBER, a cooldown apart."""
     for _ in range(5):
         for customer in customers:
@@ -63,7 +63,7 @@ def use_whole_allowance(ctx: Context, clock, customers) -> None:  # type: ignore
 # -- 1. squatters ------------------------------------------------------------------------
 
 
-def test_five_squatters_using_their_whole_allowance_cannot_lock_the_owner_out(ctx, clock, make_customer) -> None:  # type: ignore[no-untyped-def]
+def test_five_squatters_using_their_whole_allowance_cannot_lock_the_owner_out(ctx, clock, make_customer) -> None:
     squatters = [make_customer(f"Squatter {i}") for i in range(5)]
     owner = make_customer("Owner")
     use_whole_allowance(ctx, clock, squatters)
@@ -96,7 +96,7 @@ def codes_received(ctx: Context, registration_id: str) -> list[str]:
     return [match.group(1) for match in matches if match]
 
 
-def test_squatters_repeating_every_hour_never_lock_the_owner_out(ctx, clock, make_customer) -> None:  # type: ignore[no-untyped-def]
+def test_squatters_repeating_every_hour_never_lock_the_owner_out(ctx, clock, make_customer) -> None:
     squatters = [make_customer(f"Squatter {i}") for i in range(5)]
     owner = make_customer("Owner")
     hours = 3
@@ -114,7 +114,7 @@ def test_squatters_repeating_every_hour_never_lock_the_owner_out(ctx, clock, mak
     assert all(statuses[s.account.id] == "cancelled" for s in squatters)
 
 
-def test_a_phone_gets_at_most_thirty_codes_an_hour_however_many_accounts_ask(ctx, clock, make_customer) -> None:  # type: ignore[no-untyped-def]
+def test_a_phone_gets_at_most_thirty_codes_an_hour_however_many_accounts_ask(ctx, clock, make_customer) -> None:
     customers = [make_customer(f"Account {i}") for i in range(8)]
     accepted = 0
     for _ in range(5):
@@ -128,7 +128,7 @@ def test_a_phone_gets_at_most_thirty_codes_an_hour_however_many_accounts_ask(ctx
     assert accepted == sent_to(ctx) == 30
 
 
-def test_the_bound_is_a_sliding_hour(ctx, clock, make_customer) -> None:  # type: ignore[no-untyped-def]
+def test_the_bound_is_a_sliding_hour(ctx, clock, make_customer) -> None:
     customers = [make_customer(f"Account {i}") for i in range(7)]
     use_whole_allowance(ctx, clock, customers[:6])  # 30 codes in 5 × 61 s
     with pytest.raises(RateLimited) as refused:
@@ -144,7 +144,7 @@ def test_the_bound_is_a_sliding_hour(ctx, clock, make_customer) -> None:  # type
 # -- 2. the guess budget -------------------------------------------------------------------
 
 
-def spend_wrong_tries(ctx: Context, clock, customer, tries: int, number: str = NUMBER) -> None:  # type: ignore[no-untyped-def]
+def spend_wrong_tries(ctx: Context, clock, customer, tries: int, number: str = NUMBER) -> None:
     """``tries`` wrong codes for ``number``, drawing a new code (a resend) every 5 tries."""
     done = 0
     while done < tries:
@@ -159,7 +159,7 @@ def spend_wrong_tries(ctx: Context, clock, customer, tries: int, number: str = N
 
 @pytest.mark.parametrize("settings_overrides", [{"otp_max_per_account_number_per_hour": 100,
                                                 "otp_max_per_number_per_hour": 1000}])
-def test_resends_do_not_reset_the_guess_budget(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_resends_do_not_reset_the_guess_budget(ctx, clock, customer) -> None:
     assert ctx.settings.otp_max_wrong_per_account_number_per_day == 10
     spend_wrong_tries(ctx, clock, customer, 10)
     # no new code is sent: a 429 with the time until the oldest wrong try is a day old
@@ -174,7 +174,7 @@ def test_resends_do_not_reset_the_guess_budget(ctx, clock, customer) -> None:  #
 
 @pytest.mark.parametrize("settings_overrides", [{"otp_max_per_account_number_per_hour": 100,
                                                 "otp_max_per_number_per_hour": 1000}])
-def test_past_the_budget_even_the_right_code_fails_until_the_window_moves(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_past_the_budget_even_the_right_code_fails_until_the_window_moves(ctx, clock, customer) -> None:
     spend_wrong_tries(ctx, clock, customer, 9)
     clock.advance(COOLDOWN + 1)
     add(ctx, customer)  # the 9 wrong tries leave room for a code
@@ -189,7 +189,7 @@ def test_past_the_budget_even_the_right_code_fails_until_the_window_moves(ctx, c
     assert verify(ctx, customer, latest_code(ctx, NUMBER))
 
 
-def test_the_refusal_is_the_documented_answer(app_client: TestClient, ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_the_refusal_is_the_documented_answer(app_client: TestClient, ctx, clock, customer) -> None:
     headers = customer.headers
     for _ in range(2):
         clock.advance(COOLDOWN + 1)
@@ -209,7 +209,7 @@ def test_the_refusal_is_the_documented_answer(app_client: TestClient, ctx, clock
 
 @pytest.mark.parametrize("settings_overrides", [{"otp_max_wrong_per_account_per_day": 12,
                                                 "otp_max_per_account_number_per_hour": 100}])
-def test_the_per_account_budget_spans_numbers(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_the_per_account_budget_spans_numbers(ctx, clock, customer) -> None:
     numbers = [f"+6149157015{i}" for i in range(3)]
     spend_wrong_tries(ctx, clock, customer, 6, numbers[0])
     spend_wrong_tries(ctx, clock, customer, 6, numbers[1])
@@ -219,7 +219,7 @@ def test_the_per_account_budget_spans_numbers(ctx, clock, customer) -> None:  # 
     assert "from your account" in refused.value.message
 
 
-def test_a_squatters_wrong_guesses_never_use_the_owners_budget(ctx, clock, make_customer) -> None:  # type: ignore[no-untyped-def]
+def test_a_squatters_wrong_guesses_never_use_the_owners_budget(ctx, clock, make_customer) -> None:
     squatter, owner = make_customer("Squatter"), make_customer("Owner")
     spend_wrong_tries(ctx, clock, squatter, 10)
     with pytest.raises(RateLimited):
@@ -229,13 +229,13 @@ def test_a_squatters_wrong_guesses_never_use_the_owners_budget(ctx, clock, make_
     assert verify(ctx, owner, latest_code(ctx, NUMBER))
 
 
-def test_guess_budget_settings_default_to_the_documented_values(ctx) -> None:  # type: ignore[no-untyped-def]
+def test_guess_budget_settings_default_to_the_documented_values(ctx) -> None:
     s = ctx.settings
     assert (s.otp_max_wrong_per_account_number_per_day, s.otp_max_wrong_per_account_per_day) == (10, 200)
     assert (s.otp_max_per_number_per_hour, s.otp_max_per_account_number_per_hour) == (30, 5)
 
 
-def test_the_server_warns_when_the_number_cap_is_below_six_shares(ctx, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+def test_the_server_warns_when_the_number_cap_is_below_six_shares(ctx, caplog: pytest.LogCaptureFixture) -> None:
     from senderid.runtime import warn_about_settings
 
     with caplog.at_level(logging.WARNING, logger="senderid"):

@@ -20,7 +20,7 @@ from tests.support.gateway import CONTACT, post, sms_rows
 WHO = Actor("test")
 
 
-def count(ctx: Context, table) -> int:  # type: ignore[no-untyped-def]
+def count(ctx: Context, table) -> int:
     with ctx.db.read() as conn:
         return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
 
@@ -48,7 +48,7 @@ def test_a_protected_number_or_prefix_is_refused(ctx: Context, customer, make_cu
     assert cn.add(ctx, allowed.account, name="x", number=refused, actor=WHO).outcome is cn.AddOutcome.OTP_SENT
 
 
-def test_a_protected_number_cannot_be_reclaimed(ctx: Context, no_otp_customer, customer) -> None:  # type: ignore[no-untyped-def]
+def test_a_protected_number_cannot_be_reclaimed(ctx: Context, no_otp_customer, customer) -> None:
     cn.add(ctx, no_otp_customer.account, name="held", number="+61491570159", actor=WHO)
     protected.add(ctx, "+61491570159", accounts_allowed=[no_otp_customer.account.id], actor=CLI)
     with pytest.raises(NumberProtected):
@@ -73,7 +73,7 @@ def test_a_protected_name_is_refused_as_a_whole_word(ctx: Context, customer, mak
         assert business_names.request(ctx, customer.account, businessname=name, actor=WHO).status == "REQUESTED"
 
 
-def test_protecting_a_held_value_lists_and_ends_the_holders(app_client, ctx: Context, no_otp_customer) -> None:  # type: ignore[no-untyped-def]
+def test_protecting_a_held_value_lists_and_ends_the_holders(app_client, ctx: Context, no_otp_customer) -> None:
     account = no_otp_customer.account
     registration = cn.add(ctx, account, name="own", number="+61491570156", actor=WHO)
     status, _, [message_id] = post(app_client, no_otp_customer.headers, message="sale", contacts=[CONTACT],
@@ -95,7 +95,7 @@ def test_protecting_a_held_value_lists_and_ends_the_holders(app_client, ctx: Con
     assert business_names.get(ctx, name.id).status == "REJECTED"
 
 
-def test_the_list_and_bad_values(ctx: Context, customer) -> None:  # type: ignore[no-untyped-def]
+def test_the_list_and_bad_values(ctx: Context, customer) -> None:
     protected.add(ctx, "ANZ", note="a bank", actor=CLI)
     protected.add(ctx, "ANZ", accounts_allowed=[customer.account.id], note="the bank's own", actor=CLI)  # replaced
     protected.add(ctx, "+6149157*", actor=CLI)

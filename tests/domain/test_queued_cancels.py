@@ -56,7 +56,7 @@ def audited(ctx: Context, action: str) -> list[Any]:
 
 
 def test_a_deleted_number_takes_its_scheduled_sms_with_it(app_client: TestClient, no_otp_customer, make_customer,
-                                                          ctx, clock) -> None:  # type: ignore[no-untyped-def]
+                                                          ctx, clock) -> None:
     """A schedules from its number, deletes the number, B registers and verifies it: the
     SMS never leaves as B's number, A gets its credits back and hears of it."""
     a, b = no_otp_customer, make_customer("Bee")
@@ -104,7 +104,7 @@ def _remove_by_hand(ctx: Context, kind: str, account_id: str) -> None:
 
 
 @pytest.mark.parametrize("kind", ["number", "name"])
-def test_the_claim_rechecks_the_sender(app_client: TestClient, no_otp_customer, ctx, clock, kind: str) -> None:  # type: ignore[no-untyped-def]
+def test_the_claim_rechecks_the_sender(app_client: TestClient, no_otp_customer, ctx, clock, kind: str) -> None:
     a = no_otp_customer
     if kind == "number":
         own_number(app_client, a)
@@ -135,7 +135,7 @@ def test_the_claim_rechecks_the_sender(app_client: TestClient, no_otp_customer, 
     assert record.details == {"sender": stored, "reason": REASON, "credits_refunded": 1.3}
 
 
-def test_a_cancel_refunds_nothing_that_was_never_charged(app_client: TestClient, no_otp_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_a_cancel_refunds_nothing_that_was_never_charged(app_client: TestClient, no_otp_customer, ctx) -> None:
     """Queued while unlimited, cancelled once prepaid: the balance does not grow."""
     a = no_otp_customer
     own_number(app_client, a)
@@ -154,7 +154,7 @@ def test_a_cancel_refunds_nothing_that_was_never_charged(app_client: TestClient,
     assert credits.balance(ctx, a.account.id) == 0
 
 
-def test_a_cancel_refunds_exactly_what_was_charged(app_client: TestClient, no_otp_customer, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_a_cancel_refunds_exactly_what_was_charged(app_client: TestClient, no_otp_customer, ctx) -> None:
     a = no_otp_customer
     own_number(app_client, a)
     _, _, [free] = post(app_client, a.headers, message="queued while unlimited", contacts=[CONTACT], delay=60_000)

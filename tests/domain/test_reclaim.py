@@ -39,7 +39,7 @@ def settings_overrides() -> dict[str, object]:
     return {"webhook_allow_private": True, "reclaim_grace_days": 1}
 
 
-def tick(ctx: Context, now=None) -> cn.Ticked:  # type: ignore[no-untyped-def]
+def tick(ctx: Context, now=None) -> cn.Ticked:
     return cn.tick(ctx.db, ctx.settings, now or ctx.clock.now(), forget=ctx.senders.forget_senders)
 
 
@@ -57,12 +57,12 @@ def statuses(ctx: Context) -> dict[str, str]:
                                  .where(custom_numbers.c.number == NUMBER)).all())
 
 
-def own(ctx: Context, customer) -> str:  # type: ignore[no-untyped-def]
+def own(ctx: Context, customer) -> str:
     cn.add(ctx, customer.account, name="Mine", number=NUMBER, actor=WHO)
     return cn.verify(ctx, customer.account, name="Mine", number=NUMBER, code=latest_code(ctx, NUMBER), actor=WHO)
 
 
-def claim(ctx: Context, claimer) -> cn.Verified:  # type: ignore[no-untyped-def]
+def claim(ctx: Context, claimer) -> cn.Verified:
     """The claimer asks for a code and types it: the claim is open."""
     result = cn.reclaim(ctx, claimer.account, name="Phone", number="0491 570 156", actor=WHO)
     assert result.outcome is cn.AddOutcome.OTP_SENT
@@ -70,11 +70,11 @@ def claim(ctx: Context, claimer) -> cn.Verified:  # type: ignore[no-untyped-def]
                             actor=WHO)
 
 
-def test_a_claim_not_answered_moves_the_number(app_client, ctx: Context, customer, make_customer) -> None:  # type: ignore[no-untyped-def]
+def test_a_claim_not_answered_moves_the_number(app_client, ctx: Context, customer, make_customer) -> None:
     holder, claimer = customer, make_customer("Claimer")
     accounts.set_webhook_url(ctx, holder.account.id, HOOK, actor=CLI)
     holder_id = own(ctx, holder)
-    ctx.clock.advance(120)  # type: ignore[attr-defined]
+    ctx.clock.advance(120)
     opened = claim(ctx, claimer)
     decides_at = ctx.clock.now() + DAY
     assert opened.decides_at == decides_at
@@ -91,9 +91,9 @@ def test_a_claim_not_answered_moves_the_number(app_client, ctx: Context, custome
     view = cn.get_registration(ctx, claimer.account.id, opened.id)
     assert (view.status, view.decides_at) == ("claiming", decides_at)
 
-    ctx.clock.advance(DAY.total_seconds() - 1)  # type: ignore[attr-defined]
+    ctx.clock.advance(DAY.total_seconds() - 1)
     assert tick(ctx) == cn.Ticked()
-    ctx.clock.advance(1)  # type: ignore[attr-defined]
+    ctx.clock.advance(1)
     assert tick(ctx).reclaimed == 1
     assert statuses(ctx) == {holder.account.id: "reclaimed", claimer.account.id: "active"}
     assert messages.check_sender(ctx, holder.account, NUMBER) is None
@@ -105,32 +105,32 @@ def test_a_claim_not_answered_moves_the_number(app_client, ctx: Context, custome
     assert (view.verified_by, view.verified_at) == ("otp", ctx.clock.now())
 
 
-def test_the_holder_proving_possession_ends_the_claim(ctx: Context, customer, make_customer) -> None:  # type: ignore[no-untyped-def]
+def test_the_holder_proving_possession_ends_the_claim(ctx: Context, customer, make_customer) -> None:
     holder, claimer = customer, make_customer("Claimer")
     accounts.set_webhook_url(ctx, claimer.account.id, HOOK, actor=CLI)
     holder_id = own(ctx, holder)
-    ctx.clock.advance(120)  # type: ignore[attr-defined]
+    ctx.clock.advance(120)
     opened = claim(ctx, claimer)
     with pytest.raises(ClaimOpen):  # one open claim per number
         cn.reclaim(ctx, make_customer("Third").account, name="x", number=NUMBER, actor=WHO)
     with pytest.raises(NumberAlreadyExists):
         cn.add(ctx, make_customer("Fourth").account, name="x", number=NUMBER, actor=WHO)
 
-    ctx.clock.advance(3600)  # type: ignore[attr-defined]
+    ctx.clock.advance(3600)
     cn.reverify(ctx, holder.account, holder_id, actor=WHO)
     assert cn.verify(ctx, holder.account, name="Mine", number=NUMBER, code=latest_code(ctx, NUMBER),
                      actor=WHO) == holder_id
     assert statuses(ctx)[claimer.account.id] == "cancelled"
     assert events(ctx, claimer.account.id, "custom_number.cancelled") == [
         {"id": opened.id, "number": NUMBER, "status": "cancelled", "reason": "the holder proved possession"}]
-    ctx.clock.advance(2 * DAY.total_seconds())  # type: ignore[attr-defined]
+    ctx.clock.advance(2 * DAY.total_seconds())
     assert tick(ctx) == cn.Ticked()
     assert statuses(ctx) == {holder.account.id: "active", claimer.account.id: "cancelled"}
 
 
-def test_two_claimers_at_once_open_one_claim(ctx: Context, customer, make_customer) -> None:  # type: ignore[no-untyped-def]
+def test_two_claimers_at_once_open_one_claim(ctx: Context, customer, make_customer) -> None:
     own(ctx, customer)
-    ctx.clock.advance(120)  # type: ignore[attr-defined]
+    ctx.clock.advance(120)
     claimers = [make_customer("One"), make_customer("Two")]
     codes = []
     for claimer in claimers:
@@ -145,15 +145,15 @@ def test_two_claimers_at_once_open_one_claim(ctx: Context, customer, make_custom
     assert sorted(statuses(ctx).values()) == ["active", "claiming", "pending"]
 
 
-def test_the_holder_at_the_deadline_either_keeps_it_or_is_too_late(ctx: Context, customer, make_customer) -> None:  # type: ignore[no-untyped-def]
+def test_the_holder_at_the_deadline_either_keeps_it_or_is_too_late(ctx: Context, customer, make_customer) -> None:
     holder, claimer = customer, make_customer("Claimer")
     holder_id = own(ctx, holder)
-    ctx.clock.advance(120)  # type: ignore[attr-defined]
+    ctx.clock.advance(120)
     opened = claim(ctx, claimer)
-    ctx.clock.advance(DAY.total_seconds() - 120)  # type: ignore[attr-defined]
+    ctx.clock.advance(DAY.total_seconds() - 120)
     cn.reverify(ctx, holder.account, holder_id, actor=WHO)
     code = latest_code(ctx, NUMBER)
-    ctx.clock.advance(119.999)  # type: ignore[attr-defined]  # the holder's proof a moment before decidesAt
+    ctx.clock.advance(119.999)  # the holder's proof a moment before decidesAt
     deadline = opened.decides_at
     results = race(ctx, 2, lambda i: (
         cn.verify(ctx, holder.account, name="Mine", number=NUMBER, code=code, actor=WHO) if i == 0
@@ -170,16 +170,16 @@ def test_the_holder_at_the_deadline_either_keeps_it_or_is_too_late(ctx: Context,
     assert held == 1
 
 
-def test_a_number_held_without_otp_can_be_reclaimed(ctx: Context, no_otp_customer, make_customer) -> None:  # type: ignore[no-untyped-def]
+def test_a_number_held_without_otp_can_be_reclaimed(ctx: Context, no_otp_customer, make_customer) -> None:
     cn.add(ctx, no_otp_customer.account, name="Direct", number=NUMBER, actor=WHO)
     claimer = make_customer("Has the phone")
     claim(ctx, claimer)
-    ctx.clock.advance(DAY.total_seconds())  # type: ignore[attr-defined]
+    ctx.clock.advance(DAY.total_seconds())
     assert tick(ctx).reclaimed == 1
     assert statuses(ctx) == {no_otp_customer.account.id: "reclaimed", claimer.account.id: "active"}
 
 
-def test_what_reclaim_refuses(ctx: Context, customer, no_otp_customer, make_customer) -> None:  # type: ignore[no-untyped-def]
+def test_what_reclaim_refuses(ctx: Context, customer, no_otp_customer, make_customer) -> None:
     claimer = make_customer("Claimer")
     with pytest.raises(NumberNotHeldByAnother):
         cn.reclaim(ctx, claimer.account, name="x", number=NUMBER, actor=WHO)  # nobody holds it

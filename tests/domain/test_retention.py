@@ -39,12 +39,12 @@ def bodies(ctx: Context) -> dict[str, tuple[str, str]]:
         return {r.id: (r.status, r.body) for r in rows}
 
 
-def rows(ctx: Context, table) -> int:  # type: ignore[no-untyped-def]
+def rows(ctx: Context, table) -> int:
     with ctx.db.read() as conn:
         return conn.execute(select(func.count()).select_from(table)).scalar_one()
 
 
-def test_ended_message_text_is_blanked_after_the_retention(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_ended_message_text_is_blanked_after_the_retention(ctx, clock, customer) -> None:
     assert ctx.settings.message_body_retention_days == 30
     worker = build_worker(ctx, name="housekeeper")
     sent = queue_sms(ctx, customer.account.id, "Your parcel 4711 is at the depot")
@@ -65,7 +65,7 @@ def test_ended_message_text_is_blanked_after_the_retention(ctx, clock, customer)
 
 
 @pytest.mark.parametrize("settings_overrides", [{"message_body_retention_days": 2}])
-def test_the_retention_is_a_setting_and_later_sweeps_catch_later_endings(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_the_retention_is_a_setting_and_later_sweeps_catch_later_endings(ctx, clock, customer) -> None:
     worker = build_worker(ctx, name="housekeeper")
     first = queue_sms(ctx, customer.account.id, "first")
     deliver_all(ctx)
@@ -79,7 +79,7 @@ def test_the_retention_is_a_setting_and_later_sweeps_catch_later_endings(ctx, cl
     assert {i: b for i, (_s, b) in bodies(ctx).items()} == {first: "", second: ""}
 
 
-def test_expired_idempotency_keys_are_purged(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_expired_idempotency_keys_are_purged(ctx, clock, customer) -> None:
     now = clock.now()
     with ctx.db.write() as conn:
         for key, expires in (("old", now + timedelta(hours=1)), ("new", now + timedelta(hours=30))):
@@ -93,7 +93,7 @@ def test_expired_idempotency_keys_are_purged(ctx, clock, customer) -> None:  # t
         assert conn.execute(select(idempotency_keys.c.key)).scalars().all() == ["new"]
 
 
-def test_limit_rows_go_once_no_window_counts_them(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_limit_rows_go_once_no_window_counts_them(ctx, clock, customer) -> None:
     cn.add(ctx, customer.account, name="Mine", number=NUMBER, actor=WHO)
     code = latest_code(ctx, NUMBER)
     with pytest.raises(OtpVerificationFailed):

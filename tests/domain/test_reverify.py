@@ -50,17 +50,17 @@ def audited(ctx: Context, action: str) -> list[Any]:
                             .order_by(audit_events.c.id)).all()
 
 
-def own(ctx: Context, customer, number: str = NUMBER) -> str:  # type: ignore[no-untyped-def]
+def own(ctx: Context, customer, number: str = NUMBER) -> str:
     """Register and verify ``number`` for the customer by OTP; its registration id."""
     cn.add(ctx, customer.account, name="Mine", number=number, actor=WHO)
     return cn.verify(ctx, customer.account, name="Mine", number=number, code=latest_code(ctx, number), actor=WHO)
 
 
-def at(ctx: Context, when) -> None:  # type: ignore[no-untyped-def]
-    ctx.clock.advance((when - ctx.clock.now()).total_seconds())  # type: ignore[attr-defined]
+def at(ctx: Context, when) -> None:
+    ctx.clock.advance((when - ctx.clock.now()).total_seconds())
 
 
-def test_notice_then_lapse_then_release(app_client, ctx: Context, customer, make_customer) -> None:  # type: ignore[no-untyped-def]
+def test_notice_then_lapse_then_release(app_client, ctx: Context, customer, make_customer) -> None:
     accounts.set_webhook_url(ctx, customer.account.id, HOOK, actor=CLI)
     t0 = ctx.clock.now()
     registration_id = own(ctx, customer)
@@ -111,7 +111,7 @@ def test_notice_then_lapse_then_release(app_client, ctx: Context, customer, make
     assert cn.add(ctx, rival.account, name="x", number=NUMBER, actor=WHO).outcome is cn.AddOutcome.OTP_SENT
 
 
-def test_proving_possession_again_renews_and_revives(app_client, ctx: Context, customer, make_customer) -> None:  # type: ignore[no-untyped-def]
+def test_proving_possession_again_renews_and_revives(app_client, ctx: Context, customer, make_customer) -> None:
     t0 = ctx.clock.now()
     registration_id = own(ctx, customer)
     at(ctx, t0 + 8 * DAY)
@@ -137,7 +137,7 @@ def test_proving_possession_again_renews_and_revives(app_client, ctx: Context, c
     # an active one may prove possession too; the sending limits are add's
     with pytest.raises(Exception, match="moments ago"):
         cn.reverify(ctx, customer.account, registration_id, actor=WHO)
-    ctx.clock.advance(61)  # type: ignore[attr-defined]
+    ctx.clock.advance(61)
     cn.reverify(ctx, customer.account, registration_id, actor=WHO)
     with pytest.raises(NotFound):
         cn.reverify(ctx, make_customer("Other").account, registration_id, actor=WHO)
@@ -146,7 +146,7 @@ def test_proving_possession_again_renews_and_revives(app_client, ctx: Context, c
         cn.reverify(ctx, customer.account, registration_id, actor=WHO)
 
 
-def _as_before_upgrade(ctx: Context, registration_id: str, verified_at) -> None:  # type: ignore[no-untyped-def]
+def _as_before_upgrade(ctx: Context, registration_id: str, verified_at) -> None:
     """The row as migration 0013 leaves a number verified long ago: no schedule yet."""
     with ctx.db.write() as conn:
         conn.execute(sa.update(custom_numbers).where(custom_numbers.c.id == registration_id).values(
@@ -154,7 +154,7 @@ def _as_before_upgrade(ctx: Context, registration_id: str, verified_at) -> None:
             due_at=None))
 
 
-def test_an_upgrade_never_lapses_a_number_at_once(ctx: Context, customer) -> None:  # type: ignore[no-untyped-def]
+def test_an_upgrade_never_lapses_a_number_at_once(ctx: Context, customer) -> None:
     accounts.set_webhook_url(ctx, customer.account.id, HOOK, actor=CLI)
     registration_id = own(ctx, customer)
     now = ctx.clock.now()
@@ -165,15 +165,15 @@ def test_an_upgrade_never_lapses_a_number_at_once(ctx: Context, customer) -> Non
     assert events(ctx, customer.account.id, "custom_number.reverify_due") == [
         {"id": registration_id, "number": NUMBER, "lapsesAt": "2026-01-03T00:00:00.000Z"}]
     assert cn.get_registration(ctx, customer.account.id, registration_id).status == "active"
-    ctx.clock.advance(2 * 86400 - 1)  # type: ignore[attr-defined]
+    ctx.clock.advance(2 * 86400 - 1)
     assert tick(ctx) == cn.Ticked()
-    ctx.clock.advance(1)  # type: ignore[attr-defined]
+    ctx.clock.advance(1)
     assert tick(ctx).lapsed == 1
 
 
-def test_a_shorter_setting_gives_the_full_notice_too(ctx: Context, customer) -> None:  # type: ignore[no-untyped-def]
+def test_a_shorter_setting_gives_the_full_notice_too(ctx: Context, customer) -> None:
     registration_id = own(ctx, customer)
-    ctx.clock.advance(6 * 86400)  # type: ignore[attr-defined]
+    ctx.clock.advance(6 * 86400)
     assert tick(ctx) == cn.Ticked()
     # the account's own period is now 5 days: 6 days old, it is overdue, yet gets 2 days' notice
     accounts.set_reverify_after_days(ctx, customer.account.id, 5, actor=CLI)
@@ -183,17 +183,17 @@ def test_a_shorter_setting_gives_the_full_notice_too(ctx: Context, customer) -> 
     # 0: never; an account's own value back to the setting's brings the schedule back
     accounts.set_reverify_after_days(ctx, customer.account.id, 0, actor=CLI)
     assert cn.get_registration(ctx, customer.account.id, registration_id).reverify_by is None
-    ctx.clock.advance(100 * 86400)  # type: ignore[attr-defined]
+    ctx.clock.advance(100 * 86400)
     assert tick(ctx) == cn.Ticked()
     accounts.set_reverify_after_days(ctx, customer.account.id, None, actor=CLI)
     assert tick(ctx) == cn.Ticked(noticed=1)
 
 
-def test_numbers_activated_without_otp_never_lapse(ctx: Context, no_otp_customer) -> None:  # type: ignore[no-untyped-def]
+def test_numbers_activated_without_otp_never_lapse(ctx: Context, no_otp_customer) -> None:
     result = cn.add(ctx, no_otp_customer.account, name="Direct", number=NUMBER, actor=WHO)
     view = cn.get_registration(ctx, no_otp_customer.account.id, result.id)
     assert (view.status, view.verified_by, view.reverify_by) == ("active", "operator", None)
     assert cn.reconcile(ctx.db, ctx.settings, ctx.clock.now()) == 0
-    ctx.clock.advance(1000 * 86400)  # type: ignore[attr-defined]
+    ctx.clock.advance(1000 * 86400)
     assert tick(ctx) == cn.Ticked()
     assert cn.get_registration(ctx, no_otp_customer.account.id, result.id).status == "active"

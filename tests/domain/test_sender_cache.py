@@ -30,7 +30,7 @@ class Heard:
 
 def live_cache(**options: int) -> tuple[SenderCache, Heard]:
     cache, listener = SenderCache(60.0, **options), Heard()
-    cache.attach(listener)  # type: ignore[arg-type]
+    cache.attach(listener)
     return cache, listener
 
 

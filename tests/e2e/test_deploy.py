@@ -55,11 +55,11 @@ pytestmark = pytest.mark.slow
 def parses(args: list[str]) -> None:
     """``senderid ARGS`` is a real command with valid options (parsed by click, not run)."""
     cli: object = command()
-    ctx = cli.make_context("senderid", list(args))  # type: ignore[attr-defined]
+    ctx = cli.make_context("senderid", list(args))
     while hasattr(cli, "commands"):
         name, cli, rest = cli.resolve_command(ctx, [*ctx._protected_args, *ctx.args])
         assert cli is not None, f"no command {name!r} in {args}"
-        ctx = cli.make_context(name, rest, parent=ctx)  # type: ignore[attr-defined]
+        ctx = cli.make_context(name, rest, parent=ctx)
     assert not ctx.args, f"left over: {ctx.args}"
 
 
@@ -154,8 +154,8 @@ def test_the_dockerfile_builds_and_its_command_serves(tmp_path: Path) -> None:
 # -- compose.yaml -------------------------------------------------------------------------
 
 
-def _compose() -> dict:  # type: ignore[type-arg]
-    return yaml.safe_load((DEPLOY / "compose.yaml").read_text())  # type: ignore[no-any-return]
+def _compose() -> dict:
+    return yaml.safe_load((DEPLOY / "compose.yaml").read_text())
 
 
 def test_compose_has_the_three_parts_and_real_commands_and_settings() -> None:

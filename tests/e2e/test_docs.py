@@ -60,7 +60,7 @@ def test_every_validated_setting_says_what_it_refuses() -> None:
         assert str(extra["refused"]) in refused(name)
 
 
-def _commands(group: typer.main.TyperGroup, prefix: str = "senderid") -> set[str]:  # type: ignore[name-defined]
+def _commands(group: typer.main.TyperGroup, prefix: str = "senderid") -> set[str]:
     found: set[str] = set()
     for name, command in group.commands.items():
         path = f"{prefix} {name}"
@@ -74,7 +74,7 @@ def _commands(group: typer.main.TyperGroup, prefix: str = "senderid") -> set[str
 @pytest.mark.unit
 def test_every_cli_command_is_in_the_readme() -> None:
     group = typer.main.get_command(app)
-    for command in _commands(group):  # type: ignore[arg-type]
+    for command in _commands(group):
         assert command in README, f"`{command}` is not documented in the README"
 
 

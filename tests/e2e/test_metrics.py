@@ -15,11 +15,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from peers.http import HttpPeer, Request, Response
 from senderid.api.app import create_app
-from senderid.domain import outbox
 from senderid.delivery.providers import receipt_recorder
 from senderid.delivery.providers.base import PermanentError, TransientError
 from senderid.delivery.worker import Worker
-from senderid.domain import accounts, events
+from senderid.domain import accounts, events, outbox
 from senderid.domain import custom_numbers as cn
 from senderid.domain.context import Context
 from senderid.domain.types import CLI, Actor
@@ -48,7 +47,7 @@ def scrape(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], 
     return samples
 
 
-def test_metrics_are_served_without_a_key_in_the_text_format(app_client: TestClient, customer) -> None:  # type: ignore[no-untyped-def]
+def test_metrics_are_served_without_a_key_in_the_text_format(app_client: TestClient, customer) -> None:
     response = app_client.get("/metrics")
     assert response.status_code == 200
     assert "# TYPE senderid_sms_sends_total counter" in response.text
@@ -62,7 +61,7 @@ def test_metrics_can_be_turned_off(app_client: TestClient) -> None:
     assert app_client.get("/metrics").status_code == 404
 
 
-def test_http_requests_are_counted_by_route_template_and_status(app_client: TestClient, customer) -> None:  # type: ignore[no-untyped-def]
+def test_http_requests_are_counted_by_route_template_and_status(app_client: TestClient, customer) -> None:
     route = "/api/v1/customNumber/{registration_id:objectid}"
     labels = {"method": "GET", "route": route, "status": "404"}
     before = value("senderid_http_requests_total", **labels)
@@ -86,7 +85,7 @@ def test_http_requests_are_counted_by_route_template_and_status(app_client: Test
     assert customer.key not in text
 
 
-def test_sends_are_counted_by_provider_and_outcome(ctx, clock, customer) -> None:  # type: ignore[no-untyped-def]
+def test_sends_are_counted_by_provider_and_outcome(ctx, clock, customer) -> None:
     def count(outcome: str) -> float:
         return value("senderid_sms_sends_total", provider="fake", outcome=outcome)
 
@@ -112,7 +111,7 @@ def test_sends_are_counted_by_provider_and_outcome(ctx, clock, customer) -> None
     assert value("senderid_sms_send_duration_seconds_count", provider="fake") - latency_before == 6
 
 
-def test_receipts_are_counted(ctx) -> None:  # type: ignore[no-untyped-def]
+def test_receipts_are_counted(ctx) -> None:
     before = value("senderid_sms_receipts_total", provider="smpp", status="delivered")
     receipt_recorder(ctx.db, ctx.clock, "smpp")("0A1B2C", "delivered")
     assert value("senderid_sms_receipts_total", provider="smpp", status="delivered") == before + 1
@@ -129,7 +128,7 @@ def receiver() -> Iterator[Receiver]:
         yield peer
 
 
-def test_webhook_deliveries_are_counted_by_outcome(ctx: Context, no_otp_customer, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+def test_webhook_deliveries_are_counted_by_outcome(ctx: Context, no_otp_customer, receiver: Receiver) -> None:
     accounts.set_webhook_url(ctx, no_otp_customer.account.id, receiver.url + "/hook", actor=CLI)
     delivered, retry = (value("senderid_webhook_deliveries_total", outcome=o) for o in ("delivered", "retry"))
     with ctx.db.write() as conn:
@@ -142,26 +141,26 @@ def test_webhook_deliveries_are_counted_by_outcome(ctx: Context, no_otp_customer
     assert value("senderid_webhook_deliveries_total", outcome="retry") == retry + 1
 
 
-def test_no_number_code_or_body_reaches_the_metrics(ctx, clock, customer, app_client: TestClient) -> None:  # type: ignore[no-untyped-def]
+def test_no_number_code_or_body_reaches_the_metrics(ctx, clock, customer, app_client: TestClient) -> None:
     cn.add(ctx, customer.account, name="Mine", number=NUMBER, actor=Actor("key:test"))
     provider = ScriptedProvider()
     Worker(ctx.db, ctx.settings, provider, clock, name="w").run_once()
     [sms] = provider.calls
-    code = re.search(r"\b(\d{6})\b", sms.body).group(1)  # type: ignore[union-attr]
+    code = re.search(r"\b(\d{6})\b", sms.body).group(1)
     text = app_client.get("/metrics").text
     for secret in (NUMBER, NUMBER[1:], "491570156", code, sms.body, sms.message_id, customer.key,
                    customer.account.id):
         assert secret not in text
 
 
-def test_a_second_app_in_the_same_process_shares_the_registry(ctx) -> None:  # type: ignore[no-untyped-def]
+def test_a_second_app_in_the_same_process_shares_the_registry(ctx) -> None:
     # Several apps (tests, or a server restarted in-process) must not register metrics twice.
     for _ in range(2):
         with TestClient(create_app(ctx.settings, context=ctx, run_worker=False)) as client:
             assert client.get("/metrics").status_code == 200
 
 
-def test_a_standalone_worker_serves_metrics_on_its_own_port(database_url: str, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_standalone_worker_serves_metrics_on_its_own_port(database_url: str, settings, tmp_path) -> None:
     import os
     import socket
     import subprocess
@@ -185,7 +184,7 @@ def test_a_standalone_worker_serves_metrics_on_its_own_port(database_url: str, s
                 answer = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2)
                 break
             except httpx.TransportError:
-                assert proc.poll() is None, proc.stderr.read().decode()  # type: ignore[union-attr]
+                assert proc.poll() is None, proc.stderr.read().decode()
                 assert time.monotonic() < deadline, "the worker's /metrics never answered"
                 time.sleep(0.1)
         assert answer.status_code == 200
@@ -212,20 +211,20 @@ def _counters(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]
     return found
 
 
-def _pids(directory, kind: str) -> set[int]:  # type: ignore[no-untyped-def]
+def _pids(directory, kind: str) -> set[int]:
     return {int(path.stem.rsplit("_", 1)[1]) for path in directory.glob(f"{kind}_*.db")}
 
 
 @pytest.mark.slow
-def test_serve_workers_metrics_add_up_every_process_and_never_go_backwards(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_serve_workers_metrics_add_up_every_process_and_never_go_backwards(tmp_path) -> None:
     import os
     import signal
     import time
 
     import httpx
 
-    from tests.support.commands import clean_env, started
     from peers.processes import free_port
+    from tests.support.commands import clean_env, started
 
     directory = tmp_path / "metrics"
     directory.mkdir()

@@ -27,7 +27,7 @@ def in_a_process() -> Iterator[str]:
 
 
 @pytest.mark.parametrize("served", [in_a_thread, in_a_process], ids=["thread", "process"])
-def test_the_peer_answers_and_counts_the_same_either_way(served) -> None:  # type: ignore[no-untyped-def]
+def test_the_peer_answers_and_counts_the_same_either_way(served) -> None:
     auth = "Basic " + base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
     with served() as base, httpx.Client(base_url=base, timeout=10) as client:
         assert client.get("/healthz").status_code == 200

@@ -95,7 +95,7 @@ def test_the_quick_start_runs_as_written(tmp_path: Path) -> None:
     try:
         wait_healthy(f"http://127.0.0.1:{port}", server)
         printed = ""
-        for line in server.stdout:  # type: ignore[union-attr]
+        for line in server.stdout:
             printed += line
             if "verifyCustomNumber" in line:
                 break

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import time
 
+from starlette.testclient import TestClient
+
 from senderid import runtime
 from senderid.api.app import create_app
 from senderid.delivery.providers.devinbox import list_messages
 from senderid.domain import outbox
 from senderid.domain.context import Context
-from starlette.testclient import TestClient
 
 
 def _wait_for_inbox(ctx: Context, body: str, seconds: float = 10) -> None:

@@ -26,15 +26,19 @@ from tests.support.live import serve
 NUMBER = "+61491570156"
 
 
-def test_full_flow_leaks_nothing(app_client: TestClient, customer, ctx, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+def test_full_flow_leaks_nothing(app_client: TestClient, customer, ctx, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     h = customer.headers
     app_client.get("/api/v1/user/token/verify", headers=h)
     app_client.post("/api/v1/customNumber/add", json={"name": "x", "number": NUMBER}, headers=h)
     code = latest_code(ctx, NUMBER)
     wrong = f"{(int(code) + 7) % 1_000_000:06d}"
-    app_client.post("/api/v1/customNumber/verifyCustomNumber", json={"name": "x", "number": NUMBER, "otp": wrong}, headers=h)
-    r = app_client.post("/api/v1/customNumber/verifyCustomNumber", json={"name": "x", "number": NUMBER, "otp": code}, headers=h)
+    app_client.post(
+        "/api/v1/customNumber/verifyCustomNumber", json={"name": "x", "number": NUMBER, "otp": wrong}, headers=h
+    )
+    r = app_client.post(
+        "/api/v1/customNumber/verifyCustomNumber", json={"name": "x", "number": NUMBER, "otp": code}, headers=h
+    )
     assert r.status_code == 200
     app_client.get("/api/v1/user/token/verify", headers={"Authorization": f"Bearer {customer.key}x"})
 
@@ -100,7 +104,7 @@ def _raw_request(base_url: str, path: str, headers: list[tuple[bytes, bytes]]) -
     return int(answer.split(b" ", 2)[1])
 
 
-def test_a_request_cannot_forge_a_log_line(ctx, customer) -> None:  # type: ignore[no-untyped-def]
+def test_a_request_cannot_forge_a_log_line(ctx, customer) -> None:
     """Control characters in the path and in a logged header are escaped in both formats: each
     record is one line of printable characters, and the JSON holds the exact values."""
     trusting = ctx.settings.model_copy(update={"trusted_proxies": ["127.0.0.1"]})
@@ -116,7 +120,7 @@ def test_a_request_cannot_forge_a_log_line(ctx, customer) -> None:  # type: igno
     assert statuses == [404, 200]
     client = FORWARDED.decode("latin-1").split(",")[-1].strip()
     access = [r for r in logged.records if r.name == "senderid.access"]
-    assert [(r.path, r.client) for r in access] == [  # type: ignore[attr-defined]
+    assert [(r.path, r.client) for r in access] == [
         (hostile_path, client), ("/api/v1/user/token/verify", client)]
     for name, lines in logged.lines.items():
         assert len(lines) == len(logged.records)
@@ -161,7 +165,7 @@ def test_a_message_or_a_traceback_cannot_forge_a_line() -> None:
     {},  # the default template: the code on the row's one line
     {"otp_template": "Hello from senderid\nYour code is {code}.\nIt registers {number}."},  # a row over lines
 ], ids=["one-line-sms", "sms-over-lines"])
-def test_a_failing_statement_logs_no_code_in_either_format(app_client: TestClient, customer, db) -> None:  # type: ignore[no-untyped-def]
+def test_a_failing_statement_logs_no_code_in_either_format(app_client: TestClient, customer, db) -> None:
     """PostgreSQL repeats the failing row, OTP SMS included, in the error's DETAIL: neither
     format writes it, however many lines the row's text spans."""
     if db.is_sqlite:

@@ -66,7 +66,7 @@ def test_walkthrough_script_runs_beside_make_run() -> None:
     assert "signed business_name.approved" in out
     assert out.count("signed message.sent") == 2
     assert "BAD SIGNATURE" not in out
-    port = int(re.search(r"== The server, on http://127\.0\.0\.1:(\d+)", out).group(1))  # type: ignore[union-attr]
+    port = int(re.search(r"== The server, on http://127\.0\.0\.1:(\d+)", out).group(1))
     assert port not in (8080, 8090, 9090)
     assert not any(number in out for number in QUICK_START_NUMBERS)  # numbers of its own
 
@@ -113,11 +113,11 @@ def test_walkthrough_page_runs_as_written_beside_make_run(tmp_path: Path) -> Non
     try:
         wait_healthy(base, server)
         printed = ""
-        for line in server.stdout:  # type: ignore[union-attr]
+        for line in server.stdout:
             printed += line
             if "verifyCustomNumber" in line:
                 break
-        key = re.search(r"export SENDERID_API_KEY=(sid_\S+)", printed).group(1)  # type: ignore[union-attr]
+        key = re.search(r"export SENDERID_API_KEY=(sid_\S+)", printed).group(1)
         for name, number in zip(("Support line", "Sales line"), QUICK_START_NUMBERS, strict=True):
             added = httpx.post(f"{base}/api/v1/customNumber/add", headers={"Authorization": f"Bearer {key}"},
                                json={"name": name, "number": number}, timeout=10)

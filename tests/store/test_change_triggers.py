@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -128,7 +128,7 @@ def test_no_migration_loses_a_trigger(empty_db: Database) -> None:
 # -- each trigger signals its channel --------------------------------------------------
 
 KEYS, SENDERS, OUTBOX = "senderid_keys", "senderid_senders", "senderid_outbox"
-NOW = datetime(2026, 12, 3, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 3, tzinfo=UTC)
 
 
 class Heard:
@@ -145,7 +145,7 @@ class Heard:
         with self._lock:
             self.signals.append((channel, payload))
 
-    def after(self, change) -> list[tuple[str, str | None]]:  # type: ignore[no-untyped-def]
+    def after(self, change) -> list[tuple[str, str | None]]:
         """The signals delivered for ``change()`` (run in its own transaction)."""
         assert self.listener.barrier(5)
         with self._lock:
@@ -165,7 +165,7 @@ def heard(db: Database) -> Iterator[Heard]:
     h.listener.stop()
 
 
-def sql(db: Database, statement: str, **params: object):  # type: ignore[no-untyped-def]
+def sql(db: Database, statement: str, **params: object):
     query = sa.text(statement)
     if "now" in params:
         query = query.bindparams(sa.bindparam("now", type_=UTCDateTime))

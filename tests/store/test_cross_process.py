@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -101,12 +101,12 @@ class Watcher:
     last read that did not yet show the audit record of ``action``: the change's commit
     came after that moment."""
 
-    def __init__(self, ctx, action: str) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, ctx, action: str) -> None:
         self.unseen_at: float | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(ctx, action), daemon=True)
 
-    def _run(self, ctx, action: str) -> None:  # type: ignore[no-untyped-def]
+    def _run(self, ctx, action: str) -> None:
         query = select(audit_events.c.id).where(audit_events.c.action == action).limit(1)
         while not self._stop.is_set():
             started = time.time()
@@ -125,7 +125,7 @@ class Watcher:
         self._thread.join(timeout=10)
 
 
-def committed_at(ctx, action: str, watcher: Watcher) -> float:  # type: ignore[no-untyped-def]
+def committed_at(ctx, action: str, watcher: Watcher) -> float:
     """The latest moment known to come before the change's commit: its audit record's time
     (written inside the transaction), or the watcher's last read that did not show it when
     that is later (the writing process may take a while to commit on a busy machine)."""
@@ -133,10 +133,10 @@ def committed_at(ctx, action: str, watcher: Watcher) -> float:  # type: ignore[n
         at: datetime = conn.execute(
             select(audit_events.c.at).where(audit_events.c.action == action).order_by(audit_events.c.id.desc())
         ).scalars().first()
-    return max(at.replace(tzinfo=timezone.utc).timestamp(), watcher.unseen_at or 0.0)
+    return max(at.replace(tzinfo=UTC).timestamp(), watcher.unseen_at or 0.0)
 
 
-def judge(hammers: list[Hammer], changed_at: float, before, after) -> None:  # type: ignore[no-untyped-def]
+def judge(hammers: list[Hammer], changed_at: float, before, after) -> None:
     for hammer in hammers:
         early = [answer for sent, answer in hammer.results if sent < changed_at]
         late = [answer for sent, answer in hammer.results if sent > changed_at + WITHIN]
@@ -148,15 +148,17 @@ def judge(hammers: list[Hammer], changed_at: float, before, after) -> None:  # t
 
 
 @pytest.fixture
-def real_time_ctx(settings, db):  # type: ignore[no-untyped-def]
+def real_time_ctx(settings, db):
     """A context on the real clock: the servers' audit times and ours must agree."""
-    from senderid.domain.context import Context
     from senderid.clock import Clock
+    from senderid.domain.context import Context
 
     return Context(db=db, settings=settings, clock=Clock(), secret=settings.resolved_secret())
 
 
-def test_a_key_revoked_through_the_cli_is_refused_by_every_server(database_url: str, real_time_ctx, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_key_revoked_through_the_cli_is_refused_by_every_server(
+    database_url: str, real_time_ctx, tmp_path: Path
+) -> None:
     ctx = real_time_ctx
     account = accounts.create_account(ctx, "Acme", actor=CLI)
     _record, key = accounts.create_key(ctx, account.id, actor=CLI)
@@ -174,7 +176,9 @@ def test_a_key_revoked_through_the_cli_is_refused_by_every_server(database_url: 
     judge(hammers, committed_at(ctx, "key.revoked", watcher), 200, 401)
 
 
-def test_a_deleted_number_is_refused_by_every_servers_sender_check(database_url: str, real_time_ctx, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_deleted_number_is_refused_by_every_servers_sender_check(
+    database_url: str, real_time_ctx, tmp_path: Path
+) -> None:
     ctx = real_time_ctx
     account = accounts.create_account(ctx, "Direct", otp_required=False, actor=CLI)
     _record, key = accounts.create_key(ctx, account.id, actor=CLI)
@@ -203,7 +207,9 @@ def cli(database_url: str, *args: str) -> None:
     assert done.returncode == 0, done.stderr
 
 
-def test_an_account_made_prepaid_through_the_cli_is_charged_by_every_server(database_url: str, real_time_ctx, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_an_account_made_prepaid_through_the_cli_is_charged_by_every_server(
+    database_url: str, real_time_ctx, tmp_path: Path
+) -> None:
     """The prepaid switch rides on the cached caller: once the CLI gives the account a
     balance of 0, every server refuses its sends (the documented 422)."""
     ctx = real_time_ctx
@@ -223,7 +229,9 @@ def test_an_account_made_prepaid_through_the_cli_is_charged_by_every_server(data
     assert credits.balance(ctx, account.id) == 0
 
 
-def test_an_account_made_to_require_otps_through_the_cli_gets_no_number_without_one(database_url: str, real_time_ctx, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_an_account_made_to_require_otps_through_the_cli_gets_no_number_without_one(
+    database_url: str, real_time_ctx, tmp_path: Path
+) -> None:
     """Once the CLI makes the account require OTPs, no server creates a number for it
     without sending a code first."""
     ctx = real_time_ctx
@@ -247,7 +255,7 @@ def test_an_account_made_to_require_otps_through_the_cli_gets_no_number_without_
     judge(hammers, committed_at(ctx, "account.updated", watcher), True, False)
 
 
-def test_a_balance_set_through_the_cli_refuses_the_third_send(database_url: str, real_time_ctx, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_balance_set_through_the_cli_refuses_the_third_send(database_url: str, real_time_ctx, tmp_path: Path) -> None:
     """`senderid account set ID --credits 2` while `serve --workers 2` runs, both of its
     processes having served the account (unlimited until then): two sends of one credit
     each are queued, every send after them is refused, and the balance is 0."""

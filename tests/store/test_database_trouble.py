@@ -58,15 +58,15 @@ KEY = {"Authorization": "Bearer sid_" + "a" * 43}
 CODE_IN_TEXT = re.compile(r"code is \d{6}")
 
 
-def sick_app(url: str, **overrides: object):  # type: ignore[no-untyped-def]
+def sick_app(url: str, **overrides: object):
     values: dict[str, object] = {"database_url": url, "secret_key": TEST_SECRET, "api_threads": 4,
                                  "database_timeout_seconds": TIMEOUT, "worker_in_process": False}
-    settings = Settings(**{**values, **overrides})  # type: ignore[arg-type]
+    settings = Settings(**{**values, **overrides})
     return create_app(settings, context=build_context(settings), run_worker=False)
 
 
 def get(base: str, path: str, headers: dict[str, str] | None = None,
-        timeout: float = 30) -> tuple[int, dict, dict, float]:  # type: ignore[type-arg]
+        timeout: float = 30) -> tuple[int, dict, dict, float]:
     host, port = base.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
     started = time.monotonic()
@@ -79,7 +79,7 @@ def get(base: str, path: str, headers: dict[str, str] | None = None,
         conn.close()
 
 
-def assert_unavailable(status: int, body: dict, headers: dict) -> None:  # type: ignore[type-arg]
+def assert_unavailable(status: int, body: dict, headers: dict) -> None:
     assert status == 503, body
     assert body["status"] is False and "database" in body["message"].lower()
     assert int(headers["retry-after"]) >= 1
@@ -123,7 +123,7 @@ ONLY_POSTGRES = pytest.mark.parametrize("database_url", ["postgresql"], indirect
 
 
 def post(base: str, path: str, body: object, headers: dict[str, str],
-         timeout: float = SILENT_TIMEOUT + 5) -> tuple[int, dict, dict, float]:  # type: ignore[type-arg]
+         timeout: float = SILENT_TIMEOUT + 5) -> tuple[int, dict, dict, float]:
     host, port = base.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
     started = time.monotonic()
@@ -136,7 +136,7 @@ def post(base: str, path: str, body: object, headers: dict[str, str],
         conn.close()
 
 
-def add(base: str, key: str, number: str) -> tuple[int, dict, dict, float]:  # type: ignore[type-arg]
+def add(base: str, key: str, number: str) -> tuple[int, dict, dict, float]:
     return post(base, ADD, {"name": "x", "number": number}, {"Authorization": f"Bearer {key}"})
 
 
@@ -250,7 +250,7 @@ def test_this_side_ends_a_wait_the_server_does_not_and_a_migration_lifts_that(da
 def test_postgres_connections_have_tcp_keepalives(db: Database) -> None:
     with db.engine.connect() as conn:
         raw = conn.connection.dbapi_connection
-        sock = socket.socket(fileno=os.dup(raw.fileno()))  # type: ignore[union-attr]
+        sock = socket.socket(fileno=os.dup(raw.fileno()))
         try:
             assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
             assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 10
@@ -272,7 +272,7 @@ def keep_alive(base: str) -> Iterator[http.client.HTTPConnection]:
 
 
 def exchange(conn: http.client.HTTPConnection, method: str, path: str, body: object = None,
-             headers: dict[str, str] | None = None) -> tuple[int, dict, dict]:  # type: ignore[type-arg]
+             headers: dict[str, str] | None = None) -> tuple[int, dict, dict]:
     payload = None if body is None else json.dumps(body)
     conn.request(method, path, body=payload, headers={**(headers or {}),
                                                       **({"Content-Type": "application/json"} if payload else {})})
@@ -292,7 +292,7 @@ def test_a_database_outage_is_a_503_and_the_connection_stays_usable() -> None:
         assert exchange(conn, "GET", "/healthz")[0] == 200
 
 
-def test_no_error_answer_closes_the_keep_alive_connection(ctx, customer, db) -> None:  # type: ignore[no-untyped-def]
+def test_no_error_answer_closes_the_keep_alive_connection(ctx, customer, db) -> None:
     with db.engine.begin() as c:  # a real fault: a table the add needs is gone
         c.execute(sa.text("DROP TABLE otp_sends"))
     try:
@@ -300,11 +300,16 @@ def test_no_error_answer_closes_the_keep_alive_connection(ctx, customer, db) -> 
             status, body, _ = exchange(conn, "POST", ADD, {"name": "x", "number": "0491570156"}, customer.headers)
             assert (status, body["message"]) == (500, "Something went wrong on our side; please try again later")
             # every other kind of error answer on the same connection too, then a success
-            conn.request("POST", ADD, body=b"x" * 100_000, headers={**customer.headers, "Content-Type": "application/json"})
+            conn.request(
+                "POST", ADD, body=b"x" * 100_000, headers={**customer.headers, "Content-Type": "application/json"}
+            )
             response = conn.getresponse()
             assert (response.status, json.loads(response.read())["status"]) == (413, False)
             assert exchange(conn, "GET", "/api/v1/nothing-here")[0] == 404
-            assert exchange(conn, "GET", "/api/v1/customNumber/list?offset=" + "9" * 30, headers=customer.headers)[0] == 400
+            assert (
+                exchange(conn, "GET", "/api/v1/customNumber/list?offset=" + "9" * 30, headers=customer.headers)[0]
+                == 400
+            )
             assert exchange(conn, "GET", TOKEN, headers={"Authorization": "Bearer nope"})[0] == 401
             status, body, _ = exchange(conn, "GET", TOKEN, headers=customer.headers)
             assert status == 200
@@ -315,7 +320,7 @@ def test_no_error_answer_closes_the_keep_alive_connection(ctx, customer, db) -> 
             otp_sends.create(c)
 
 
-def test_a_busy_sqlite_database_is_a_503_within_the_timeout(tmp_path, sqlite_template) -> None:  # type: ignore[no-untyped-def]
+def test_a_busy_sqlite_database_is_a_503_within_the_timeout(tmp_path, sqlite_template) -> None:
     import shutil
 
     path = tmp_path / "busy.db"
@@ -356,13 +361,13 @@ def every_log_line() -> Iterator[io.StringIO]:
         yield out
 
 
-def add_logged(app_client: TestClient, customer) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+def add_logged(app_client: TestClient, customer) -> tuple[int, str]:
     with every_log_line() as out:
         r = app_client.post(ADD, json={"name": "x", "number": "0491570156"}, headers=customer.headers)
     return r.status_code, out.getvalue()
 
 
-def test_a_failing_statement_does_not_log_the_otp_sms(app_client: TestClient, customer, db) -> None:  # type: ignore[no-untyped-def]
+def test_a_failing_statement_does_not_log_the_otp_sms(app_client: TestClient, customer, db) -> None:
     """The OTP SMS insert fails (its table lost a column): the 500 is logged, with the
     statement, but not its parameters (the SMS text, code included)."""
     with db.engine.begin() as c:
@@ -378,7 +383,7 @@ def test_a_failing_statement_does_not_log_the_otp_sms(app_client: TestClient, cu
     assert "+61491570156" not in logged.split("INSERT INTO outbox", 1)[1]
 
 
-def test_a_postgres_error_detail_repeating_the_row_is_not_logged(app_client: TestClient, customer, db) -> None:  # type: ignore[no-untyped-def]
+def test_a_postgres_error_detail_repeating_the_row_is_not_logged(app_client: TestClient, customer, db) -> None:
     """PostgreSQL repeats a failing row in the error's DETAIL line ("Failing row contains
     (..., 'Your senderid code is 123456 ...')"): that line is cut from the log."""
     if db.is_sqlite:

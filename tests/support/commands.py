@@ -49,7 +49,7 @@ def started(*args: str, port: int, cwd: Path, env: Mapping[str, str]) -> Iterato
             yield server.proc
     finally:
         if server is not None:
-            server.proc.output = server.output  # type: ignore[attr-defined]
+            server.proc.output = server.output
 
 
 @contextmanager

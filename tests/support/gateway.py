@@ -74,7 +74,7 @@ def sms_rows(ctx: Context) -> list[Any]:
         return conn.execute(sa.select(outbox).where(outbox.c.kind == "sms").order_by(outbox.c.created_at)).all()
 
 
-def own_number(client: TestClient, customer) -> None:  # type: ignore[no-untyped-def]
+def own_number(client: TestClient, customer) -> None:
     """Give an account that needs no OTP its custom number OWN."""
     r = client.post("/api/v1/customNumber/add", json={"name": "own", "number": OWN}, headers=customer.headers)
     assert r.json()["message"] == "Custom number created", r.text

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from standardwebhooks.webhooks import Webhook
 
@@ -19,7 +19,7 @@ from standardwebhooks.webhooks import Webhook
 def signature_ok(secret: str, headers: Mapping[str, str], body: bytes) -> bool:
     lower = {k.lower(): v for k, v in headers.items()}
     try:
-        sent_at = datetime.fromtimestamp(int(lower["webhook-timestamp"]), tz=timezone.utc)
+        sent_at = datetime.fromtimestamp(int(lower["webhook-timestamp"]), tz=UTC)
         expected = Webhook(secret).sign(lower["webhook-id"], sent_at, body.decode())
     except (KeyError, ValueError, UnicodeDecodeError):
         return False

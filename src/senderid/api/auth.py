@@ -6,10 +6,10 @@ import re
 
 from starlette.requests import Request
 
+from senderid import edge
 from senderid.api.envelope import TOKEN_EXPIRED, TOKEN_REQUIRED
 from senderid.domain import accounts
 from senderid.domain.context import Context
-from senderid import edge
 from senderid.domain.types import Actor, Caller
 
 _BEARER = re.compile(r"^\s*bearer\s+(\S+)\s*$", re.IGNORECASE)

@@ -52,7 +52,7 @@ async def as_caller(
     if who is not None and from_memory is not None:
         answer = from_memory(who)
         if answer is not MISS:
-            return answer  # type: ignore[return-value]
+            return answer  # type: ignore[return-value]  # MISS, the only other value, is ruled out above
     return await run_in_threadpool(lambda: work(who or authenticate(ctx, request)))
 
 

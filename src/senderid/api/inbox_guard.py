@@ -15,6 +15,8 @@ The inbox shows every OTP the server "sent" in clear, so:
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -33,11 +35,11 @@ def covered(path: str) -> bool:
     return path.startswith(PREFIX)
 
 
-def is_loopback(client: object) -> bool:
+def is_loopback(client: Sequence[Any] | None) -> bool:
     if not client:
         return False
     try:
-        address = ipaddress.ip_address(client[0])  # type: ignore[index]
+        address = ipaddress.ip_address(client[0])
     except (ValueError, TypeError, IndexError):
         return False
     mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1 on a dual-stack socket

@@ -8,7 +8,7 @@ table (:mod:`senderid.cli.output`) or, with ``--json``, a JSON array.
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -67,35 +67,35 @@ def account_list(as_json: AsJson = False) -> None:
 def account_set(
     account_id: Annotated[str, typer.Argument(metavar="ACCOUNT_ID")],
     otp_required: Annotated[
-        Optional[bool],
+        bool | None,
         typer.Option("--otp-required/--no-otp-required", "--otp/--no-otp",
                      help="Whether adding a number sends an OTP. Turning it off needs --reason."),
     ] = None,
     reason: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--reason", metavar="TEXT", help="Why the account's numbers may be activated without OTP "
                      "(kept in the audit log; needed to turn OTP off)."),
     ] = None,
     reverify_after_days: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--reverify-after-days", metavar="N", help="Days after which the account's numbers must be "
                      "proven again (0: never; 'default': the server's setting)."),
     ] = None,
     webhook_url: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--webhook-url", metavar="URL", help="Where the account's events are POSTed; '' stops them."),
     ] = None,
     credits_: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--credits", metavar="N", help="Prepaid balance in credits (gateway sends stop when it "
                      "runs out), or 'unlimited' (the default of an account)."),
     ] = None,
     abn: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--abn", metavar="ABN", help="Default ABN of the account's business-name requests ('' clears)."),
     ] = None,
     entity_name: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--entity-name", metavar="NAME",
                      help="Default registrant entity name of those requests ('' clears)."),
     ] = None,
@@ -216,7 +216,7 @@ def account_webhook_secret(account_id: Annotated[str, typer.Argument(metavar="AC
 def key_create(
     account_id: Annotated[str, typer.Argument(metavar="ACCOUNT_ID")],
     expires_in_days: Annotated[
-        Optional[int], typer.Option(metavar="DAYS", min=1, max=accounts.MAX_KEY_DAYS,
+        int | None, typer.Option(metavar="DAYS", min=1, max=accounts.MAX_KEY_DAYS,
                                     help="Days until the key stops working (1 to 36500).")
     ] = None,
     as_json: AsJson = False,

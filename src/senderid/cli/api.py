@@ -28,8 +28,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
-from typing import Annotated, Any, NoReturn, Optional, TypeVar
+from enum import StrEnum
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
@@ -42,6 +42,7 @@ from senderid.client import (
     CustomNumber,
     CustomNumberPage,
     MissingAPIKeyError,
+    Page,
     RateLimitError,
 )
 
@@ -55,11 +56,11 @@ EXIT_REFUSED = 1
 EXIT_USAGE = 2
 EXIT_NO_ANSWER = 3
 
-api_app = typer.Typer(rich_markup_mode=None, 
+api_app = typer.Typer(rich_markup_mode=None,
     help="Call the Sender ID API (a client: any senderid server, no database needed).",
     no_args_is_help=True,
 )
-numbers_app = typer.Typer(rich_markup_mode=None, 
+numbers_app = typer.Typer(rich_markup_mode=None,
     help="Your custom numbers (mobile numbers as senders).", no_args_is_help=True
 )
 business_app = typer.Typer(rich_markup_mode=None, help="Your business names (alpha sender IDs).", no_args_is_help=True)
@@ -70,7 +71,7 @@ api_app.add_typer(business_app, name="business")
 # The wire's statuses, as choices. The server's are senderid.domain.types.CustomNumberStatus
 # and BusinessNameStatus; this client imports nothing of the server's, so it names them
 # again here, and tests/cli/test_cli_api.py checks that the two stay the same.
-class NumberStatus(str, Enum):
+class NumberStatus(StrEnum):
     pending = "pending"
     expired = "expired"
     active = "active"
@@ -82,7 +83,7 @@ class NumberStatus(str, Enum):
     reclaimed = "reclaimed"
 
 
-class NameStatus(str, Enum):
+class NameStatus(StrEnum):
     REQUESTED = "REQUESTED"
     APPROVED = "APPROVED"
     REJECTED = "REJECTED"
@@ -108,7 +109,7 @@ RecordId = Annotated[str, typer.Argument(metavar="ID", help="The record's 24-hex
 def api(
     ctx: typer.Context,
     api_key: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             "--api-key",
             envvar=["SENDERID_API_KEY", "CELLCAST_API_KEY"],
@@ -196,7 +197,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     """Columns as wide as their widest cell; the last column is not padded."""
     widths = [max([len(header[i])] + [len(row[i]) for row in rows]) for i in range(len(header))]
     for line in [header, *rows]:
-        cells = [cell.ljust(width) for cell, width in zip(line[:-1], widths)] + [line[-1]]
+        cells = [cell.ljust(width) for cell, width in zip(line[:-1], widths, strict=False)] + [line[-1]]
         typer.echo("  ".join(cells).rstrip())
 
 
@@ -227,7 +228,7 @@ def _names_table(items: Sequence[BusinessNameRequest]) -> None:
     )
 
 
-def _page_note(page: CustomNumberPage | BusinessNamePage) -> None:
+def _page_note(page: Page[Any]) -> None:
     shown = len(page.items)
     note = f"{shown} of {page.total}" if shown else f"none of {page.total}"
     if page.next_offset is not None:
@@ -316,7 +317,7 @@ def numbers_verify(
 def numbers_list(
     ctx: typer.Context,
     status: Annotated[
-        Optional[NumberStatus],
+        NumberStatus | None,
         typer.Option("--status", metavar="STATUS", case_sensitive=False,
                      help="Only numbers in this status: " + ", ".join(s.value for s in NumberStatus) + "."),
     ] = None,
@@ -364,7 +365,7 @@ def business_add(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="3 to 11 letters, digits, spaces or dashes.")],
     contact: Annotated[
-        Optional[str], typer.Option("--contact", help="A number to reach you about the request.")
+        str | None, typer.Option("--contact", help="A number to reach you about the request.")
     ] = None,
     json_output: JsonFlag = False,
 ) -> None:
@@ -380,7 +381,7 @@ def business_add(
 def business_list(
     ctx: typer.Context,
     status: Annotated[
-        Optional[NameStatus],
+        NameStatus | None,
         typer.Option("--status", case_sensitive=False, help="Only names in this status."),
     ] = None,
     limit: Limit = 50,

@@ -4,11 +4,13 @@ when this module is imported (``senderid.cli.main`` does)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from collections.abc import Sequence
+from typing import Annotated
 
 import typer
 
-from senderid.cli.api import JsonFlag, _call, _fail, _table, api_app, EXIT_USAGE
+from senderid.cli.api import EXIT_USAGE, JsonFlag, _call, _fail, _table, api_app
+from senderid.client import MessageEvent
 
 optouts_app = typer.Typer(help="The account's opt-out list (numbers never sent to).", no_args_is_help=True)
 api_app.add_typer(optouts_app, name="optouts")
@@ -31,20 +33,20 @@ def send(
     ctx: typer.Context,
     message: Annotated[str, typer.Argument(help="The text of the SMS.")],
     contacts: Annotated[list[str], typer.Argument(metavar="CONTACT...", help="Mobile numbers.")],
-    sender: Annotated[Optional[str], typer.Option(
+    sender: Annotated[str | None, typer.Option(
         "--sender", help="Your active custom number, your approved business name, or #SharedNum# "
         "(the default: the platform's shared number).")] = None,
-    schedule_at: Annotated[Optional[str], typer.Option(
+    schedule_at: Annotated[str | None, typer.Option(
         "--schedule-at", help="Send at this time (UTC): 2026-08-14T14:58:00Z or '2026-08-14 14:58:00'.")] = None,
-    delay: Annotated[Optional[int], typer.Option(
+    delay: Annotated[int | None, typer.Option(
         "--delay", help="Send this many milliseconds from now (1 to 86400000).")] = None,
-    custom_string: Annotated[Optional[str], typer.Option(
+    custom_string: Annotated[str | None, typer.Option(
         "--custom-string", help="A tag for the usage report: letters, digits, dashes.")] = None,
     reply_stop: Annotated[bool, typer.Option(
         "--reply-stop", help="Add the line 'Reply STOP to opt out'.")] = False,
-    optout_id: Annotated[Optional[str], typer.Option(
+    optout_id: Annotated[str | None, typer.Option(
         "--optout-id", help="The opt-out list to honour (yours: `senderid api optouts list`).")] = None,
-    long_url: Annotated[Optional[list[str]], typer.Option(
+    long_url: Annotated[list[str] | None, typer.Option(
         "--long-url", metavar="SHORT=URL", help="Make gosite.au/SHORT in the text a short link to URL "
         "(repeatable).")] = None,
     json_output: JsonFlag = False,
@@ -139,11 +141,11 @@ def usage(
     typer.echo(f"page {result.page} of {result.total_pages}", err=True)
 
 
-def _timeline(events: object) -> None:
+def _timeline(events: Sequence[MessageEvent]) -> None:
     """A message's history, oldest first: time, status, what happened."""
     from senderid.cli.api import _when
 
-    _table(("AT", "STATUS", "DETAIL"), [(_when(e.at), e.status, e.detail or "") for e in events])  # type: ignore[attr-defined]
+    _table(("AT", "STATUS", "DETAIL"), [(_when(e.at), e.status, e.detail or "") for e in events])
 
 
 @api_app.command("message")
@@ -165,12 +167,12 @@ def message(ctx: typer.Context, id: Annotated[str, typer.Argument(metavar="ID", 
 @api_app.command("messages")
 def messages(
     ctx: typer.Context,
-    status: Annotated[Optional[str], typer.Option(
+    status: Annotated[str | None, typer.Option(
         "--status", help="scheduled, queued, sending, sent, delivered, failed, dead or cancelled.")] = None,
-    to: Annotated[Optional[str], typer.Option("--to", help="The recipient, in any accepted form.")] = None,
-    custom_string: Annotated[Optional[str], typer.Option("--custom-string", help="The customString.")] = None,
-    since: Annotated[Optional[str], typer.Option("--since", help="Queued at or after (ISO-8601).")] = None,
-    until: Annotated[Optional[str], typer.Option("--until", help="Queued at or before (ISO-8601).")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="The recipient, in any accepted form.")] = None,
+    custom_string: Annotated[str | None, typer.Option("--custom-string", help="The customString.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Queued at or after (ISO-8601).")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Queued at or before (ISO-8601).")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=200, help="Items per page (1 to 200).")] = 50,
     offset: Annotated[int, typer.Option("--offset", min=0, max=1_000_000_000, help="Items to skip.")] = 0,
     json_output: JsonFlag = False,
@@ -186,4 +188,4 @@ def messages(
     _table(("ID", "TO", "SENDER", "STATUS", "QUEUED", "SENT", "DELIVERED", "ERROR"),
            [(m.id, m.to, m.sender or "-", m.status, _when(m.queued_at), _when(m.sent_at), _when(m.delivered_at),
              m.error or "") for m in page.items])
-    _page_note(page)  # type: ignore[arg-type]
+    _page_note(page)

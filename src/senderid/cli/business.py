@@ -10,7 +10,7 @@ same domain functions as the admin API.
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -31,11 +31,11 @@ _PAGE = 200
 @business_app.command("list")
 def list_names(
     status: Annotated[
-        Optional[BusinessNameStatus], typer.Option("--status", metavar="STATUS", case_sensitive=False,
+        BusinessNameStatus | None, typer.Option("--status", metavar="STATUS", case_sensitive=False,
                                                    help="Only names in this status: REQUESTED, APPROVED, "
                                                         "REJECTED or WITHDRAWN.")
     ] = None,
-    account: Annotated[Optional[str], typer.Option("--account", metavar="ACCOUNT_ID",
+    account: Annotated[str | None, typer.Option("--account", metavar="ACCOUNT_ID",
                                                    help="Only this account's names.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
@@ -99,7 +99,7 @@ def acma_status(
         AcmaStatus, typer.Option("--status", case_sensitive=False, help="Its status on ACMA's register.")
     ],
     reference: Annotated[
-        Optional[str], typer.Option("--reference", help="ACMA's reference ('' clears; omitted: kept).")
+        str | None, typer.Option("--reference", help="ACMA's reference ('' clears; omitted: kept).")
     ] = None,
 ) -> None:
     """Record a business name's status on ACMA's SMS Sender ID Register.
@@ -118,7 +118,7 @@ def export(
         bool, typer.Option("--acma", help="The CSV for ACMA's SMS Sender ID Register (the only format).")
     ] = False,
     status: Annotated[
-        Optional[BusinessNameStatus],
+        BusinessNameStatus | None,
         typer.Option("--status", case_sensitive=False, help="Only names in this status "
                      "(default: REQUESTED and APPROVED)."),
     ] = None,

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from typer import _click as click  # the click that typer vendors and runs (not the click package)
 import typer
 import typer.main
+from typer import _click as click  # the click that typer vendors and runs (not the click package)
 
 from senderid import __version__
 from senderid.cli import api_gateway as _api_gateway  # noqa: F401  (registers send, cancel, optouts, usage)
@@ -26,7 +26,7 @@ from senderid.cli.help import tidy
 from senderid.cli.outbox import outbox_app
 from senderid.cli.protect import protect_app
 
-app = typer.Typer(rich_markup_mode=None, 
+app = typer.Typer(rich_markup_mode=None,
     name="senderid",
     help="senderid: a self-hostable Sender ID service for SMS platforms.",
     no_args_is_help=True,

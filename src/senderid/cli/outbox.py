@@ -10,19 +10,20 @@ retried), 2 usage. They call the domain functions of
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
+import senderid.domain.outbox.views  # noqa: F401  (outbox.views)
+from senderid import numbers
 from senderid.cli.common import context, fail, refusals
 from senderid.cli.output import JSON_HELP, emit_json, table, when
-from senderid import numbers
 from senderid.domain import accounts, outbox
-import senderid.domain.outbox.views  # noqa: F401  (outbox.views)
 from senderid.domain.types import CLI, OutboxStatus
 
-outbox_app = typer.Typer(rich_markup_mode=None, help="The SMS outbox: list, retry and purge messages.", no_args_is_help=True)
-
+outbox_app = typer.Typer(
+    rich_markup_mode=None, help="The SMS outbox: list, retry and purge messages.", no_args_is_help=True
+)
 
 
 AsJson = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
@@ -31,7 +32,7 @@ AsJson = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
 @outbox_app.command("list")
 def list_messages(
     status: Annotated[
-        Optional[list[OutboxStatus]],
+        list[OutboxStatus] | None,
         typer.Option("--status", metavar="STATUS", case_sensitive=False,
                      help="Only messages in this status (repeatable): "
                           + ", ".join(s.value for s in OutboxStatus) + "."),
@@ -72,6 +73,7 @@ def show(message_id: Annotated[str, typer.Argument(metavar="ID", help="The messa
     with refusals():
         m = outbox.views.operator_view(ctx, message_id)
     events = [{"status": e.status, "at": e.at, "detail": e.describe()} for e in m.events]
+    rows = [[when(e.at), e.status, e.describe() or ""] for e in m.events]
     if as_json:
         emit_json({"id": m.id, "kind": m.kind, "account_id": m.account_id, "to": numbers.mask(m.to),
                    "sender": m.sender, "status": m.status, "attempts": m.attempts, "provider": m.provider,
@@ -83,7 +85,7 @@ def show(message_id: Annotated[str, typer.Argument(metavar="ID", help="The messa
           [[m.id, m.kind, numbers.mask(m.to), m.sender or "-", m.status, m.attempts, m.provider,
             m.provider_message_id]], empty="")
     typer.echo("")
-    table(["AT", "STATUS", "DETAIL"], [[when(e["at"]), e["status"], e["detail"] or ""] for e in events],
+    table(["AT", "STATUS", "DETAIL"], rows,
           empty="no history")
 
 
@@ -113,7 +115,7 @@ def retry(message_id: Annotated[str, typer.Argument(metavar="ID", help="The mess
 def purge(
     dead: Annotated[bool, typer.Option("--dead", help="Purge dead messages (required: says what goes).")] = False,
     older_than: Annotated[
-        Optional[int], typer.Option("--older-than", metavar="DAYS", min=0, max=36_500,
+        int | None, typer.Option("--older-than", metavar="DAYS", min=0, max=36_500,
                                     help="Only those that ended more than DAYS days ago.")
     ] = None,
     as_json: AsJson = False,

@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -32,7 +32,7 @@ def when(value: datetime | None) -> str:
     """A time for a table: ``2026-12-02 00:49:12 UTC``; ``-`` for none."""
     if value is None:
         return "-"
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def masked(number: str | None) -> str | None:
@@ -48,7 +48,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, empty: st
     cells = [[("-" if cell is None else str(cell)) for cell in row] for row in rows]
     widths = [max(len(headers[i]), *(len(row[i]) for row in cells)) for i in range(len(headers))]
     for row in [list(headers), *cells]:
-        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip())
 
 
 def _default(value: Any) -> Any:
@@ -59,4 +59,6 @@ def _default(value: Any) -> Any:
 
 def emit_json(data: Sequence[Mapping[str, object]] | Mapping[str, object]) -> None:
     """``data`` as indented JSON on stdout (datetimes as the API writes them)."""
-    typer.echo(orjson.dumps(data, default=_default, option=orjson.OPT_INDENT_2 | orjson.OPT_PASSTHROUGH_DATETIME).decode())
+    typer.echo(
+        orjson.dumps(data, default=_default, option=orjson.OPT_INDENT_2 | orjson.OPT_PASSTHROUGH_DATETIME).decode()
+    )

@@ -9,7 +9,7 @@ cancelled). ``list`` prints a table, or with ``--json`` a JSON array.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -53,9 +53,9 @@ def _report(done: protected.Protection) -> None:
 def protect_add(
     value: Annotated[str, typer.Argument(metavar="VALUE", help="A number (any accepted form), a prefix "
                                          "ending in * (+6149157*) or a name (ANZ).")],
-    account: Annotated[Optional[list[str]], typer.Option("--account", metavar="ID",
+    account: Annotated[list[str] | None, typer.Option("--account", metavar="ID",
                                                          help="An account allowed to use it (repeatable).")] = None,
-    note: Annotated[Optional[str], typer.Option("--note", metavar="TEXT", help="Why it is protected.")] = None,
+    note: Annotated[str | None, typer.Option("--note", metavar="TEXT", help="Why it is protected.")] = None,
     end_holders: EndHolders = False,
     as_json: AsJson = False,
 ) -> None:

@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 from contextlib import ExitStack
+from typing import Any
 
 from senderid import logs, runtime
 from senderid.cli.common import context, fail, settings_or_exit
@@ -55,7 +56,7 @@ def run_server(*, host: str, port: int, demo: bool, workers: int = 1) -> None:
             ctx.settings = ctx.settings.model_copy(update={"admin_token": admin_token})
             os.environ["SENDERID_ADMIN_TOKEN"] = admin_token  # for the processes of --workers N
         print_demo(ctx, host, port, admin_token=admin_token)
-    options = dict(host=host, port=port, log_config=None, access_log=False, server_header=False,
+    options: dict[str, Any] = dict(host=host, port=port, log_config=None, access_log=False, server_header=False,
                    **proxy_options(ctx.settings))
     if workers > 1:
         ctx.db.dispose()  # the parent only supervises; each process opens its own pool
@@ -103,6 +104,10 @@ def run_worker(*, metrics_port: int | None = None, metrics_host: str = "127.0.0.
             process.enter_context(runtime.watching_queue(ctx))
             metrics.serve(metrics_port, metrics_host)
         stop = threading.Event()
+        def stopping(*_: object) -> None:
+            stop.set()
+            worker.wake()
+
         for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: (stop.set(), worker.wake()))
+            signal.signal(signum, stopping)
         worker.run(stop)

@@ -13,8 +13,8 @@ from starlette.responses import Response
 from senderid.console import plumbing
 from senderid.console import session as sessions
 from senderid.domain import accounts, registrant
-from senderid.domain.types import Account
 from senderid.domain.context import Context
+from senderid.domain.types import Account
 from senderid.errors import InvalidRequest
 
 router = plumbing.console_router()

@@ -8,8 +8,8 @@ framing, no caching, no referrer.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
-from functools import lru_cache
+from datetime import UTC, datetime
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -32,7 +32,7 @@ SECURITY_HEADERS = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def asset(name: str) -> bytes:
     """The bytes of a static file shipped in ``console/static`` (only the names in ASSETS)."""
     if name not in ASSETS:
@@ -40,7 +40,7 @@ def asset(name: str) -> bytes:
     return resources.files("senderid.console").joinpath("static", name).read_bytes()
 
 
-@lru_cache(maxsize=None)
+@cache
 def asset_url(name: str) -> str:
     """``/assets/<name>?v=<hash of its content>``: cached by browsers, refreshed when it changes."""
     return f"/assets/{name}?v={hashlib.sha256(asset(name)).hexdigest()[:12]}"
@@ -52,7 +52,7 @@ def when(value: datetime | str | None) -> str:
         return "—"
     if isinstance(value, str):
         return value
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def detail(value: object) -> str:

@@ -136,7 +136,7 @@ class RateBucket:
             conn.execute(insert(rate_buckets).values(name=self.name, tokens=self.capacity, updated_at=now))
             return float(self.capacity)
         elapsed = max(0.0, (now - row.updated_at).total_seconds())
-        return min(float(self.capacity), float(row.tokens) + elapsed * self.per_second)
+        return float(min(self.capacity, row.tokens + elapsed * self.per_second))
 
     def spend(self, conn: Connection, now: datetime, tokens_before: float, used: float) -> None:
         conn.execute(

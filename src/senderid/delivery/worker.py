@@ -44,9 +44,6 @@ from datetime import datetime, timedelta
 from senderid import metrics
 from senderid.clock import Clock
 from senderid.delivery import breaker, health, lanes, webhooks
-from senderid.domain import custom_numbers, outbox, retention
-from senderid.domain.outbox import DEFERRED, Claimed, Outcome
-from senderid.sms_parts import MessageTooLong, split
 from senderid.delivery.providers.base import (
     OutgoingSms,
     PermanentError,
@@ -55,7 +52,10 @@ from senderid.delivery.providers.base import (
     TransientError,
     max_in_flight,
 )
+from senderid.domain import custom_numbers, outbox, retention
+from senderid.domain.outbox import DEFERRED, Claimed, Outcome
 from senderid.settings import Settings
+from senderid.sms_parts import MessageTooLong, split
 from senderid.store.db import Database
 
 log = logging.getLogger("senderid.worker")

@@ -18,13 +18,14 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import Row, bindparam, func, insert, or_, select, update
 
 from senderid import ids, signing, webhook_urls
 from senderid.domain import audit
-from senderid.domain.custom_numbers import timed
 from senderid.domain.context import Context
+from senderid.domain.custom_numbers import timed
 from senderid.domain.types import Account, Actor, ApiKey, Caller
 from senderid.errors import InvalidRequest, NotFound
 from senderid.store.coltypes import UTCDateTime
@@ -39,15 +40,15 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def _account(row: object) -> Account:
-    m = row._mapping  # type: ignore[attr-defined]
+def _account(row: Row[Any]) -> Account:
+    m = row._mapping
     return Account(id=m["id"], name=m["name"], otp_required=m["otp_required"], created_at=m["created_at"],
                    prepaid=bool(m["prepaid"]), reverify_after_days=m["reverify_after_days"],
                    suspended_at=m.get("suspended_at"))
 
 
-def _api_key(row: object) -> ApiKey:
-    m = row._mapping  # type: ignore[attr-defined]
+def _api_key(row: Row[Any]) -> ApiKey:
+    m = row._mapping
     return ApiKey(
         id=m["id"],
         account_id=m["account_id"],

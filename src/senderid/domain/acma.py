@@ -83,8 +83,15 @@ def set_status(
         if done.status == APPROVED:  # the sending policy reads it from the sender cache
             ctx.db.after_commit(lambda: ctx.senders.forget_senders(row.account_id))
         audit.record(
-            conn, at=now, actor=actor, action=audit.Action.BUSINESS_NAME_ACMA_UPDATED, account_id=row.account_id, subject=row.id,
-            businessname=row.businessname, acma_status=clean.value, acma_reference=kept,
+            conn,
+            at=now,
+            actor=actor,
+            action=audit.Action.BUSINESS_NAME_ACMA_UPDATED,
+            account_id=row.account_id,
+            subject=row.id,
+            businessname=row.businessname,
+            acma_status=clean.value,
+            acma_reference=kept,
             previous_acma_status=row.acma_status,
         )
         events.emit(conn, now=now, events=[(

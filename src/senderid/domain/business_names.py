@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from senderid import ids
@@ -107,8 +107,8 @@ class BusinessName:
         return registrant.missing(self.abn, self.entity_name, self.use_case, self.use_case_reference)
 
 
-def _business_name(row: object) -> BusinessName:
-    m = row._mapping  # type: ignore[attr-defined]
+def _business_name(row: Row[Any]) -> BusinessName:
+    m = row._mapping
     return BusinessName(
         id=m["id"], account_id=m["account_id"], businessname=m["businessname"],
         customer_contact=m["customer_contact"], status=m["status"], reason=m["reason"],
@@ -331,7 +331,7 @@ def withdraw(ctx: Context, account: Account, id: str, *, actor: Actor) -> Busine
 # -- reading -------------------------------------------------------------------------------
 
 
-def _row(conn: Connection, id: str, account_id: str | None = None):  # type: ignore[no-untyped-def]
+def _row(conn: Connection, id: str, account_id: str | None = None) -> Row[Any]:
     where = business_names.c.id == id
     if account_id is not None:
         where = where & (business_names.c.account_id == account_id)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, case, delete, func, select, update
 
@@ -64,13 +65,13 @@ _REFUND = (
 )
 
 
-def debit(conn: Connection, account_id: str, cost: int, now) -> None:  # type: ignore[no-untyped-def]
+def debit(conn: Connection, account_id: str, cost: int, now: datetime) -> None:
     """Take ``cost`` from a prepaid balance, or refuse (422) when it does not cover it."""
     if conn.execute(_DEBIT, {"c_account": account_id, "c_cost": cost, "c_now": now}).rowcount != 1:
         raise BalanceTooLow()
 
 
-def refund(conn: Connection, account_id: str, amount: int, now) -> None:  # type: ignore[no-untyped-def]
+def refund(conn: Connection, account_id: str, amount: int, now: datetime) -> None:
     """Give ``amount`` back to the account's balance (nothing for an unlimited account)."""
     if amount:
         conn.execute(_REFUND, {"c_account": account_id, "c_amount": amount, "c_now": now})

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from senderid.errors import InvalidRequest
@@ -82,22 +82,24 @@ _TOO_FAR = "scheduleAt is more than a year ahead"
 
 def parse_schedule_at(value: object, now: datetime) -> datetime:
     if not isinstance(value, str):
-        raise InvalidRequest("scheduleAt must be a string such as 2024-08-14T14:58:00.981Z or 2024-08-14 14:58:00 (UTC)")
+        raise InvalidRequest(
+            "scheduleAt must be a string such as 2024-08-14T14:58:00.981Z or 2024-08-14 14:58:00 (UTC)"
+        )
     text = value.strip()
     try:
         if _PLAIN_TIME.fullmatch(text):
-            at = datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
+            at = datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
         else:
             at = datetime.fromisoformat(text.replace("z", "Z"))
             if at.tzinfo is None:
-                at = at.replace(tzinfo=timezone.utc)  # documented as UTC+0
+                at = at.replace(tzinfo=UTC)  # documented as UTC+0
     except ValueError:
         raise InvalidRequest(
             f"scheduleAt {text[:40]!r} is not a time: use ISO-8601 UTC such as 2024-08-14T14:58:00.981Z "
             "or Y-m-d H:i:s such as 2024-08-14 14:58:00 (UTC)"
         ) from None
     try:
-        at = at.astimezone(timezone.utc)
+        at = at.astimezone(UTC)
     except OverflowError:  # 0001-01-01T00:00:00+01:00 or 9999-12-31T23:59:59-01:00: outside what UTC can hold
         raise InvalidRequest(_PAST if at.year < now.year else _TOO_FAR) from None
     if at <= now:
@@ -127,7 +129,11 @@ def _flag(body: Mapping[str, object], name: str) -> bool:
 def _custom_string(value: object) -> str | None:
     if _blank(value):
         return None
-    if not isinstance(value, str) or not _CUSTOM_STRING.fullmatch(value.strip()) or len(value.strip()) > MAX_CUSTOM_STRING:
+    if (
+        not isinstance(value, str)
+        or not _CUSTOM_STRING.fullmatch(value.strip())
+        or len(value.strip()) > MAX_CUSTOM_STRING
+    ):
         raise InvalidRequest(f"customString may hold only letters, digits and dashes (at most {MAX_CUSTOM_STRING})")
     return value.strip()
 
@@ -146,7 +152,9 @@ def _links(value: object, message: str, base: str | None) -> tuple[Link, ...]:
     if value is None or value == []:
         return ()
     if base is None:
-        raise InvalidRequest("longUrl: short links are not enabled on this server (SENDERID_SHORT_LINK_BASE is not set)")
+        raise InvalidRequest(
+            "longUrl: short links are not enabled on this server (SENDERID_SHORT_LINK_BASE is not set)"
+        )
     if not isinstance(value, list) or len(value) > MAX_LINKS:
         raise InvalidRequest(f'longUrl must be a list of at most {MAX_LINKS} {{"longUrl": ..., "shortUrl": ...}}')
     links: list[Link] = []

@@ -20,6 +20,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, String, bindparam, func, literal, select, union_all
 
@@ -110,7 +111,7 @@ def _resolve(ctx: Context, account_id: str, sender: str) -> Sender | None:
     number = None if _is_shared(sender) else _number(ctx, sender)
     known = _from_memory(ctx, account_id, sender, number)
     if known is not MISS:
-        return known  # type: ignore[return-value]
+        return known  # type: ignore[return-value]  # MISS, the only other value, is ruled out above
     name_key = sender.lower()
     generation = ctx.senders.sender_generation(account_id)
     with ctx.db.read() as conn:
@@ -248,13 +249,15 @@ def send(
         if optout_codes:
             short_links.store_optouts(conn, account_id=account.id, now=now, message_ids=message_ids,
                                       numbers=[number for _given, number in to_send], codes=optout_codes)
-        details: dict[str, object] = {"unsubscribed": len(unsubscribed)} if unsubscribed else {}
+        details: dict[str, Any] = {"unsubscribed": len(unsubscribed)} if unsubscribed else {}
         if options.due_at is not None:
             details["scheduled_at"] = iso_ms(options.due_at)
+        if registered is not None:
+            details["acma_registered"] = registered
         audit.record(
             conn, at=now, actor=actor, action=audit.Action.MESSAGE_QUEUED, account_id=account.id,
             sender=resolved.value or SHARED, sender_kind=resolved.kind, contacts=len(to_send),
-            parts=parts, **details, **({} if registered is None else {"acma_registered": registered}),
+            parts=parts, **details,
         )
         if message_ids:
             ctx.db.after_commit(ctx.on_enqueue)

@@ -6,11 +6,12 @@ spaces around) to a number an account sent it an SMS from is put on that account
 list, and one who replies ``START`` or ``UNSTOP`` is taken off it; one who presses the
 button of a message's unsubscribe page (a business-name sender cannot receive replies:
 :func:`add_by_link`) is put on the list of the account that sent it. Every reply that
-answers an account is kept for it (:mod:`senderid.domain.inbound`). The reply answers the account whose SMS the phone last received from that number:
-the latest handed to the provider (``sent`` or ``delivered``, by when it was sent); an SMS
-only queued, scheduled or cancelled, or reported failed, answers nothing. When several
-accounts sent to the contact from one number (the shared sender), the latest of them is
-the one. Every change is audited and sent to the account's webhook (``optout.added`` /
+answers an account is kept for it (:mod:`senderid.domain.inbound`). The reply answers
+the account whose SMS the phone last received from that number: the latest handed to
+the provider (``sent`` or ``delivered``, by when it was sent); an SMS only queued,
+scheduled or cancelled, or reported failed, answers nothing. When several accounts sent
+to the contact from one number (the shared sender), the latest of them is the one. Every
+change is audited and sent to the account's webhook (``optout.added`` /
 ``optout.removed``).
 
 An account has one list; its id (:func:`list_id`) is what the gateway's ``optoutId``
@@ -73,7 +74,9 @@ def _number(ctx: Context, number: object) -> str:
         raise InvalidRequest("number is not a valid mobile number") from None
 
 
-def _add(conn: Connection, ctx: Context, account_id: str, number: str, source: str, actor: Actor, now: datetime) -> bool:
+def _add(
+    conn: Connection, ctx: Context, account_id: str, number: str, source: str, actor: Actor, now: datetime
+) -> bool:
     statement = upsert(conn, optouts).values(
         account_id=account_id, number=number, source=source, created_at=now,
     ).on_conflict_do_nothing(index_elements=["account_id", "number"]).returning(optouts.c.number)

@@ -132,8 +132,8 @@ class ProviderHealth:
     @property
     def last_error(self) -> WorkerHealth | None:
         """The worker that saw the most recent provider failure."""
-        seen = [w for w in self.workers if w.last_error_at is not None]
-        return max(seen, key=lambda w: w.last_error_at) if seen else None  # type: ignore[arg-type,return-value]
+        seen = [(w.last_error_at, w) for w in self.workers if w.last_error_at is not None]
+        return max(seen, key=lambda pair: pair[0])[1] if seen else None
 
 
 def provider_health(ctx: Context) -> ProviderHealth:

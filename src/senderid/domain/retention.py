@@ -21,10 +21,11 @@ sweep carries on).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import Connection, Table, delete, select
 
 from senderid.domain import idempotency, inbound, outbox
 from senderid.store.db import Database
@@ -89,7 +90,7 @@ def purge(db: Database, now: datetime, *, message_days: int | None, audit_days: 
     return Purged(messages, events)
 
 
-def _batches(db: Database, one, max_batches: int | None = MAX_BATCHES) -> tuple[int, bool]:  # type: ignore[no-untyped-def]
+def _batches(db: Database, one: Callable[[Connection], int], max_batches: int | None = MAX_BATCHES) -> tuple[int, bool]:
     """Run ``one(conn)`` a batch at a time: (rows done, whether none are left)."""
     total = 0
     for _ in (range(max_batches) if max_batches is not None else itertools.count()):
@@ -101,6 +102,6 @@ def _batches(db: Database, one, max_batches: int | None = MAX_BATCHES) -> tuple[
     return total, False
 
 
-def _delete_older(conn, table, before: datetime, *, column: str = "created_at") -> int:  # type: ignore[no-untyped-def]
+def _delete_older(conn: Connection, table: Table, before: datetime, *, column: str = "created_at") -> int:
     ids = select(table.c.id).where(table.c[column] < before).limit(BATCH).scalar_subquery()
-    return conn.execute(delete(table).where(table.c.id.in_(ids))).rowcount
+    return int(conn.execute(delete(table).where(table.c.id.in_(ids))).rowcount)

@@ -230,7 +230,7 @@ def markdown_table() -> str:
         lines = [f"**{title}**", "", "| variable | default | meaning | refused at start |", "|---|---|---|---|"]
         for name in names:
             field = Settings.model_fields[name]
-            default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
+            default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]  # no factory here takes the data
             if isinstance(default, tuple):
                 default = ",".join(default) or ""
             elif isinstance(default, bool):

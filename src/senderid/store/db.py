@@ -333,11 +333,11 @@ def without_deadline(conn: Connection) -> Iterator[None]:
     if saved is None:
         yield
         return
-    raw.answer_within = None  # type: ignore[union-attr]
+    raw.answer_within = None  # type: ignore[union-attr]  # a deadline connection: checked by the caller
     try:
         yield
     finally:
-        raw.answer_within = saved  # type: ignore[union-attr]
+        raw.answer_within = saved  # type: ignore[union-attr]  # the same connection as above
 
 
 def _create_pg_engine(url: str, pool_size: int, timeout: float) -> Engine:

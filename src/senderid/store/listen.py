@@ -192,7 +192,7 @@ class Listener:
     def _listen_new(self, conn: object, sql: object) -> None:
         for channel in self._channels():
             if channel not in self._listening:
-                conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))  # type: ignore[attr-defined]
+                conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))  # type: ignore[attr-defined]  # a psycopg connection, typed as the DB-API one
                 self._listening.add(channel)
 
     # -- SQLite ---------------------------------------------------------------------------

@@ -11,7 +11,7 @@ caller's IP.
 from __future__ import annotations
 
 import hmac
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -29,10 +29,10 @@ from senderid.api.paging import Limit, Offset, page
 from senderid.api.routes.business import with_register
 from senderid.api.routes.custom_numbers import registration_body
 from senderid.clock import iso_ms
-from senderid.domain import acma, accounts, audit, business_names, credits, custom_numbers, registrant
+from senderid.domain import accounts, acma, audit, business_names, credits, custom_numbers, registrant
 from senderid.domain.business_names import BusinessName
 from senderid.domain.context import Context
-from senderid.domain.types import AcmaStatus, Account, Actor, ApiKey
+from senderid.domain.types import Account, AcmaStatus, Actor, ApiKey
 from senderid.errors import InvalidRequest, NotFound
 
 ACTOR_NAME = "admin-api"
@@ -390,7 +390,7 @@ def _when(value: str | None, field: str) -> datetime | None:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         raise InvalidRequest(f"{field} must be an ISO-8601 time, e.g. 2026-01-01T00:00:00Z") from None
-    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _audit_events(ctx: Context, **filters: Any) -> list[dict[str, Any]]:

@@ -12,15 +12,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from senderid import edge
 from senderid.api import envelope
 from senderid.api.body import RequestBody, json_object
 from senderid.api.deps import context
-from senderid import edge
 from senderid.api.routes.admin import ACTOR_NAME, require_admin
-from senderid.domain.types import Actor
 from senderid.clock import iso_ms
 from senderid.domain import protected
+from senderid.domain.types import Actor
 from senderid.errors import InvalidRequest
+
 
 def _actor(request: Request) -> Actor:
     return edge.actor(request, ACTOR_NAME)

@@ -6,17 +6,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from pydantic import Field
-
 from senderid.api import envelope
-from senderid.api.body import NUMBER_HELP, NumberInput, RequestBody
-from senderid.api.paging import Limit, Offset, page
 from senderid.api.auth import actor
+from senderid.api.body import NUMBER_HELP, NumberInput, RequestBody
 from senderid.api.deps import caller, context, posted
+from senderid.api.paging import Limit, Offset, page
 from senderid.clock import iso_ms
 from senderid.domain import custom_numbers
 from senderid.domain.types import Caller, CustomNumberStatus, Registration
@@ -80,7 +79,9 @@ async def verify(request: Request) -> Response:
             code=body.get("otp"), actor=actor(request, who),
         )
         if verified.decides_at is not None:
-            return envelope.ok(CLAIM_OPENED, {"status": CustomNumberStatus.CLAIMING, "decidesAt": iso_ms(verified.decides_at)})
+            return envelope.ok(
+                CLAIM_OPENED, {"status": CustomNumberStatus.CLAIMING, "decidesAt": iso_ms(verified.decides_at)}
+            )
         return envelope.ok(VERIFIED)
 
     return await posted(request, work)

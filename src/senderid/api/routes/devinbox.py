@@ -28,7 +28,9 @@ router = APIRouter(prefix="/dev", tags=["developer inbox"])
 async def inbox_json(
     request: Request,
     to: str = Query("", max_length=40, description="Only SMS to this number (or with these digits in it)"),
-    before: int | None = Query(None, ge=1, le=devinbox.MAX_SEQ, description="Only SMS kept before this `seq` (the next page)"),
+    before: int | None = Query(
+        None, ge=1, le=devinbox.MAX_SEQ, description="Only SMS kept before this `seq` (the next page)"
+    ),
     limit: int = Query(devinbox.PAGE, ge=1, le=devinbox.MAX_PAGE, description="SMS on a page"),
 ) -> Response:
     """Newest first: ``[{"id", "seq", "to", "sender", "body", "created_at"}]``, a page of
@@ -71,9 +73,9 @@ async def inbox_reply(request: Request) -> Response:
     """
     ctx = context(request)
     reply = parse_object(request.headers.get("content-type"), await request.body())
-    values = [reply.get(k) for k in ("from", "to", "body")]
-    if not all(isinstance(v, str) for v in values):
+    sender, to, body = (reply.get(k) for k in ("from", "to", "body"))
+    if not (isinstance(sender, str) and isinstance(to, str) and isinstance(body, str)):
         return envelope.failure('Send {"from": "+61...", "to": "<sender>", "body": "STOP"} as JSON', 400)
     record = inbound_recorder(ctx, "devinbox")
-    reply = await run_in_threadpool(record, *values)
-    return envelope.ok("Reply received", {"optedOut": reply is not None and reply.opted_out})
+    kept = await run_in_threadpool(record, sender, to, body)
+    return envelope.ok("Reply received", {"optedOut": kept is not None and kept.opted_out})

@@ -9,17 +9,17 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
+from senderid import ids
 from senderid.api import envelope
 from senderid.api.auth import actor
 from senderid.api.body import NumberInput, RequestBody
 from senderid.api.deps import as_caller, context, posted
 from senderid.api.paging import Limit, Offset, page
-from senderid import ids
 from senderid.clock import iso_ms
-from senderid.errors import NotFound
 from senderid.domain import acma, credits, messages, scheduled
 from senderid.domain.outbox import views
 from senderid.domain.types import Caller
+from senderid.errors import NotFound
 from senderid.numbers import national_significant
 
 router = APIRouter(prefix="/api/v1", tags=["sending"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -28,14 +28,16 @@ def _since(value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         raise InvalidRequest("since must be an ISO-8601 time, e.g. 2026-01-01T00:00:00Z") from None
-    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 @router.get("")
 async def list_inbound(
     request: Request,
     who: Caller = Depends(caller),
-    from_: Annotated[str | None, Query(alias="from", description="Only replies from this number (any accepted form).")] = None,
+    from_: Annotated[
+        str | None, Query(alias="from", description="Only replies from this number (any accepted form).")
+    ] = None,
     since: Annotated[str | None, Query(description="ISO-8601; replies received at or after.")] = None,
     limit: Limit = 50,
     offset: Offset = 0,

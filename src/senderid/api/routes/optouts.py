@@ -16,8 +16,8 @@ from senderid.api.deps import as_caller, caller, context, posted
 from senderid.api.paging import Limit, Offset, page
 from senderid.clock import iso_ms
 from senderid.domain import optouts
-from senderid.domain.types import Caller
 from senderid.domain.optouts import OptOut
+from senderid.domain.types import Caller
 
 router = APIRouter(prefix="/api/v1/optouts", tags=["opt-outs"])
 

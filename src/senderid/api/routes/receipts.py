@@ -95,7 +95,8 @@ async def cellcast_inbound(request: Request) -> Response:
         reply = None
     if not isinstance(reply, dict) or not all(isinstance(reply.get(k), str) for k in ("from", "body")):
         return envelope.failure('Not an inbound message: send {"from", "to", "body"} as JSON', 400)
-    to = reply.get("to") if isinstance(reply.get("to"), str) else ""
+    given_to = reply.get("to")
+    to = given_to if isinstance(given_to, str) else ""
     record = inbound_recorder(ctx, "cellcast")
     reply_kept = await run_in_threadpool(record, reply["from"], to, reply["body"])
     return envelope.ok("Reply received", {"optedOut": reply_kept is not None and reply_kept.opted_out})

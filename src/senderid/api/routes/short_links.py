@@ -75,8 +75,10 @@ async def opt_out(code: str, request: Request) -> Response:
     that sent the message (source ``link``)."""
     ctx = context(request)
     link = await run_in_threadpool(short_links.optout_link, ctx, code)
-    done = link and await run_in_threadpool(optouts.add_by_link, ctx, code, actor=Actor("unsubscribe-link"))
-    if link is None or done is None:
+    if link is None:
+        return envelope.failure("No such link", 404)
+    done = await run_in_threadpool(optouts.add_by_link, ctx, code, actor=Actor("unsubscribe-link"))
+    if done is None:
         return envelope.failure("No such link", 404)
     sender = _from(link.sender)
     return HTMLResponse(_page("Opted out", (

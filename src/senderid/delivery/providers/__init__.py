@@ -17,8 +17,8 @@ from senderid.provider_names import PROVIDERS, REQUIRED_SETTINGS
 
 if TYPE_CHECKING:
     from senderid.clock import Clock
-    from senderid.domain.context import Context
     from senderid.delivery.providers.base import Provider
+    from senderid.domain.context import Context
     from senderid.domain.optouts import Reply
     from senderid.settings import Settings
     from senderid.store.db import Database
@@ -28,7 +28,7 @@ __all__ = ["PROVIDERS", "REQUIRED_SETTINGS", "build_provider", "inbound_recorder
 InboundRecorder = Callable[[str, str, str], "Reply | None"]
 
 
-def inbound_recorder(ctx: "Context", provider: str) -> InboundRecorder:
+def inbound_recorder(ctx: Context, provider: str) -> InboundRecorder:
     """A callback for a text a phone sent: (from, to, body) -> the reply as kept for the
     account it answers, or None (it answers no account)."""
     from senderid.delivery.providers.devinbox import DEFAULT_SENDER
@@ -49,7 +49,7 @@ def inbound_recorder(ctx: "Context", provider: str) -> InboundRecorder:
     return record
 
 
-def receipt_recorder(db: "Database", clock: "Clock", provider: str) -> Callable[[str, str], bool]:
+def receipt_recorder(db: Database, clock: Clock, provider: str) -> Callable[[str, str], bool]:
     """A callback that records a delivery receipt: (provider message id, status) -> matched."""
     from senderid import metrics
     from senderid.domain import outbox
@@ -68,8 +68,8 @@ def receipt_recorder(db: "Database", clock: "Clock", provider: str) -> Callable[
     return record
 
 
-def build_provider(settings: "Settings", db: "Database", clock: "Clock", *,
-                   on_inbound: InboundRecorder | None = None) -> "Provider":
+def build_provider(settings: Settings, db: Database, clock: Clock, *,
+                   on_inbound: InboundRecorder | None = None) -> Provider:
     """The provider of the settings; ``on_inbound`` hears replies from phones (SMPP)."""
     name = settings.sms_provider
     if name == "devinbox":

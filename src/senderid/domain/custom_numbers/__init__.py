@@ -33,6 +33,7 @@ with a change of status: events, the others cancelled, senders forgotten) and
 ``statements`` (the statements, built once). This module is their public face.
 """
 
+from senderid.domain.custom_numbers.changes import Verified
 from senderid.domain.custom_numbers.manage import (
     READABLE_STATUSES,
     delete,
@@ -41,7 +42,6 @@ from senderid.domain.custom_numbers.manage import (
     resend,
     search,
 )
-from senderid.domain.custom_numbers.changes import Verified
 from senderid.domain.custom_numbers.reclaim import reclaim
 from senderid.domain.custom_numbers.register import AddOutcome, AddResult, add
 from senderid.domain.custom_numbers.reverify import reverify

@@ -16,11 +16,13 @@ statement: :func:`read_state`.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, func, select, type_coerce
+from sqlalchemy import BindParameter, Connection, Select, String, bindparam, func, select, type_coerce
 
 from senderid.domain import otp_guesses, protected
 from senderid.domain.context import Context
@@ -70,7 +72,7 @@ _WINDOWS = (
     ("otp_max_per_account_per_hour", otp_sends.c.account_seq,
      "Your account has sent too many codes in the last hour"),
 )
-_SCOPES = (
+_SCOPES: tuple[Callable[[Any], Any], ...] = (
     lambda t: (t.c.account_id == bindparam("account_id")) & (t.c.number == bindparam("number")),
     lambda t: t.c.number == bindparam("number"),
     lambda t: t.c.account_id == bindparam("account_id"),
@@ -78,12 +80,13 @@ _SCOPES = (
 
 
 @lru_cache(maxsize=8)
-def _state_query(limits: tuple[int, ...], guess_limits: tuple[int, ...]) -> Select:  # type: ignore[type-arg]
+def _state_query(limits: tuple[int, ...], guess_limits: tuple[int, ...]) -> Select[Any]:
     """One SELECT of scalar subqueries, each one or two index lookups whatever the limits:
     the newest send's position in each scope (a max over an index), and the send at
     position newest - limit + 1, if it is inside the hour (a point lookup); and the daily
     guess budgets (:mod:`senderid.domain.otp_guesses`)."""
-    number, account_id = bindparam("number"), bindparam("account_id")
+    number: BindParameter[str] = bindparam("number", type_=String())
+    account_id: BindParameter[str] = bindparam("account_id", type_=String())
     active = select(custom_numbers.c.id).where(
         custom_numbers.c.number == number, custom_numbers.c.status.in_(TAKEN)).limit(1)
     pending = select(custom_numbers.c.id).where(
@@ -114,7 +117,7 @@ def _state_query(limits: tuple[int, ...], guess_limits: tuple[int, ...]) -> Sele
     )
 
 
-def _as_time(expression):  # type: ignore[no-untyped-def]
+def _as_time(expression: Any) -> Any:
     """Read a subquery's value back as an aware UTC datetime."""
     return type_coerce(expression, UTCDateTime)
 

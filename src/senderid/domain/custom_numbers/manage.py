@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, Row, func, select, update
 
 from senderid.domain import audit, outbox
 from senderid.domain import events as domain_events
@@ -40,7 +40,7 @@ from senderid.store.tables import custom_numbers
 READABLE_STATUSES = tuple(CustomNumberStatus)  # what listings show and filter on
 
 
-def _view(m: Mapping[str, Any], now: datetime, notice_days: float) -> Registration:
+def _view(m: Mapping[Any, Any], now: datetime, notice_days: float) -> Registration:
     """A registration row as shown: a pending one whose code ran out is ``expired``; an
     active one shows when it lapses (``reverify_by``), a claim when it is decided."""
     status = CustomNumberStatus(m["status"])
@@ -58,7 +58,7 @@ def _view(m: Mapping[str, Any], now: datetime, notice_days: float) -> Registrati
     )
 
 
-def _status_filter(status: str, now: datetime):  # type: ignore[no-untyped-def]
+def _status_filter(status: str, now: datetime) -> Any:
     if status not in READABLE_STATUSES:
         raise InvalidRequest(f"status must be one of {', '.join(READABLE_STATUSES)}")
     if status == PENDING:
@@ -150,7 +150,7 @@ def resend(ctx: Context, account: Account, registration_id: str, *, actor: Actor
     return _view(view, now, ctx.settings.reverify_notice_days)
 
 
-def _owned(conn: Connection, account_id: str, registration_id: str):  # type: ignore[no-untyped-def]
+def _owned(conn: Connection, account_id: str, registration_id: str) -> Row[Any]:
     row = conn.execute(
         select(custom_numbers).where(
             custom_numbers.c.id == registration_id, custom_numbers.c.account_id == account_id

@@ -146,7 +146,7 @@ def _number_taken(error: IntegrityError) -> bool:
     """True when ``error`` is the held-number unique index refusing a second holder."""
     constraint = getattr(getattr(error.orig, "diag", None), "constraint_name", None)
     if constraint is not None:
-        return constraint == "uq_custom_numbers_held_number"
+        return bool(constraint == "uq_custom_numbers_held_number")
     return "custom_numbers.number" in str(error.orig)  # SQLite names the columns
 
 

@@ -6,6 +6,7 @@ set of limits, in :mod:`senderid.domain.custom_numbers.limits`.)
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import Float, String, and_, bindparam, case, insert, or_, select, update
 
@@ -40,7 +41,7 @@ _CLAIM = custom_numbers.alias("claim")
 
 
 @lru_cache(maxsize=8)
-def count_try(guess_limits: tuple[int, ...]):  # type: ignore[no-untyped-def]
+def count_try(guess_limits: tuple[int, ...]) -> Any:
     return COUNT_TRY.returning(*otp_guesses.nth_failures(
         guess_limits, bindparam("b_account_id"), bindparam("b_number"),
         bindparam("b_day_since", type_=UTCDateTime), "spent"))

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, delete, func, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, case, delete, func, select, update
 
 from senderid import numbers, otp
 from senderid.domain import audit
@@ -68,8 +69,8 @@ _COLUMNS = (
 )
 
 
-def _message(row: object) -> OutboxMessage:
-    return OutboxMessage(*tuple(row))  # type: ignore[call-overload]
+def _message(row: Row[Any]) -> OutboxMessage:
+    return OutboxMessage(*row)
 
 
 def list_messages(
@@ -132,7 +133,7 @@ def status_counts(conn: Connection, statuses: tuple[str, ...] = STATUSES) -> dic
     query = select(outbox.c.status, func.count()).group_by(outbox.c.status)
     if statuses != STATUSES:
         query = query.where(outbox.c.status.in_(list(statuses)))
-    found = dict(conn.execute(query).all())
+    found: dict[str, int] = {status: count for status, count in conn.execute(query).all()}
     return {status: int(found.get(status, 0)) for status in statuses}
 
 
@@ -234,7 +235,7 @@ _PURGE_DEAD = delete(outbox).where(outbox.c.status == DEAD,
 # -- internals -----------------------------------------------------------------------------
 
 
-def _locked(conn: Connection, message_id: str):  # type: ignore[no-untyped-def]
+def _locked(conn: Connection, message_id: str) -> Row[Any]:
     row = conn.execute(
         select(outbox.c.id, outbox.c.kind, outbox.c.account_id, outbox.c.custom_number_id,
                outbox.c.to_number, outbox.c.status, outbox.c.attempts, outbox.c.expires_at,
@@ -247,7 +248,7 @@ def _locked(conn: Connection, message_id: str):  # type: ignore[no-untyped-def]
     return row
 
 
-def _fresh_otp(ctx: Context, conn: Connection, message, now: datetime) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _fresh_otp(ctx: Context, conn: Connection, message: Row[Any], now: datetime) -> dict[str, object]:
     """Draw a new code for a retried OTP SMS: the registration's hash, and the message's text
     (the parameters of :data:`_REQUEUE_WITH_TEXT`)."""
     if message.expires_at is None or message.expires_at <= now:

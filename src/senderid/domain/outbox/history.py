@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Integer, String, bindparam, delete, insert, select
+from sqlalchemy import ColumnElement, Connection, Integer, String, bindparam, delete, insert, select
 
 from senderid.domain.outbox.statements import MAX_ERROR_LENGTH, QUEUED
 from senderid.store.coltypes import UTCDateTime
@@ -88,15 +88,18 @@ def timeline(conn: Connection, message_id: str, created_at: datetime) -> list[Me
 
 
 # Built once.
-_COLUMNS = {"message_id": bindparam("h_message", type_=String()),
+_COLUMNS: dict[str, ColumnElement[Any]] = {"message_id": bindparam("h_message", type_=String()),
             "account_id": bindparam("h_account", type_=String()),
             "status": bindparam("h_status", type_=String()), "at": bindparam("h_at", type_=UTCDateTime()),
             "detail": bindparam("h_detail", type_=String()), "provider": bindparam("h_provider", type_=String()),
             "attempt": bindparam("h_attempt", type_=Integer())}
 _WRITE = insert(message_events).values(**_COLUMNS)
+# the same values, with the account read from the outbox row
+_PICKED: list[ColumnElement[Any]] = [outbox.c.account_id if name == "account_id" else param
+                                     for name, param in _COLUMNS.items()]
 _RECORDED = insert(message_events).from_select(
     list(_COLUMNS),
-    select(*(outbox.c.account_id if name == "account_id" else param for name, param in _COLUMNS.items()))
+    select(*_PICKED)
     .select_from(outbox)
     .where(outbox.c.id == bindparam("h_message"), outbox.c.status == bindparam("h_status"),
            outbox.c.updated_at == bindparam("h_at", type_=UTCDateTime())),

@@ -13,7 +13,7 @@ messages are stored.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
@@ -168,8 +168,8 @@ def _time(name: str, value: str | None) -> datetime | None:
         raise InvalidRequest(f"{name} {text[:40]!r} is not a time: use ISO-8601 such as "
                              "2024-08-14T14:58:00Z") from None
     if at.tzinfo is None:
-        at = at.replace(tzinfo=timezone.utc)
+        at = at.replace(tzinfo=UTC)
     try:
-        return at.astimezone(timezone.utc)
+        return at.astimezone(UTC)
     except OverflowError:
         raise InvalidRequest(f"{name} {text[:40]!r} is out of range") from None

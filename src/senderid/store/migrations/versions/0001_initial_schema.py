@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-28
 """
 
@@ -12,7 +12,6 @@ from alembic import op
 
 import senderid.store.coltypes
 
-
 revision = '0001'
 down_revision = None
 branch_labels = None
@@ -20,7 +19,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    
+
     op.create_table('accounts',
     sa.Column('id', sa.String(length=24), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -63,7 +62,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('otp_sends', schema=None) as batch_op:
         batch_op.create_index('ix_otp_sends_account_created', ['account_id', 'created_at'], unique=False)
-        batch_op.create_index('ix_otp_sends_account_number_created', ['account_id', 'number', 'created_at'], unique=False)
+        batch_op.create_index(
+            "ix_otp_sends_account_number_created", ["account_id", "number", "created_at"], unique=False
+        )
         batch_op.create_index('ix_otp_sends_number_created', ['number', 'created_at'], unique=False)
 
     op.create_table('outbox',
@@ -126,19 +127,39 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_custom_numbers'))
     )
     with op.batch_alter_table('custom_numbers', schema=None) as batch_op:
-        batch_op.create_index('ix_custom_numbers_account_status_created', ['account_id', 'status', 'created_at'], unique=False)
+        batch_op.create_index(
+            "ix_custom_numbers_account_status_created", ["account_id", "status", "created_at"], unique=False
+        )
         batch_op.create_index('ix_custom_numbers_number_status', ['number', 'status'], unique=False)
-        batch_op.create_index('uq_custom_numbers_active_number', ['number'], unique=True, sqlite_where=sa.text("status = 'active'"), postgresql_where=sa.text("status = 'active'"))
-        batch_op.create_index('uq_custom_numbers_pending_account_number', ['account_id', 'number'], unique=True, sqlite_where=sa.text("status = 'pending'"), postgresql_where=sa.text("status = 'pending'"))
-
-
+        batch_op.create_index(
+            "uq_custom_numbers_active_number",
+            ["number"],
+            unique=True,
+            sqlite_where=sa.text("status = 'active'"),
+            postgresql_where=sa.text("status = 'active'"),
+        )
+        batch_op.create_index(
+            "uq_custom_numbers_pending_account_number",
+            ["account_id", "number"],
+            unique=True,
+            sqlite_where=sa.text("status = 'pending'"),
+            postgresql_where=sa.text("status = 'pending'"),
+        )
 
 
 def downgrade() -> None:
-    
+
     with op.batch_alter_table('custom_numbers', schema=None) as batch_op:
-        batch_op.drop_index('uq_custom_numbers_pending_account_number', sqlite_where=sa.text("status = 'pending'"), postgresql_where=sa.text("status = 'pending'"))
-        batch_op.drop_index('uq_custom_numbers_active_number', sqlite_where=sa.text("status = 'active'"), postgresql_where=sa.text("status = 'active'"))
+        batch_op.drop_index(
+            "uq_custom_numbers_pending_account_number",
+            sqlite_where=sa.text("status = 'pending'"),
+            postgresql_where=sa.text("status = 'pending'"),
+        )
+        batch_op.drop_index(
+            "uq_custom_numbers_active_number",
+            sqlite_where=sa.text("status = 'active'"),
+            postgresql_where=sa.text("status = 'active'"),
+        )
         batch_op.drop_index('ix_custom_numbers_number_status')
         batch_op.drop_index('ix_custom_numbers_account_status_created')
 

@@ -12,7 +12,6 @@ from alembic import op
 
 import senderid.store.coltypes
 
-
 revision = '0002'
 down_revision = '0001'
 branch_labels = None
@@ -76,7 +75,13 @@ def upgrade() -> None:
     with op.batch_alter_table('business_names', schema=None) as batch_op:
         batch_op.create_index('ix_business_names_account_created', ['account_id', 'created_at'], unique=False)
         batch_op.create_index('ix_business_names_status_created', ['status', 'created_at'], unique=False)
-        batch_op.create_index('uq_business_names_live_account_name', ['account_id', 'name_key'], unique=True, sqlite_where=sa.text("status IN ('REQUESTED', 'APPROVED')"), postgresql_where=sa.text("status IN ('REQUESTED', 'APPROVED')"))
+        batch_op.create_index(
+            "uq_business_names_live_account_name",
+            ["account_id", "name_key"],
+            unique=True,
+            sqlite_where=sa.text("status IN ('REQUESTED', 'APPROVED')"),
+            postgresql_where=sa.text("status IN ('REQUESTED', 'APPROVED')"),
+        )
 
     with op.batch_alter_table('accounts', schema=None) as batch_op:
         batch_op.add_column(sa.Column('webhook_url', sa.String(length=2000), nullable=True))
@@ -94,7 +99,11 @@ def downgrade() -> None:
         batch_op.drop_column('webhook_url')
 
     with op.batch_alter_table('business_names', schema=None) as batch_op:
-        batch_op.drop_index('uq_business_names_live_account_name', sqlite_where=sa.text("status IN ('REQUESTED', 'APPROVED')"), postgresql_where=sa.text("status IN ('REQUESTED', 'APPROVED')"))
+        batch_op.drop_index(
+            "uq_business_names_live_account_name",
+            sqlite_where=sa.text("status IN ('REQUESTED', 'APPROVED')"),
+            postgresql_where=sa.text("status IN ('REQUESTED', 'APPROVED')"),
+        )
         batch_op.drop_index('ix_business_names_status_created')
         batch_op.drop_index('ix_business_names_account_created')
 

@@ -19,7 +19,6 @@ from alembic import op
 
 import senderid.store.coltypes
 
-
 revision = '0004'
 down_revision = '0003'
 branch_labels = None

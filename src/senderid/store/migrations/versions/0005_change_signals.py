@@ -65,7 +65,9 @@ def _send_positions() -> None:
         op.execute(f"UPDATE otp_sends SET {column} = "
                    f"(SELECT count(*) FROM otp_sends o WHERE {same} AND o.id <= otp_sends.id)")
     with op.batch_alter_table('otp_sends', schema=None) as batch_op:
-        batch_op.create_index('ix_otp_sends_account_number_seq', ['account_id', 'number', 'account_number_seq'], unique=False)
+        batch_op.create_index(
+            "ix_otp_sends_account_number_seq", ["account_id", "number", "account_number_seq"], unique=False
+        )
         batch_op.create_index('ix_otp_sends_number_seq', ['number', 'number_seq'], unique=False)
         batch_op.create_index('ix_otp_sends_account_seq', ['account_id', 'account_seq'], unique=False)
 

@@ -13,7 +13,6 @@ from alembic import op
 
 import senderid.store.coltypes
 
-
 revision = '0008'
 down_revision = '0007'
 branch_labels = None
@@ -29,7 +28,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_otp_failures'))
     )
     with op.batch_alter_table('otp_failures', schema=None) as batch_op:
-        batch_op.create_index('ix_otp_failures_account_number_created', ['account_id', 'number', 'created_at'], unique=False)
+        batch_op.create_index(
+            "ix_otp_failures_account_number_created", ["account_id", "number", "created_at"], unique=False
+        )
         batch_op.create_index('ix_otp_failures_account_created', ['account_id', 'created_at'], unique=False)
         batch_op.create_index('ix_otp_failures_created', ['created_at'], unique=False)
 

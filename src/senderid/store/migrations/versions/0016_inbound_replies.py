@@ -28,18 +28,22 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_table(
-        'inbound_messages',
-        sa.Column('id', sa.String(24), nullable=False),
-        sa.Column('account_id', sa.String(24), sa.ForeignKey('accounts.id', name='fk_inbound_messages_account_id_accounts'),
-                  nullable=False),
-        sa.Column('from_number', sa.String(20), nullable=False),
-        sa.Column('to_address', sa.String(32), nullable=False),
-        sa.Column('body', sa.Text(), nullable=False),
-        sa.Column('received_at', UTCDateTime(), nullable=False),
-        sa.Column('reply_to', sa.String(24), nullable=True),
-        sa.Column('provider', sa.String(32), nullable=False),
-        sa.Column('body_blanked', sa.Boolean(), nullable=False, server_default=sa.text('false')),
-        sa.PrimaryKeyConstraint('id', name='pk_inbound_messages'),
+        "inbound_messages",
+        sa.Column("id", sa.String(24), nullable=False),
+        sa.Column(
+            "account_id",
+            sa.String(24),
+            sa.ForeignKey("accounts.id", name="fk_inbound_messages_account_id_accounts"),
+            nullable=False,
+        ),
+        sa.Column("from_number", sa.String(20), nullable=False),
+        sa.Column("to_address", sa.String(32), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("received_at", UTCDateTime(), nullable=False),
+        sa.Column("reply_to", sa.String(24), nullable=True),
+        sa.Column("provider", sa.String(32), nullable=False),
+        sa.Column("body_blanked", sa.Boolean(), nullable=False, server_default=sa.text("false")),
+        sa.PrimaryKeyConstraint("id", name="pk_inbound_messages"),
     )
     op.create_index('ix_inbound_messages_account_id_received_at', 'inbound_messages',
                     ['account_id', 'received_at'], unique=False)
