@@ -28,20 +28,16 @@ from senderid.domain import events as domain_events
 from senderid.domain.context import Context
 from senderid.domain.custom_numbers.changes import Verified
 from senderid.domain.custom_numbers.limits import read_state
-from senderid.domain.custom_numbers.register import AddResult, clean_name, is_blank, refuse_protected, send_otp
+from senderid.domain.custom_numbers.register import AddResult, clean_input, refuse_protected, send_otp
 from senderid.domain.custom_numbers.schedule import days
 from senderid.domain.custom_numbers.statements import CLAIMING, HELD, RECLAIM, TAKEN
 from senderid.domain.types import Account, Actor
 from senderid.errors import (
     ClaimOpen,
-    MobileNumberInvalid,
-    MobileNumberRequired,
-    NameRequired,
     NumberNotHeldByAnother,
     NumberProtected,
     ReclaimNeedsOtp,
 )
-from senderid.numbers import InvalidNumber, parse_mobile
 from senderid.store.tables import custom_numbers
 
 
@@ -49,13 +45,7 @@ def reclaim(ctx: Context, account: Account, *, name: object, number: object, act
     """Send a code to a number another account holds, to claim it."""
     if not account.otp_required:
         raise ReclaimNeedsOtp()
-    valid_name = clean_name(name, NameRequired)
-    if is_blank(number):
-        raise MobileNumberRequired()
-    try:
-        e164 = parse_mobile(number, ctx.settings.allowed_regions)
-    except InvalidNumber:
-        raise MobileNumberInvalid() from None
+    valid_name, e164 = clean_input(ctx, name, number)
     result: AddResult | None = None
     with ctx.db.write() as conn:
         now = ctx.clock.now()

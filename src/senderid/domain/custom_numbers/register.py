@@ -92,6 +92,18 @@ def clean_otp(value: object) -> str | None:
 # -- add -----------------------------------------------------------------------------
 
 
+def clean_input(ctx: Context, name: object, number: object) -> tuple[str, str]:
+    """The name and the number (E.164) of an add or a reclaim, or the contract's refusal:
+    a missing name, a missing or invalid number."""
+    valid_name = clean_name(name, NameRequired)
+    if is_blank(number):
+        raise MobileNumberRequired()
+    try:
+        return valid_name, parse_mobile(number, ctx.settings.allowed_regions)
+    except InvalidNumber:
+        raise MobileNumberInvalid() from None
+
+
 def add(ctx: Context, account: Account, *, name: object, number: object, actor: Actor) -> AddResult:
     """Register ``number`` for ``account``: at once, or by sending an OTP to it.
 
@@ -99,14 +111,7 @@ def add(ctx: Context, account: Account, *, name: object, number: object, actor: 
     number's state and the sending limits, the registration, the send, the SMS, the
     audit record.
     """
-    valid_name = clean_name(name, NameRequired)
-    if is_blank(number):
-        raise MobileNumberRequired()
-    try:
-        e164 = parse_mobile(number, ctx.settings.allowed_regions)
-    except InvalidNumber:
-        raise MobileNumberInvalid() from None
-
+    valid_name, e164 = clean_input(ctx, name, number)
     result: AddResult | None = None
     try:
         with ctx.db.write() as conn:
