@@ -41,6 +41,7 @@ from senderid.logs import JsonFormatter
 from senderid.runtime import build_context
 from senderid.settings import Settings
 from senderid.store.db import Database, is_unavailable, without_deadline
+from senderid.store.listen import Listener
 from senderid.store.tables import outbox
 from tests.support.dead_database import (
     hanging_postgres,
@@ -399,3 +400,33 @@ def test_a_postgres_error_detail_repeating_the_row_is_not_logged(app_client: Tes
     assert status == 500
     assert "not-null constraint" in logged and "DETAIL" in logged
     assert not CODE_IN_TEXT.search(logged), logged
+
+
+@ONLY_POSTGRES
+def test_the_change_listener_hears_again_after_its_connection_falls_silent(database_url: str) -> None:
+    """A listening connection the network silences raises nothing and hears nothing: the
+    listener's probe gets no answer within the timeout, the caches stop trusting memory (every
+    channel is told), and a new connection listens and hears the next change."""
+    heard: list[tuple[str, str | None]] = []
+    with stalling_proxy(database_url) as (proxy, url):
+        db = Database(url, timeout=SILENT_TIMEOUT)
+        listener = Listener(db)
+        listener.subscribe("senderid_keys", lambda channel, payload: heard.append((channel, payload)))
+        listener.start()
+        try:
+            assert listener.wait_live(5)
+            time.sleep(0.2)
+            heard.clear()  # what starting told
+            proxy.freeze()  # the listening connection falls silent; new connections get through
+            assert wait_until(lambda: ("senderid_keys", None) in heard, SILENT_TIMEOUT + 3), heard
+            assert listener.wait_live(5)
+            direct = Database(database_url)
+            try:
+                with direct.engine.begin() as conn:
+                    conn.exec_driver_sql("NOTIFY senderid_keys, 'after'")
+            finally:
+                direct.dispose()
+            assert wait_until(lambda: ("senderid_keys", "after") in heard, 5), heard
+        finally:
+            listener.stop()
+            db.dispose()

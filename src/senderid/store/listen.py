@@ -32,13 +32,19 @@ from collections.abc import Callable
 
 from sqlalchemy.engine import make_url
 
-from senderid.store.db import Database
+from senderid.store.db import Database, answer_deadline
 
 log = logging.getLogger("senderid.listen")
 
 Callback = Callable[[str, "str | None"], None]
 SQLITE_POLL_SECONDS = 0.025
 PG_WAIT_SECONDS = 0.05  # longest a wait blocks before it looks at stop() and new channels
+# How often the PostgreSQL listener asks its server a question: a connection the network
+# has silenced hears no notification and raises nothing, so without an answer due the
+# listener would go on trusting memory while other processes' changes are lost. A probe
+# that gets no answer within the database timeout closes it (and the caches stop
+# trusting memory until a new connection listens).
+PG_PROBE_SECONDS = 1.0
 BACKOFF_FIRST, BACKOFF_MAX = 0.1, 5.0
 BARRIER_CHANNEL = "senderid_barrier"
 
@@ -165,23 +171,29 @@ class Listener:
     # -- PostgreSQL -----------------------------------------------------------------------
 
     def _run_postgres(self) -> None:
-        import psycopg
         from psycopg import sql
+
+        from senderid.store import pgconn
 
         conninfo = make_url(self.db.url).set(drivername="postgresql").render_as_string(hide_password=False)
         delay = BACKOFF_FIRST
         while not self._stop.is_set():
             try:
-                with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as conn:
+                with pgconn.connect(conninfo, answer_within=answer_deadline(self.db.timeout),
+                                    autocommit=True, connect_timeout=max(1, round(self.db.timeout))) as conn:
                     self._listening = set()
                     self._listen_new(conn, sql)
                     self._set_live(True)
                     self._everything_changed()  # signals may have been missed before
                     delay = BACKOFF_FIRST
+                    probed = time.monotonic()
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=PG_WAIT_SECONDS):
                             self._dispatch(note.channel, note.payload)
                         self._listen_new(conn, sql)
+                        if time.monotonic() - probed >= PG_PROBE_SECONDS:
+                            conn.execute("SELECT 1")  # no answer in time: NoAnswer, and we reconnect
+                            probed = time.monotonic()
             except Exception as exc:
                 if self._stop.is_set():
                     break
