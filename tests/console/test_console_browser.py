@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ from tests.support.browser import (  # noqa: F401  (fixtures)
     sign_in,
     wait_for,
 )
-from tests.support.console_support import dead_message
+from tests.support.console_support import dead_message, handed_over
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -211,6 +212,7 @@ def _seed(ctx: Context) -> None:
         accounts.create_key(ctx, account.id, actor=CLI)
         made[name] = account
         clock.advance(minutes=7)
+    _traffic(ctx, made)
     dead_message(ctx, to="+61491570159", sender="Acme", account_id=made["Acme Pty Ltd"].id)
     requested = {}
     for account, name, contact in (
@@ -233,8 +235,31 @@ def _seed(ctx: Context) -> None:
         custom_numbers.add(ctx, account, name=label, number=number, actor=CLI)
         clock.advance(minutes=1)  # OTPs live 10 minutes
     messages.send(ctx, made["Bluegum Travel"], message="Your flight BG412 leaves from gate 7 at 14:05.",
-                  contacts=["0491 570 112"], sender="0491 570 110", actor=CLI)
+                  contacts=["0491 570 112"], sender="0491 570 110", fields={"customString": "flight-BG412"}, actor=CLI)
     clock.advance(minutes=2)
+    for contact in ("0491 570 113", "0491 570 114"):  # next week: counted apart from the waiting ones
+        messages.send(ctx, made["Harbour Dental"], message="Reminder: your check-up is on Monday at 9:30.",
+                      contacts=[contact], sender="0491 570 111",
+                      fields={"scheduleAt": (clock.now() + timedelta(days=5)).isoformat()}, actor=CLI)
+
+
+# SMS per hour of a day, from midnight (UTC): the traffic of the charts' pictures.
+DAY = (0, 0, 0, 0, 0, 0, 1, 2, 4, 6, 7, 6, 5, 6, 7, 6, 5, 4, 3, 2, 2, 1, 0, 0)
+
+
+def _traffic(ctx: Context, made: dict[str, Any]) -> None:
+    """Six and a half days of SMS of two accounts, hour by hour: most delivered, a few
+    refused or undelivered (the charts' pictures)."""
+    clock: Any = ctx.clock
+    senders = ((made["Bluegum Travel"].id, "Bluegum"), (made["Harbour Dental"].id, "Smile Co"))
+    for hour in range(6 * 24 + 15):
+        for i in range(DAY[hour % 24] * (hour // 24 % 3 + 2) // 3):
+            account_id, sender = senders[(hour + i) % 2]
+            outcome = (hour * 7 + i) % 23
+            handed_over(ctx, to=f"+614915701{(hour + i) % 4 + 56}", sender=sender, account_id=account_id,
+                        receipt=None if outcome == 1 else "failed" if outcome == 2 else "delivered",
+                        error="number barred" if outcome in (3, 4) else None)
+        clock.advance(hours=1)
 
 
 @pytest.fixture
@@ -253,6 +278,13 @@ def test_screenshots(new_page: Callable[..., Any], live: str, http: httpx.Client
     monkeypatch.setattr(otp, "generate_code", lambda: next(codes))
     _seed(ctx)
     wait_for(lambda: len(http.get(f"{live}/dev/inbox.json").json()) == 3, "the seeded SMS")
+    [flight] = [m for m in outbox.list_messages(ctx, limit=5) if m.to == "+61491570112"]
+    provider_id = wait_for(lambda: outbox.get_message(ctx, flight.id).provider_message_id, "the flight SMS's record")
+    clock: Any = ctx.clock
+    clock.advance(seconds=4)  # then its delivery receipt
+    with ctx.db.write() as conn:
+        assert outbox.record_receipt(conn, provider="devinbox", provider_message_id=provider_id, status="delivered",
+                                     now=clock.now())
     screenshots.mkdir(parents=True, exist_ok=True)
     for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
         page = new_page(viewport=viewport, is_mobile=size == "phone", has_touch=size == "phone")
@@ -264,10 +296,18 @@ def test_screenshots(new_page: Callable[..., Any], live: str, http: httpx.Client
         page.goto(f"{live}/dev/inbox")
         expect(page.locator(".sms")).to_have_count(3)
         _shoot(page, f"inbox-{size}.png")
+        page.goto(f"{live}/console/messages?to=0491+570+112")
+        expect(page.locator("table.list tbody tr")).to_have_count(1)
+        _shoot(page, f"messages-{size}.png")
+        page.locator("table.list tbody a.mono").click()
+        expect(page.get_by_role("table", name="Timeline").locator("tbody tr")).to_have_count(3)
+        _shoot(page, f"message-{size}.png")
+        page.goto(f"{live}/console")
+        page.locator("section.charts").screenshot(path=str(screenshots / f"charts-{size}.png"), animations="disabled")
     dark = new_page(viewport=DESKTOP, color_scheme="dark")
     sign_in(dark, live)
     _shoot(dark, "overview-dark-desktop.png")
-    for name in ("overview", "business", "inbox"):
+    for name in ("overview", "business", "inbox", "messages", "message", "charts"):
         for size in ("desktop", "phone"):
             assert (screenshots / f"{name}-{size}.png").stat().st_size > 10_000
     assert (screenshots / "overview-dark-desktop.png").stat().st_size > 10_000

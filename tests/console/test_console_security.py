@@ -123,7 +123,8 @@ def _posts(world: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
     "/console", "/console/accounts", "/console/numbers", "/console/numbers?number=0491570156",
     "/console/business-names", "/console/messages", "/console/audit", f"/console/accounts/{'a' * 24}",
     f"/console/accounts/{'a' * 24}/numbers/{'b' * 24}", "/console/business-names/export.csv",
-    "/console/scheduled", f"/console/accounts/{'a' * 24}/gateway",
+    "/console/scheduled", f"/console/accounts/{'a' * 24}/gateway", f"/console/messages/{'c' * 24}",
+    "/console/messages?to=0491570157",
 ])
 def test_no_page_without_a_session(console: TestClient, path: str) -> None:
     assert _goes_to_sign_in(console, path)
@@ -380,6 +381,7 @@ def test_every_page_escapes_what_it_shows(console: TestClient, ctx: Context, app
     sent = app_client.post("/api/v1/gateway", json={"message": f"{XSS} 123456", "contacts": [NUMBER]},
                            headers=headers)
     assert sent.status_code == 200, sent.text
+    [sent_id] = [m["MessageId"] for m in sent.json()["data"]["queueResponse"]]
     deliver_all(ctx)
     registration_id = app_client.get("/api/v1/customNumber/list", headers=headers).json()["data"]["items"][0]["_id"]
     dead_message(ctx, account_id=evil.id, sender="Evil")
@@ -393,6 +395,8 @@ def test_every_page_escapes_what_it_shows(console: TestClient, ctx: Context, app
         f"/console/business-names?status=&account_id={evil.id}",
         f"/console/messages?account_id={evil.id}", "/console/audit", f"/console/audit?account_id={evil.id}",
         "/console/audit?action=%3Cscript%3Ealert(1)%3C/script%3E", "/console/numbers?number=%3Cscript%3E",
+        f"/console/messages/{sent_id}", "/console/messages?custom_string=%3Cscript%3E",
+        "/console/messages?to=%3Cscript%3Ealert(1)%3C/script%3E",
     ]
     shown = 0
     for path in pages:
@@ -473,6 +477,7 @@ def test_every_control_has_a_label(
     pages = [
         "/console", "/console/accounts", f"/console/accounts/{world['account']}", "/console/numbers",
         "/console/business-names", "/console/messages?status=dead", "/console/audit",
+        f"/console/messages/{world['message']}",
     ]
     business_names.request(ctx, accounts.get_account(ctx, world["account"]), businessname="Acme Two", actor=CLI)
     for path in pages:

@@ -37,3 +37,25 @@ def dead_message(
         outbox.mark_ended(conn, message_id, now=now, status=outbox.DEAD,
                           error="gave up after 8 attempts: provider unreachable")
     return message_id
+
+
+def handed_over(
+    ctx: Context, *, to: str, sender: str, account_id: str, body: str = "Your booking is confirmed",
+    receipt: str | None = None, error: str | None = None,
+) -> str:
+    """An SMS the provider took (``receipt``: then delivered or failed by a receipt) or
+    refused (``error``: failed), at the clock's time, through the outbox's own functions."""
+    with ctx.db.write() as conn:
+        now = ctx.clock.now()
+        message_id = outbox.enqueue(conn, now=now, kind="sms", to=to, sender=sender, body=body,
+                                    account_id=account_id)
+        claimed = lanes.claim(conn, now=now, worker="test", lease_seconds=30, limit=1, shared_sender=sender)
+        assert [c.id for c in claimed] == [message_id]
+        if error is not None:
+            outbox.mark_ended(conn, message_id, now=now, status=outbox.FAILED, error=error)
+            return message_id
+        outbox.mark_sent(conn, message_id, now=now, provider="devinbox", provider_message_id=f"dev-{message_id}")
+        if receipt is not None:
+            assert outbox.record_receipt(conn, provider="devinbox", provider_message_id=f"dev-{message_id}",
+                                         status=receipt, now=now)
+    return message_id

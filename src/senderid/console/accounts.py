@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from senderid.console import plumbing
 from senderid.console import session as sessions
-from senderid.domain import accounts, registrant
+from senderid.domain import accounts, overview, registrant
 from senderid.domain.context import Context
 from senderid.domain.types import Account
 from senderid.errors import InvalidRequest
@@ -57,6 +57,7 @@ class _AccountDetail:
     webhook_url: str | None
     keys: list[dict[str, Any]]
     registrant: registrant.Defaults
+    activity: overview.Activity
 
 
 def _account_detail(ctx: Context, account_id: str) -> _AccountDetail:
@@ -70,7 +71,7 @@ def _account_detail(ctx: Context, account_id: str) -> _AccountDetail:
         for k in accounts.list_keys(ctx, account_id)
     ]
     return _AccountDetail(account, accounts.get_webhook_url(ctx, account_id), keys,
-                          registrant.get_defaults(ctx, account_id))
+                          registrant.get_defaults(ctx, account_id), overview.activity(ctx, account_id))
 
 
 async def _account_view(

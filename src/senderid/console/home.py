@@ -1,4 +1,5 @@
-"""The console's first page: counts at a glance, and the SMS provider's health."""
+"""The console's first page: counts at a glance, SMS sent, delivered and failed per hour
+and per day, and the SMS provider's health."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ router = plumbing.console_router()
 
 
 def _overview(ctx: Context) -> dict[str, Any]:
-    return {"counts": overview.counts(ctx), "health": overview.provider_health(ctx), "now": ctx.clock.now()}
+    return {"counts": overview.counts(ctx), "health": overview.provider_health(ctx),
+            "activity": overview.activity(ctx), "now": ctx.clock.now()}
 
 
 @router.get("")

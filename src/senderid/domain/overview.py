@@ -1,5 +1,6 @@
-"""Read-only views for operators (the console): counts at a glance, the SMS provider's
-health, the audit log, account names.
+"""Read-only views for operators (the console): counts at a glance, SMS sent, delivered
+and failed per hour and per day (:func:`activity`), the SMS provider's health, the audit
+log, account names.
 
 The outbox's own list and counts are in :mod:`senderid.domain.outbox` (``admin``).
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 
 from senderid.domain import audit, outbox
 from senderid.domain.business_names import STATUSES as BUSINESS_STATUSES
@@ -21,7 +22,8 @@ from senderid.domain.context import Context
 from senderid.domain.custom_numbers import EXPIRED, PENDING, READABLE_STATUSES
 from senderid.domain.types import OutboxStatus
 from senderid.errors import InvalidRequest
-from senderid.store.tables import accounts, business_names, custom_numbers
+from senderid.store.coltypes import UTCDateTime, day_start, hour_start
+from senderid.store.tables import accounts, business_names, custom_numbers, message_events
 from senderid.store.tables import outbox as outbox_table
 from senderid.store.tables import provider_health as health_rows
 
@@ -35,7 +37,8 @@ class Counts:
     sent_24h: int  # SMS handed to the provider in the last 24 hours
     failed_24h: int  # SMS that ended failed or dead in the last 24 hours
     dead: int  # every dead SMS (they wait for an operator's retry)
-    queued: int  # waiting or being sent now
+    queued: int  # due and waiting, or being sent now (never one scheduled for later)
+    scheduled: int  # queued for a time still ahead (scheduleAt / delay)
 
 
 def counts(ctx: Context) -> Counts:
@@ -72,17 +75,83 @@ def counts(ctx: Context) -> Counts:
                 outbox_table.c.updated_at >= day_ago,
             )
         ).scalar_one()
-        by_status = outbox.status_counts(
-            conn, (OutboxStatus.DEAD, OutboxStatus.QUEUED, OutboxStatus.SENDING)
-        )
+        by_status: dict[str, int] = {}
+        for status, _lane, count, _age in outbox.queue_depth(conn, now):  # scheduled apart
+            by_status[status] = by_status.get(status, 0) + count
     return Counts(
         custom_numbers=numbers,
         business_names=names,
         sent_24h=sent,
         failed_24h=failed,
-        dead=by_status[OutboxStatus.DEAD],
-        queued=by_status[OutboxStatus.QUEUED] + by_status[OutboxStatus.SENDING],
+        dead=by_status.get(OutboxStatus.DEAD, 0),
+        queued=by_status.get(OutboxStatus.QUEUED, 0) + by_status.get(OutboxStatus.SENDING, 0),
+        scheduled=by_status.get(outbox.SCHEDULED, 0),
     )
+
+
+# -- sent, delivered and failed per hour and per day ---------------------------------------
+
+HOURS, DAYS = 24, 7
+# What each bar counts: the changes of status in message_events ("dead" is a failure too).
+CHARTED = {OutboxStatus.SENT: "sent", OutboxStatus.DELIVERED: "delivered", OutboxStatus.FAILED: "failed",
+           OutboxStatus.DEAD: "failed"}
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One hour's or one day's SMS: how many were handed to the provider, how many a receipt
+    said were delivered, how many failed (a refusal, a receipt that says undelivered, or out
+    of attempts)."""
+
+    start: datetime  # UTC, the start of the hour or day
+    sent: int = 0
+    delivered: int = 0
+    failed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    hours: list[Bar]  # the last 24 hours, oldest first, the current hour last
+    days: list[Bar]  # the last 7 days (UTC), oldest first, today last
+
+    @staticmethod
+    def totals(bars: list[Bar]) -> Bar:
+        return Bar(bars[0].start, sum(b.sent for b in bars), sum(b.delivered for b in bars),
+                   sum(b.failed for b in bars))
+
+
+def activity(ctx: Context, account_id: str | None = None) -> Activity:
+    """SMS sent, delivered and failed per hour for 24 hours and per day for 7 days, of every
+    account or of one: two grouped reads of ``message_events`` (one per chart), each a range
+    of ``at`` for four statuses on ``ix_message_events_status_at``, or
+    ``ix_message_events_account_status_at`` for one account (both cover the read)."""
+    now = ctx.clock.now()
+    this_hour = now.replace(minute=0, second=0, microsecond=0)
+    today = this_hour.replace(hour=0)
+    hours = [this_hour - timedelta(hours=HOURS - 1 - i) for i in range(HOURS)]
+    days = [today - timedelta(days=DAYS - 1 - i) for i in range(DAYS)]
+    with ctx.db.read() as conn:
+        per_hour = conn.execute(_activity(hour_start, hours[0], account_id)).all()
+        per_day = conn.execute(_activity(day_start, days[0], account_id)).all()
+    return Activity(_bars(hours, per_hour), _bars(days, per_day))
+
+
+def _activity(bucket: type[hour_start] | type[day_start], since: datetime, account_id: str | None) -> Any:
+    start = bucket(message_events.c.at).label("start")
+    where = [message_events.c.status.in_(list(CHARTED)), message_events.c.at >= since]
+    if account_id is not None:
+        where.insert(0, message_events.c.account_id == account_id)
+    return (select(start, message_events.c.status, func.count().label("n"))
+            .where(and_(*where)).group_by(start, message_events.c.status))
+
+
+def _bars(starts: list[datetime], rows: Any) -> list[Bar]:
+    found: dict[datetime, dict[str, int]] = {start: {} for start in starts}
+    for start, status, count in rows:
+        counts = found.get(start)
+        if counts is not None:  # a receipt's time from a provider's clock can be ahead of ours
+            counts[CHARTED[status]] = counts.get(CHARTED[status], 0) + int(count)
+    return [Bar(start, **counts) for start, counts in found.items()]
 
 
 # The breaker states a worker writes (senderid.delivery.breaker, which the domain does not import).
@@ -110,7 +179,9 @@ class WorkerHealth:
 class ProviderHealth:
     provider: str  # SENDERID_SMS_PROVIDER of this process
     workers: list[WorkerHealth]  # every worker's own view, as written by the worker
-    oldest_waiting_at: datetime | None  # created_at of the oldest SMS still queued or being sent
+    # when the oldest SMS still queued or being sent was due (its scheduled time, or its
+    # queueing); a message scheduled for later is not waiting
+    oldest_waiting_at: datetime | None
     waiting: int
 
     @property
@@ -140,14 +211,12 @@ def provider_health(ctx: Context) -> ProviderHealth:
     """The circuit breaker of each worker, the last provider error, the oldest waiting SMS.
 
     Two statements: the workers' rows (one each) and the queue's oldest message (on the
-    outbox's status index).
+    outbox's status index). A message scheduled for a time still ahead is not waiting.
     """
-    waiting_statuses = [OutboxStatus.QUEUED, OutboxStatus.SENDING]
+    now = ctx.clock.now()
     with ctx.db.read() as conn:
         rows = conn.execute(_WORKERS).all()
-        waiting, oldest = conn.execute(
-            select(func.count(), func.min(outbox_table.c.created_at)).where(outbox_table.c.status.in_(waiting_statuses))
-        ).one()
+        waiting, oldest = conn.execute(_WAITING, {"r_now": now}).one()
     return ProviderHealth(ctx.settings.sms_provider, _workers(ctx, rows), oldest, int(waiting))
 
 
@@ -161,6 +230,12 @@ def failing_workers(ctx: Context) -> list[WorkerHealth]:
 
 
 _WORKERS = select(health_rows).order_by(health_rows.c.worker)
+# Waiting: being sent, or queued and due (not scheduled for a time still ahead); since when it was due.
+_DUE = or_(outbox_table.c.scheduled_at.is_(None),
+           outbox_table.c.scheduled_at <= bindparam("r_now", type_=UTCDateTime()))
+_WAITING = select(
+    func.count(), func.min(func.coalesce(outbox_table.c.scheduled_at, outbox_table.c.created_at))
+).where(or_(outbox_table.c.status == OutboxStatus.SENDING, and_(outbox_table.c.status == OutboxStatus.QUEUED, _DUE)))
 
 
 def _workers(ctx: Context, rows: Any) -> list[WorkerHealth]:

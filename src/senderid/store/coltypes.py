@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import ColumnElement, DateTime
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 
@@ -29,3 +33,43 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC)
+
+
+
+class _Truncated(FunctionElement[datetime]):
+    """A UTC time cut down to the start of its hour or day, the same on both databases:
+    PostgreSQL's ``date_trunc``, SQLite's ``strftime`` (naive UTC text, read back as a time)."""
+
+    type = UTCDateTime()
+    inherit_cache = True
+    unit = ""  # hour | day: one class each, so that the statement cache tells them apart
+    pattern = ""
+
+    def __init__(self, column: ColumnElement[datetime]) -> None:
+        super().__init__(column)
+
+
+class hour_start(_Truncated):  # noqa: N801 - an SQL function, named like one
+    """The start of the hour of a UTC time column."""
+
+    inherit_cache = True
+    name = "hour_start"
+    unit, pattern = "hour", "%Y-%m-%d %H:00:00"
+
+
+class day_start(_Truncated):  # noqa: N801 - an SQL function, named like one
+    """The start of the day (UTC) of a UTC time column."""
+
+    inherit_cache = True
+    name = "day_start"
+    unit, pattern = "day", "%Y-%m-%d 00:00:00"
+
+
+@compiles(_Truncated, "postgresql")
+def _truncated_postgresql(element: _Truncated, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"date_trunc('{element.unit}', {compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_Truncated, "sqlite")
+def _truncated_sqlite(element: _Truncated, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"strftime('{element.pattern}', {compiler.process(element.clauses, **kw)})"

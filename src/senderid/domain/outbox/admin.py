@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, and_, bindparam, case, delete, func, select, update
 
-from senderid import numbers, otp
+from senderid import ids, numbers, otp
 from senderid.domain import audit
 from senderid.domain.context import Context
 from senderid.domain.outbox import history
@@ -94,10 +94,20 @@ def page(
     *,
     status: str | None = None,
     account_id: str | None = None,
+    message_id: str | None = None,
+    to: str | None = None,
+    custom_string: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[OutboxMessage], int]:
-    """One page of the outbox, newest first, and the total (the console's list)."""
+    """One page of the outbox, newest first, and the total (the console's list and search).
+
+    ``message_id`` finds one message (its primary key); ``to`` is a number in any accepted
+    form (``0491 570 156``), on ``(to_number, sent_at)`` or, with an account,
+    ``(account_id, to_number, created_at)``; ``custom_string`` is exact, on
+    ``(account_id, custom_string, created_at)`` with an account (over every account it reads
+    the outbox through). A malformed id or number is a 400 naming it.
+    """
     if not 1 <= limit <= MAX_PAGE or offset < 0:
         raise InvalidRequest(f"limit is 1 to {MAX_PAGE} and offset is 0 or more")
     where = []
@@ -107,6 +117,18 @@ def page(
         where.append(outbox.c.status == status)
     if account_id:
         where.append(outbox.c.account_id == account_id)
+    if message_id:
+        if not ids.is_id(message_id.lower()):
+            raise InvalidRequest(f"MessageId {message_id[:40]!r} is not a message id: 24 hex digits")
+        where.append(outbox.c.id == message_id.lower())
+    if to:
+        try:
+            where.append(outbox.c.to_number == numbers.parse_mobile(to))
+        except numbers.InvalidNumber:
+            raise InvalidRequest(f"{to[:40]!r} is not a mobile number: use any accepted form, such as "
+                                 "0491 570 157, 61491570157 or +61491570157") from None
+    if custom_string:
+        where.append(outbox.c.custom_string == custom_string)
     query = select(*_COLUMNS).where(*where).order_by(outbox.c.created_at.desc(), outbox.c.id.desc())
     with ctx.db.read() as conn:
         total = conn.execute(select(func.count()).select_from(outbox).where(*where)).scalar_one()

@@ -96,11 +96,19 @@ def view(ctx: Context, account_id: str, message_id: str) -> MessageView:
 
 def operator_view(ctx: Context, message_id: str) -> MessageView:
     """Any message (an OTP too) with its history, for operators."""
+    return operator_detail(ctx, message_id)[0]
+
+
+def operator_detail(ctx: Context, message_id: str) -> tuple[MessageView, str | None]:
+    """:func:`operator_view` and the message's text as it is kept: an OTP's with its code
+    blanked out (always: the code itself is never read), None once the text is gone
+    (SENDERID_MESSAGE_BODY_RETENTION_DAYS after the message ended). Two reads."""
     with ctx.db.read() as conn:
-        row = conn.execute(select(*_COLUMNS).where(outbox.c.id == message_id)).first()
+        row = conn.execute(select(*_COLUMNS, _TEXT).where(outbox.c.id == message_id)).first()
         if row is None:
             raise NotFound(f"No outbox message with id {message_id}")
-        return _view(row, ctx.clock.now(), tuple(timeline(conn, row.id, row.created_at)))
+        text = row.text or None
+        return _view(row, ctx.clock.now(), tuple(timeline(conn, row.id, row.created_at))), text
 
 
 def page(ctx: Context, account_id: str, filters: Filters, *, limit: int, offset: int
@@ -124,6 +132,11 @@ _COLUMNS = (
     outbox.c.sent_at, outbox.c.delivered_at, outbox.c.attempts, outbox.c.last_error, outbox.c.provider,
     outbox.c.provider_message_id,
 )
+
+
+# What an operator may read of the text: the redacted form when there is one (an OTP's,
+# its code blanked out), else the body ("" once the retention has blanked it).
+_TEXT = func.coalesce(outbox.c.redacted_body, outbox.c.body).label("text")
 
 
 def _view(row: Any, now: datetime, events: tuple[MessageEvent, ...] = ()) -> MessageView:

@@ -79,6 +79,10 @@ message_events = Table(
     Column("provider", String(32)),
     Column("attempt", Integer),
     Index("ix_message_events_message", "message_id", "id"),
+    # Sent, delivered and failed per hour and per day (the console's charts), over every
+    # account or one
+    Index("ix_message_events_status_at", "status", "at"),
+    Index("ix_message_events_account_status_at", "account_id", "status", "at"),
 )
 
 # Each account's opt-out list: numbers (E.164) the gateway never sends to for it.
