@@ -37,7 +37,7 @@ VERIFY = "/api/v1/customNumber/verifyCustomNumber"
 # -- add -------------------------------------------------------------------------------
 
 
-def test_add_created_without_otp(app_client: TestClient, no_otp_customer) -> None:
+def test_add_created_without_otp(app_client: TestClient, no_otp_customer) -> None:  # type: ignore[no-untyped-def]
     r = app_client.post(ADD, json={"name": "Custom Number", "number": "+61400000000"}, headers=no_otp_customer.headers)
     assert r.status_code == 200
     assert r.json() == documented(
@@ -46,7 +46,7 @@ def test_add_created_without_otp(app_client: TestClient, no_otp_customer) -> Non
     )
 
 
-def test_add_otp_sent(app_client: TestClient, customer) -> None:
+def test_add_otp_sent(app_client: TestClient, customer) -> None:  # type: ignore[no-untyped-def]
     r = app_client.post(ADD, json={"name": "Custom Number", "number": "+61400000000"}, headers=customer.headers)
     assert r.status_code == 200
     assert r.json() == documented(
@@ -64,7 +64,7 @@ NAME_REQUIRED = documented(status=False, show_message=0, message="Name is requir
     {"name": None, "number": NUMBER}, {"name": 12, "number": NUMBER}, {"name": ["a"], "number": NUMBER},
     {}, {"name": "", "number": ""},  # name is checked first
 ])
-def test_add_name_required(app_client: TestClient, customer, body: dict[str, Any]) -> None:
+def test_add_name_required(app_client: TestClient, customer, body: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
     r = app_client.post(ADD, json=body, headers=customer.headers)
     assert (r.status_code, r.json()) == (400, NAME_REQUIRED)
 
@@ -74,7 +74,7 @@ MOBILE_REQUIRED = documented(status=False, show_message=0, message="Mobile numbe
 
 
 @pytest.mark.parametrize("number", [None, "", "  ", "missing"])
-def test_add_mobile_required(app_client: TestClient, customer, number: Any) -> None:
+def test_add_mobile_required(app_client: TestClient, customer, number: Any) -> None:  # type: ignore[no-untyped-def]
     body: dict[str, Any] = {"name": "Custom Number"}
     if number != "missing":
         body["number"] = number
@@ -86,7 +86,7 @@ MOBILE_INVALID = documented(status=False, show_message=0, message="Mobile number
                             error={"error": "Mobile number is not valid"})
 
 
-def test_add_mobile_invalid(app_client: TestClient, customer) -> None:
+def test_add_mobile_invalid(app_client: TestClient, customer) -> None:  # type: ignore[no-untyped-def]
     r = app_client.post(ADD, json={"name": "Custom Number", "number": "0298765432"}, headers=customer.headers)
     assert (r.status_code, r.json()) == (400, MOBILE_INVALID)
 
@@ -100,29 +100,23 @@ ALREADY_EXISTS = {
 }
 
 
-def test_add_already_exists_for_another_account(app_client: TestClient, no_otp_customer, customer) -> None:
+def test_add_already_exists_for_another_account(app_client: TestClient, no_otp_customer, customer) -> None:  # type: ignore[no-untyped-def]
     first = app_client.post(ADD, json={"name": "Mine", "number": NUMBER}, headers=no_otp_customer.headers)
     assert first.status_code == 200
     r = app_client.post(ADD, json={"name": "Theirs", "number": "0491 570 156"}, headers=customer.headers)
     assert (r.status_code, r.json()) == (400, ALREADY_EXISTS)
 
 
-def test_add_already_exists_for_same_account(app_client: TestClient, no_otp_customer) -> None:
+def test_add_already_exists_for_same_account(app_client: TestClient, no_otp_customer) -> None:  # type: ignore[no-untyped-def]
     app_client.post(ADD, json={"name": "Mine", "number": NUMBER}, headers=no_otp_customer.headers)
     r = app_client.post(ADD, json={"name": "Mine", "number": "491570156"}, headers=no_otp_customer.headers)
     assert (r.status_code, r.json()) == (400, ALREADY_EXISTS)
 
 
-def test_add_checks_number_presence_before_validity_before_duplicates(app_client: TestClient, no_otp_customer) -> None:
+def test_add_checks_number_presence_before_validity_before_duplicates(app_client: TestClient, no_otp_customer) -> None:  # type: ignore[no-untyped-def]
     app_client.post(ADD, json={"name": "Mine", "number": NUMBER}, headers=no_otp_customer.headers)
-    assert (
-        app_client.post(ADD, json={"name": "x", "number": ""}, headers=no_otp_customer.headers).json()
-        == MOBILE_REQUIRED
-    )
-    assert (
-        app_client.post(ADD, json={"name": "x", "number": "04915701561"}, headers=no_otp_customer.headers).json()
-        == MOBILE_INVALID
-    )
+    assert app_client.post(ADD, json={"name": "x", "number": ""}, headers=no_otp_customer.headers).json() == MOBILE_REQUIRED
+    assert app_client.post(ADD, json={"name": "x", "number": "04915701561"}, headers=no_otp_customer.headers).json() == MOBILE_INVALID
 
 
 # -- verify ----------------------------------------------------------------------------
@@ -131,7 +125,7 @@ OTP_FAILED = documented(status=False, show_message=1, message="OTP verification 
                         error={"error": "OTP verification failed"})
 
 
-def test_verify_success(app_client: TestClient, customer, ctx) -> None:
+def test_verify_success(app_client: TestClient, customer, ctx) -> None:  # type: ignore[no-untyped-def]
     app_client.post(ADD, json={"name": "Custom Number", "number": NUMBER}, headers=customer.headers)
     code = latest_code(ctx, NUMBER)
     r = app_client.post(VERIFY, json={"name": "Custom Number", "number": NUMBER, "otp": code}, headers=customer.headers)
@@ -140,7 +134,7 @@ def test_verify_success(app_client: TestClient, customer, ctx) -> None:
 
 
 @pytest.mark.parametrize("name", ["missing", "", None, 5])
-def test_verify_name_required_is_a_200(app_client: TestClient, customer, name: Any) -> None:
+def test_verify_name_required_is_a_200(app_client: TestClient, customer, name: Any) -> None:  # type: ignore[no-untyped-def]
     body: dict[str, Any] = {"number": NUMBER, "otp": "123456"}
     if name != "missing":
         body["name"] = name
@@ -151,7 +145,7 @@ def test_verify_name_required_is_a_200(app_client: TestClient, customer, name: A
 
 
 @pytest.mark.parametrize("number", ["missing", "", None])
-def test_verify_number_required(app_client: TestClient, customer, number: Any) -> None:
+def test_verify_number_required(app_client: TestClient, customer, number: Any) -> None:  # type: ignore[no-untyped-def]
     body: dict[str, Any] = {"name": "x", "otp": "123456"}
     if number != "missing":
         body["number"] = number
@@ -162,7 +156,7 @@ def test_verify_number_required(app_client: TestClient, customer, number: Any) -
 
 
 @pytest.mark.parametrize("otp", ["missing", "", None])
-def test_verify_otp_missing(app_client: TestClient, customer, otp: Any) -> None:
+def test_verify_otp_missing(app_client: TestClient, customer, otp: Any) -> None:  # type: ignore[no-untyped-def]
     body: dict[str, Any] = {"name": "x", "number": NUMBER}
     if otp != "missing":
         body["otp"] = otp
@@ -170,7 +164,7 @@ def test_verify_otp_missing(app_client: TestClient, customer, otp: Any) -> None:
     assert (r.status_code, r.json()) == (400, OTP_FAILED)
 
 
-def test_verify_wrong_otp(app_client: TestClient, customer, ctx) -> None:
+def test_verify_wrong_otp(app_client: TestClient, customer, ctx) -> None:  # type: ignore[no-untyped-def]
     app_client.post(ADD, json={"name": "x", "number": NUMBER}, headers=customer.headers)
     code = latest_code(ctx, NUMBER)
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
@@ -178,7 +172,7 @@ def test_verify_wrong_otp(app_client: TestClient, customer, ctx) -> None:
     assert (r.status_code, r.json()) == (400, OTP_FAILED)
 
 
-def test_verify_without_pending_registration(app_client: TestClient, customer) -> None:
+def test_verify_without_pending_registration(app_client: TestClient, customer) -> None:  # type: ignore[no-untyped-def]
     r = app_client.post(VERIFY, json={"name": "x", "number": NUMBER, "otp": "123456"}, headers=customer.headers)
     assert (r.status_code, r.json()) == (400, OTP_FAILED)
 
@@ -186,7 +180,7 @@ def test_verify_without_pending_registration(app_client: TestClient, customer) -
 # -- token and 401 ---------------------------------------------------------------------
 
 
-def test_token_verify(app_client: TestClient, customer) -> None:
+def test_token_verify(app_client: TestClient, customer) -> None:  # type: ignore[no-untyped-def]
     r = app_client.get("/api/v1/user/token/verify", headers=customer.headers)
     assert r.status_code == 200
     assert r.json() == documented(status=True, show_message=0, message="Token verified successfully!",
@@ -194,7 +188,7 @@ def test_token_verify(app_client: TestClient, customer) -> None:
 
 
 @pytest.mark.parametrize("header", ["bearer {key}", "BEARER {key}", "Bearer   {key}"])
-def test_bearer_is_case_insensitive(app_client: TestClient, customer, header: str) -> None:
+def test_bearer_is_case_insensitive(app_client: TestClient, customer, header: str) -> None:  # type: ignore[no-untyped-def]
     r = app_client.get("/api/v1/user/token/verify", headers={"authorization": header.format(key=customer.key)})
     assert r.status_code == 200
 
@@ -213,7 +207,7 @@ def test_missing_token(app_client: TestClient, path: str, method: str, headers: 
     assert (r.status_code, r.json()) == (401, _unauthorized("Authorization token is required"))
 
 
-def test_unknown_revoked_and_expired_keys_answer_alike(app_client: TestClient, customer, ctx, clock) -> None:
+def test_unknown_revoked_and_expired_keys_answer_alike(app_client: TestClient, customer, ctx, clock) -> None:  # type: ignore[no-untyped-def]
     _rec, expiring = accounts.create_key(ctx, customer.account.id, expires_in_days=1, actor=CLI)
     _rec, revoked = accounts.create_key(ctx, customer.account.id, actor=CLI)
     accounts.revoke_key(ctx, revoked, actor=CLI)
