@@ -538,11 +538,12 @@ def evaluate(results: list[Result]) -> None:
         target = rows[r.row].targets.get(r.database)
         r.checks["ratio"] = None if target is None else r.ratio >= target
         r.checks["p99"] = r.senderid.p99_ms < P99_TARGET_MS
-        r.checks["errors"] = r.senderid.errors == 0
+        r.checks["errors"] = r.senderid.errors == 0 and r.senderid.requests > 0  # none answered: not a pass
         r.checks["rss"] = r.rss_mib < RSS_TARGET_MIB
         base = by_key.get((r.database, smallest[r.database], r.row))
         if r.scale >= 1_000_000 and base is not None and base is not r:
-            r.checks["scale"] = r.senderid.p50_ms <= SCALE_P50_FACTOR * base.senderid.p50_ms
+            r.checks["scale"] = (r.senderid.requests > 0
+                                 and r.senderid.p50_ms <= SCALE_P50_FACTOR * base.senderid.p50_ms)
         else:
             r.checks["scale"] = None
 
