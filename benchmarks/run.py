@@ -14,6 +14,10 @@ ports, and drives each with wrk from a separate process (Lua scripts in
 * ``GET /api/v1/senderId/check?sender=...`` for an active number of the account, which
   holds 1, then 1,000, then 100,000 active numbers (topped up between the rows);
 * ``POST /api/v1/customNumber/add`` on an account without OTPs, a new number each time;
+* ``GET /api/v1/gateway/messages`` of an account that holds as many gateway messages
+  as the scale (``benchmarks/messages.py``), rotating over the newest page, the next one,
+  and the list by ``to`` and by ``customString``; no ceiling (the framework alone has no
+  messages to list), its check is the scale one;
 * the add -> verify flow on OTP accounts (test numbers: fixed code, no SMS; limits
   raised), counted in flows (one add plus one verify) per second; then the same flow
   on django-phone-verify 3.3, the peer (``benchmarks/peer_dpv``: register -> verify on
@@ -52,7 +56,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks import db_ceiling, delivery, harness, load, peer_dpv
+from benchmarks import db_ceiling, delivery, harness, load, messages, peer_dpv
 from peers.processes import Process
 
 HERE = Path(__file__).resolve().parent
@@ -83,6 +87,8 @@ class Row:
     targets: dict[str, float] = field(default_factory=dict)  # database -> minimal ratio to the ceiling
     unit: str = "req/s"
     senders: int = 0  # the account's active numbers while the row runs (0: whatever it has)
+    paths: tuple[str, ...] = ()  # GETs the script rotates over (paths.lua)
+    ceiling: bool = True  # measured against benchmarks/ceiling.py too
 
 
 ROWS: tuple[Row, ...] = (
@@ -96,6 +102,8 @@ ROWS: tuple[Row, ...] = (
     Row("check-100k", "GET senderId/check, 100k senders", "static.lua",
         f"/api/v1/senderId/check?sender={CHECK_NUMBER}", "plain", targets={"sqlite": 0.8, "postgresql": 0.8},
         senders=100_000),
+    Row("messages", "GET gateway/messages (newest, to, customString)", "paths.lua", "/api/v1/gateway/messages",
+        "plain", paths=messages.PATHS, ceiling=False),
     Row("add", "POST customNumber/add (no OTP)", "add.lua", "/api/v1/customNumber/add", "plain",
         method="POST", prefix=PREFIX_ADD),
     Row("flow", "add → verify flow (OTP)", "flow.lua", "/", "otp", method="POST", prefix=PREFIX_FLOW,
@@ -264,6 +272,8 @@ def run_wrk(wrk: str, base_url: str, row: Row, key: str, seconds: int, options: 
     if row.prefix:
         base, span = numbers.slice(row.prefix, threads, seconds)
         script_args += [f"prefix={row.prefix}", f"base={base}", f"span={span}"]
+    if row.paths:
+        script_args.append("paths=" + ",".join(row.paths))
     if row.key == "flow":
         script_args += [f"otp={harness.TEST_CODE}"]
         if flow_keys:
@@ -369,6 +379,9 @@ def preflight(senderid: Process, ceiling: Process, fixture: Fixture, rows: Seque
             verify = client.post(f"{base}/api/v1/customNumber/verifyCustomNumber", headers=headers,
                                  json={"name": "bench", "number": n, "otp": harness.TEST_CODE})
             return [(add.status_code, add.content), (verify.status_code, verify.content)]
+        if row.paths:
+            return [(r.status_code, r.content) for r in (client.get(f"{base}{path}", headers=headers)
+                                                          for path in row.paths)]
         if row.method == "POST":
             r = client.post(f"{base}{row.path}", headers=headers, json={"name": "bench", "number": number()})
         else:
@@ -378,6 +391,11 @@ def preflight(senderid: Process, ceiling: Process, fixture: Fixture, rows: Seque
     with httpx.Client(timeout=10) as client:
         for row in rows:
             ours = exchange(client, senderid.base, row)
+            if not row.ceiling:
+                for status, body in ours:
+                    if status != 200 or not json.loads(body)["data"]["items"]:
+                        raise RuntimeError(f"{row.label}: senderid answered {status}, no page: {body[:300]!r}")
+                continue
             theirs = exchange(client, ceiling.base, row)
             for (status, body), (c_status, c_body) in zip(ours, theirs, strict=False):
                 if status != 200:
@@ -393,7 +411,7 @@ class Result:
     scale: int
     row: str
     senderid: Measurement
-    ceiling: Measurement
+    ceiling: Measurement | None  # None: a row without one
     rss_mib: float
     processes: int
     checks: dict[str, bool | None] = field(default_factory=dict)
@@ -405,12 +423,12 @@ class Result:
     @property
     def combined_ceiling(self) -> float | None:
         """Both ceilings in series: each flow pays the framework's time and the database's."""
-        a, b = self.ceiling.rate, self.database_ceiling
+        a, b = self.ceiling.rate if self.ceiling else None, self.database_ceiling
         return None if not a or not b else 1 / (1 / a + 1 / b)
 
     @property
     def ratio(self) -> float:
-        return self.senderid.rate / self.ceiling.rate if self.ceiling.rate else 0.0
+        return self.senderid.rate / self.ceiling.rate if self.ceiling and self.ceiling.rate else 0.0
 
     @property
     def peer_ratio(self) -> float | None:
@@ -453,6 +471,10 @@ def bench_one(wrk: str, kind: str, scale: int, options: Options, logs: Path,
         harness.prepare(url)
         loaded = load.load(url, scale)
         fixture = set_up(url, options.flow_accounts)
+        if any(row.key == "messages" for row in rows):
+            seconds = messages.store(url, fixture.plain_id, scale)
+            log(f"[{kind} {load.count_label(scale)}] {load.count_label(scale)} gateway messages of the listed "
+                f"account stored in {seconds:.1f} s")
         log(f"[{kind} {load.count_label(scale)}] schema, {load.count_label(scale)} stored numbers "
             f"(loaded in {loaded.seconds:.1f} s) and accounts in {time.perf_counter() - started:.1f} s")
         name = f"{kind}-{load.count_label(scale)}"
@@ -466,7 +488,7 @@ def bench_one(wrk: str, kind: str, scale: int, options: Options, logs: Path,
                     top_up_senders(url, fixture, row.senders)
                 measured: dict[str, Measurement] = {}
                 rss = harness.RssSampler(senderid.pid)
-                for server in (senderid, ceiling):
+                for server in (senderid, ceiling) if row.ceiling else (senderid,):
                     if options.warmup:
                         run_wrk(wrk, server.base, row, key, options.warmup, options, numbers[server.name], flow_keys)
                     with rss if server is senderid else nullcontext():
@@ -474,16 +496,18 @@ def bench_one(wrk: str, kind: str, scale: int, options: Options, logs: Path,
                                                         numbers[server.name], flow_keys, pid=server.pid)
                     if server.proc.poll() is not None:
                         raise RuntimeError(f"{server.name} died during {row.label}:\n{server.log_tail()}")
-                result = Result(kind, scale, row.key, measured["senderid"], measured["ceiling"],
+                result = Result(kind, scale, row.key, measured["senderid"], measured.get("ceiling"),
                                 rss.max_mib, rss.processes)
                 results.append(result)
                 exhausted = result.senderid.counters.get("exhausted", 0)
                 if exhausted:
                     log(f"  warning: {row.label}: numbers repeated ({exhausted} times); raise MAX_RATE")
+                ceiling_rate = f"{result.ceiling.rate:8.0f}  {result.ratio:6.1%}" if result.ceiling else "       —"
                 log(f"  {row.label:<32} {result.senderid.rate:8.0f} {row.unit:<7} ceiling "
-                    f"{result.ceiling.rate:8.0f}  {result.ratio:6.1%}  p50 {result.senderid.p50_ms:6.1f} ms  "
+                    f"{ceiling_rate}  p50 {result.senderid.p50_ms:6.1f} ms  "
                     f"p99 {result.senderid.p99_ms:6.1f} ms  errors {result.senderid.errors}  "
-                    f"CPU {_ms(result.senderid.cpu_ms_per_op)} ({_ms(result.ceiling.cpu_ms_per_op)}) ms/op  "
+                    f"CPU {_ms(result.senderid.cpu_ms_per_op)} "
+                    f"({_ms(result.ceiling.cpu_ms_per_op if result.ceiling else None)}) ms/op  "
                     f"RSS {result.rss_mib:.0f} MiB")
                 if row.key == "flow" and peer is not None:
                     result.peer, result.peer_workers = measure_peer(wrk, peer, options, logs, name), peer_dpv.WORKERS
@@ -514,11 +538,12 @@ def evaluate(results: list[Result]) -> None:
         target = rows[r.row].targets.get(r.database)
         r.checks["ratio"] = None if target is None else r.ratio >= target
         r.checks["p99"] = r.senderid.p99_ms < P99_TARGET_MS
-        r.checks["errors"] = r.senderid.errors == 0
+        r.checks["errors"] = r.senderid.errors == 0 and r.senderid.requests > 0  # none answered: not a pass
         r.checks["rss"] = r.rss_mib < RSS_TARGET_MIB
         base = by_key.get((r.database, smallest[r.database], r.row))
         if r.scale >= 1_000_000 and base is not None and base is not r:
-            r.checks["scale"] = r.senderid.p50_ms <= SCALE_P50_FACTOR * base.senderid.p50_ms
+            r.checks["scale"] = (r.senderid.requests > 0
+                                 and r.senderid.p50_ms <= SCALE_P50_FACTOR * base.senderid.p50_ms)
         else:
             r.checks["scale"] = None
 
@@ -541,7 +566,7 @@ def _share(value: float, of: float | None) -> str:
 
 def ceilings_table(results: list[Result]) -> str:
     """The flow rows against the framework's ceiling, the database's and their combination."""
-    flows = [r for r in results if r.database_ceiling is not None]
+    flows = [r for r in results if r.database_ceiling is not None and r.ceiling is not None]
     if not flows:
         return ""
     lines = [
@@ -550,6 +575,7 @@ def ceilings_table(results: list[Result]) -> str:
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in flows:
+        assert r.ceiling is not None and r.database_ceiling is not None
         lines.append(
             f"| {r.database} | {load.count_label(r.scale)} | {r.senderid.rate:,.0f} | {r.ceiling.rate:,.0f} | "
             f"{r.database_ceiling:,.0f} ({r.database_connections} conn.) | {r.combined_ceiling or 0:,.0f} | "
@@ -571,6 +597,13 @@ def table(results: list[Result]) -> str:
         row = rows[r.row]
         target = row.targets.get(r.database)
         ratio = f"{r.ratio:.0%}" + (f" (≥ {target:.0%}) {_mark(r.checks['ratio'])}" if target is not None else "")
+        ceiling_rate, ceiling_ms, ceiling_cpu = "—", "—", "—"
+        if r.ceiling is None:
+            ratio = "—"
+        else:
+            ceiling_rate = f"{r.ceiling.rate:,.0f}"
+            ceiling_ms = f"{r.ceiling.p50_ms:.1f} / {r.ceiling.p99_ms:.1f}"
+            ceiling_cpu = _ms(r.ceiling.cpu_ms_per_op)
         p50 = f"{r.senderid.p50_ms:.1f}"
         base = by_key.get((r.database, smallest[r.database], r.row))
         if r.checks.get("scale") is not None and base is not None:
@@ -587,10 +620,10 @@ def table(results: list[Result]) -> str:
         checks = "✓" if not failed else "✗ " + ", ".join(failed)
         lines.append(
             f"| {r.database} | {load.count_label(r.scale)} | {row.label} | "
-            f"{r.senderid.rate:,.0f} {row.unit} | {r.ceiling.rate:,.0f} | {ratio} | {p50} | "
+            f"{r.senderid.rate:,.0f} {row.unit} | {ceiling_rate} | {ratio} | {p50} | "
             f"{r.senderid.p99_ms:.1f} {_mark(r.checks['p99'])} | "
-            f"{r.ceiling.p50_ms:.1f} / {r.ceiling.p99_ms:.1f} | {errors} | "
-            f"{_ms(r.senderid.cpu_ms_per_op)} ({_ms(r.ceiling.cpu_ms_per_op)}) | "
+            f"{ceiling_ms} | {errors} | "
+            f"{_ms(r.senderid.cpu_ms_per_op)} ({ceiling_cpu}) | "
             f"{r.rss_mib:.0f} {_mark(r.checks['rss'])} | {checks} |"
         )
     return "\n".join(lines)
@@ -616,8 +649,9 @@ def peer_table(results: list[Result]) -> str:
         cells = " | ".join(f"{r.peer[n].rate:,.0f}" if n in r.peer else "" for n in counts)
         errors = sum(m.errors for m in r.peer.values())
         lines.append(
-            f"| {r.database} | {load.count_label(r.scale)} | {r.senderid.rate:,.0f} | {r.ceiling.rate:,.0f} | "
-            f"{cells} | {_times(ratio)} (≈ {PEER_TARGET:.0f}×) {mark} | {main.p50_ms:.1f} / {main.p99_ms:.1f} | "
+            f"| {r.database} | {load.count_label(r.scale)} | {r.senderid.rate:,.0f} | "
+            f"{r.ceiling.rate if r.ceiling else 0:,.0f} | {cells} | {_times(ratio)} (≈ {PEER_TARGET:.0f}×) {mark} | "
+            f"{main.p50_ms:.1f} / {main.p99_ms:.1f} | "
             f"{errors} | " + " / ".join(_ms(r.peer[n].cpu_ms_per_op) for n in counts) + " |"
         )
     return "\n".join(lines)

@@ -6,12 +6,22 @@ a JSON body with a non-empty ``message``, 1 to 1,000 ``contacts`` and an optiona
 ``sender`` that the account may use, and answers the v1 envelope with
 ``data.queueResponse`` (one ``MessageId`` of 24 hex per queued contact) and
 ``data.invalidContacts``.
+
+:meth:`CellcastPeer.status_webhook` then POSTs a queued message's status to a Status URL
+the way Cellcast reports it (JSON ``{"_id", "status", "type": "send", "sender",
+"receiver"}``, no time of its own), signed with ``X-Cellcast-Signature`` when given the
+secret of the relay in front of senderid.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
+import json
 import re
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,6 +107,22 @@ class CellcastPeer(HttpPeer):
         answer = Response.json(200, envelope(True, "Request is being processed", data))
         answer.handoffs = tuple(entry["Number"] for entry in queue)
         return answer
+
+    def status_webhook(self, message_id: str, status: str, url: str, secret: str | None = None) -> int:
+        """POST the status of a queued message to ``url``; the HTTP status of the answer."""
+        queued = next(q for q in self.queued if q.message_id == message_id)
+        assert url.startswith("http://127.0.0.1:"), "webhooks stay on loopback"
+        body = json.dumps({"_id": message_id, "status": status, "type": "send",
+                           "sender": queued.sender or "cellcast", "receiver": queued.to}).encode()
+        headers = {"Content-Type": "application/json"}
+        if secret is not None:
+            headers["X-Cellcast-Signature"] = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=5) as answer:
+                return int(answer.status)
+        except urllib.error.HTTPError as refused:
+            return int(refused.code)
 
     def _authenticate(self, header: str) -> str | None:
         scheme, _, key = header.strip().partition(" ")

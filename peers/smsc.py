@@ -358,11 +358,13 @@ class TestSmsc:
         response = self.bound_connection().request("enquire_link", timeout)
         return response is not None and response.command == "enquire_link_resp"
 
-    def send_receipt(self, message_id: str, stat: str = "DELIVRD", timeout: float = 2.0) -> int | None:
-        """Send a delivery receipt; the deliver_sm_resp command_status, or None."""
+    def send_receipt(self, message_id: str, stat: str = "DELIVRD", timeout: float = 2.0,
+                     done_date: str | None = None) -> int | None:
+        """Send a delivery receipt (``done_date``: its ``YYMMDDhhmm``, else now in UTC);
+        the deliver_sm_resp command_status, or None."""
         submit = next((s for s in self.submits if s.message_id == message_id), None)
         response = self.bound_connection().request(
-            "deliver_sm", timeout, **self._receipt_fields(message_id, stat, submit))
+            "deliver_sm", timeout, **self._receipt_fields(message_id, stat, submit, done_date))
         return None if response is None else response.status
 
     def send_mo(self, source: str, destination: str, text: str, timeout: float = 2.0) -> int | None:
@@ -556,14 +558,15 @@ class TestSmsc:
                                          submit.data_coding, text, ids, submit.system_type))
             self._lock.notify_all()
 
-    def _receipt_fields(self, message_id: str, stat: str, submit: Submit | None) -> dict[str, Any]:
+    def _receipt_fields(self, message_id: str, stat: str, submit: Submit | None,
+                        done_date: str | None = None) -> dict[str, Any]:
         stamp = time.strftime("%y%m%d%H%M", time.gmtime())
         state = {"DELIVRD": 2, "EXPIRED": 3, "DELETED": 4, "UNDELIV": 5, "ACCEPTD": 6,
                  "UNKNOWN": 7, "REJECTD": 8, "ENROUTE": 1}[stat]
         # Appendix B: "text" is the first 20 characters of the message.
         sample = self._sample(submit)
         text = f"id:{message_id} sub:001 dlvrd:{'001' if state == 2 else '000'} " \
-               f"submit date:{stamp} done date:{stamp} stat:{stat} err:000 text:{sample}"
+               f"submit date:{stamp} done date:{done_date or stamp} stat:{stat} err:000 text:{sample}"
         fields: dict[str, Any] = {
             "service_type": "", "esm_class": 0x04, "data_coding": 0,
             "source_addr_ton": consts.SMPP_TON_INTL, "source_addr_npi": consts.SMPP_NPI_ISDN,

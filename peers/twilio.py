@@ -111,8 +111,10 @@ class TwilioPeer(HttpPeer):
             return False
         return hmac.compare_digest(f"{user}:{password}", f"{self.account_sid}:{self.auth_token}")
 
-    def status_callback(self, sid: str, status: str, error_code: str | None = None) -> int:
-        """POST Twilio's status callback for ``sid`` to its StatusCallback URL."""
+    def status_callback(self, sid: str, status: str, error_code: str | None = None,
+                        done_date: str | None = None) -> int:
+        """POST Twilio's status callback for ``sid`` to its StatusCallback URL; ``done_date``
+        (``YYMMDDhhmm``) is the carrier's ``RawDlrDoneDate`` of a delivered or undelivered one."""
         message = self.messages[sid]
         url = message["StatusCallback"]
         assert url and url.startswith("http://127.0.0.1:"), "callbacks stay on loopback"
@@ -121,6 +123,8 @@ class TwilioPeer(HttpPeer):
                 "SmsSid": sid, "SmsStatus": status, "To": message["To"] or ""}
         if error_code:
             form["ErrorCode"] = error_code
+        if done_date:
+            form["RawDlrDoneDate"] = done_date
         signed = url + "".join(key + form[key] for key in sorted(form))
         signature = base64.b64encode(
             hmac.new(self.auth_token.encode(), signed.encode(), hashlib.sha1).digest()).decode()

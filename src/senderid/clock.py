@@ -39,3 +39,20 @@ def iso_ms(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_done_date(value: str | None) -> datetime | None:
+    """A carrier's receipt time, ``YYMMDDhhmm`` or ``YYMMDDhhmmss`` (SMPP 3.4 Appendix B's
+    ``done date``, Twilio's ``RawDlrDoneDate``), read as UTC; None when absent or unreadable.
+
+    The format carries no time zone: the caller decides whether the value is plausible
+    (:func:`senderid.domain.outbox.receipts.receipt_time`).
+    """
+    text = (value or "").strip()
+    if len(text) not in (10, 12) or not text.isdigit():
+        return None
+    try:
+        parsed = datetime.strptime(text, "%y%m%d%H%M%S" if len(text) == 12 else "%y%m%d%H%M")
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -457,3 +457,90 @@ def test_an_smsc_receipt_delivers_a_gateway_message(smpp: SmppSetup) -> None:
     ctx.clock.advance(7)
     assert smpp.smsc.send_receipt(row(ctx, message_id)["provider_message_id"], "DELIVRD") == 0
     assert_delivered(ctx, smpp.account, message_id, "", ctx.clock.now())
+
+
+# -- the provider's time: a receipt that gives one records it --------------------------------
+
+THREE_MINUTES_IN = "2601010003"  # FrozenClock starts at 2026-01-01 00:00 UTC
+TEN_HOURS_AHEAD = "2601011007"  # a carrier's clock in AEST: no time zone in the format
+
+
+def test_a_twilio_callback_records_the_carriers_done_date(twilio: TwilioSetup) -> None:
+    ctx = twilio.ctx
+    message_id = gateway_message(ctx, twilio.account)
+    worker = twilio.worker()
+    try:
+        worker.run_once()
+    finally:
+        worker.provider.close()
+    ctx.clock.advance(minutes=7)
+    sid = row(ctx, message_id)["provider_message_id"]
+    assert twilio.peer.status_callback(sid, "delivered", done_date=THREE_MINUTES_IN) == 200
+    assert_delivered(ctx, twilio.account, message_id, "", datetime(2026, 1, 1, 0, 3, tzinfo=UTC))
+
+
+def test_an_smsc_receipt_records_its_done_date(smpp: SmppSetup) -> None:
+    ctx = smpp.ctx
+    accounts.set_webhook_url(ctx, smpp.account.id, "http://127.0.0.1:9/hook", actor=CLI)
+    message_id = gateway_message(ctx, smpp.account)
+    smpp.worker.run_once()
+    ctx.clock.advance(minutes=7)
+    assert smpp.smsc.send_receipt(row(ctx, message_id)["provider_message_id"], "DELIVRD",
+                                  done_date=THREE_MINUTES_IN) == 0
+    assert_delivered(ctx, smpp.account, message_id, "", datetime(2026, 1, 1, 0, 3, tzinfo=UTC))
+
+
+def test_an_smsc_failure_is_recorded_at_its_done_date(smpp: SmppSetup) -> None:
+    ctx = smpp.ctx
+    message_id = gateway_message(ctx, smpp.account)
+    smpp.worker.run_once()
+    ctx.clock.advance(minutes=7)
+    assert smpp.smsc.send_receipt(row(ctx, message_id)["provider_message_id"], "UNDELIV",
+                                  done_date=THREE_MINUTES_IN) == 0
+    found = row(ctx, message_id)
+    assert (found["status"], found["delivered_at"]) == ("failed", None)
+    history = outbox.views.operator_view(ctx, message_id).events
+    assert [(e.status, e.at) for e in history][-1] == ("failed", datetime(2026, 1, 1, 0, 3, tzinfo=UTC))
+
+
+def test_a_done_date_that_cannot_be_true_is_the_receipts_arrival(smpp: SmppSetup) -> None:
+    ctx = smpp.ctx
+    accounts.set_webhook_url(ctx, smpp.account.id, "http://127.0.0.1:9/hook", actor=CLI)
+    message_id = gateway_message(ctx, smpp.account)
+    smpp.worker.run_once()
+    ctx.clock.advance(minutes=7)
+    assert smpp.smsc.send_receipt(row(ctx, message_id)["provider_message_id"], "DELIVRD",
+                                  done_date=TEN_HOURS_AHEAD) == 0
+    assert_delivered(ctx, smpp.account, message_id, "", ctx.clock.now())
+
+
+def test_an_early_receipt_keeps_the_providers_time(ctx, clock) -> None:
+    with ctx.db.write() as conn:
+        message_id = outbox.enqueue(conn, now=clock.now(), kind="sms", to=NUMBER, sender="Acme", body="Hi")
+        lanes.claim(conn, now=clock.now(), worker="w", lease_seconds=30, limit=1)
+    clock.advance(minutes=5)
+    done = datetime(2026, 1, 1, 0, 2, tzinfo=UTC)
+    assert receipt_recorder(ctx.db, clock, "smpp")("E1", "delivered", done) is False
+    clock.advance(minutes=1)
+    with ctx.db.write() as conn:
+        outbox.mark_sent(conn, message_id, now=clock.now(), provider="smpp", provider_message_id="E1")
+        assert outbox.apply_early_receipts(conn, provider="smpp", provider_message_id="E1", now=clock.now()) == 1
+    assert (row(ctx, message_id)["status"], row(ctx, message_id)["delivered_at"]) == ("delivered", done)
+
+
+QUEUED = datetime(2026, 1, 1, 10, 5, 30, tzinfo=UTC)
+ARRIVED = datetime(2026, 1, 1, 10, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("given, expected", [
+    (None, ARRIVED),  # no time: when the receipt arrived
+    (datetime(2026, 1, 1, 10, 7, tzinfo=UTC), datetime(2026, 1, 1, 10, 7, tzinfo=UTC)),
+    (ARRIVED, ARRIVED),
+    (datetime(2026, 1, 1, 10, 5, tzinfo=UTC), QUEUED),  # the same minute: never before the queueing
+    (datetime(2026, 1, 1, 10, 4, tzinfo=UTC), ARRIVED),  # before the message existed
+    (datetime(2026, 1, 1, 10, 10, tzinfo=UTC), ARRIVED),  # after the receipt came
+    (datetime(2026, 1, 1, 20, 8, tzinfo=UTC), ARRIVED),  # a clock ten hours ahead
+])
+def test_receipt_time(given: datetime | None, expected: datetime) -> None:
+    assert outbox.receipts.receipt_time(given, queued_at=QUEUED, arrived=ARRIVED) == expected

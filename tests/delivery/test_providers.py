@@ -33,11 +33,12 @@ from senderid.delivery.providers.base import (
     ProviderError,
     TransientError,
 )
-from senderid.delivery.providers.cellcast import CellcastProvider
-from senderid.delivery.providers.smpp import SmppProvider, parse_receipt
+from senderid.delivery.providers.cellcast import CellcastProvider, parse_status_webhook
+from senderid.delivery.providers.smpp import SmppProvider, parse_receipt, receipt_done_at
 from senderid.delivery.providers.twilio import (
     TwilioProvider,
     parse_status_callback,
+    status_callback_time,
     verify_signature,
 )
 from senderid.delivery.providers.webhook import WebhookProvider
@@ -143,7 +144,7 @@ def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
             receipts: list[tuple[str, str]] = []
             yield from _run(Harness(name, smsc, lambda t: SmppProvider(
                 "127.0.0.1", smsc.port, "senderid", "secret", timeout=t,
-                on_receipt=lambda *r: receipts.append(r), throttle_limit=SMPP_THROTTLE_LIMIT,
+                on_receipt=lambda *r: receipts.append(r[:2]), throttle_limit=SMPP_THROTTLE_LIMIT,
                 throttle_backoff_max=SMPP_RETRY_AFTER), SMPP_RETRY_AFTER, receipts))
     else:
         with WebhookPeer() as peer:
@@ -400,6 +401,45 @@ def test_twilio_status_callback_rejects_other_forms(form: dict[str, str]) -> Non
         parse_status_callback(form)
 
 
+@pytest.mark.unit
+@pytest.mark.parametrize("done, expected", [
+    ("2601021304", datetime(2026, 1, 2, 13, 4, tzinfo=UTC)),
+    ("260102130455", datetime(2026, 1, 2, 13, 4, 55, tzinfo=UTC)),
+    ("2613021304", None), ("26010213", None), ("", None), ("yesterday", None), (None, None),
+])
+def test_twilio_raw_dlr_done_date(done: str | None, expected: datetime | None) -> None:
+    form = {"MessageSid": "SM1", "MessageStatus": "delivered"}
+    if done is not None:
+        form["RawDlrDoneDate"] = done
+    assert status_callback_time(form) == expected
+
+
+# -- cellcast status webhooks -----------------------------------------------------------
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("cellcast_status, ours", [
+    ("delivered", "delivered"), ("Delivered", "delivered"), ("failed", "failed"), ("expired", "failed"),
+    ("dead", "failed"), ("rejected", "failed"), ("blocked", "failed"), ("canceled", "failed"),
+    ("queued", "sent"), ("sent", "sent"), ("received", "sent"),
+])
+def test_cellcast_status_mapping(cellcast_status: str, ours: str) -> None:
+    report = {"_id": "66b5b93b1e2c012dfe964000", "status": cellcast_status, "type": "send",
+              "sender": "cellcast", "receiver": "+61400000001"}
+    assert parse_status_webhook(report) == ("66b5b93b1e2c012dfe964000", ours)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("report", [
+    None, [], {"status": "delivered"}, {"_id": "", "status": "delivered"},
+    {"_id": "a1", "status": "exploded"}, {"_id": "a1", "status": 3},
+    {"_id": "a1", "status": "delivered", "type": "receive"},
+])
+def test_cellcast_status_webhook_rejects_other_bodies(report: Any) -> None:
+    with pytest.raises(ValueError):
+        parse_status_webhook(report)
+
+
 # -- smpp -------------------------------------------------------------------------------
 
 
@@ -409,22 +449,25 @@ class Smpp:
     provider: SmppProvider
     receipts: list[tuple[str, str]]
     receipt_arrived: threading.Event
+    done_dates: list[datetime | None]
 
 
 @pytest.fixture
 def smpp() -> Iterator[Smpp]:
     receipts: list[tuple[str, str]] = []
+    done_dates: list[datetime | None] = []
     arrived = threading.Event()
 
-    def on_receipt(message_id: str, status: str) -> None:
+    def on_receipt(message_id: str, status: str, done_at: datetime | None) -> None:
         receipts.append((message_id, status))
+        done_dates.append(done_at)
         arrived.set()
 
     with TestSmsc() as smsc:
         provider = SmppProvider("127.0.0.1", smsc.port, "senderid", "secret", timeout=2.0,
                                 on_receipt=on_receipt, enquire_link_interval=0.1)
         try:
-            yield Smpp(smsc, provider, receipts, arrived)
+            yield Smpp(smsc, provider, receipts, arrived, done_dates)
         finally:
             provider.close()
         assert smsc.errors == []
@@ -597,6 +640,37 @@ def test_smpp_refuses_an_overlong_alpha_sender(smpp: Smpp) -> None:
 ])
 def test_parse_receipt(text: str | bytes, expected: tuple[str, str]) -> None:
     assert parse_receipt(text) == expected
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("text, expected", [
+    ("id:0A1B2C sub:001 dlvrd:001 submit date:2601011200 done date:2601011201 stat:DELIVRD "
+     "err:000 text:done date:2001010000", datetime(2026, 1, 1, 12, 1, tzinfo=UTC)),
+    (b"id:77 sub:001 dlvrd:000 submit date:2601011200 done date:260101120130 stat:UNDELIV",
+     datetime(2026, 1, 1, 12, 1, 30, tzinfo=UTC)),
+    ("id:5 stat:DELIVRD", None),
+    ("id:5 done date:2613011201 stat:DELIVRD", None),
+])
+def test_receipt_done_date(text: str | bytes, expected: datetime | None) -> None:
+    assert receipt_done_at(text) == expected
+
+
+def test_smpp_receipt_hands_on_its_done_date(smpp: Smpp) -> None:
+    message_id = smpp.provider.send(sms()).provider_message_id
+    assert message_id
+    assert smpp.smsc.send_receipt(message_id, "DELIVRD", done_date="2601021304") == 0
+    assert smpp.receipts == [(message_id, "delivered")]
+    assert smpp.done_dates == [datetime(2026, 1, 2, 13, 4, tzinfo=UTC)]
+
+
+def test_smpp_a_long_message_is_delivered_at_its_latest_parts_time(smpp: Smpp) -> None:
+    message_id = smpp.provider.send(sms(body="z" * 200)).provider_message_id
+    first, second = (s.message_id for s in smpp.smsc.submits)
+    assert first is not None and second is not None
+    smpp.smsc.send_receipt(second, "DELIVRD", done_date="2601021307")
+    smpp.smsc.send_receipt(first, "DELIVRD", done_date="2601021305")
+    assert smpp.receipts == [(message_id, "delivered")]
+    assert smpp.done_dates == [datetime(2026, 1, 2, 13, 7, tzinfo=UTC)]
 
 
 @pytest.mark.unit

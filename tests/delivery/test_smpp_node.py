@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 import pytest
 
@@ -47,7 +48,7 @@ class Receipts:
         self.got: list[tuple[str, str]] = []
         self.arrived = threading.Condition()
 
-    def __call__(self, message_id: str, status: str) -> None:
+    def __call__(self, message_id: str, status: str, done_at: datetime | None) -> None:
         with self.arrived:
             self.got.append((message_id, status))
             self.arrived.notify_all()

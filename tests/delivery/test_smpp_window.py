@@ -343,7 +343,7 @@ def test_the_parts_of_a_message_stay_on_one_bind_in_order(
     smsc.answer_delay = 0.02
     smsc.auto_receipt = True
     receipts: list[tuple[str, str]] = []
-    provider = make(window=3, binds=3, on_receipt=lambda *r: receipts.append(r))
+    provider = make(window=3, binds=3, on_receipt=lambda *r: receipts.append(r[:2]))
     messages = [sms(n, body=f"Long notice {n}. " + "x" * 400) for n in range(12)]
 
     results = send_all(provider, messages)
@@ -365,7 +365,7 @@ def test_the_parts_of_a_message_stay_on_one_bind_in_order(
 def test_part_receipts_fold_when_they_arrive_on_another_bind(
         smsc: TestSmsc, make: Callable[..., SmppProvider]) -> None:
     receipts: list[tuple[str, str]] = []
-    provider = make(binds=2, on_receipt=lambda *r: receipts.append(r))
+    provider = make(binds=2, on_receipt=lambda *r: receipts.append(r[:2]))
     provider.connect()
     result = send_all(provider, [sms(1, body="y" * 400)])[0]
     assert isinstance(result, SendResult)

@@ -98,8 +98,9 @@ class DeliverySettings(BaseSettings):
     cellcast_inbound_secret: str | None = Field(
         None,
         description="`cellcast` provider: secret that signs inbound SMS posted to "
-        "`/providers/cellcast/inbound` (HMAC-SHA256 of the body, hex, in `X-Cellcast-Signature`); "
-        "the route refuses everything while unset.",
+        "`/providers/cellcast/inbound` and message statuses posted to `/providers/cellcast/status` "
+        "(HMAC-SHA256 of the body, hex, in `X-Cellcast-Signature`); both routes refuse everything "
+        "while unset.",
     )
 
     # -- `twilio` provider ----------------------------------------------------------------

@@ -1,7 +1,7 @@
 """SMS providers, chosen by ``SENDERID_SMS_PROVIDER``, each configured by its own settings.
 
-Delivery receipts (SMPP ``deliver_sm``, Twilio status callbacks) come back to
-:func:`receipt_recorder`, which updates the outbox; replies from phones (SMPP
+Delivery receipts (SMPP ``deliver_sm``, Twilio status callbacks, Cellcast status
+webhooks) come back to :func:`receipt_recorder`, which updates the outbox; replies from phones (SMPP
 mobile-originated ``deliver_sm``, Twilio's and Cellcast's inbound webhooks, the
 developer inbox's reply form) go to :func:`inbound_recorder`, which keeps each reply for
 the account it answers and applies its keyword (STOP, START) to that account's opt-out
@@ -11,6 +11,7 @@ list: providers themselves never touch the database.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from senderid.provider_names import PROVIDERS, REQUIRED_SETTINGS
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 __all__ = ["PROVIDERS", "REQUIRED_SETTINGS", "build_provider", "inbound_recorder", "receipt_recorder"]
 
 InboundRecorder = Callable[[str, str, str], "Reply | None"]
+# (provider message id, status, the provider's own time of it or None) -> a message matched
+ReceiptRecorder = Callable[[str, str, datetime | None], bool]
 
 
 def inbound_recorder(ctx: Context, provider: str) -> InboundRecorder:
@@ -49,18 +52,19 @@ def inbound_recorder(ctx: Context, provider: str) -> InboundRecorder:
     return record
 
 
-def receipt_recorder(db: Database, clock: Clock, provider: str) -> Callable[[str, str], bool]:
-    """A callback that records a delivery receipt: (provider message id, status) -> matched."""
+def receipt_recorder(db: Database, clock: Clock, provider: str) -> ReceiptRecorder:
+    """A callback that records a delivery receipt: (provider message id, status, the
+    provider's time or None) -> matched."""
     from senderid import metrics
     from senderid.domain import outbox
 
-    def record(provider_message_id: str, status: str) -> bool:
+    def record(provider_message_id: str, status: str, provider_at: datetime | None = None) -> bool:
         """True when a message matched; a final receipt that matched nothing yet is kept
         until the worker records its message as sent (see outbox.record_receipt)."""
         with db.write() as conn:
             matched = outbox.record_receipt(
                 conn, provider=provider, provider_message_id=provider_message_id, status=status,
-                now=clock.now(),
+                now=clock.now(), provider_at=provider_at,
             )
         metrics.SMS_RECEIPTS.labels(provider, status).inc()
         return matched

@@ -5,6 +5,11 @@ and the JSON body ``{"message": ..., "contacts": [to], "sender": ...}`` (``sende
 left out to use the account's default). The answer is the v1 envelope; an accepted
 message is listed in ``data.queueResponse`` with its ``MessageId``, a refused number
 in ``data.invalidContacts`` or ``data.unsubscribeContacts``.
+
+Cellcast reports each message's status to the account's *Status URL* as JSON
+``{"_id", "status", "type": "send", "sender", "receiver"}``, where ``_id`` is the
+``MessageId`` the send answered; :func:`parse_status_webhook` reads it. The report
+carries no time of its own.
 """
 
 from __future__ import annotations
@@ -13,8 +18,25 @@ from typing import Any
 
 from senderid.delivery.providers import _http
 from senderid.delivery.providers.base import OutgoingSms, PermanentError, SendResult
+from senderid.domain.types import OutboxStatus
 
 NAME = "cellcast"
+
+# Cellcast's message statuses -> a receipt's: delivered, failed, or still on its way.
+_STATUS = {
+    "delivered": OutboxStatus.DELIVERED,
+    "failed": OutboxStatus.FAILED,
+    "undelivered": OutboxStatus.FAILED,
+    "expired": OutboxStatus.FAILED,
+    "dead": OutboxStatus.FAILED,
+    "rejected": OutboxStatus.FAILED,
+    "blocked": OutboxStatus.FAILED,
+    "canceled": OutboxStatus.FAILED,
+    "cancelled": OutboxStatus.FAILED,
+    "queued": OutboxStatus.SENT,
+    "sent": OutboxStatus.SENT,
+    "received": OutboxStatus.SENT,  # taken by Cellcast's network, not yet the phone's word
+}
 
 
 class CellcastProvider:
@@ -43,6 +65,24 @@ class CellcastProvider:
 
     def close(self) -> None:
         self._clients.close()
+
+
+def parse_status_webhook(report: Any) -> tuple[str, str]:
+    """``(MessageId, status)`` of a status webhook; status is sent/delivered/failed.
+
+    Raises ValueError for anything that is not the status of a sent message.
+    """
+    if not isinstance(report, dict):
+        raise ValueError("not a JSON object")
+    message_id, given = report.get("_id"), report.get("status")
+    if not isinstance(message_id, str) or not message_id.strip():
+        raise ValueError("_id is missing")
+    if report.get("type", "send") != "send":
+        raise ValueError(f"type is {report.get('type')!r}, not 'send'")
+    status = _STATUS.get(given.strip().lower()) if isinstance(given, str) else None
+    if status is None:
+        raise ValueError(f"unknown message status {given!r}")
+    return message_id.strip(), status
 
 
 def _message_id(data: Any, to: str) -> str:

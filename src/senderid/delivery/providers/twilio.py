@@ -6,7 +6,9 @@ auth (account SID, auth token) and a form body ``To``, ``From`` (or
 ``StatusCallback``. The created Message resource's ``sid`` is the provider message id.
 
 Twilio later POSTs status callbacks to ``StatusCallback``; :func:`verify_signature`
-checks their ``X-Twilio-Signature`` and :func:`parse_status_callback` reads them.
+checks their ``X-Twilio-Signature``, :func:`parse_status_callback` reads them and
+:func:`status_callback_time` reads the carrier's time of a delivered or undelivered one
+(``RawDlrDoneDate``, ``YYMMDDhhmm``, when the carrier gave one).
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from senderid.clock import parse_done_date
 from senderid.delivery.providers import _http
 from senderid.delivery.providers.base import (
     OutgoingSms,
@@ -120,6 +124,12 @@ def parse_status_callback(form: Mapping[str, str]) -> tuple[str, str]:
     if twilio_status not in _STATUS:
         raise ValueError(f"unknown message status {twilio_status!r}")
     return sid, _STATUS[twilio_status]
+
+
+def status_callback_time(form: Mapping[str, str]) -> datetime | None:
+    """The carrier's time of a delivered or undelivered message (``RawDlrDoneDate``,
+    minute resolution, no time zone: read as UTC), or None when the callback has none."""
+    return parse_done_date(form.get("RawDlrDoneDate"))
 
 
 def signature_for(url: str, params: Mapping[str, str | Sequence[str]], auth_token: str) -> str:

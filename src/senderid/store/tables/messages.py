@@ -144,6 +144,7 @@ early_receipts = Table(
     Column("provider_message_id", String(128), nullable=False),
     Column("status", String(16), nullable=False),  # delivered | failed
     Column("received_at", UTCDateTime, nullable=False),
+    Column("provider_at", UTCDateTime),  # the provider's own time of the delivery, when it gave one
     Index("ix_early_receipts_provider_message", "provider", "provider_message_id"),
     Index("ix_early_receipts_received", "received_at"),
 )

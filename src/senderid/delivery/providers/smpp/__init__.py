@@ -16,8 +16,9 @@ one reader thread per session takes every PDU the SMSC sends:
 * an idle session sends ``enquire_link`` every ``enquire_link_interval`` seconds and is
   dropped when nothing answers within ``timeout``; the SMSC's own ``enquire_link`` and
   ``unbind`` are answered;
-* ``deliver_sm`` delivery receipts go to ``on_receipt(provider_message_id, status)``
-  (status ``sent``, ``delivered`` or ``failed``), called on the reader thread.
+* ``deliver_sm`` delivery receipts go to ``on_receipt(provider_message_id, status, done_at)``
+  (status ``sent``, ``delivered`` or ``failed``; ``done_at`` the receipt's ``done date``,
+  read as UTC, or None), called on the reader thread.
 
 A message split in parts returns the first part's id; its parts' receipts are folded
 into one: ``failed`` as soon as a part fails, ``delivered`` when every part is.
@@ -31,7 +32,7 @@ from senderid.delivery.providers.smpp.protocol import (
     status_error,
 )
 from senderid.delivery.providers.smpp.provider import SmppProvider
-from senderid.delivery.providers.smpp.receipts import parse_receipt, receipt_status
+from senderid.delivery.providers.smpp.receipts import parse_receipt, receipt_done_at, receipt_status
 
 __all__ = ["NAME", "THROTTLE_STATUSES", "TRANSIENT_STATUSES", "SmppProvider", "address",
-           "parse_receipt", "receipt_status", "status_error"]
+           "parse_receipt", "receipt_done_at", "receipt_status", "status_error"]

@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from smpplib import consts
@@ -35,12 +36,14 @@ from senderid.delivery.providers.smpp.receipts import (
     PartGroup,
     ReceiptBook,
     parse_receipt,
+    receipt_done_at,
 )
 from senderid.delivery.providers.smpp.session import Sequences, Session
 
 log = logging.getLogger("senderid.delivery.smpp")
 
-ReceiptCallback = Callable[[str, str], object]  # what it answers is not used
+# (provider message id, status, the receipt's done date or None); what it answers is not used
+ReceiptCallback = Callable[[str, str, datetime | None], object]
 InboundCallback = Callable[[str, str, str], object]  # (from, to, text) of a mobile-originated SMS
 
 
@@ -259,15 +262,17 @@ class SmppProvider:
                                  _address(pdu.destination_addr, pdu.dest_addr_ton),
                                  _decode(pdu.data_coding or 0, pdu.short_message or b""))
             return
+        done_at = None
         try:
             message_id, status = parse_receipt(pdu.short_message or b"")
+            done_at = receipt_done_at(pdu.short_message or b"")
         except ValueError:
             state = getattr(pdu, "message_state", None)
             if not receipted or state is None:
                 log.warning("unreadable delivery receipt")
                 return
             message_id, status = receipted, MESSAGE_STATES.get(state, "sent")
-        report = self._receipts.resolve(receipted or message_id, status)
+        report = self._receipts.resolve(receipted or message_id, status, done_at)
         if report is not None and self._on_receipt is not None:
             self._on_receipt(*report)
 
