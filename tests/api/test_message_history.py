@@ -243,3 +243,35 @@ def test_an_outcome_that_did_not_happen_leaves_no_history(app_client: TestClient
     data = get(app_client, sender, message_id)
     assert data["status"] == "cancelled"
     assert [e["status"] for e in data["events"]] == ["queued", "cancelled"]
+
+
+def test_the_total_counts_only_so_far_past_the_page(app_client: TestClient, sender, ctx, clock,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """With many messages stored, the total is exact up to COUNT_AHEAD past the page's end and
+    "at least" above it, so a page costs the same whatever is stored, and a walker still
+    reaches every message."""
+    from senderid.domain.outbox import views
+
+    monkeypatch.setattr(views, "COUNT_AHEAD", 2)
+    sent = []
+    for i in range(7):
+        sent.append(send(app_client, sender, customString=f"m{i}"))
+        clock.advance(1)
+
+    def listed(**query: object) -> tuple[list[str], int]:
+        data = app_client.get(MESSAGES, params=query, headers=sender.headers).json()["data"]
+        return [item["MessageId"] for item in data["items"]], data["total"]
+
+    newest = sent[::-1]
+    assert listed(limit=2) == (newest[:2], 4)  # 2 on the page, 2 more counted: at least 4
+    assert listed(limit=2, offset=2) == (newest[2:4], 6)
+    assert listed(limit=2, offset=4) == (newest[4:6], 7)  # exact once the end is near
+    assert listed(limit=2, offset=6) == (newest[6:], 7)
+    walked, offset = [], 0
+    while True:
+        items, total = listed(limit=2, offset=offset)
+        walked += items
+        offset += len(items)
+        if not items or offset >= total:
+            break
+    assert walked == newest
