@@ -169,7 +169,7 @@ def _where(account_id: str, filters: Filters, now: datetime) -> list[ColumnEleme
     return where
 
 
-COUNT_AHEAD = 1000  # matches counted past the end of a page (see the module's docstring)
+COUNT_AHEAD = 100  # matches counted past the end of a page (see the module's docstring)
 
 
 def _count(conn: Connection, where: list[ColumnElement[bool]], most: int) -> int:
