@@ -70,6 +70,7 @@ def build_worker(ctx: Context, name: str | None = None) -> Worker:
     provider = build_provider(ctx.settings, ctx.db, ctx.clock,
                               on_inbound=inbound_recorder(ctx, ctx.settings.sms_provider))
     worker = Worker(ctx.db, ctx.settings, provider, ctx.clock, name=name)
+    worker.forget_senders = ctx.senders.forget_senders  # a lapse or reclaim it decides, at once here
     ctx.on_enqueue = worker.wake
     if ctx.listener is not None:
         ctx.listener.subscribe(OUTBOX_CHANNEL, lambda _channel, _payload: worker.wake())

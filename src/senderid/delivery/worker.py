@@ -21,8 +21,8 @@ stops claiming SMS for a cool-off, and messages it already holds but has not han
 over go back to the queue without using an attempt (sends already on the wire finish
 and are recorded as they come back).
 
-Account webhook events are delivered by the same worker on a thread of their own
-(:mod:`senderid.delivery.webhooks`), so a slow webhook receiver never delays SMS.
+Account webhook events go out from a thread of the same worker of their own
+(:mod:`senderid.delivery.webhooks`): a slow webhook receiver never delays SMS.
 
 :meth:`Worker.run_once` is one deterministic round (claim a batch, send one at a time,
 record), for tests and tools; :meth:`Worker.run` is the concurrent loop.
@@ -38,6 +38,7 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -68,8 +69,7 @@ RIGHT_OF_USE_SECONDS = 1.0  # how often it looks for notices, lapses, releases a
 
 def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
     """Exponential backoff with jitter: about base·2^(attempt-1), between half and all of it."""
-    ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
-    return float(ceiling * (0.5 + 0.5 * (rng or random).random()))
+    return float(min(cap, base * (2 ** max(0, attempt - 1))) * (0.5 + 0.5 * (rng or random).random()))
 
 
 def parts_of(body: str) -> int:
@@ -90,10 +90,10 @@ class Worker:
         self.provider = provider
         self.clock = clock
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+        self.forget_senders: Callable[[str], None] | None = None  # this process's sender cache
         own_limit = max_in_flight(provider)
         self.window = max(1, min(settings.delivery_concurrency, own_limit or settings.delivery_concurrency))
-        # Claims and records in batches, not one slot or one outcome at a time.
-        self._batch = max(1, self.window // 2)
+        self._batch = max(1, self.window // 2)  # claims and records in batches, not one at a time
         self._wake = threading.Event()
         self._webhooks_wake = threading.Event()
         self._cursor = lanes.FairCursor()
@@ -280,9 +280,9 @@ class Worker:
         return swept
 
     def right_of_use(self) -> custom_numbers.Ticked:
-        """One right-of-use tick (:mod:`senderid.domain.custom_numbers.timed`): notices,
-        lapses, releases and claims whose moment has come; one indexed query when none has."""
-        ticked = custom_numbers.tick(self.db, self.settings, self.clock.now())
+        """One right-of-use tick (:mod:`senderid.domain.custom_numbers.timed`): what is due, at once
+        in this process's sender cache; one indexed query when nothing is."""
+        ticked = custom_numbers.tick(self.db, self.settings, self.clock.now(), forget=self.forget_senders)
         if ticked != custom_numbers.Ticked():
             log.info("right of use", extra={"noticed": ticked.noticed, "lapsed": ticked.lapsed,
                                             "released": ticked.released, "reclaimed": ticked.reclaimed})
