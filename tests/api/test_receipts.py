@@ -102,6 +102,14 @@ class TwilioSetup:
         provider = provider or build_provider(self.ctx.settings, self.ctx.db, self.ctx.clock)
         return Worker(self.ctx.db, self.ctx.settings, provider, self.ctx.clock, name="twilio-worker")
 
+    def hand_over(self) -> None:
+        """One round of a worker on the Twilio provider: what is due goes to the peer."""
+        worker = self.worker()
+        try:
+            worker.run_once()
+        finally:
+            worker.provider.close()
+
 
 @pytest.fixture
 def twilio(database_url: str, db: Database, clock: FrozenClock) -> Iterator[TwilioSetup]:
@@ -152,11 +160,7 @@ def test_twilio_callbacks_move_sent_messages_to_delivered_and_failed(twilio: Twi
 def test_a_wrongly_signed_callback_is_refused_and_changes_nothing(twilio: TwilioSetup) -> None:
     ctx = twilio.ctx
     message_id = otp_message(ctx, twilio.account)
-    worker = twilio.worker()
-    try:
-        worker.run_once()
-    finally:
-        worker.provider.close()
+    twilio.hand_over()
     sid = row(ctx, message_id)["provider_message_id"]
     form = {"AccountSid": twilio.peer.account_sid, "MessageSid": sid, "MessageStatus": "delivered"}
     forged = [
@@ -439,11 +443,7 @@ def assert_delivered(ctx: Context, account: accounts.Account, message_id: str, s
 def test_a_twilio_callback_delivers_a_gateway_message(twilio: TwilioSetup) -> None:
     ctx = twilio.ctx
     message_id = gateway_message(ctx, twilio.account)
-    worker = twilio.worker()
-    try:
-        worker.run_once()
-    finally:
-        worker.provider.close()
+    twilio.hand_over()
     ctx.clock.advance(7)
     assert twilio.peer.status_callback(row(ctx, message_id)["provider_message_id"], "delivered") == 200
     assert_delivered(ctx, twilio.account, message_id, "", ctx.clock.now())  # the shared sender, as queued
@@ -468,11 +468,7 @@ TEN_HOURS_AHEAD = "2601011007"  # a carrier's clock in AEST: no time zone in the
 def test_a_twilio_callback_records_the_carriers_done_date(twilio: TwilioSetup) -> None:
     ctx = twilio.ctx
     message_id = gateway_message(ctx, twilio.account)
-    worker = twilio.worker()
-    try:
-        worker.run_once()
-    finally:
-        worker.provider.close()
+    twilio.hand_over()
     ctx.clock.advance(minutes=7)
     sid = row(ctx, message_id)["provider_message_id"]
     assert twilio.peer.status_callback(sid, "delivered", done_date=THREE_MINUTES_IN) == 200
