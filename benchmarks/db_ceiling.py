@@ -163,8 +163,8 @@ def replay(database_url: str, flow: Flow, seconds: float, connections: int | Non
     (a thread each), a new number each time."""
     from senderid.store.db import Database
 
-    db = Database(database_url, pool_size=max(1, connections or 1))
-    count = connections or CONNECTIONS["sqlite" if db.is_sqlite else "postgresql"]
+    count = connections or CONNECTIONS["sqlite" if database_url.startswith("sqlite") else "postgresql"]
+    db = Database(database_url, pool_size=count)  # a connection for every thread
     done = [0] * count
     failed: list[BaseException] = []
     deadline = time.perf_counter() + seconds
