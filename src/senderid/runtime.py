@@ -16,7 +16,8 @@ from senderid.clock import Clock
 from senderid.delivery.providers import build_provider, inbound_recorder
 from senderid.delivery.worker import Worker, WorkerThread
 from senderid.domain.context import Context
-from senderid.settings import Settings
+from senderid.routing import Routes, RoutesFileError, load_routes
+from senderid.settings import Settings, SettingsError
 from senderid.store.db import Database
 from senderid.store.listen import Listener
 
@@ -29,7 +30,20 @@ def build_context(settings: Settings, *, clock: Clock | None = None, db: Databas
     path = settings.sqlite_path()
     if database.is_sqlite and path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-    return Context(db=database, settings=settings, clock=clock or Clock(), secret=settings.resolved_secret())
+    return Context(db=database, settings=settings, clock=clock or Clock(), secret=settings.resolved_secret(),
+                   routes=routes_of(settings))
+
+
+def routes_of(settings: Settings) -> Routes:
+    """The deployment's providers and routes: ``SENDERID_ROUTES_FILE`` read and checked, or
+    the single provider of ``SENDERID_SMS_PROVIDER``. A file that cannot be used is a
+    :class:`SettingsError` (one line, exit 2 at start)."""
+    if not settings.routes_file:
+        return Routes.single(settings)
+    try:
+        return load_routes(settings.routes_file, settings)
+    except RoutesFileError as exc:
+        raise SettingsError(f"SENDERID_ROUTES_FILE: {exc}") from None
 
 
 def start_listener(ctx: Context) -> Listener:

@@ -82,6 +82,15 @@ class DeliverySettings(BaseSettings):
         json_schema_extra={"refused": "any other name; a provider whose own settings (below) are unset"},
     )
 
+    routes_file: str | None = Field(
+        None,
+        description="A TOML file of named providers and the routes that choose among them "
+        "(failover, round robin, by sender kind, recipient prefix or account; docs/providers.md). "
+        "Unset: every SMS goes through `SENDERID_SMS_PROVIDER`.",
+        json_schema_extra={"refused": "a file that is missing or not TOML; an unknown key or kind; a "
+                           "route naming an unknown provider; some message that no route matches"},
+    )
+
     # -- `devinbox` provider --------------------------------------------------------------
     devinbox_allow_remote: bool = Field(
         False,
