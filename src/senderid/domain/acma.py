@@ -27,6 +27,7 @@ from senderid.domain.business_names import APPROVED, LIVE, BusinessName, _row, g
 from senderid.domain.context import Context
 from senderid.domain.types import AcmaStatus, Actor, BusinessNameStatus, UnregisteredAlpha
 from senderid.errors import Conflict, InvalidRequest
+from senderid.store.coltypes import constants
 from senderid.store.tables import business_names
 
 STATUSES = tuple(AcmaStatus)
@@ -73,7 +74,7 @@ def set_status(
         now = ctx.clock.now()
         done = conn.execute(
             update(business_names)
-            .where(business_names.c.id == row.id, business_names.c.status.in_(LIVE))
+            .where(business_names.c.id == row.id, business_names.c.status.in_(constants(LIVE)))
             .values(acma_status=clean.value, acma_reference=kept, acma_updated_by=actor.name,
                     acma_updated_at=now, updated_at=now)
             .returning(business_names.c.status)

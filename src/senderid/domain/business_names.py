@@ -49,6 +49,7 @@ from senderid.errors import (
     NotFound,
 )
 from senderid.numbers import InvalidNumber, parse_contact
+from senderid.store.coltypes import constant, constants
 from senderid.store.tables import business_names
 
 REQUESTED, APPROVED, REJECTED, WITHDRAWN = BusinessNameStatus
@@ -212,7 +213,7 @@ def request(
                 select(business_names.c.businessname, business_names.c.status).where(
                     business_names.c.account_id == account.id,
                     business_names.c.name_key == key,
-                    business_names.c.status.in_(LIVE),
+                    business_names.c.status.in_(constants(LIVE)),
                 )
             ).first()
             if held is not None:
@@ -286,7 +287,7 @@ def _decide(ctx: Context, id: str, status: str, *, reason: str | None, actor: Ac
         now = ctx.clock.now()
         decided = conn.execute(
             update(business_names)
-            .where(business_names.c.id == row.id, business_names.c.status == REQUESTED)
+            .where(business_names.c.id == row.id, business_names.c.status == constant(REQUESTED))
             .values(status=status, reason=reason, decided_by=actor.name, decided_at=now, updated_at=now)
             .returning(business_names.c.id)
         ).first()
@@ -314,7 +315,7 @@ def withdraw(ctx: Context, account: Account, id: str, *, actor: Actor) -> Busine
         now = ctx.clock.now()
         done = conn.execute(
             update(business_names)
-            .where(business_names.c.id == row.id, business_names.c.status == REQUESTED)
+            .where(business_names.c.id == row.id, business_names.c.status == constant(REQUESTED))
             .values(status=WITHDRAWN, updated_at=now)
             .returning(business_names.c.id)
         ).first()
@@ -393,7 +394,7 @@ def is_approved(conn: Connection, account_id: str, name: object) -> bool:
         select(business_names.c.id).where(
             business_names.c.account_id == account_id,
             business_names.c.name_key == key,
-            business_names.c.status == APPROVED,
+            business_names.c.status == constant(APPROVED),
         ).limit(1)
     ).first()
     return found is not None

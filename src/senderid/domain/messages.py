@@ -32,7 +32,7 @@ from senderid.domain.types import Account, AcmaStatus, Actor, BusinessNameStatus
 from senderid.errors import ContactsRequired, InvalidRequest, RateLimited, SenderNotAllowed
 from senderid.numbers import InvalidNumber, parse_mobile
 from senderid.sms_parts import DATA_CODING_GSM7, MessageTooLong, split
-from senderid.store.coltypes import UTCDateTime
+from senderid.store.coltypes import UTCDateTime, constant
 from senderid.store.tables import business_names, custom_numbers
 from senderid.store.tables import optouts as optouts_table
 from senderid.store.tables import outbox as outbox_table
@@ -66,12 +66,12 @@ class SendOutcome:
 _ACTIVE_NUMBER = select(custom_numbers.c.id).where(
     custom_numbers.c.account_id == bindparam("account_id"),
     custom_numbers.c.number == bindparam("number"),
-    custom_numbers.c.status == CustomNumberStatus.ACTIVE,
+    custom_numbers.c.status == constant(CustomNumberStatus.ACTIVE),
 )
 _APPROVED_NAME = select(business_names.c.businessname, business_names.c.acma_status).where(
     business_names.c.account_id == bindparam("account_id"),
     business_names.c.name_key == bindparam("name_key"),
-    business_names.c.status == BusinessNameStatus.APPROVED,
+    business_names.c.status == constant(BusinessNameStatus.APPROVED),
 )
 
 

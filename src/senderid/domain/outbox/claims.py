@@ -54,7 +54,7 @@ from sqlalchemy import (
 
 from senderid.domain.outbox.statements import OTP, QUEUED, SENDING, SMS
 from senderid.domain.types import BusinessNameStatus, CustomNumberStatus
-from senderid.store.coltypes import UTCDateTime
+from senderid.store.coltypes import UTCDateTime, constant
 from senderid.store.tables import accounts as accounts_table
 from senderid.store.tables import business_names, custom_numbers, outbox
 
@@ -96,10 +96,10 @@ def sender_still_allowed(shared_sender: ColumnElement[str]) -> ColumnElement[boo
     worker claims the message."""
     number = exists().where(custom_numbers.c.account_id == outbox.c.account_id,
                             custom_numbers.c.number == outbox.c.sender,
-                            custom_numbers.c.status == CustomNumberStatus.ACTIVE).correlate(outbox)
+                            custom_numbers.c.status == constant(CustomNumberStatus.ACTIVE)).correlate(outbox)
     name = exists().where(business_names.c.account_id == outbox.c.account_id,
                           business_names.c.name_key == func.lower(outbox.c.sender),
-                          business_names.c.status == BusinessNameStatus.APPROVED).correlate(outbox)
+                          business_names.c.status == constant(BusinessNameStatus.APPROVED)).correlate(outbox)
     # no account: coalesce, not IS NULL, which SQLite (3.40) answers wrongly inside RETURNING
     return or_(outbox.c.kind != SMS, func.coalesce(outbox.c.account_id, "") == "",
                outbox.c.sender == shared_sender, number, name)
