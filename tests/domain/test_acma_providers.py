@@ -276,7 +276,7 @@ def test_the_claim_reads_them_and_message_sent_tells_by_the_provider_used(
         outbox.record(conn, [
             outbox.Outcome(name_message, "sent", provider_message_id="p1", provider="primary"),
             outbox.Outcome(shared_message, "sent", provider_message_id="p2", provider="primary"),
-        ], now=ctx.clock.now(), provider="primary")
+        ], now=ctx.clock.now(), provider="backup")  # the outcome's own provider comes first
     told = {e["sender"]: e.get("acmaRegistered", "untold") for e in _hooks(ctx, "message.sent")}
     assert told == {"Acme Shop": False, "": "untold"}  # primary had not authorised it
 
