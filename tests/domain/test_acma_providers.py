@@ -281,6 +281,19 @@ def test_the_claim_reads_them_and_message_sent_tells_by_the_provider_used(
     assert told == {"Acme Shop": False, "": "untold"}  # primary had not authorised it
 
 
+def test_an_otp_whose_sender_spells_a_business_name_has_every_provider(ctx: Context, customer) -> None:
+    """An OTP goes out as the platform's sender, never as the account's name, even when they
+    are spelt alike (SENDERID_SHARED_SENDER = "Acme Shop")."""
+    name_id = _approved(ctx, customer)
+    acma.set_status(ctx, name_id, status="registered", providers=["backup"], actor=OPERATOR)
+    with ctx.db.write() as conn:
+        outbox.enqueue(conn, now=ctx.clock.now(), kind="otp", to=CONTACT, sender="Acme Shop", body="code",
+                       account_id=customer.account.id)
+        (message,) = lanes.claim(conn, now=ctx.clock.now() + timedelta(seconds=1), worker="w", lease_seconds=60,
+                                 limit=10, shared_sender="Acme Shop")
+    assert (message.kind, message.sender, message.authorised_providers) == ("otp", "Acme Shop", ())
+
+
 @pytest.mark.parametrize("policy", ["warn"])
 def test_message_sent_says_registered_when_the_provider_used_authorised_it(
     app_client: TestClient, ctx: Context, customer, policy: str
