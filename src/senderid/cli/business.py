@@ -112,7 +112,7 @@ def acma_status(
     ] = None,
     every_provider: Annotated[
         bool, typer.Option("--every-provider", help="Record that every provider may carry the name "
-                                                    "(clears the per-provider list).")
+                                                    "(clears the list of providers).")
     ] = False,
 ) -> None:
     """Record a business name's status on ACMA's SMS Sender ID Register, and the providers
