@@ -37,7 +37,7 @@ from sqlalchemy import Connection, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from senderid import ids
-from senderid.domain import audit, events, protected, registrant
+from senderid.domain import acma_providers, audit, events, protected, registrant
 from senderid.domain.context import Context
 from senderid.domain.types import Account, Actor, BusinessNameStatus
 from senderid.errors import (
@@ -102,6 +102,9 @@ class BusinessName:
     acma_reference: str | None = None
     acma_updated_by: str | None = None
     acma_updated_at: datetime | None = None
+    # The providers that have authorised the name on the register (empty: every provider);
+    # see senderid.domain.acma_providers.
+    acma_providers: tuple[str, ...] = ()
 
     def missing_for_register(self) -> list[str]:
         """The fields ACMA's register needs that this name lacks (``abn``, ``entityName``, ...)."""
@@ -118,7 +121,7 @@ def _business_name(row: Row[Any]) -> BusinessName:
         abn=m["abn"], entity_name=m["entity_name"], use_case=m["use_case"],
         use_case_reference=m["use_case_reference"], acma_status=m["acma_status"],
         acma_reference=m["acma_reference"], acma_updated_by=m["acma_updated_by"],
-        acma_updated_at=m["acma_updated_at"],
+        acma_updated_at=m["acma_updated_at"], acma_providers=acma_providers.decode(m["acma_providers"]),
     )
 
 
