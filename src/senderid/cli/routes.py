@@ -43,6 +43,8 @@ def _sample_to(to: str | None, settings: Settings) -> str:
     """The sample's recipient in E.164: ``--to``, or an example mobile of the default region."""
     if to is None:
         example = phonenumbers.example_number_for_type(settings.default_region, phonenumbers.PhoneNumberType.MOBILE)
+        if example is None:  # every region phonenumbers knows has one; a sample nonetheless
+            return "+61412345678"
         return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
     try:
         return parse_contact(to, settings.allowed_regions)
