@@ -117,10 +117,11 @@ def create_app(
     if settings.sms_provider == "devinbox":
         app.include_router(devinbox.router)
         app.include_router(console_inbox.router)
-    if settings.sms_provider == "twilio":
+    # /providers/<name>/status and /inbound: each provider whose kind takes callbacks (the
+    # single provider is named after its kind: /providers/twilio/..., /providers/cellcast/...).
+    app.state.callees = receipts.callees(ctx)
+    if app.state.callees:
         app.include_router(receipts.router)
-    if settings.sms_provider == "cellcast":
-        app.include_router(receipts.cellcast_router)
     if settings.metrics_enabled:
         app.include_router(metrics.router)
 
