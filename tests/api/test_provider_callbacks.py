@@ -146,7 +146,8 @@ def test_a_twilio_providers_status_callback_on_its_own_path(named: Named) -> Non
     # the deployment's token, or the provider's token over another URL: not backup's signature
     for url, token in ((BACKUP_STATUS_URL, ENV_TOKEN), ("http://testserver/providers/backup/status", BACKUP_TOKEN)):
         refused = twilio_post(named.client, "/providers/backup/status", form, url=url, token=token)
-        assert refused.status_code == 403 and refused.json()["message"] == "The X-Twilio-Signature header does not match"
+        assert (refused.status_code, refused.json()["message"]) == (
+            403, "The X-Twilio-Signature header does not match")
     assert row(ctx, message_id)["status"] == "sent"
     ctx.clock.advance(3)
     done = twilio_post(named.client, "/providers/backup/status", form, url=BACKUP_STATUS_URL, token=BACKUP_TOKEN)
