@@ -172,6 +172,10 @@ def test_a_reply_through_a_named_twilio_provider_is_its_own(named: Named) -> Non
     form = {"From": NUMBER, "To": BACKUP_FROM, "Body": "STOP", "MessageSid": "SM" + "d" * 32}
     url = "http://testserver/providers/backup/inbound"  # no inbound_url: the URL it arrived at
     assert twilio_post(named.client, "/providers/backup/inbound", form, url=url, token=ENV_TOKEN).status_code == 403
+    # to the single provider's From: not backup's default sender, so it answers no SMS of backup's
+    other = {**form, "To": "+61491570100"}
+    assert twilio_post(named.client, "/providers/backup/inbound", other, url=url, token=BACKUP_TOKEN).status_code == 200
+    assert replies(ctx) == [] and opted_out(ctx, named.account.id) == set()
     done = twilio_post(named.client, "/providers/backup/inbound", form, url=url, token=BACKUP_TOKEN)
     assert done.status_code == 200 and done.text.endswith("<Response></Response>")
     assert replies(ctx) == [(NUMBER, "STOP", "backup")]
