@@ -153,7 +153,7 @@ def test_the_failover_row_runs(wrk: str, tmp_path: Path) -> None:
     details = found["details"]
     assert details["unsent"] == 0 and details["outbox"] == {"sent": 200}, found
     assert details["first_handoffs"] >= 100 and details["second_handoffs"] > 0, found
-    assert found["handoffs"] == found["queued"] + found["twice"] and found["twice"] <= 64, found
+    assert found["handoffs"] <= found["queued"] + found["twice"] and found["twice"] <= 64, found
     assert found["refused"] == 0 and found["ratio"] is not None
 
 
