@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -50,6 +50,9 @@ from benchmarks.delivery import (
 from peers.cellcast import API_KEY as CELLCAST_KEY
 from peers.processes import Process
 
+if TYPE_CHECKING:
+    from senderid.store.db import Database
+
 ROW = "failover"
 TARGET = 0.8
 WINDOW = 64  # SENDERID_DELIVERY_CONCURRENCY's default: the most that can be in flight at the failure
@@ -66,13 +69,17 @@ def routes_file(first: str, second: str, path: Path) -> Path:
     return path
 
 
-def outbox_counts(url: str) -> dict[str, int]:
+def outbox_counts(db: Database) -> dict[str, int]:
     """The outbox's messages by status."""
     from senderid.store.tables import outbox
 
-    with harness.domain_context(url) as ctx, ctx.db.read() as conn:
+    with db.read() as conn:
         rows = conn.execute(sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status)).all()
     return {str(status): int(count) for status, count in rows}
+
+
+def handed_over(counts: dict[str, int]) -> int:
+    return counts.get("sent", 0) + counts.get("delivered", 0)
 
 
 def _wait(condition: Callable[[], bool], timeout_s: float, alive: Callable[[], None], what: str) -> None:
@@ -87,12 +94,16 @@ def _wait(condition: Callable[[], bool], timeout_s: float, alive: Callable[[], N
 def fail_over(options: Options, logs: Path, first: Process, first_ctl: PeerControl, second: Process,
               second_ctl: PeerControl, numbers: Numbers) -> dict[str, Any]:
     """The failover run: queue, deliver, kill ``first`` once it has half; what each peer saw."""
+    from senderid.store.db import Database
+
     backlog = options.backlog
     with ExitStack() as stack:
         url = new_database(options.database, stack)
         env = DELIVERY_ENV | {"SENDERID_ROUTES_FILE": str(routes_file(first.base, second.base,
                                                                        logs / "failover-routes.toml"))}
         queued_s = queue_backlog(url, env, backlog, numbers, logs, ROW)
+        db = Database(url)
+        stack.callback(db.dispose)
         first_ctl.reset()
         second_ctl.reset()
         with harness.senderid_server(url, env, log_path=logs / f"{ROW}-senderid.log") as server:
@@ -105,14 +116,14 @@ def fail_over(options: Options, logs: Path, first: Process, first_ctl: PeerContr
             killed_at = time.time()
             first.proc.kill()  # connections refused from now on; the sends in flight get a reset
             first.proc.wait()
-            wait_s = max(options.deadline_s, 6.0)  # the retried in-flight sends wait out their backoff
-            deadline = time.monotonic() + wait_s
-            while time.monotonic() < deadline and int(before["distinct"]) + second_ctl.handoffs() < backlog:
+            # until the outbox has every message sent (the sends in flight at the failure are
+            # retried after their backoff), or the deadline
+            deadline = time.monotonic() + max(options.deadline_s, 8.0)
+            while time.monotonic() < deadline and handed_over(outbox_counts(db)) < backlog:
                 alive()
-                time.sleep(0.1)
-            time.sleep(0.5)  # the last outcomes recorded
+                time.sleep(0.25)
             after = second_ctl.stats()
-        counts = outbox_counts(url)
+        counts = outbox_counts(db)
     return {"first": before, "second": after, "killed_at": killed_at, "queued_s": queued_s, "counts": counts}
 
 
@@ -137,7 +148,7 @@ def row_failover(options: Options, logs: Path, log: Callable[[str], None]) -> Re
     a, b, counts = run["first"], run["second"], run["counts"]
     rate = steady_rate(b["times"])
     ratio = rate / one_rate if rate is not None and one_rate else None
-    sent = counts.get("sent", 0) + counts.get("delivered", 0)
+    sent = handed_over(counts)
     unsent = options.backlog - sent
     twice = int(a["twice"]) + int(b["twice"]) + max(0, int(a["distinct"]) + int(b["distinct"]) - sent)
     refused = int(a["refused"]) + int(b["refused"])
