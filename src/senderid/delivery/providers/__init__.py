@@ -35,8 +35,8 @@ def inbound_recorder(ctx: Context, provider: str, *, kind: str | None = None,
                      settings: Settings | None = None) -> InboundRecorder:
     """A callback for a text a phone sent: (from, to, body) -> the reply as kept for the
     account it answers, or None (it answers no account). ``provider`` is the provider's
-    name (what the reply is recorded under); ``kind`` and ``settings`` are that provider's
-    (default: the single provider's, named after its kind)."""
+    name (its kind, for the single provider); a named one gives its ``kind`` and its own
+    ``settings`` (:meth:`senderid.routing.ProviderSpec.settings_for`)."""
     from senderid.delivery.providers.devinbox import DEFAULT_SENDER
     from senderid.domain import optouts
     from senderid.domain.types import Actor
