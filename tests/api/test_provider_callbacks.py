@@ -21,6 +21,7 @@ import orjson
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 
 from senderid.api.app import create_app
 from senderid.clock import FrozenClock
@@ -150,9 +151,13 @@ def test_a_twilio_providers_status_callback_on_its_own_path(named: Named) -> Non
             403, "The X-Twilio-Signature header does not match")
     assert row(ctx, message_id)["status"] == "sent"
     ctx.clock.advance(3)
+    labels = {"method": "POST", "route": "/providers/backup/status", "status": "200"}
+    before = REGISTRY.get_sample_value("senderid_http_requests_total", labels) or 0.0
     done = twilio_post(named.client, "/providers/backup/status", form, url=BACKUP_STATUS_URL, token=BACKUP_TOKEN)
     assert (done.status_code, done.json()["data"]) == (200, {"matched": True})
     assert (row(ctx, message_id)["status"], row(ctx, message_id)["delivered_at"]) == ("delivered", ctx.clock.now())
+    # the metrics' route label names the provider
+    assert REGISTRY.get_sample_value("senderid_http_requests_total", labels) == before + 1
 
 
 def test_a_receipt_matches_only_messages_its_provider_sent(named: Named) -> None:

@@ -119,9 +119,9 @@ def create_app(
         app.include_router(console_inbox.router)
     # /providers/<name>/status and /inbound: each provider whose kind takes callbacks (the
     # single provider is named after its kind: /providers/twilio/..., /providers/cellcast/...).
-    app.state.callees = receipts.callees(ctx)
-    if app.state.callees:
-        app.include_router(receipts.router)
+    callbacks = receipts.router_for(ctx)
+    if callbacks is not None:
+        app.include_router(callbacks)
     if settings.metrics_enabled:
         app.include_router(metrics.router)
 

@@ -33,14 +33,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 import orjson
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -52,8 +51,6 @@ from senderid.delivery.providers.twilio import parse_status_callback, status_cal
 from senderid.domain.context import Context
 from senderid.provider_names import CALLBACKS
 from senderid.settings import Settings
-
-router = APIRouter(prefix="/providers", tags=["delivery receipts"], include_in_schema=False)
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
@@ -77,30 +74,32 @@ def callees(ctx: Context) -> dict[str, Callee]:
     }
 
 
-def _callee(request: Request, name: str) -> Callee:
-    """The provider named ``name`` if its kind takes callbacks (both of them: every such kind
-    takes ``status`` and ``inbound``); a 404 like any unknown path otherwise."""
-    table: Mapping[str, Callee] = request.app.state.callees
-    callee = table.get(name)
-    if callee is None:
-        raise HTTPException(404)
-    return callee
+def router_for(ctx: Context) -> APIRouter | None:
+    """The callback paths of the deployment's providers: ``POST /providers/<name>/status`` and
+    ``/inbound`` for each provider whose kind takes them, its name written in the path (so
+    the metrics' route label names the provider, and any other path is an unknown one, a 404
+    like any other); None when no provider takes callbacks."""
+    found = callees(ctx)
+    if not found:
+        return None
+    router = APIRouter(prefix="/providers", tags=["delivery receipts"], include_in_schema=False)
+    for callee in found.values():
+        status, inbound = _STATUS[callee.kind], _INBOUND[callee.kind]
+        router.add_api_route(f"/{callee.name}/status", _bound(status, callee), methods=["POST"],
+                             name=f"{callee.name}_status")
+        router.add_api_route(f"/{callee.name}/inbound", _bound(inbound, callee), methods=["POST"],
+                             name=f"{callee.name}_inbound")
+    return router
 
 
-@router.post("/{name}/status")
-async def provider_status(request: Request, name: str) -> Response:
-    callee = _callee(request, name)
-    if callee.kind == "twilio":
-        return await _twilio_status(request, callee)
-    return await _cellcast_status(request, callee)
+Handler = Callable[[Request, Callee], Awaitable[Response]]
 
 
-@router.post("/{name}/inbound")
-async def provider_inbound(request: Request, name: str) -> Response:
-    callee = _callee(request, name)
-    if callee.kind == "twilio":
-        return await _twilio_inbound(request, callee)
-    return await _cellcast_inbound(request, callee)
+def _bound(handler: Handler, callee: Callee) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        return await handler(request, callee)
+
+    return endpoint
 
 
 # -- twilio ---------------------------------------------------------------------------------
@@ -187,3 +186,7 @@ async def _cellcast_inbound(request: Request, callee: Callee) -> Response:
     record = inbound_recorder(ctx, callee.name, kind=callee.kind, settings=callee.settings)
     reply_kept = await run_in_threadpool(record, reply["from"], to, reply["body"])
     return envelope.ok("Reply received", {"optedOut": reply_kept is not None and reply_kept.opted_out})
+
+
+_STATUS: dict[str, Handler] = {"twilio": _twilio_status, "cellcast": _cellcast_status}
+_INBOUND: dict[str, Handler] = {"twilio": _twilio_inbound, "cellcast": _cellcast_inbound}
