@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from senderid.ids import is_id
 from senderid.provider_names import PROVIDERS, REQUIRED_SETTINGS
 
 if TYPE_CHECKING:
@@ -308,6 +309,10 @@ def _route(source: str, index: int, table: object, providers: Mapping[str, Provi
     if accounts is not None and (not isinstance(accounts, list) or not accounts
                                  or not all(isinstance(a, str) and a for a in accounts)):
         raise RoutesFileError(f"{where}: accounts must be a list of at least one account id")
+    bad_id = next((a for a in accounts or () if not is_id(a)), None)
+    if bad_id is not None:
+        raise RoutesFileError(f"{where}: accounts: {bad_id!r} is not an account id (24 hex digits, "
+                              "as `senderid account list` shows)")
     names = table.get("providers")
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
         raise RoutesFileError(f"{where}: providers must be a list of at least one provider name")

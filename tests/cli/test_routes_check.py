@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from senderid.cli import common
 from senderid.cli.main import app
 from tests.domain.test_routes_file import (
+    ACCOUNT_1,
     ALPHA_ROUTE,
     BACKUP,
     CATCH_ALL,
@@ -85,7 +86,8 @@ def test_check_prints_the_providers_the_routes_and_where_samples_go(cli: Invoke,
 
 
 def test_a_sample_of_the_callers_choosing(cli: Invoke, tmp_path: Path) -> None:
-    text = PRIMARY + BACKUP + '[[routes]]\naccounts = ["acc1"]\nproviders = ["backup"]\n' + ALPHA_ROUTE + CATCH_ALL
+    theirs_only = f'[[routes]]\naccounts = ["{ACCOUNT_1}"]\nproviders = ["backup"]\n'
+    text = PRIMARY + BACKUP + theirs_only + ALPHA_ROUTE + CATCH_ALL
     path = write(tmp_path, text)
     abroad = cli("routes", "check", path, "--sender", "alpha", "--to", "02 9374 4000", "--json")
     assert abroad.exit_code == 0, abroad.stderr
@@ -94,7 +96,7 @@ def test_a_sample_of_the_callers_choosing(cli: Invoke, tmp_path: Path) -> None:
         "providers": ["backup", "primary"], "mode": "round_robin"}]
     local = json.loads(cli("routes", "check", path, "--sender", "alpha", "--to", "0412 345 678", "--json").stdout)
     assert [(s["route"], s["providers"]) for s in local["samples"]] == [(2, ["primary", "backup"])]
-    theirs = json.loads(cli("routes", "check", path, "--account", "acc1", "--json").stdout)
+    theirs = json.loads(cli("routes", "check", path, "--account", ACCOUNT_1, "--json").stdout)
     assert [(s["sender"], s["route"]) for s in theirs["samples"]] == [("alpha", 1), ("number", 1), ("shared", 1)]
 
 

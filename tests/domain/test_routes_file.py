@@ -22,6 +22,7 @@ TWILIO_TOKEN = "twilio-auth-token-0a9f"
 CELLCAST_KEY = "cellcast-api-key-5521"
 INBOUND_SECRET = "cellcast-inbound-secret-c3"
 WEBHOOK_SECRET = "whsec_c2VjcmV0LXNpZ25pbmcta2V5LWZvci10ZXN0cw=="
+ACCOUNT_1, ACCOUNT_2, ACCOUNT_3 = (f"65f1c0ffee00000000000a0{i}" for i in (1, 2, 3))
 SECRETS = (SMPP_PASSWORD, TWILIO_TOKEN, CELLCAST_KEY, INBOUND_SECRET, WEBHOOK_SECRET)
 
 PRIMARY = f"""[providers.primary]
@@ -103,10 +104,11 @@ def test_the_first_route_that_matches_decides(sender: str, to: str, account: str
 
 
 def test_a_route_for_some_accounts_matches_only_theirs() -> None:
-    text = PRIMARY + BACKUP + '[[routes]]\naccounts = ["acc1", "acc2"]\nproviders = ["backup"]\n' + CATCH_ALL
+    theirs = f'[[routes]]\naccounts = ["{ACCOUNT_1}", "{ACCOUNT_2}"]\nproviders = ["backup"]\n'
+    text = PRIMARY + BACKUP + theirs + CATCH_ALL
     routes = parse_routes(text, settings())
-    assert routes.route_for("shared", "+61412345678", "acc2").providers == ("backup",)
-    assert routes.route_for("shared", "+61412345678", "acc3").providers == ("backup", "primary")
+    assert routes.route_for("shared", "+61412345678", ACCOUNT_2).providers == ("backup",)
+    assert routes.route_for("shared", "+61412345678", ACCOUNT_3).providers == ("backup", "primary")
     assert routes.route_for("shared", "+61412345678", None).providers == ("backup", "primary")
 
 
@@ -171,8 +173,9 @@ REFUSALS = {
     "no route for every number": (PRIMARY + BACKUP + '[[routes]]\nsender = "alpha"\nproviders = ["primary"]\n'
                                   '[[routes]]\nsender = "shared"\nproviders = ["backup"]\n',
                                   "no route matches every number message"),
-    "a catch-all for some accounts only": (PRIMARY + '[[routes]]\naccounts = ["a1"]\nproviders = ["primary"]\n',
-                                           "no route matches every alpha message"),
+    "a catch-all for some accounts only": (
+        PRIMARY + f'[[routes]]\naccounts = ["{ACCOUNT_1}"]\nproviders = ["primary"]\n',
+        "no route matches every alpha message"),
     "a provider without its required settings": (GOOD.replace(f'auth_token = "{TWILIO_TOKEN}"\n', ""),
                                                  "[providers.backup]: a twilio provider needs auth_token"),
     "a required setting left empty": (GOOD.replace(f'"{SMPP_PASSWORD}"', '""'),
@@ -207,6 +210,8 @@ REFUSALS = {
     "a wildcard inside a prefix": (GOOD.replace('"+614*"', '"+6*4"'), "route 1: to '+6*4' is not a number prefix"),
     "an empty list of accounts": (GOOD.replace('to = "+614*"', "accounts = []"),
                                   "route 1: accounts must be a list of at least one account id"),
+    "an account that is not an id": (GOOD.replace('to = "+614*"', f'accounts = ["{ACCOUNT_1}", "Acme"]'),
+                                     "route 1: accounts: 'Acme' is not an account id (24 hex digits"),
     "an empty list of providers": (GOOD.replace('["primary", "backup"]', "[]"),
                                    "route 1: providers must be a list of at least one provider name"),
     "a provider named twice": (GOOD.replace('["primary", "backup"]', '["primary", "primary"]'),
