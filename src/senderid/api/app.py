@@ -120,10 +120,11 @@ def create_app(
     if settings.sms_provider == "devinbox":
         app.include_router(devinbox.router)
         app.include_router(console_inbox.router)
-    if settings.sms_provider == "twilio":
-        app.include_router(receipts.router)
-    if settings.sms_provider == "cellcast":
-        app.include_router(receipts.cellcast_router)
+    # /providers/<name>/status and /inbound: each provider whose kind takes callbacks (the
+    # single provider is named after its kind: /providers/twilio/..., /providers/cellcast/...).
+    callbacks = receipts.router_for(ctx)
+    if callbacks is not None:
+        app.include_router(callbacks)
     if settings.metrics_enabled:
         app.include_router(metrics.router)
 

@@ -31,18 +31,21 @@ InboundRecorder = Callable[[str, str, str], "Reply | None"]
 ReceiptRecorder = Callable[[str, str, datetime | None], bool]
 
 
-def inbound_recorder(ctx: Context, provider: str) -> InboundRecorder:
+def inbound_recorder(ctx: Context, provider: str, *, kind: str | None = None,
+                     settings: Settings | None = None) -> InboundRecorder:
     """A callback for a text a phone sent: (from, to, body) -> the reply as kept for the
-    account it answers, or None (it answers no account)."""
+    account it answers, or None (it answers no account). ``provider`` is the provider's
+    name (its kind, for the single provider); a named one gives its ``kind`` and its own
+    ``settings`` (:meth:`senderid.routing.ProviderSpec.settings_for`)."""
     from senderid.delivery.providers.devinbox import DEFAULT_SENDER
     from senderid.domain import optouts
     from senderid.domain.types import Actor
 
-    settings = ctx.settings
+    settings = settings or ctx.settings
     # What the provider's default sender (the shared sender, unless SENDERID_SHARED_SENDER
     # is set) is called in a reply; None: the provider does not say (Cellcast's account
     # default, the SMSC's default source address).
-    default_sender = {"twilio": [settings.twilio_from or ""], "devinbox": [DEFAULT_SENDER]}.get(provider)
+    default_sender = {"twilio": [settings.twilio_from or ""], "devinbox": [DEFAULT_SENDER]}.get(kind or provider)
     actor = Actor(f"provider:{provider}")
 
     def record(contact: str, to: str, body: str) -> Reply | None:
