@@ -121,7 +121,7 @@ def authorised_providers() -> Any:
         select(business_names.c.acma_providers)
         .where(outbox.c.kind == SMS, business_names.c.account_id == outbox.c.account_id,
                business_names.c.name_key == func.lower(outbox.c.sender),
-               business_names.c.status == BusinessNameStatus.APPROVED)
+               business_names.c.status == constant(BusinessNameStatus.APPROVED))
         .limit(1)
         .correlate(outbox)
         .scalar_subquery()
