@@ -1,4 +1,4 @@
-"""Many rows in one statement (senderid.store.bulk): COPY on PostgreSQL, executemany on SQLite.
+"""Many rows in one statement (senderid.store.bulk): COPY on PostgreSQL, a multi-row INSERT on SQLite.
 
 What a bulk write stores must read back exactly as what an ordinary INSERT stores (times
 in UTC, flags, NULLs, text with the characters COPY escapes); it fires the outbox's wake-up

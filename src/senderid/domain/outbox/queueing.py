@@ -82,8 +82,8 @@ def enqueue_many(conn: Connection, *, now: datetime, kind: str, messages: Sequen
             }
             for message_id, m in zip(message_ids, messages, strict=True)
     ]
-    # One row: a plain INSERT (built once). Many: COPY on PostgreSQL, an executemany of one
-    # INSERT on SQLite (the ids are made here: nothing needs to come back).
+    # One row: a plain INSERT (built once). Many: COPY on PostgreSQL, multi-row INSERTs on
+    # SQLite (senderid.store.bulk; the ids are made here).
     if len(rows) == 1:
         conn.execute(_INSERT, rows[0])
     else:
