@@ -7,7 +7,7 @@ cache) and the server plans afresh: measured, about 4 times the cost of ``COPY .
 STDIN`` (psycopg 3's ``cursor.copy()``), which streams the rows in the same transaction
 and round trip. SQLite has no ``COPY``; there the rows go as before, SQLAlchemy's multi-row
 ``INSERT ... RETURNING`` ("insertmanyvalues"): measured through the gateway, an
-``executemany`` of one ``INSERT`` cost the server about 25 % more CPU.
+``executemany`` of one ``INSERT`` cost the server about 30 % more CPU per SMS.
 
 What ``COPY`` writes is what SQLAlchemy would bind: each value goes through its column
 type's bind processor (so a :class:`~senderid.store.coltypes.UTCDateTime` is stored as the
