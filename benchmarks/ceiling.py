@@ -1,6 +1,6 @@
 """The ceiling: what the framework alone can do for each benchmarked request.
 
-    python -m benchmarks.ceiling [--host 127.0.0.1] [--port 8081]
+    python -m benchmarks.ceiling [--host 127.0.0.1] [--port 8081] [--workers 1]
 
 A minimal FastAPI app on the same server stack as ``senderid serve`` (uvicorn,
 started with the same options, so the same loop and HTTP parser: uvloop and
@@ -107,11 +107,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--workers", type=int, default=1, help="processes sharing the port (as serve --workers)")
     args = parser.parse_args()
-    otp_keys = frozenset(filter(None, os.environ.get("BENCH_CEILING_OTP_KEYS", "").split(",")))
     # The same call as senderid.cli.serve.run_server: keep the two in step.
-    uvicorn.run(create_app(otp_keys), host=args.host, port=args.port, log_config=None, access_log=False,
-                server_header=False)
+    options: dict[str, Any] = dict(host=args.host, port=args.port, log_config=None, access_log=False,
+                                   server_header=False)
+    if args.workers > 1:
+        uvicorn.run("benchmarks.ceiling:app_from_env", factory=True, workers=args.workers, **options)
+    else:
+        uvicorn.run(app_from_env(), **options)
+
+
+def app_from_env() -> FastAPI:
+    """The app, with the OTP keys of ``BENCH_CEILING_OTP_KEYS`` (built in each process)."""
+    return create_app(frozenset(filter(None, os.environ.get("BENCH_CEILING_OTP_KEYS", "").split(","))))
 
 
 if __name__ == "__main__":

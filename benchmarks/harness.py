@@ -125,19 +125,24 @@ def run_server(name: str, argv: list[str], env: Mapping[str, str], port: int,
 
 @contextmanager
 def senderid_server(database_url: str, extra_env: Mapping[str, str] | None = None,
-                    log_path: Path | None = None) -> Iterator[Process]:
-    """``senderid serve`` on a free loopback port, against an already migrated database."""
+                    log_path: Path | None = None, workers: int = 1) -> Iterator[Process]:
+    """``senderid serve`` on a free loopback port, against an already migrated database
+    (``workers`` > 1: ``--workers N``)."""
     port = processes.free_port()
-    argv = processes.senderid_command("serve", "--host", "127.0.0.1", "--port", str(port))
+    argv = processes.senderid_command("serve", "--host", "127.0.0.1", "--port", str(port),
+                                      *(("--workers", str(workers)) if workers > 1 else ()))
     with run_server("senderid", argv, server_env(database_url, extra_env), port, log_path) as server:
         yield server
 
 
 @contextmanager
-def ceiling_server(extra_env: Mapping[str, str] | None = None, log_path: Path | None = None) -> Iterator[Process]:
-    """``benchmarks/ceiling.py``: the same server stack answering the same JSON, no database."""
+def ceiling_server(extra_env: Mapping[str, str] | None = None, log_path: Path | None = None,
+                   workers: int = 1) -> Iterator[Process]:
+    """``benchmarks/ceiling.py``: the same server stack answering the same JSON, no database
+    (``workers`` processes)."""
     port = processes.free_port()
-    argv = [sys.executable, "-m", "benchmarks.ceiling", "--host", "127.0.0.1", "--port", str(port)]
+    argv = [sys.executable, "-m", "benchmarks.ceiling", "--host", "127.0.0.1", "--port", str(port),
+            "--workers", str(workers)]
     env = processes.environment({**BENCH_ENV, **(extra_env or {})}, pythonpath=[processes.REPO])
     with run_server("ceiling", argv, env, port, log_path) as server:
         yield server

@@ -25,7 +25,12 @@ ports, and drives each with wrk from a separate process (Lua scripts in
   worker count and with one worker (``--no-peer`` leaves it out); and the database's own
   ceiling for the flow (``benchmarks/db_ceiling.py``: the flow's statements on the raw
   driver, no HTTP, no framework), so the flow shows as a share of both ceilings and of
-  their combination.
+  their combination;
+* ``gateway``: ``POST /api/v1/gateway`` acceptance per database, 1,000 contacts per call
+  (``benchmarks/gateway.py``), PostgreSQL as a share of SQLite;
+* ``processes``: the flow at one and two server processes (``serve --workers 2``), the
+  ceiling at one and two, django-phone-verify at 1 and 2 gunicorn workers
+  (``benchmarks/processes.py``).
 
 Each row runs senderid then the ceiling back to back (a warm-up, then the
 measured run), so the ratio compares the two under the same conditions. The
@@ -56,7 +61,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks import db_ceiling, delivery, harness, load, messages, peer_dpv
+from benchmarks import db_ceiling, delivery, gateway, harness, load, messages, peer_dpv, processes
 from peers.processes import Process
 
 HERE = Path(__file__).resolve().parent
@@ -114,6 +119,7 @@ ROWS: tuple[Row, ...] = (
 PEER_ROW = Row("flow", "django-phone-verify register → verify", "dpv_flow.lua", "/", "none", method="POST",
                prefix=PREFIX_FLOW, one_connection_per_thread=True, unit="flows/s")
 PEER_TARGET = 10.0  # senderid ÷ peer on the flow row that flow ≥ 50 % of the ceiling amounts to
+EXTRA_ROWS = ("gateway", "processes")  # rows of their own modules, run once per database
 
 
 # -- options ---------------------------------------------------------------------------
@@ -132,6 +138,7 @@ class Options:
     rows: tuple[str, ...] = tuple(row.key for row in ROWS)
     delivery: delivery.Options = field(default_factory=delivery.Options)
     peer: bool = True
+    gateway_messages: int = gateway.MESSAGES
     log: Callable[[str], None] = field(default=lambda line: print(line, file=sys.stderr, flush=True))
 
 
@@ -149,10 +156,12 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (the flow row uses one per connection)")
     parser.add_argument("--flow-accounts", type=int, default=64,
                         help="OTP accounts the flow row spreads over (one per wrk thread by default)")
-    parser.add_argument("--rows", default=",".join(row.key for row in ROWS) + "," + ",".join(delivery.ROW_KEYS),
-                        help=f"which rows, from {','.join(row.key for row in ROWS)},{','.join(delivery.ROW_KEYS)}")
+    every = [*(row.key for row in ROWS), *EXTRA_ROWS, *delivery.ROW_KEYS]
+    parser.add_argument("--rows", default=",".join(every), help=f"which rows, from {','.join(every)}")
     parser.add_argument("--no-peer", action="store_true",
                         help="leave out django-phone-verify, the flow row's peer (installed on first use)")
+    parser.add_argument("--gateway-messages", type=int, default=None,
+                        help=f"SMS the gateway row queues per database (default {gateway.MESSAGES:,}; --quick 2,000)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"markdown table (default {DEFAULT_OUT})")
     delivery.add_arguments(parser)
     args = parser.parse_args(argv)
@@ -163,7 +172,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     rows = tuple(r.strip() for r in args.rows.split(",") if r.strip())
     if args.delivery_only:
         rows = delivery.ROW_KEYS
-    unknown = set(rows) - {row.key for row in ROWS} - set(delivery.ROW_KEYS)
+    unknown = set(rows) - {row.key for row in ROWS} - set(EXTRA_ROWS) - set(delivery.ROW_KEYS)
     if unknown:
         parser.error(f"unknown rows: {', '.join(sorted(unknown))}")
     if duration < 1 or args.warmup < 0:
@@ -186,6 +195,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         rows=rows,
         delivery=delivery.options_from(args, rows, args.warmup),
         peer=not args.no_peer,
+        gateway_messages=args.gateway_messages or (2_000 if args.quick else gateway.MESSAGES),
     )
 
 
@@ -779,7 +789,7 @@ def run(options: Options, argv: Sequence[str] = ()) -> tuple[list[Result], str]:
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="senderid-bench-logs-") as tmp:
         peer = None
-        if options.peer and "flow" in options.rows:
+        if options.peer and ("flow" in options.rows or "processes" in options.rows):
             peer = peer_dpv.Peer(Path(tmp))
             info["peer"] = peer.versions
         load_before = _load_average()
@@ -787,16 +797,22 @@ def run(options: Options, argv: Sequence[str] = ()) -> tuple[list[Result], str]:
             for kind in options.databases:
                 for scale in options.scales:
                     results += bench_one(wrk, kind, scale, options, Path(tmp), peer)
+        accepted = (gateway.measure(options.databases, options.gateway_messages, 1, Path(tmp), options.log)
+                    if "gateway" in options.rows else [])
+        scaled = ([processes.measure(wrk, kind, options, Path(tmp), peer if options.peer else None, 1, options.log)
+                   for kind in options.databases] if "processes" in options.rows else [])
         delivered = delivery.run_rows(options.delivery, wrk, Path(tmp), options.log)
     evaluate(results)
     elapsed = time.perf_counter() - started
     text = (report(results, options, info, elapsed, load_before, _load_average(), argv) if results
             else delivery.header(argv, elapsed, info, load_before, _load_average()))
+    text += gateway.markdown(accepted, options.gateway_messages) + processes.markdown(scaled)
     text += delivery.markdown(delivered)
     options.out.parent.mkdir(parents=True, exist_ok=True)
     options.out.write_text(text)
     options.out.with_suffix(".json").write_text(json.dumps(
         {"machine": info, "results": [asdict(r) | {"ratio": r.ratio} for r in results],
+         "gateway": [asdict(a) for a in accepted], "processes": [asdict(p) for p in scaled],
          "delivery": delivery.as_json(delivered)}, indent=2))
     return results, text
 

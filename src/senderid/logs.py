@@ -7,8 +7,10 @@ No log line carries a database row's values: statement parameters are hidden by 
 engine (``hide_parameters``), and the ``DETAIL`` of a PostgreSQL error (``Failing row
 contains (...)``, ``Key (...)=(...)``), which repeats them, is cut from every field, to
 the end of the error's own text (a value with a line break in it does not end it; the
-``HINT`` and ``CONTEXT`` lines that may follow go too). Rows hold SMS text, OTP codes
-included.
+``HINT`` and ``CONTEXT`` lines that may follow go too). So does the value a ``COPY``
+error's ``CONTEXT`` line quotes (``COPY outbox, line 3, column to_number: "..."``), which
+comes without a ``DETAIL`` when a value does not fit its column. Rows hold SMS text, OTP
+codes included.
 
 No field can start a line or send a terminal a control sequence: a request path or a
 header with ``%0a``, ``%0d``, ``ESC``, ``NEL`` or U+2028 in it is written escaped
@@ -47,6 +49,9 @@ _DETAIL = re.compile(
     r"the above exception|\s*Traceback \(most recent call last\))|\Z)",
     re.MULTILINE | re.DOTALL,
 )
+# A COPY error's CONTEXT line quotes the row or the value it failed on: what follows the
+# line (and column) number goes, to the end of the line.
+_COPY_CONTEXT = re.compile(r"^(\s*CONTEXT:\s+COPY [^:\n]*):.*$", re.MULTILINE)
 _PARAMETERS = re.compile(r"\[parameters: .*?\]$", re.MULTILINE | re.DOTALL)
 HIDDEN = r"\1  (hidden: it repeats the row's values)"
 CONTINUATION = "  | "  # the start of each line of a traceback in text logs
@@ -63,6 +68,8 @@ def scrub(text: str) -> str:
     """``text`` without the parts of database errors that repeat a row's values."""
     if "DETAIL:" in text:
         text = _DETAIL.sub(HIDDEN, text)
+    if "CONTEXT:" in text:
+        text = _COPY_CONTEXT.sub(HIDDEN, text)
     if "[parameters: " in text:
         text = _PARAMETERS.sub("[parameters hidden]", text)
     return text

@@ -183,3 +183,16 @@ def test_benchmark_numbers_are_valid_mobiles_that_never_collide() -> None:
             number = f"{prefix}{value:07d}"
             assert parse_mobile(number, ("AU",)) == number
     assert parse_mobile(run.CHECK_NUMBER, ("AU",)).startswith("+61")
+
+
+def test_gateway_and_process_rows_run(wrk: str, tmp_path: Path) -> None:
+    """Gateway acceptance per database and the flow at one and two processes print their tables."""
+    out = tmp_path / "results.md"
+    options = run.parse_args(["--quick", "--warmup", "0", "--no-peer", "--rows", "gateway,processes",
+                              "--gateway-messages", "1000", "--out", str(out)])
+    _results, text = run.run(options)
+    assert "## Gateway acceptance" in text and "## The flow at one and two processes" in text
+    data = json.loads(out.with_suffix(".json").read_text())
+    assert [a["database"] for a in data["gateway"]] == ["sqlite"] and data["gateway"][0]["rates"][0] > 0
+    [scaled] = data["processes"]
+    assert all(scaled[side][str(n)][0] > 0 for side in ("senderid", "ceiling") for n in (1, 2)), scaled

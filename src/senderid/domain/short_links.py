@@ -19,10 +19,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from senderid.domain.context import Context
 from senderid.domain.gateway_fields import CODE_LENGTH, Link
+from senderid.store.bulk import insert_rows
 from senderid.store.coltypes import UTCDateTime
 from senderid.store.tables import outbox, short_links
 
@@ -46,26 +47,24 @@ def codes_for(count: int, links: Sequence[Link]) -> list[dict[str, str]]:
 
 def store(conn: Connection, *, account_id: str, now: datetime, message_ids: Sequence[str],
           links: Sequence[Link], codes: Sequence[dict[str, str]]) -> None:
-    """One multi-row INSERT of every message's codes."""
+    """Every message's codes, in one statement (:func:`senderid.store.bulk.insert_rows`)."""
     rows = [
         {"code": per_message[link.short], "account_id": account_id, "message_id": message_id,
          "long_url": link.long_url, "clicks": 0, "created_at": now}
         for message_id, per_message in zip(message_ids, codes, strict=True) for link in links
     ]
-    if rows:
-        conn.execute(insert(short_links), rows)
+    insert_rows(conn, short_links, rows)
 
 
 def store_optouts(conn: Connection, *, account_id: str, now: datetime, message_ids: Sequence[str],
                   numbers: Sequence[str], codes: Sequence[str]) -> None:
-    """One multi-row INSERT of the messages' unsubscribe links (a code per message)."""
+    """The messages' unsubscribe links (a code per message), in one statement."""
     rows = [
         {"code": code, "account_id": account_id, "message_id": message_id, "long_url": "", "clicks": 0,
          "created_at": now, "optout_number": number}
         for message_id, number, code in zip(message_ids, numbers, codes, strict=True)
     ]
-    if rows:
-        conn.execute(insert(short_links), rows)
+    insert_rows(conn, short_links, rows)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,10 @@ response commit together, see :mod:`senderid.domain.idempotency`). Work that mus
 wait for the commit (waking the worker, forgetting cached senders) is handed to
 :meth:`Database.after_commit`.
 
+Between processes on one SQLite file, a write also takes the file's write turn
+(:mod:`senderid.store.sqlite_writer`) before its ``BEGIN IMMEDIATE``, so that the turn
+passes to another process at once rather than after SQLite's busy back-off.
+
 :meth:`Database.lock` serialises work on keys (a number, an account) across
 processes: transaction-scoped advisory locks on PostgreSQL, taken in one
 statement; nothing on SQLite, where a write transaction already excludes all others.
@@ -47,14 +51,18 @@ import functools
 import hashlib
 import math
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, create_engine, event, exc, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import StaticPool
+
+from senderid.store.sqlite_writer import WriterLock
 
 DEFAULT_TIMEOUT_SECONDS = 5.0  # SENDERID_DATABASE_TIMEOUT_SECONDS' default
 PG_MIN_CONNECT_TIMEOUT_SECONDS = 2  # libpq's floor: smaller values mean 2
@@ -148,6 +156,9 @@ class Database:
         self.dialect = self.engine.dialect.name
         self.is_sqlite = self.dialect == "sqlite"
         self._sqlite_writer = threading.RLock()
+        # Between processes on one SQLite file: the write turn by a file lock, handed over
+        # without SQLite's busy back-off (None: an in-memory database, one process).
+        self._file_writer = _file_writer(self.url) if self.is_sqlite else None
         self._local = _Local()
         self._counting: list[Counts] = []
 
@@ -176,13 +187,21 @@ class Database:
         if self.is_sqlite:
             # SQLite has one writer at a time anyway: queueing this process's writers on a
             # lock is fairer and cheaper than letting them spin in sqlite3's busy back-off.
+            started = time.monotonic()
             if not self._sqlite_writer.acquire(timeout=self.timeout):
                 raise DatabaseUnavailable(f"the write lock was busy for {self.timeout:g} s")
             try:
-                with self.engine.connect() as conn:
-                    conn = conn.execution_options(sqlite_immediate=True)
-                    with self._open(conn):
-                        yield conn
+                left = self.timeout - (time.monotonic() - started)
+                if self._file_writer is not None and not self._file_writer.acquire(max(left, 0.0)):
+                    raise DatabaseUnavailable(f"the write lock was busy for {self.timeout:g} s")
+                try:
+                    with self.engine.connect() as conn:
+                        conn = conn.execution_options(sqlite_immediate=True)
+                        with self._open(conn):
+                            yield conn
+                finally:
+                    if self._file_writer is not None:
+                        self._file_writer.release()
             finally:
                 self._sqlite_writer.release()
         else:
@@ -276,6 +295,15 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._file_writer is not None:
+            self._file_writer.close()
+
+
+def _file_writer(url: str) -> WriterLock | None:
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return WriterLock(Path(database))
 
 
 @functools.lru_cache(maxsize=4)

@@ -3,7 +3,8 @@
 A registration and its OTP SMS, or a gateway call and its messages, commit together
 or not at all: nothing is sent for a change that did not happen, and nothing that
 happened goes unsent. ``kind`` is ``otp`` (a code) or ``sms`` (a gateway message).
-Cost: one statement, whatever the number of messages. The row is the first entry of the
+Cost: one statement, whatever the number of messages (a ``COPY`` of the rows on PostgreSQL,
+:mod:`senderid.store.bulk`). The row is the first entry of the
 message's history (queued at ``created_at``; :mod:`.history`), so queueing writes no more.
 """
 
@@ -17,6 +18,7 @@ from sqlalchemy import Connection, insert
 
 from senderid import ids
 from senderid.domain.outbox.statements import KINDS, QUEUED
+from senderid.store.bulk import insert_rows
 from senderid.store.tables import outbox
 
 
@@ -61,7 +63,7 @@ def enqueue(
 
 
 def enqueue_many(conn: Connection, *, now: datetime, kind: str, messages: Sequence[Message]) -> list[str]:
-    """Queue many SMS with one multi-row INSERT; returns their message ids, in order."""
+    """Queue many SMS in one statement; returns their message ids, in order."""
     if kind not in KINDS:
         raise ValueError(f"unknown outbox kind {kind!r}")
     if not messages:
@@ -80,12 +82,14 @@ def enqueue_many(conn: Connection, *, now: datetime, kind: str, messages: Sequen
             }
             for message_id, m in zip(message_ids, messages, strict=True)
     ]
-    # One row: a plain INSERT. Many: executemany of a RETURNING insert, which SQLAlchemy
-    # sends as multi-row INSERTs of up to 1,000 rows ("insertmanyvalues"). Built once.
-    conn.execute(_INSERT if len(rows) == 1 else _INSERT_MANY, rows[0] if len(rows) == 1 else rows)
+    # One row: a plain INSERT (built once). Many: COPY on PostgreSQL, multi-row INSERTs on
+    # SQLite (senderid.store.bulk; the ids are made here).
+    if len(rows) == 1:
+        conn.execute(_INSERT, rows[0])
+    else:
+        insert_rows(conn, outbox, rows)
     return message_ids
 
 
 _INSERT = insert(outbox)
-_INSERT_MANY = insert(outbox).returning(outbox.c.id)
 
