@@ -79,6 +79,9 @@ class Claimed:
     expires_at: datetime | None
     account_id: str | None = None
     acma_registered: bool | None = None  # told in message.sent (SENDERID_UNREGISTERED_ALPHA)
+    # The named providers authorised to carry its business name on ACMA's register; empty:
+    # every provider (the worker's router keeps to these among its route's providers).
+    authorised_providers: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, row: Row[Any]) -> Claimed:
