@@ -310,3 +310,23 @@ providers = ["spare", "alphas"]
     assert channel is None and outcome is not None
     assert (outcome.status, outcome.error) == ("failed", "no provider of its route is authorised for its "
                                                          "business name on ACMA's SMS Sender ID Register")
+
+
+def test_failover_waits_for_a_busy_provider_and_round_robin_takes_the_free_one(ctx, peers, routed) -> None:
+    worker = routed("""
+[[routes]]
+sender = "alpha"
+providers = ["spare", "alphas"]
+
+[[routes]]
+providers = ["spare", "alphas"]
+mode = "round_robin"
+""")
+    spare, alphas = worker.channels["spare"], worker.channels["alphas"]
+    spare.in_flight = spare.window  # its window is full
+    alpha = outbox.Claimed("m1", "sms", "+61491570157", ALPHA, "Hi", 1, None)
+    number = dataclasses.replace(alpha, sender=NUMBER)
+    assert worker.router.choose(alpha) is spare  # busy is not failing: the message waits for it
+    assert [worker.router.choose(number) for _ in range(3)] == [alphas] * 3  # the free one, in turn
+    spare.in_flight = 0
+    assert [worker.router.choose(number) for _ in range(4)] == [spare, alphas, spare, alphas]
