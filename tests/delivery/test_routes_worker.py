@@ -26,7 +26,7 @@ from senderid.domain import outbox, overview, readiness
 from senderid.domain.context import Context
 from senderid.routing import parse_routes
 from senderid.runtime import build_worker
-from senderid.store.tables import message_events, provider_health
+from senderid.store.tables import message_events, provider_health, rate_buckets
 from senderid.store.tables import outbox as outbox_table
 
 ALPHA, NUMBER = "Acme", "+61491570001"  # a business name; a custom number
@@ -43,6 +43,8 @@ class Peers:
     alphas: WebhookPeer  # the "alphas" provider (webhook kind)
     numbers: TwilioPeer  # the "numbers" provider (twilio kind)
     spare: WebhookPeer  # the "spare" provider (webhook kind)
+    alphas_rate: float = 0  # their max_per_second (0: no cap)
+    spare_rate: float = 0
 
     def providers(self) -> str:
         return f"""
@@ -50,6 +52,7 @@ class Peers:
 kind = "webhook"
 provider_url = "{self.alphas.url}/sms"
 provider_secret = "{signing.generate_secret()}"
+max_per_second = {self.alphas_rate}
 
 [providers.numbers]
 kind = "twilio"
@@ -62,6 +65,7 @@ from = "+61491570199"
 kind = "webhook"
 provider_url = "{self.spare.url}/sms"
 provider_secret = "{signing.generate_secret()}"
+max_per_second = {self.spare_rate}
 """
 
     def alpha_ids(self) -> list[str]:
@@ -330,3 +334,20 @@ mode = "round_robin"
     assert [worker.router.choose(number) for _ in range(3)] == [alphas] * 3  # the free one, in turn
     spare.in_flight = 0
     assert [worker.router.choose(number) for _ in range(4)] == [spare, alphas, spare, alphas]
+
+
+def test_each_provider_has_its_own_rate_cap(ctx, peers, routed, clock) -> None:
+    peers.alphas_rate, peers.spare_rate = 10, 30  # a tenth of a second's worth: 1 and 3 at once
+    worker = routed(SPLIT)
+    queue(ctx, ALPHA, "+61491570157", 10)
+    queue(ctx, "", "+61491570158", 10)
+    assert worker.run_once() == 20  # claimed: the numbers provider has no cap
+    assert (len(peers.alphas.accepted), len(peers.spare.accepted)) == (1, 3)
+    clock.advance(seconds=0.1)
+    worker.run_once()
+    assert (len(peers.alphas.accepted), len(peers.spare.accepted)) == (2, 6)
+    with ctx.db.read() as conn:
+        assert {r.name for r in conn.execute(select(rate_buckets))} == {"alphas", "spare"}
+    with ctx.db.read() as conn:  # what was claimed past a provider's tokens went back unspent
+        assert conn.execute(select(outbox_table.c.attempts).where(outbox_table.c.status == "queued")
+                            ).scalars().all() == [0] * 12
