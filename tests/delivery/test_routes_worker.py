@@ -297,8 +297,9 @@ providers = ["spare", "alphas"]
     message = outbox.Claimed("m1", "sms", "+61491570157", ALPHA, "Hi", 1, None, "acct",
                              authorised_providers=("alphas",))
     assert worker.router.choose(message) is worker.channels["alphas"]
-    assert worker.router.choose(dataclasses.replace(message, authorised_providers=())) is worker.channels["spare"]
-    nobody = dataclasses.replace(message, authorised_providers=("numbers",))  # not on its route
+    anyone = dataclasses.replace(message, id="m2", authorised_providers=())
+    assert worker.router.choose(anyone) is worker.channels["spare"]
+    nobody = dataclasses.replace(message, id="m3", authorised_providers=("numbers",))  # not on its route
     assert worker.router.choose(nobody) is worker.channels["spare"]  # allow / warn: by the route
 
 
@@ -329,7 +330,7 @@ mode = "round_robin"
     spare, alphas = worker.channels["spare"], worker.channels["alphas"]
     spare.in_flight = spare.window  # its window is full
     alpha = outbox.Claimed("m1", "sms", "+61491570157", ALPHA, "Hi", 1, None)
-    number = dataclasses.replace(alpha, sender=NUMBER)
+    number = dataclasses.replace(alpha, id="m2", sender=NUMBER)
     assert worker.router.choose(alpha) is spare  # busy is not failing: the message waits for it
     assert [worker.router.choose(number) for _ in range(3)] == [alphas] * 3  # the free one, in turn
     spare.in_flight = 0

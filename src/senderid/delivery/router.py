@@ -25,12 +25,21 @@ from datetime import datetime
 
 from senderid.delivery.channels import Channel
 from senderid.domain.outbox import Claimed
-from senderid.routing import Route, Routes
+from senderid.routing import ProviderSpec, Route, Routes
+from senderid.settings import Settings
 
 _NUMBER = re.compile(r"^\+?[0-9]+$")
 
+MEMO_SIZE = 8192  # messages whose route is kept (a worker holds at most two windows per provider)
 NOT_AUTHORISED = ("no provider of its route is authorised for its business name on ACMA's SMS "
                   "Sender ID Register")
+
+
+def single_routes(name: str, settings: Settings) -> Routes:
+    """One provider, ``name``, carrying everything (rate: SENDERID_PROVIDER_MAX_PER_SECOND):
+    a worker given one provider rather than the deployment's routes."""
+    spec = ProviderSpec(name, settings.sms_provider, {}, settings.provider_max_per_second)
+    return Routes({name: spec}, (Route((name,)),))
 
 
 class Router:
@@ -43,6 +52,7 @@ class Router:
         self.shared_sender = shared_sender
         self.refuse_unauthorised = refuse_unauthorised  # SENDERID_UNREGISTERED_ALPHA=refuse
         self._turn: dict[int, int] = {}  # round-robin routes: where the next turn starts
+        self._memo: dict[str, tuple[Route, list[Channel], tuple[int, tuple[str, ...]]]] = {}
 
     def sender_kind(self, sender: str) -> str:
         """``shared``, ``number`` or ``alpha``, as the routes file names them."""
@@ -55,12 +65,27 @@ class Router:
 
     def candidates(self, message: Claimed) -> tuple[Route, list[Channel]]:
         """Its route and the channels it may go through, in the route's order; none when its
-        business name is authorised by none of them and such names are refused."""
-        route = self.route(message)
-        names = self.routes.authorised(route, message.authorised_providers)
-        if not names and not self.refuse_unauthorised:
-            names = route.providers  # warn / allow: by the route, message.sent tells
-        return route, [self.channels[name] for name in names]
+        business name is authorised by none of them and such names are refused. Kept per
+        message while the worker holds it (:meth:`forget` when claimed anew)."""
+        found = self._memo.get(message.id)
+        if found is None:
+            route = self.route(message)
+            names = self.routes.authorised(route, message.authorised_providers)
+            if not names and not self.refuse_unauthorised:
+                names = route.providers  # warn / allow: by the route, message.sent tells
+            if len(self._memo) >= MEMO_SIZE:
+                self._memo.clear()
+            found = self._memo[message.id] = (route, [self.channels[name] for name in names], (id(route), names))
+        return found[0], found[1]
+
+    def key(self, message: Claimed) -> tuple[int, tuple[str, ...]]:
+        """Messages of the same key get the same choice (its route and its channels)."""
+        self.candidates(message)
+        return self._memo[message.id][2]
+
+    def forget(self, message_ids: list[str]) -> None:
+        for message_id in message_ids:
+            self._memo.pop(message_id, None)
 
     def choose(self, message: Claimed) -> Channel | None:
         """The channel for ``message`` now (it may be full: then the message waits for it),

@@ -59,11 +59,11 @@ from senderid.delivery.attempts import backoff_delay, parts_of
 from senderid.delivery.channels import Channel
 from senderid.delivery.health import HealthReport
 from senderid.delivery.providers.base import Provider, ProviderError, TransientError
-from senderid.delivery.router import NOT_AUTHORISED, Router
+from senderid.delivery.router import NOT_AUTHORISED, Router, single_routes
 from senderid.delivery.upkeep import Upkeep
 from senderid.domain import outbox
 from senderid.domain.outbox import DEFERRED, Claimed, Outcome
-from senderid.routing import ProviderSpec, Route, Routes
+from senderid.routing import Routes
 from senderid.settings import Settings
 from senderid.store.db import Database
 
@@ -73,12 +73,6 @@ __all__ = ["Worker", "WorkerThread", "backoff_delay", "parts_of", "single_routes
 
 RETRY_RECORD_SECONDS = 1.0  # after a failed record (database trouble), try again this soon
 RECORD_LINGER_SECONDS = 0.1  # an outcome waits at most this long for others to share its record
-
-
-def single_routes(provider: Provider, settings: Settings) -> Routes:
-    """One provider, under its own name, carrying everything (rate: SENDERID_PROVIDER_MAX_PER_SECOND)."""
-    spec = ProviderSpec(provider.name, settings.sms_provider, {}, settings.provider_max_per_second)
-    return Routes({provider.name: spec}, (Route((provider.name,)),))
 
 
 class Worker(Upkeep):
@@ -100,7 +94,7 @@ class Worker(Upkeep):
             providers = dict(provider)
         else:
             providers = {provider.name: provider}
-            routes = routes or single_routes(provider, settings)
+            routes = routes or single_routes(provider.name, settings)
         self.routes = routes
         self.channels = {
             spec.name: Channel(providers[spec.name], settings, clock, worker=self.name,
@@ -119,8 +113,7 @@ class Worker(Upkeep):
         self._next_sweep = 0.0  # time.monotonic() of the next housekeeping round
         self._next_tick = 0.0  # time.monotonic() of the next right-of-use tick
 
-    # The first provider's parts (the only one's, without a routes file).
-    @property
+    @property  # the first provider's parts (the only one's, without a routes file)
     def first(self) -> Channel:
         return next(iter(self.channels.values()))
 
@@ -217,11 +210,15 @@ class Worker(Upkeep):
             capped channel's tokens."""
             started = 0
             kept: deque[tuple[Claimed, float]] = deque()
+            blocked: set[tuple[int, tuple[str, ...]]] = set()  # routes whose choice is full this round
             lease_half = self.settings.worker_lease_seconds / 2
             while ready and any(c.has_room() for c in channels):  # else nothing can go now
                 message, claimed_at = ready.popleft()
                 if time.monotonic() - claimed_at > lease_half:
                     note(Outcome(message, DEFERRED, next_attempt_at=self.clock.now()))
+                    continue
+                if self.router.key(message) in blocked:
+                    kept.append((message, claimed_at))
                     continue
                 channel, outcome = self._place(message)
                 if outcome is not None:
@@ -232,6 +229,7 @@ class Worker(Upkeep):
                     started += 1
                     pool.submit(send, message, channel)
                 else:  # its channel is full or waits for tokens: the message waits for it
+                    blocked.add(self.router.key(message))
                     kept.append((message, claimed_at))
             kept.extend(ready)
             ready.clear()
@@ -349,6 +347,7 @@ class Worker(Upkeep):
             batch = lanes.claim(conn, now=now, worker=self.name, lease_seconds=self.settings.worker_lease_seconds,
                                 limit=int(min(limit, tokens)), cursor=self._cursor,
                                 shared_sender=self.settings.shared_sender)
+            self.router.forget([m.id for m in batch])  # claimed anew: its route is read anew
             self._take_tokens(conn, now, (ready or []) + batch)
             return batch
 
