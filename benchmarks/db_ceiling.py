@@ -158,9 +158,13 @@ class Measured:
 CONNECTIONS = {"sqlite": 1, "postgresql": 8}  # SQLite has one writer at a time; PostgreSQL overlaps commits
 
 
-def replay(database_url: str, flow: Flow, seconds: float, connections: int | None = None) -> Measured:
+def replay(database_url: str, flow: Flow, seconds: float, connections: int | None = None,
+           group: int = 1) -> Measured:
     """Replay ``flow`` for ``seconds`` on ``connections`` raw driver connections of one process
-    (a thread each), a new number each time."""
+    (a thread each), a new number each time. ``group`` > 1 (SQLite): what a single writer
+    thread with group commit would run: that many requests' transactions in one ``BEGIN
+    IMMEDIATE`` ... ``COMMIT``, each in a ``SAVEPOINT`` of its own (so one request's failure
+    would roll back that request alone)."""
     from senderid.store.db import Database
 
     count = connections or CONNECTIONS["sqlite" if database_url.startswith("sqlite") else "postgresql"]
@@ -171,7 +175,7 @@ def replay(database_url: str, flow: Flow, seconds: float, connections: int | Non
 
     def run(slot: int) -> None:
         try:
-            done[slot] = _loop(db, flow, deadline)
+            done[slot] = _loop(db, flow, deadline, group)
         except BaseException as exc:  # noqa: BLE001 - reported by the caller
             failed.append(exc)
 
@@ -189,48 +193,59 @@ def replay(database_url: str, flow: Flow, seconds: float, connections: int | Non
     return Measured(sum(done), time.perf_counter() - started, flow.statements, count)
 
 
-def _loop(db: Any, flow: Flow, deadline: float) -> int:
+def _loop(db: Any, flow: Flow, deadline: float, group: int = 1) -> int:
     from senderid import ids
 
     raw = db.engine.raw_connection()
     try:
         driver = raw.driver_connection
         sqlite = db.is_sqlite
+        grouped = sqlite and group > 1
         done = 0
         while time.perf_counter() < deadline:
-            swaps = {flow.number: f"{flow.number[:4]}{next(_NUMBERS):07d}"}
-            swaps.update((made, ids.new_id()) for made in flow.made_ids)
-            for statements in (flow.add, flow.verify):
-                cursor = driver.cursor()
-                if sqlite:
-                    cursor.execute("BEGIN IMMEDIATE")
-                for s in statements:
-                    params = _renew(s.params, swaps)
-                    if s.locks:
-                        params = {k: random.getrandbits(62) for k in params}
-                    if s.many:
-                        cursor.executemany(s.sql, params)
+            cursor = driver.cursor()
+            if grouped:
+                cursor.execute("BEGIN IMMEDIATE")
+            for _ in range(group if grouped else 1):
+                swaps = {flow.number: f"{flow.number[:4]}{next(_NUMBERS):07d}"}
+                swaps.update((made, ids.new_id()) for made in flow.made_ids)
+                for statements in (flow.add, flow.verify):
+                    if grouped:
+                        cursor.execute("SAVEPOINT request")
+                    elif sqlite:
+                        cursor.execute("BEGIN IMMEDIATE")
+                    for s in statements:
+                        params = _renew(s.params, swaps)
+                        if s.locks:
+                            params = {k: random.getrandbits(62) for k in params}
+                        if s.many:
+                            cursor.executemany(s.sql, params)
+                        else:
+                            cursor.execute(s.sql, params)
+                            if cursor.description is not None:
+                                cursor.fetchall()
+                    if grouped:
+                        cursor.execute("RELEASE request")
+                    elif sqlite:
+                        cursor.execute("COMMIT")
                     else:
-                        cursor.execute(s.sql, params)
-                        if cursor.description is not None:
-                            cursor.fetchall()
-                if sqlite:
-                    cursor.execute("COMMIT")
-                else:
-                    driver.commit()
-                cursor.close()
-            done += 1
+                        driver.commit()
+                done += 1
+            if grouped:
+                cursor.execute("COMMIT")
+            cursor.close()
         return done
     finally:
         raw.close()
 
 
-def measure(database_url: str, seconds: float, warmup: float = 1.0, connections: int | None = None) -> Measured:
+def measure(database_url: str, seconds: float, warmup: float = 1.0, connections: int | None = None,
+            group: int = 1) -> Measured:
     """Record the flow on ``database_url`` (migrated, data loaded), warm up, then measure."""
     flow = record(database_url)
     if warmup:
-        replay(database_url, flow, warmup, connections)
-    return replay(database_url, flow, seconds, connections)
+        replay(database_url, flow, warmup, connections, group)
+    return replay(database_url, flow, seconds, connections, group)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -241,14 +256,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--connections", type=int, default=None,
                         help=f"driver connections, a thread each (default {CONNECTIONS})")
+    parser.add_argument("--group", type=int, default=1,
+                        help="SQLite: requests per transaction, as a writer thread with group commit would run them")
     args = parser.parse_args(argv)
     kinds = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
     for kind in kinds:
         with harness.database(kind) as url:
             harness.prepare(url)
-            m = measure(url, args.duration, args.warmup, args.connections)
+            m = measure(url, args.duration, args.warmup, args.connections, args.group)
+        grouped = f", {args.group} requests a commit" if kind == "sqlite" and args.group > 1 else ""
         print(f"{kind}: {m.rate:,.0f} flows/s ({m.statements_per_flow} statements a flow, one process, "
-              f"{m.connections} raw driver connection(s), {m.seconds:.1f} s)", file=sys.stdout)
+              f"{m.connections} raw driver connection(s){grouped}, {m.seconds:.1f} s)", file=sys.stdout)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,11 @@ SMS. The peers (``peers/``, the ones the tests use) answer each SMS after a fixe
   left to settle (their CPU time stops growing) before the backlog is queued through the API,
   so every worker shares it from the start. Target: 2 workers ≥ 1.6 × one, and no
   destination handed over twice (each message has its own fresh number).
+* ``failover`` (:mod:`benchmarks.failover`): two cellcast peers (50 ms) as the providers
+  ``first`` and ``second`` of one failover route (``SENDERID_ROUTES_FILE``); ``first`` is
+  killed once it has half of the backlog. The rate at ``second`` after the failover against
+  one healthy provider's row delivered in the same run. Target: ≥ 80 %, none lost, and no
+  more handed over twice than were in flight at the failure.
 
 Settings unknown to a senderid version (``SENDERID_SMPP_WINDOW`` …) are ignored by it, so
 the rows run against any version.
@@ -68,7 +73,7 @@ HERE = Path(__file__).resolve().parent
 LUA = HERE / "lua"
 
 HTTP_PROVIDERS = ("cellcast", "twilio", "webhook")
-ROW_KEYS = tuple(f"delivery-{p}" for p in HTTP_PROVIDERS) + ("smpp", "otp-behind-bulk", "scale-out")
+ROW_KEYS = tuple(f"delivery-{p}" for p in HTTP_PROVIDERS) + ("smpp", "otp-behind-bulk", "scale-out", "failover")
 
 HTTP_LATENCY_S = 0.05
 SMPP_LATENCY_MS = 20
@@ -647,6 +652,10 @@ def run_rows(options: Options, wrk: str, logs: Path, log: Callable[[str], None])
             result = row_otp(options, logs, log)
         elif row == "scale-out":
             result = row_scale(options, logs, log)
+        elif row == "failover":
+            from benchmarks.failover import row_failover
+
+            result = row_failover(options, logs, log)
         else:
             raise ValueError(f"unknown delivery row {row!r}")
         result.details["row_s"] = round(time.perf_counter() - started, 1)

@@ -20,7 +20,7 @@ field. A text record is one line; a traceback follows it on lines that start wit
 
 Every line logged while a request is handled carries its ``request_id`` (the
 ``X-Request-ID`` the request came with, or one the server made: :data:`request_id`, set
-by ``api.middleware.RequestId`` for the request's task; the worker threads a request's
+by ``api.middleware.Edge`` for the request's task; the worker threads a request's
 work runs on inherit it), and so does every audit record of a change it made.
 """
 

@@ -114,10 +114,23 @@ HTTP_REQUEST_SECONDS = Histogram(
 
 def observe_request(method: str, route: str | None, status: int, seconds: float) -> None:
     """Count one HTTP request (called by the access-log middleware)."""
-    method = method if method in HTTP_METHODS else "OTHER"
-    route = route or UNMATCHED_ROUTE
-    HTTP_REQUESTS.labels(method, route, str(status)).inc()
-    HTTP_REQUEST_SECONDS.labels(method, route).observe(seconds)
+    children = _REQUEST_CHILDREN.get((method, route, status))
+    if children is None:
+        known = method if method in HTTP_METHODS else "OTHER"
+        template = route or UNMATCHED_ROUTE
+        children = (HTTP_REQUESTS.labels(known, template, str(status)),
+                    HTTP_REQUEST_SECONDS.labels(known, template))
+        if len(_REQUEST_CHILDREN) < _MAX_REQUEST_CHILDREN:
+            _REQUEST_CHILDREN[(method, route, status)] = children
+    children[0].inc()
+    children[1].observe(seconds)
+
+
+# Each (method, route template, status)'s counter and histogram, looked up once: a label
+# lookup per request is most of what counting it costs. Bounded, since the method of an
+# unknown request is the client's to choose.
+_REQUEST_CHILDREN: dict[tuple[str, str | None, int], tuple[Any, Any]] = {}
+_MAX_REQUEST_CHILDREN = 4096
 
 
 MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"

@@ -16,3 +16,11 @@ REQUIRED_SETTINGS: dict[str, tuple[str, ...]] = {
     "smpp": ("smpp_host", "smpp_system_id", "smpp_password"),
     "webhook": ("webhook_provider_url", "webhook_provider_secret"),
 }
+
+# The callbacks each kind takes from its provider: /providers/<name>/<callback> for every
+# provider of that kind (delivery receipts as "status", replies from phones as "inbound").
+# The other kinds have none (an SMSC's receipts and replies come over its own binds).
+CALLBACKS: dict[str, tuple[str, ...]] = {
+    "twilio": ("status", "inbound"),
+    "cellcast": ("status", "inbound"),
+}

@@ -25,6 +25,7 @@ nothing from ``delivery/``; the worker (which provider sends a message) and the 
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -34,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from senderid.ids import is_id
 from senderid.provider_names import PROVIDERS, REQUIRED_SETTINGS
 
 if TYPE_CHECKING:
@@ -47,6 +49,7 @@ __all__ = [
     "Route",
     "Routes",
     "RoutesFileError",
+    "SECRET_OPTIONS",
     "load_routes",
     "parse_routes",
     "route_sender_kind",
@@ -72,6 +75,9 @@ KIND_OPTIONS: dict[str, dict[str, str]] = {
              "binds": "smpp_binds"},
     "webhook": {"provider_url": "webhook_provider_url", "provider_secret": "webhook_provider_secret"},
 }
+# The options that are secrets: never in an error line, a repr or `senderid routes check`.
+SECRET_OPTIONS = frozenset({"password", "auth_token", "api_key", "provider_secret", "inbound_secret"})
+_OPTION_FIELDS = frozenset(name for options in KIND_OPTIONS.values() for name in options.values())
 _COMMON_KEYS = ("kind", "max_per_second")
 _ROUTE_KEYS = ("sender", "to", "accounts", "providers", "mode")
 
@@ -100,10 +106,15 @@ class ProviderSpec:
 
     def settings_for(self, settings: Settings) -> Settings:
         """The deployment's settings with this provider's in place of the single provider's:
-        what :func:`senderid.delivery.providers.build_provider` builds it from."""
+        what :func:`senderid.delivery.providers.build_provider` builds it from. Every
+        provider setting (``SENDERID_<KIND>_*``) is the file's or its default, never the
+        environment's: a named provider shares no secret, URL or callback address with the
+        single-provider settings."""
         from senderid.settings import Settings as _Settings
 
         values = settings.model_dump()
+        for field_name in _OPTION_FIELDS:
+            values[field_name] = _Settings.model_fields[field_name].default
         values.update(self.options)
         values["sms_provider"] = self.kind
         values["provider_max_per_second"] = self.max_per_second
@@ -195,6 +206,8 @@ def load_routes(path: str | Path, settings: Settings) -> Routes:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise RoutesFileError(f"routes file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise RoutesFileError(f"routes file {path}: not UTF-8 text") from None
     return parse_routes(text, settings, source=str(path))
 
 
@@ -208,11 +221,15 @@ def parse_routes(text: str, settings: Settings, *, source: str = "routes file") 
     if unknown:
         raise RoutesFileError(f"{source}: unknown key {unknown[0]!r} (the file has [providers.<name>] and [[routes]])")
     raw_providers = data.get("providers")
-    if not isinstance(raw_providers, dict) or not raw_providers:
+    if raw_providers is not None and not isinstance(raw_providers, dict):
+        raise RoutesFileError(f"{source}: providers must be tables, one per provider: [providers.<name>]")
+    if not raw_providers:
         raise RoutesFileError(f"{source}: no providers: name at least one as [providers.<name>]")
     providers = {name: _provider(source, name, table, settings) for name, table in raw_providers.items()}
     raw_routes = data.get("routes")
-    if not isinstance(raw_routes, list) or not raw_routes:
+    if raw_routes is not None and not isinstance(raw_routes, list):
+        raise RoutesFileError(f"{source}: routes must be a list of tables: write [[routes]], not [routes]")
+    if not raw_routes:
         raise RoutesFileError(f"{source}: no routes: add at least one [[routes]] with providers = [...]")
     routes = tuple(_route(source, i, table, providers) for i, table in enumerate(raw_routes, 1))
     for kind in ("alpha", "number", "shared"):
@@ -232,6 +249,8 @@ def _provider(source: str, name: str, table: object, settings: Settings) -> Prov
     if not isinstance(table, dict):
         raise RoutesFileError(f"{where}: must be a table of settings")
     kind = table.get("kind")
+    if kind is None:
+        raise RoutesFileError(f'{where}: no kind: add kind = "<{" | ".join(PROVIDERS)}>"')
     if kind not in PROVIDERS:
         raise RoutesFileError(f"{where}: kind {kind!r} is not one of {', '.join(PROVIDERS)}")
     options = KIND_OPTIONS[kind]
@@ -241,23 +260,34 @@ def _provider(source: str, name: str, table: object, settings: Settings) -> Prov
             f"{where}: unknown key {unknown[0]!r} for a {kind} provider "
             f"(it takes {', '.join([*_COMMON_KEYS, *options])})"
         )
+    missing = [key for key, field_name in options.items()
+               if field_name in REQUIRED_SETTINGS[kind] and table.get(key) in (None, "")]
+    if missing:
+        raise RoutesFileError(f"{where}: a {kind} provider needs {', '.join(missing)}")
     rate = table.get("max_per_second", 0)
-    if isinstance(rate, bool) or not isinstance(rate, int | float) or rate < 0:
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not math.isfinite(rate) or rate < 0:
         raise RoutesFileError(f"{where}: max_per_second must be a number of SMS parts per second, 0 or more")
     spec = ProviderSpec(name, kind, {options[key]: value for key, value in table.items() if key in options},
                         float(rate))
     try:
-        built = spec.settings_for(settings)
+        spec.settings_for(settings)
     except ValidationError as exc:
         error = exc.errors()[0]
         field_name = str(error["loc"][0]) if error["loc"] else ""
-        key = next((k for k, v in options.items() if v == field_name), field_name)
-        raise RoutesFileError(f"{where}: {key}: {error['msg']}") from None
-    missing = [key for key, field_name in options.items()
-               if field_name in REQUIRED_SETTINGS[kind] and not getattr(built, field_name)]
-    if missing:
-        raise RoutesFileError(f"{where}: a {kind} provider needs {', '.join(missing)}")
+        key = next((k for k, v in options.items() if v == field_name), None)
+        reason = error["msg"].removeprefix("Value error, ")
+        raise RoutesFileError(_masked(f"{where}: {key}: {reason}" if key else f"{where}: {reason}", table)) from None
     return spec
+
+
+def _masked(line: str, table: Mapping[str, Any]) -> str:
+    """``line`` with any secret of the provider's table in it replaced by ``***`` (pydantic's
+    messages do not quote the value, but a validator's own words might)."""
+    for key in SECRET_OPTIONS:
+        value = table.get(key)
+        if isinstance(value, str) and len(value) >= 4:
+            line = line.replace(value, "***")
+    return line
 
 
 def _route(source: str, index: int, table: object, providers: Mapping[str, ProviderSpec]) -> Route:
@@ -273,11 +303,16 @@ def _route(source: str, index: int, table: object, providers: Mapping[str, Provi
     to = table.get("to", "")
     if not isinstance(to, str) or not _TO_PREFIX.match(to):
         raise RoutesFileError(f'{where}: to {to!r} is not a number prefix such as "+614*"')
-    prefix = _plus(to.rstrip("*")) if to.rstrip("*") else ""
+    digits = to.rstrip("*").lstrip("+")
+    prefix = f"+{digits}" if digits else ""  # "", "*", "+" and "+*": any recipient
     accounts = table.get("accounts")
-    if accounts is not None and (not isinstance(accounts, list)
+    if accounts is not None and (not isinstance(accounts, list) or not accounts
                                  or not all(isinstance(a, str) and a for a in accounts)):
-        raise RoutesFileError(f"{where}: accounts must be a list of account ids")
+        raise RoutesFileError(f"{where}: accounts must be a list of at least one account id")
+    bad_id = next((a for a in accounts or () if not is_id(a)), None)
+    if bad_id is not None:
+        raise RoutesFileError(f"{where}: accounts: {bad_id!r} is not an account id (24 hex digits, "
+                              "as `senderid account list` shows)")
     names = table.get("providers")
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
         raise RoutesFileError(f"{where}: providers must be a list of at least one provider name")

@@ -296,9 +296,9 @@ def test_acma_status_through_the_cli(app_client: TestClient, customer, run, ctx)
                              .order_by(webhook_events.c.created_at)).all()
     assert [h.payload["data"] for h in hooks] == [
         {"id": name.id, "businessname": "Acme", "status": "APPROVED", "acmaStatus": "submitted",
-         "acmaReference": "APP-0001"},
+         "acmaReference": "APP-0001", "acmaAuthorisedProviders": []},
         {"id": name.id, "businessname": "Acme", "status": "APPROVED", "acmaStatus": "registered",
-         "acmaReference": "APP-0001"},
+         "acmaReference": "APP-0001", "acmaAuthorisedProviders": []},
     ]
 
     # the same again changes nothing and writes nothing
@@ -344,8 +344,10 @@ def test_acma_status_on_a_requested_name_and_through_the_admin_api(
     history = _ok(app_client.get(f"{path}/acma", headers=ADMIN))
     assert (history["acmaStatus"], history["acmaReference"]) == ("refused", "APP-7")
     assert history["items"] == [
-        {"at": "2026-01-01T00:00:05.000Z", "by": "admin-api", "acmaStatus": "refused", "acmaReference": "APP-7"},
-        {"at": T0, "by": "admin-api", "acmaStatus": "submitted", "acmaReference": "APP-7"},
+        {"at": "2026-01-01T00:00:05.000Z", "by": "admin-api", "acmaStatus": "refused", "acmaReference": "APP-7",
+         "acmaAuthorisedProviders": []},
+        {"at": T0, "by": "admin-api", "acmaStatus": "submitted", "acmaReference": "APP-7",
+         "acmaAuthorisedProviders": []},
     ]
     bad = app_client.post(f"{path}/acma", json={"status": "registered", "reference": 5}, headers=ADMIN)
     assert bad.status_code == 400 and bad.json()["message"].startswith("reference must be a string")

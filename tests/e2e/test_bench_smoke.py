@@ -110,7 +110,7 @@ def test_steady_rate_takes_the_middle_of_the_hand_offs() -> None:
 def test_delivery_rows_run_and_count_at_the_peer(wrk: str, tmp_path: Path) -> None:
     """Every delivery row, with a tiny backlog: the peers count hand-offs, none twice, none refused."""
     out = tmp_path / "results.md"
-    rows = list(delivery.ROW_KEYS)
+    rows = [row for row in delivery.ROW_KEYS if row != "failover"]  # hands some over twice: its own test
     if shutil.which("node") is None or shutil.which("npm") is None:
         rows.remove("smpp")
     options = run.parse_args(["--quick", "--rows", ",".join(rows), "--backlog", "60", "--otp-bulk", "20",
@@ -131,6 +131,30 @@ def test_delivery_rows_run_and_count_at_the_peer(wrk: str, tmp_path: Path) -> No
             assert r["handoffs"] <= r["queued"]
     assert found["otp-behind-bulk"]["handoffs"] <= 21
     assert "## Delivery" in text and out.read_text() == text
+
+
+def test_the_failover_row_runs(wrk: str, tmp_path: Path) -> None:
+    """The failover row with a tiny backlog: the first peer takes half, dies, the second takes
+    the rest; none lost, no more twice than the window held at the failure."""
+    import inspect
+
+    from senderid.delivery.worker import Worker
+
+    if "routes" not in inspect.signature(Worker).parameters:
+        pytest.skip("this senderid's worker does not serve SENDERID_ROUTES_FILE")
+    out = tmp_path / "results.md"
+    options = run.parse_args(["--quick", "--rows", "failover", "--backlog", "200", "--delivery-deadline", "6",
+                              "--out", str(out)])
+
+    run.run(options)
+
+    [found] = json.loads(out.with_suffix(".json").read_text())["delivery"]
+    assert found["row"] == "failover" and found["value"] and found["baseline"], found
+    details = found["details"]
+    assert details["unsent"] == 0 and details["outbox"] == {"sent": 200}, found
+    assert details["first_handoffs"] >= 100 and details["second_handoffs"] > 0, found
+    assert found["handoffs"] <= found["queued"] + found["twice"] and found["twice"] <= 64, found
+    assert found["refused"] == 0 and found["ratio"] is not None
 
 
 def test_the_smpp_benchmark_runs() -> None:

@@ -206,6 +206,10 @@ def test_each_trigger_signals_its_channel(ctx: Context, heard: Heard) -> None:
                                      "'not_submitted')", **row), SENDERS, a),
         ("its ACMA status", sql(db, "UPDATE business_names SET acma_status = 'registered' WHERE id = 'bn1'"),
          SENDERS, a),
+        ("its authorised providers", sql(db, "UPDATE business_names SET acma_providers = '[\"primary\"]' "
+                                             "WHERE id = 'bn1'"), SENDERS, a),
+        ("its providers cleared", sql(db, "UPDATE business_names SET acma_providers = NULL WHERE id = 'bn1'"),
+         SENDERS, a),
         ("its name renamed", sql(db, "UPDATE business_names SET businessname = 'ACME' WHERE id = 'bn1'"),
          SENDERS, a),
         ("its approval withdrawn", sql(db, "UPDATE business_names SET status = 'WITHDRAWN' WHERE id = 'bn1'"),

@@ -23,8 +23,7 @@ import senderid
 from senderid import runtime
 from senderid.api import docs, envelope, openapi
 from senderid.api.auth import AuthError
-from senderid.api.inbox_guard import InboxGuard
-from senderid.api.middleware import SERVER_ERROR, AccessLog, BodyLimit, Crashes, RequestId
+from senderid.api.middleware import SERVER_ERROR, Edge
 from senderid.api.routes import (
     admin,
     admin_protected,
@@ -99,8 +98,13 @@ def create_app(
     app.state.ctx = ctx
     app.state.settings = settings
 
+    # Routes are matched in the order they are included, and each route passed over costs
+    # about as much as a cached sender check: the per-message and per-registration paths
+    # (token, senderId/check, the gateway's send, customNumber) come first.
     app.include_router(token.router)
+    app.include_router(gateway.router)
     app.include_router(custom_numbers.router)
+    app.include_router(gateway.messages_router)
     app.include_router(business.router)
     if settings.admin_token:  # off (unknown routes) without a token
         app.include_router(admin.router)
@@ -108,7 +112,6 @@ def create_app(
         app.include_router(console_routes.router)
     if settings.admin_token or settings.sms_provider == "devinbox":
         app.include_router(console_assets.router)
-    app.include_router(gateway.router)
     app.include_router(optouts.router)
     app.include_router(inbound.router)
     app.include_router(usage.router)
@@ -117,23 +120,19 @@ def create_app(
     if settings.sms_provider == "devinbox":
         app.include_router(devinbox.router)
         app.include_router(console_inbox.router)
-    if settings.sms_provider == "twilio":
-        app.include_router(receipts.router)
-    if settings.sms_provider == "cellcast":
-        app.include_router(receipts.cellcast_router)
+    # /providers/<name>/status and /inbound: each provider whose kind takes callbacks (the
+    # single provider is named after its kind: /providers/twilio/..., /providers/cellcast/...).
+    callbacks = receipts.router_for(ctx)
+    if callbacks is not None:
+        app.include_router(callbacks)
     if settings.metrics_enabled:
         app.include_router(metrics.router)
 
     openapi.install(app)
     docs.install(app)
     _install_error_handlers(app, retry_after=max(1, math.ceil(ctx.db.timeout)))
-    # The first added is the innermost.
-    if settings.sms_provider == "devinbox":
-        app.add_middleware(InboxGuard, allow_remote=settings.devinbox_allow_remote)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(Crashes)  # outside BodyLimit (whose own exception it answers), inside the log
-    app.add_middleware(AccessLog)
-    app.add_middleware(RequestId)  # outermost: the access line and every answer carry the id
+    app.add_middleware(Edge, max_bytes=settings.max_body_bytes, inbox=settings.sms_provider == "devinbox",
+                       inbox_allow_remote=settings.devinbox_allow_remote)
     return app
 
 
@@ -176,4 +175,4 @@ def _install_error_handlers(app: FastAPI, *, retry_after: int) -> None:
         return envelope.failure(DATABASE_UNAVAILABLE.format(seconds=retry_after), 503,
                                 headers={"Retry-After": str(retry_after)})
 
-    # Any other exception: middleware.Crashes (a 500 that keeps the connection open).
+    # Any other exception: middleware.Edge (a 500 that keeps the connection open).

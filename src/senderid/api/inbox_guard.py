@@ -19,9 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from starlette.types import ASGIApp, Receive, Scope, Send
-
-from senderid.api import envelope
+from starlette.types import Scope
 
 PREFIX = "/dev/inbox"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -66,17 +64,10 @@ def same_origin(headers: dict[bytes, bytes]) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc) and parts.netloc.lower() == host
 
 
-class InboxGuard:
-    def __init__(self, app: ASGIApp, *, allow_remote: bool) -> None:
-        self.app = app
-        self.allow_remote = allow_remote
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and covered(scope["path"]):
-            if not self.allow_remote and not is_loopback(scope.get("client")):
-                await envelope.failure(LOCAL_ONLY, 403)(scope, receive, send)
-                return
-            if scope["method"] not in SAFE_METHODS and not same_origin(dict(scope["headers"])):
-                await envelope.failure(CROSS_SITE, 403)(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+def refusal(scope: Scope, *, allow_remote: bool) -> str | None:
+    """Why a request under :data:`PREFIX` is refused (answered 403), or None."""
+    if not allow_remote and not is_loopback(scope.get("client")):
+        return LOCAL_ONLY
+    if scope["method"] not in SAFE_METHODS and not same_origin(dict(scope["headers"])):
+        return CROSS_SITE
+    return None

@@ -1,5 +1,6 @@
-"""Pure ASGI middleware: the request id, body size limit, the one-line-per-request access
-log, and the last word on errors nothing else handled."""
+"""The one pure ASGI middleware every request passes through (:class:`Edge`): the request
+id, refusals before the route (NUL in the query, body size, the developer inbox's rules),
+the last word on errors nothing else handled, and the one-line-per-request access log."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import time
 import uuid
 from typing import Any
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from senderid import logs, metrics
-from senderid.api import envelope
+from senderid.api import envelope, inbox_guard
 
 access_log = logging.getLogger("senderid.access")
 log = logging.getLogger("senderid.api")
@@ -35,102 +37,95 @@ def request_id_of(headers: list[tuple[bytes, bytes]]) -> str:
     return uuid.uuid4().hex
 
 
-class RequestId:
-    """Every request has an id: its ``X-Request-ID`` (see :func:`request_id_of`) or a new one.
-    It is echoed on the answer (whatever answers: a route, an error, a 404), and set in
-    :data:`senderid.logs.request_id` while the request is handled, so every log line and
-    audit record of the request carries it. The outermost middleware."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request_id = request_id_of(scope["headers"])
-        header = (REQUEST_ID_HEADER, request_id.encode("ascii"))
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != REQUEST_ID_HEADER]
-                message = {**message, "headers": [*headers, header]}
-            await send(message)
-
-        token = logs.request_id.set(request_id)
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            logs.request_id.reset(token)
-
-
-class _Started:
-    """``send`` that remembers whether the answer has begun (after that, no other answer
-    can replace it)."""
-
-    def __init__(self, send: Send) -> None:
-        self._send = send
-        self.started = False
-
-    async def __call__(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
-            self.started = True
-        await self._send(message)
-
-
-class Crashes:
-    """An unexpected exception becomes a logged 500 in the envelope, and goes no further.
-
-    Starlette's own catch-all (an ``Exception`` handler) sends its answer and then
-    re-raises, and uvicorn closes the connection of any request whose application
-    raised: the client's next request on that keep-alive connection would get no answer.
-    Here the exception stops, so the connection stays usable."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        tracking = _Started(send)
-        try:
-            await self.app(scope, receive, tracking)
-        except Exception as exc:
-            log.error("unhandled error", exc_info=exc, extra={"path": scope.get("path")})
-            if tracking.started:  # half an answer is out: nothing better can be done
-                raise
-            await envelope.failure(SERVER_ERROR, 500)(scope, receive, send)
-
-
 class BodyTooLarge(Exception):
     pass
 
 
-class BodyLimit:
-    """Refuse bodies over ``max_bytes`` with a 413 in the envelope, before reading them all,
-    and NUL characters in the query string (no database column can hold them)."""
+class Edge:
+    """Everything every request passes through, in one layer (each layer of ASGI middleware
+    costs a call and a ``send`` wrapper per request):
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    * **the request id**: the request's ``X-Request-ID`` (see :func:`request_id_of`) or a
+      new one, echoed on the answer (whatever answers: a route, an error, a 404) and set
+      in :data:`senderid.logs.request_id` while the request is handled, so every log line
+      and audit record of the request carries it;
+    * **refusals before the route**: NUL characters in the query string (400; no database
+      column can hold them), a body over ``max_bytes`` (413, before reading it all: by its
+      ``Content-Length``, or while it is read when it has none), and the developer inbox's
+      rules for ``/dev/inbox*`` (:mod:`senderid.api.inbox_guard`, when ``inbox`` is on);
+    * **the last word on errors**: an unexpected exception becomes a logged 500 in the
+      envelope and goes no further. Starlette's own catch-all sends its answer and then
+      re-raises, and uvicorn closes the connection of any request whose application
+      raised: the client's next request on that keep-alive connection would get no
+      answer. Here the exception stops, so the connection stays usable;
+    * **the access log and the request metrics**: one structured line per request (method,
+      path, status, duration, account) and the request counters."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, inbox: bool = False, inbox_allow_remote: bool = False) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.inbox = inbox
+        self.inbox_allow_remote = inbox_allow_remote
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        began = time.perf_counter()
+        request_id = request_id_of(scope["headers"])
+        id_header = (REQUEST_ID_HEADER, request_id.encode("ascii"))
+        status = 500
+        started = False
+
+        async def answer(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                started = True
+                status = message["status"]
+                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != REQUEST_ID_HEADER]
+                message = {**message, "headers": [*headers, id_header]}
+            await send(message)
+
+        token = logs.request_id.set(request_id)
+        try:
+            refusal, sized = self._refusal(scope)
+            if refusal is not None:
+                await refusal(scope, receive, answer)
+                return
+            try:
+                await self.app(scope, receive if sized else self._limited(receive), answer)
+            except BodyTooLarge:
+                if not started:
+                    await self._too_large()(scope, receive, answer)
+            except Exception as exc:
+                log.error("unhandled error", exc_info=exc, extra={"path": scope.get("path")})
+                if started:  # half an answer is out: nothing better can be done
+                    raise
+                await envelope.failure(SERVER_ERROR, 500)(scope, receive, answer)
+        finally:
+            self._log(scope, status, time.perf_counter() - began)
+            logs.request_id.reset(token)
+
+    def _refusal(self, scope: Scope) -> tuple[Response | None, bool]:
+        """An answer that refuses the request before any route runs (or None), and whether
+        its body is bounded by a ``Content-Length`` within the limit (the server reads no
+        more than that, so it needs no counting)."""
         if b"%00" in scope.get("query_string", b""):
-            await envelope.failure("The query string must not contain NUL characters", 400)(scope, receive, send)
-            return
+            return envelope.failure("The query string must not contain NUL characters", 400), True
+        if self.inbox and inbox_guard.covered(scope["path"]):
+            refused = inbox_guard.refusal(scope, allow_remote=self.inbox_allow_remote)
+            if refused is not None:
+                return envelope.failure(refused, 403), True
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
                     too_large = int(value) > self.max_bytes
                 except ValueError:
-                    too_large = False
-                if too_large:
-                    await self._refuse(scope, receive, send)
-                    return
+                    return None, False
+                return (self._too_large(), True) if too_large else (None, True)
+        return None, False
+
+    def _limited(self, receive: Receive) -> Receive:
         received = 0
 
         async def limited_receive() -> Message:
@@ -142,52 +137,24 @@ class BodyLimit:
                     raise BodyTooLarge()
             return message
 
-        tracking = _Started(send)
-        try:
-            await self.app(scope, limited_receive, tracking)
-        except BodyTooLarge:
-            if not tracking.started:
-                await self._refuse(scope, receive, send)
+        return limited_receive
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = envelope.failure(
-            f"The request body is larger than {self.max_bytes} bytes", 413
-        )
-        await response(scope, receive, send)
+    def _too_large(self) -> Response:
+        return envelope.failure(f"The request body is larger than {self.max_bytes} bytes", 413)
 
-
-class AccessLog:
-    """One structured line per request: method, path, status, duration, account."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
+    @staticmethod
+    def _log(scope: Scope, status: int, seconds: float) -> None:
+        route = getattr(scope.get("route"), "path", None)  # the template, never the raw path
+        metrics.observe_request(scope["method"], route, status, seconds)
+        if access_log.isEnabledFor(logging.INFO):
             state: dict[str, Any] = scope.get("state", {})
-            route = getattr(scope.get("route"), "path", None)  # the template, never the raw path
-            metrics.observe_request(scope["method"], route, status, time.perf_counter() - started)
             access_log.info(
                 "request",
                 extra={
                     "method": scope["method"],
                     "path": scope["path"],  # never the query string: it may carry anything
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "duration_ms": round(seconds * 1000, 2),
                     "account": state.get("account_id"),
                     "client": scope["client"][0] if scope.get("client") else None,
                 },

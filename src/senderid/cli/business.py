@@ -56,13 +56,16 @@ def list_names(
         emit_json([{"id": r.id, "account_id": r.account_id, "account": names.get(r.account_id),
                     "businessname": r.businessname, "status": r.status,
                     "customer_contact": masked(r.customer_contact), "acma_status": r.acma_status,
+                    "acma_authorised_providers": list(r.acma_providers),
                     "reason": r.reason, "requested_at": r.requested_at, "decided_at": r.decided_at,
                     "decided_by": r.decided_by} for r in rows])
         return
     which = f" {status.value}" if status else ""
-    table(["ID", "ACCOUNT", "ACCOUNT NAME", "STATUS", "NAME", "CONTACT", "ACMA", "REQUESTED", "REASON"],
+    table(["ID", "ACCOUNT", "ACCOUNT NAME", "STATUS", "NAME", "CONTACT", "ACMA", "AUTHORISED BY", "REQUESTED",
+           "REASON"],
           [[r.id, r.account_id, names.get(r.account_id, "?"), r.status, r.businessname,
-            masked(r.customer_contact), r.acma_status, when(r.requested_at), r.reason or ""] for r in rows],
+            masked(r.customer_contact), r.acma_status, ",".join(r.acma_providers) or "every provider",
+            when(r.requested_at), r.reason or ""] for r in rows],
           empty=f"no{which} business names")
 
 
@@ -101,14 +104,31 @@ def acma_status(
     reference: Annotated[
         str | None, typer.Option("--reference", help="ACMA's reference ('' clears; omitted: kept).")
     ] = None,
+    provider: Annotated[
+        list[str] | None, typer.Option("--provider", metavar="NAME",
+                                       help="A provider (carrier) that has authorised the name on the register, "
+                                            "as the routes file names it; repeat for each (the list replaces the "
+                                            "recorded one; omitted: kept).")
+    ] = None,
+    every_provider: Annotated[
+        bool, typer.Option("--every-provider", help="Record that every provider may carry the name "
+                                                    "(clears the list of providers).")
+    ] = False,
 ) -> None:
-    """Record a business name's status on ACMA's SMS Sender ID Register.
+    """Record a business name's status on ACMA's SMS Sender ID Register, and the providers
+    that have authorised it there.
 
     Audited, and the account's webhook hears business_name.acma_updated."""
+    if provider and every_provider:
+        fail("give --provider NAME (repeatable) or --every-provider, not both", code=2)
+    providers = [] if every_provider else provider or None
     with refusals():
-        name = acma.set_status(context(), name_id, status=status.value, reference=reference, actor=CLI)
+        name = acma.set_status(context(), name_id, status=status.value, reference=reference, providers=providers,
+                               actor=CLI)
     shown = f", reference {name.acma_reference}" if name.acma_reference else ""
-    typer.echo(f"{name.businessname!r} ({name.id}) is {name.acma_status} on the register{shown}", err=True)
+    carriers = ", ".join(name.acma_providers) if name.acma_providers else "every provider"
+    typer.echo(f"{name.businessname!r} ({name.id}) is {name.acma_status} on the register{shown}; "
+               f"authorised for {carriers}", err=True)
     _say_missing(name)
 
 

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from senderid.domain.context import Context
 from senderid.errors import SenderIdError
-from senderid.runtime import build_context
+from senderid.runtime import build_context, routes_of
 from senderid.settings import Settings, SettingsError, load_settings
 
 
@@ -58,6 +58,10 @@ def context(*, migrated: bool = True) -> Context:
     if _built:
         return _built[0]
     settings = settings_or_exit()
+    try:  # the routes file is a setting: refused (exit 2) before the database is looked at
+        routes_of(settings)
+    except SettingsError as exc:
+        fail(str(exc), code=2)
     if migrated:
         from senderid.store.migrate import schema_problem
 

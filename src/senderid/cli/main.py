@@ -25,6 +25,7 @@ from senderid.cli.database import purge as _purge
 from senderid.cli.help import tidy
 from senderid.cli.outbox import outbox_app
 from senderid.cli.protect import protect_app
+from senderid.cli.routes import routes_app
 
 app = typer.Typer(rich_markup_mode=None,
     name="senderid",
@@ -40,6 +41,7 @@ app.add_typer(business_app, name="business")
 app.add_typer(api_app, name="api")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(protect_app, name="protect")
+app.add_typer(routes_app, name="routes")
 
 
 def _print_version(value: bool) -> None:

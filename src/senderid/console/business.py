@@ -43,6 +43,7 @@ async def _business_view(
     return plumbing.view(
         request, "business.html", current, status_code=status_code, title=title, active="business",
         params=params, statuses=business_names.STATUSES, acma_statuses=acma.STATUSES, error=error,
+        providers=sorted(plumbing.context(request).routes.providers),
         live=business_names.LIVE,
         pages=plumbing.pages(offset, found["total"], "/console/business-names", params),
         csv_url=f"/console/business-names.csv?{urlencode(params)}", **found,
@@ -71,13 +72,24 @@ async def reject(name_id: str, request: Request) -> Response:
     return plumbing.redirect("/console/business-names", "rejected")
 
 
+PROVIDER_FIELD = "provider."  # one checkbox per provider: provider.<name>
+
+
+def _ticked_providers(form: dict[str, str]) -> list[str]:
+    """The providers ticked as having authorised the name (none ticked: every provider): the
+    form shows every provider of the deployment, so what it sends replaces the recorded list."""
+    return [field[len(PROVIDER_FIELD):] for field, value in form.items()
+            if field.startswith(PROVIDER_FIELD) and value]
+
+
 @router.post("/business-names/{name_id:objectid}/acma")
 async def set_acma_status(name_id: str, request: Request) -> Response:
     current, form = await plumbing.checked(request)
     try:
         await run_in_threadpool(
             acma.set_status, plumbing.context(request), name_id, status=form.get("acma_status", ""),
-            reference=form.get("acma_reference", ""), actor=plumbing.actor(request),
+            reference=form.get("acma_reference", ""), providers=_ticked_providers(form),
+            actor=plumbing.actor(request),
         )
     except InvalidRequest as exc:
         return await _business_view(request, current, error=exc.message, status_code=400)

@@ -12,6 +12,9 @@ export an operator submits, and the sending policy for names not (yet) registere
 * :func:`refuses` is ``SENDERID_UNREGISTERED_ALPHA``: ``allow`` (default) sends as any
   approved name; ``warn`` sends and says so (``acmaRegistered`` in ``message.sent`` and
   in ``senderId/check``); ``refuse`` refuses a name whose status is not ``registered``.
+* A name also records the providers (carriers) that have authorised it on the register,
+  set with its status (:mod:`senderid.domain.acma_providers`: what ``refuse`` and ``warn``
+  do with them).
 """
 
 from __future__ import annotations
@@ -22,11 +25,12 @@ from typing import Any
 from sqlalchemy import select, update
 
 from senderid import csvfile
-from senderid.domain import audit, events
+from senderid.domain import acma_providers, audit, events
 from senderid.domain.business_names import APPROVED, LIVE, BusinessName, _row, get
 from senderid.domain.context import Context
 from senderid.domain.types import AcmaStatus, Actor, BusinessNameStatus, UnregisteredAlpha
 from senderid.errors import Conflict, InvalidRequest
+from senderid.store.coltypes import constants
 from senderid.store.tables import business_names
 
 STATUSES = tuple(AcmaStatus)
@@ -54,12 +58,15 @@ def _clean_reference(value: object) -> str | None:
 
 
 def set_status(
-    ctx: Context, id: str, *, status: object, reference: object = None, actor: Actor
+    ctx: Context, id: str, *, status: object, reference: object = None, providers: object = None, actor: Actor
 ) -> BusinessName:
     """Record the name's status on the register; ``reference`` None keeps the one it has,
-    ``""`` clears it."""
+    ``""`` clears it; ``providers`` (the providers that have authorised it there,
+    :mod:`senderid.domain.acma_providers`) None keeps the ones it has, ``[]`` means every
+    provider."""
     clean = clean_status(status)
     new_reference = None if reference is None else _clean_reference(reference)
+    new_providers = None if providers is None else acma_providers.clean(ctx, providers)
     with ctx.db.write() as conn:
         row = _row(conn, id)
         if row.status not in LIVE:
@@ -68,14 +75,16 @@ def set_status(
                 f"this one is {row.status}"
             )
         kept = row.acma_reference if reference is None else new_reference
-        if clean == row.acma_status and kept == row.acma_reference:
+        had_providers = acma_providers.decode(row.acma_providers)
+        kept_providers = had_providers if new_providers is None else new_providers
+        if clean == row.acma_status and kept == row.acma_reference and kept_providers == had_providers:
             return get(ctx, id)
         now = ctx.clock.now()
         done = conn.execute(
             update(business_names)
-            .where(business_names.c.id == row.id, business_names.c.status.in_(LIVE))
+            .where(business_names.c.id == row.id, business_names.c.status.in_(constants(LIVE)))
             .values(acma_status=clean.value, acma_reference=kept, acma_updated_by=actor.name,
-                    acma_updated_at=now, updated_at=now)
+                    acma_providers=acma_providers.encode(kept_providers), acma_updated_at=now, updated_at=now)
             .returning(business_names.c.status)
         ).first()
         if done is None:  # decided or withdrawn meanwhile
@@ -92,22 +101,27 @@ def set_status(
             businessname=row.businessname,
             acma_status=clean.value,
             acma_reference=kept,
+            acma_providers=list(kept_providers),  # [] every provider
             previous_acma_status=row.acma_status,
         )
         events.emit(conn, now=now, events=[(
             row.account_id, EVENT,
             {"id": row.id, "businessname": row.businessname, "status": done.status,
-             "acmaStatus": clean.value, "acmaReference": kept},
+             "acmaStatus": clean.value, "acmaReference": kept,
+             "acmaAuthorisedProviders": list(kept_providers)},
         )])
     return get(ctx, id)
 
 
 def history(ctx: Context, id: str, limit: int = 100) -> list[dict[str, Any]]:
-    """The name's register changes, newest first: ``at``, ``by``, ``acmaStatus``, ``acmaReference``."""
+    """The name's register changes, newest first: ``at``, ``by``, ``acmaStatus``, ``acmaReference``,
+    ``acmaAuthorisedProviders`` (``[]``: every provider; a change recorded before per-carrier
+    authorisations were kept says ``[]`` too)."""
     with ctx.db.read() as conn:
         rows = audit.events(conn, subject=id, action=audit.Action.BUSINESS_NAME_ACMA_UPDATED, limit=limit)
     return [{"at": r["at"], "by": r["actor"], "acmaStatus": r["details"].get("acma_status"),
-             "acmaReference": r["details"].get("acma_reference")} for r in rows]
+             "acmaReference": r["details"].get("acma_reference"),
+             "acmaAuthorisedProviders": r["details"].get("acma_providers", [])} for r in rows]
 
 
 # -- the sending policy ----------------------------------------------------------------------

@@ -37,7 +37,7 @@ from sqlalchemy import Connection, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from senderid import ids
-from senderid.domain import audit, events, protected, registrant
+from senderid.domain import acma_providers, audit, events, protected, registrant
 from senderid.domain.context import Context
 from senderid.domain.types import Account, Actor, BusinessNameStatus
 from senderid.errors import (
@@ -49,6 +49,7 @@ from senderid.errors import (
     NotFound,
 )
 from senderid.numbers import InvalidNumber, parse_contact
+from senderid.store.coltypes import constant, constants
 from senderid.store.tables import business_names
 
 REQUESTED, APPROVED, REJECTED, WITHDRAWN = BusinessNameStatus
@@ -101,6 +102,9 @@ class BusinessName:
     acma_reference: str | None = None
     acma_updated_by: str | None = None
     acma_updated_at: datetime | None = None
+    # The providers that have authorised the name on the register (empty: every provider);
+    # see senderid.domain.acma_providers.
+    acma_providers: tuple[str, ...] = ()
 
     def missing_for_register(self) -> list[str]:
         """The fields ACMA's register needs that this name lacks (``abn``, ``entityName``, ...)."""
@@ -117,7 +121,7 @@ def _business_name(row: Row[Any]) -> BusinessName:
         abn=m["abn"], entity_name=m["entity_name"], use_case=m["use_case"],
         use_case_reference=m["use_case_reference"], acma_status=m["acma_status"],
         acma_reference=m["acma_reference"], acma_updated_by=m["acma_updated_by"],
-        acma_updated_at=m["acma_updated_at"],
+        acma_updated_at=m["acma_updated_at"], acma_providers=acma_providers.decode(m["acma_providers"]),
     )
 
 
@@ -212,7 +216,7 @@ def request(
                 select(business_names.c.businessname, business_names.c.status).where(
                     business_names.c.account_id == account.id,
                     business_names.c.name_key == key,
-                    business_names.c.status.in_(LIVE),
+                    business_names.c.status.in_(constants(LIVE)),
                 )
             ).first()
             if held is not None:
@@ -286,7 +290,7 @@ def _decide(ctx: Context, id: str, status: str, *, reason: str | None, actor: Ac
         now = ctx.clock.now()
         decided = conn.execute(
             update(business_names)
-            .where(business_names.c.id == row.id, business_names.c.status == REQUESTED)
+            .where(business_names.c.id == row.id, business_names.c.status == constant(REQUESTED))
             .values(status=status, reason=reason, decided_by=actor.name, decided_at=now, updated_at=now)
             .returning(business_names.c.id)
         ).first()
@@ -314,7 +318,7 @@ def withdraw(ctx: Context, account: Account, id: str, *, actor: Actor) -> Busine
         now = ctx.clock.now()
         done = conn.execute(
             update(business_names)
-            .where(business_names.c.id == row.id, business_names.c.status == REQUESTED)
+            .where(business_names.c.id == row.id, business_names.c.status == constant(REQUESTED))
             .values(status=WITHDRAWN, updated_at=now)
             .returning(business_names.c.id)
         ).first()
@@ -393,7 +397,7 @@ def is_approved(conn: Connection, account_id: str, name: object) -> bool:
         select(business_names.c.id).where(
             business_names.c.account_id == account_id,
             business_names.c.name_key == key,
-            business_names.c.status == APPROVED,
+            business_names.c.status == constant(APPROVED),
         ).limit(1)
     ).first()
     return found is not None

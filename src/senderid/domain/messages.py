@@ -9,9 +9,11 @@ A sender is allowed when it is
 Anything else is refused and nothing is queued. Accepted messages go through
 the same outbox and provider as OTP SMS, one row per contact.
 
-A business name's status on ACMA's register comes with it from the same lookup (memory
-or one query): ``SENDERID_UNREGISTERED_ALPHA`` (:mod:`senderid.domain.acma`) costs no
-statement.
+A business name's status on ACMA's register and the providers that have authorised it
+there come with it from the same lookup (memory or one query): ``SENDERID_UNREGISTERED_ALPHA``
+(:mod:`senderid.domain.acma`, :mod:`senderid.domain.acma_providers`) costs no statement.
+Under ``refuse``, a request with a contact whose route has no provider that authorised
+the name is refused whole (403), like any other refusal of its sender.
 """
 
 from __future__ import annotations
@@ -25,14 +27,14 @@ from typing import Any
 from sqlalchemy import Connection, String, bindparam, func, literal, select, union_all
 
 from senderid.clock import iso_ms
-from senderid.domain import acma, audit, credits, gateway_fields, optouts, outbox, short_links
+from senderid.domain import acma, acma_providers, audit, credits, gateway_fields, optouts, outbox, short_links
 from senderid.domain.context import Context
 from senderid.domain.senders import MISS, Miss, Sender, sender_key
 from senderid.domain.types import Account, AcmaStatus, Actor, BusinessNameStatus, CustomNumberStatus
 from senderid.errors import ContactsRequired, InvalidRequest, RateLimited, SenderNotAllowed
 from senderid.numbers import InvalidNumber, parse_mobile
 from senderid.sms_parts import DATA_CODING_GSM7, MessageTooLong, split
-from senderid.store.coltypes import UTCDateTime
+from senderid.store.coltypes import UTCDateTime, constant
 from senderid.store.tables import business_names, custom_numbers
 from senderid.store.tables import optouts as optouts_table
 from senderid.store.tables import outbox as outbox_table
@@ -66,12 +68,13 @@ class SendOutcome:
 _ACTIVE_NUMBER = select(custom_numbers.c.id).where(
     custom_numbers.c.account_id == bindparam("account_id"),
     custom_numbers.c.number == bindparam("number"),
-    custom_numbers.c.status == CustomNumberStatus.ACTIVE,
+    custom_numbers.c.status == constant(CustomNumberStatus.ACTIVE),
 )
-_APPROVED_NAME = select(business_names.c.businessname, business_names.c.acma_status).where(
+_APPROVED_NAME = select(business_names.c.businessname, business_names.c.acma_status,
+                        business_names.c.acma_providers).where(
     business_names.c.account_id == bindparam("account_id"),
     business_names.c.name_key == bindparam("name_key"),
-    business_names.c.status == BusinessNameStatus.APPROVED,
+    business_names.c.status == constant(BusinessNameStatus.APPROVED),
 )
 
 
@@ -120,7 +123,8 @@ def _resolve(ctx: Context, account_id: str, sender: str) -> Sender | None:
             answer = Sender("custom_number", number) if found else None
         else:
             row = conn.execute(_APPROVED_NAME, {"account_id": account_id, "name_key": name_key}).first()
-            answer = Sender("business_name", row.businessname, row.acma_status == REGISTERED) if row else None
+            answer = Sender("business_name", row.businessname, row.acma_status == REGISTERED,
+                            acma_providers.decode(row.acma_providers)) if row else None
     ctx.senders.put_sender(account_id, sender_key(number, name_key), answer, generation)
     return answer
 
@@ -221,6 +225,11 @@ def send(
     cost = credits.per_message(ctx.settings, resolved.kind, parts)
     if resolved.kind == "business_name" and acma.refuses(ctx, resolved.acma_registered):
         raise SenderNotAllowed(acma.not_registered_message(resolved.value))
+    if resolved.kind == "business_name":  # all or nothing: one contact no carrier may take refuses the request
+        refused = acma_providers.refused_contact(ctx, account.id, resolved.acma_providers,
+                                                 (number for _given, number in valid))
+        if refused is not None:
+            raise SenderNotAllowed(acma_providers.not_authorised_message(resolved.value, refused))
     registered = resolved.acma_registered if acma.tells(ctx) else None
     with ctx.db.write() as conn:
         now = ctx.clock.now()

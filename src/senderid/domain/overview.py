@@ -22,7 +22,7 @@ from senderid.domain.context import Context
 from senderid.domain.custom_numbers import EXPIRED, PENDING, READABLE_STATUSES
 from senderid.domain.types import OutboxStatus
 from senderid.errors import InvalidRequest
-from senderid.store.coltypes import UTCDateTime, day_start, hour_start
+from senderid.store.coltypes import UTCDateTime, constant, day_start, hour_start
 from senderid.store.tables import accounts, business_names, custom_numbers, message_events
 from senderid.store.tables import outbox as outbox_table
 from senderid.store.tables import provider_health as health_rows
@@ -54,7 +54,7 @@ def counts(ctx: Context) -> Counts:
         # "expired" is derived: a pending registration whose code ran out
         numbers[EXPIRED] = conn.execute(
             select(func.count()).select_from(custom_numbers).where(
-                custom_numbers.c.status == PENDING,
+                custom_numbers.c.status == constant(PENDING),
                 or_(custom_numbers.c.otp_expires_at.is_(None), custom_numbers.c.otp_expires_at <= now),
             )
         ).scalar_one()

@@ -36,6 +36,7 @@ from senderid.domain.context import Context
 from senderid.domain.types import Actor, BusinessNameStatus, CustomNumberStatus
 from senderid.errors import InvalidRequest, NotFound
 from senderid.numbers import InvalidNumber, parse_mobile
+from senderid.store.coltypes import constants
 from senderid.store.tables import accounts, business_names, custom_numbers, protected_sender_accounts, protected_senders
 
 NUMBER, PREFIX, NAME = "number", "prefix", "name"
@@ -259,7 +260,7 @@ def _holders(conn: Connection, kind: str, key: str, allowed: Sequence[str]) -> l
     if kind == NAME:
         rows = conn.execute(select(business_names.c.id, business_names.c.account_id, business_names.c.businessname,
                                    business_names.c.status)
-                            .where(business_names.c.status.in_(NAME_HOLDING),
+                            .where(business_names.c.status.in_(constants(NAME_HOLDING)),
                                    business_names.c.account_id.not_in(list(allowed)))).all()
         return [Holder("business_name", r.id, r.account_id, r.businessname, r.status)
                 for r in rows if name_matches(key, r.businessname)]
@@ -267,7 +268,7 @@ def _holders(conn: Connection, kind: str, key: str, allowed: Sequence[str]) -> l
               else func.substr(custom_numbers.c.number, 1, len(key)) == literal(key))
     rows = conn.execute(select(custom_numbers.c.id, custom_numbers.c.account_id, custom_numbers.c.number,
                                custom_numbers.c.status)
-                        .where(covers, custom_numbers.c.status.in_(NUMBER_HOLDING),
+                        .where(covers, custom_numbers.c.status.in_(constants(NUMBER_HOLDING)),
                                custom_numbers.c.account_id.not_in(list(allowed)))
                         .order_by(custom_numbers.c.number)).all()
     return [Holder("custom_number", r.id, r.account_id, r.number, r.status) for r in rows]

@@ -70,6 +70,8 @@ class Sender:
     kind: str  # shared | custom_number | business_name
     value: str  # what the SMS goes out as ("" = the provider's default)
     acma_registered: bool | None = None  # a business name: registered on ACMA's register
+    # a business name: the providers that have authorised it there (empty: every provider)
+    acma_providers: tuple[str, ...] = ()
 
 
 # Where a sender's answer comes from: ``number`` (E.164) for a custom number, else

@@ -88,7 +88,8 @@ class DeliverySettings(BaseSettings):
         "(failover, round robin, by sender kind, recipient prefix or account; docs/providers.md). "
         "Unset: every SMS goes through `SENDERID_SMS_PROVIDER`.",
         json_schema_extra={"refused": "a file that is missing or not TOML; an unknown key or kind; a "
-                           "route naming an unknown provider; some message that no route matches"},
+                           "provider's setting missing or refused; a route naming an unknown provider; "
+                           "some message that no route matches (`senderid routes check` says which)"},
     )
 
     # -- `devinbox` provider --------------------------------------------------------------

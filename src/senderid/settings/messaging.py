@@ -145,7 +145,9 @@ class MessagingSettings(BaseSettings):
         "allow",
         description="Sending as an approved business name that is not `registered` on ACMA's SMS "
         "Sender ID Register: `allow`; `warn` (it sends, and `message.sent` and "
-        "`/api/v1/senderId/check` carry `acmaRegistered`); `refuse` (a 403 naming the register).",
+        "`/api/v1/senderId/check` carry `acmaRegistered`, false also when the provider that sent it "
+        "had not authorised the name); `refuse` (a 403 naming the register; a name goes only through "
+        "providers of its route that authorised it, docs/business-names.md).",
     )
 
     @field_validator("test_otps", mode="before")

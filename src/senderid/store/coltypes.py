@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from enum import Enum
 from typing import Any
 
-from sqlalchemy import ColumnElement, DateTime
+from sqlalchemy import ColumnElement, DateTime, String, literal_column
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -73,3 +75,20 @@ def _truncated_postgresql(element: _Truncated, compiler: SQLCompiler, **kw: Any)
 @compiles(_Truncated, "sqlite")
 def _truncated_sqlite(element: _Truncated, compiler: SQLCompiler, **kw: Any) -> str:
     return f"strftime('{element.pattern}', {compiler.process(element.clauses, **kw)})"
+
+
+def constant(value: str | Enum) -> ColumnElement[str]:
+    """A string constant written into the statement's text instead of bound as a parameter.
+
+    For comparisons with a column that a partial index's ``WHERE`` names (the ``status`` of
+    ``custom_numbers`` and ``business_names``): SQLite re-prepares a statement on every
+    execution when a bound value is compared with such a column (whether the partial index
+    may be used depends on the value), which made those statements about ten times dearer.
+    Only for the code's own constants: the text is part of the statement (and of its cache key)."""
+    text = str(value.value if isinstance(value, Enum) else value)
+    return literal_column("'" + text.replace("'", "''") + "'", String)
+
+
+def constants(values: Iterable[str | Enum]) -> list[ColumnElement[str]]:
+    """:func:`constant` of each value, for ``column.in_(constants(...))``."""
+    return [constant(value) for value in values]

@@ -134,8 +134,11 @@ class CreateKey(RequestBody):
 class SetAcmaStatus(RequestBody):
     status: AcmaStatus
     reference: str | None = Field(None, max_length=100)
+    authorisedProviders: list[str] | None = Field(None, description=(
+        "the providers (as the routes file names them) that have authorised the name on the register; "
+        "[] every provider; omitted: kept as they are"))
 
-    example = {"status": "submitted", "reference": "APP-12345"}
+    example = {"status": "registered", "reference": "APP-12345", "authorisedProviders": ["primary"]}
 
 
 class RejectBusinessName(RequestBody):
@@ -317,7 +320,8 @@ def _acma_history(ctx: Context, name_id: str) -> dict[str, Any]:
     name = business_names.get(ctx, name_id)  # NotFound for an unknown id
     items = [{**h, "at": iso_ms(h["at"])} for h in acma.history(ctx, name_id)]
     return {"id": name.id, "businessname": name.businessname, "acmaStatus": name.acma_status,
-            "acmaReference": name.acma_reference, "items": items}
+            "acmaReference": name.acma_reference, "acmaAuthorisedProviders": list(name.acma_providers),
+            "items": items}
 
 
 @router.get("/business-names/{name_id:objectid}/acma")
@@ -330,11 +334,13 @@ async def acma_history(name_id: str, request: Request) -> Response:
 
 @router.post("/business-names/{name_id:objectid}/acma", openapi_extra=SetAcmaStatus.openapi())
 async def set_acma_status(name_id: str, request: Request) -> Response:
-    """Record the name's status on ACMA's register: ``{"status": "registered", "reference": "..."}``."""
+    """Record the name's status on ACMA's register: ``{"status": "registered", "reference": "...",
+    "authorisedProviders": ["primary"]}`` (the providers that have authorised it; ``[]``: every
+    provider; omitted: kept)."""
     body = await json_object(request)
     name = await run_in_threadpool(
         acma.set_status, context(request), name_id, status=body.get("status"),
-        reference=body.get("reference"), actor=_actor(request),
+        reference=body.get("reference"), providers=body.get("authorisedProviders"), actor=_actor(request),
     )
     return envelope.ok("ACMA register status recorded", business_body(name))
 

@@ -62,6 +62,7 @@ def with_register(name: BusinessName) -> dict[str, Any]:
         "acmaStatus": name.acma_status,
         "acmaReference": name.acma_reference,
         "acmaUpdatedAt": iso_ms(name.acma_updated_at),
+        "acmaAuthorisedProviders": list(name.acma_providers),  # []: every provider
     }
 
 

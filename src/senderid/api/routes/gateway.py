@@ -22,7 +22,10 @@ from senderid.domain.types import Caller
 from senderid.errors import NotFound
 from senderid.numbers import national_significant
 
-router = APIRouter(prefix="/api/v1", tags=["sending"])
+router = APIRouter(prefix="/api/v1", tags=["sending"])  # what gateways call per message
+# Reading and cancelling messages: included after the per-registration routes, since
+# routes are matched in the order they are included (see api/app.py).
+messages_router = APIRouter(prefix="/api/v1", tags=["sending"])
 
 QUEUED = "Message added to queue."
 PROCESSING = "Request is being processed"
@@ -63,6 +66,37 @@ class SendSms(RequestBody):
     example = {"message": "Your order is ready: gosite.au/goo", "contacts": ["0491 570 157"],
                "sender": "+61491570156", "longUrl": [{"longUrl": "www.example.com/orders", "shortUrl": "goo"}],
                "customString": "shop", "replyStopToOptOut": True}
+
+
+# senderId/check first: gateways call it per message, and routes are matched in order.
+@router.get("/senderId/check")
+async def check(
+    request: Request,
+    sender: Annotated[str, Query(description="Number, business name or #SharedNum# (at most 32 characters)")] = "",
+) -> Response:
+    """May the calling account send as ``sender``? Read-only and cheap: gateways call it per message."""
+    ctx = context(request)
+
+    resolved = await as_caller(
+        request,
+        lambda who: messages.check_sender(ctx, who.account, sender),
+        from_memory=lambda who: messages.check_sender_from_memory(ctx, who.account, sender),
+    )
+    business = resolved is not None and resolved.kind == "business_name"
+    registered = resolved.acma_registered if resolved is not None else None
+    unregistered = business and acma.refuses(ctx, registered)
+    allowed = resolved is not None and not unregistered
+    data: dict[str, Any] = {
+        "sender": sender,
+        "allowed": allowed,
+        "type": resolved.kind if resolved else None,
+        "sendAs": resolved.value if resolved and allowed else None,
+    }
+    if business and acma.tells(ctx):  # SENDERID_UNREGISTERED_ALPHA=warn|refuse
+        data["acmaRegistered"] = registered
+    if unregistered:
+        return envelope.ok(f"Sender not allowed: it is not registered on {acma.REGISTER}", data)
+    return envelope.ok("Sender allowed" if allowed else "Sender not allowed", data)
 
 
 @router.post("/gateway", openapi_extra=SendSms.openapi())
@@ -116,7 +150,7 @@ def message_body(message: views.MessageView, *, events: bool) -> dict[str, Any]:
     return body
 
 
-@router.get("/gateway/messages")
+@messages_router.get("/gateway/messages")
 async def list_messages(
     request: Request,
     limit: Limit = 50,
@@ -141,7 +175,7 @@ async def list_messages(
     return envelope.ok("Success", page([message_body(m, events=False) for m in items], total, limit, offset))
 
 
-@router.get("/gateway/messages/{message_id}")
+@messages_router.get("/gateway/messages/{message_id}")
 async def get_message(message_id: str, request: Request) -> Response:
     """One gateway message of the account: its status, fields and history (``events``)."""
     ctx = context(request)
@@ -154,7 +188,7 @@ async def get_message(message_id: str, request: Request) -> Response:
     return envelope.ok("Success", message_body(await as_caller(request, work), events=True))
 
 
-@router.delete("/gateway/messages/{message_id}")
+@messages_router.delete("/gateway/messages/{message_id}")
 async def cancel(message_id: str, request: Request) -> Response:
     """Cancel a message not handed to the provider yet (a scheduled one, typically)."""
     ctx = context(request)
@@ -167,33 +201,3 @@ async def cancel(message_id: str, request: Request) -> Response:
     done = await as_caller(request, work)
     return envelope.ok("Message cancelled", {
         "MessageId": done.message_id, "status": done.status, "scheduledAt": iso_ms(done.due_at)})
-
-
-@router.get("/senderId/check")
-async def check(
-    request: Request,
-    sender: Annotated[str, Query(description="Number, business name or #SharedNum# (at most 32 characters)")] = "",
-) -> Response:
-    """May the calling account send as ``sender``? Read-only and cheap: gateways call it per message."""
-    ctx = context(request)
-
-    resolved = await as_caller(
-        request,
-        lambda who: messages.check_sender(ctx, who.account, sender),
-        from_memory=lambda who: messages.check_sender_from_memory(ctx, who.account, sender),
-    )
-    business = resolved is not None and resolved.kind == "business_name"
-    registered = resolved.acma_registered if resolved is not None else None
-    unregistered = business and acma.refuses(ctx, registered)
-    allowed = resolved is not None and not unregistered
-    data: dict[str, Any] = {
-        "sender": sender,
-        "allowed": allowed,
-        "type": resolved.kind if resolved else None,
-        "sendAs": resolved.value if resolved and allowed else None,
-    }
-    if business and acma.tells(ctx):  # SENDERID_UNREGISTERED_ALPHA=warn|refuse
-        data["acmaRegistered"] = registered
-    if unregistered:
-        return envelope.ok(f"Sender not allowed: it is not registered on {acma.REGISTER}", data)
-    return envelope.ok("Sender allowed" if allowed else "Sender not allowed", data)

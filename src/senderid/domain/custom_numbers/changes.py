@@ -14,6 +14,7 @@ from senderid.domain import audit, outbox
 from senderid.domain import events as domain_events
 from senderid.domain.context import Context
 from senderid.domain.custom_numbers.statements import CANCELLED, PENDING
+from senderid.store.coltypes import constant
 from senderid.store.tables import custom_numbers
 
 CANCELLED_REASON = "verified by another account"
@@ -50,7 +51,7 @@ def cancel_other_pending(
     added to ``entries`` and ``events``."""
     others = conn.execute(
         update(custom_numbers)
-        .where(custom_numbers.c.number == number, custom_numbers.c.status == PENDING,
+        .where(custom_numbers.c.number == number, custom_numbers.c.status == constant(PENDING),
                custom_numbers.c.id != keep)
         .values(status=CANCELLED, ended_at=now, updated_at=now, otp_hash=None)
         .returning(custom_numbers.c.id, custom_numbers.c.account_id)

@@ -28,7 +28,7 @@ from senderid.domain import otp_guesses, protected
 from senderid.domain.context import Context
 from senderid.domain.custom_numbers.statements import PENDING, TAKEN
 from senderid.errors import RateLimited
-from senderid.store.coltypes import UTCDateTime
+from senderid.store.coltypes import UTCDateTime, constant, constants
 from senderid.store.tables import custom_numbers, otp_sends
 
 HOUR = timedelta(hours=1)
@@ -88,12 +88,12 @@ def _state_query(limits: tuple[int, ...], guess_limits: tuple[int, ...]) -> Sele
     number: BindParameter[str] = bindparam("number", type_=String())
     account_id: BindParameter[str] = bindparam("account_id", type_=String())
     active = select(custom_numbers.c.id).where(
-        custom_numbers.c.number == number, custom_numbers.c.status.in_(TAKEN)).limit(1)
+        custom_numbers.c.number == number, custom_numbers.c.status.in_(constants(TAKEN))).limit(1)
     pending = select(custom_numbers.c.id).where(
         custom_numbers.c.account_id == account_id, custom_numbers.c.number == number,
-        custom_numbers.c.status == PENDING).limit(1)
+        custom_numbers.c.status == constant(PENDING)).limit(1)
     others = select(custom_numbers.c.id).where(
-        custom_numbers.c.number == number, custom_numbers.c.status == PENDING,
+        custom_numbers.c.number == number, custom_numbers.c.status == constant(PENDING),
         custom_numbers.c.account_id != account_id).limit(1)
     last = select(func.max(otp_sends.c.created_at)).where(_SCOPES[0](otp_sends))
     columns = []

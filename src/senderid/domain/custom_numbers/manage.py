@@ -35,6 +35,7 @@ from senderid.domain.custom_numbers.statements import (
 from senderid.domain.types import Account, Actor, CustomNumberStatus, Registration, VerifiedBy
 from senderid.errors import Conflict, InvalidRequest, NotFound
 from senderid.numbers import InvalidNumber, parse_mobile
+from senderid.store.coltypes import constant
 from senderid.store.tables import custom_numbers
 
 READABLE_STATUSES = tuple(CustomNumberStatus)  # what listings show and filter on
@@ -62,9 +63,9 @@ def _status_filter(status: str, now: datetime) -> Any:
     if status not in READABLE_STATUSES:
         raise InvalidRequest(f"status must be one of {', '.join(READABLE_STATUSES)}")
     if status == PENDING:
-        return (custom_numbers.c.status == PENDING) & (custom_numbers.c.otp_expires_at > now)
+        return (custom_numbers.c.status == constant(PENDING)) & (custom_numbers.c.otp_expires_at > now)
     if status == EXPIRED:
-        return (custom_numbers.c.status == PENDING) & (custom_numbers.c.otp_expires_at <= now)
+        return (custom_numbers.c.status == constant(PENDING)) & (custom_numbers.c.otp_expires_at <= now)
     return custom_numbers.c.status == status
 
 

@@ -38,6 +38,7 @@ from senderid.errors import (
     NumberProtected,
     ReclaimNeedsOtp,
 )
+from senderid.store.coltypes import constants
 from senderid.store.tables import custom_numbers
 
 
@@ -55,7 +56,7 @@ def reclaim(ctx: Context, account: Account, *, name: object, number: object, act
             refuse_protected(conn, account, e164, now, actor)
         else:
             takers = conn.execute(select(custom_numbers.c.account_id, custom_numbers.c.status).where(
-                custom_numbers.c.number == e164, custom_numbers.c.status.in_(TAKEN))).all()
+                custom_numbers.c.number == e164, custom_numbers.c.status.in_(constants(TAKEN)))).all()
             if any(t.status == CLAIMING for t in takers):
                 raise ClaimOpen()
             if not any(t.account_id != account.id and t.status in HELD for t in takers):

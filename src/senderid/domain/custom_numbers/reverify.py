@@ -27,6 +27,7 @@ from senderid.domain.custom_numbers.schedule import after_days, schedule
 from senderid.domain.custom_numbers.statements import ACTIVE, CANCELLED, CLAIMING, HELD, LAPSED, REVERIFY
 from senderid.domain.types import Account, Actor, VerifiedBy
 from senderid.errors import Conflict, NotFound
+from senderid.store.coltypes import constant
 from senderid.store.tables import custom_numbers
 
 HOLDER_PROVED = "the holder proved possession"
@@ -73,7 +74,7 @@ def renew(ctx: Context, conn: Connection, account: Account, name: str, number: s
     if counted.claim_id is not None:
         claim = conn.execute(
             update(custom_numbers)
-            .where(custom_numbers.c.id == counted.claim_id, custom_numbers.c.status == CLAIMING)
+            .where(custom_numbers.c.id == counted.claim_id, custom_numbers.c.status == constant(CLAIMING))
             .values(status=CANCELLED, ended_at=now, updated_at=now, due_at=None, otp_hash=None)
             .returning(custom_numbers.c.account_id)
         ).first()

@@ -12,7 +12,7 @@ from sqlalchemy import Float, String, and_, bindparam, case, insert, or_, select
 
 from senderid.domain import otp_guesses
 from senderid.domain.types import CustomNumberStatus
-from senderid.store.coltypes import UTCDateTime
+from senderid.store.coltypes import UTCDateTime, constant, constants
 from senderid.store.tables import custom_numbers, otp_sends
 
 PENDING, EXPIRED, ACTIVE, CANCELLED, DELETED, LAPSED, RELEASED, CLAIMING, RECLAIMED = CustomNumberStatus
@@ -52,8 +52,8 @@ COUNT_TRY = (
     .where(
         custom_numbers.c.account_id == bindparam("b_account_id"),
         custom_numbers.c.number == bindparam("b_number"),
-        or_(custom_numbers.c.status == PENDING,
-            and_(custom_numbers.c.status.in_(HELD), custom_numbers.c.otp_purpose == REVERIFY)),
+        or_(custom_numbers.c.status == constant(PENDING),
+            and_(custom_numbers.c.status.in_(constants(HELD)), custom_numbers.c.otp_purpose == REVERIFY)),
         custom_numbers.c.otp_attempts < bindparam("b_max_attempts"),
         custom_numbers.c.otp_expires_at > bindparam("b_now", type_=UTCDateTime),
     )
@@ -62,17 +62,17 @@ COUNT_TRY = (
         custom_numbers.c.id, custom_numbers.c.otp_hash, custom_numbers.c.otp_attempts,
         custom_numbers.c.status, custom_numbers.c.otp_purpose,
         select(_HOLDER.c.id)
-        .where(_HOLDER.c.number == bindparam("b_number"), _HOLDER.c.status.in_(HELD),
+        .where(_HOLDER.c.number == bindparam("b_number"), _HOLDER.c.status.in_(constants(HELD)),
                _HOLDER.c.account_id != bindparam("b_account_id"))
         .limit(1)
         .scalar_subquery()
         .label("taken"),
         select(_CLAIM.c.id)
-        .where(_CLAIM.c.number == bindparam("b_number"), _CLAIM.c.status == CLAIMING)
+        .where(_CLAIM.c.number == bindparam("b_number"), _CLAIM.c.status == constant(CLAIMING))
         .scalar_subquery()
         .label("claim_id"),
         select(_CLAIM.c.decides_at)
-        .where(_CLAIM.c.number == bindparam("b_number"), _CLAIM.c.status == CLAIMING)
+        .where(_CLAIM.c.number == bindparam("b_number"), _CLAIM.c.status == constant(CLAIMING))
         .scalar_subquery()
         .label("claim_decides_at"),
     )
@@ -82,7 +82,7 @@ ACTIVE_MINE = select(custom_numbers.c.id, custom_numbers.c.name, custom_numbers.
                      custom_numbers.c.status, custom_numbers.c.decides_at).where(
     custom_numbers.c.account_id == bindparam("b_account_id"),
     custom_numbers.c.number == bindparam("b_number"),
-    custom_numbers.c.status.in_((ACTIVE, CLAIMING)),
+    custom_numbers.c.status.in_(constants((ACTIVE, CLAIMING))),
     custom_numbers.c.otp_expires_at > bindparam("b_now", type_=UTCDateTime),
 )
 
@@ -93,7 +93,7 @@ _B_NOW = bindparam("b_now", type_=UTCDateTime)
 ACTIVATE = (
     update(custom_numbers)
     .where(custom_numbers.c.number == bindparam("b_number"),
-           _MINE_ROW | (custom_numbers.c.status == PENDING))
+           _MINE_ROW | (custom_numbers.c.status == constant(PENDING)))
     .values(
         status=case((_MINE_ROW, ACTIVE), else_=CANCELLED),
         name=case((_MINE_ROW, bindparam("b_name", type_=String)), else_=custom_numbers.c.name),

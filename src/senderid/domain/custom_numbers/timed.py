@@ -41,7 +41,7 @@ from senderid.domain.custom_numbers.schedule import after_days, days, noticed, s
 from senderid.domain.custom_numbers.statements import ACTIVE, CLAIMING, HELD, LAPSED, RECLAIMED, RELEASED
 from senderid.domain.types import SYSTEM, VerifiedBy
 from senderid.settings import Settings
-from senderid.store.coltypes import UTCDateTime
+from senderid.store.coltypes import UTCDateTime, constant, constants
 from senderid.store.db import Database
 from senderid.store.tables import accounts, custom_numbers
 
@@ -143,7 +143,7 @@ def _decide(db: Database, conn: Connection, settings: Settings, claim: Any, now:
     """The claim won: the holders' registrations end ``reclaimed``, the claimer's is active."""
     holders = conn.execute(
         select(custom_numbers.c.id, custom_numbers.c.account_id, custom_numbers.c.status, custom_numbers.c.name)
-        .where(custom_numbers.c.number == claim.number, custom_numbers.c.status.in_(HELD))).all()
+        .where(custom_numbers.c.number == claim.number, custom_numbers.c.status.in_(constants(HELD)))).all()
     entries: list[audit.Entry] = []
     events: list[domain_events.Event] = []
     if holders:
@@ -192,7 +192,7 @@ def reconcile(db: Database, settings: Settings, now: datetime, *, account_id: st
     query = (select(custom_numbers.c.id, custom_numbers.c.verified_at, custom_numbers.c.reverify_noticed_at,
                     effective.label("after"))
              .join(accounts, accounts.c.id == custom_numbers.c.account_id)
-             .where(custom_numbers.c.status == ACTIVE, custom_numbers.c.verified_by == VerifiedBy.OTP,
+             .where(custom_numbers.c.status == constant(ACTIVE), custom_numbers.c.verified_by == VerifiedBy.OTP,
                     func.coalesce(custom_numbers.c.reverify_after_days, -1) != effective))
     if account_id is not None:
         query = query.where(custom_numbers.c.account_id == account_id)

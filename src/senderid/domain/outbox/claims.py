@@ -19,7 +19,9 @@ The two lanes:
   index: one probe per account, whatever the backlog.
 
 Every row claimed also says whether its sender is still one its account holds
-(``sender_allowed``, read from the tables in the same statement: :func:`sender_still_allowed`).
+(``sender_allowed``, read from the tables in the same statement: :func:`sender_still_allowed`),
+and, for a business name, the providers that have authorised it on ACMA's register
+(:func:`authorised_providers`, the same statement: ``Claimed.authorised_providers``).
 
 Messages of a suspended account (``accounts.suspended_at``) are not claimed, in either
 lane: they wait, queued, until the account is resumed (:data:`_NOT_SUSPENDED`, in every
@@ -52,9 +54,10 @@ from sqlalchemy import (
     update,
 )
 
+from senderid.domain import acma_providers
 from senderid.domain.outbox.statements import OTP, QUEUED, SENDING, SMS
 from senderid.domain.types import BusinessNameStatus, CustomNumberStatus
-from senderid.store.coltypes import UTCDateTime
+from senderid.store.coltypes import UTCDateTime, constant
 from senderid.store.tables import accounts as accounts_table
 from senderid.store.tables import business_names, custom_numbers, outbox
 
@@ -79,15 +82,17 @@ class Claimed:
     expires_at: datetime | None
     account_id: str | None = None
     acma_registered: bool | None = None  # told in message.sent (SENDERID_UNREGISTERED_ALPHA)
-    # The named providers authorised to carry its business name on ACMA's register; empty:
-    # every provider (the worker's router keeps to these among its route's providers).
+    # A gateway SMS from a business name: the providers that have authorised the name on
+    # ACMA's register (empty: every provider; and for numbers, the shared sender, OTPs).
+    # The worker chooses among its route's providers with Routes.authorised /
+    # senderid.domain.acma_providers.providers_for.
     authorised_providers: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, row: Row[Any]) -> Claimed:
         """A row returned by a claim."""
         return cls(row.id, row.kind, row.to_number, row.sender, row.body, row.attempts, row.expires_at,
-                   row.account_id, row.acma_registered)
+                   row.account_id, row.acma_registered, acma_providers.decode(row.authorised_providers))
 
 
 def sender_still_allowed(shared_sender: ColumnElement[str]) -> ColumnElement[bool]:
@@ -99,17 +104,33 @@ def sender_still_allowed(shared_sender: ColumnElement[str]) -> ColumnElement[boo
     worker claims the message."""
     number = exists().where(custom_numbers.c.account_id == outbox.c.account_id,
                             custom_numbers.c.number == outbox.c.sender,
-                            custom_numbers.c.status == CustomNumberStatus.ACTIVE).correlate(outbox)
+                            custom_numbers.c.status == constant(CustomNumberStatus.ACTIVE)).correlate(outbox)
     name = exists().where(business_names.c.account_id == outbox.c.account_id,
                           business_names.c.name_key == func.lower(outbox.c.sender),
-                          business_names.c.status == BusinessNameStatus.APPROVED).correlate(outbox)
+                          business_names.c.status == constant(BusinessNameStatus.APPROVED)).correlate(outbox)
     # no account: coalesce, not IS NULL, which SQLite (3.40) answers wrongly inside RETURNING
     return or_(outbox.c.kind != SMS, func.coalesce(outbox.c.account_id, "") == "",
                outbox.c.sender == shared_sender, number, name)
 
 
-# What a claim returns of each row (after the claim: attempts already counted), and
-# whether its sender is still one its account holds (read in the same statement).
+def authorised_providers() -> Any:
+    """SQL, over an ``outbox`` row: the ``acma_providers`` of the approved business name that
+    is the sender of a gateway SMS (NULL for any other message, and for a name authorised by
+    every provider)."""
+    return (
+        select(business_names.c.acma_providers)
+        .where(outbox.c.kind == SMS, business_names.c.account_id == outbox.c.account_id,
+               business_names.c.name_key == func.lower(outbox.c.sender),
+               business_names.c.status == constant(BusinessNameStatus.APPROVED))
+        .limit(1)
+        .correlate(outbox)
+        .scalar_subquery()
+    )
+
+
+# What a claim returns of each row (after the claim: attempts already counted), whether
+# its sender is still one its account holds, and a business name's authorised providers
+# (both read in the same statement).
 COLUMNS = (
     outbox.c.id, outbox.c.kind, outbox.c.to_number, outbox.c.sender, outbox.c.body,
     outbox.c.attempts, outbox.c.expires_at, outbox.c.account_id, outbox.c.next_attempt_at,
@@ -117,6 +138,7 @@ COLUMNS = (
     # a subquery, so that the row's columns are named with their table inside it
     select(sender_still_allowed(bindparam("shared_sender", type_=String())))
     .correlate(outbox).scalar_subquery().label("sender_allowed"),
+    authorised_providers().label("authorised_providers"),
 )
 
 

@@ -11,6 +11,10 @@ Each attempt's result goes into the message's history (:mod:`.history`) with its
 and attempt number, in one more executemany for the whole batch (the breaker's deferrals
 were no attempt and leave none).
 
+``message.sent`` says ``acmaRegistered`` (under ``SENDERID_UNREGISTERED_ALPHA`` warn or
+refuse): false when the name was not registered or the provider that sent it had not
+authorised it on the register (:func:`senderid.domain.acma_providers.registered_through`).
+
 Recording ``sent`` first takes the per-message receipt lock and then applies the receipts
 that came before it (:mod:`.receipts`), in the same transaction.
 """
@@ -23,7 +27,7 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, or_, update
 
 from senderid.clock import iso_ms
-from senderid.domain import events
+from senderid.domain import acma_providers, events
 from senderid.domain.outbox import history
 from senderid.domain.outbox.claims import Claimed
 from senderid.domain.outbox.receipts import apply_early_receipts_many, lock_receipts
@@ -42,7 +46,7 @@ class Outcome:
     error: str | None = None
     next_attempt_at: datetime | None = None  # QUEUED and DEFERRED
     provider_message_id: str | None = None  # SENT
-    provider: str | None = None  # the named provider that made the attempt (None: the record's default)
+    provider: str | None = None  # the provider that made the attempt (None: the batch's)
 
 
 # Built once, one per kind of outcome.
@@ -105,7 +109,8 @@ def record(conn: Connection, outcomes: list[Outcome], *, now: datetime, provider
         (o.message.account_id, "message.sent" if o.status == SENT else "message.failed",
          {"id": o.message.id, "to": o.message.to, "sender": o.message.sender,
           **({} if o.status == SENT else {"status": o.status, "error": o.error or ""}),
-          **({"acmaRegistered": o.message.acma_registered}
+          **({"acmaRegistered": acma_providers.registered_through(
+              o.message.acma_registered, o.provider or provider, o.message.authorised_providers)}
              if o.status == SENT and o.message.acma_registered is not None else {})})
         for o in sent + [o for o in ended if o.status != CANCELLED]
         if o.message.kind == SMS and o.message.account_id is not None  # gateway messages only

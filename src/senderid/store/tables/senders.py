@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, ForeignKey, Index, Integer, String, Table, UniqueConstraint, text
+from sqlalchemy import Column, Float, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint, text
 
 from senderid.store.coltypes import UTCDateTime
 from senderid.store.tables.base import ID, metadata
@@ -158,6 +158,9 @@ business_names = Table(
     Column("acma_reference", String(100)),
     Column("acma_updated_by", String(64)),
     Column("acma_updated_at", UTCDateTime),
+    # The providers (as the routes file names them) that have authorised the name on the
+    # register: a JSON list of names; NULL: every provider.
+    Column("acma_providers", Text),
     # One account holds a name once (while requested or approved).
     Index(
         "uq_business_names_live_account_name",

@@ -5,8 +5,8 @@ so ``provider_health`` is keyed by (worker, provider). Its rows say what running
 saw and are rewritten when a worker starts: the table is made again, empty (it has no
 triggers).
 
-Revision ID: 0020
-Revises: 0019
+Revision ID: 0021
+Revises: 0020
 Create Date: 2026-12-07
 """
 
@@ -17,8 +17,8 @@ from alembic import op
 
 import senderid.store.coltypes
 
-revision = '0020'
-down_revision = '0019'
+revision = '0021'
+down_revision = '0020'
 branch_labels = None
 depends_on = None
 
