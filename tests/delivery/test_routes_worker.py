@@ -289,7 +289,19 @@ def test_readyz_lists_each_failing_provider(ctx, peers, routed, app_client) -> N
     assert body["message"].startswith("ready; SMS are not leaving: the alphas, numbers, spare providers keep failing")
 
 
-def test_a_name_goes_only_through_providers_that_authorised_it(ctx, peers, routed) -> None:
+@pytest.mark.parametrize("settings_overrides", [{"webhook_allow_private": True, "unregistered_alpha": "warn"}])
+def test_with_warn_a_name_goes_by_its_route(ctx, peers, routed) -> None:
+    worker = routed("""
+[[routes]]
+providers = ["spare", "alphas"]
+""")
+    message = outbox.Claimed("m1", "sms", "+61491570157", ALPHA, "Hi", 1, None, "acct",
+                             authorised_providers=("alphas",))
+    assert worker.router.choose(message) is worker.channels["spare"]  # message.sent tells
+
+
+@pytest.mark.parametrize("settings_overrides", [{"webhook_allow_private": True, "unregistered_alpha": "refuse"}])
+def test_with_refuse_a_name_goes_only_through_providers_that_authorised_it(ctx, peers, routed) -> None:
     worker = routed("""
 [[routes]]
 providers = ["spare", "alphas"]
@@ -297,10 +309,8 @@ providers = ["spare", "alphas"]
     message = outbox.Claimed("m1", "sms", "+61491570157", ALPHA, "Hi", 1, None, "acct",
                              authorised_providers=("alphas",))
     assert worker.router.choose(message) is worker.channels["alphas"]
-    anyone = dataclasses.replace(message, id="m2", authorised_providers=())
+    anyone = dataclasses.replace(message, id="m2", authorised_providers=())  # authorised everywhere
     assert worker.router.choose(anyone) is worker.channels["spare"]
-    nobody = dataclasses.replace(message, id="m3", authorised_providers=("numbers",))  # not on its route
-    assert worker.router.choose(nobody) is worker.channels["spare"]  # allow / warn: by the route
 
 
 @pytest.mark.parametrize("settings_overrides", [{"webhook_allow_private": True, "unregistered_alpha": "refuse"}])

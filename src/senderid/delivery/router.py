@@ -4,9 +4,11 @@ The outbox row holds only the sender's text, so the router tells its kind the wa
 routes file names them: the shared sender (``""``, the provider's default, or
 ``SENDERID_SHARED_SENDER``) is ``shared``; digits (with or without ``+``) are ``number``;
 anything else is ``alpha`` (a business name). The first route that matches the message
-(sender kind, recipient prefix, account) decides; among its providers, those its business
-name is authorised for on ACMA's register (``Claimed.authorised_providers``: empty means
-all; see :meth:`senderid.routing.Routes.authorised`). Then:
+(sender kind, recipient prefix, account) decides, and its providers carry it: all of them,
+or with ``SENDERID_UNREGISTERED_ALPHA=refuse`` only those that authorised its business name
+on ACMA's register (``Claimed.authorised_providers``: empty means all; see
+:meth:`senderid.routing.Routes.authorised`; with ``warn``, ``message.sent`` says whether
+the one used had). Then:
 
 * ``failover``: the first of them whose breaker admits a message. One whose window is full
   is waited for (the message stays ready): only an open breaker moves messages on;
@@ -70,9 +72,9 @@ class Router:
         found = self._memo.get(message.id)
         if found is None:
             route = self.route(message)
-            names = self.routes.authorised(route, message.authorised_providers)
-            if not names and not self.refuse_unauthorised:
-                names = route.providers  # warn / allow: by the route, message.sent tells
+            names = route.providers  # allow / warn: by the route (warn: message.sent tells)
+            if self.refuse_unauthorised:  # refuse: only those that authorised its name
+                names = self.routes.authorised(route, message.authorised_providers)
             if len(self._memo) >= MEMO_SIZE:
                 self._memo.clear()
             found = self._memo[message.id] = (route, [self.channels[name] for name in names], (id(route), names))
