@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
 from senderid.clock import Clock
-from senderid.delivery.providers import build_provider, inbound_recorder
+from senderid.delivery.providers import build_named, build_provider, inbound_recorder
+from senderid.delivery.providers.base import Provider
 from senderid.delivery.worker import Worker, WorkerThread
 from senderid.domain.context import Context
 from senderid.routing import Routes, RoutesFileError, load_routes
@@ -78,17 +79,37 @@ OUTBOX_CHANNEL = "senderid_outbox"  # notified by a trigger on outbox inserts (P
 
 
 def build_worker(ctx: Context, name: str | None = None) -> Worker:
-    """A worker for this process, woken at once by a commit that queued something: in this
-    process through ``ctx.on_enqueue``, in any process through the listener (PostgreSQL;
-    on SQLite other processes' messages are found by the poll)."""
-    provider = build_provider(ctx.settings, ctx.db, ctx.clock,
-                              on_inbound=inbound_recorder(ctx, ctx.settings.sms_provider))
-    worker = Worker(ctx.db, ctx.settings, provider, ctx.clock, name=name)
+    """A worker for this process serving every provider of ``ctx.routes`` (each under its
+    name, its replies recorded under it too), woken at once by a commit that queued
+    something: in this process through ``ctx.on_enqueue``, in any process through the
+    listener (PostgreSQL; on SQLite other processes' messages are found by the poll)."""
+    worker = Worker(ctx.db, ctx.settings, build_providers(ctx), ctx.clock, name=name, routes=ctx.routes)
     worker.forget_senders = ctx.senders.forget_senders  # a lapse or reclaim it decides, at once here
     ctx.on_enqueue = worker.wake
     if ctx.listener is not None:
         ctx.listener.subscribe(OUTBOX_CHANNEL, lambda _channel, _payload: worker.wake())
     return worker
+
+
+def build_providers(ctx: Context) -> dict[str, Provider]:
+    """Every provider of ``ctx.routes`` by name: the single provider of the settings without
+    a routes file; the named ones of the file, each with its own settings."""
+    settings = ctx.settings
+    if not ctx.routes.from_file:
+        [spec] = ctx.routes.providers.values()
+        return {spec.name: build_provider(settings, ctx.db, ctx.clock, name=spec.name,
+                                          on_inbound=inbound_recorder(ctx, spec.name))}
+    built: dict[str, Provider] = {}
+    try:
+        for spec in ctx.routes.providers.values():
+            own = spec.settings_for(settings)
+            built[spec.name] = build_named(spec, settings, ctx.db, ctx.clock, on_inbound=inbound_recorder(
+                ctx, spec.name, kind=spec.kind, settings=own))
+    except Exception:
+        for provider in built.values():
+            provider.close()
+        raise
+    return built
 
 
 @contextmanager
@@ -101,7 +122,7 @@ def working(ctx: Context, name: str | None = None) -> Iterator[Worker]:
         yield worker
     finally:
         ctx.on_enqueue = before
-        worker.provider.close()
+        worker.close()
 
 
 @contextmanager

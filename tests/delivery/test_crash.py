@@ -6,8 +6,10 @@ what is left once the dead workers' leases have run out. The worker delivers thr
 real provider peer on 127.0.0.1 that keeps **every** hand-off it receives: the
 ``webhook`` provider against :class:`peers.webhook.WebhookPeer` (``webhook-id`` is
 senderid's message id) and the ``smpp`` provider against :class:`peers.smsc.TestSmsc`
-(a message is told apart by its destination: each registration has its own number). Both
-run on SQLite and on PostgreSQL.
+(a message is told apart by its destination: each registration has its own number); and
+two named ``webhook`` providers of a routes file sharing the SMS in turn (a worker with a
+channel per provider, both posting to the same receiver). All run on SQLite and on
+PostgreSQL.
 
 Each worker start gets its own mark on the wire (webhook: its own URL path; SMPP: its
 own bind ``system_type``), so every hand-off at the peer names the worker that made it.
@@ -169,6 +171,26 @@ class WebhookReceiver:
         return sender
 
 
+class RoutesReceiver(WebhookReceiver):
+    """Two named ``webhook`` providers of a routes file (SENDERID_ROUTES_FILE) sharing the
+    worker's SMS in turn (``round_robin``); both post to the same receiver, worker N to
+    ``/sms/wN``: the crash guarantees hold with a channel per provider."""
+
+    name = "routes"
+
+    def __init__(self, peer: WebhookPeer, directory: Path) -> None:
+        super().__init__(peer)
+        self.directory = directory
+
+    def env(self, worker: int) -> dict[str, str]:
+        path = self.directory / f"routes-w{worker}.toml"
+        provider = (f'kind = "webhook"\nprovider_url = "{self.peer.url}/sms/w{worker}"\n'
+                    f'provider_secret = "{self.secret}"\n')
+        path.write_text(f"[providers.primary]\n{provider}\n[providers.backup]\n{provider}\n"
+                        '[[routes]]\nproviders = ["primary", "backup"]\nmode = "round_robin"\n')
+        return {**super().env(worker), "SENDERID_ROUTES_FILE": str(path)}
+
+
 class SmscReceiver:
     """The ``smpp`` provider's SMSC; worker N binds with ``system_type`` ``wN``."""
 
@@ -205,12 +227,12 @@ class SmscReceiver:
         return sender.removeprefix("+")  # E.164 goes as international/ISDN digits
 
 
-@pytest.fixture(params=["webhook", "smpp"])
-def receiver(request: pytest.FixtureRequest) -> Iterator[Receiver]:
-    if request.param == "webhook":
+@pytest.fixture(params=["webhook", "smpp", "routes"])
+def receiver(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Receiver]:
+    if request.param in ("webhook", "routes"):
         with WebhookPeer() as peer:
             peer.invalid_numbers = set()  # every number here is valid
-            yield WebhookReceiver(peer)
+            yield WebhookReceiver(peer) if request.param == "webhook" else RoutesReceiver(peer, tmp_path)
     else:
         with TestSmsc() as smsc:
             smsc.invalid_numbers = set()
@@ -496,3 +518,5 @@ def test_killed_workers_lose_nothing_and_hand_over_twice_only_across_a_crash(
     assert at_risk, "no kill fell between the provider's acceptance and the record"
     for message_id in set().union(*held.values()):
         assert messages[message_id].attempts >= 2  # taken again after the lease
+    if receiver.name == "routes":  # both named providers carried SMS, each recorded under its name
+        assert {m.provider for m in messages.values()} == {"primary", "backup"}

@@ -76,6 +76,12 @@ class CircuitBreaker:
         with self._lock:
             return self._cool_off
 
+    def admits(self) -> bool:
+        """Would :meth:`allow` say yes now (without taking the half-open trial)?"""
+        with self._lock:
+            state = self._current_state()
+            return state == CLOSED or (state == HALF_OPEN and not self._trial_in_flight)
+
     # -- deciding --------------------------------------------------------------------------
 
     def allow(self) -> bool:

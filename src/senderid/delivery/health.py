@@ -1,9 +1,9 @@
-"""What a worker tells the rest of the deployment about its SMS provider.
+"""What a worker tells the rest of the deployment about its SMS providers.
 
-The circuit breaker (:mod:`senderid.delivery.breaker`) lives in one worker's memory;
+The circuit breakers (:mod:`senderid.delivery.breaker`) live in one worker's memory;
 the console runs in another process. So each worker keeps one row of
-``provider_health``: its breaker's state, since when, when an open breaker tries
-again, and the last transient failure it saw. The row is written only when there is
+``provider_health`` per provider it serves (by name): that breaker's state, since when,
+when an open breaker tries again, and the last transient failure it saw. The row is written only when there is
 something new — a breaker transition or a failed send — inside the transaction that
 records the batch's outcomes (one extra statement then, none while sends succeed). The
 worker adds the row when it starts and removes it when it stops; rows of workers that
@@ -29,7 +29,7 @@ ERROR_LENGTH = 500
 
 
 class HealthReport:
-    """One worker's row: collects what changed between records, writes it in a record's transaction."""
+    """One worker's row for one provider: collects what changed between records, writes it in a record's transaction."""
 
     def __init__(self, worker: str, provider: str, breaker: breakers.CircuitBreaker) -> None:
         self.worker = worker
@@ -81,7 +81,7 @@ class HealthReport:
             "updated_at": now,
         }
         statement = upsert(conn, provider_health).values(worker=self.worker, **values)
-        conn.execute(statement.on_conflict_do_update(index_elements=["worker"], set_=values))
+        conn.execute(statement.on_conflict_do_update(index_elements=["worker", "provider"], set_=values))
         return version
 
     def written(self, version: int | None) -> None:
@@ -91,4 +91,5 @@ class HealthReport:
             self._written = max(self._written, version)
 
     def stop(self, conn: Connection) -> None:
-        conn.execute(delete(provider_health).where(provider_health.c.worker == self.worker))
+        conn.execute(delete(provider_health).where(provider_health.c.worker == self.worker,
+                                                   provider_health.c.provider == self.provider))

@@ -1,13 +1,21 @@
-"""The delivery worker: claim due messages, hand them to the provider, record the outcomes.
+"""The delivery worker: claim due messages, hand each to a provider, record the outcomes.
 
-A worker keeps a *window* of sends in flight — up to ``SENDERID_DELIVERY_CONCURRENCY``
-(and no more than the provider can use, e.g. SMPP's window × binds) — and never holds a
-transaction open across a network call::
+One worker serves every provider of the deployment's routes (:mod:`senderid.routing`;
+without a routes file, the one provider of ``SENDERID_SMS_PROVIDER``). Each provider is a
+*channel* (:mod:`senderid.delivery.channels`) with its own circuit breaker, window (up to
+``SENDERID_DELIVERY_CONCURRENCY`` sends in flight, and no more than the provider can use,
+e.g. SMPP's window x binds), rate cap and health row; the router
+(:mod:`senderid.delivery.router`) chooses the channel of each message (its route; failover
+or round robin). The worker never holds a transaction open across a network call::
 
-    claim (one write transaction: the free slots' worth, OTP lane first; see lanes.py)
-      -> each message to a send thread: provider.send()            (no transaction)
+    claim (one write transaction: the free slots' worth, OTP lane first; see lanes.py;
+           and the rate-capped providers' tokens)
+      -> each message to its channel's send thread: provider.send()   (no transaction)
+         (its channel's window full: it waits for it; every provider of its route open:
+          back to the queue, the attempt not used)
       -> outcomes collected; all that finished since the last record are
-         recorded in one write transaction: sent | retry later | failed | dead
+         recorded in one write transaction: sent | retry later | failed | dead,
+         each under the provider that made the attempt
 
 A crash between the claim and the record leaves leased messages that the next claim
 takes again once the lease runs out: nothing is lost. A crash after the provider
@@ -15,14 +23,15 @@ accepted a message but before its record hands that SMS over again (same id, sam
 text: the code is drawn once, when the message is queued): delivery is
 *at-least-once*, and the message id lets a provider or receiver drop the repeat.
 
-A circuit breaker (:mod:`senderid.delivery.breaker`) sits in front of the provider:
-after ``SENDERID_DELIVERY_BREAKER_FAILURES`` transient failures in a row the worker
-stops claiming SMS for a cool-off, and messages it already holds but has not handed
-over go back to the queue without using an attempt (sends already on the wire finish
-and are recorded as they come back).
+A circuit breaker (:mod:`senderid.delivery.breaker`) sits in front of each provider:
+after ``SENDERID_DELIVERY_BREAKER_FAILURES`` transient failures in a row no message is
+given to it for a cool-off; its messages go to the next provider of their route, or,
+when there is none, back to the queue without using an attempt (sends already on the
+wire finish and are recorded as they come back). The worker stops claiming SMS only
+while every provider's breaker is open.
 
 Account webhook events go out from a thread of the same worker of their own
-(:mod:`senderid.delivery.webhooks`): a slow webhook receiver never delays SMS.
+(:mod:`senderid.delivery.upkeep`): a slow webhook receiver never delays SMS.
 
 :meth:`Worker.run_once` is one deterministic round (claim a batch, send one at a time,
 record), for tests and tools; :meth:`Worker.run` is the concurrent loop.
@@ -33,89 +42,100 @@ from __future__ import annotations
 import logging
 import os
 import queue
-import random
 import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import datetime
+
+from sqlalchemy import Connection
 
 from senderid import metrics
 from senderid.clock import Clock
-from senderid.delivery import breaker, health, lanes, webhooks
-from senderid.delivery.providers.base import (
-    OutgoingSms,
-    PermanentError,
-    Provider,
-    ProviderError,
-    TransientError,
-    max_in_flight,
-)
-from senderid.domain import custom_numbers, outbox, retention
+from senderid.delivery import attempts, breaker, lanes, webhooks
+from senderid.delivery.attempts import backoff_delay, parts_of
+from senderid.delivery.channels import Channel
+from senderid.delivery.health import HealthReport
+from senderid.delivery.providers.base import Provider, ProviderError, TransientError
+from senderid.delivery.router import NOT_AUTHORISED, Router, single_routes
+from senderid.delivery.upkeep import Upkeep
+from senderid.domain import outbox
 from senderid.domain.outbox import DEFERRED, Claimed, Outcome
+from senderid.routing import Routes
 from senderid.settings import Settings
-from senderid.sms_parts import MessageTooLong, split
 from senderid.store.db import Database
 
 log = logging.getLogger("senderid.worker")
 
+__all__ = ["Worker", "WorkerThread", "backoff_delay", "parts_of", "single_routes"]
+
 RETRY_RECORD_SECONDS = 1.0  # after a failed record (database trouble), try again this soon
 RECORD_LINGER_SECONDS = 0.1  # an outcome waits at most this long for others to share its record
-HOUSEKEEPING_SECONDS = 300.0  # how often a running worker blanks old bodies and purges expired rows
-RIGHT_OF_USE_SECONDS = 1.0  # how often it looks for notices, lapses, releases and claims due
 
 
-def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
-    """Exponential backoff with jitter: about base·2^(attempt-1), between half and all of it."""
-    return float(min(cap, base * (2 ** max(0, attempt - 1))) * (0.5 + 0.5 * (rng or random).random()))
+class Worker(Upkeep):
+    """``provider``: the one provider (routes: everything through it), or the providers by
+    name, with ``routes`` naming each of them."""
 
-
-def parts_of(body: str) -> int:
-    """SMS parts a text goes out as (what a carrier's TPS counts)."""
-    try:
-        return len(split(body, 0).parts)
-    except MessageTooLong:
-        return 1
-
-
-class Worker:
     def __init__(
-        self, db: Database, settings: Settings, provider: Provider, clock: Clock,
-        name: str | None = None,
+        self, db: Database, settings: Settings, provider: Provider | Mapping[str, Provider], clock: Clock,
+        name: str | None = None, *, routes: Routes | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
-        self.provider = provider
         self.clock = clock
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
         self.forget_senders: Callable[[str], None] | None = None  # this process's sender cache
-        own_limit = max_in_flight(provider)
-        self.window = max(1, min(settings.delivery_concurrency, own_limit or settings.delivery_concurrency))
+        if isinstance(provider, Mapping):
+            if routes is None:
+                raise ValueError("providers by name need the routes that name them")
+            providers = dict(provider)
+        else:
+            providers = {provider.name: provider}
+            routes = routes or single_routes(provider.name, settings)
+        self.routes = routes
+        self.channels = {
+            spec.name: Channel(providers[spec.name], settings, clock, worker=self.name,
+                               max_per_second=spec.max_per_second, on_change=self._breaker_changed)
+            for spec in routes.providers.values()
+        }
+        self.router = Router(routes, self.channels, shared_sender=settings.shared_sender,
+                             refuse_unauthorised=settings.unregistered_alpha == "refuse")
+        self.window = sum(c.window for c in self.channels.values())
         self._batch = max(1, self.window // 2)  # claims and records in batches, not one at a time
         self._wake = threading.Event()
         self._webhooks_wake = threading.Event()
         self._cursor = lanes.FairCursor()
-        self._bucket = (
-            lanes.RateBucket(provider.name, settings.provider_max_per_second)
-            if settings.provider_max_per_second > 0 else None
-        )
-        self._rate_wait_until: datetime | None = None  # the rate bucket is empty until then
         self.webhooks = webhooks.Dispatcher(db, settings, clock, backoff=backoff_delay)
-        self.breaker = breaker.CircuitBreaker(
-            clock,
-            failures=settings.delivery_breaker_failures,
-            cool_off=settings.delivery_breaker_seconds,
-            max_cool_off=settings.delivery_backoff_max_seconds,
-            on_change=self._breaker_changed,
-        )
-        metrics.BREAKER_STATE.labels(provider.name).set(breaker.STATE_VALUES[breaker.CLOSED])
         self._swept_before: datetime | None = None  # retention: ended before this is blanked
         self._next_sweep = 0.0  # time.monotonic() of the next housekeeping round
         self._next_tick = 0.0  # time.monotonic() of the next right-of-use tick
-        # The breaker's state and the last failure, for the console (another process).
-        self.health = health.HealthReport(self.name, provider.name, self.breaker)
+
+    @property  # the first provider's parts (the only one's, without a routes file)
+    def first(self) -> Channel:
+        return next(iter(self.channels.values()))
+
+    @property
+    def provider(self) -> Provider:
+        return self.first.provider
+
+    @property
+    def breaker(self) -> breaker.CircuitBreaker:
+        return self.first.breaker
+
+    @property
+    def health(self) -> HealthReport:
+        return self.first.health
+
+    def close(self) -> None:
+        """Close every provider (their connections, binds)."""
+        for channel in self.channels.values():
+            try:
+                channel.provider.close()
+            except Exception:
+                log.exception("closing provider %s failed", channel.name)
 
     def wake(self) -> None:
         """Something was queued: look now rather than at the next poll."""
@@ -128,56 +148,93 @@ class Worker:
         """Claim one batch of SMS and one of account webhook events, and handle them, one
         message at a time, recording the batch's outcomes in one transaction.
 
-        Returns how many messages and events were handled. While the circuit breaker
-        is open no SMS is claimed; once it half-opens, one (the trial).
+        Returns how many messages and events were handled. While every provider's circuit
+        breaker is open no SMS is claimed; once one half-opens, its trial.
         """
         batch = self._claim(self.settings.worker_batch_size)
         if batch:
-            self._record([self._attempt(message) for message in batch])
+            outcomes = []
+            for message in batch:
+                channel, outcome = self._place(message)
+                if outcome is None and channel is not None and not channel.has_token():
+                    outcome = Outcome(message, DEFERRED, next_attempt_at=channel.rate_wait_until or self.clock.now())
+                if outcome is None and channel is not None:
+                    channel.spend(parts_of(message.body))
+                    outcome = self._attempt(message, channel)
+                assert outcome is not None
+                outcomes.append(outcome)
+            self._record(outcomes)
         return len(batch) + self.webhooks.run_once()
 
     # -- the concurrent loop -----------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
-        """Work until ``stop`` is set, keeping up to ``window`` sends in flight.
+        """Work until ``stop`` is set, keeping up to each provider's window of sends in flight.
 
         The loop holds up to one more window of claimed messages ready (OTP ones first),
         so a slot that frees is filled at once rather than after the next claim's round
         trip. On stop, the sends in flight finish and are recorded; messages held ready
         but not sent go back to the queue without using an attempt.
         """
-        log.info("worker started", extra={"worker": self.name, "provider": self.provider.name,
+        log.info("worker started", extra={"worker": self.name, "providers": list(self.channels),
                                           "window": self.window})
         self._report_health(start=True)
         hooks = threading.Thread(target=self._run_webhooks, args=(stop,), name="senderid-webhooks", daemon=True)
         hooks.start()
-        finished: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
+        finished: queue.SimpleQueue[tuple[Channel, Outcome]] = queue.SimpleQueue()
         ready: deque[tuple[Claimed, float]] = deque()  # claimed (when), not handed to a send thread yet
         unrecorded: list[Outcome] = []
         first_unrecorded = 0.0  # time.monotonic() of the oldest outcome not recorded yet
         in_flight = 0
+        channels = list(self.channels.values())
 
-        def send(message: Claimed) -> None:
+        def note(outcome: Outcome) -> None:
+            nonlocal first_unrecorded
+            if not unrecorded:
+                first_unrecorded = time.monotonic()
+            unrecorded.append(outcome)
+
+        def send(message: Claimed, channel: Channel) -> None:
             try:
-                outcome = self._attempt(message)
+                outcome = self._attempt(message, channel)
             except Exception:  # never leak a slot or lose the message over a bug here
                 log.exception("handling a send failed", extra={"message_id": message.id})
-                outcome = self._retry_or_die(message, TransientError("internal error while sending"))
-            finished.put(outcome)
+                outcome = self._retry_or_die(message, TransientError("internal error while sending"), channel)
+            finished.put((channel, outcome))
             self._wake.set()
 
-        def hand_over() -> int:
-            """Fill free slots from the messages held ready; ones held past half their lease
-            go back to the queue instead (another worker may take them once it runs out)."""
+        def hand_over() -> tuple[int, bool]:
+            """Give the messages held ready to their channels' free slots; ones held past half
+            their lease go back to the queue instead (another worker may take them once it
+            runs out). Returns how many were handed over, and whether some wait for a
+            capped channel's tokens."""
             started = 0
-            while ready and in_flight + started < self.window:
+            kept: deque[tuple[Claimed, float]] = deque()
+            blocked: set[tuple[int, tuple[str, ...]]] = set()  # routes whose choice is full this round
+            lease_half = self.settings.worker_lease_seconds / 2
+            while ready and any(c.has_room() for c in channels):  # else nothing can go now
                 message, claimed_at = ready.popleft()
-                if time.monotonic() - claimed_at > self.settings.worker_lease_seconds / 2:
-                    unrecorded.append(Outcome(message, DEFERRED, next_attempt_at=self.clock.now()))
+                if time.monotonic() - claimed_at > lease_half:
+                    note(Outcome(message, DEFERRED, next_attempt_at=self.clock.now()))
                     continue
-                started += 1
-                pool.submit(send, message)
-            return started
+                if self.router.key(message) in blocked:
+                    kept.append((message, claimed_at))
+                    continue
+                channel, outcome = self._place(message)
+                if outcome is not None:
+                    note(outcome)
+                elif channel is not None and channel.has_room():
+                    channel.in_flight += 1
+                    channel.spend(parts_of(message.body))
+                    started += 1
+                    pool.submit(send, message, channel)
+                else:  # its channel is full or waits for tokens: the message waits for it
+                    blocked.add(self.router.key(message))
+                    kept.append((message, claimed_at))
+            kept.extend(ready)
+            ready.clear()
+            ready.extend(kept)
+            return started, bool(ready) and not all(c.has_token() for c in channels)
 
         with ThreadPoolExecutor(self.window, thread_name_prefix="senderid-send") as pool:
             while True:
@@ -185,14 +242,16 @@ class Worker:
                 progressed = False
                 if stopping and ready:  # not handed over: back to the queue, attempt unused
                     now = self.clock.now()
-                    unrecorded += [Outcome(m, DEFERRED, next_attempt_at=now) for m, _ in ready]
+                    for m, _ in ready:
+                        note(Outcome(m, DEFERRED, next_attempt_at=now))
                     ready.clear()
                 while not finished.empty():
-                    if not unrecorded:
-                        first_unrecorded = time.monotonic()
-                    unrecorded.append(finished.get())
+                    channel, outcome = finished.get()
+                    channel.in_flight -= 1
                     in_flight -= 1
-                in_flight += hand_over()
+                    note(outcome)
+                started, starved = hand_over()
+                in_flight += started
                 if unrecorded and (stopping or in_flight == 0 or len(unrecorded) >= self.window
                                    or time.monotonic() - first_unrecorded >= RECORD_LINGER_SECONDS):
                     try:
@@ -211,20 +270,25 @@ class Worker:
                         break
                 else:
                     held = in_flight + len(ready)
-                    room = 2 * self.window - held
+                    room = self._room(held)
+                    claimed = False
                     if room >= self._batch or (held == 0 and room > 0):
                         try:
-                            batch = self._claim(room, in_flight=held)
+                            batch = self._claim(room, held, [m for m, _ in ready])
                         except Exception:
                             log.exception("claiming messages failed; retrying")
                             batch = []
+                        claimed = True
                         claimed_at = time.monotonic()
                         lane = {m.id: outbox.lane_of(m.kind, m.account_id) for m in batch}
                         ready.extendleft((m, claimed_at) for m in reversed(batch)  # ahead of bulk held
                                          if lane[m.id] == "priority")
                         ready.extend((m, claimed_at) for m in batch if lane[m.id] != "priority")
-                        in_flight += hand_over()
                         progressed = progressed or bool(batch)
+                    if starved and not claimed:
+                        progressed = self._refill([m for m, _ in ready]) or progressed
+                    started, _ = hand_over()
+                    in_flight += started
                 if not progressed:
                     wait = self._idle_wait(in_flight)
                     if unrecorded:
@@ -236,180 +300,115 @@ class Worker:
         log.info("worker stopped", extra={"worker": self.name})
 
     def _report_health(self, *, start: bool) -> None:
-        """Add this worker's provider-health row (start) or remove it (stop)."""
+        """Add this worker's provider-health rows, one per provider (start) or remove them (stop)."""
         try:
             with self.db.write() as conn:
-                if start:
-                    self.health.start(conn, self.clock.now())
-                else:
-                    self.health.stop(conn)
+                for channel in self.channels.values():
+                    if start:
+                        channel.health.start(conn, self.clock.now())
+                    else:
+                        channel.health.stop(conn)
         except Exception:  # the console's view only: never stop delivery over it
-            log.exception("could not %s the provider-health row", "write" if start else "remove")
+            log.exception("could not %s the provider-health rows", "write" if start else "remove")
 
     def _idle_wait(self, in_flight: int) -> float:
         wait = self.settings.worker_poll_seconds
-        if self._rate_wait_until is not None:
-            wait = min(wait, max(0.001, (self._rate_wait_until - self.clock.now()).total_seconds()))
-        if in_flight == 0 and self.breaker.state == breaker.OPEN:
-            until = (self.breaker.reopens_at - self.clock.now()).total_seconds()
-            wait = min(wait, max(0.001, until))
+        now = self.clock.now()
+        for channel in self.channels.values():
+            rate_wait = channel.rate_wait(now)
+            if rate_wait is not None:
+                wait = min(wait, max(0.001, rate_wait))
+        if in_flight == 0 and all(c.breaker.state == breaker.OPEN for c in self.channels.values()):
+            until = min(c.breaker.reopens_at for c in self.channels.values())
+            wait = min(wait, max(0.001, (until - now).total_seconds()))
         return wait
-
-    def housekeep(self) -> retention.Swept:
-        """One round of housekeeping (:mod:`senderid.domain.retention`): blank the text of
-        messages that ended more than SENDERID_MESSAGE_BODY_RETENTION_DAYS ago, purge
-        expired Idempotency-Key records and spent limit rows, and, when set, delete ended
-        messages and audit events past SENDERID_MESSAGE_RETENTION_DAYS /
-        SENDERID_AUDIT_RETENTION_DAYS."""
-        swept = retention.sweep(self.db, self.clock.now(),
-                                retention_days=self.settings.message_body_retention_days,
-                                since=self._swept_before,
-                                message_retention_days=self.settings.message_retention_days,
-                                audit_retention_days=self.settings.audit_retention_days)
-        if swept.blanked_before is not None:
-            self._swept_before = swept.blanked_before
-        purged = swept.purged or retention.Purged()
-        if (swept.bodies_blanked or swept.inbound_blanked or swept.idempotency_keys or swept.limit_rows
-                or purged.messages or purged.audit_events):
-            log.info("housekeeping", extra={"bodies_blanked": swept.bodies_blanked,
-                                            "inbound_blanked": swept.inbound_blanked,
-                                            "idempotency_keys": swept.idempotency_keys,
-                                            "limit_rows": swept.limit_rows,
-                                            "messages_deleted": purged.messages,
-                                            "audit_events_deleted": purged.audit_events})
-        return swept
-
-    def right_of_use(self) -> custom_numbers.Ticked:
-        """One right-of-use tick (:mod:`senderid.domain.custom_numbers.timed`): what is due, at once
-        in this process's sender cache; one indexed query when nothing is."""
-        ticked = custom_numbers.tick(self.db, self.settings, self.clock.now(), forget=self.forget_senders)
-        if ticked != custom_numbers.Ticked():
-            log.info("right of use", extra={"noticed": ticked.noticed, "lapsed": ticked.lapsed,
-                                            "released": ticked.released, "reclaimed": ticked.reclaimed})
-        return ticked
-
-    def _run_webhooks(self, stop: threading.Event) -> None:
-        """The webhook loop, which also runs the housekeeping every HOUSEKEEPING_SECONDS and
-        the right-of-use tick every RIGHT_OF_USE_SECONDS (after bringing the numbers'
-        schedules in line with the settings, once)."""
-        try:
-            changed = custom_numbers.reconcile(self.db, self.settings, self.clock.now())
-            if changed:
-                log.info("re-verification schedules computed", extra={"numbers": changed})
-        except Exception:
-            log.exception("computing re-verification schedules failed; the tick goes on")
-        while not stop.is_set():
-            if time.monotonic() >= self._next_tick:
-                self._next_tick = time.monotonic() + RIGHT_OF_USE_SECONDS
-                try:
-                    self.right_of_use()
-                except Exception:
-                    log.exception("right-of-use tick failed; trying again shortly")
-            if time.monotonic() >= self._next_sweep:
-                self._next_sweep = time.monotonic() + HOUSEKEEPING_SECONDS
-                try:
-                    self.housekeep()
-                except Exception:
-                    log.exception("housekeeping failed; trying again later")
-            try:
-                handled = self.webhooks.run_once()
-            except Exception:
-                log.exception("webhook loop failed; retrying")
-                handled = 0
-            if handled == 0:
-                self._webhooks_wake.wait(min(self.settings.worker_poll_seconds,
-                                             max(0.001, self._next_tick - time.monotonic())))
-                self._webhooks_wake.clear()
 
     # -- the steps ---------------------------------------------------------------------------
 
-    def _claim(self, limit: int, in_flight: int = 0) -> list[Claimed]:
-        state = self.breaker.state
-        if state == breaker.OPEN:
+    def _room(self, held: int) -> int:
+        """How many more messages the channels can take on (none while every breaker is open)."""
+        return sum(c.claim_room() for c in self.channels.values()) - held
+
+    def _claim(self, limit: int, held: int = 0, ready: list[Claimed] | None = None) -> list[Claimed]:
+        limit = min(limit, self._room(held))
+        if limit <= 0:
             return []
-        if state == breaker.HALF_OPEN:
-            if in_flight:
-                return []  # the trial goes alone
-            limit = 1
-        if self._rate_wait_until is not None and self.clock.now() < self._rate_wait_until:
-            return []
+        usable = [c for c in self.channels.values() if c.claim_room() > 0]
+        now = self.clock.now()
+        if all(c.bucket is not None and not c.rate_due(now) and not c.has_token() for c in usable):
+            return []  # every provider that could take one waits for its rate cap
         with self.db.write() as conn:
             now = self.clock.now()
-            if self._bucket is None:
-                return lanes.claim(conn, now=now, worker=self.name, lease_seconds=self.settings.worker_lease_seconds,
-                                   limit=limit, cursor=self._cursor,
-                                   shared_sender=self.settings.shared_sender)
-            tokens = self._bucket.available(conn, now)
+            tokens = sum(c.tokens_for_claim(conn, now) for c in usable)
             if tokens < 1:
-                self._rate_wait_until = now + timedelta(seconds=self._bucket.wait_for(tokens))
+                for channel in usable:
+                    channel.take(conn, now, 0)  # when to ask again
                 return []
             batch = lanes.claim(conn, now=now, worker=self.name, lease_seconds=self.settings.worker_lease_seconds,
-                                limit=min(limit, int(tokens)), cursor=self._cursor,
+                                limit=int(min(limit, tokens)), cursor=self._cursor,
                                 shared_sender=self.settings.shared_sender)
-            used = sum(parts_of(message.body) for message in batch)
-            self._bucket.spend(conn, now, tokens, used)
-            left = tokens - used
-            self._rate_wait_until = None if left >= 1 else now + timedelta(seconds=self._bucket.wait_for(left))
+            self.router.forget([m.id for m in batch])  # claimed anew: its route is read anew
+            self._take_tokens(conn, now, (ready or []) + batch)
             return batch
 
-    def _attempt(self, message: Claimed) -> Outcome:
-        """Hand one message to the provider (no transaction held); say what became of it."""
-        provider = self.provider.name
-        if message.expires_at is not None and message.expires_at <= self.clock.now():
-            metrics.SMS_SENDS.labels(provider, "cancelled").inc()
-            return Outcome(message, outbox.CANCELLED, "expired before it could be delivered")
-        if not self.breaker.allow():
-            metrics.SMS_DEFERRED.labels(provider).inc()
-            return Outcome(message, DEFERRED, next_attempt_at=self.breaker.reopens_at)
-        sms = OutgoingSms(message.id, message.to, message.sender, message.body)
-        started = time.perf_counter()
+    def _refill(self, ready: list[Claimed]) -> bool:
+        """Take tokens for the capped channels that messages held ready wait for (their own
+        transaction: no claim this round). True when some channel got any."""
+        now = self.clock.now()
+        if not any(c.rate_due(now) for c in self.channels.values()):
+            return False
+        before = {c: c.allowance for c in self.channels.values()}
         try:
-            try:
-                result = self.provider.send(sms)
-            finally:
-                metrics.SMS_SEND_SECONDS.labels(provider).observe(time.perf_counter() - started)
-        except PermanentError as exc:
-            self.breaker.record_success()  # it answered: refused for good, but up
-            metrics.SMS_SENDS.labels(provider, "permanent_error").inc()
-            return Outcome(message, outbox.FAILED, exc.reason)
-        except TransientError as exc:
-            self.health.failed(exc.reason, self.clock.now())
-            self.breaker.record_failure()
-            return self._retry_or_die(message, exc)
-        except Exception as exc:  # a provider bug: never lose the message over it
-            log.exception("provider %s raised unexpectedly", provider)
-            error = TransientError(f"unexpected {type(exc).__name__}")
-            self.health.failed(error.reason, self.clock.now())
-            self.breaker.record_failure()
-            return self._retry_or_die(message, error)
-        self.breaker.record_success()
-        metrics.SMS_SENDS.labels(provider, "sent").inc()
-        return Outcome(message, outbox.SENT, provider_message_id=result.provider_message_id)
+            with self.db.write() as conn:
+                self._take_tokens(conn, self.clock.now(), ready)
+        except Exception:
+            log.exception("taking rate tokens failed; retrying")
+            return False
+        return any(c.allowance > before[c] and c.has_token() for c in self.channels.values())
 
-    def _retry_or_die(self, message: Claimed, error: ProviderError) -> Outcome:
-        if message.attempts >= self.settings.delivery_max_attempts:
-            metrics.SMS_SENDS.labels(self.provider.name, "dead").inc()
-            return Outcome(message, outbox.DEAD, f"gave up after {message.attempts} attempts: {error.reason}")
-        delay = backoff_delay(
-            message.attempts, self.settings.delivery_backoff_seconds,
-            self.settings.delivery_backoff_max_seconds,
-        )
-        if error.retry_after is not None:
-            delay = max(delay, error.retry_after)
-        metrics.SMS_SENDS.labels(self.provider.name, "transient_error").inc()
-        return Outcome(message, outbox.QUEUED, error.reason,
-                       next_attempt_at=self.clock.now() + timedelta(seconds=delay))
+    def _take_tokens(self, conn: Connection, now: datetime, messages: list[Claimed]) -> None:
+        parts = {m.id: parts_of(m.body) for m in messages}
+        for channel, wanted in self.router.demand(messages, parts).items():
+            channel.take(conn, now, wanted)
+
+    def _place(self, message: Claimed) -> tuple[Channel | None, Outcome | None]:
+        """Where a claimed message goes now: its channel (which may be full, or wait for
+        tokens: then the message waits), or an outcome to record without sending it: expired,
+        no provider of its route authorised for its name, or every one of them open (back
+        to the queue, the attempt not used, due when one may take it)."""
+        route, candidates = self.router.candidates(message)
+        label = candidates[0].name if candidates else route.providers[0]
+        if message.expires_at is not None and message.expires_at <= self.clock.now():
+            metrics.SMS_SENDS.labels(label, "cancelled").inc()
+            return None, Outcome(message, outbox.CANCELLED, "expired before it could be delivered")
+        if not candidates:
+            metrics.SMS_SENDS.labels(label, "permanent_error").inc()
+            return None, Outcome(message, outbox.FAILED, NOT_AUTHORISED)
+        channel = self.router.choose(message)
+        if channel is None:
+            metrics.SMS_DEFERRED.labels(label).inc()
+            return None, Outcome(message, DEFERRED, next_attempt_at=self.router.next_chance(message, self.clock.now()))
+        return channel, None
+
+    def _attempt(self, message: Claimed, channel: Channel) -> Outcome:
+        return attempts.attempt(message, channel, self.settings, self.clock,
+                                lambda: self.router.next_chance(message, self.clock.now()))
+
+    def _retry_or_die(self, message: Claimed, error: ProviderError, channel: Channel) -> Outcome:
+        return attempts.retry_or_die(message, error, channel, self.settings, self.clock)
 
     def _record(self, outcomes: list[Outcome]) -> None:
         with self.db.write() as conn:
             now = self.clock.now()
-            queued_events = outbox.record(conn, outcomes, now=now, provider=self.provider.name)
-            reported = self.health.write(conn, now)  # only after a failure or a breaker change
-        self.health.written(reported)
+            queued_events = outbox.record(conn, outcomes, now=now, provider=self.first.name)
+            # only after a failure or a breaker change
+            reported = [(c, c.health.write(conn, now)) for c in self.channels.values()]
+        for channel, version in reported:
+            channel.health.written(version)
         if queued_events:
             self._webhooks_wake.set()  # message.sent / message.failed events to deliver
         for o in outcomes:
-            extra = {"message_id": o.message.id, "attempts": o.message.attempts}
+            extra = {"message_id": o.message.id, "attempts": o.message.attempts, "provider": o.provider}
             if o.status == outbox.SENT:
                 log.debug("sms sent", extra=extra)
             elif o.status == outbox.QUEUED:
@@ -417,20 +416,19 @@ class Worker:
             elif o.status != DEFERRED:
                 log.warning("sms not delivered", extra={**extra, "status": o.status, "error": o.error})
 
-    def _breaker_changed(self, state: str) -> None:
-        provider = self.provider.name
+    def _breaker_changed(self, channel: Channel, state: str) -> None:
+        provider = channel.name
         metrics.BREAKER_STATE.labels(provider).set(breaker.STATE_VALUES[state])
-        self.health.breaker_changed(self.clock.now())
+        channel.health.breaker_changed(self.clock.now())
         if state == breaker.OPEN:
             metrics.BREAKER_OPENED.labels(provider).inc()
             log.warning(
                 "sms provider keeps failing: circuit breaker open",
-                extra={"provider": provider, "cool_off_seconds": self.breaker.cool_off},
+                extra={"provider": provider, "cool_off_seconds": channel.breaker.cool_off},
             )
         else:
             log.info("circuit breaker %s", state.replace("_", "-"), extra={"provider": provider})
-        if state != breaker.OPEN:
-            self._wake.set()
+        self._wake.set()  # its held messages move on (open) or may go to it again
 
 
 class WorkerThread:

@@ -175,6 +175,31 @@ class WorkerHealth:
         return self.breaker != BREAKER_CLOSED and not self.stale
 
 
+_WORST = {BREAKER_OPEN: 0, BREAKER_HALF_OPEN: 1, BREAKER_CLOSED: 2}
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderState:
+    """One named provider as every worker serving it reports it."""
+
+    provider: str
+    workers: list[WorkerHealth]
+
+    @property
+    def worst(self) -> WorkerHealth:
+        """The worker whose breaker for it is furthest from closed (a live one before a stale one)."""
+        return min(self.workers, key=lambda w: (w.stale, _WORST.get(w.breaker, 2), w.worker))
+
+    @property
+    def failing(self) -> bool:
+        return any(w.failing for w in self.workers)
+
+    @property
+    def last_error(self) -> WorkerHealth | None:
+        seen = [(w.last_error_at, w) for w in self.workers if w.last_error_at is not None]
+        return max(seen, key=lambda pair: pair[0])[1] if seen else None
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderHealth:
     provider: str  # SENDERID_SMS_PROVIDER of this process
@@ -201,6 +226,22 @@ class ProviderHealth:
         return sorted({w.provider for w in self.workers}) or [self.provider]
 
     @property
+    def all_failing(self) -> bool:
+        """Every provider the workers serve is failing: no SMS leaves (one failing among
+        several: their routes' other providers carry their messages)."""
+        return bool(self.failing) and set(self.failing_providers) >= {w.provider for w in self.workers}
+
+    @property
+    def by_provider(self) -> list[ProviderState]:
+        """One line per named provider the workers serve, in name order."""
+        names = sorted({w.provider for w in self.workers})
+        return [ProviderState(name, [w for w in self.workers if w.provider == name]) for name in names]
+
+    @property
+    def worker_names(self) -> list[str]:
+        return sorted({w.worker for w in self.workers})
+
+    @property
     def last_error(self) -> WorkerHealth | None:
         """The worker that saw the most recent provider failure."""
         seen = [(w.last_error_at, w) for w in self.workers if w.last_error_at is not None]
@@ -220,16 +261,24 @@ def provider_health(ctx: Context) -> ProviderHealth:
     return ProviderHealth(ctx.settings.sms_provider, _workers(ctx, rows), oldest, int(waiting))
 
 
+def workers(ctx: Context) -> list[WorkerHealth]:
+    """Every worker's row for every provider it serves: one statement."""
+    with ctx.db.read() as conn:
+        rows = conn.execute(_WORKERS).all()
+    return _workers(ctx, rows)
+
+
 def failing_workers(ctx: Context) -> list[WorkerHealth]:
-    """The workers whose breaker is open or half-open, each naming the provider it uses (as
-    the worker reported it, which may not be this process's SENDERID_SMS_PROVIDER): one
-    statement over ``provider_health`` (a row per worker)."""
+    """The workers' breakers that are open or half-open, each naming its provider (as the
+    worker reported it: a named provider of the routes file, or the single provider's kind,
+    which may not be this process's SENDERID_SMS_PROVIDER): one statement over
+    ``provider_health`` (a row per worker and provider)."""
     with ctx.db.read() as conn:
         rows = conn.execute(_WORKERS).all()
     return [w for w in _workers(ctx, rows) if w.failing]
 
 
-_WORKERS = select(health_rows).order_by(health_rows.c.worker)
+_WORKERS = select(health_rows).order_by(health_rows.c.worker, health_rows.c.provider)
 # Waiting: being sent, or queued and due (not scheduled for a time still ahead); since when it was due.
 _DUE = or_(outbox_table.c.scheduled_at.is_(None),
            outbox_table.c.scheduled_at <= bindparam("r_now", type_=UTCDateTime()))

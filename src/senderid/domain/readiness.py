@@ -1,6 +1,7 @@
 """Whether the database answers: the readiness check's question (``/readyz``); and, once
-it does, which SMS providers the workers report failing (:func:`check`; a failing provider
-does not make the server unready: the API still queues, but the answer names it).
+it does, which SMS providers the workers report failing, each named provider of the
+routes on its own (:func:`check`; a failing provider does not make the server unready: the
+API still queues, but the answer names it).
 
 A ping runs a trivial statement on a connection of its own, bounded by the database
 timeout (:func:`ping_timeout`). At most :data:`MAX_PINGS` are in flight at once per
@@ -34,7 +35,18 @@ def database_answers(ctx: Context) -> bool:
 @dataclass(frozen=True, slots=True)
 class Readiness:
     database: bool  # the database answered
-    failing: list[overview.WorkerHealth] = field(default_factory=list)  # workers whose provider fails
+    failing: list[overview.WorkerHealth] = field(default_factory=list)  # workers' failing providers
+    serving: list[str] = field(default_factory=list)  # every provider the workers report, by name
+
+    @property
+    def providers_failing(self) -> list[str]:
+        return sorted({w.provider for w in self.failing})
+
+    @property
+    def all_failing(self) -> bool:
+        """No provider the workers serve is sending (one failing among several: their
+        routes' other providers carry their messages)."""
+        return bool(self.failing) and set(self.providers_failing) >= set(self.serving)
 
 
 def check(ctx: Context) -> Readiness:
@@ -45,7 +57,8 @@ def check(ctx: Context) -> Readiness:
     try:
         if not ctx.db.ping():
             return Readiness(False)
-        return Readiness(True, overview.failing_workers(ctx))
+        workers = overview.workers(ctx)
+        return Readiness(True, [w for w in workers if w.failing], sorted({w.provider for w in workers}))
     except Exception:  # noqa: BLE001 - the database went away between the two
         return Readiness(False)
     finally:

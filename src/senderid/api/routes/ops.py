@@ -7,8 +7,10 @@ request threads, which a hanging database may have used up) and is given up afte
 ``SENDERID_DATABASE_TIMEOUT_SECONDS``, with a 503. The ping itself is the domain's
 (:mod:`senderid.domain.readiness`): routes reach the database only through the domain.
 A ready answer also names the SMS providers the delivery workers report failing
-(``data.providers_failing``, with each failing worker), as the console's banner does: the
-server stays ready (the API queues), but whoever looks learns that SMS are not leaving.
+(``data.providers_failing``: each named provider whose breaker is open or half-open, with
+each failing worker), as the console's banner does: the server stays ready (the API
+queues), but whoever looks learns that SMS are not leaving, or which providers their
+routes' other providers stand in for.
 """
 
 from __future__ import annotations
@@ -45,13 +47,15 @@ async def readyz(request: Request) -> Response:
         answered = await anyio.to_thread.run_sync(
             readiness.check, ctx, abandon_on_cancel=True, limiter=anyio.CapacityLimiter(1))
     if answered.database:
-        providers = sorted({w.provider for w in answered.failing})
+        providers = answered.providers_failing
         data = {"providers_failing": providers,
                 "workers_failing": [{"worker": w.worker, "provider": w.provider, "breaker": w.breaker}
                                     for w in answered.failing]}
         if not providers:
             return envelope.ok("ready", data)
-        return envelope.ok(f"ready; SMS are not leaving: the {', '.join(providers)} provider"
-                           f"{'s keep' if len(providers) > 1 else ' keeps'} failing", data)
+        failing = f"the {', '.join(providers)} provider{'s keep' if len(providers) > 1 else ' keeps'} failing"
+        if answered.all_failing:
+            return envelope.ok(f"ready; SMS are not leaving: {failing}", data)
+        return envelope.ok(f"ready; {failing}: the other providers of their routes carry their SMS", data)
     retry = str(max(1, math.ceil(timeout)))
     return envelope.failure("The database is not reachable", 503, headers={"Retry-After": retry})

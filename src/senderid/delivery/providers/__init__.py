@@ -1,4 +1,7 @@
-"""SMS providers, chosen by ``SENDERID_SMS_PROVIDER``, each configured by its own settings.
+"""SMS providers, chosen by ``SENDERID_SMS_PROVIDER``, each configured by its own settings;
+or several, named, from ``SENDERID_ROUTES_FILE`` (:func:`build_named`: the provider's
+``name`` is its name in the file, which ``outbox.provider``, receipts, metrics and health
+rows say).
 
 Delivery receipts (SMPP ``deliver_sm``, Twilio status callbacks, Cellcast status
 webhooks) come back to :func:`receipt_recorder`, which updates the outbox; replies from phones (SMPP
@@ -21,10 +24,12 @@ if TYPE_CHECKING:
     from senderid.delivery.providers.base import Provider
     from senderid.domain.context import Context
     from senderid.domain.optouts import Reply
+    from senderid.routing import ProviderSpec
     from senderid.settings import Settings
     from senderid.store.db import Database
 
-__all__ = ["PROVIDERS", "REQUIRED_SETTINGS", "build_provider", "inbound_recorder", "receipt_recorder"]
+__all__ = ["PROVIDERS", "REQUIRED_SETTINGS", "build_named", "build_provider", "inbound_recorder",
+           "receipt_recorder"]
 
 InboundRecorder = Callable[[str, str, str], "Reply | None"]
 # (provider message id, status, the provider's own time of it or None) -> a message matched
@@ -75,38 +80,54 @@ def receipt_recorder(db: Database, clock: Clock, provider: str) -> ReceiptRecord
     return record
 
 
+def build_named(spec: ProviderSpec, settings: Settings, db: Database, clock: Clock, *,
+                on_inbound: InboundRecorder | None = None) -> Provider:
+    """The named provider of a routes file (``spec``), built from the deployment's settings
+    with its own in place: its ``name`` (and its receipts') is ``spec.name``."""
+    return build_provider(spec.settings_for(settings), db, clock, on_inbound=on_inbound, name=spec.name)
+
+
 def build_provider(settings: Settings, db: Database, clock: Clock, *,
-                   on_inbound: InboundRecorder | None = None) -> Provider:
-    """The provider of the settings; ``on_inbound`` hears replies from phones (SMPP)."""
-    name = settings.sms_provider
-    if name == "devinbox":
+                   on_inbound: InboundRecorder | None = None, name: str | None = None) -> Provider:
+    """The provider of the settings (``SENDERID_SMS_PROVIDER``); ``on_inbound`` hears replies
+    from phones (SMPP). ``name``: what the provider is called (its kind when not given)."""
+    provider = _build(settings, db, clock, on_inbound, name or settings.sms_provider)
+    if name is not None:
+        provider.name = name  # outbox.provider, receipts, metrics and health rows say it
+    return provider
+
+
+def _build(settings: Settings, db: Database, clock: Clock, on_inbound: InboundRecorder | None,
+           name: str) -> Provider:
+    kind = settings.sms_provider
+    if kind == "devinbox":
         from senderid.delivery.providers.devinbox import DevInboxProvider
 
         return DevInboxProvider(db, clock)
-    if name == "cellcast":
+    if kind == "cellcast":
         from senderid.delivery.providers.cellcast import CellcastProvider
 
         return CellcastProvider(settings.cellcast_base_url, settings.cellcast_api_key or "")
-    if name == "twilio":
+    if kind == "twilio":
         from senderid.delivery.providers.twilio import TwilioProvider
 
         return TwilioProvider(
             settings.twilio_base_url, settings.twilio_account_sid or "", settings.twilio_auth_token or "",
             settings.twilio_from or "", status_callback_url=settings.twilio_status_callback_url,
         )
-    if name == "smpp":
+    if kind == "smpp":
         from senderid.delivery.providers.smpp import SmppProvider
 
         return SmppProvider(
             settings.smpp_host or "", settings.smpp_port, settings.smpp_system_id or "",
             settings.smpp_password or "", system_type=settings.smpp_system_type,
-            on_receipt=receipt_recorder(db, clock, "smpp"), on_inbound=on_inbound,
+            on_receipt=receipt_recorder(db, clock, name), on_inbound=on_inbound,
             window=settings.smpp_window, binds=settings.smpp_binds,
         )
-    if name == "webhook":
+    if kind == "webhook":
         from senderid.delivery.providers.webhook import WebhookProvider
 
         return WebhookProvider(
             settings.webhook_provider_url or "", settings.webhook_provider_secret or "", clock=clock,
         )
-    raise ValueError(f"unknown provider {name!r}")
+    raise ValueError(f"unknown provider {kind!r}")

@@ -75,12 +75,19 @@ _RELEASE = (
 )
 
 
-def record(conn: Connection, outcomes: list[Outcome], *, now: datetime, provider: str) -> int:
+def record(conn: Connection, outcomes: list[Outcome], *, now: datetime, provider: str | None = None) -> int:
     """Record a batch of outcomes (and the account webhook events they cause); returns how
-    many webhook events were queued."""
+    many webhook events were queued. Each attempt is recorded under the provider that made
+    it (``Outcome.provider``; ``provider`` for an outcome that names none)."""
+    def made_by(o: Outcome) -> str | None:
+        return o.provider or provider
+
     sent = [o for o in outcomes if o.status == SENT]
-    if sent:
-        mark_sent_many(conn, [(o.message.id, o.provider_message_id) for o in sent], now=now, provider=provider)
+    by_provider: dict[str, list[tuple[str, str | None]]] = {}
+    for o in sent:
+        by_provider.setdefault(made_by(o) or "", []).append((o.message.id, o.provider_message_id))
+    for name, pairs in sorted(by_provider.items()):  # the same lock order in every worker
+        mark_sent_many(conn, pairs, now=now, provider=name)
     ended = [o for o in outcomes if o.status in (FAILED, DEAD, CANCELLED)]
     if ended:
         conn.execute(_ENDED, [{"b_id": o.message.id, "b_status": o.status, "b_error": cut_error(o.error),
@@ -90,7 +97,7 @@ def record(conn: Connection, outcomes: list[Outcome], *, now: datetime, provider
         conn.execute(_RETRY, [{"b_id": o.message.id, "b_next": o.next_attempt_at, "b_error": cut_error(o.error),
                                "b_now": now} for o in retry])
     history.write_recorded(conn, [
-        history.row(o.message.id, o.message.account_id, o.status, now, provider=provider,
+        history.row(o.message.id, o.message.account_id, o.status, now, provider=made_by(o),
                     attempt=o.message.attempts, detail=_detail(o))
         for o in sent + ended + retry
     ])

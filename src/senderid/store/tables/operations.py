@@ -79,14 +79,15 @@ change_signals = Table(
     Column("version", Integer, nullable=False, server_default=text("0")),
 )
 
-# Each delivery worker's view of its SMS provider: its circuit breaker's state (kept in the
-# worker's memory, written here when it changes) and the last failure it saw. The console's
-# overview reads it; a worker adds its row when it starts and removes it when it stops.
+# Each delivery worker's view of each SMS provider it serves (by name): its circuit
+# breaker's state (kept in the worker's memory, written here when it changes) and the last
+# failure it saw. The console's overview reads it; a worker adds its rows when it starts and
+# removes them when it stops.
 provider_health = Table(
     "provider_health",
     metadata,
     Column("worker", String(128), primary_key=True),
-    Column("provider", String(32), nullable=False),
+    Column("provider", String(32), primary_key=True),
     Column("breaker", String(16), nullable=False),  # closed | open | half_open
     Column("since", UTCDateTime, nullable=False),  # when the breaker took that state
     Column("reopens_at", UTCDateTime),  # an open breaker's next trial send
