@@ -135,7 +135,12 @@ mode = "failover"
     # every message handed over twice met the dead primary: in flight at the failure, or
     # sent to it before its breaker had counted enough failures to open
     assert twice <= set(dead)
-    assert len(set(dead)) <= WINDOW + FAILURES
+    # How many: the breaker opens after FAILURES failures in a row, and only a success can
+    # break the row. After the death the only successes are answers to sends the primary
+    # accepted before it (at most a window of them, arriving late under load), so at most
+    # WINDOW + 1 rows of FAILURES - 1 failures, and the one that opens it, met the dead
+    # primary; with answers in order (the usual run) it is at most WINDOW + FAILURES.
+    assert len(set(dead)) <= (WINDOW + 1) * (FAILURES - 1) + 1
     assert set(dead) <= set(through_backup)  # and each of those was handed over again
     assert max(handed.values()) <= 2
     with db.read() as conn:
