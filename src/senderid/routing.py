@@ -177,6 +177,12 @@ class Routes:
         spec = ProviderSpec(kind, kind, {}, settings.provider_max_per_second)
         return cls({kind: spec}, (Route((kind,)),), from_file=False)
 
+    def settings_of(self, name: str, settings: Settings) -> Settings:
+        """What the provider ``name`` is built and its callbacks checked with: the deployment's
+        own settings for the single provider, its :meth:`ProviderSpec.settings_for` for a
+        provider of the file."""
+        return self.providers[name].settings_for(settings) if self.from_file else settings
+
     def route_for(self, sender_kind: str, to: str, account_id: str | None) -> Route:
         """The first route matching a message. ``sender_kind`` is the gateway's
         (``business_name``, ``custom_number``, ``shared``) or the route's word."""

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
 from senderid.clock import Clock
-from senderid.delivery.providers import build_named, build_provider, inbound_recorder
+from senderid.delivery.providers import build_provider, inbound_recorder
 from senderid.delivery.providers.base import Provider
 from senderid.delivery.worker import Worker, WorkerThread
 from senderid.domain.context import Context
@@ -25,14 +25,17 @@ from senderid.store.listen import Listener
 log = logging.getLogger("senderid")
 
 
-def build_context(settings: Settings, *, clock: Clock | None = None, db: Database | None = None) -> Context:
+def build_context(settings: Settings, *, clock: Clock | None = None, db: Database | None = None,
+                  routes: Routes | None = None) -> Context:
+    """The context of ``settings``; ``routes``: the providers and routes already read from them
+    (:func:`routes_of`), when the caller checked them first."""
     database = db or Database(settings.database_url, pool_size=settings.api_threads + 2,
                               timeout=settings.database_timeout_seconds)
     path = settings.sqlite_path()
     if database.is_sqlite and path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     return Context(db=database, settings=settings, clock=clock or Clock(), secret=settings.resolved_secret(),
-                   routes=routes_of(settings))
+                   routes=routes or routes_of(settings))
 
 
 def routes_of(settings: Settings) -> Routes:
@@ -94,16 +97,11 @@ def build_worker(ctx: Context, name: str | None = None) -> Worker:
 def build_providers(ctx: Context) -> dict[str, Provider]:
     """Every provider of ``ctx.routes`` by name: the single provider of the settings without
     a routes file; the named ones of the file, each with its own settings."""
-    settings = ctx.settings
-    if not ctx.routes.from_file:
-        [spec] = ctx.routes.providers.values()
-        return {spec.name: build_provider(settings, ctx.db, ctx.clock, name=spec.name,
-                                          on_inbound=inbound_recorder(ctx, spec.name))}
     built: dict[str, Provider] = {}
     try:
         for spec in ctx.routes.providers.values():
-            own = spec.settings_for(settings)
-            built[spec.name] = build_named(spec, settings, ctx.db, ctx.clock, on_inbound=inbound_recorder(
+            own = ctx.routes.settings_of(spec.name, ctx.settings)
+            built[spec.name] = build_provider(own, ctx.db, ctx.clock, name=spec.name, on_inbound=inbound_recorder(
                 ctx, spec.name, kind=spec.kind, settings=own))
     except Exception:
         for provider in built.values():

@@ -59,7 +59,7 @@ def context(*, migrated: bool = True) -> Context:
         return _built[0]
     settings = settings_or_exit()
     try:  # the routes file is a setting: refused (exit 2) before the database is looked at
-        routes_of(settings)
+        routes = routes_of(settings)
     except SettingsError as exc:
         fail(str(exc), code=2)
     if migrated:
@@ -69,7 +69,7 @@ def context(*, migrated: bool = True) -> Context:
         if problem:
             fail(problem)
     try:
-        _built.append(build_context(settings))
+        _built.append(build_context(settings, routes=routes))
     except SettingsError as exc:
         fail(str(exc), code=2)
     return _built[0]

@@ -69,7 +69,7 @@ def callees(ctx: Context) -> dict[str, Callee]:
     the app is: a named provider's settings are validated from the file's then)."""
     routes = ctx.routes
     return {
-        name: Callee(name, spec.kind, spec.settings_for(ctx.settings) if routes.from_file else ctx.settings)
+        name: Callee(name, spec.kind, routes.settings_of(name, ctx.settings))
         for name, spec in routes.providers.items() if spec.kind in CALLBACKS
     }
 

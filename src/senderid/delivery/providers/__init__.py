@@ -1,6 +1,6 @@
 """SMS providers, chosen by ``SENDERID_SMS_PROVIDER``, each configured by its own settings;
-or several, named, from ``SENDERID_ROUTES_FILE`` (:func:`build_named`: the provider's
-``name`` is its name in the file, which ``outbox.provider``, receipts, metrics and health
+or several, named, from ``SENDERID_ROUTES_FILE`` (:func:`build_provider` with ``name``: its
+name in the file, which ``outbox.provider``, receipts, metrics and health
 rows say).
 
 Delivery receipts (SMPP ``deliver_sm``, Twilio status callbacks, Cellcast status
@@ -24,11 +24,10 @@ if TYPE_CHECKING:
     from senderid.delivery.providers.base import Provider
     from senderid.domain.context import Context
     from senderid.domain.optouts import Reply
-    from senderid.routing import ProviderSpec
     from senderid.settings import Settings
     from senderid.store.db import Database
 
-__all__ = ["PROVIDERS", "REQUIRED_SETTINGS", "build_named", "build_provider", "inbound_recorder",
+__all__ = ["PROVIDERS", "REQUIRED_SETTINGS", "build_provider", "inbound_recorder",
            "receipt_recorder"]
 
 InboundRecorder = Callable[[str, str, str], "Reply | None"]
@@ -78,13 +77,6 @@ def receipt_recorder(db: Database, clock: Clock, provider: str) -> ReceiptRecord
         return matched
 
     return record
-
-
-def build_named(spec: ProviderSpec, settings: Settings, db: Database, clock: Clock, *,
-                on_inbound: InboundRecorder | None = None) -> Provider:
-    """The named provider of a routes file (``spec``), built from the deployment's settings
-    with its own in place: its ``name`` (and its receipts') is ``spec.name``."""
-    return build_provider(spec.settings_for(settings), db, clock, on_inbound=on_inbound, name=spec.name)
 
 
 def build_provider(settings: Settings, db: Database, clock: Clock, *,
