@@ -146,6 +146,8 @@ class _Local(threading.local):
         self.conn: Connection | None = None  # this thread's open write transaction
         self.after: list[Callable[[], None]] = []
         self.failed = False  # a joined block raised: the transaction must not commit
+        self.turn = False  # this thread holds the SQLite write turn (see Database.turn_if_free)
+        self.reads_only = False  # this thread may not write (see Database.reads_only)
 
 
 class Database:
@@ -182,32 +184,84 @@ class Database:
             with self._joined(outer):
                 yield outer
             return
+        if self._local.reads_only:
+            raise RuntimeError("a write where only reads may run (Database.reads_only)")
         for counts in self._counting:
             counts.transactions += 1
         if self.is_sqlite:
-            # SQLite has one writer at a time anyway: queueing this process's writers on a
-            # lock is fairer and cheaper than letting them spin in sqlite3's busy back-off.
-            started = time.monotonic()
-            if not self._sqlite_writer.acquire(timeout=self.timeout):
-                raise DatabaseUnavailable(f"the write lock was busy for {self.timeout:g} s")
-            try:
-                left = self.timeout - (time.monotonic() - started)
-                if self._file_writer is not None and not self._file_writer.acquire(max(left, 0.0)):
-                    raise DatabaseUnavailable(f"the write lock was busy for {self.timeout:g} s")
-                try:
-                    with self.engine.connect() as conn:
-                        conn = conn.execution_options(sqlite_immediate=True)
-                        with self._open(conn):
-                            yield conn
-                finally:
-                    if self._file_writer is not None:
-                        self._file_writer.release()
-            finally:
-                self._sqlite_writer.release()
+            with self._write_turn():
+                with self.engine.connect() as conn:
+                    conn = conn.execution_options(sqlite_immediate=True)
+                    with self._open(conn):
+                        yield conn
         else:
             with self.engine.connect() as conn, self._open(conn):
                 yield conn
         self._run_after_commit()
+
+    @contextmanager
+    def _write_turn(self) -> Iterator[None]:
+        """SQLite's write turn: this process's, then the file's (waiting up to the timeout
+        for each); nothing to take when this thread holds it already."""
+        if self._local.turn:
+            yield
+            return
+        # SQLite has one writer at a time anyway: queueing this process's writers on a
+        # lock is fairer and cheaper than letting them spin in sqlite3's busy back-off.
+        started = time.monotonic()
+        if not self._sqlite_writer.acquire(timeout=self.timeout):
+            raise DatabaseUnavailable(f"the write lock was busy for {self.timeout:g} s")
+        try:
+            left = self.timeout - (time.monotonic() - started)
+            if self._file_writer is not None and not self._file_writer.acquire(max(left, 0.0)):
+                raise DatabaseUnavailable(f"the write lock was busy for {self.timeout:g} s")
+            try:
+                yield
+            finally:
+                if self._file_writer is not None:
+                    self._file_writer.release()
+        finally:
+            self._sqlite_writer.release()
+
+    @contextmanager
+    def turn_if_free(self) -> Iterator[bool]:
+        """Take SQLite's write turn for the block if it is free now, without waiting.
+
+        Yields True when this thread now holds it (the writes of the block then take it
+        without waiting), False when another thread or process holds it, or on PostgreSQL,
+        where there is no turn to take. The API runs a short request on the event loop
+        itself when this yields True, and in a worker thread otherwise: the loop never
+        waits for a lock.
+        """
+        if not self.is_sqlite or self._local.turn or self._local.conn is not None:
+            yield False
+            return
+        if not self._sqlite_writer.acquire(blocking=False):
+            yield False
+            return
+        try:
+            if self._file_writer is not None and not self._file_writer.acquire(0.0):
+                yield False
+                return
+            self._local.turn = True
+            try:
+                yield True
+            finally:
+                self._local.turn = False
+                if self._file_writer is not None:
+                    self._file_writer.release()
+        finally:
+            self._sqlite_writer.release()
+
+    @contextmanager
+    def reads_only(self) -> Iterator[None]:
+        """No write transaction may start on this thread inside the block: the API's
+        event loop runs short reads on SQLite, where a write could wait for the turn."""
+        saved, self._local.reads_only = self._local.reads_only, True
+        try:
+            yield
+        finally:
+            self._local.reads_only = saved
 
     @property
     def rollback_only(self) -> bool:

@@ -68,7 +68,7 @@ async def add(request: Request) -> Response:
             return envelope.ok(CREATED, CREATED_DATA, show_message=1)
         return envelope.ok(OTP_SENT, {"success": True, "message": OTP_SENT}, show_message=1)
 
-    return await posted(request, work)
+    return await posted(request, work, short=True)
 
 
 @router.post("/verifyCustomNumber", openapi_extra=VerifyCustomNumber.openapi())
@@ -84,7 +84,7 @@ async def verify(request: Request) -> Response:
             )
         return envelope.ok(VERIFIED)
 
-    return await posted(request, work)
+    return await posted(request, work, short=True)
 
 
 @router.post("/reclaim", openapi_extra=ReclaimCustomNumber.openapi())
@@ -96,7 +96,7 @@ async def reclaim(request: Request) -> Response:
         )
         return envelope.ok(OTP_SENT, {"success": True, "message": OTP_SENT}, show_message=1)
 
-    return await posted(request, work)
+    return await posted(request, work, short=True)
 
 
 # -- management (ours, beyond the Cellcast contract) ---------------------------------------
@@ -160,7 +160,7 @@ async def resend_code(registration_id: str, request: Request) -> Response:
         view = custom_numbers.resend(context(request), who.account, registration_id, actor=actor(request, who))
         return envelope.ok(OTP_SENT, registration_body(view), show_message=1)
 
-    return await posted(request, work)
+    return await posted(request, work, short=True)
 
 
 @router.post("/{registration_id:objectid}/reverify")
@@ -171,4 +171,4 @@ async def reverify_number(registration_id: str, request: Request) -> Response:
         custom_numbers.reverify(context(request), who.account, registration_id, actor=actor(request, who))
         return envelope.ok(OTP_SENT, {"success": True, "message": OTP_SENT}, show_message=1)
 
-    return await posted(request, work)
+    return await posted(request, work, short=True)

@@ -81,6 +81,7 @@ async def check(
         request,
         lambda who: messages.check_sender(ctx, who.account, sender),
         from_memory=lambda who: messages.check_sender_from_memory(ctx, who.account, sender),
+        short=True,
     )
     business = resolved is not None and resolved.kind == "business_name"
     registered = resolved.acma_registered if resolved is not None else None

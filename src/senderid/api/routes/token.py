@@ -17,5 +17,5 @@ VERIFIED = "Token verified successfully!"
 
 @router.get("/token/verify")
 async def verify_token(request: Request) -> Response:
-    await as_caller(request, lambda who: who, from_memory=lambda who: who)
+    await as_caller(request, lambda who: who, from_memory=lambda who: who, short=True)
     return envelope.ok(VERIFIED, {"token": bearer_key(request)})
