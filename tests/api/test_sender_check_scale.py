@@ -122,7 +122,7 @@ def test_a_miss_reads_one_row_through_an_index(big_account, ctx) -> None:
             conn.exec_driver_sql("ANALYZE custom_numbers")
             conn.exec_driver_sql("ANALYZE business_names")
         for statement, params, column in lookups:
-            sql = str(statement.params(**params).compile(conn, compile_kwargs={"literal_binds": True}))
+            sql = str(statement.statement.params(**params).compile(conn, compile_kwargs={"literal_binds": True}))
             if ctx.db.is_sqlite:
                 plan = " ".join(row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
                 assert plan.startswith("SEARCH") and f"{column}=?" in plan, plan

@@ -29,6 +29,7 @@ from senderid.domain.custom_numbers import timed
 from senderid.domain.types import Account, Actor, ApiKey, Caller
 from senderid.errors import InvalidRequest, NotFound
 from senderid.store.coltypes import UTCDateTime
+from senderid.store.prepared import Prepared
 from senderid.store.tables import accounts, api_keys
 
 KEY_PREFIX = "sid_"
@@ -299,8 +300,8 @@ def list_keys(ctx: Context, account_id: str) -> list[ApiKey]:
     return [_api_key(row) for row in rows]
 
 
-# Built once: the hot path of every request only binds the key's hash and the time.
-_AUTHENTICATE = (
+# Built once, run on the driver's cursor: a key not in memory only binds its hash and the time.
+_AUTHENTICATE = Prepared(
     select(api_keys.c.id.label("key_id"), api_keys.c.expires_at, accounts.c.id, accounts.c.name,
            accounts.c.otp_required, accounts.c.created_at, accounts.c.prepaid, accounts.c.reverify_after_days)
     .join(accounts, accounts.c.id == api_keys.c.account_id)
@@ -330,7 +331,7 @@ def authenticate(ctx: Context, key: str) -> Caller | None:
         return cached
     generation = ctx.senders.generation()
     with ctx.db.read() as conn:
-        row = conn.execute(_AUTHENTICATE, {"key_hash": key_hash, "now": now}).first()
+        row = _AUTHENTICATE.run(conn, {"key_hash": key_hash, "now": now}).first()
     if row is None:
         return None
     caller = Caller(account=_account(row), key_id=row.key_id)

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, insert, select
 
 from senderid import logs
 from senderid.domain.types import Actor
+from senderid.store.prepared import Prepared
 from senderid.store.tables import audit_events
 
 # Keys that must never reach an audit record, whatever a caller passes.
@@ -88,7 +89,7 @@ def record(
     **details: Any,
 ) -> None:
     _check(action, details)
-    conn.execute(_INSERT, {"at": at, "actor": actor.name, "ip": actor.ip, "account_id": account_id,
+    _INSERT.run(conn, {"at": at, "actor": actor.name, "ip": actor.ip, "account_id": account_id,
                            "action": action, "subject": subject, "details": details,
                            "request_id": logs.request_id.get()})
 
@@ -115,10 +116,13 @@ def record_many(conn: Connection, *, at: datetime, actor: Actor, entries: Sequen
             for e in entries]
     # Several rows: executemany of a RETURNING insert, which SQLAlchemy sends as one
     # multi-row INSERT ("insertmanyvalues"); the statement is built once either way.
-    conn.execute(_INSERT if len(rows) == 1 else _INSERT_MANY, rows[0] if len(rows) == 1 else rows)
+    if len(rows) == 1:
+        _INSERT.run(conn, rows[0])
+    else:
+        conn.execute(_INSERT_MANY, rows)
 
 
-_INSERT = insert(audit_events)
+_INSERT = Prepared(insert(audit_events))  # the driver's cursor: every change writes one
 _INSERT_MANY = insert(audit_events).returning(audit_events.c.id)
 
 

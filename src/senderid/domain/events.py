@@ -24,6 +24,7 @@ from senderid import ids
 from senderid.clock import iso_ms
 from senderid.domain.types import WebhookStatus
 from senderid.store.coltypes import UTCDateTime
+from senderid.store.prepared import Prepared
 from senderid.store.tables import accounts, webhook_events
 
 EVENT_TYPES = (
@@ -74,7 +75,7 @@ def emit(conn: Connection, *, now: datetime, events: Sequence[Event]) -> int:
     for i, row in enumerate(rows):
         params.update({f"e_id{i}": row["id"], f"e_account{i}": row["account_id"], f"e_type{i}": row["type"],
                        f"e_payload{i}": row["payload"]})
-    return conn.execute(_statement(len(rows)), params).rowcount
+    return _statement(len(rows)).run(conn, params).rowcount
 
 
 def _emit_many(conn: Connection, now: datetime, rows: list[dict[str, Any]]) -> int:
@@ -92,7 +93,7 @@ def _emit_many(conn: Connection, now: datetime, rows: list[dict[str, Any]]) -> i
 
 
 @functools.lru_cache(maxsize=SMALL)
-def _statement(count: int) -> Any:
+def _statement(count: int) -> Prepared:
     """``INSERT INTO webhook_events ... SELECT ... FROM accounts WHERE <has a webhook>``
     for ``count`` events (UNION ALL), built once per count."""
     at = bindparam("e_now", type_=UTCDateTime)
@@ -106,4 +107,4 @@ def _statement(count: int) -> Any:
         for i in range(count)
     ]
     source = selects[0] if count == 1 else union_all(*selects)
-    return insert(webhook_events).from_select(list(_COLUMNS), source)
+    return Prepared(insert(webhook_events).from_select(list(_COLUMNS), source))

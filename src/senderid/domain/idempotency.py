@@ -48,6 +48,7 @@ from sqlalchemy import Connection, bindparam, delete, or_, select, tuple_
 from senderid.domain.context import Context
 from senderid.errors import IdempotencyKeyInvalid, IdempotencyKeyReused, SenderIdError
 from senderid.store.coltypes import UTCDateTime
+from senderid.store.prepared import Prepared
 from senderid.store.tables import idempotency_keys
 
 R = TypeVar("R")
@@ -179,23 +180,24 @@ def _store(ctx: Context, conn: Connection, keyed: Keyed, now: datetime, response
         status_code=response.status_code, response_body=text, response_headers=response.headers,
         now=now,
     )
-    return conn.execute(_store_statement(conn.dialect.name), values).first() is not None
+    return _store_statement(conn.dialect.name).run(conn, values).first() is not None
 
 
 _STORED = ("request_hash", "created_at", "expires_at", "status_code", "response_body", "response_headers")
 
 
 @functools.lru_cache(maxsize=2)
-def _store_statement(dialect: str) -> Any:
-    """INSERT the key with its answer; on a conflict replace only a replaceable row (built once)."""
+def _store_statement(dialect: str) -> Prepared:
+    """INSERT the key with its answer; on a conflict replace only a replaceable row (built
+    once, run on the driver's cursor)."""
     from sqlalchemy.dialects import postgresql, sqlite
 
     statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(idempotency_keys)
-    return statement.on_conflict_do_update(
+    return Prepared(statement.on_conflict_do_update(
         index_elements=[idempotency_keys.c.account_id, idempotency_keys.c.key],
         set_={name: getattr(statement.excluded, name) for name in _STORED},
         where=_REPLACEABLE,
-    ).returning(idempotency_keys.c.created_at)
+    ).returning(idempotency_keys.c.created_at))
 
 
 # The row in the table may be replaced: it expired, or it holds no response (see the module's text).
@@ -244,12 +246,12 @@ def purge_expired(ctx: Context, *, limit: int = 10_000) -> int:
 # -- helpers -------------------------------------------------------------------------------
 
 
-_ROW = select(idempotency_keys).where(
-    idempotency_keys.c.account_id == bindparam("b_account_id"), idempotency_keys.c.key == bindparam("b_key"))
+_ROW = Prepared(select(idempotency_keys).where(
+    idempotency_keys.c.account_id == bindparam("b_account_id"), idempotency_keys.c.key == bindparam("b_key")))
 
 
 def _row(conn: Connection, account_id: str, key: str) -> Any:
-    return conn.execute(_ROW, {"b_account_id": account_id, "b_key": key}).first()
+    return _ROW.run(conn, {"b_account_id": account_id, "b_key": key}).first()
 
 
 def _judge(row: Any, req_hash: str) -> StoredResponse:

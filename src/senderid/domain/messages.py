@@ -35,6 +35,7 @@ from senderid.errors import ContactsRequired, InvalidRequest, RateLimited, Sende
 from senderid.numbers import InvalidNumber, parse_mobile
 from senderid.sms_parts import DATA_CODING_GSM7, MessageTooLong, split
 from senderid.store.coltypes import UTCDateTime, constant
+from senderid.store.prepared import Prepared
 from senderid.store.tables import business_names, custom_numbers
 from senderid.store.tables import optouts as optouts_table
 from senderid.store.tables import outbox as outbox_table
@@ -64,18 +65,18 @@ class SendOutcome:
     scheduled_at: datetime | None = None  # due then (None: at once)
 
 
-# Built once: checking a sender binds values into these, nothing more.
-_ACTIVE_NUMBER = select(custom_numbers.c.id).where(
+# Built once, run on the driver's cursor: checking a sender binds values into these, nothing more.
+_ACTIVE_NUMBER = Prepared(select(custom_numbers.c.id).where(
     custom_numbers.c.account_id == bindparam("account_id"),
     custom_numbers.c.number == bindparam("number"),
     custom_numbers.c.status == constant(CustomNumberStatus.ACTIVE),
-)
-_APPROVED_NAME = select(business_names.c.businessname, business_names.c.acma_status,
-                        business_names.c.acma_providers).where(
+))
+_APPROVED_NAME = Prepared(select(business_names.c.businessname, business_names.c.acma_status,
+                                 business_names.c.acma_providers).where(
     business_names.c.account_id == bindparam("account_id"),
     business_names.c.name_key == bindparam("name_key"),
     business_names.c.status == constant(BusinessNameStatus.APPROVED),
-)
+))
 
 
 
@@ -119,10 +120,10 @@ def _resolve(ctx: Context, account_id: str, sender: str) -> Sender | None:
     generation = ctx.senders.sender_generation(account_id)
     with ctx.db.read() as conn:
         if number is not None:
-            found = conn.execute(_ACTIVE_NUMBER, {"account_id": account_id, "number": number}).first()
+            found = _ACTIVE_NUMBER.run(conn, {"account_id": account_id, "number": number}).first()
             answer = Sender("custom_number", number) if found else None
         else:
-            row = conn.execute(_APPROVED_NAME, {"account_id": account_id, "name_key": name_key}).first()
+            row = _APPROVED_NAME.run(conn, {"account_id": account_id, "name_key": name_key}).first()
             answer = Sender("business_name", row.businessname, row.acma_status == REGISTERED,
                             acma_providers.decode(row.acma_providers)) if row else None
     ctx.senders.put_sender(account_id, sender_key(number, name_key), answer, generation)

@@ -22,13 +22,14 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import BindParameter, Connection, Select, String, bindparam, func, select, type_coerce
+from sqlalchemy import BindParameter, Connection, String, bindparam, func, select, type_coerce
 
 from senderid.domain import otp_guesses, protected
 from senderid.domain.context import Context
 from senderid.domain.custom_numbers.statements import PENDING, TAKEN
 from senderid.errors import RateLimited
 from senderid.store.coltypes import UTCDateTime, constant, constants
+from senderid.store.prepared import Prepared
 from senderid.store.tables import custom_numbers, otp_sends
 
 HOUR = timedelta(hours=1)
@@ -51,10 +52,8 @@ class State:
 def read_state(ctx: Context, conn: Connection, account_id: str, number: str, now: datetime) -> State:
     s = ctx.settings
     limits = tuple(getattr(s, setting) for setting, _column, _message in _WINDOWS)
-    row = conn.execute(
-        _state_query(limits, otp_guesses.limits(s)),
-        {"account_id": account_id, "number": number, "since": now - HOUR,
-         "day_since": now - otp_guesses.DAY},
+    row = _state_query(limits, otp_guesses.limits(s)).run(
+        conn, {"account_id": account_id, "number": number, "since": now - HOUR, "day_since": now - otp_guesses.DAY},
     ).one()
     m = row._mapping
     return State(row.active_id, row.pending_id, row.others_pending is not None, row.last_send,
@@ -80,7 +79,7 @@ _SCOPES: tuple[Callable[[Any], Any], ...] = (
 
 
 @lru_cache(maxsize=8)
-def _state_query(limits: tuple[int, ...], guess_limits: tuple[int, ...]) -> Select[Any]:
+def _state_query(limits: tuple[int, ...], guess_limits: tuple[int, ...]) -> Prepared:
     """One SELECT of scalar subqueries, each one or two index lookups whatever the limits:
     the newest send's position in each scope (a max over an index), and the send at
     position newest - limit + 1, if it is inside the hour (a point lookup); and the daily
@@ -105,7 +104,7 @@ def _state_query(limits: tuple[int, ...], guess_limits: tuple[int, ...]) -> Sele
             alias.c.created_at > bindparam("since", type_=UTCDateTime),
         ).limit(1).scalar_subquery()
         columns += [_as_time(nth).label(f"nth_{i}"), newest.label(f"last_{i}")]
-    return select(
+    return Prepared(select(
         active.scalar_subquery().label("active_id"),
         pending.scalar_subquery().label("pending_id"),
         others.scalar_subquery().label("others_pending"),
@@ -114,7 +113,7 @@ def _state_query(limits: tuple[int, ...], guess_limits: tuple[int, ...]) -> Sele
         *columns,
         *otp_guesses.nth_failures(guess_limits, account_id, number,
                                   bindparam("day_since", type_=UTCDateTime), "wrong"),
-    )
+    ))
 
 
 def _as_time(expression: Any) -> Any:

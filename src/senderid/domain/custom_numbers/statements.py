@@ -1,18 +1,19 @@
 """The statements of custom numbers, built once and named: add, resend and verify bind
-values into them. (The read of a number's state and its sending limits is built once per
+values into them, and run the hot ones on the driver's cursor
+(:class:`senderid.store.prepared.Prepared`). (The read of a number's state and its sending limits is built once per
 set of limits, in :mod:`senderid.domain.custom_numbers.limits`.)
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
 
 from sqlalchemy import Float, String, and_, bindparam, case, insert, or_, select, update
 
 from senderid.domain import otp_guesses
 from senderid.domain.types import CustomNumberStatus
 from senderid.store.coltypes import UTCDateTime, constant, constants
+from senderid.store.prepared import Prepared
 from senderid.store.tables import custom_numbers, otp_sends
 
 PENDING, EXPIRED, ACTIVE, CANCELLED, DELETED, LAPSED, RELEASED, CLAIMING, RECLAIMED = CustomNumberStatus
@@ -24,9 +25,9 @@ REVERIFY, RECLAIM = "reverify", "reclaim"  # what a code was sent for (otp_purpo
 
 # -- add and resend ----------------------------------------------------------------------
 
-INSERT_REGISTRATION = insert(custom_numbers)
-INSERT_SEND = insert(otp_sends)
-NEW_CODE = update(custom_numbers).where(custom_numbers.c.id == bindparam("b_id"))
+INSERT_REGISTRATION = Prepared(insert(custom_numbers))
+INSERT_SEND = Prepared(insert(otp_sends))
+NEW_CODE = Prepared(update(custom_numbers).where(custom_numbers.c.id == bindparam("b_id")))
 
 # -- verify ------------------------------------------------------------------------------
 
@@ -41,10 +42,10 @@ _CLAIM = custom_numbers.alias("claim")
 
 
 @lru_cache(maxsize=8)
-def count_try(guess_limits: tuple[int, ...]) -> Any:
-    return COUNT_TRY.returning(*otp_guesses.nth_failures(
+def count_try(guess_limits: tuple[int, ...]) -> Prepared:
+    return Prepared(COUNT_TRY.returning(*otp_guesses.nth_failures(
         guess_limits, bindparam("b_account_id"), bindparam("b_number"),
-        bindparam("b_day_since", type_=UTCDateTime), "spent"))
+        bindparam("b_day_since", type_=UTCDateTime), "spent")))
 
 
 COUNT_TRY = (
@@ -78,19 +79,19 @@ COUNT_TRY = (
     )
 )
 # A repeated verify: the account's active registration (or its open claim) of the number.
-ACTIVE_MINE = select(custom_numbers.c.id, custom_numbers.c.name, custom_numbers.c.otp_hash,
+ACTIVE_MINE = Prepared(select(custom_numbers.c.id, custom_numbers.c.name, custom_numbers.c.otp_hash,
                      custom_numbers.c.status, custom_numbers.c.decides_at).where(
     custom_numbers.c.account_id == bindparam("b_account_id"),
     custom_numbers.c.number == bindparam("b_number"),
     custom_numbers.c.status.in_(constants((ACTIVE, CLAIMING))),
     custom_numbers.c.otp_expires_at > bindparam("b_now", type_=UTCDateTime),
-)
+))
 
 
 # Activate ours and cancel every other pending registration of the number, in one UPDATE.
 _MINE_ROW = custom_numbers.c.id == bindparam("b_id")
 _B_NOW = bindparam("b_now", type_=UTCDateTime)
-ACTIVATE = (
+ACTIVATE = Prepared(
     update(custom_numbers)
     .where(custom_numbers.c.number == bindparam("b_number"),
            _MINE_ROW | (custom_numbers.c.status == constant(PENDING)))

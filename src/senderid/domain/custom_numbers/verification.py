@@ -98,7 +98,7 @@ def _verify_locked(
     now = ctx.clock.now()
     params = {"b_account_id": account.id, "b_number": number, "b_now": now,
               "b_max_attempts": ctx.settings.otp_max_attempts, "b_day_since": now - otp_guesses.DAY}
-    counted = conn.execute(count_try(otp_guesses.limits(ctx.settings)), params).first()
+    counted = count_try(otp_guesses.limits(ctx.settings)).run(conn, params).first()
     if counted is None:
         return _verify_again(ctx, conn, account, name, number, code, now, actor, params)
     if otp_guesses.used_up(counted, "spent"):
@@ -124,7 +124,7 @@ def _verify_locked(
     # Activate ours and cancel every other pending registration of the number, at once.
     plan = schedule(now, after_days(ctx.settings, account.reverify_after_days), None, now,
                     ctx.settings.reverify_notice_days)
-    rows = conn.execute(ACTIVATE, {"b_id": counted.id, "b_number": number, "b_name": name, "b_now": now,
+    rows = ACTIVATE.run(conn, {"b_id": counted.id, "b_number": number, "b_name": name, "b_now": now,
                                    "b_verified_by": VerifiedBy.OTP, "b_after": plan.after_days,
                                    "b_reverify_by": plan.reverify_by, "b_due": plan.due_at}).all()
     entries = [audit.Entry(audit.Action.CUSTOM_NUMBER_VERIFIED, account.id, counted.id, {"number": number})]
@@ -144,7 +144,7 @@ def _verify_again(
 ) -> Verified | None:
     """No try to count: a repeated, successful verify (a client retrying) answers the same,
     with no new state; anything else (no registration, expired, out of tries) fails."""
-    row = conn.execute(ACTIVE_MINE, params).first()
+    row = ACTIVE_MINE.run(conn, params).first()
     if row is None or not otp.check_code(ctx.secret, number, code, row.otp_hash):
         return None
     if row.status == CLAIMING:

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, insert
 from senderid import ids
 from senderid.domain.outbox.statements import KINDS, QUEUED
 from senderid.store.bulk import insert_rows
+from senderid.store.prepared import Prepared
 from senderid.store.tables import outbox
 
 
@@ -85,11 +86,11 @@ def enqueue_many(conn: Connection, *, now: datetime, kind: str, messages: Sequen
     # One row: a plain INSERT (built once). Many: COPY on PostgreSQL, multi-row INSERTs on
     # SQLite (senderid.store.bulk; the ids are made here).
     if len(rows) == 1:
-        conn.execute(_INSERT, rows[0])
+        _INSERT.run(conn, rows[0])
     else:
         insert_rows(conn, outbox, rows)
     return message_ids
 
 
-_INSERT = insert(outbox)
+_INSERT = Prepared(insert(outbox))  # the driver's cursor: an OTP SMS is one row
 
