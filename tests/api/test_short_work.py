@@ -118,10 +118,11 @@ def test_a_short_read_runs_on_the_loop_on_sqlite(ctx, kv) -> None:
 def test_the_turn_is_not_taken_while_another_process_holds_the_file(ctx, kv) -> None:
     other = type(ctx.db)(ctx.db.url)  # another process's lock: a separate open file description
     try:
-        assert other._file_writer is not None and other._file_writer.acquire(1.0)
+        file = other._turn.file
+        assert file is not None and file.acquire(1.0)
         with ctx.db.turn_if_free() as held:
             assert held is False
-        other._file_writer.release()
+        file.release()
         with ctx.db.turn_if_free() as held:
             assert held is True
             with ctx.db.turn_if_free() as again:

@@ -51,7 +51,6 @@ import functools
 import hashlib
 import math
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -62,7 +61,7 @@ from sqlalchemy import Connection, create_engine, event, exc, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import StaticPool
 
-from senderid.store.sqlite_writer import WriterLock
+from senderid.store.sqlite_writer import WriterLock, WriteTurn
 
 DEFAULT_TIMEOUT_SECONDS = 5.0  # SENDERID_DATABASE_TIMEOUT_SECONDS' default
 PG_MIN_CONNECT_TIMEOUT_SECONDS = 2  # libpq's floor: smaller values mean 2
@@ -146,7 +145,6 @@ class _Local(threading.local):
         self.conn: Connection | None = None  # this thread's open write transaction
         self.after: list[Callable[[], None]] = []
         self.failed = False  # a joined block raised: the transaction must not commit
-        self.turn = False  # this thread holds the SQLite write turn (see Database.turn_if_free)
         self.reads_only = False  # this thread may not write (see Database.reads_only)
 
 
@@ -157,10 +155,9 @@ class Database:
         self.engine = _create_engine(self.url, pool_size, timeout)
         self.dialect = self.engine.dialect.name
         self.is_sqlite = self.dialect == "sqlite"
-        self._sqlite_writer = threading.RLock()
-        # Between processes on one SQLite file: the write turn by a file lock, handed over
-        # without SQLite's busy back-off (None: an in-memory database, one process).
-        self._file_writer = _file_writer(self.url) if self.is_sqlite else None
+        # SQLite's one writer at a time: this process's writers queue on a lock, then take
+        # the file's turn, handed between processes without SQLite's busy back-off.
+        self._turn = WriteTurn(_file_writer(self.url), timeout, DatabaseUnavailable) if self.is_sqlite else None
         self._local = _Local()
         self._counting: list[Counts] = []
 
@@ -188,8 +185,8 @@ class Database:
             raise RuntimeError("a write where only reads may run (Database.reads_only)")
         for counts in self._counting:
             counts.transactions += 1
-        if self.is_sqlite:
-            with self._write_turn():
+        if self._turn is not None:
+            with self._turn.take():
                 with self.engine.connect() as conn:
                     conn = conn.execution_options(sqlite_immediate=True)
                     with self._open(conn):
@@ -198,30 +195,6 @@ class Database:
             with self.engine.connect() as conn, self._open(conn):
                 yield conn
         self._run_after_commit()
-
-    @contextmanager
-    def _write_turn(self) -> Iterator[None]:
-        """SQLite's write turn: this process's, then the file's (waiting up to the timeout
-        for each); nothing to take when this thread holds it already."""
-        if self._local.turn:
-            yield
-            return
-        # SQLite has one writer at a time anyway: queueing this process's writers on a
-        # lock is fairer and cheaper than letting them spin in sqlite3's busy back-off.
-        started = time.monotonic()
-        if not self._sqlite_writer.acquire(timeout=self.timeout):
-            raise DatabaseUnavailable(f"the write lock was busy for {self.timeout:g} s")
-        try:
-            left = self.timeout - (time.monotonic() - started)
-            if self._file_writer is not None and not self._file_writer.acquire(max(left, 0.0)):
-                raise DatabaseUnavailable(f"the write lock was busy for {self.timeout:g} s")
-            try:
-                yield
-            finally:
-                if self._file_writer is not None:
-                    self._file_writer.release()
-        finally:
-            self._sqlite_writer.release()
 
     @contextmanager
     def turn_if_free(self) -> Iterator[bool]:
@@ -233,25 +206,11 @@ class Database:
         itself when this yields True, and in a worker thread otherwise: the loop never
         waits for a lock.
         """
-        if not self.is_sqlite or self._local.turn or self._local.conn is not None:
+        if self._turn is None or self._local.conn is not None:
             yield False
             return
-        if not self._sqlite_writer.acquire(blocking=False):
-            yield False
-            return
-        try:
-            if self._file_writer is not None and not self._file_writer.acquire(0.0):
-                yield False
-                return
-            self._local.turn = True
-            try:
-                yield True
-            finally:
-                self._local.turn = False
-                if self._file_writer is not None:
-                    self._file_writer.release()
-        finally:
-            self._sqlite_writer.release()
+        with self._turn.take_if_free() as held:
+            yield held
 
     @contextmanager
     def reads_only(self) -> Iterator[None]:
@@ -349,8 +308,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
-        if self._file_writer is not None:
-            self._file_writer.close()
+        if self._turn is not None and self._turn.file is not None:
+            self._turn.file.close()
 
 
 def _file_writer(url: str) -> WriterLock | None:

@@ -115,7 +115,7 @@ class Prepared:
         values = {**c.static, **params} if c.static else dict(params)
         for name, process in c.bind:
             values[name] = process(values[name])
-        args: Any = [values[name] for name in c.positional] if c.positional is not None else values
+        args: Any = tuple([values[name] for name in c.positional]) if c.positional is not None else values
         raw = conn.connection.dbapi_connection
         assert raw is not None  # a checked-out connection
         cursor = raw.cursor()

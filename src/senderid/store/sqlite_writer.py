@@ -17,6 +17,10 @@ to the other process without a back-off sleep. It is a courtesy between senderid
 processes, not the guard of the data: SQLite's own lock stays that (a writer that does
 not take this lock, a migration or another program, still waits in SQLite's busy
 handler), and the kernel releases the lock of a process that dies.
+
+:class:`WriteTurn` is the whole turn as a process takes it: its threads queue on a lock,
+and the one holding it takes the file's lock. The API's event loop takes it only when it
+is free now (:meth:`WriteTurn.take_if_free`), never waiting.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 FIRST_POLL_SECONDS = 0.0001
@@ -77,3 +83,64 @@ class WriterLock:
             if self._fd is not None and self._pid == os.getpid():
                 os.close(self._fd)
             self._fd = None
+
+
+class WriteTurn:
+    """The write turn of one SQLite file, as the threads of this process take it: they
+    queue on a lock, and the one holding it takes the file's :class:`WriterLock` (None:
+    an in-memory database, one process). ``busy``: what to raise when the turn does not
+    come within ``timeout`` seconds."""
+
+    def __init__(self, file: WriterLock | None, timeout: float, busy: type[Exception]) -> None:
+        self.file, self.timeout, self._busy = file, timeout, busy
+        self._process = threading.RLock()
+        self._local = threading.local()
+
+    @property
+    def held(self) -> bool:
+        """True when this thread holds the turn."""
+        return bool(getattr(self._local, "held", False))
+
+    @contextmanager
+    def take(self) -> Iterator[None]:
+        """Hold the turn for the block, waiting up to the timeout for it (nothing to take
+        when this thread holds it already)."""
+        if self.held:
+            yield
+            return
+        started = time.monotonic()
+        if not self._process.acquire(timeout=self.timeout):
+            raise self._busy(f"the write lock was busy for {self.timeout:g} s")
+        try:
+            left = self.timeout - (time.monotonic() - started)
+            if self.file is not None and not self.file.acquire(max(left, 0.0)):
+                raise self._busy(f"the write lock was busy for {self.timeout:g} s")
+            try:
+                yield
+            finally:
+                if self.file is not None:
+                    self.file.release()
+        finally:
+            self._process.release()
+
+    @contextmanager
+    def take_if_free(self) -> Iterator[bool]:
+        """Hold the turn for the block if it is free now, without waiting: yields True when
+        this thread took it, False when another thread or process holds it (or this
+        thread does already: it is taken once)."""
+        if self.held or not self._process.acquire(blocking=False):
+            yield False
+            return
+        try:
+            if self.file is not None and not self.file.acquire(0.0):
+                yield False
+                return
+            self._local.held = True
+            try:
+                yield True
+            finally:
+                self._local.held = False
+                if self.file is not None:
+                    self.file.release()
+        finally:
+            self._process.release()
