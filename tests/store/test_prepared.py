@@ -87,3 +87,48 @@ def test_statements_it_cannot_run_are_refused_when_compiled(db) -> None:
             Prepared(insert(table)).run(conn, {"id": 1})
         with pytest.raises(ValueError, match="expanded at execution"):
             Prepared(expanding).run(conn, {"keys": ["a"]})
+
+
+# -- writes sent to go with the next statement ---------------------------------------------
+
+COUNT_KEYS = select(func.count()).select_from(idempotency_keys)
+
+
+def _count(conn) -> int:
+    return conn.execute(COUNT_KEYS).scalar()
+
+
+def test_sent_writes_are_seen_by_the_next_statement_of_the_transaction(db) -> None:
+    with db.write() as conn:
+        INSERT_KEY.send(conn, _key("one"))
+        INSERT_KEY.send(conn, _key("two"))
+        assert _count(conn) == 2  # SQLAlchemy's statement runs them first
+        INSERT_KEY.send(conn, _key("three"))
+        got = Prepared(BY_ACCOUNT).run(conn, {"account": "acct", "now": NOW}).all()
+        assert [row.key for row in got] == ["one", "three", "two"]  # and so does a prepared one
+        INSERT_KEY.send(conn, _key("four"))  # the COMMIT runs it
+    with db.read() as conn:
+        assert _count(conn) == 4
+
+
+def test_a_sent_write_that_fails_fails_its_transaction_where_the_writes_go(db) -> None:
+    with pytest.raises(IntegrityError) as raised, db.write() as conn:
+        INSERT_KEY.send(conn, _key("first"))
+        INSERT_KEY.send(conn, _key("first"))  # PostgreSQL: queued; SQLite: refused at once
+        assert not db.is_sqlite
+        _count(conn)
+    assert "INSERT INTO idempotency_keys" in str(raised.value)  # the failed statement, named
+    assert SECRET not in str(raised.value)
+    with db.read() as conn:
+        assert _count(conn) == 0  # the whole transaction rolled back
+
+
+def test_sent_writes_of_a_transaction_that_rolls_back_never_run(db) -> None:
+    with pytest.raises(RuntimeError), db.write() as conn:
+        INSERT_KEY.send(conn, _key("never"))
+        raise RuntimeError("the caller changes its mind")
+    with db.write() as conn:  # the pool hands the same connection out again: nothing left queued
+        INSERT_KEY.send(conn, _key("after"))
+    with db.read() as conn:
+        keys = {row[0] for row in conn.execute(select(idempotency_keys.c.key))}
+    assert keys == {"after"}

@@ -109,13 +109,35 @@ class Prepared:
             found = self._compiled[key] = _compile(self.statement, keys, dialect)
         return found
 
-    def run(self, conn: Connection, params: Mapping[str, Any]) -> Rows:
-        """Run with ``params`` in ``conn``'s transaction."""
-        c = self.compiled(conn.dialect, params)
+    def _args(self, c: _Compiled, params: Mapping[str, Any]) -> Any:
         values = {**c.static, **params} if c.static else dict(params)
         for name, process in c.bind:
             values[name] = process(values[name])
-        args: Any = tuple([values[name] for name in c.positional]) if c.positional is not None else values
+        return tuple([values[name] for name in c.positional]) if c.positional is not None else values
+
+    def send(self, conn: Connection, params: Mapping[str, Any]) -> None:
+        """Run a write whose outcome nobody reads, in ``conn``'s transaction.
+
+        On PostgreSQL it is queued on the connection and goes to the server with the
+        transaction's next statement, or before its ``COMMIT``: the queued writes of one
+        transaction travel in one round trip (psycopg's pipeline mode; :func:`flush`). An
+        error in one of them (a unique index refusing a row) is raised there, as
+        SQLAlchemy's, and the transaction rolls back. On SQLite it runs at once.
+        """
+        if conn.dialect.name != "postgresql":
+            self.run(conn, params)
+            return
+        c = self.compiled(conn.dialect, params)
+        args = self._args(c, params)
+        if conn._has_events or conn.engine._has_events:
+            conn.dispatch.before_cursor_execute(conn, None, c.sql, args, None, False)
+        conn.info.setdefault(_PENDING, []).append((c.sql, args))
+
+    def run(self, conn: Connection, params: Mapping[str, Any]) -> Rows:
+        """Run with ``params`` in ``conn``'s transaction."""
+        flush(conn)
+        c = self.compiled(conn.dialect, params)
+        args = self._args(c, params)
         raw = conn.connection.dbapi_connection
         assert raw is not None  # a checked-out connection
         cursor = raw.cursor()
@@ -138,6 +160,44 @@ class Prepared:
             rows = [row(*[value if process is None else process(value)
                           for value, process in zip(raw_row, results, strict=True)]) for raw_row in rows]
         return Rows(rows, rowcount)
+
+
+_PENDING = "senderid.prepared.pending"  # conn.info: the writes sent but not yet run (PostgreSQL)
+
+
+def flush(conn: Connection) -> None:
+    """Run the writes :meth:`Prepared.send` queued on ``conn``, in one round trip (every
+    statement of the transaction calls this first, and :class:`Database` before ``COMMIT``)."""
+    if not conn.info.get(_PENDING):
+        return
+    pending = conn.info.pop(_PENDING)
+    raw: Any = conn.connection.dbapi_connection
+    cursors = []
+    try:
+        if len(pending) == 1:
+            cursors.append(raw.cursor())
+            cursors[0].execute(*pending[0])
+        else:
+            with raw.pipeline():
+                for sql, args in pending:
+                    cursors.append(raw.cursor())
+                    cursors[-1].execute(sql, args)
+    except Exception as error:
+        # The statement that failed: the first without its result (those after it were
+        # not run), named in the error like any other statement's.
+        failed = next((i for i, cursor in enumerate(cursors) if cursor.pgresult is None), len(cursors) - 1)
+        conn._handle_dbapi_exception(error, pending[failed][0], None, None, None)
+    finally:
+        for cursor in cursors:
+            cursor.close()
+
+
+def discard(conn: Connection) -> None:
+    """Forget the writes queued on ``conn`` (its transaction rolled back). An invalidated
+    connection is left alone: asking it for its ``info`` would connect again, and what it
+    queued went with the connection it lost."""
+    if not conn.invalidated:
+        conn.info.pop(_PENDING, None)
 
 
 def _mapping(row: Any) -> dict[str, Any]:
