@@ -89,7 +89,7 @@ def record(
     **details: Any,
 ) -> None:
     _check(action, details)
-    _INSERT.send(conn, {"at": at, "actor": actor.name, "ip": actor.ip, "account_id": account_id,
+    _INSERT.run(conn, {"at": at, "actor": actor.name, "ip": actor.ip, "account_id": account_id,
                            "action": action, "subject": subject, "details": details,
                            "request_id": logs.request_id.get()})
 
@@ -117,7 +117,7 @@ def record_many(conn: Connection, *, at: datetime, actor: Actor, entries: Sequen
     # Several rows: executemany of a RETURNING insert, which SQLAlchemy sends as one
     # multi-row INSERT ("insertmanyvalues"); the statement is built once either way.
     if len(rows) == 1:
-        _INSERT.send(conn, rows[0])
+        _INSERT.run(conn, rows[0])
     else:
         conn.execute(_INSERT_MANY, rows)
 

@@ -26,8 +26,6 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, exc, insert
 
-from senderid.store import prepared
-
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert ``rows`` (every one with the same keys, columns of ``table``) in ``conn``'s
@@ -40,7 +38,6 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
     columns = tuple(rows[0])
     sql = _copy_sql(table, columns)
     processors = _processors(conn, table, columns)
-    prepared.flush(conn)  # the transaction's queued writes first, in order
     raw = conn.connection.dbapi_connection
     if raw is None:  # pragma: no cover - a connection in a transaction always has one
         raise exc.ResourceClosedError("the connection is closed")

@@ -61,7 +61,6 @@ from sqlalchemy import Connection, create_engine, event, exc, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import StaticPool
 
-from senderid.store import prepared
 from senderid.store.sqlite_writer import WriterLock, WriteTurn
 
 DEFAULT_TIMEOUT_SECONDS = 5.0  # SENDERID_DATABASE_TIMEOUT_SECONDS' default
@@ -243,9 +242,7 @@ class Database:
         try:
             with conn.begin():
                 yield
-                prepared.flush(conn)  # the writes queued to go with the next statement
         except BaseException:
-            prepared.discard(conn)
             self._local.after = []
             raise
         finally:
@@ -415,11 +412,6 @@ def _create_pg_engine(url: str, pool_size: int, timeout: float) -> Engine:
     @event.listens_for(engine, "do_connect")
     def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
         return pgconn.connect(*cargs, answer_within=answer_deadline(timeout), **cparams)
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def _send_queued(conn: Connection, _cursor: Any, _statement: str, _params: Any, context: Any, _many: bool) -> None:
-        if context is not None:  # SQLAlchemy's own execution (prepared statements pass none)
-            prepared.flush(conn)  # the writes queued before it run first, in order
 
     @event.listens_for(engine, "handle_error")
     def _on_error(context: Any) -> None:

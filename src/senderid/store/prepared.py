@@ -25,7 +25,6 @@ the statement is compiled (use ``conn.execute`` for those).
 
 from __future__ import annotations
 
-import re
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -110,35 +109,13 @@ class Prepared:
             found = self._compiled[key] = _compile(self.statement, keys, dialect)
         return found
 
-    def _args(self, c: _Compiled, params: Mapping[str, Any]) -> Any:
+    def run(self, conn: Connection, params: Mapping[str, Any]) -> Rows:
+        """Run with ``params`` in ``conn``'s transaction."""
+        c = self.compiled(conn.dialect, params)
         values = {**c.static, **params} if c.static else dict(params)
         for name, process in c.bind:
             values[name] = process(values[name])
-        return tuple([values[name] for name in c.positional]) if c.positional is not None else values
-
-    def send(self, conn: Connection, params: Mapping[str, Any]) -> None:
-        """Run a write whose outcome nobody reads, in ``conn``'s transaction.
-
-        On PostgreSQL it is queued on the connection and goes to the server with the
-        transaction's next statement, or before its ``COMMIT``: the queued writes of one
-        transaction travel in one round trip (psycopg's pipeline mode; :func:`flush`). An
-        error in one of them (a unique index refusing a row) is raised there, as
-        SQLAlchemy's, and the transaction rolls back. On SQLite it runs at once.
-        """
-        if conn.dialect.name != "postgresql":
-            self.run(conn, params)
-            return
-        c = self.compiled(conn.dialect, params)
-        args = self._args(c, params)
-        if conn._has_events or conn.engine._has_events:
-            conn.dispatch.before_cursor_execute(conn, None, c.sql, args, None, False)
-        conn.info.setdefault(_PENDING, []).append((c.sql, args))
-
-    def run(self, conn: Connection, params: Mapping[str, Any]) -> Rows:
-        """Run with ``params`` in ``conn``'s transaction."""
-        flush(conn)
-        c = self.compiled(conn.dialect, params)
-        args = self._args(c, params)
+        args: Any = tuple([values[name] for name in c.positional]) if c.positional is not None else values
         raw = conn.connection.dbapi_connection
         assert raw is not None  # a checked-out connection
         cursor = raw.cursor()
@@ -161,61 +138,6 @@ class Prepared:
             rows = [row(*[value if process is None else process(value)
                           for value, process in zip(raw_row, results, strict=True)]) for raw_row in rows]
         return Rows(rows, rowcount)
-
-
-_PENDING = "senderid.prepared.pending"  # conn.info: the writes sent but not yet run (PostgreSQL)
-
-
-def flush(conn: Connection) -> None:
-    r"""Run the writes :meth:`Prepared.send` queued on ``conn`` (every statement of the
-    transaction calls this first, and :class:`Database` before ``COMMIT``).
-
-    Several ``INSERT``\ s go as one statement, each but the last in a ``WITH`` of the
-    last: one round trip, one plan to keep prepared. PostgreSQL runs the parts of such a
-    statement on one snapshot, so only inserts are joined (they cannot depend on each
-    other's effects); anything else runs one statement at a time, in order. (psycopg's
-    pipeline mode, measured on the same four inserts, cost more client CPU than the
-    round trips it saved.)
-    """
-    if not conn.info.get(_PENDING):
-        return
-    pending = conn.info.pop(_PENDING)
-    if len(pending) > 1 and all(sql.startswith("INSERT INTO ") and " RETURNING " not in sql for sql, _ in pending):
-        pending = [_joined(pending)]
-    raw: Any = conn.connection.dbapi_connection
-    sql = pending[0][0]
-    try:
-        for sql, args in pending:
-            cursor = raw.cursor()
-            try:
-                cursor.execute(sql, args)
-            finally:
-                cursor.close()
-    except Exception as error:
-        conn._handle_dbapi_exception(error, sql, None, None, None)
-
-
-_PLACEHOLDER = re.compile(r"(?<!%)%\((\w+)\)s")
-
-
-def _joined(pending: list[tuple[str, Any]]) -> tuple[str, dict[str, Any]]:
-    """``WITH w0 AS (INSERT ...), w1 AS (INSERT ...) INSERT ...``, each part's named
-    parameters renamed apart (``w0_name``)."""
-    parts: list[str] = []
-    args: dict[str, Any] = {}
-    for i, (sql, values) in enumerate(pending):
-        parts.append(_PLACEHOLDER.sub(rf"%(w{i}_\1)s", sql))
-        args.update({f"w{i}_{name}": value for name, value in values.items()})
-    text = "WITH " + ", ".join(f"w{i} AS ({part})" for i, part in enumerate(parts[:-1])) + " " + parts[-1]
-    return text, args
-
-
-def discard(conn: Connection) -> None:
-    """Forget the writes queued on ``conn`` (its transaction rolled back). An invalidated
-    connection is left alone: asking it for its ``info`` would connect again, and what it
-    queued went with the connection it lost."""
-    if not conn.invalidated:
-        conn.info.pop(_PENDING, None)
 
 
 def _mapping(row: Any) -> dict[str, Any]:

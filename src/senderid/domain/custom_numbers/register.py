@@ -160,7 +160,7 @@ def _create_active(
     now: datetime, actor: Actor,
 ) -> AddResult:
     registration_id = ids.new_id()
-    INSERT_REGISTRATION.send(conn, dict(
+    INSERT_REGISTRATION.run(conn, dict(
         id=registration_id, account_id=account.id, number=number, name=name, status=ACTIVE,
         created_at=now, updated_at=now, verified_at=now, verified_by=VerifiedBy.OPERATOR,
     ))
@@ -201,16 +201,16 @@ def send_otp(
         action = (audit.Action.CUSTOM_NUMBER_OTP_RESENT if registration_id is None
                   else audit.Action.CUSTOM_NUMBER_OTP_SENT)
         registration_id = existing
-        NEW_CODE.send(conn, {"b_id": registration_id, "name": name, **otp_fields})
+        NEW_CODE.run(conn, {"b_id": registration_id, "name": name, **otp_fields})
         outbox.cancel_otps(conn, [registration_id], now)
     else:
         registration_id = ids.new_id()
-        INSERT_REGISTRATION.send(conn, dict(
+        INSERT_REGISTRATION.run(conn, dict(
             id=registration_id, account_id=account.id, number=number, name=name,
             status=PENDING, created_at=now, verified_at=None, **otp_fields,
         ))
         action = audit.Action.CUSTOM_NUMBER_OTP_SENT
-    INSERT_SEND.send(conn, {"account_id": account.id, "number": number, "created_at": now,
+    INSERT_SEND.run(conn, {"account_id": account.id, "number": number, "created_at": now,
                                **next_positions(state)})
     if test_code is None:
         body, redacted_body = otp.render(ctx.settings.otp_template, code=code, number=number,

@@ -86,7 +86,7 @@ def enqueue_many(conn: Connection, *, now: datetime, kind: str, messages: Sequen
     # One row: a plain INSERT (built once). Many: COPY on PostgreSQL, multi-row INSERTs on
     # SQLite (senderid.store.bulk; the ids are made here).
     if len(rows) == 1:
-        _INSERT.send(conn, rows[0])
+        _INSERT.run(conn, rows[0])
     else:
         insert_rows(conn, outbox, rows)
     return message_ids
