@@ -36,6 +36,7 @@ def serve(app: FastAPI, port: int | None = None, **config: Any) -> Iterator[str]
                                            access_log=False, lifespan="on", **config))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="test-server",
                               daemon=True)
+    gc.collect()
     gc.freeze()
     try:
         thread.start()
