@@ -143,7 +143,7 @@ def test_the_failover_row_runs(wrk: str, tmp_path: Path) -> None:
     if "routes" not in inspect.signature(Worker).parameters:
         pytest.skip("this senderid's worker does not serve SENDERID_ROUTES_FILE")
     out = tmp_path / "results.md"
-    options = run.parse_args(["--quick", "--rows", "failover", "--backlog", "200", "--delivery-deadline", "6",
+    options = run.parse_args(["--quick", "--rows", "failover", "--backlog", "200", "--delivery-deadline", "15",
                               "--out", str(out)])
 
     run.run(options)
