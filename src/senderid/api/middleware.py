@@ -146,16 +146,12 @@ class Edge:
     def _log(scope: Scope, status: int, seconds: float) -> None:
         route = getattr(scope.get("route"), "path", None)  # the template, never the raw path
         metrics.observe_request(scope["method"], route, status, seconds)
-        if access_log.isEnabledFor(logging.INFO):
-            state: dict[str, Any] = scope.get("state", {})
-            access_log.info(
-                "request",
-                extra={
-                    "method": scope["method"],
-                    "path": scope["path"],  # never the query string: it may carry anything
-                    "status": status,
-                    "duration_ms": round(seconds * 1000, 2),
-                    "account": state.get("account_id"),
-                    "client": scope["client"][0] if scope.get("client") else None,
-                },
-            )
+        state: dict[str, Any] = scope.get("state", {})
+        logs.info(access_log, "request", {
+            "method": scope["method"],
+            "path": scope["path"],  # never the query string: it may carry anything
+            "status": status,
+            "duration_ms": round(seconds * 1000, 2),
+            "account": state.get("account_id"),
+            "client": scope["client"][0] if scope.get("client") else None,
+        })
