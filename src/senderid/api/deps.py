@@ -18,9 +18,8 @@ So:
   taken one at a time from the event loop. When the write turn is free the loop takes it
   without waiting and runs the work itself
   (:meth:`senderid.store.db.Database.turn_if_free`); when another thread or process
-  holds it, one worker thread waits for the turn while the loop serves everything else,
-  and hands it to the loop, which then runs the work
-  (:meth:`senderid.store.db.Database.claim_turn`). The loop never waits for a lock.
+  holds it, the work waits in one worker thread while the loop serves everything else.
+  The loop never waits for a lock.
 
 On PostgreSQL, whose statements wait on the network, the work always goes to a worker
 thread.
@@ -69,8 +68,8 @@ async def short_read(ctx: Context, work: Callable[[], T]) -> T:
 
 async def short_write(request: Request, work: Callable[[], T]) -> T:
     """``work()``, one short write transaction: on SQLite taken one at a time from the
-    event loop and run there, at once when the write turn is free, else once a worker
-    thread has waited for it (see the module); in a worker thread on PostgreSQL."""
+    event loop and run there when the write turn is free (see the module); in a worker
+    thread on PostgreSQL."""
     db = context(request).db
     if not db.is_sqlite:
         return await run_in_threadpool(work)
@@ -82,14 +81,7 @@ async def short_write(request: Request, work: Callable[[], T]) -> T:
         with db.turn_if_free() as held:
             if held:
                 return work()
-        claim = db.claim_turn()
-        try:
-            await run_in_threadpool(claim.wait)
-        except BaseException:  # busy, or cancelled: the turn, now or when it comes, goes back
-            claim.abandon()
-            raise
-        with claim:
-            return work()
+        return await run_in_threadpool(work)
 
 
 async def as_caller(

@@ -62,7 +62,7 @@ from sqlalchemy import Connection, create_engine, event, exc, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import StaticPool
 
-from senderid.store.sqlite_writer import Claim, WriterLock, WriteTurn
+from senderid.store.sqlite_writer import WriterLock, WriteTurn
 
 DEFAULT_TIMEOUT_SECONDS = 5.0  # SENDERID_DATABASE_TIMEOUT_SECONDS' default
 PG_MIN_CONNECT_TIMEOUT_SECONDS = 2  # libpq's floor: smaller values mean 2
@@ -212,15 +212,6 @@ class Database:
             return
         with self._turn.take_if_free() as held:
             yield held
-
-    def claim_turn(self) -> Claim:
-        """A claim on SQLite's write turn, for one thread to wait for (``claim.wait()``)
-        and another to write with (``with claim:``, whose writes then take the turn
-        without waiting), or to abandon (``claim.abandon()``). The API's worker thread
-        waits, and the event loop writes. On PostgreSQL there is no turn (a RuntimeError)."""
-        if self._turn is None:
-            raise RuntimeError("only a SQLite file has a write turn")
-        return Claim(self._turn)
 
     @contextmanager
     def reads_only(self) -> Iterator[None]:

@@ -89,48 +89,17 @@ class WriteTurn:
     """The write turn of one SQLite file, as the threads of this process take it: they
     queue on a lock, and the one holding it takes the file's :class:`WriterLock` (None:
     an in-memory database, one process). ``busy``: what to raise when the turn does not
-    come within ``timeout`` seconds.
-
-    The turn can be waited for on one thread and used on another (:class:`Claim`): the
-    API's event loop has a worker thread wait for it, and then writes itself, where its
-    statements do not contend with the loop for the GIL."""
+    come within ``timeout`` seconds."""
 
     def __init__(self, file: WriterLock | None, timeout: float, busy: type[Exception]) -> None:
         self.file, self.timeout, self._busy = file, timeout, busy
-        # A plain lock, not a thread's: the thread that waits for the turn may hand it to
-        # another. A thread that holds it takes it no second time (``held``).
-        self._process = threading.Lock()
+        self._process = threading.RLock()
         self._local = threading.local()
 
     @property
     def held(self) -> bool:
         """True when this thread holds the turn."""
         return bool(getattr(self._local, "held", False))
-
-    def _acquire(self) -> None:
-        started = time.monotonic()
-        if not self._process.acquire(timeout=self.timeout):
-            raise self._busy(f"the write lock was busy for {self.timeout:g} s")
-        try:
-            left = self.timeout - (time.monotonic() - started)
-            if self.file is not None and not self.file.acquire(max(left, 0.0)):
-                raise self._busy(f"the write lock was busy for {self.timeout:g} s")
-        except BaseException:
-            self._process.release()
-            raise
-
-    def _acquire_now(self) -> bool:
-        if not self._process.acquire(blocking=False):
-            return False
-        if self.file is not None and not self.file.acquire(0.0):
-            self._process.release()
-            return False
-        return True
-
-    def _give_back(self) -> None:
-        if self.file is not None:
-            self.file.release()
-        self._process.release()
 
     @contextmanager
     def take(self) -> Iterator[None]:
@@ -139,58 +108,39 @@ class WriteTurn:
         if self.held:
             yield
             return
-        claim = Claim(self)
-        claim.wait()
-        with claim:
-            yield
+        started = time.monotonic()
+        if not self._process.acquire(timeout=self.timeout):
+            raise self._busy(f"the write lock was busy for {self.timeout:g} s")
+        try:
+            left = self.timeout - (time.monotonic() - started)
+            if self.file is not None and not self.file.acquire(max(left, 0.0)):
+                raise self._busy(f"the write lock was busy for {self.timeout:g} s")
+            try:
+                yield
+            finally:
+                if self.file is not None:
+                    self.file.release()
+        finally:
+            self._process.release()
 
     @contextmanager
     def take_if_free(self) -> Iterator[bool]:
         """Hold the turn for the block if it is free now, without waiting: yields True when
         this thread took it, False when another thread or process holds it (or this
         thread does already: it is taken once)."""
-        if self.held or not self._acquire_now():
+        if self.held or not self._process.acquire(blocking=False):
             yield False
             return
-        with Claim(self, got=True):
-            yield True
-
-
-class Claim:
-    """A claim on the write turn that one thread waits for (:meth:`wait`) and another may
-    use: ``with claim:`` holds the turn on the thread that runs the block and gives it back
-    after. :meth:`abandon` gives it up whenever it is called: the turn goes back at once if
-    the wait has it, or as soon as the wait gets it (a request cancelled while a worker
-    thread waited for its turn must not keep the turn from everyone)."""
-
-    def __init__(self, turn: WriteTurn, *, got: bool = False) -> None:
-        self._turn = turn
-        self._lock = threading.Lock()
-        self._got = got  # the turn is held for this claim and not yet in use
-        self._over = False  # used or abandoned: a turn that comes now goes straight back
-
-    def wait(self) -> None:
-        """Wait (up to the turn's timeout) for the turn; raises the turn's ``busy`` error."""
-        self._turn._acquire()
-        with self._lock:
-            if not self._over:
-                self._got = True
+        try:
+            if self.file is not None and not self.file.acquire(0.0):
+                yield False
                 return
-        self._turn._give_back()
-
-    def abandon(self) -> None:
-        with self._lock:
-            got, self._got, self._over = self._got, False, True
-        if got:
-            self._turn._give_back()
-
-    def __enter__(self) -> None:
-        with self._lock:
-            if not self._got:
-                raise RuntimeError("the turn is not held for this claim")
-            self._got, self._over = False, True
-        self._turn._local.held = True
-
-    def __exit__(self, *_exc: object) -> None:
-        self._turn._local.held = False
-        self._turn._give_back()
+            self._local.held = True
+            try:
+                yield True
+            finally:
+                self._local.held = False
+                if self.file is not None:
+                    self.file.release()
+        finally:
+            self._process.release()
