@@ -1,7 +1,7 @@
 """Profile senderid under one benchmark load with py-spy, and summarise the hot spots.
 
     python -m benchmarks.profile [--database sqlite] [--scale 1k] [--rows token,flow]
-                                 [--seconds 10] [--gil]
+                                 [--seconds 10] [--gil] [--ceiling]
 
 Sets up a database as ``benchmarks.run`` does, starts ``senderid serve``, drives
 it with the row's wrk script and meanwhile records it with ``py-spy record
@@ -131,6 +131,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--native", action="store_true", help="include C frames (py-spy --native)")
+    parser.add_argument("--ceiling", action="store_true",
+                        help="profile the framework ceiling (benchmarks/ceiling.py) under the same load instead: "
+                             "what senderid's profile has that the framework alone does not")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="extra environment for senderid serve (e.g. SENDERID_LOG_LEVEL=WARNING)")
     args = parser.parse_args()
@@ -146,13 +149,19 @@ def main() -> None:
         harness.prepare(url)
         load.load(url, options.scales[0])
         fixture = run.set_up(url, options.flow_accounts)
-        with harness.senderid_server(url, extra_env, log_path=Path(tmp) / "senderid.log") as server:
+        if args.ceiling:
+            serving = harness.ceiling_server({"BENCH_CEILING_OTP_KEYS": ",".join(fixture.otp_keys), **extra_env},
+                                             log_path=Path(tmp) / "ceiling.log")
+        else:
+            serving = harness.senderid_server(url, extra_env, log_path=Path(tmp) / "senderid.log")
+        with serving as server:
             numbers = run.Numbers()
             for row in rows:
                 key = fixture.otp_keys[0] if row.account == "otp" else fixture.plain_key
                 flow_keys = fixture.otp_keys if row.key == "flow" else ()
                 run.run_wrk(wrk, server.base, row, key, 1, options, numbers, flow_keys)  # warm-up
-                raw = OUT / f"profile-{args.database}-{row.key}{'-gil' if args.gil else ''}.txt"
+                name = f"{'ceiling' if args.ceiling else args.database}-{row.key}{'-gil' if args.gil else ''}"
+                raw = OUT / f"profile-{name}.txt"
                 argv = [spy, "record", "--pid", str(server.pid), "--duration", str(args.seconds),
                         "--rate", str(args.rate), "--format", "raw", "--output", str(raw)]
                 if args.gil:
@@ -166,7 +175,7 @@ def main() -> None:
                 _out, err = spy_proc.communicate(timeout=60)
                 if spy_proc.returncode != 0 or not raw.exists():
                     sys.exit(f"py-spy failed: {err.decode(errors='replace')}")
-                print(f"== {args.database} {row.label}: {measured.rate:.0f} {row.unit} under py-spy, "
+                print(f"== {name.removesuffix('-gil')} {row.label}: {measured.rate:.0f} {row.unit} under py-spy, "
                       f"p50 {measured.p50_ms:.1f} ms, server CPU {measured.cpu_ms_per_op or 0:.2f} ms per "
                       f"{'flow' if row.key == 'flow' else 'request'} (raw stacks: {raw})")
                 if args.gil:
