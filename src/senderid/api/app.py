@@ -21,7 +21,7 @@ from starlette.responses import Response
 
 import senderid
 from senderid import runtime
-from senderid.api import docs, envelope, openapi
+from senderid.api import docs, envelope, from_memory, openapi
 from senderid.api.auth import AuthError
 from senderid.api.middleware import SERVER_ERROR, Edge
 from senderid.api.routes import (
@@ -64,7 +64,11 @@ def create_app(
     db: Database | None = None,
     context: Context | None = None,
     run_worker: bool | None = None,
+    answer_from_memory: bool = True,
 ) -> FastAPI:
+    """``answer_from_memory``: the per-message routes answer from memory before the framework
+    routes the request (:mod:`senderid.api.from_memory`); off, every request takes its route
+    (the tests compare the two)."""
     settings = settings or load_settings()
     ctx = context or runtime.build_context(settings, clock=clock, db=db)
     run_worker = settings.worker_in_process if run_worker is None else run_worker
@@ -132,7 +136,8 @@ def create_app(
     docs.install(app)
     _install_error_handlers(app, retry_after=max(1, math.ceil(ctx.db.timeout)))
     app.add_middleware(Edge, max_bytes=settings.max_body_bytes, inbox=settings.sms_provider == "devinbox",
-                       inbox_allow_remote=settings.devinbox_allow_remote)
+                       inbox_allow_remote=settings.devinbox_allow_remote,
+                       shortcuts=from_memory.shortcuts(app.routes) if answer_from_memory else None)
     return app
 
 

@@ -10,11 +10,13 @@ import time
 import uuid
 from typing import Any
 
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from senderid import logs, metrics
 from senderid.api import envelope, inbox_guard
+from senderid.api.from_memory import Shortcuts
 
 access_log = logging.getLogger("senderid.access")
 log = logging.getLogger("senderid.api")
@@ -49,6 +51,9 @@ class Edge:
       new one, echoed on the answer (whatever answers: a route, an error, a 404) and set
       in :data:`senderid.logs.request_id` while the request is handled, so every log line
       and audit record of the request carries it;
+    * **answers from memory**: a per-message route's answer that this process holds in
+      memory, given before the framework routes the request (:mod:`senderid.api.from_memory`;
+      the route answers everything else);
     * **refusals before the route**: NUL characters in the query string (400; no database
       column can hold them), a body over ``max_bytes`` (413, before reading it all: by its
       ``Content-Length``, or while it is read when it has none), and the developer inbox's
@@ -61,11 +66,13 @@ class Edge:
     * **the access log and the request metrics**: one structured line per request (method,
       path, status, duration, account) and the request counters."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int, inbox: bool = False, inbox_allow_remote: bool = False) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, inbox: bool = False, inbox_allow_remote: bool = False,
+                 shortcuts: Shortcuts | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.inbox = inbox
         self.inbox_allow_remote = inbox_allow_remote
+        self.shortcuts = shortcuts or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -92,6 +99,13 @@ class Edge:
             if refusal is not None:
                 await refusal(scope, receive, answer)
                 return
+            if scope["method"] == "GET" and scope["path"] in self.shortcuts:
+                route, memory_answer = self.shortcuts[scope["path"]]
+                remembered = memory_answer(Request(scope))
+                if remembered is not None:
+                    scope["route"] = route  # as the router would: the metrics' and the log's template
+                    await remembered(scope, receive, answer)
+                    return
             try:
                 await self.app(scope, receive if sized else self._limited(receive), answer)
             except BodyTooLarge:

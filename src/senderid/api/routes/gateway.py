@@ -10,16 +10,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from senderid import ids
-from senderid.api import envelope
-from senderid.api.auth import actor
+from senderid.api import envelope, from_memory
+from senderid.api.auth import AuthError, actor, cached_caller
 from senderid.api.body import NumberInput, RequestBody
 from senderid.api.deps import as_caller, context, posted
 from senderid.api.paging import Limit, Offset, page
 from senderid.clock import iso_ms
 from senderid.domain import acma, credits, messages, scheduled
+from senderid.domain.context import Context
 from senderid.domain.outbox import views
+from senderid.domain.senders import Miss, Sender
 from senderid.domain.types import Caller
-from senderid.errors import NotFound
+from senderid.errors import NotFound, SenderIdError
 from senderid.numbers import national_significant
 
 router = APIRouter(prefix="/api/v1", tags=["sending"])  # what gateways call per message
@@ -83,6 +85,29 @@ async def check(
         from_memory=lambda who: messages.check_sender_from_memory(ctx, who.account, sender),
         short=True,
     )
+    return _check_answer(ctx, sender, resolved)
+
+
+@from_memory.answers(check)
+def check_from_memory(request: Request) -> Response | None:
+    """The route's answer when the key and the (account, sender) answer are in memory, else
+    None (see api/from_memory.py). ``sender`` is read as FastAPI reads it for the route: the
+    last value when it is given more than once."""
+    ctx = context(request)
+    sender = request.query_params.get("sender", "")
+    try:
+        who = cached_caller(ctx, request)
+        if who is None:
+            return None
+        resolved = messages.check_sender_from_memory(ctx, who.account, sender)
+    except (AuthError, SenderIdError):  # the route refuses it, in its own words
+        return None
+    if isinstance(resolved, Miss):
+        return None
+    return _check_answer(ctx, sender, resolved)
+
+
+def _check_answer(ctx: Context, sender: str, resolved: Sender | None) -> Response:
     business = resolved is not None and resolved.kind == "business_name"
     registered = resolved.acma_registered if resolved is not None else None
     unregistered = business and acma.refuses(ctx, registered)
