@@ -48,6 +48,6 @@ def shortcuts(routes: Iterable[BaseRoute]) -> Shortcuts:
     serves it: its path with its router's prefix)."""
     found: Shortcuts = {}
     for route in iter_route_contexts(list(routes)):
-        if route.methods == {"GET"} and route.endpoint in _ANSWERS:
+        if route.path is not None and route.methods == {"GET"} and route.endpoint in _ANSWERS:
             found[route.path] = (route, _ANSWERS[route.endpoint])
     return found
