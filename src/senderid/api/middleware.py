@@ -51,13 +51,13 @@ class Edge:
       new one, echoed on the answer (whatever answers: a route, an error, a 404) and set
       in :data:`senderid.logs.request_id` while the request is handled, so every log line
       and audit record of the request carries it;
-    * **answers from memory**: a per-message route's answer that this process holds in
-      memory, given before the framework routes the request (:mod:`senderid.api.from_memory`;
-      the route answers everything else);
     * **refusals before the route**: NUL characters in the query string (400; no database
       column can hold them), a body over ``max_bytes`` (413, before reading it all: by its
       ``Content-Length``, or while it is read when it has none), and the developer inbox's
       rules for ``/dev/inbox*`` (:mod:`senderid.api.inbox_guard`, when ``inbox`` is on);
+    * **answers from memory**: a per-message route's answer that this process holds in
+      memory, given before the framework routes the request (:mod:`senderid.api.from_memory`;
+      the route answers everything else), after the refusals;
     * **the last word on errors**: an unexpected exception becomes a logged 500 in the
       envelope and goes no further. Starlette's own catch-all sends its answer and then
       re-raises, and uvicorn closes the connection of any request whose application
