@@ -27,6 +27,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from senderid.api.auth import AuthError, cached_caller
+from senderid.domain.types import Caller
+from senderid.edge import context
+
 MemoryAnswer = Callable[[Request], "Response | None"]
 Shortcuts = dict[str, tuple[RouteContext, MemoryAnswer]]
 
@@ -41,6 +45,15 @@ def answers(endpoint: Callable[..., Any]) -> Callable[[MemoryAnswer], MemoryAnsw
         return answer
 
     return register
+
+
+def caller(request: Request) -> Caller | None:
+    """The caller when its key is in memory; None otherwise, a header the route refuses
+    included (the route then answers, in its own words)."""
+    try:
+        return cached_caller(context(request), request)
+    except AuthError:
+        return None
 
 
 def shortcuts(routes: Iterable[BaseRoute]) -> Shortcuts:

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from senderid import ids
 from senderid.api import envelope, from_memory
-from senderid.api.auth import AuthError, actor, cached_caller
+from senderid.api.auth import actor
 from senderid.api.body import NumberInput, RequestBody
 from senderid.api.deps import as_caller, context, posted
 from senderid.api.paging import Limit, Offset, page
@@ -93,14 +93,14 @@ def check_from_memory(request: Request) -> Response | None:
     """The route's answer when the key and the (account, sender) answer are in memory, else
     None (see api/from_memory.py). ``sender`` is read as FastAPI reads it for the route: the
     last value when it is given more than once."""
+    who = from_memory.caller(request)
+    if who is None:
+        return None
     ctx = context(request)
     sender = request.query_params.get("sender", "")
     try:
-        who = cached_caller(ctx, request)
-        if who is None:
-            return None
         resolved = messages.check_sender_from_memory(ctx, who.account, sender)
-    except (AuthError, SenderIdError):  # the route refuses it, in its own words
+    except SenderIdError:  # the route refuses it, in its own words
         return None
     if isinstance(resolved, Miss):
         return None

@@ -7,8 +7,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from senderid.api import envelope, from_memory
-from senderid.api.auth import AuthError, bearer_key, cached_caller
-from senderid.api.deps import as_caller, context
+from senderid.api.auth import bearer_key
+from senderid.api.deps import as_caller
 
 router = APIRouter(prefix="/api/v1/user", tags=["token"])
 
@@ -18,15 +18,14 @@ VERIFIED = "Token verified successfully!"
 @router.get("/token/verify")
 async def verify_token(request: Request) -> Response:
     await as_caller(request, lambda who: who, from_memory=lambda who: who, short=True)
-    return envelope.ok(VERIFIED, {"token": bearer_key(request)})
+    return _verified(request)
 
 
 @from_memory.answers(verify_token)
 def verify_token_from_memory(request: Request) -> Response | None:
     """The route's answer when the key is in memory, else None (see api/from_memory.py)."""
-    try:
-        if cached_caller(context(request), request) is None:
-            return None
-    except AuthError:
-        return None
+    return None if from_memory.caller(request) is None else _verified(request)
+
+
+def _verified(request: Request) -> Response:
     return envelope.ok(VERIFIED, {"token": bearer_key(request)})
